@@ -1,0 +1,90 @@
+"""Where data lives: the landing folder, quarantine and the two DuckDB zones.
+
+Identified zone (`identified.duckdb`): raw and staged extracts with names, dates of
+birth and agency IDs, and the linkage tables. Analysis zone (`warehouse.duckdb`):
+everything downstream of the spine, keyed by pseudonymous `person_key` only.
+File names never equal a schema name (DuckDB rejects `raw.raw` style ambiguity).
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+IDENTIFIED = "identified"
+WAREHOUSE = "warehouse"
+ZONES = (IDENTIFIED, WAREHOUSE)
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default.resolve()
+
+
+@dataclass(frozen=True)
+class Storage:
+    """Paths of one deployment. Built from the environment by `Storage.from_env()`."""
+
+    data_dir: Path
+    landing_dir: Path
+    quarantine_dir: Path
+    truth_dir: Path
+    memory_limit: str | None = None
+    temp_dir: Path | None = None
+    threads: int | None = None
+
+    @classmethod
+    def from_env(cls) -> "Storage":
+        data_dir = _env_path("CMI_DATA_DIR", Path("data"))
+        world_dir = data_dir / "world"
+        landing = _env_path("CMI_LANDING_DIR", world_dir / "landing")
+        return cls(
+            data_dir=data_dir,
+            landing_dir=landing,
+            quarantine_dir=_env_path("CMI_QUARANTINE_DIR", landing.parent / "quarantine"),
+            truth_dir=_env_path("CMI_TRUTH_DIR", landing.parent / "truth"),
+            memory_limit=os.environ.get("CMI_DUCKDB_MEMORY_LIMIT") or None,
+            temp_dir=Path(os.environ["CMI_DUCKDB_TEMP_DIR"]) if os.environ.get("CMI_DUCKDB_TEMP_DIR") else None,
+            threads=int(os.environ["CMI_DUCKDB_THREADS"]) if os.environ.get("CMI_DUCKDB_THREADS") else None,
+        )
+
+    def zone_path(self, zone: str) -> Path:
+        if zone not in ZONES:
+            raise ValueError(f"unknown zone {zone!r}; expected one of {ZONES}")
+        return self.data_dir / f"{zone}.duckdb"
+
+    @contextmanager
+    def connect(self, zone: str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to one zone's DuckDB file, closed on exit."""
+        path = self.zone_path(zone)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if read_only and not path.exists():
+            # Creating the file keeps read-only callers simple on a fresh deployment.
+            duckdb.connect(str(path)).close()
+        con = duckdb.connect(str(path), read_only=read_only)
+        try:
+            configure_connection(con, self.memory_limit, self.temp_dir, self.threads)
+            yield con
+        finally:
+            con.close()
+
+
+def configure_connection(
+    con: duckdb.DuckDBPyConnection,
+    memory_limit: str | None = None,
+    temp_dir: Path | None = None,
+    threads: int | None = None,
+) -> None:
+    """Apply the deployment's DuckDB limits (memory, spill folder, threads)."""
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if temp_dir:
+        Path(temp_dir).mkdir(parents=True, exist_ok=True)
+        con.execute(f"SET temp_directory = '{Path(temp_dir).as_posix()}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
