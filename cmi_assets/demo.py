@@ -1,0 +1,243 @@
+"""`cmi demo`: a synthetic world, a local Dagster instance and every asset materialized.
+
+Runs go through the persistent instance under DAGSTER_HOME, so everything the demo
+does is visible afterwards in the UI (`dg dev` / `dagster dev`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class DemoReport:
+    data_dir: Path
+    dagster_home: Path
+    world_summary: dict | None
+    runs: int = 0
+    failed_runs: list[str] = field(default_factory=list)
+    assets: list[tuple[str, str, int | None]] = field(default_factory=list)  # (asset, partitions, rows)
+    checks_failed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def prepare_environment(data_dir: Path, dagster_home: Path | None = None) -> tuple[Path, Path]:
+    """Point the CMI_* variables and DAGSTER_HOME at the demo folders and install the
+    instance's dagster.yaml. Returns (data_dir, dagster_home)."""
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["CMI_DATA_DIR"] = str(data_dir)
+    os.environ.setdefault("CMI_LANDING_DIR", str(data_dir / "world" / "landing"))
+    home = (dagster_home or Path(os.environ.get("DAGSTER_HOME") or data_dir / ".dagster_home")).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    template = PROJECT_ROOT / "dagster.yaml"
+    if template.exists() and not (home / "dagster.yaml").exists():
+        shutil.copy(template, home / "dagster.yaml")
+    return data_dir, home
+
+
+def ensure_pseudonym_key(data_dir: Path) -> str | None:
+    """The HMAC secret behind person_key. Taken from CMI_PSEUDONYM_KEY when set; otherwise
+    a local key is generated once into data_dir/.pseudonym_key. Returns a message when a
+    new key was created, so the demo can say so."""
+    if os.environ.get("CMI_PSEUDONYM_KEY"):
+        return None
+    key_file = data_dir / ".pseudonym_key"
+    created = None
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+        created = f"generated a local pseudonymisation key in {key_file} (set CMI_PSEUDONYM_KEY to use your own)"
+    os.environ["CMI_PSEUDONYM_KEY_FILE"] = str(key_file)
+    return created
+
+
+def register_landed_partitions(instance, landing_dir: Path) -> dict[str, int]:
+    """Add one dynamic partition per landed extract file (the landing sensor does the
+    same on a schedule; the demo does it once, directly)."""
+    from cmi_assets.sources.landing import landed_files
+    from cmi_assets.sources.spec import all_specs
+
+    added: dict[str, int] = {}
+    for agency in all_specs():
+        names = [f.name for f in landed_files(landing_dir, agency)]
+        partitions_name = f"{agency}_extracts"
+        existing = set(instance.get_dynamic_partitions(partitions_name))
+        new = [n for n in names if n not in existing]
+        if new:
+            instance.add_dynamic_partitions(partitions_name, new)
+        added[agency] = len(new)
+    return added
+
+
+def materialization_stages(asset_graph) -> list[tuple[object, list]]:
+    """Group materializable assets into stages that can each run as one job per partition:
+    a stage holds assets sharing a partitions definition whose upstream stages are done.
+    Depth rises by one each time the partitions definition changes along a path."""
+    depth: dict = {}
+    keys = [k for k in asset_graph.toposorted_asset_keys if asset_graph.get(k).is_materializable]
+    for key in keys:
+        node = asset_graph.get(key)
+        d = 0
+        for parent in asset_graph.get(key).parent_keys:
+            if parent not in depth:
+                continue
+            parent_node = asset_graph.get(parent)
+            d = max(d, depth[parent] + (0 if parent_node.partitions_def == node.partitions_def else 1))
+        depth[key] = d
+    stages: dict[tuple[int, int], tuple[object, list]] = {}
+    order: list[tuple[int, int]] = []
+    defs_seen: list[object] = []
+    for key in keys:
+        pdef = asset_graph.get(key).partitions_def
+        idx = next((i for i, p in enumerate(defs_seen) if p == pdef), None)
+        if idx is None:
+            defs_seen.append(pdef)
+            idx = len(defs_seen) - 1
+        stage_id = (depth[key], idx)
+        if stage_id not in stages:
+            stages[stage_id] = (pdef, [])
+            order.append(stage_id)
+        stages[stage_id][1].append(key)
+    return [stages[s] for s in sorted(order)]
+
+
+def materialize_everything(defs, instance, log=print) -> tuple[int, list[str]]:
+    """Materialize every asset, stage by stage, each partition as its own run."""
+    import dagster as dg
+
+    asset_graph = defs.resolve_asset_graph()
+    assets = list(defs.assets or [])
+    checks = list(defs.asset_checks or [])
+    resources = dict(defs.resources or {})
+    runs, failed = 0, []
+    for pdef, keys in materialization_stages(asset_graph):
+        partition_keys = [None] if pdef is None else list(pdef.get_partition_keys(dynamic_partitions_store=instance))
+        label = ", ".join(k.to_user_string() for k in keys[:4]) + (" ..." if len(keys) > 4 else "")
+        log(f"  materializing {label} ({'1 run' if pdef is None else f'{len(partition_keys)} partitions'})")
+        for pk in partition_keys:
+            result = dg.materialize(
+                assets + checks,
+                selection=dg.AssetSelection.assets(*keys),
+                instance=instance,
+                resources=resources,
+                partition_key=pk,
+                raise_on_error=False,
+                tags={"cmi/launched_by": "cmi demo"},
+            )
+            runs += 1
+            if not result.success:
+                failed.append(f"{label} [{pk}]" if pk else label)
+    return runs, failed
+
+
+def summarize(defs, instance) -> tuple[list[tuple[str, str, int | None]], list[str]]:
+    """Row counts of the latest materializations and every failed check, for the console."""
+    import dagster as dg
+
+    rows: list[tuple[str, str, int | None]] = []
+    asset_graph = defs.resolve_asset_graph()
+    for key in asset_graph.toposorted_asset_keys:
+        node = asset_graph.get(key)
+        if not node.is_materializable:
+            continue
+        count = None
+        if node.partitions_def is None:
+            event = instance.get_latest_materialization_event(key)
+            if event and event.asset_materialization:
+                value = event.asset_materialization.metadata.get("dagster/row_count")
+                count = int(value.value) if value is not None else None
+            parts = "-"
+        else:
+            records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=10_000).records
+            latest: dict[str, int | None] = {}
+            for record in records:
+                mat = record.asset_materialization
+                if mat and mat.partition and mat.partition not in latest:
+                    value = mat.metadata.get("dagster/row_count")
+                    latest[mat.partition] = int(value.value) if value is not None else None
+            count = sum(v or 0 for v in latest.values()) if latest else None
+            parts = str(len(latest))
+        rows.append((key.to_user_string(), parts, count))
+    failed_checks = []
+    for check_key in asset_graph.asset_check_keys:
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([check_key]).get(check_key)
+        evaluation = getattr(getattr(record, "event", None), "asset_check_evaluation", None) if record else None
+        if evaluation is not None and not evaluation.passed:
+            failed_checks.append(f"{check_key.asset_key.to_user_string()}:{check_key.name}")
+    return rows, failed_checks
+
+
+def run_demo(data_dir: Path, scale: float, seed: int, fresh: bool = False, profile: str = "default",
+             log=print) -> DemoReport:
+    started = time.monotonic()
+    data_dir, home = prepare_environment(data_dir)
+    key_message = ensure_pseudonym_key(data_dir)
+    if key_message:
+        log(key_message)
+
+    from dagster import DagsterInstance
+
+    from cmi_assets.storage import Storage
+
+    storage = Storage.from_env()
+    world_dir = storage.landing_dir.parent
+    world_summary = None
+    if fresh and world_dir.exists():
+        shutil.rmtree(world_dir)
+        for zone in ("identified", "warehouse"):
+            for suffix in (".duckdb", ".duckdb.wal"):
+                (data_dir / f"{zone}{suffix}").unlink(missing_ok=True)
+    if not storage.landing_dir.exists() or not any(storage.landing_dir.iterdir()):
+        from cmi_assets.synthetic.world import generate_world
+
+        log(f"generating a synthetic world (profile {profile}, scale {scale}, seed {seed}) into {world_dir}")
+        world_summary = generate_world(world_dir, profile=profile, scale=scale, seed=seed)
+    else:
+        log(f"using the extracts already in {storage.landing_dir} (pass --fresh to regenerate)")
+
+    from cmi_assets.definitions import defs as load_defs
+
+    defs = load_defs() if callable(load_defs) else load_defs
+    instance = DagsterInstance.get()
+    added = register_landed_partitions(instance, storage.landing_dir)
+    log("registered extract partitions: " + ", ".join(f"{a} +{n}" for a, n in added.items()))
+    runs, failed = materialize_everything(defs, instance, log=log)
+    assets, failed_checks = summarize(defs, instance)
+    return DemoReport(
+        data_dir=data_dir,
+        dagster_home=home,
+        world_summary=world_summary,
+        runs=runs,
+        failed_runs=failed,
+        assets=assets,
+        checks_failed=failed_checks,
+        seconds=time.monotonic() - started,
+    )
+
+
+def format_report(report: DemoReport) -> str:
+    lines = ["", "cmi demo finished in %.0f s: %d runs, %d failed" % (report.seconds, report.runs, len(report.failed_runs)), ""]
+    width = max([len(a) for a, _, _ in report.assets] + [5])
+    lines.append(f"{'asset'.ljust(width)}  partitions  rows")
+    for asset, parts, rows in report.assets:
+        lines.append(f"{asset.ljust(width)}  {parts:>10}  {'' if rows is None else rows}")
+    if report.failed_runs:
+        lines += ["", "failed runs:"] + [f"  {r}" for r in report.failed_runs]
+    if report.checks_failed:
+        lines += ["", "failed checks (see the asset's Checks tab in the UI):"] + [f"  {c}" for c in report.checks_failed]
+    lines += [
+        "",
+        "Open the UI on this instance (from the project folder):",
+        f"  DAGSTER_HOME={report.dagster_home} CMI_DATA_DIR={report.data_dir} dg dev",
+        "  (or the same variables with: dagster dev -w workspace.yaml), then browse http://127.0.0.1:3000",
+    ]
+    return "\n".join(lines)
