@@ -1,0 +1,99 @@
+"""raw_<agency>: one asset per agency spec, one partition per landed extract file.
+
+Materializing a partition validates the file and either loads it into
+identified.raw.<agency>__<record_type> or moves it to quarantine and loads nothing
+(cmi_assets.sources.load.ingest_extract). Metadata carries counts, hashes and the
+column schema, never a value.
+"""
+
+
+import hashlib
+
+import dagster as dg
+
+from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.defs.sources.checks import extract_check_results, extract_check_specs
+from cmi_assets.defs.sources.partitions import extract_partitions
+from cmi_assets.sources import AgencySpec, ExtractMissingError, all_specs, ensure_raw_tables, ingest_extract, locate_extract
+from cmi_assets.sources.load import IngestResult, table_schema
+from cmi_assets.storage import IDENTIFIED
+
+OWNERS = ["team:data-engineering"]
+
+
+def raw_asset_name(agency: str) -> str:
+    return f"raw_{agency}"
+
+
+def build_raw_asset(agency: AgencySpec) -> dg.AssetsDefinition:
+    name = raw_asset_name(agency.agency)
+
+    @dg.asset(
+        name=name,
+        partitions_def=extract_partitions(agency.agency),
+        group_name="sources",
+        kinds={"duckdb", "csv"},
+        owners=OWNERS,
+        description=agency.description,
+        pool=DUCKDB_WRITE_POOL,
+        check_specs=extract_check_specs(name),
+        code_version=_spec_version(agency),
+        metadata={"tables": ", ".join(f"raw.{rt.table_name}" for rt in agency.record_types.values())},
+    )
+    def raw_extract(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+        paths = storage.storage()
+        try:
+            landed = locate_extract(paths.landing_dir, paths.quarantine_dir, agency.agency, context.partition_key)
+        except ExtractMissingError as missing:
+            raise dg.Failure(description=str(missing)) from None
+        with paths.connect(IDENTIFIED) as con:
+            ensure_raw_tables(con, agency)
+            result = ingest_extract(con, agency, landed, paths.quarantine_dir)
+            columns = table_schema(con, result.table) if result.table else []
+        _log(context, result)
+        return dg.MaterializeResult(
+            metadata=_metadata(result, columns),
+            check_results=extract_check_results(result),
+        )
+
+    return raw_extract
+
+
+def _spec_version(agency: AgencySpec) -> str | None:
+    # A changed spec makes every partition's validation stale.
+    return hashlib.sha256(agency.path.read_bytes()).hexdigest()[:12] if agency.path else None
+
+
+def _metadata(result: IngestResult, columns: list[tuple[str, str]]) -> dict:
+    metadata = {
+        "file": result.file_name,
+        "sha256": result.sha256,
+        "record_type": result.record_type or "(none)",
+        "loaded": result.loaded,
+        "rows": result.rows,
+        "dagster/row_count": result.rows,
+    }
+    if result.table:
+        metadata["table"] = result.table
+        metadata["dagster/table_name"] = f"{IDENTIFIED}.{result.table}"
+    if columns:
+        metadata["dagster/column_schema"] = dg.TableSchema(
+            columns=[dg.TableColumn(name=column, type=kind) for column, kind in columns]
+        )
+    if result.quarantined_to is not None:
+        metadata["quarantined_to"] = dg.MetadataValue.path(str(result.quarantined_to))
+        metadata["problems"] = result.error.total
+    return metadata
+
+
+def _log(context: dg.AssetExecutionContext, result: IngestResult) -> None:
+    if result.loaded:
+        context.log.info(f"{result.file_name}: {result.rows} rows loaded into {result.table}")
+    else:
+        context.log.error(
+            f"{result.file_name}: {result.error.total} problem(s), quarantined to {result.quarantined_to}; "
+            f"first: {result.error.errors[0].location}: {result.error.errors[0].reason}"
+        )
+
+
+RAW_ASSETS = [build_raw_asset(agency) for agency in all_specs().values()]

@@ -1,0 +1,55 @@
+"""One asset per dbt_like_sql/*.sql model: deps parsed from the SQL (sqlglot), the
+table rebuilt in identified.stg, metadata = row count, column schema and the SQL."""
+
+import hashlib
+
+import dagster as dg
+
+from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.sources import ensure_raw_tables, load_spec
+from cmi_assets.sqlmodels import SqlModel, discover_models, model_columns, run_model
+from cmi_assets.storage import IDENTIFIED
+
+OWNERS = ["team:data-engineering"]
+
+
+def model_deps(model: SqlModel) -> list[dg.AssetKey]:
+    raw = [dg.AssetKey(f"raw_{agency}") for agency in model.depends_on_raw_agencies]
+    return raw + [dg.AssetKey(name) for name in model.depends_on_models]
+
+
+def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=model.name,
+        deps=model_deps(model),
+        group_name="staging",
+        kinds={"duckdb", "sql"},
+        owners=OWNERS,
+        description=model.description,
+        pool=DUCKDB_WRITE_POOL,
+        code_version=hashlib.sha256(model.sql.encode("utf-8")).hexdigest()[:12],
+        metadata={"sql_file": model.path.name, "dagster/table_name": f"{IDENTIFIED}.{model.table}"},
+    )
+    def sql_model(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+        with storage.identified() as con:
+            # An agency without a file of some record type yet still has an (empty) table.
+            for agency in model.depends_on_raw_agencies:
+                ensure_raw_tables(con, load_spec(agency))
+            rows = run_model(con, model)
+            columns = model_columns(con, model)
+        context.log.info(f"{model.table}: {rows} rows")
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": rows,
+                "dagster/column_schema": dg.TableSchema(
+                    columns=[dg.TableColumn(name=column, type=kind) for column, kind in columns]
+                ),
+                "dagster/table_name": f"{IDENTIFIED}.{model.table}",
+                "sql": dg.MetadataValue.md(f"```sql\n{model.sql.strip()}\n```"),
+            }
+        )
+
+    return sql_model
+
+
+SQL_MODEL_ASSETS = [build_sql_model_asset(model) for model in discover_models()]
