@@ -5,6 +5,7 @@ import hashlib
 
 import dagster as dg
 
+from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.sources import ensure_raw_tables, load_spec
 from cmi_assets.sqlmodels import SqlModel, discover_models, model_columns, run_model
@@ -29,6 +30,7 @@ def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
         pool=DUCKDB_WRITE_POOL,
         code_version=hashlib.sha256(model.sql.encode("utf-8")).hexdigest()[:12],
         metadata={"sql_file": model.path.name, "dagster/table_name": f"{IDENTIFIED}.{model.table}"},
+        automation_condition=follow_upstream(),
     )
     def sql_model(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
         with storage.identified() as con:

@@ -1,0 +1,33 @@
+"""Declarative automation: how downstream assets follow new extracts, and the one
+automation sensor (RUNNING by default) that evaluates it."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+
+def follow_upstream() -> dg.AutomationCondition:
+    """Eager, relaxed and gated: materialize when an upstream asset or partition updates,
+    even if other upstream partitions are missing (an agency that has not delivered a
+    record type yet), never while an upstream run is in progress, and not while the
+    newest upstream update failed a blocking check (a quarantined extract does not
+    trigger downstream work; the next good extract does)."""
+    return (
+        dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+        & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    ).with_label("eager, relaxed, gated on blocking checks")
+
+
+@dg.definitions
+def automation() -> dg.Definitions:
+    return dg.Definitions(
+        sensors=[
+            dg.AutomationConditionSensorDefinition(
+                "automation",
+                target=dg.AssetSelection.all(),
+                default_status=dg.DefaultSensorStatus.RUNNING,
+                minimum_interval_seconds=30,
+                description="Evaluates every asset's automation condition: downstream tables follow new extracts.",
+            )
+        ]
+    )
