@@ -1,0 +1,52 @@
+"""An `expectations` check per staged model that has a GX suite in
+dbt_like_sql/expectations/: the suite and its results (counts only) in the metadata."""
+
+import dagster as dg
+
+from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.sources.gx_suites import load_suite, outcome_markdown, suite_columns, suite_path
+from cmi_assets.sqlmodels import SqlModel, discover_models
+
+
+def build_expectations_check(model: SqlModel, suite: dict) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(model.name),
+        name="expectations",
+        description=f"Great Expectations suite {suite_path(model.name).name}: {suite.get('description', '')}",
+        pool=DUCKDB_WRITE_POOL,
+        automation_condition=dg.AutomationCondition.any_deps_updated(),
+        metadata={"suite": dg.MetadataValue.json(suite)},
+    )
+    def expectations_check(storage: StorageResource) -> dg.AssetCheckResult:
+        from cmi_assets.sources.gx_suites import run_suite
+
+        columns = ", ".join(f'"{c}"' for c in suite_columns(suite))
+        with storage.identified(read_only=True) as con:
+            frame = con.execute(f"select {columns} from {model.table}").df()
+        outcome = run_suite(frame, suite, model.name)
+        failed = outcome.failures()
+        return dg.AssetCheckResult(
+            passed=outcome.success,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"{outcome.successful} of {outcome.evaluated} expectations met"
+                + ("" if not failed else ": failed " + "; ".join(
+                    f"{o.expectation} on {o.columns} ({o.unexpected_count} of {o.element_count} rows)" for o in failed))
+            ),
+            metadata={
+                "rows": len(frame),
+                "expectations_met": outcome.successful,
+                "expectations_evaluated": outcome.evaluated,
+                "results": dg.MetadataValue.md(outcome_markdown(outcome)),
+                "suite": dg.MetadataValue.json(suite),
+            },
+        )
+
+    return expectations_check
+
+
+EXPECTATION_CHECKS = [
+    build_expectations_check(model, suite)
+    for model in discover_models()
+    if (suite := load_suite(model.name)) is not None
+]
