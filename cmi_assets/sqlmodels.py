@@ -195,3 +195,46 @@ def model_columns(con: duckdb.DuckDBPyConnection, model: SqlModel) -> list[tuple
             [model.schema, model.name],
         ).fetchall()
     ]
+
+
+def input_schema(con: duckdb.DuckDBPyConnection, model: SqlModel) -> dict[str, dict[str, dict[str, str]]]:
+    """{schema: {table: {column: type}}} of the tables a model reads, from the live database
+    (what sqlglot needs to expand `*` and resolve columns)."""
+    schema: dict[str, dict[str, dict[str, str]]] = {}
+    for qualified in model.depends_on_raw_tables + tuple(f"{STAGED_SCHEMA}.{m}" for m in model.depends_on_models):
+        db, table = qualified.split(".", 1)
+        rows = con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [db, table],
+        ).fetchall()
+        schema.setdefault(db, {})[table] = {name: kind for name, kind in rows}
+    return schema
+
+
+def column_lineage(model: SqlModel, schema: dict[str, dict[str, dict[str, str]]]) -> dict[str, list[tuple[str, str]]]:
+    """Each output column -> the (schema.table, column) pairs it is computed from,
+    traced through CTEs and expressions by sqlglot's lineage."""
+    from sqlglot.lineage import lineage
+    from sqlglot.optimizer.qualify import qualify
+
+    tree = qualify(sqlglot.parse_one(model.select_sql, dialect=DIALECT), schema=schema, dialect=DIALECT)
+    result: dict[str, list[tuple[str, str]]] = {}
+    for select in tree.selects:
+        output = select.alias_or_name
+        node = lineage(output, tree, schema=schema, dialect=DIALECT)
+        sources: list[tuple[str, str]] = []
+        for leaf in node.walk():
+            if leaf.downstream or not isinstance(leaf.source, exp.Table):
+                continue
+            pair = (f"{leaf.source.db}.{leaf.source.name}", leaf.name.split(".")[-1].strip('"'))
+            if pair not in sources:
+                sources.append(pair)
+        result[output] = sources
+    return result
+
+
+def asset_name_for_table(qualified_table: str) -> str:
+    """raw.<agency>__<record_type> -> raw_<agency>; stg.<model> -> <model>."""
+    db, table = qualified_table.split(".", 1)
+    return f"raw_{table.split('__', 1)[0]}" if db == RAW_SCHEMA else table

@@ -272,3 +272,28 @@ def test_every_staged_model_trims_strings_upper_cases_codes_and_blanks_to_null(t
         expected_key = "|".join(str(_cleaned_value(spec.column(k), 0)) for k in spec.key)
         assert staged["record_key"][0] == expected_key, model.name
     con.close()
+
+
+def test_column_lineage_traces_outputs_through_ctes_and_expressions():
+    import duckdb
+
+    from cmi_assets.sqlmodels import SqlModel, column_lineage, input_schema
+
+    con = duckdb.connect()
+    con.execute("create schema raw; create table raw.births__registrations(reg_number varchar, child_dob date, child_sex varchar)")
+    sql = (
+        "with cleaned as (select nullif(trim(reg_number), '') as reg_number, upper(child_sex) as sex, child_dob "
+        "from raw.births__registrations) "
+        "select reg_number as record_key, sex, date_trunc('month', child_dob) as birth_month, 1 as one from cleaned"
+    )
+    model = SqlModel(
+        name="stg_x", path=None, sql=sql, description="", depends_on_models=(), depends_on_raw_agencies=("births",),
+        depends_on_raw_tables=("raw.births__registrations",),
+    )
+    lineage = column_lineage(model, input_schema(con, model))
+    assert lineage == {
+        "record_key": [("raw.births__registrations", "reg_number")],
+        "sex": [("raw.births__registrations", "child_sex")],
+        "birth_month": [("raw.births__registrations", "child_dob")],
+        "one": [],
+    }

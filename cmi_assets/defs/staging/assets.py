@@ -8,7 +8,15 @@ import dagster as dg
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.sources import ensure_raw_tables, load_spec
-from cmi_assets.sqlmodels import SqlModel, discover_models, model_columns, run_model
+from cmi_assets.sqlmodels import (
+    SqlModel,
+    asset_name_for_table,
+    column_lineage,
+    discover_models,
+    input_schema,
+    model_columns,
+    run_model,
+)
 from cmi_assets.storage import IDENTIFIED
 
 OWNERS = ["team:data-engineering"]
@@ -17,6 +25,19 @@ OWNERS = ["team:data-engineering"]
 def model_deps(model: SqlModel) -> list[dg.AssetKey]:
     raw = [dg.AssetKey(f"raw_{agency}") for agency in model.depends_on_raw_agencies]
     return raw + [dg.AssetKey(name) for name in model.depends_on_models]
+
+
+def lineage_metadata(lineage: dict[str, list[tuple[str, str]]]) -> dg.TableColumnLineage:
+    """sqlglot's column lineage as Dagster's: output column -> upstream asset columns."""
+    return dg.TableColumnLineage(
+        deps_by_column={
+            output: [
+                dg.TableColumnDep(asset_key=dg.AssetKey(asset_name_for_table(table)), column_name=column)
+                for table, column in sources
+            ]
+            for output, sources in lineage.items()
+        }
+    )
 
 
 def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
@@ -39,6 +60,7 @@ def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
                 ensure_raw_tables(con, load_spec(agency))
             rows = run_model(con, model)
             columns = model_columns(con, model)
+            lineage = column_lineage(model, input_schema(con, model))
         context.log.info(f"{model.table}: {rows} rows")
         return dg.MaterializeResult(
             metadata={
@@ -47,6 +69,7 @@ def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
                     columns=[dg.TableColumn(name=column, type=kind) for column, kind in columns]
                 ),
                 "dagster/table_name": f"{IDENTIFIED}.{model.table}",
+                "dagster/column_lineage": lineage_metadata(lineage),
                 "sql": dg.MetadataValue.md(f"```sql\n{model.sql.strip()}\n```"),
             }
         )
