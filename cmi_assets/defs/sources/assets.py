@@ -15,7 +15,7 @@ from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.defs.sources.checks import extract_check_results, extract_check_specs
 from cmi_assets.defs.sources.partitions import extract_partitions
 from cmi_assets.sources import AgencySpec, ExtractMissingError, all_specs, ensure_raw_tables, ingest_extract, locate_extract
-from cmi_assets.sources.load import IngestResult, table_schema
+from cmi_assets.sources.load import IngestResult, raw_columns, table_schema
 from cmi_assets.storage import IDENTIFIED
 
 OWNERS = ["team:data-engineering"]
@@ -38,7 +38,10 @@ def build_raw_asset(agency: AgencySpec) -> dg.AssetsDefinition:
         pool=DUCKDB_WRITE_POOL,
         check_specs=extract_check_specs(name),
         code_version=_spec_version(agency),
-        metadata={"tables": ", ".join(f"raw.{rt.table_name}" for rt in agency.record_types.values())},
+        metadata={
+            "tables": ", ".join(f"raw.{rt.table_name}" for rt in agency.record_types.values()),
+            "dagster/column_schema": declared_schema(agency),
+        },
     )
     def raw_extract(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
         paths = storage.storage()
@@ -57,6 +60,18 @@ def build_raw_asset(agency: AgencySpec) -> dg.AssetsDefinition:
         )
 
     return raw_extract
+
+
+def declared_schema(agency: AgencySpec) -> dg.TableSchema:
+    """The columns every record type's raw table holds, as the spec declares them
+    (record type in the description; identifying columns say so)."""
+    columns = []
+    for record_type in agency.record_types.values():
+        for name, kind in raw_columns(record_type).items():
+            column = record_type.column(name) if not name.startswith("_") else None
+            note = f"{record_type.name}" + ("; identifying" if column is not None and column.identifying else "")
+            columns.append(dg.TableColumn(name=f"{record_type.table_name}.{name}", type=kind, description=note))
+    return dg.TableSchema(columns=columns)
 
 
 def _spec_version(agency: AgencySpec) -> str | None:

@@ -1,13 +1,14 @@
 """One asset per dbt_like_sql/*.sql model: deps parsed from the SQL (sqlglot), the
 table rebuilt in identified.stg, metadata = row count, column schema and the SQL."""
 
+import functools
 import hashlib
 
 import dagster as dg
 
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
-from cmi_assets.sources import ensure_raw_tables, load_spec
+from cmi_assets.sources import all_specs, ensure_raw_tables, load_spec
 from cmi_assets.sqlmodels import (
     SqlModel,
     asset_name_for_table,
@@ -40,6 +41,25 @@ def lineage_metadata(lineage: dict[str, list[tuple[str, str]]]) -> dg.TableColum
     )
 
 
+@functools.lru_cache(maxsize=1)
+def declared_model_schemas() -> dict[str, list[tuple[str, str]]]:
+    """Every model's columns, known before anything runs: the models are built once over
+    empty raw tables (from the specs) in an in-memory DuckDB."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        for spec in all_specs().values():
+            ensure_raw_tables(con, spec)
+        schemas = {}
+        for model in discover_models():
+            run_model(con, model)
+            schemas[model.name] = model_columns(con, model)
+        return schemas
+    finally:
+        con.close()
+
+
 def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
     @dg.asset(
         name=model.name,
@@ -50,7 +70,13 @@ def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
         description=model.description,
         pool=DUCKDB_WRITE_POOL,
         code_version=hashlib.sha256(model.sql.encode("utf-8")).hexdigest()[:12],
-        metadata={"sql_file": model.path.name, "dagster/table_name": f"{IDENTIFIED}.{model.table}"},
+        metadata={
+            "sql_file": model.path.name,
+            "dagster/table_name": f"{IDENTIFIED}.{model.table}",
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(name=c, type=t) for c, t in declared_model_schemas().get(model.name, [])]
+            ),
+        },
         automation_condition=follow_upstream(),
     )
     def sql_model(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
