@@ -9,6 +9,7 @@ import dagster as dg
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.sources import all_specs, ensure_raw_tables, load_spec
+from cmi_assets.sources.load import RAW_SCHEMA, raw_columns
 from cmi_assets.sqlmodels import (
     SqlModel,
     asset_name_for_table,
@@ -44,17 +45,21 @@ def lineage_metadata(lineage: dict[str, list[tuple[str, str]]]) -> dg.TableColum
 @functools.lru_cache(maxsize=1)
 def declared_model_schemas() -> dict[str, list[tuple[str, str]]]:
     """Every model's columns, known before anything runs: the models are built once over
-    empty raw tables (from the specs) in an in-memory DuckDB."""
+    empty raw tables (from the specs) in an in-memory DuckDB. Unparameterised SQL only:
+    DuckDB imports pandas to bind parameters, which would slow loading the code location."""
     import duckdb
 
     con = duckdb.connect()
     try:
+        con.execute(f"CREATE SCHEMA {RAW_SCHEMA}")
         for spec in all_specs().values():
-            ensure_raw_tables(con, spec)
+            for record_type in spec.record_types.values():
+                columns = ", ".join(f'"{name}" {kind}' for name, kind in raw_columns(record_type).items())
+                con.execute(f"CREATE TABLE {RAW_SCHEMA}.{record_type.table_name} ({columns})")
         schemas = {}
         for model in discover_models():
             run_model(con, model)
-            schemas[model.name] = model_columns(con, model)
+            schemas[model.name] = [(row[0], row[1]) for row in con.execute(f"DESCRIBE {model.table}").fetchall()]
         return schemas
     finally:
         con.close()
