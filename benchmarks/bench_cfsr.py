@@ -3,7 +3,11 @@
 Builds two NCANDS Child File sets (52 states, ~3.5 M report-child rows each) with
 vectorised numpy draws, then times `observed_recurrence` (DQ checks included).
 
-    cd /work/main && .venv/bin/python benchmarks/bench_cfsr.py [--rows 3500000] [--repeat 1]
+    cd /work/main && .venv/bin/python benchmarks/bench_cfsr.py [--rows 3500000] [--repeat 1] [--no-pandas]
+
+It then runs the straightforward pandas implementation of the same rules
+(benchmarks/cfsr_pandas_baseline.py) on the same files, checks that both give the same
+denominator, numerator and DQ status for every state, and prints the time ratio.
 
 The frames are plain and synthetic (no identities): random IDs, dates and codes with
 the shape the rules care about (re-reports inside 14 days, follow-ups in file t+1,
@@ -22,6 +26,11 @@ import polars as pl
 from cmi_assets.cfsr.recurrence import CHILD_FILE_SCHEMA, RecurrenceOptions, observed_recurrence
 from cmi_assets.cfsr.rsp import risk_standardized_performance
 from cmi_assets.synthetic.profile import component_rng
+
+try:  # run as a script (benchmarks/ on sys.path) or imported from the repo root
+    from cfsr_pandas_baseline import recurrence_counts_pandas
+except ImportError:  # pragma: no cover
+    from benchmarks.cfsr_pandas_baseline import recurrence_counts_pandas
 
 STATES = [f"S{i:02d}" for i in range(52)]
 
@@ -86,6 +95,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=3_500_000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--fy", type=int, default=2019)
+    parser.add_argument("--no-pandas", action="store_true", help="skip the pandas baseline")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -102,12 +112,47 @@ def main() -> None:
                 f"{national['n_states']} states pass DQ, denominator {national['denominator_all']:,}, "
                 f"pooled observed {national['observed_all_states']:.4f}"
             )
+    if not args.no_pandas:
+        compare_with_pandas(file_t, file_t1, args.fy, args.repeat)
     started = time.perf_counter()
     rsp = risk_standardized_performance(result)
     print(
         f"risk_standardized_performance: {time.perf_counter() - started:.1f} s; sigma {rsp.fit.sigma:.3f}, "
         f"status counts {dict(rsp.by_state.group_by('status').len().iter_rows())}"
     )
+
+
+def compare_with_pandas(file_t: pl.DataFrame, file_t1: pl.DataFrame, fy: int, repeat: int) -> None:
+    """Time the pandas baseline on the same files (conversion to pandas not timed) and
+    check per-state agreement with the polars engine (default options)."""
+    ours_times = []
+    for _ in range(max(repeat, 1)):
+        started = time.perf_counter()
+        ours = observed_recurrence(file_t, file_t1, fy, RecurrenceOptions())
+        ours_times.append(time.perf_counter() - started)
+    pandas_t, pandas_t1 = file_t.to_pandas(), file_t1.to_pandas()
+    pandas_times = []
+    for _ in range(max(repeat, 1)):
+        started = time.perf_counter()
+        theirs = recurrence_counts_pandas(pandas_t, pandas_t1, fy)
+        pandas_times.append(time.perf_counter() - started)
+    joined = ours.by_state.select("state", "denominator", "numerator", "dq_status").join(
+        pl.from_pandas(theirs), on="state", how="full", suffix="_pandas"
+    )
+    differing = joined.filter(
+        (pl.col("denominator") != pl.col("denominator_pandas")).fill_null(True)
+        | (pl.col("numerator") != pl.col("numerator_pandas")).fill_null(True)
+        | (pl.col("dq_status") != pl.col("dq_status_pandas")).fill_null(True)
+    )
+    ours_best, pandas_best = min(ours_times), min(pandas_times)
+    print(
+        f"pandas baseline: {pandas_best:.1f} s vs polars {ours_best:.1f} s (best of {len(ours_times)}): "
+        f"polars is {pandas_best / ours_best:.1f}x faster; states agreeing on denominator, numerator and DQ "
+        f"status: {joined.height - differing.height} of {joined.height}"
+    )
+    if differing.height:
+        print(differing)
+        raise SystemExit("pandas baseline and polars engine disagree")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,269 @@
+"""The CFSR data-profile view of recurrence of maltreatment, per state and national
+(CFSR R4 rules, section 4.2 display conventions): for each period the RSP with its
+interval against national performance, the status, the observed numerator and
+denominator ("Data used": FY19-20 and so on), and the DQ page listing every check's
+result by data period. A DQ period shows "DQ" and no observed value or RSP.
+
+Tables are built once (`ProfileTable`) and rendered both as markdown (the Dagster UI)
+and as HTML (files under reports/cfsr/). Charts are PNGs drawn with matplotlib's Agg
+backend and embedded as base64, so each HTML file stands alone. Inputs are state-level
+counts and rates only.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from cmi_assets.cfsr.rsp import NATIONAL_PERFORMANCE
+
+STATUS_COLOURS = {"better": "#1b7837", "no different": "#4d4d4d", "worse": "#b2182b"}
+NATIONAL_FILE = "national.html"
+
+
+# --- formatting ---------------------------------------------------------------------------
+
+
+def format_percent(value: float | None, dq: bool = False) -> str:
+    """Recurrence is shown as a percent with 1 dp; "DQ" for a DQ period, "-" for none."""
+    if dq:
+        return "DQ"
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def format_interval(lower: float | None, upper: float | None, dq: bool = False) -> str:
+    if dq:
+        return "DQ"
+    if lower is None or upper is None:
+        return "-"
+    return f"{100 * lower:.1f}%-{100 * upper:.1f}%"
+
+
+def format_count(value: int | None, dq: bool = False) -> str:
+    return "DQ" if dq else ("-" if value is None else f"{value:,}")
+
+
+@dataclass
+class ProfileTable:
+    headers: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        lines = ["| " + " | ".join(self.headers) + " |", "|" + "---|" * len(self.headers)]
+        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+    def html(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.headers)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self.rows)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+def rsp_table(trend_rows: pl.DataFrame, label_column: str = "period") -> ProfileTable:
+    """Rows of `cfsr_trend` (one state's periods, or one period's states): RSP, interval,
+    status and the observed numerator / denominator."""
+    table = ProfileTable(
+        [label_column.replace("_", " ").capitalize(), "RSP", "RSP interval", "Status", "Observed", "Numerator", "Denominator"]
+    )
+    for row in trend_rows.iter_rows(named=True):
+        dq = row["status"] == "DQ"
+        table.rows.append(
+            [
+                str(row[label_column]),
+                format_percent(row["rsp"], dq),
+                format_interval(row["rsp_lower"], row["rsp_upper"], dq),
+                row["status"] or "-",
+                format_percent(row["observed"], dq),
+                format_count(row["numerator"], dq),
+                format_count(row["denominator"], dq),
+            ]
+        )
+    return table
+
+
+def dq_table(dq_rows: pl.DataFrame) -> ProfileTable:
+    """The DQ page: each check's rate and result by data period and file."""
+    table = ProfileTable(["Period", "Check", "Files", "Numerator", "Denominator", "Rate", "Limit", "Result"])
+    for row in dq_rows.sort("period_fy", "check", "files").iter_rows(named=True):
+        limit = f"{'<' if row['fails_when'] == 'below' else '>'} {100 * row['limit']:.0f}%"
+        table.rows.append(
+            [
+                row["period"],
+                f"{row['check']}. {row['check_name']}",
+                row["files"],
+                format_count(row["numerator"]),
+                format_count(row["denominator"]),
+                format_percent(row["rate"]),
+                f"DQ when {limit}",
+                row["result"] or "not computed",
+            ]
+        )
+    return table
+
+
+def national_table(national_rows: pl.DataFrame) -> ProfileTable:
+    table = ProfileTable(
+        ["Period", "Pooled observed", "Numerator", "Denominator", "States", "Better", "No different", "Worse", "DQ"]
+    )
+    for row in national_rows.iter_rows(named=True):
+        table.rows.append(
+            [
+                row["period"], format_percent(row["observed"]), format_count(row["numerator"]),
+                format_count(row["denominator"]), str(row["n_states"]), str(row["states_better"]),
+                str(row["states_no_different"]), str(row["states_worse"]), str(row["states_dq"]),
+            ]
+        )  # fmt: skip
+    return table
+
+
+# --- charts -------------------------------------------------------------------------------
+
+
+def rsp_interval_chart(
+    rows: pl.DataFrame, label_column: str, title: str, national_performance: float = NATIONAL_PERFORMANCE
+) -> bytes:
+    """PNG: one RSP point with its interval per row (periods of a state, or states of a
+    period), coloured by status, against the national performance line; DQ rows are
+    labelled "DQ" with no point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [str(v) for v in rows[label_column].to_list()]
+    figure, axes = plt.subplots(figsize=(max(4.0, 0.45 * len(labels) + 2), 3.2), dpi=90)
+    for position, row in enumerate(rows.iter_rows(named=True)):
+        if row["status"] == "DQ" or row["rsp"] is None:
+            axes.text(position, 0.5, "DQ", ha="center", va="center", fontsize=9, transform=axes.get_xaxis_transform())
+            continue
+        colour = STATUS_COLOURS.get(row["status"], "#4d4d4d")
+        rsp, lower, upper = (100 * row[c] if row[c] is not None else None for c in ("rsp", "rsp_lower", "rsp_upper"))
+        if lower is not None and upper is not None:
+            axes.vlines(position, lower, upper, colors=colour, linewidth=2)
+        axes.plot(position, rsp, "o", color=colour, markersize=5)
+    axes.axhline(100 * national_performance, color="#2166ac", linestyle="--", linewidth=1,
+                 label=f"national performance {100 * national_performance:.1f}%")  # fmt: skip
+    axes.legend(loc="best", fontsize=7, frameon=False)
+    axes.set_xticks(range(len(labels)), labels, rotation=90 if len(labels) > 6 else 0, fontsize=8)
+    axes.set_xlim(-0.7, len(labels) - 0.3)
+    axes.set_ylabel("RSP (%), lower is better", fontsize=8)
+    axes.set_title(title, fontsize=9)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def png_data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+# --- pages --------------------------------------------------------------------------------
+
+PAGE_STYLE = (
+    "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 8px;font-size:90%}"
+    "th{background:#f0f0f0}"
+)
+
+
+def _html_page(title: str, sections: list[tuple[str, str]]) -> str:
+    body = "".join(f"<h2>{html.escape(heading)}</h2>{content}" for heading, content in sections)
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{PAGE_STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+
+
+NOTE = (
+    "Recurrence of maltreatment, CFSR Round 4: of children with a substantiated or indicated report in the "
+    "12-month period, the percent with another within 12 months. Lower is better. RSP = observed / expected "
+    "x national performance ({np}); status compares the whole interval with {np}. DQ: the state failed an "
+    "NCANDS data-quality check for the files used, so no observed value or RSP is shown."
+)
+
+
+def state_profile(
+    state: str, trend_rows: pl.DataFrame, dq_rows: pl.DataFrame, national_performance: float = NATIONAL_PERFORMANCE
+) -> tuple[str, str]:
+    """(markdown, html) of one state's profile: RSP chart and table over periods, and
+    the DQ page."""
+    trend_rows = trend_rows.sort("period_fy")
+    chart = png_data_uri(rsp_interval_chart(trend_rows, "period", f"{state}: RSP by period", national_performance))
+    rsp, dq = rsp_table(trend_rows), dq_table(dq_rows)
+    note = NOTE.format(np=format_percent(national_performance))
+    markdown = (
+        f"## {state}: recurrence of maltreatment\n\n{note}\n\n![RSP by period]({chart})\n\n{rsp.markdown()}\n\n"
+        f"### Data quality\n\n{dq.markdown()}\n"
+    )
+    page = _html_page(
+        f"CFSR Round 4 data profile, {state}: recurrence of maltreatment",
+        [("Risk-standardized performance", f"<p>{html.escape(note)}</p><img src='{chart}' alt='RSP by period'>"
+          + rsp.html()), ("Data quality", dq.html())],
+    )  # fmt: skip
+    return markdown, page
+
+
+def national_profile(
+    latest_period_rows: pl.DataFrame, national_rows: pl.DataFrame, national_performance: float = NATIONAL_PERFORMANCE
+) -> tuple[str, str, bytes]:
+    """(markdown, html, png): every state's RSP interval for the newest period with
+    data, and the pooled trend."""
+    period = latest_period_rows["period"][0] if latest_period_rows.height else "-"
+    png = rsp_interval_chart(latest_period_rows.sort("state"), "state", f"All states: RSP, {period}", national_performance)
+    chart = png_data_uri(png)
+    states, pooled = rsp_table(latest_period_rows.sort("state"), "state"), national_table(national_rows)
+    note = NOTE.format(np=format_percent(national_performance))
+    markdown = (
+        f"## Recurrence of maltreatment: all states, {period}\n\n{note}\n\n![RSP intervals]({chart})\n\n"
+        f"{states.markdown()}\n\n### Pooled observed performance by period\n\n{pooled.markdown()}\n"
+    )
+    page = _html_page(
+        "CFSR Round 4: recurrence of maltreatment, national view",
+        [(f"All states, {period}", f"<p>{html.escape(note)}</p><img src='{chart}' alt='RSP intervals'>" + states.html()),
+         ("Pooled observed performance by period", pooled.html())],
+    )  # fmt: skip
+    return markdown, page, png
+
+
+@dataclass
+class CfsrReport:
+    national_markdown: str
+    national_png: bytes
+    files: dict[str, Path]  # "national" and each state code -> HTML file
+
+
+def write_cfsr_report(
+    out_dir: Path,
+    trend: pl.DataFrame,
+    dq: pl.DataFrame,
+    national: pl.DataFrame,
+    national_performance: float = NATIONAL_PERFORMANCE,
+) -> CfsrReport:
+    """Write national.html and <state>.html into `out_dir` from the trend table (every
+    state and period), the DQ table of every period and the national trend. The
+    national view shows the newest period that has any published RSP."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    for state in sorted(trend["state"].unique().to_list()):
+        _, page = state_profile(
+            state, trend.filter(pl.col("state") == state), dq.filter(pl.col("state") == state), national_performance
+        )
+        files[state] = out_dir / f"{state}.html"
+        files[state].write_text(page, encoding="utf-8")
+    published = trend.filter(pl.col("status") != "DQ")
+    latest = published["period_fy"].max() if published.height else trend["period_fy"].max()
+    markdown, page, png = national_profile(trend.filter(pl.col("period_fy") == latest), national, national_performance)
+    files["national"] = out_dir / NATIONAL_FILE
+    files["national"].write_text(page, encoding="utf-8")
+    return CfsrReport(national_markdown=markdown, national_png=png, files=files)

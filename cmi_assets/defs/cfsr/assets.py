@@ -1,0 +1,469 @@
+"""CFSR Round 4 recurrence of maltreatment as assets (CFSR R4 rules, sections 2-4):
+
+  stg_child_protection_ncands_child
+    -> ncands_child_file  (FYt: submission year t, all states; identified zone)
+    -> cfsr_recurrence    (FYt: period FYt-(t+1) from files t and t+1; DQ checks)
+    -> cfsr_rsp, cfsr_drilldown (per period; analysis zone)
+    -> cfsr_trend -> cfsr_report (every period; HTML under reports/cfsr/)
+
+Child-level tables (Child File rows, the per-child audit) hold agency IDs and dates
+of birth, so they stay in the identified zone (schema cfsr); the analysis zone gets
+counts and rates per state, period and group. Metadata and logs carry counts, rates
+and state codes only.
+"""
+
+
+import json
+
+import dagster as dg
+import polars as pl
+
+from cmi_assets.cfsr.child_file import (
+    CHILD_FILE_TABLE,
+    STAGED_TABLE,
+    extracts_fingerprint,
+    invalid_code_counts,
+    missing_elements,
+    read_child_file,
+    rows_per_state,
+    staged_child_file,
+    states_in_year,
+    states_missing_from,
+)
+from cmi_assets.cfsr.drilldown import SUPPRESS_BELOW, denominator_children, drilldown_table, initial_report_records
+from cmi_assets.cfsr.recurrence import BY_STATE_EXCLUSIONS, RecurrenceResult, observed_recurrence, period_label
+from cmi_assets.cfsr.store import read_table, replace_partition_rows, replace_table, table_exists
+from cmi_assets.cfsr.trend import national_trend, state_trend
+from cmi_assets.defs.automation import follow_upstream
+from cmi_assets.defs.cfsr.checks import (
+    child_file_check_specs,
+    dq_check_results,
+    dq_check_specs,
+    elements_and_codes_result,
+    states_complete_result,
+)
+from cmi_assets.defs.cfsr.partitions import FILES_USED_BY_PERIODS, FISCAL_YEARS, fy_of_key
+from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.storage import IDENTIFIED, WAREHOUSE
+
+GROUP = "cfsr"
+OWNERS = ["team:cfsr-analysts"]
+STAGED_KEY = dg.AssetKey("stg_child_protection_ncands_child")
+
+AUDIT_TABLE = "cfsr.recurrence_audit"  # identified zone
+BY_STATE_TABLE = "cfsr.recurrence_by_state"
+NATIONAL_TABLE = "cfsr.recurrence_national"
+DQ_TABLE = "cfsr.dq_checks"
+RSP_TABLE = "cfsr.rsp"
+RSP_MODEL_TABLE = "cfsr.rsp_model"
+DRILLDOWN_TABLE = "cfsr.drilldown"
+TREND_TABLE = "cfsr.trend"
+NATIONAL_TREND_TABLE = "cfsr.national_trend"
+REPORT_SUBDIR = ("reports", "cfsr")
+
+# A period needs both of its files (and the drill-down its recurrence): unlike other
+# downstream assets these do not run while an input partition is missing, so the
+# newest FY's period waits for next year's file instead of failing.
+PERIOD_AUTOMATION = follow_upstream() & ~dg.AutomationCondition.any_deps_missing()
+
+
+def _schema(*columns: tuple[str, str] | tuple[str, str, str]) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(c[0], c[1], description=c[2] if len(c) > 2 else None) for c in columns])
+
+
+CHILD_FILE_SCHEMA_METADATA = _schema(
+    ("subyr", "int", "submission FY (#1)"), ("staterr", "string", "state (#2)"),
+    ("rptid", "string", "report ID (#3); identifying"), ("chid", "string", "child ID (#4); identifying"),
+    ("rptdt", "date", "report date (#6)"), ("chage", "int", "age at report (#12)"),
+    ("chbdate", "date", "date of birth (#13); identifying"), ("chsex", "string", "#14"),
+    ("mal1lev..mal4lev", "string", "disposition levels (#27-33)"), ("maldeath", "string", "#34"),
+    ("inciddt", "date", "incident date (#146)"), ("...", "", "county, race, maltreatment types, AFCARSID, provenance"),
+)  # fmt: skip
+BY_STATE_SCHEMA = _schema(
+    ("period_fy", "int", "cohort FY t (files t and t+1)"), ("state", "string"), ("period", "string", "e.g. FY19-20"),
+    ("denominator", "int", "children with a victimization in the period"),
+    ("numerator", "int", "of them, another within 12 months"), ("observed", "float", "null when DQ"),
+    ("dq_status", "string", "pass or DQ"),
+    *[(column, "int", f"{unit} excluded by this rule") for column, _, unit in BY_STATE_EXCLUSIONS],
+)
+RSP_SCHEMA = _schema(
+    ("period_fy", "int"), ("state", "string"), ("period", "string"), ("denominator", "int"), ("numerator", "int"),
+    ("observed", "float"), ("dq_status", "string"), ("E", "float", "expected count, state effect 0"),
+    ("P", "float", "predicted count with the state effect"), ("u_mode", "float", "state random intercept"),
+    ("rsp", "float", "O/E x 9.7%"), ("rsp_lower", "float"), ("rsp_upper", "float"),
+    ("status", "string", "better, no different, worse or DQ"),
+)  # fmt: skip
+DRILLDOWN_SCHEMA_METADATA = _schema(
+    ("period_fy", "int"), ("period", "string"), ("state", "string", "state code or 'national'"),
+    ("dimension", "string", "age_group, race_ethnicity, sex, county, maltreatment_type"), ("group", "string"),
+    ("denominator", "int"), ("numerator", "int", f"null when denominator < {SUPPRESS_BELOW}"),
+    ("observed", "float", "null when suppressed or DQ"), ("suppressed", "bool"), ("dq_status", "string"),
+)  # fmt: skip
+TREND_SCHEMA = _schema(
+    ("state", "string"), ("period_fy", "int"), ("period", "string"), ("observed", "float"), ("rsp", "float"),
+    ("rsp_lower", "float"), ("rsp_upper", "float"), ("status", "string"), ("previous_period", "string"),
+    ("rsp_change", "float"), ("observed_change", "float"), ("status_change", "string"),
+)  # fmt: skip
+
+
+def _table_metadata(zone: str, table: str, schema: dg.TableSchema) -> dict:
+    return {"dagster/table_name": f"{zone}.{table}", "dagster/column_schema": schema, "zone": zone}
+
+
+def _state_list(states: list[str]) -> str:
+    return ", ".join(states) or "none"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+# --- ncands_child_file ----------------------------------------------------------------------
+
+
+@dg.asset(
+    name="ncands_child_file",
+    partitions_def=FISCAL_YEARS,
+    deps=[STAGED_KEY],
+    group_name=GROUP,
+    kinds={"duckdb"},
+    owners=OWNERS,
+    description=(
+        "NCANDS Child File of one submission year (partition FYt = SUBYR t), every state, from the staged table; "
+        "checked for the CFSR elements and codes and for states missing since the previous year. Identified zone "
+        "(agency IDs, dates of birth). Not materialized while the year has no rows or its extracts are unchanged."
+    ),
+    pool=DUCKDB_WRITE_POOL,
+    check_specs=child_file_check_specs("ncands_child_file"),
+    output_required=False,
+    automation_condition=follow_upstream(),
+    metadata=_table_metadata(IDENTIFIED, CHILD_FILE_TABLE, CHILD_FILE_SCHEMA_METADATA),
+)
+def ncands_child_file(context: dg.AssetExecutionContext, storage: StorageResource):
+    fy = fy_of_key(context.partition_key)
+    with storage.identified() as con:
+        if not table_exists(con, STAGED_TABLE):
+            raise dg.Failure(description=f"{STAGED_TABLE} does not exist yet: materialize {STAGED_KEY.to_user_string()}")
+        missing = missing_elements(con)
+        if missing:
+            yield elements_and_codes_result(missing, {}, 0)
+            yield states_complete_result([], [], [])
+            raise dg.Failure(description=f"{STAGED_TABLE} lacks CFSR elements: {', '.join(missing)}")
+        frame = staged_child_file(con, fy)
+        previous_states = states_in_year(con, fy - 1)
+        states = sorted(frame["staterr"].unique().to_list())
+        missing_states = states_missing_from(states, previous_states)
+        codes = elements_and_codes_result([], invalid_code_counts(frame), frame.height)
+        complete = states_complete_result(missing_states, states, previous_states)
+        if frame.is_empty():
+            context.log.info(f"FY{fy}: no Child File rows yet; nothing to materialize")
+            yield codes
+            yield dg.AssetCheckResult(
+                check_name=complete.check_name, passed=not missing_states, severity=dg.AssetCheckSeverity.WARN,
+                description=f"FY{fy} not delivered yet" + (f" ({len(missing_states)} states expected)" if missing_states else ""),
+                metadata=complete.metadata,
+            )  # fmt: skip
+            return
+        fingerprint = extracts_fingerprint(frame)
+        stored = con.execute(f"select count(*) from {CHILD_FILE_TABLE} where subyr = ?", [fy]).fetchone()[0] if (
+            table_exists(con, CHILD_FILE_TABLE)) else 0  # fmt: skip
+        if fingerprint == _last_fingerprint(context) and stored == frame.height:
+            # Another year's extract changed the staged table, not this year's: skipping
+            # keeps the periods that use this file from rerunning.
+            context.log.info(f"FY{fy}: extracts unchanged (fingerprint {fingerprint}); not rematerialized")
+            yield codes
+            yield complete
+            return
+        replace_partition_rows(con, CHILD_FILE_TABLE, frame, "subyr", fy)
+    per_state = rows_per_state(frame)
+    context.log.info(f"FY{fy}: {frame.height} rows from {len(per_state)} states stored in {CHILD_FILE_TABLE}")
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": frame.height,
+            "states": len(per_state),
+            "rows_by_state": dg.MetadataValue.json(per_state),
+            "extract_files": frame["_extract_file"].n_unique(),
+            "extracts_fingerprint": fingerprint,
+            "missing_states": _state_list(missing_states),
+        },
+        check_results=[codes, complete],
+        data_version=dg.DataVersion(fingerprint),
+    )
+
+
+def _last_fingerprint(context: dg.AssetExecutionContext) -> str | None:
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[context.partition_key]), limit=1
+    ).records
+    if not records:
+        return None
+    value = records[0].asset_materialization.metadata.get("extracts_fingerprint")
+    return value.value if value is not None else None
+
+
+# --- cfsr_recurrence ------------------------------------------------------------------------
+
+
+@dg.asset(
+    name="cfsr_recurrence",
+    partitions_def=FISCAL_YEARS,
+    deps=[dg.AssetDep("ncands_child_file", partition_mapping=FILES_USED_BY_PERIODS)],
+    group_name=GROUP,
+    kinds={"duckdb", "polars"},
+    owners=OWNERS,
+    description=(
+        "Observed recurrence of maltreatment for cohort period FYt-(t+1) from Child Files t and t+1 (CFSR R4 "
+        "rules, section 2.1): per state denominator, numerator, observed rate, DQ status and what each rule "
+        "excluded (analysis zone); the per-child audit of every rule in the identified zone (cfsr.recurrence_audit)."
+    ),
+    pool=DUCKDB_WRITE_POOL,
+    check_specs=dq_check_specs("cfsr_recurrence"),
+    automation_condition=PERIOD_AUTOMATION,
+    metadata=_table_metadata(WAREHOUSE, BY_STATE_TABLE, BY_STATE_SCHEMA),
+)
+def cfsr_recurrence(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    fy = fy_of_key(context.partition_key)
+    with storage.identified() as con:
+        file_t, file_t1 = read_child_file(con, fy), read_child_file(con, fy + 1)
+        absent = [f"FY{year}" for year, file in ((fy, file_t), (fy + 1, file_t1)) if file.is_empty()]
+        if absent:
+            raise dg.Failure(description=f"period {period_label(fy)} needs Child Files {', '.join(absent)}: not loaded")
+        result = observed_recurrence(file_t, file_t1, fy)
+        replace_partition_rows(con, AUDIT_TABLE, result.audit.with_columns(period_fy=pl.lit(fy)), "period_fy", fy)
+    with storage.warehouse() as con:
+        replace_partition_rows(con, BY_STATE_TABLE, _with_period(result.by_state, fy), "period_fy", fy)
+        replace_partition_rows(con, NATIONAL_TABLE, _with_period(result.national, fy), "period_fy", fy)
+        dq_rows = _with_period(result.dq.with_columns(period=pl.lit(period_label(fy))), fy)
+        replace_partition_rows(con, DQ_TABLE, dq_rows, "period_fy", fy)
+    national = result.national.row(0, named=True)
+    dq_states = result.by_state.filter(pl.col("dq_status") == "DQ")["state"].to_list()
+    context.log.info(
+        f"{period_label(fy)}: {result.by_state.height} states, pooled observed {_percent(national['observed'])} "
+        f"({national['numerator']}/{national['denominator']}); DQ: {_state_list(dq_states)}"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": result.by_state.height,
+            "period": period_label(fy),
+            "pooled_observed": national["observed"],
+            "pooled_numerator": national["numerator"],
+            "pooled_denominator": national["denominator"],
+            "dq_states": _state_list(dq_states),
+            "audit_rows": result.audit.height,
+            "audit_table": f"{IDENTIFIED}.{AUDIT_TABLE}",
+            "by_state": dg.MetadataValue.md(_by_state_markdown(result.by_state)),
+        },
+        check_results=dq_check_results(result.dq),
+    )
+
+
+def _with_period(frame: pl.DataFrame, fy: int) -> pl.DataFrame:
+    return frame.select(pl.lit(fy, pl.Int64).alias("period_fy"), pl.all())
+
+
+def _by_state_markdown(by_state: pl.DataFrame) -> str:
+    lines = ["| state | denominator | numerator | observed | DQ |", "|---|---|---|---|---|"]
+    for r in by_state.iter_rows(named=True):
+        shown = "DQ" if r["dq_status"] == "DQ" else _percent(r["observed"])
+        lines.append(f"| {r['state']} | {r['denominator']} | {r['numerator']} | {shown} | {r['dq_status']} |")
+    return "\n".join(lines)
+
+
+# --- cfsr_rsp -------------------------------------------------------------------------------
+
+
+@dg.asset(
+    name="cfsr_rsp",
+    partitions_def=FISCAL_YEARS,
+    deps=["cfsr_recurrence"],
+    group_name=GROUP,
+    kinds={"duckdb", "scipy"},
+    owners=OWNERS,
+    description=(
+        "Risk-standardized performance per state for one period (CFSR R4 rules, section 4): random-intercept "
+        "logistic model over all DQ-passing states with age at initial victimization, RSP = O/E x 9.7%, log-scale "
+        "binomial interval, status better / no different / worse against 9.7%, or DQ with no RSP."
+    ),
+    pool=DUCKDB_WRITE_POOL,
+    automation_condition=follow_upstream(),
+    metadata=_table_metadata(WAREHOUSE, RSP_TABLE, RSP_SCHEMA),
+)
+def cfsr_rsp(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    from cmi_assets.cfsr.rsp import NATIONAL_PERFORMANCE, RSPOptions, risk_standardized_performance
+
+    fy = fy_of_key(context.partition_key)
+    with storage.warehouse(read_only=True) as con:
+        by_state = read_table(con, BY_STATE_TABLE, "where period_fy = ?", [fy])
+    if by_state.is_empty():
+        raise dg.Failure(description=f"no cfsr_recurrence for {period_label(fy)}: materialize it first")
+    by_state = by_state.drop("period_fy")
+    with storage.identified(read_only=True) as con:
+        # The model needs state, age group and outcome per child: no IDs are read.
+        audit = con.execute(
+            f"select STATERR, age_group, in_denominator, recur from {AUDIT_TABLE} where period_fy = ?", [fy]
+        ).pl()
+    recurrence = RecurrenceResult(by_state=by_state, audit=audit, national=pl.DataFrame(), dq=pl.DataFrame(), fy=fy)
+    result = risk_standardized_performance(recurrence, RSPOptions())
+    fit = result.fit
+    model = pl.DataFrame(
+        {
+            "period_fy": [fy], "period": [period_label(fy)], "alpha": [fit.alpha], "sigma": [fit.sigma],
+            "beta": [json.dumps(fit.beta)], "loglik": [fit.loglik], "converged": [fit.converged],
+            "national_performance": [NATIONAL_PERFORMANCE],
+        }
+    )  # fmt: skip
+    with storage.warehouse() as con:
+        replace_partition_rows(con, RSP_TABLE, _with_period(result.by_state, fy), "period_fy", fy)
+        replace_partition_rows(con, RSP_MODEL_TABLE, model, "period_fy", fy)
+    statuses = dict(result.by_state.group_by("status").len().sort("status").iter_rows())
+    context.log.info(f"{period_label(fy)}: sigma {fit.sigma:.3f}, converged {fit.converged}, statuses {statuses}")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": result.by_state.height,
+            "period": period_label(fy),
+            "model_sigma": fit.sigma,
+            "model_converged": fit.converged,
+            "status_counts": dg.MetadataValue.json(statuses),
+            "states_worse": _state_list(result.by_state.filter(pl.col("status") == "worse")["state"].to_list()),
+            "states_better": _state_list(result.by_state.filter(pl.col("status") == "better")["state"].to_list()),
+            "states_dq": _state_list(result.by_state.filter(pl.col("status") == "DQ")["state"].to_list()),
+        }
+    )
+
+
+# --- cfsr_drilldown -------------------------------------------------------------------------
+
+
+@dg.asset(
+    name="cfsr_drilldown",
+    partitions_def=FISCAL_YEARS,
+    deps=["cfsr_recurrence", dg.AssetDep("ncands_child_file", partition_mapping=FILES_USED_BY_PERIODS)],
+    group_name=GROUP,
+    kinds={"duckdb", "polars"},
+    owners=OWNERS,
+    description=(
+        "Observed recurrence per state and pooled, by age group, race/ethnicity, sex, county and maltreatment type "
+        f"of the initial report, for one period; cells with a denominator under {SUPPRESS_BELOW} are suppressed "
+        "(numerator and rate null, flagged). Analysis zone, counts only."
+    ),
+    pool=DUCKDB_WRITE_POOL,
+    automation_condition=PERIOD_AUTOMATION,
+    metadata=_table_metadata(WAREHOUSE, DRILLDOWN_TABLE, DRILLDOWN_SCHEMA_METADATA),
+)
+def cfsr_drilldown(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    fy = fy_of_key(context.partition_key)
+    with storage.identified(read_only=True) as con:
+        audit = con.execute(
+            f"select STATERR, CHID, initial_rptid, in_denominator, recur, age_group from {AUDIT_TABLE} "
+            "where period_fy = ?",
+            [fy],
+        ).pl()
+        records = initial_report_records(read_child_file(con, fy), read_child_file(con, fy + 1))
+    if audit.is_empty():
+        raise dg.Failure(description=f"no cfsr_recurrence audit for {period_label(fy)}: materialize it first")
+    children = denominator_children(audit, records)  # IDs dropped here
+    with storage.warehouse() as con:
+        dq_status = read_table(con, BY_STATE_TABLE, "where period_fy = ?", [fy]).select("state", "dq_status")
+        table = drilldown_table(children, dq_status)
+        stored = table.select(pl.lit(fy, pl.Int64).alias("period_fy"), pl.lit(period_label(fy)).alias("period"), pl.all())
+        replace_partition_rows(con, DRILLDOWN_TABLE, stored, "period_fy", fy)
+    suppressed = int(table["suppressed"].sum())
+    context.log.info(f"{period_label(fy)}: {table.height} drill-down cells, {suppressed} suppressed")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": table.height,
+            "period": period_label(fy),
+            "cells_suppressed": suppressed,
+            "cells_by_dimension": dg.MetadataValue.json(dict(table.group_by("dimension").len().sort("dimension").iter_rows())),
+            "national": dg.MetadataValue.md(_national_drilldown_markdown(table)),
+        }
+    )
+
+
+def _national_drilldown_markdown(table: pl.DataFrame) -> str:
+    lines = ["| dimension | group | denominator | numerator | observed |", "|---|---|---|---|---|"]
+    for r in table.filter((pl.col("state") == "national") & (pl.col("dimension") != "county")).iter_rows(named=True):
+        numerator = "suppressed" if r["suppressed"] else str(r["numerator"])
+        lines.append(f"| {r['dimension']} | {r['group']} | {r['denominator']} | {numerator} | {_percent(r['observed'])} |")
+    return "\n".join(lines)
+
+
+# --- cfsr_trend -----------------------------------------------------------------------------
+
+
+@dg.asset(
+    name="cfsr_trend",
+    deps=["cfsr_rsp", "cfsr_recurrence"],
+    group_name=GROUP,
+    kinds={"duckdb", "polars"},
+    owners=OWNERS,
+    description=(
+        "Recurrence over every period computed so far: per state observed rate, RSP, interval and status by "
+        "period with the change since the previous published period, and the pooled rate with status counts."
+    ),
+    pool=DUCKDB_WRITE_POOL,
+    automation_condition=follow_upstream(),
+    metadata=_table_metadata(WAREHOUSE, TREND_TABLE, TREND_SCHEMA),
+)
+def cfsr_trend(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    with storage.warehouse() as con:
+        rsp = read_table(con, RSP_TABLE)
+        national = read_table(con, NATIONAL_TABLE)
+        if rsp.is_empty():
+            raise dg.Failure(description="no period has an RSP yet: materialize cfsr_rsp first")
+        trend = state_trend(rsp)
+        pooled = national_trend(national.filter(pl.col("period_fy").is_in(rsp["period_fy"].unique().to_list())), rsp)
+        replace_table(con, TREND_TABLE, trend)
+        replace_table(con, NATIONAL_TREND_TABLE, pooled)
+    periods = pooled["period"].to_list()
+    context.log.info(f"trend over {len(periods)} periods: {', '.join(periods)}")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": trend.height,
+            "periods": ", ".join(periods),
+            "pooled_observed_by_period": dg.MetadataValue.json(
+                {r["period"]: r["observed"] for r in pooled.iter_rows(named=True)}
+            ),
+        }
+    )
+
+
+# --- cfsr_report ----------------------------------------------------------------------------
+
+
+@dg.asset(
+    name="cfsr_report",
+    deps=["cfsr_trend", "cfsr_recurrence"],
+    group_name=GROUP,
+    kinds={"html", "matplotlib"},
+    owners=OWNERS,
+    description=(
+        "The recurrence data profile: per state, RSP with interval against national performance for each period, "
+        "observed numerator and denominator, and the DQ page; a national chart of every state's RSP interval. "
+        "HTML files under $CMI_DATA_DIR/reports/cfsr/ (one per state plus national.html)."
+    ),
+    pool=DUCKDB_WRITE_POOL,
+    automation_condition=follow_upstream(),
+)
+def cfsr_report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    from cmi_assets.cfsr.report import write_cfsr_report
+
+    paths = storage.storage()
+    with storage.warehouse(read_only=True) as con:
+        trend, pooled = read_table(con, TREND_TABLE), read_table(con, NATIONAL_TREND_TABLE)
+        dq = read_table(con, DQ_TABLE)
+    if trend.is_empty():
+        raise dg.Failure(description="cfsr.trend is empty: materialize cfsr_trend first")
+    dq = dq.filter(pl.col("period_fy").is_in(trend["period_fy"].unique().to_list()))
+    out_dir = paths.data_dir.joinpath(*REPORT_SUBDIR)
+    report = write_cfsr_report(out_dir, trend, dq, pooled)
+    context.log.info(f"wrote {len(report.files)} HTML files to {out_dir}")
+    return dg.MaterializeResult(
+        metadata={
+            "national": dg.MetadataValue.md(report.national_markdown),
+            "national_html": dg.MetadataValue.path(str(report.files["national"])),
+            "report_dir": dg.MetadataValue.path(str(out_dir)),
+            "state_reports": len(report.files) - 1,
+            "dagster/row_count": len(report.files),
+        }
+    )
