@@ -1,0 +1,1 @@
+"""One writer per agency layout (sources/specs/<agency>.yaml)."""
