@@ -1,0 +1,117 @@
+"""Link a newly landed extract into the existing spine without retraining.
+
+The new records are scored against the existing ones and among themselves with the
+stored model and TF tables (Splink predict_between / predict_within), flagged with the
+last full run's thresholds, and only the clusters they touch are re-clustered. Every
+other person's cluster, and so their person_key, is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from cmi_assets.linkage.clustering import NODE_FIELDS, cluster_frame, record_clusters
+from cmi_assets.linkage.keys import assign_person_keys
+from cmi_assets.linkage.person_records import IDENTITIES_TABLE, PERSON_RECORDS_TABLE, build_identities, write_person_records
+from cmi_assets.linkage.predict import PAIRS_TABLE, predict_new_pairs
+from cmi_assets.linkage.spine import CLUSTERS_TABLE, LINKS_TABLE, SPINE_TABLE, append_events, issued_keys, stored_thresholds
+from cmi_assets.linkage.thresholds import LEVELS, flag_links
+
+INCOMING_RECORDS = "linkage.person_records_incoming"
+INCOMING_IDENTITIES = "linkage.person_identities_incoming"
+INCOMING_PAIRS = "linkage.person_pairs_incoming"
+INCOMING_LINKS = "linkage.person_links_incoming"
+
+
+def link_new_records(
+    con: duckdb.DuckDBPyConnection,
+    artefact: dict[str, Any],
+    new_records: pl.DataFrame,
+    secret: bytes,
+    run_id: str = "incremental",
+) -> dict[str, Any]:
+    """Add standardised person records (person_records.standardise_person_records) to
+    the spine. Records already present (same record_ref) are skipped; a record equal to
+    an existing identity joins it without scoring. Counts only."""
+    write_person_records(con, new_records, INCOMING_RECORDS)
+    con.execute(f"DELETE FROM {INCOMING_RECORDS} WHERE record_ref IN (SELECT record_ref FROM {PERSON_RECORDS_TABLE})")
+    n_new = con.execute(f"SELECT count(*) FROM {INCOMING_RECORDS}").fetchone()[0]
+    if n_new == 0:
+        return {"new_records": 0}
+    n_identities = build_identities(con, table=INCOMING_IDENTITIES, only_new_from=INCOMING_RECORDS)
+    counts: dict[str, Any] = {"new_records": int(n_new), "new_identities": int(n_identities)}
+    con.execute(f"DROP TABLE IF EXISTS {INCOMING_PAIRS}")
+    if n_identities:
+        counts.update(predict_new_pairs(con, artefact, IDENTITIES_TABLE, INCOMING_IDENTITIES, INCOMING_PAIRS))
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW cmi_all_identities AS SELECT * FROM {IDENTITIES_TABLE} UNION ALL BY NAME SELECT * FROM {INCOMING_IDENTITIES}"
+        )
+        counts.update(flag_links(con, stored_thresholds(con), INCOMING_PAIRS, "cmi_all_identities", INCOMING_LINKS))
+        con.execute(f"INSERT INTO {PAIRS_TABLE} BY NAME SELECT * FROM {INCOMING_PAIRS}")
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE {INCOMING_LINKS} AS SELECT * FROM {LINKS_TABLE} LIMIT 0")
+    con.execute(f"INSERT INTO {PERSON_RECORDS_TABLE} BY NAME SELECT * FROM {INCOMING_RECORDS}")
+    con.execute(f"INSERT INTO {IDENTITIES_TABLE} BY NAME SELECT * FROM {INCOMING_IDENTITIES}")
+    # identities that already existed now hold more records
+    con.execute(
+        f"""UPDATE {IDENTITIES_TABLE} i SET n_records = c.n FROM
+            (SELECT identity_id, count(*) AS n FROM {PERSON_RECORDS_TABLE} GROUP BY identity_id) c
+            WHERE c.identity_id = i.unique_id AND c.n <> i.n_records"""
+    )
+    con.execute(f"INSERT INTO {LINKS_TABLE} BY NAME SELECT * FROM {INCOMING_LINKS}")
+    events = []
+    for level in LEVELS:
+        level_summary, level_events = _relink_affected(con, level, secret)
+        counts[level] = level_summary
+        events.append(level_events)
+    append_events(con, pl.concat(events), run_id)
+    return counts
+
+
+def _relink_affected(con: duckdb.DuckDBPyConnection, level: str, secret: bytes) -> tuple[dict[str, int], pl.DataFrame]:
+    """Re-cluster the clusters the new records touch (through a new link or by sharing an
+    existing identity) together with the new records; re-key them from their previous
+    keys; leave every other cluster alone."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cmi_touched_clusters AS
+            SELECT DISTINCT c.cluster_id FROM {CLUSTERS_TABLE} c
+            WHERE c.level = '{level}' AND (
+                c.identity_id IN (SELECT identity_id FROM {INCOMING_RECORDS})
+                OR c.identity_id IN (SELECT unique_id_l FROM {INCOMING_LINKS} WHERE is_link_{level})
+                OR c.identity_id IN (SELECT unique_id_r FROM {INCOMING_LINKS} WHERE is_link_{level}))"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cmi_affected_records AS
+            SELECT unique_id, record_ref, identity_id FROM {PERSON_RECORDS_TABLE}
+            WHERE unique_id IN (SELECT unique_id FROM {CLUSTERS_TABLE} WHERE level = '{level}'
+                                AND cluster_id IN (SELECT cluster_id FROM cmi_touched_clusters))
+               OR unique_id IN (SELECT unique_id FROM {INCOMING_RECORDS})"""
+    )
+    records = con.sql("SELECT * FROM cmi_affected_records").pl()
+    nodes = con.sql(f"SELECT {NODE_FIELDS} FROM {IDENTITIES_TABLE} WHERE unique_id IN (SELECT identity_id FROM cmi_affected_records)").pl()
+    edges = con.sql(
+        f"""SELECT unique_id_l, unique_id_r, match_probability FROM {LINKS_TABLE}
+            WHERE is_link_{level} AND unique_id_l IN (SELECT identity_id FROM cmi_affected_records)
+              AND unique_id_r IN (SELECT identity_id FROM cmi_affected_records)"""
+    ).pl()
+    clusters = record_clusters(records, cluster_frame(nodes, edges))
+    previous = con.sql(
+        f"SELECT record_ref, person_key FROM {SPINE_TABLE} WHERE level = '{level}' AND unique_id IN (SELECT unique_id FROM cmi_affected_records)"
+    ).pl()
+    spine, events = assign_person_keys(clusters, previous, secret, level, issued_keys(con, level))
+    con.execute(f"DELETE FROM {CLUSTERS_TABLE} WHERE level = '{level}' AND unique_id IN (SELECT unique_id FROM cmi_affected_records)")
+    con.execute(f"DELETE FROM {SPINE_TABLE} WHERE level = '{level}' AND unique_id IN (SELECT unique_id FROM cmi_affected_records)")
+    level_clusters = clusters.with_columns(pl.lit(level).alias("level"))
+    level_spine = spine.join(clusters.select("record_ref", "unique_id"), on="record_ref").with_columns(pl.lit(level).alias("level"))
+    con.register("_cmi_clusters", level_clusters)
+    con.register("_cmi_spine", level_spine)
+    try:
+        con.execute(f"INSERT INTO {CLUSTERS_TABLE} BY NAME SELECT * FROM _cmi_clusters")
+        con.execute(f"INSERT INTO {SPINE_TABLE} BY NAME SELECT unique_id, record_ref, level, cluster_id, person_key FROM _cmi_spine")
+    finally:
+        con.unregister("_cmi_clusters")
+        con.unregister("_cmi_spine")
+    return {"records_relinked": records.height, "clusters_relinked": int(clusters["cluster_id"].n_unique())}, events

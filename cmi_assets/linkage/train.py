@@ -1,0 +1,182 @@
+"""Train the person-linkage model and keep it as ONE versioned JSON artefact: the Splink
+model (settings with m/u values and blocking rules), the term-frequency tables it was
+trained with (so incremental runs score new records exactly as the full run did), the
+chosen blocking rules with their measured pair counts, and a sha256 over all of it.
+
+Training (Splink 5): the prior from near-certain deterministic rules; u by random
+sampling; m by expectation maximisation over several blocking passes, the exact
+agency-identifier pass first (benefits client IDs are shared by spells, children and
+addresses; the national health ID by every health collection).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import splink
+from splink import Linker
+
+from cmi_assets.linkage.blocking import choose_blocking_rules
+from cmi_assets.linkage.engine import duckdb_api, register_input
+from cmi_assets.linkage.person_records import IDENTITIES_TABLE
+from cmi_assets.linkage.settings import (
+    DETERMINISTIC_RULES,
+    TRAINING_BLOCKING_RULES,
+    linkage_settings,
+)
+
+ARTEFACT_FORMAT = "cmi-person-linkage-model/1"
+TF_COLUMNS = ("given_name", "family_name")
+DETERMINISTIC_RULES_RECALL = 0.8  # the exact rules miss records with any identity noise
+EM_MAX_PAIRS = 2_000_000  # pairs per EM pass: enough for stable m values, bounded time
+M_PROBABILITY_FLOOR = 1e-5
+SIGNIFICANT_DIGITS = 10
+
+
+def train_model(
+    con: duckdb.DuckDBPyConnection,
+    table: str = IDENTITIES_TABLE,
+    blocking_rules: dict[str, str] | None = None,
+    seed: int = 1,
+    u_max_pairs: float = 2e6,
+    em_max_pairs: int = EM_MAX_PAIRS,
+) -> dict[str, Any]:
+    """Train on the person identities (person_records.build_identities); returns the
+    artefact (see module docstring)."""
+    counts: dict[str, Any] = {}
+    if blocking_rules is None:
+        blocking_rules, counts = choose_blocking_rules(con, table)
+    db_api = duckdb_api(con)
+    records = register_input(db_api, con, table, "person_records")
+    linker = Linker(records, linkage_settings(list(blocking_rules.values())), log_level=logging.WARNING)
+    linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES, recall=DETERMINISTIC_RULES_RECALL)
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+    em_passes = []
+    for rule in TRAINING_BLOCKING_RULES:
+        proportion = _em_record_sample_proportion(con, table, rule, em_max_pairs)
+        if proportion is None:  # no pairs under this rule (a file without agency IDs)
+            continue
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, record_sample_proportion=proportion, estimate_without_term_frequencies=True
+        )
+        em_passes.append({"blocking_rule": rule, "record_sample_proportion": proportion})
+    n_records = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    artefact = {
+        "format": ARTEFACT_FORMAT,
+        "splink_version": splink.__version__,
+        "model": _stable_model_dict(linker),
+        "tf_tables": {column: _tf_table(linker, column) for column in TF_COLUMNS},
+        "blocking_rules": dict(blocking_rules),
+        "blocking_rule_pair_counts": counts,
+        "training": {"records": n_records, "seed": seed, "u_max_pairs": u_max_pairs, "em_passes": em_passes},
+    }
+    artefact["sha256"] = artefact_sha256(artefact)
+    return artefact
+
+
+def _stable_model_dict(linker: Linker) -> dict[str, Any]:
+    """The Splink model without its random per-linker uid (the same training must give
+    the same artefact and sha256)."""
+    model = linker.misc.save_model_to_json()
+    model.pop("linker_uid", None)
+    return round_floats(floor_m_probabilities(model))
+
+
+def round_floats(value: Any, significant: int = SIGNIFICANT_DIGITS) -> Any:
+    """Parameters to 10 significant digits: DuckDB's parallel sums differ in the last bits
+    from run to run, and the artefact's sha256 must not."""
+    if isinstance(value, float):
+        return float(f"{value:.{significant}g}")
+    if isinstance(value, dict):
+        return {k: round_floats(v, significant) for k, v in value.items()}
+    if isinstance(value, list):
+        return [round_floats(v, significant) for v in value]
+    return value
+
+
+def floor_m_probabilities(model: dict[str, Any], floor: float = M_PROBABILITY_FLOOR) -> dict[str, Any]:
+    """No level may carry m ~ 0: one disagreeing field (a moved family's postcode) would
+    then veto a link outright whatever else agrees. Raise tiny m to the floor and
+    renormalise each comparison's m over its non-null levels."""
+    for comparison in model["comparisons"]:
+        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level") and lv.get("m_probability") is not None]
+        for level in levels:
+            level["m_probability"] = max(float(level["m_probability"]), floor)
+        total = sum(level["m_probability"] for level in levels)
+        for level in levels:
+            level["m_probability"] /= total
+    return model
+
+
+def _em_record_sample_proportion(con: duckdb.DuckDBPyConnection, table: str, rule: str, max_pairs: int) -> float | None:
+    """Splink samples records (both sides) for EM: pairs scale with the square of the
+    proportion, so take the proportion that keeps the pass near max_pairs (None when
+    the rule yields no pairs at all)."""
+    keys = _equi_join_keys(rule)
+    select_keys = ", ".join(keys)
+    pairs = con.execute(
+        f"SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) AS n FROM {table} "
+        f"WHERE {' AND '.join(f'{k} IS NOT NULL' for k in keys)} GROUP BY {select_keys})"
+    ).fetchone()[0]
+    if pairs == 0:
+        return None
+    return 1.0 if pairs <= max_pairs else max(0.01, math.sqrt(max_pairs / pairs))
+
+
+def _equi_join_keys(rule: str) -> list[str]:
+    """Column names of a rule made of `l.x = r.x` terms joined by AND."""
+    keys = []
+    for term in rule.split(" AND "):
+        left = term.split("=")[0].strip()
+        keys.append(left.removeprefix("l."))
+    return keys
+
+
+def _tf_table(linker: Linker, column: str) -> list[list[Any]]:
+    """[[value, relative frequency], ...] sorted by value (a stable, hashable form)."""
+    frame = linker.table_management.compute_tf_table(column).as_pandas_dataframe()
+    rows = [[str(v), round_floats(float(tf))] for v, tf in zip(frame[column], frame[f"tf_{column}"]) if v is not None]
+    return sorted(rows)
+
+
+def artefact_sha256(artefact: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of the artefact without its own sha256."""
+    body = {k: v for k, v in artefact.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")).hexdigest()
+
+
+def save_artefact(artefact: dict[str, Any], path: Path) -> str:
+    """Write the artefact as one JSON file; returns its sha256."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(artefact, sort_keys=True, indent=1, default=str), encoding="utf-8")
+    return artefact["sha256"]
+
+
+def load_artefact(path: Path) -> dict[str, Any]:
+    """Read an artefact and check its sha256 and format (a tampered or truncated model
+    file must not score anything)."""
+    artefact = json.loads(Path(path).read_text(encoding="utf-8"))
+    if artefact.get("format") != ARTEFACT_FORMAT:
+        raise ValueError(f"{Path(path).name}: not a {ARTEFACT_FORMAT} artefact")
+    if artefact.get("sha256") != artefact_sha256(artefact):
+        raise ValueError(f"{Path(path).name}: sha256 does not match the artefact's content")
+    return artefact
+
+
+def model_summary(artefact: dict[str, Any]) -> dict[str, Any]:
+    """What a run records about the model: no values from the data, only parameters."""
+    model = artefact["model"]
+    return {
+        "sha256": artefact["sha256"],
+        "probability_two_random_records_match": model["probability_two_random_records_match"],
+        "comparisons": [c["output_column_name"] for c in model["comparisons"]],
+        "blocking_rules": list(artefact["blocking_rules"]),
+        "training_records": artefact["training"]["records"],
+    }

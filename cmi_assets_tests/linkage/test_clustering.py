@@ -1,0 +1,71 @@
+import datetime as dt
+
+import polars as pl
+
+from cmi_assets.linkage.clustering import cluster_frame, cluster_size_summary, twins_by_name
+
+D = dt.date(2012, 5, 6)
+
+
+def _records(rows):
+    """Nodes from (id, ref, agency, record_type, slot, dob, family, given, middle) rows; a
+    birth registration's child slot is the duplicate-free register."""
+    frame = pl.DataFrame(rows, schema={"unique_id": pl.Int64, "record_ref": pl.String, "agency": pl.String, "record_type": pl.String,
+                                       "slot": pl.String, "dob": pl.Date, "family_name": pl.String, "given_name": pl.String,
+                                       "middle_name": pl.String}, orient="row")
+    registration = (pl.col("agency") == "births") & (pl.col("record_type") == "registrations") & (pl.col("slot") == "child")
+    return frame.with_columns(registration.cast(pl.Int64).alias("duplicate_free_records"))
+
+
+def _edges(rows):
+    return pl.DataFrame(rows, schema={"unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "match_probability": pl.Float64}, orient="row")
+
+
+def _clusters(records, edges):
+    out = cluster_frame(records, edges)
+    return {frozenset(g) for g in out.group_by("cluster_id").agg("unique_id")["unique_id"].to_list()}
+
+
+def test_connected_components_and_ids():
+    records = _records([(i, f"r{i}", "cp", "n", "person", None, None, None, None) for i in (5, 3, 9, 1)])
+    out = cluster_frame(records, _edges([(5, 9, 0.9), (9, 3, 0.8)]))
+    assert dict(zip(out["unique_id"], out["cluster_id"])) == {1: 1, 3: 3, 5: 3, 9: 3}  # id = smallest member
+
+
+def test_two_birth_registrations_never_merge():
+    """Record 3 (a CP record) links to both registrations; the stronger link wins and the
+    weaker one is refused."""
+    records = _records([
+        (1, "b1", "births", "registrations", "child", D, "LEE", "AMY", None),
+        (2, "b2", "births", "registrations", "child", D, "LEE", "AMY", None),
+        (3, "n1", "child_protection", "notifications", "person", D, "LEE", "AMY", None),
+        (4, "n2", "child_protection", "notifications", "person", D, "LEE", "AMY", None),
+    ])
+    edges = _edges([(1, 3, 0.99), (2, 3, 0.95), (3, 4, 0.999), (2, 4, 0.9)])
+    assert _clusters(records, edges) == {frozenset({1, 3, 4}), frozenset({2})}
+
+
+def test_twin_guard_separates_alike_twins_but_not_typos_or_swaps():
+    assert twins_by_name("JACOB", None, "JASON", None)  # two real names
+    assert twins_by_name("MARY", "ANN", "MARY", "JANE")  # same given, different middle (NZ para 102)
+    assert not twins_by_name("JASON", None, "JASNO", None)  # a keying slip
+    assert not twins_by_name("WILLIAM", None, "BILL", None)  # a nickname
+    assert not twins_by_name("J", None, "JASON", None)  # an initial
+    assert not twins_by_name("MARY", "ANN", "ANN", "MARY")  # given/middle swapped
+    records = _records([
+        (1, "a", "health", "h", "person", D, "LEE", "JACOB", None),
+        (2, "b", "health", "h", "person", D, "LEE", "JASON", None),
+        (3, "c", "benefits", "c", "child", D, "LEE", "JASNO", None),
+        (4, "d", "benefits", "c", "child", None, "LEE", "JACOB", None),
+    ])
+    # the direct twin link 1-2 is dropped; the chain 1-4-3-2 would still join the twins, so
+    # the weakest link of the chain (3-4) is refused; the typo record 3 stays with 2
+    edges = _edges([(1, 2, 0.99), (2, 3, 0.98), (1, 4, 0.97), (3, 4, 0.5)])
+    assert _clusters(records, edges) == {frozenset({1, 4}), frozenset({2, 3})}
+
+
+def test_cluster_size_summary():
+    clusters = pl.DataFrame({"cluster_id": [1, 1, 1, 2, 3], "unique_id": [1, 2, 3, 4, 5]})
+    summary = cluster_size_summary(clusters, implausible_size=2)
+    assert summary["clusters"] == 3 and summary["singletons"] == 2 and summary["max_size"] == 3
+    assert summary["implausibly_large"] == 1

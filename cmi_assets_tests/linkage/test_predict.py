@@ -1,0 +1,29 @@
+import copy
+
+import pytest
+
+from cmi_assets.linkage.predict import MIN_MATCH_PROBABILITY, predict_pairs
+
+
+def test_pairs_are_scored_above_the_floor(linked_mini):
+    con = linked_mini["con"]
+    low = con.execute("SELECT min(match_probability), count(*) FROM linkage.person_pairs").fetchone()
+    assert low[0] >= MIN_MATCH_PROBABILITY and low[1] == linked_mini["summary"]["pairs"]
+    ordered = con.execute("SELECT count(*) FROM linkage.person_pairs WHERE unique_id_l >= unique_id_r").fetchone()[0]
+    assert ordered == 0  # each pair once
+
+
+def test_stored_tf_tables_drive_the_scores(linked_mini):
+    """Scores use the artefact's TF tables, not ones recomputed from the data: making a
+    surname look very common lowers the score of pairs agreeing on it."""
+    con, artefact = linked_mini["con"], linked_mini["artefact"]
+    name, _ = max(artefact["tf_tables"]["family_name"], key=lambda row: row[1])
+    common = copy.deepcopy(artefact)
+    common["tf_tables"]["family_name"] = [[v, 0.5 if v == name else tf] for v, tf in artefact["tf_tables"]["family_name"]]
+    predict_pairs(con, common, out_table="linkage.pairs_tf_test")
+    diff = con.execute(f"""
+        SELECT avg(t.match_weight - p.match_weight) FROM linkage.pairs_tf_test t JOIN linkage.person_pairs p USING (unique_id_l, unique_id_r)
+        JOIN linkage.person_identities l ON l.unique_id = t.unique_id_l JOIN linkage.person_identities r ON r.unique_id = t.unique_id_r
+        WHERE l.family_name = r.family_name AND l.family_name = '{name}'""").fetchone()[0]
+    assert diff is not None and diff < -1  # well below the original weights
+    con.execute("DROP TABLE linkage.pairs_tf_test")

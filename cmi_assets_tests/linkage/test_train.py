@@ -1,0 +1,49 @@
+import json
+
+import pytest
+
+from cmi_assets.linkage.train import artefact_sha256, floor_m_probabilities, load_artefact, model_summary, save_artefact, train_model
+
+
+def _level(artefact, comparison, label):
+    c = next(c for c in artefact["model"]["comparisons"] if c["output_column_name"] == comparison)
+    return next(lv for lv in c["comparison_levels"] if lv["label_for_charts"] == label)
+
+
+def test_trained_model_learns_what_agreement_means(linked_mini):
+    artefact = linked_mini["artefact"]
+    for comparison in ("given_name", "family_name", "dob"):
+        exact = _level(artefact, comparison, "exact")
+        assert exact["m_probability"] > 0.5 and exact["m_probability"] > 20 * exact["u_probability"]
+    assert _level(artefact, "agency_id", "same ID")["m_probability"] > 50 * _level(artefact, "agency_id", "same ID")["u_probability"]
+    assert set(artefact["tf_tables"]) == {"given_name", "family_name"}
+    assert abs(sum(tf for _, tf in artefact["tf_tables"]["family_name"]) - 1) < 1e-6
+    # the exact-identifier EM pass runs first
+    assert artefact["training"]["em_passes"][0]["blocking_rule"].startswith("l.id_namespace = r.id_namespace")
+    summary = model_summary(artefact)
+    assert summary["sha256"] == artefact["sha256"] and "given_name" in summary["comparisons"]
+
+
+def test_artefact_roundtrip_and_tamper_check(linked_mini, tmp_path):
+    artefact = linked_mini["artefact"]
+    path = tmp_path / "model.json"
+    assert save_artefact(artefact, path) == artefact_sha256(artefact)
+    assert load_artefact(path) == json.loads(path.read_text())
+    tampered = json.loads(path.read_text())
+    tampered["model"]["probability_two_random_records_match"] *= 2
+    path.write_text(json.dumps(tampered))
+    with pytest.raises(ValueError, match="sha256"):
+        load_artefact(path)
+
+
+def test_training_is_deterministic_for_a_seed(linked_mini):
+    again = train_model(linked_mini["con"], seed=3, u_max_pairs=2e5)
+    assert again["sha256"] == linked_mini["artefact"]["sha256"]
+
+
+def test_m_floor_renormalises():
+    model = {"comparisons": [{"comparison_levels": [
+        {"is_null_level": True}, {"m_probability": 0.999999999}, {"m_probability": 1e-12}]}]}
+    levels = floor_m_probabilities(model, floor=1e-5)["comparisons"][0]["comparison_levels"]
+    assert levels[2]["m_probability"] == pytest.approx(1e-5, rel=1e-3)
+    assert levels[1]["m_probability"] + levels[2]["m_probability"] == pytest.approx(1.0)
