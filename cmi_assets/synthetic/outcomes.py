@@ -82,8 +82,11 @@ def events_in_bands(rate: np.ndarray, dob: np.ndarray, lo_day: int, hi_day: int,
     edges = out["age_band_edges"]
     exposure = band_exposure(dob, lo_day, hi_day, edges)
     hazard = np.asarray(out["baseline_hazard"], float) * (1.0 if age_profile is None else np.asarray(age_profile, float))
-    mean = rate[:, None] * hazard[None, :] * exposure
-    counts = rng.poisson(mean)
+    # Intensities are capped (events per year): exp(eta) of the highest-risk children is
+    # large, and without a ceiling they would carry hundreds of reports a year. The cap
+    # hardly moves first-event probabilities (they are ~1 above it) and keeps counts real.
+    intensity = np.minimum(rate[:, None] * hazard[None, :], out["max_events_per_year"])
+    counts = rng.poisson(intensity * exposure)
     rows, bands = np.nonzero(counts)
     reps = counts[rows, bands]
     rows, bands = np.repeat(rows, reps), np.repeat(bands, reps)
@@ -234,7 +237,8 @@ def draw_parents_childhood_reports(adults: pl.DataFrame, params: dict, rng: np.r
     stop = np.minimum(dob + years_to_days(18) - 1, hi)
     years = np.maximum(stop - start, 0) / 365.25
     z_child = adults["z"].to_numpy() + cp["z_noise_sd"] * rng.standard_normal(len(adults))
-    counts = rng.poisson(years * np.exp(cp["notifications_per_year_log"] + cp["notifications_z"] * z_child))
+    per_year = np.exp(cp["notifications_per_year_log"] + cp["notifications_z"] * z_child)
+    counts = rng.poisson(years * np.minimum(per_year, params["outcomes"]["max_events_per_year"]))
     rows = np.repeat(np.arange(len(adults)), counts)
     day = start[rows] + (rng.random(rows.size) * (stop[rows] - start[rows])).astype("int64")
     age = (day - dob[rows]) / 365.25
