@@ -9,12 +9,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     CMI_DATA_DIR=/data
 
 WORKDIR /opt/cmi_assets
-COPY pyproject.toml README.md workspace.yaml dagster.yaml ./
+COPY pyproject.toml README.md workspace.yaml ./
+COPY deploy ./deploy
 COPY cmi_assets ./cmi_assets
 COPY dbt_like_sql ./dbt_like_sql
 RUN pip install -e '.[postgres]' \
     && mkdir -p "$DAGSTER_HOME" /data \
-    && cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+    && cp deploy/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
 
 EXPOSE 3000
 # The same image runs the daemon: `docker run ... dagster-daemon run -w workspace.yaml`

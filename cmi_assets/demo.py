@@ -38,7 +38,7 @@ def prepare_environment(data_dir: Path, dagster_home: Path | None = None) -> tup
     home = (dagster_home or Path(os.environ.get("DAGSTER_HOME") or data_dir / ".dagster_home")).resolve()
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
-    template = PROJECT_ROOT / "dagster.yaml"
+    template = PROJECT_ROOT / "deploy" / "dagster.yaml"
     if template.exists() and not (home / "dagster.yaml").exists():
         shutil.copy(template, home / "dagster.yaml")
     return data_dir, home
