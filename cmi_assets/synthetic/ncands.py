@@ -311,6 +311,17 @@ def to_child_file(reports: pl.DataFrame, dq_by_fy: Mapping[int, Mapping], report
     return format_child_file(frame)
 
 
+def rows_for_child_files(reports: pl.DataFrame, fiscal_years: list[int]) -> pl.DataFrame:
+    """The report-child rows `to_child_file` can use for the files of `fiscal_years`: those
+    disposed within them, plus each child's first victim record (which sets CHPRIOR of
+    later ones, see `first_victimization_days`). The home state's rows cut to these block by
+    block (a child's rows are all in one block) give the same Child Files without holding
+    its whole report history in memory."""
+    in_files = pl.col("RPTDISDT").is_not_null() & fiscal_year(pl.col("RPTDISDT")).is_between(fiscal_years[0], fiscal_years[-1])
+    first_victim_day = pl.col("RPTDT").filter(is_victim_record()).min().over("CHID")
+    return reports.filter(in_files | (is_victim_record() & (pl.col("RPTDT") == first_victim_day)))
+
+
 def format_child_file(frame: pl.DataFrame) -> pl.DataFrame:
     """Text columns in the spec's order; dates in the spec's format; null stays null
     (written as an empty field)."""

@@ -240,7 +240,8 @@ def county_codes(n_counties: int, size: int, rng) -> np.ndarray:
     """3-digit county FIPS codes (odd numbers, as most are), Zipf-like county sizes."""
     weights = 1.0 / np.arange(1, n_counties + 1) ** 0.9
     index = rng.choice(n_counties, size=size, p=weights / weights.sum())
-    return np.char.zfill((2 * index + 1).astype("U3"), 3)
+    codes = (2 * index + 1).astype("U3")
+    return np.char.zfill(codes, 3) if codes.size else codes  # zfill cannot size an empty array
 
 
 def children_frame(
@@ -325,7 +326,7 @@ def victimization_chains(
     lag_mean = histories["recurrence_lag_mean_days"]
     child = np.arange(start_day.size)
     day = start_day.astype(np.int64)
-    parts = []
+    parts = [(child[:0], day[:0], np.zeros(0, dtype=bool))]  # a tiny state can have no victims at all
     while child.size:
         death = rng.random(child.size) < histories["death_share"]
         parts.append((child, day, death))

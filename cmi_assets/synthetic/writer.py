@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,9 @@ AGENCIES = ("births", "benefits", "child_protection", "corrections", "health", "
 TRUTH_PARTS = ("persons", "record_persons", "children", "noise_log", "home_reports")
 
 
+@cache
 def spec_record_type(agency: str, record_type: str) -> dict:
+    """The record type's spec (read once per process: it is asked for in every block)."""
     spec = yaml.safe_load((SPECS_DIR / f"{agency}.yaml").read_text())
     return spec["record_types"][record_type]
 
@@ -89,7 +92,7 @@ class WorldWriter:
         pl.concat([o.noise_log for o in outputs]).write_parquet(self.parts / f"noise_log_{tag}.parquet")
         truth_persons(world).write_parquet(self.parts / f"persons_{tag}.parquet")
         world.children.write_parquet(self.parts / f"children_{tag}.parquet")
-        home_reports.write_parquet(self.parts / f"home_reports_{tag}.parquet")
+        self._ncands_rows(home_reports).write_parquet(self.parts / f"home_reports_{tag}.parquet")
         self.births_in_study += len(world.children)
         self.blocks += 1
 
@@ -135,6 +138,17 @@ class WorldWriter:
         }
         (self.truth / "world.json").write_text(json.dumps(world_json, indent=2, default=str))
         return summary
+
+    def _ncands_rows(self, home_reports: pl.DataFrame) -> pl.DataFrame:
+        """Only the rows the home state's Child Files can use: the home state's frame is the
+        one NCANDS input that must be held whole."""
+        try:
+            from cmi_assets.synthetic.ncands import fiscal_years_of, rows_for_child_files
+        except ImportError:
+            return home_reports
+        if "ncands" not in self.profile:
+            return home_reports
+        return rows_for_child_files(home_reports, fiscal_years_of(self.profile["ncands"]))
 
     def _write_ncands(self) -> dict | str:
         """Hand the home state's report-child rows to ncands.py (which writes every state's

@@ -19,10 +19,11 @@ from cmi_assets.synthetic.ncands import (
     child_file_name,
     dq_settings_by_fiscal_year,
     reissue_child_ids,
+    rows_for_child_files,
     to_child_file,
     write_ncands,
 )
-from cmi_assets.synthetic.ncands_histories import REPORT_COLUMNS
+from cmi_assets.synthetic.ncands_histories import REPORT_COLUMNS, StateModel, fiscal_year_start, state_report_rows
 from cmi_assets.synthetic.profile import load_profile
 
 SPEC_PATH = Path(__file__).parents[2] / "cmi_assets" / "sources" / "specs" / "child_protection.yaml"
@@ -354,3 +355,19 @@ def test_home_reports_replace_generation_for_their_state(tmp_path):
     states = pl.read_parquet(tmp_path / "truth" / "ncands_states.parquet")
     assert states.filter(pl.col("is_home"))["state"].to_list() == ["CT"]
     assert summary["files"] == 6 + 1  # VT generated for every FY, CT only where it has rows
+
+
+def test_rows_for_child_files_give_the_same_child_file():
+    """The home state's rows are cut block by block to those its files can use (writer.py);
+    the Child File must come out the same as from the whole history."""
+    cfg = load_profile("default")["ncands"]
+    state = StateModel("VT", 45, size=300.0, state_effect=-2.4, expected_rate=0.08, indicated_share=0.1)
+    reports = state_report_rows(state, cfg, fiscal_year_start(2008), fiscal_year_start(2008), fiscal_year_start(2023) - 1,
+                                np.random.default_rng(3))  # fmt: skip
+    dq = dq_settings_by_fiscal_year(cfg, None)
+    kept = rows_for_child_files(reports, list(dq))
+    assert 0 < kept.height < reports.height  # reports before FY2016 and after FY2021 exist and go
+    whole = to_child_file(reports, dq, cfg["reports"], np.random.default_rng(4))
+    cut = to_child_file(kept, dq, cfg["reports"], np.random.default_rng(4))
+    assert whole.equals(cut)
+    assert (whole["CHPRIOR"] == "1").any()  # earlier victimizations still count

@@ -12,12 +12,17 @@ import pytest
 from cmi_assets.cfsr.ages import age_in_months
 from cmi_assets.synthetic.ncands_histories import (
     EPOCH,
+    REPORT_COLUMNS,
+    StateModel,
     encoded_ids,
+    fiscal_year_start,
     share_of_recurrences_before_18,
+    state_report_rows,
     truncated_exponential,
     victims_per_starter,
     whole_months,
 )
+from cmi_assets.synthetic.profile import load_profile
 
 
 def test_encoded_ids_are_distinct_alphanumeric_and_not_sequential():
@@ -55,3 +60,12 @@ def test_victims_per_starter_without_continuation_is_one():
     assert victims_per_starter(0.0, 0.0, 110) == pytest.approx(1.0)
     # Only later victimizations (always in a new FY): 1 / (1 - q) children per history.
     assert victims_per_starter(0.0, 0.2, 110) == pytest.approx(1 / 0.8)
+
+
+def test_a_state_too_small_for_any_report_gives_an_empty_frame():
+    """Tiny worlds (scale 0.001) scale the smallest states below one victim or family."""
+    cfg = load_profile("default")["ncands"]
+    state = StateModel("VT", 45, size=0.0, state_effect=-2.4, expected_rate=0.08, indicated_share=0.1)
+    rows = state_report_rows(state, cfg, fiscal_year_start(2013), fiscal_year_start(2016), fiscal_year_start(2022) - 1,
+                             np.random.default_rng(0))  # fmt: skip
+    assert rows.height == 0 and rows.columns == list(REPORT_COLUMNS)

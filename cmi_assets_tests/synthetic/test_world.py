@@ -18,7 +18,7 @@ import yaml
 
 from cmi_assets.synthetic.noise import noise_rates_for
 from cmi_assets.synthetic.profile import load_profile
-from cmi_assets.synthetic.world import generate_world, simulate_world
+from cmi_assets.synthetic.world import block_slices, generate_world, plan_world, simulate_world
 
 SMALL_SCALE = 0.003
 
@@ -129,6 +129,28 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
     differing = [k for k in ha if k in hc and ha[k] != hc[k]]
     assert len(differing) > 0.9 * len(ha)
     assert c["rows"] != a["rows"]
+
+
+def test_tiny_worlds_generate(tmp_path):
+    """At scale 0.001 the smallest NCANDS states scale below one report: they get no file,
+    the rest of the world is still written."""
+    summary = generate_world(tmp_path, scale=0.001, seed=1)
+    assert summary["births"] > 0 and summary["ncands"]["rows"] > 0
+    states = truth(tmp_path, "ncands_states")
+    with_files = {p.name.split("_")[2] for p in (tmp_path / "landing" / "child_protection").glob("ncands_child_*.csv")}
+    home = states.filter(pl.col("is_home"))["state"].to_list()
+    assert set(home) <= with_files < set(states["state"])
+
+
+def test_blocks_keep_families_whole_and_share_the_cohort_mix():
+    plan = plan_world(load_profile(), 0.02, 3)
+    used = np.unique(plan.events["mother_index"].to_numpy())
+    blocks = block_slices(plan, mothers_per_block=4_000)
+    assert len(blocks) == int(np.ceil(used.size / 4_000)) and max(b.size for b in blocks) <= 4_000
+    assert np.array_equal(np.sort(np.concatenate(blocks)), used)  # each mother (family) in exactly one block
+    # every block spans the mothers' birth years alike (not the oldest mothers in the first block)
+    mean_dob = [plan.mothers.dob[b].mean() for b in blocks]
+    assert max(mean_dob) - min(mean_dob) < 365
 
 
 def test_every_landed_file_matches_its_spec(small_world):

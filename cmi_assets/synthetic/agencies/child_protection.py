@@ -73,7 +73,9 @@ def write_child_protection(world, ctx: Context) -> tuple[list[Output], pl.DataFr
         record_persons("child_protection", "notifications", r["notification_id"], "caregiver2", r["caregiver2_id"]),
     ])
 
-    inv = r.filter((pl.col("further_action") == "Y") & (pl.col("start_day") != MISSING_DAY)).sort("start_day", "report_id")
+    # the few columns needed first: filtering and sorting the wide frame (three persons' identities) copied all of it
+    inv = r.select("report_id", "notification_id", "cp_person_id", "person_id", "response", "start_day", "completed_day", "further_action")
+    inv = inv.filter((pl.col("further_action") == "Y") & (pl.col("start_day") != MISSING_DAY)).sort("start_day", "report_id")
     inv = inv.with_columns(pl.Series("investigation_id", formatted("V", ctx.take("investigation_id", len(inv)), 10)))
     rows = inv.select("report_id", "investigation_id", "notification_id", "cp_person_id", "person_id", "response", "start_day", "completed_day").join(
         world.findings, on="report_id", how="inner").sort("start_day", "investigation_id", "abuse_type")
