@@ -1,5 +1,5 @@
 """Clusters of person records at each linkage level: connected components of the linked
-pairs, with two constraints that components alone break.
+pairs, with constraints that components alone break.
 
 - One-to-one where a register is duplicate-free: two birth registrations are two children,
   however alike (a register keeps one registration per child).
@@ -7,6 +7,16 @@ pairs, with two constraints that components alone break.
   given or middle names are different people (twins named alike were merged in the NZ
   data under both linkages). "Different" means two real names that are neither equal nor
   a nickname of each other: a keying slip ("JASNO") is not a different name.
+- Sibling guard: records with different given names (as above, and not one keying slip
+  apart nor a given/middle swap) are different people unless both carry a DOB and the
+  DOBs agree (exactly or within a keying slip). Siblings share family name, postcode and
+  parents' names; the model counts those as independent evidence, so a sibling's record
+  with no DOB or an age only (care and protection, NZ para 97) would otherwise link.
+- One DOB per person: birth years (from the DOB or an age) two or more apart, the DOBs
+  not one keying slip apart, are two people (a child named after a parent).
+
+A cluster is checked as a whole, not only link by link: a person recorded once by their
+given name and once by their middle name is one cluster when a record holds both names.
 
 Nodes are identities (records equal on every compared field; person_records.py): the
 links join identities, and a record takes its identity's cluster. Components are found
@@ -17,7 +27,6 @@ cluster's id is its smallest identity id.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from functools import lru_cache
 
 import duckdb
@@ -29,49 +38,158 @@ from scipy.sparse.csgraph import connected_components
 from cmi_assets.linkage import standardise as std
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE, PERSON_RECORDS_TABLE
 
-NODE_FIELDS = "unique_id, dob, family_name, given_name, middle_name, duplicate_free_records"
+NODE_FIELDS = "unique_id, dob, birth_year, family_name, given_name, middle_name, duplicate_free_records"
+
+
+@lru_cache(maxsize=200_000)
+def name_forms(name: str | None) -> frozenset[str]:
+    """A given name and the formal names it may stand for (standardise.given_name_forms)."""
+    return frozenset(std.given_name_forms(name) or ())
+
+
+def same_name(a: str | None, b: str | None) -> bool:
+    """Equal, or nickname forms of one name: BILL and WILLIAM, or CHRISSY and TINA (both
+    short for CHRISTINA)."""
+    return bool(a) and bool(b) and (a == b or not name_forms(a).isdisjoint(name_forms(b)))
 
 
 @lru_cache(maxsize=200_000)
 def _different_names(a: str | None, b: str | None) -> bool:
-    """Two real, different names (not an initial, a nickname pair or a keying slip)."""
+    """Two real, different names (not an initial, a nickname form or a keying slip)."""
     if not a or not b or a == b or len(a) == 1 or len(b) == 1:
         return False
     if not (std.is_known_given_name(a) and std.is_known_given_name(b)):
         return False
-    return not std.are_nickname_pair(a, b)
+    return not same_name(a, b)
+
+
+def _goes_by_middle_name(given_a, middle_a, given_b, middle_b) -> bool:
+    """One record's given name is the other's middle name (a person known by their middle
+    name, or given and middle swapped)."""
+    return same_name(given_a, middle_b) or same_name(middle_a, given_b)
 
 
 def twins_by_name(given_a, middle_a, given_b, middle_b) -> bool:
     """Given or middle names that make two same-DOB, same-family records two people.
     A given/middle swap is one person."""
-    if given_a and middle_a and given_a == middle_b and middle_a == given_b:
+    if _different_names(given_a, given_b):
+        return not _goes_by_middle_name(given_a, middle_a, given_b, middle_b)
+    return _different_names(middle_a, middle_b)
+
+
+def dobs_agree(dob_a, dob_b) -> bool:
+    """Both DOBs present and equal or one keying slip apart: day and month transposed, one
+    character different, or the same year and month (an unknown day keyed as the 1st)."""
+    if dob_a is None or dob_b is None:
         return False
-    return _different_names(given_a, given_b) or _different_names(middle_a, middle_b)
+    if dob_a == dob_b or (dob_a.year, dob_a.month) == (dob_b.year, dob_b.month):
+        return True
+    if (dob_a.year, dob_a.month, dob_a.day) == (dob_b.year, dob_b.day, dob_b.month):
+        return True
+    return _one_edit_apart(dob_a.isoformat(), dob_b.isoformat())
+
+
+@lru_cache(maxsize=200_000)
+def _one_edit_apart(a: str, b: str) -> bool:
+    """One substitution, insertion, deletion or adjacent transposition (Damerau)."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def siblings_by_name(given_a, middle_a, dob_a, given_b, middle_b, dob_b) -> bool:
+    """Given names that make two records two people unless their DOBs agree: two real,
+    different names (not a nickname form, not one keying slip apart, not the other
+    record's middle name). A DOB missing on either side (an age only) confirms nothing."""
+    if dobs_agree(dob_a, dob_b) or not _different_names(given_a, given_b) or _one_edit_apart(given_a, given_b):
+        return False
+    return not _goes_by_middle_name(given_a, middle_a, given_b, middle_b)
+
+
+def birth_years_conflict(dob_a, year_a, dob_b, year_b) -> bool:
+    """Birth years (from the DOB, else estimated from an age) two or more apart, and DOBs
+    not one keying slip apart: one person has one DOB (an age-based estimate is within
+    one year)."""
+    if year_a is None or year_b is None or abs(year_a - year_b) < 2:
+        return False
+    return not dobs_agree(dob_a, dob_b)
+
+
+@lru_cache(maxsize=500_000)
+def separated_by(a: tuple, b: tuple) -> str | None:
+    """Why the guards separate two nodes (given, middle, family, dob, birth_year): "dob"
+    (conflicting birth years), "given" (twin or sibling guard, different given names),
+    "middle" (same given, different middle names: NZ para 102) or None."""
+    given_a, middle_a, family_a, dob_a, year_a = a
+    given_b, middle_b, family_b, dob_b, year_b = b
+    if birth_years_conflict(dob_a, year_a, dob_b, year_b):
+        return "dob"
+    if dob_a is not None and dob_a == dob_b and family_a is not None and family_a == family_b and twins_by_name(given_a, middle_a, given_b, middle_b):
+        return "given" if _different_names(given_a, given_b) else "middle"
+    return "given" if siblings_by_name(given_a, middle_a, dob_a, given_b, middle_b, dob_b) else None
+
+
+def different_people(a: tuple, b: tuple) -> bool:
+    """The guards separate two nodes (given, middle, family, dob, birth_year)."""
+    return separated_by(a, b) is not None
+
+
+def _group_forms(signatures) -> frozenset[str]:
+    """Every form of every given and middle name in a group of nodes."""
+    forms: set[str] = set()
+    for given, middle, *_ in signatures:
+        forms |= name_forms(given) | name_forms(middle)
+    return frozenset(forms)
+
+
+def groups_conflict(names_a: set[tuple], forms_a: frozenset, names_b: set[tuple], forms_b: frozenset) -> bool:
+    """Two groups of nodes are two people when the guard separates a node of each, unless
+    (for different given names) either node's given name is a name the other group
+    already uses: a person recorded once by their given and once by their middle name
+    joins up through a record holding both."""
+    for x in names_a:
+        for y in names_b:
+            reason = separated_by(x, y)
+            if reason in ("dob", "middle"):
+                return True
+            if reason == "given" and name_forms(x[0]).isdisjoint(forms_b) and name_forms(y[0]).isdisjoint(forms_a):
+                return True
+    return False
+
+
+SIGNATURE = ("given_name", "middle_name", "family_name", "dob", "birth_year")
+
+
+def _signatures(records: pl.DataFrame) -> list[tuple]:
+    return list(records.select(SIGNATURE).iter_rows())
 
 
 def _guard_edges(edges: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
-    """Drop links between records the twin guard separates."""
-    fields = records.select("unique_id", "dob", "family_name", "given_name", "middle_name")
+    """Drop links between records the guards separate."""
+    fields = records.select("unique_id", *SIGNATURE)
     joined = edges.join(fields, left_on="unique_id_l", right_on="unique_id").join(
         fields, left_on="unique_id_r", right_on="unique_id", suffix="_r"
     )
     candidates = joined.filter(
-        (pl.col("dob") == pl.col("dob_r"))
-        & (pl.col("family_name") == pl.col("family_name_r"))
-        & ((pl.col("given_name") != pl.col("given_name_r")) | (pl.col("middle_name") != pl.col("middle_name_r")))
+        pl.col("given_name").ne_missing(pl.col("given_name_r"))
+        | pl.col("middle_name").ne_missing(pl.col("middle_name_r"))
+        | ((pl.col("birth_year") - pl.col("birth_year_r")).abs() >= 2)
     )
     if candidates.is_empty():
         return edges
-    blocked = [
-        (row["unique_id_l"], row["unique_id_r"])
-        for row in candidates.iter_rows(named=True)
-        if twins_by_name(row["given_name"], row["middle_name"], row["given_name_r"], row["middle_name_r"])
-    ]
-    if not blocked:
+    left = candidates.select(SIGNATURE).iter_rows()
+    right = candidates.select([f"{c}_r" for c in SIGNATURE]).iter_rows()
+    separated = [different_people(a, b) for a, b in zip(left, right)]
+    blocked = candidates.filter(pl.Series(separated, dtype=pl.Boolean)).select("unique_id_l", "unique_id_r")
+    if blocked.is_empty():
         return edges
-    blocked_frame = pl.DataFrame(blocked, schema={"unique_id_l": pl.Int64, "unique_id_r": pl.Int64}, orient="row")
-    return edges.join(blocked_frame, on=["unique_id_l", "unique_id_r"], how="anti")
+    return edges.join(blocked, on=["unique_id_l", "unique_id_r"], how="anti")
 
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -81,40 +199,35 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 def _conflicting_components(records: pl.DataFrame, labels: np.ndarray, duplicate_free: np.ndarray) -> set[int]:
     """Components holding two records of a duplicate-free register, or two records the
-    twin guard separates."""
-    frame = records.select("dob", "family_name", "given_name", "middle_name").with_columns(
-        pl.Series("component", labels), pl.Series("dup_free", duplicate_free)
-    )
+    guards separate (only components with 2+ given or middle names or birth years can)."""
+    frame = records.select(SIGNATURE).with_columns(pl.Series("component", labels), pl.Series("dup_free", duplicate_free))
     bad = set(frame.group_by("component").agg(pl.col("dup_free").sum()).filter(pl.col("dup_free") > 1)["component"].to_list())
-    groups = (
-        frame.filter(pl.col("dob").is_not_null() & pl.col("family_name").is_not_null())
-        .unique(["component", "dob", "family_name", "given_name", "middle_name"])
-        .filter(pl.len().over("component", "dob", "family_name") > 1)
-        .group_by("component", "dob", "family_name")
-        .agg("given_name", "middle_name")
+    named = (
+        frame.unique(["component", *SIGNATURE])
+        .filter(
+            (pl.col("given_name").n_unique().over("component") > 1)
+            | (pl.col("middle_name").n_unique().over("component") > 1)
+            | ((pl.col("birth_year").max() - pl.col("birth_year").min()).over("component") >= 2)
+        )
+        .group_by("component")
+        .agg(pl.struct(SIGNATURE).alias("nodes"))
     )
-    for row in groups.iter_rows(named=True):
-        names = list(zip(row["given_name"], row["middle_name"]))
-        if any(twins_by_name(*a, *b) for i, a in enumerate(names) for b in names[i + 1 :]):
-            bad.add(row["component"])
+    for component, nodes in named.iter_rows():
+        signatures = [tuple(n[c] for c in SIGNATURE) for n in nodes]
+        if any(different_people(a, b) for i, a in enumerate(signatures) for b in signatures[i + 1 :]):
+            bad.add(component)
     return bad
 
 
 def _greedy_constrained(
-    members: np.ndarray, edges: list[tuple[float, int, int]], records: pl.DataFrame, duplicate_free: np.ndarray
+    members: np.ndarray, edges: list[tuple[float, int, int]], signatures: list[tuple], duplicate_free: np.ndarray
 ) -> dict[int, int]:
     """Union-find over one component's links, strongest first, refusing merges that
     break a constraint. Returns record index -> root index."""
     parent = {int(m): int(m) for m in members}
     dup_count = {int(m): int(duplicate_free[m]) for m in members}
-    dob = records["dob"].to_list()
-    family = records["family_name"].to_list()
-    given = records["given_name"].to_list()
-    middle = records["middle_name"].to_list()
-    twin_keys: dict[int, dict] = defaultdict(lambda: defaultdict(set))
-    for m in members:
-        if dob[m] is not None and family[m] is not None:
-            twin_keys[int(m)][(dob[m], family[m])].add((given[m], middle[m]))
+    names: dict[int, set[tuple]] = {int(m): {signatures[m]} for m in members}
+    forms: dict[int, frozenset[str]] = {int(m): _group_forms([signatures[m]]) for m in members}
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -126,18 +239,13 @@ def _greedy_constrained(
         ra, rb = find(a), find(b)
         if ra == rb or dup_count[ra] + dup_count[rb] > 1:
             continue
-        keys_a, keys_b = twin_keys.get(ra, {}), twin_keys.get(rb, {})
-        conflict = any(
-            twins_by_name(*na, *nb) for key in set(keys_a) & set(keys_b) for na in keys_a[key] for nb in keys_b[key]
-        )
-        if conflict:
+        if groups_conflict(names[ra], forms[ra], names[rb], forms[rb]):
             continue
         keep, drop = (ra, rb) if ra < rb else (rb, ra)
         parent[drop] = keep
         dup_count[keep] += dup_count[drop]
-        if drop in twin_keys:
-            for key, names in twin_keys.pop(drop).items():
-                twin_keys[keep][key] |= names
+        names[keep] |= names.pop(drop)
+        forms[keep] |= forms.pop(drop)
     return {m: find(m) for m in parent}
 
 
@@ -146,6 +254,8 @@ def cluster_frame(records: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
     duplicate_free_records count of 0 or 1) given linked edges (unique_id_l, unique_id_r,
     match_probability). Returns unique_id, cluster_id."""
     records = records.sort("unique_id")
+    if "birth_year" not in records.columns:  # nodes without an age-based estimate
+        records = records.with_columns(pl.col("dob").dt.year().cast(pl.Int32).alias("birth_year"))
     ids = records["unique_id"].to_numpy()
     edges = _guard_edges(edges.select("unique_id_l", "unique_id_r", "match_probability"), records)
     left = np.searchsorted(ids, edges["unique_id_l"].to_numpy())
@@ -160,12 +270,13 @@ def cluster_frame(records: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
     root = first_index[labels]
     if bad:
         in_bad = np.isin(labels, list(bad))
+        signatures = _signatures(records)
         probability = edges["match_probability"].to_numpy()
         for component in sorted(bad):
             members = np.flatnonzero(labels == component)
             mask = in_bad[left] & (labels[left] == component)
             component_edges = list(zip(probability[mask], left[mask].tolist(), right[mask].tolist()))
-            for member, r in _greedy_constrained(members, component_edges, records, duplicate_free).items():
+            for member, r in _greedy_constrained(members, component_edges, signatures, duplicate_free).items():
                 root[member] = r
         # greedy roots are not always the smallest member: take each cluster's minimum
         first = pl.DataFrame({"i": np.arange(len(ids)), "root": root}).with_columns(pl.col("i").min().over("root").alias("first"))

@@ -2,7 +2,7 @@ import datetime as dt
 
 import polars as pl
 
-from cmi_assets.linkage.clustering import cluster_frame, cluster_size_summary, twins_by_name
+from cmi_assets.linkage.clustering import birth_years_conflict, cluster_frame, cluster_size_summary, siblings_by_name, twins_by_name
 
 D = dt.date(2012, 5, 6)
 
@@ -69,3 +69,54 @@ def test_cluster_size_summary():
     summary = cluster_size_summary(clusters, implausible_size=2)
     assert summary["clusters"] == 3 and summary["singletons"] == 2 and summary["max_size"] == 3
     assert summary["implausibly_large"] == 1
+
+
+def test_sibling_guard_needs_agreeing_dobs_for_different_given_names():
+    assert siblings_by_name("JACOB", None, None, "EMMA", None, D)  # one side without a DOB
+    assert siblings_by_name("JACOB", None, D, "EMMA", None, dt.date(2014, 2, 1))  # DOBs disagree
+    assert not siblings_by_name("JACOB", None, D, "EMMA", None, D)  # same DOB: the twin guard's case
+    assert not siblings_by_name("JACOB", None, D, "EMMA", None, dt.date(2012, 6, 5))  # day/month transposed
+    assert not siblings_by_name("WILLIAM", None, None, "BILL", None, D)  # a nickname
+    assert not siblings_by_name("CHRISSY", None, None, "TINA", None, D)  # two nicknames of CHRISTINA
+    assert not siblings_by_name("JASON", None, None, "JASNO", None, D)  # a keying slip
+    assert not siblings_by_name("SANDRA", "MELISSA", None, "MELISSA", None, D)  # goes by her middle name
+
+
+def test_sibling_guard_keeps_household_look_alikes_apart():
+    """Two siblings (same family, one CP record with no DOB) linked by household evidence
+    stay apart; the child's own nickname record with no DOB joins them."""
+    records = _records([
+        (1, "b1", "births", "registrations", "child", D, "LEE", "JACOB", "PAUL"),
+        (2, "n1", "child_protection", "notifications", "person", None, "LEE", "EMMA", None),
+        (3, "b2", "births", "registrations", "child", dt.date(2014, 2, 1), "LEE", "EMMA", "ROSE"),
+        (4, "n2", "child_protection", "notifications", "person", None, "LEE", "JAKE", None),
+    ])
+    edges = _edges([(1, 2, 0.8), (2, 3, 0.99), (1, 4, 0.9), (2, 4, 0.7)])
+    assert _clusters(records, edges) == {frozenset({1, 4}), frozenset({2, 3})}
+
+
+def test_person_known_by_middle_name_is_one_cluster():
+    """Records under the given name and under the middle name join through a record holding
+    both (same DOB and family: the twin guard must not split them)."""
+    records = _records([
+        (1, "b1", "births", "registrations", "child", D, "LEE", "SANDRA", "MELISSA"),
+        (2, "n1", "child_protection", "notifications", "person", D, "LEE", "MELISSA", None),
+        (3, "h1", "health", "h", "person", D, "LEE", "SANDRA", None),
+    ])
+    edges = _edges([(1, 2, 0.99), (1, 3, 0.99), (2, 3, 0.9)])
+    assert _clusters(records, edges) == {frozenset({1, 2, 3})}
+
+
+def test_conflicting_birth_years_never_merge():
+    """A child named after a parent (same given and family names, same household) is a
+    different person: one person has one DOB."""
+    assert birth_years_conflict(D, 2012, dt.date(1985, 5, 6), 1985)
+    assert not birth_years_conflict(D, 2012, None, 2011)  # an age-based estimate, within one year
+    assert not birth_years_conflict(D, 2012, dt.date(2018, 5, 6), 2018)  # one digit keyed wrong
+    records = _records([
+        (1, "b1", "births", "registrations", "child", D, "LEE", "JACOB", None),
+        (2, "b1f", "births", "registrations", "father", dt.date(1985, 3, 2), "LEE", "JACOB", None),
+        (3, "n1", "child_protection", "notifications", "person", None, "LEE", "JACOB", None),
+    ])
+    edges = _edges([(1, 3, 0.9), (2, 3, 0.8)])
+    assert _clusters(records, edges) == {frozenset({1, 3}), frozenset({2})}

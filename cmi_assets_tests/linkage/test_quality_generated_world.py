@@ -33,4 +33,11 @@ def test_generated_world_linkage_quality(generated_world, world_stg_loader):
     # NZ Table 4: the conservative linkage misses more and adds no more false links
     assert cons["clusters"]["cluster_recall"] < less["clusters"]["cluster_recall"]
     assert cons["pairs"]["child"]["precision"] >= less["pairs"]["child"]["precision"]
+    # the issue's "Done when": less conservative child links at NZ Table 4's accuracy; the
+    # sibling guard (clustering.py) keeps household look-alikes apart (measured: P 1.000,
+    # R 0.999 at this scale and seed; P 0.9996, R 0.9975 at scale 0.005, seed 12)
+    assert less["pairs"]["child"]["precision"] >= 0.999
+    assert less["pairs"]["child"]["recall"] >= 0.995
+    assert cons["pairs"]["child"]["precision"] >= 0.999
+    assert cons["pairs"]["child"]["recall"] < less["pairs"]["child"]["recall"]
     assert set(less["by_group"]) >= {"role", "agency", "sex", "age_band", "ethnicity"}
