@@ -42,7 +42,8 @@ def synth(profile: str, scale: float, seed: int, out: Path, only: str) -> None:
               help="Where the world, the DuckDB zones and the Dagster home go.")
 @click.option("--scale", default=0.02, show_default=True, type=float, help="World size (0.02 ~ 1,200 births a year).")
 @click.option("--seed", default=7, show_default=True, type=int)
-@click.option("--profile", default="default", show_default=True)
+@click.option("--profile", default="demo", show_default=True,
+              help="demo = the calibrated default world with NCANDS states sized for a small run.")
 @click.option("--fresh", is_flag=True, help="Regenerate the world and rebuild the zones from scratch.")
 def demo(data_dir: Path, scale: float, seed: int, profile: str, fresh: bool) -> None:
     """Generate a small world and materialize every asset on a local Dagster instance."""

@@ -210,7 +210,7 @@ def summarize(defs, instance) -> tuple[list[tuple[str, str, int | None]], list[s
     return rows, failed_checks
 
 
-def run_demo(data_dir: Path, scale: float, seed: int, fresh: bool = False, profile: str = "default",
+def run_demo(data_dir: Path, scale: float, seed: int, fresh: bool = False, profile: str = "demo",
              log=print) -> DemoReport:
     started = time.monotonic()
     data_dir, home = prepare_environment(data_dir)
