@@ -419,3 +419,24 @@ def test_noise_rates_match_the_profile(tmp_path_factory):
         if eligible is None:
             eligible = rp.filter((pl.col("agency") == agency) & (pl.col("record_type") == record_type) & (pl.col("slot") == slot)).height
         assert within(hits / eligible, rate, int(eligible), slack=0.2), (agency, noise_type, hits / eligible, rate)
+
+    # the remaining name noises, over the rows where each was possible (true names from the truth)
+    from cmi_assets.synthetic.names import load_name_pools
+
+    pools = load_name_pools()
+    names = truth(out, "persons").select("true_person_id", "given_name", "middle_name")
+    clients = rp.filter((pl.col("agency") == "benefits") & (pl.col("record_type") == "spells") & (pl.col("slot") == "client"))
+    clients = clients.join(names, on="true_person_id")
+    has_nickname = clients["given_name"].map_elements(lambda g: bool(pools.nicknames_of(g)), return_dtype=pl.Boolean)
+    benefits = noise_rates_for("benefits", profile)
+    for noise_type, eligible, rate in (
+        ("nickname", int(has_nickname.sum()), benefits.nickname),
+        ("given_middle_swap", int(clients["middle_name"].is_not_null().sum()), benefits.given_middle_swap),
+    ):
+        hits = log.filter((pl.col("agency") == "benefits") & (pl.col("record_type") == "spells")
+                          & (pl.col("slot") == "client") & (pl.col("noise_type") == noise_type)).select("record_key").n_unique()
+        assert within(hits / eligible, rate, eligible, slack=0.2), (noise_type, hits / eligible, rate)
+    informal = log.filter((pl.col("agency") == "child_protection") & (pl.col("noise_type") == "informal_name")
+                          & (pl.col("slot") == "child")).select("record_key").n_unique()
+    child_rows = rp.filter((pl.col("record_type") == "notifications") & (pl.col("slot") == "child")).height
+    assert within(informal / child_rows, cp.informal_name, child_rows, slack=0.2), informal / child_rows
