@@ -3,7 +3,7 @@
 -- Strings are trimmed (blank -> null) and codes upper-cased; record_key joins the key
 -- columns with "|". When the same spell_id arrived in more than one extract file (a
 -- corrected re-delivery), the most recently delivered file wins (then the later file
--- name). Provenance columns (_extract_*, _row_number, _loaded_at) are kept.
+-- name). Provenance columns (`_extract_*`, `_row_number`, `_loaded_at`) are kept.
 with cleaned as (
     select
         nullif(trim(spell_id), '') as spell_id,

@@ -91,8 +91,10 @@ def _metadata(result: IngestResult, columns: list[tuple[str, str]]) -> dict:
     if result.table:
         metadata["table"] = result.table
         metadata["dagster/table_name"] = f"{IDENTIFIED}.{result.table}"
+    # The declared schema (definition metadata: record type, identifying columns) is what the
+    # UI shows; the loaded table's columns go under their own key so they do not replace it.
     if columns:
-        metadata["dagster/column_schema"] = dg.TableSchema(
+        metadata["loaded_columns"] = dg.TableSchema(
             columns=[dg.TableColumn(name=column, type=kind) for column, kind in columns]
         )
     if result.quarantined_to is not None:

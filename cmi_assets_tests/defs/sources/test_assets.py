@@ -93,7 +93,7 @@ def test_good_then_bad_then_corrected_extract(storage_env):
     assert metadata["rows"].value == 2
     assert metadata["record_type"].value == "registrations"
     assert len(metadata["sha256"].value) == 64
-    columns = [c.name for c in metadata["dagster/column_schema"].schema.columns]
+    columns = [c.name for c in metadata["loaded_columns"].schema.columns]
     assert columns[:2] == ["reg_number", "reg_date"] and "_extract_sha256" in columns
     assert all(check.passed for check in _checks(first).values())
     assert [m.asset_key.to_user_string() for m in first.get_asset_materialization_events()] == [
