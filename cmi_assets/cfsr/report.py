@@ -147,13 +147,15 @@ def rsp_interval_chart(
         colour = STATUS_COLOURS.get(row["status"], "#4d4d4d")
         rsp, lower, upper = (100 * row[c] if row[c] is not None else None for c in ("rsp", "rsp_lower", "rsp_upper"))
         if lower is not None and upper is not None:
-            axes.vlines(position, lower, upper, colors=colour, linewidth=2)
+            # A small state's log-scale interval can pass 100%; a percent of children cannot.
+            axes.vlines(position, lower, min(upper, 100.0), colors=colour, linewidth=2)
         axes.plot(position, rsp, "o", color=colour, markersize=5)
     axes.axhline(100 * national_performance, color="#2166ac", linestyle="--", linewidth=1,
                  label=f"national performance {100 * national_performance:.1f}%")  # fmt: skip
     axes.legend(loc="best", fontsize=7, frameon=False)
     axes.set_xticks(range(len(labels)), labels, rotation=90 if len(labels) > 6 else 0, fontsize=8)
     axes.set_xlim(-0.7, len(labels) - 0.3)
+    axes.set_ylim(bottom=0, top=min(axes.get_ylim()[1], 100.0))
     axes.set_ylabel("RSP (%), lower is better", fontsize=8)
     axes.set_title(title, fontsize=9)
     figure.tight_layout()

@@ -18,6 +18,8 @@ import json
 import dagster as dg
 import polars as pl
 
+from cmi_assets.cfsr.ages import age_group_labels
+
 from cmi_assets.cfsr.child_file import (
     CHILD_FILE_TABLE,
     STAGED_TABLE,
@@ -247,7 +249,7 @@ def cfsr_recurrence(context: dg.AssetExecutionContext, storage: StorageResource)
         metadata={
             "dagster/row_count": result.by_state.height,
             "period": period_label(fy),
-            "pooled_observed": national["observed"],
+            "pooled_observed_pct": None if national["observed"] is None else round(100 * national["observed"], 2),
             "pooled_numerator": national["numerator"],
             "pooled_denominator": national["denominator"],
             "dq_states": _state_list(dq_states),
@@ -268,6 +270,18 @@ def _by_state_markdown(by_state: pl.DataFrame) -> str:
     for r in by_state.iter_rows(named=True):
         shown = "DQ" if r["dq_status"] == "DQ" else _percent(r["observed"])
         lines.append(f"| {r['state']} | {r['denominator']} | {r['numerator']} | {shown} | {r['dq_status']} |")
+    return "\n".join(lines)
+
+
+def _rsp_markdown(by_state: pl.DataFrame) -> str:
+    """The data-profile view: observed, RSP with its interval and status per state (percent, 1 dp)."""
+    lines = ["| state | observed | RSP | RSP interval | status |", "|---|---|---|---|---|"]
+    for r in by_state.sort("state").iter_rows(named=True):
+        if r["status"] == "DQ":
+            lines.append(f"| {r['state']} | DQ | DQ | DQ | DQ |")
+            continue
+        interval = "-" if r["rsp_lower"] is None else f"{_percent(r['rsp_lower'])}-{_percent(r['rsp_upper'])}"
+        lines.append(f"| {r['state']} | {_percent(r['observed'])} | {_percent(r['rsp'])} | {interval} | {r['status']} |")
     return "\n".join(lines)
 
 
@@ -323,8 +337,9 @@ def cfsr_rsp(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.
         metadata={
             "dagster/row_count": result.by_state.height,
             "period": period_label(fy),
-            "model_sigma": fit.sigma,
+            "model_sigma": round(fit.sigma, 4),
             "model_converged": fit.converged,
+            "rsp_by_state": dg.MetadataValue.md(_rsp_markdown(result.by_state)),
             "status_counts": dg.MetadataValue.json(statuses),
             "states_worse": _state_list(result.by_state.filter(pl.col("status") == "worse")["state"].to_list()),
             "states_better": _state_list(result.by_state.filter(pl.col("status") == "better")["state"].to_list()),
@@ -384,7 +399,13 @@ def cfsr_drilldown(context: dg.AssetExecutionContext, storage: StorageResource) 
 
 def _national_drilldown_markdown(table: pl.DataFrame) -> str:
     lines = ["| dimension | group | denominator | numerator | observed |", "|---|---|---|---|---|"]
-    for r in table.filter((pl.col("state") == "national") & (pl.col("dimension") != "county")).iter_rows(named=True):
+    # Age groups in age order (section 2.2), other dimensions as they come.
+    order = {label: i for i, label in enumerate(age_group_labels("six_groups"))}
+    national = table.filter((pl.col("state") == "national") & (pl.col("dimension") != "county")).with_row_index("_row")
+    national = national.with_columns(
+        _order=pl.col("group").replace_strict(order, default=None, return_dtype=pl.Int64).fill_null(pl.col("_row").cast(pl.Int64))
+    ).sort("dimension", "_order", maintain_order=True)
+    for r in national.iter_rows(named=True):
         numerator = "suppressed" if r["suppressed"] else str(r["numerator"])
         lines.append(f"| {r['dimension']} | {r['group']} | {r['denominator']} | {numerator} | {_percent(r['observed'])} |")
     return "\n".join(lines)
