@@ -1,0 +1,143 @@
+"""Checks that travel with the person spine (SQL over the identified zone; counts and rates
+in the metadata, never a value):
+
+  link_rate_per_source  at each level, the share of each source's records linked to at least
+                        one other record lies within bounds (too low: a source stopped
+                        linking, e.g. a changed date format; too high is configurable);
+  max_cluster_size      no cluster holds more records than a plausible person (a chain of
+                        weak links merging many people);
+  key_stability         the share of records keeping their person_key since the previous
+                        spine (keys must persist across runs; a relink that reshuffles them
+                        breaks every analysis keyed on them).
+"""
+
+
+import dagster as dg
+
+from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+
+CLUSTERS_TABLE = "linkage.person_clusters"
+RECORDS_TABLE = "linkage.person_records"
+SPINE_TABLE = "linkage.person_spine"
+PREVIOUS_SPINE_TABLE = "linkage.person_spine_previous"
+
+
+class LinkRateConfig(dg.Config):
+    # measured on the small and demo worlds: 0.21 (hospitalisations, conservative) to 1.0
+    min_link_rate: float = 0.10
+    max_link_rate: float = 1.0
+
+
+class ClusterSizeConfig(dg.Config):
+    # records of one person across every source: the busiest synthetic caregivers hold ~300
+    max_records_per_cluster: int = 1000
+
+
+class KeyStabilityConfig(dg.Config):
+    min_unchanged_share: float = 0.9
+
+
+def _exists(con, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+    ).fetchone()[0])
+
+
+def _md(headers: list[str], rows: list[tuple]) -> str:
+    fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)  # noqa: E731
+    return "\n".join(["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+                     + ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows])
+
+
+@dg.asset_check(
+    asset="person_spine",
+    name="link_rate_per_source",
+    description="At each level, every source's share of records linked to another record lies within bounds.",
+    pool=DUCKDB_WRITE_POOL,
+)
+def link_rate_per_source(config: LinkRateConfig, storage: StorageResource) -> dg.AssetCheckResult:
+    with storage.identified(read_only=True) as con:
+        rows = con.execute(
+            f"""WITH c AS (SELECT c.level, c.cluster_id, r.source_dataset FROM {CLUSTERS_TABLE} c JOIN {RECORDS_TABLE} r USING (unique_id)),
+                     sizes AS (SELECT level, cluster_id, count(*) AS n FROM c GROUP BY ALL)
+                SELECT level, source_dataset, count(*) AS records, count(*) FILTER (WHERE n > 1) AS linked
+                FROM c JOIN sizes USING (level, cluster_id) GROUP BY ALL ORDER BY level, source_dataset"""
+        ).fetchall()
+    table = [(level, source, records, linked, linked / records if records else 0.0) for level, source, records, linked in rows]
+    outside = [f"{source} ({level}): {rate:.3f}" for level, source, _, _, rate in table
+               if not config.min_link_rate <= rate <= config.max_link_rate]
+    return dg.AssetCheckResult(
+        passed=not outside and bool(table),
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(f"link rates outside [{config.min_link_rate}, {config.max_link_rate}]: " + "; ".join(outside)) if outside
+        else f"{len(table)} source-level link rates within [{config.min_link_rate}, {config.max_link_rate}]",
+        metadata={
+            "sources_outside_bounds": len(outside),
+            "min_link_rate": min((r[4] for r in table), default=0.0),
+            "link_rates": dg.MetadataValue.md(_md(["level", "source", "records", "linked", "link rate"], table)),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="person_spine",
+    name="max_cluster_size",
+    description="No cluster at either level holds more records than a configured maximum.",
+    pool=DUCKDB_WRITE_POOL,
+)
+def max_cluster_size(config: ClusterSizeConfig, storage: StorageResource) -> dg.AssetCheckResult:
+    with storage.identified(read_only=True) as con:
+        rows = con.execute(
+            f"""SELECT level, count(*) AS clusters, max(n) AS largest, count(*) FILTER (WHERE n > ?) AS too_large
+                FROM (SELECT level, cluster_id, count(*) AS n FROM {CLUSTERS_TABLE} GROUP BY ALL) GROUP BY level ORDER BY level""",
+            [config.max_records_per_cluster],
+        ).fetchall()
+    too_large = sum(r[3] for r in rows)
+    return dg.AssetCheckResult(
+        passed=too_large == 0 and bool(rows),
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{too_large} clusters with more than {config.max_records_per_cluster} records",
+        metadata={
+            "clusters_too_large": too_large,
+            "largest_cluster_records": max((r[2] for r in rows), default=0),
+            "by_level": dg.MetadataValue.md(_md(["level", "clusters", "largest (records)", "too large"], rows)),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="person_spine",
+    name="key_stability",
+    description="The share of records whose person_key is unchanged since the previous spine, at each level.",
+    pool=DUCKDB_WRITE_POOL,
+)
+def key_stability(config: KeyStabilityConfig, storage: StorageResource) -> dg.AssetCheckResult:
+    with storage.identified(read_only=True) as con:
+        if not _exists(con, PREVIOUS_SPINE_TABLE):
+            return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
+                                       description="first spine: no previous keys to compare", metadata={"previous_records": 0})
+        rows = con.execute(
+            f"""SELECT p.level, count(*) AS previous_records, count(c.person_key) AS still_present,
+                       count(*) FILTER (WHERE c.person_key = p.person_key) AS unchanged,
+                       count(DISTINCT p.person_key) AS previous_keys,
+                       count(DISTINCT p.person_key) FILTER (WHERE p.person_key IN (SELECT person_key FROM {SPINE_TABLE} s WHERE s.level = p.level)) AS keys_kept
+                FROM {PREVIOUS_SPINE_TABLE} p LEFT JOIN {SPINE_TABLE} c USING (level, record_ref)
+                GROUP BY p.level ORDER BY p.level"""
+        ).fetchall()
+    table = [(level, prev, present, unchanged, unchanged / present if present else 1.0, keys, kept)
+             for level, prev, present, unchanged, keys, kept in rows]
+    worst = min((r[4] for r in table), default=1.0)
+    return dg.AssetCheckResult(
+        passed=worst >= config.min_unchanged_share,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"lowest share of records keeping their key: {worst:.4f} (minimum {config.min_unchanged_share})",
+        metadata={
+            "min_unchanged_share": worst,
+            "by_level": dg.MetadataValue.md(_md(
+                ["level", "previous records", "still present", "key unchanged", "share unchanged", "previous keys", "keys kept"], table)),
+        },
+    )
+
+
+LINKAGE_CHECKS = [link_rate_per_source, max_cluster_size, key_stability]

@@ -1,0 +1,162 @@
+"""The linkage group as Dagster assets on a small generated world (staged by the real
+loaders and SQL models): every asset materializes with its metadata, the model artefact and
+review files land under $CMI_DATA_DIR/linkage/, the checks pass, keys stay stable on a
+rerun, linkage_quality skips without truth, and no identifier reaches the metadata."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from cmi_assets.defs.linkage.assets import LINKAGE_ASSETS, OWNERS, staged_person_models
+from cmi_assets.defs.linkage.checks import LINKAGE_CHECKS
+from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.storage import IDENTIFIED, WAREHOUSE, Storage
+from cmi_assets_tests.linkage.test_events import stage_world
+
+RUN_CONFIG = {"ops": {"linkage_model": {"config": {"u_max_pairs": 2e5}}}}
+ENV = ("CMI_DATA_DIR", "CMI_LANDING_DIR", "CMI_QUARANTINE_DIR", "CMI_TRUTH_DIR", "CMI_PSEUDONYM_KEY", "CMI_PSEUDONYM_KEY_FILE")
+
+
+@pytest.fixture(scope="module")
+def linked(tmp_path_factory):
+    from cmi_assets.synthetic.world import generate_world
+
+    saved = {k: os.environ.get(k) for k in ENV}
+    data = tmp_path_factory.mktemp("linkage_defs") / "data"
+    for key in ENV:
+        os.environ.pop(key, None)
+    os.environ.update({"CMI_DATA_DIR": str(data), "CMI_PSEUDONYM_KEY": "test-only-key"})
+    try:
+        storage = Storage.from_env()
+        generate_world(storage.landing_dir.parent, profile="small", scale=0.002, seed=3)
+        with storage.connect(IDENTIFIED) as con:
+            stage_world(con, storage.landing_dir, storage.quarantine_dir)
+        instance = dg.DagsterInstance.ephemeral()
+        result = dg.materialize(LINKAGE_ASSETS + LINKAGE_CHECKS, instance=instance, resources={"storage": StorageResource()},
+                                run_config=RUN_CONFIG)
+        yield {"storage": storage, "instance": instance, "result": result}
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _metadata(result, key: str) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(key)]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def test_assets_carry_group_kinds_owners_pool_and_deps():
+    for asset in LINKAGE_ASSETS:
+        spec = asset.specs_by_key[asset.key]
+        assert spec.group_name == "linkage" and spec.kinds and spec.owners == OWNERS and spec.description
+        assert asset.op.pool == DUCKDB_WRITE_POOL
+        assert spec.automation_condition is not None
+    person_records = next(a for a in LINKAGE_ASSETS if a.key == dg.AssetKey("person_records"))
+    deps = {d.asset_key for d in person_records.specs_by_key[person_records.key].deps}
+    assert deps == set(staged_person_models())
+    assert dg.AssetKey("stg_births_registrations") in deps and dg.AssetKey("stg_reference_areas") not in deps
+
+
+def test_every_asset_and_check_runs(linked):
+    result = linked["result"]
+    assert result.success
+    assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {
+        a.key.to_user_string() for a in LINKAGE_ASSETS}
+    evaluations = result.get_asset_check_evaluations()
+    assert {e.check_name for e in evaluations} == {"link_rate_per_source", "max_cluster_size", "key_stability"}
+    assert all(e.passed for e in evaluations), [(e.check_name, e.description) for e in evaluations if not e.passed]
+
+
+def test_model_artefact_saved_with_its_sha256_and_described(linked):
+    from cmi_assets.linkage.train import load_artefact
+
+    meta = _metadata(linked["result"], "linkage_model")
+    path = linked["storage"].data_dir / "linkage" / "models" / f"{meta['sha256'][:12]}.json"
+    assert path.exists() and load_artefact(path)["sha256"] == meta["sha256"]
+    assert "| comparison | level | m | u | match weight |" in meta["parameters"]
+    assert "pairs alone" in meta["blocking_rules"]
+    assert meta["match_weights"].startswith("![match weights](data:image/png;base64,iVBOR")
+
+
+def test_links_spine_quality_and_clerical_metadata(linked):
+    result, storage = linked["result"], linked["storage"]
+    links = _metadata(result, "person_links")
+    assert 0 < links["links_conservative"] <= links["links_less_conservative"] <= links["scored_pairs"]
+    spine = _metadata(result, "person_spine")
+    assert spine["conservative/persons"] >= spine["less_conservative/persons"] > 0
+    quality = _metadata(result, "linkage_quality")
+    assert quality["records_without_truth"] == 0
+    assert quality["less_conservative/child_pair_precision"] > 0.99
+    assert quality["conservative/child_pair_recall"] < quality["less_conservative/child_pair_recall"]
+    assert 0.9 < quality["blocking_recall"] <= 1.0
+    assert "**sex**" in quality["less_conservative/by_group"]
+    clerical = _metadata(result, "linkage_clerical_sample")
+    for level in ("conservative", "less_conservative"):
+        assert clerical[f"{level}/sampled_children"] > 50
+        low, estimate, high = (clerical[f"{level}/child_agreement_{k}"] for k in ("ci_low", "estimate", "ci_high"))
+        assert 0 <= low <= estimate <= high <= 1
+        review = storage.data_dir / "linkage" / "review" / f"review_{level}.csv"
+        assert review.exists() and pl.read_csv(review, infer_schema=False).height == clerical[f"{level}/review_pairs"]
+    events = _metadata(result, "event_tables")
+    assert events["rows_by_table"]["person"] > 0
+    with storage.connect(WAREHOUSE, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM events.birth").fetchone()[0] == events["rows_by_table"]["birth"]
+
+
+def test_no_identifier_in_metadata_or_logs(linked):
+    storage, instance, result = linked["storage"], linked["instance"], linked["result"]
+    text = "\n".join(str(event) for event in instance.all_logs(result.run_id))
+    ids, addresses = set(), set()
+    for path in storage.landing_dir.rglob("*.csv"):
+        with open(path, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                ids.update(v for k, v in row.items() if k.lower().endswith("_id") and k != "office_code" and v and len(v) > 4)
+                addresses.update(v for k, v in row.items() if k == "address_line" and v)
+    persons = pl.read_parquet(storage.truth_dir / "persons.parquet")
+    names = {f"{g} {f}".upper() for g, f in zip(persons["given_name"].to_list(), persons["family_name"].to_list()) if g and f}
+    tokens = set(re.findall(r"[A-Za-z0-9]+", text))
+    words = re.findall(r"[A-Za-z0-9'/-]+", text.upper())
+    bigrams = {f"{a} {b}" for a, b in zip(words, words[1:])}
+    dobs = {d.isoformat() for d in persons["dob"].drop_nulls().to_list() if d.day != 1}
+    dates = set(re.findall(r"\d{4}-\d{2}-\d{2}", text))
+    assert ids and names and dobs and addresses
+    assert not ids & tokens and not names & bigrams and not dobs & dates
+    assert not any(a in text for a in addresses)
+
+
+def test_rerun_keeps_every_key(linked):
+    result = dg.materialize(LINKAGE_ASSETS + LINKAGE_CHECKS, instance=linked["instance"], resources={"storage": StorageResource()},
+                            selection=dg.AssetSelection.assets("person_spine"))
+    assert result.success
+    [stability] = [e for e in result.get_asset_check_evaluations() if e.check_name == "key_stability"]
+    assert stability.passed and stability.metadata["min_unchanged_share"].value == 1.0
+
+
+def test_quality_skipped_without_truth(linked):
+    storage = linked["storage"]
+    moved = storage.truth_dir.parent / "truth_hidden"
+    shutil.move(storage.truth_dir, moved)
+    try:
+        instance = dg.DagsterInstance.ephemeral()
+        result = dg.materialize(LINKAGE_ASSETS, instance=instance, resources={"storage": StorageResource()},
+                                selection=dg.AssetSelection.assets("linkage_quality", "linkage_clerical_sample"))
+        assert result.success
+        materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+        assert materialized == {"linkage_clerical_sample"}
+        logs = "\n".join(str(e) for e in instance.all_logs(result.run_id))
+        assert "linkage_quality skipped: no synthetic truth" in logs
+        assert _metadata(result, "linkage_clerical_sample")["truth_as_reviewer"] is False
+    finally:
+        shutil.move(moved, storage.truth_dir)
+
+
