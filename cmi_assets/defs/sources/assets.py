@@ -56,10 +56,15 @@ def build_raw_asset(agency: AgencySpec) -> dg.AssetsDefinition:
         _log(context, result)
         return dg.MaterializeResult(
             metadata=_metadata(result, columns),
-            check_results=extract_check_results(result),
+            check_results=extract_check_results(result, _key_columns(agency, result.record_type)),
         )
 
     return raw_extract
+
+
+def _key_columns(agency: AgencySpec, record_type: str | None) -> tuple[str, ...]:
+    spec = agency.record_types.get(record_type) if record_type else None
+    return tuple(spec.key) if spec else ()
 
 
 def declared_schema(agency: AgencySpec) -> dg.TableSchema:

@@ -33,16 +33,20 @@ def extract_check_specs(asset_key: str) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def extract_check_results(result: IngestResult) -> list[dg.AssetCheckResult]:
+def extract_check_results(result: IngestResult, key_columns: tuple[str, ...] = ()) -> list[dg.AssetCheckResult]:
     """Check results for one ingested file: locations and counts only, never values."""
-    return [_schema_valid(result), _keys_unique(result)]
+    return [_schema_valid(result), _keys_unique(result, key_columns)]
+
+
+def _passed_metadata(result: IngestResult, **extra) -> dict:
+    return {"file": result.file_name, "record_type": result.record_type or "(none)", "rows_checked": result.rows, **extra}
 
 
 def _schema_valid(result: IngestResult) -> dg.AssetCheckResult:
     error = result.error
     count = sum(n for rule, n in error.counts.items() if rule != DUPLICATE_KEY) if error else 0
     if count == 0:
-        return dg.AssetCheckResult(check_name=SCHEMA_VALID, passed=True, metadata={"file": result.file_name})
+        return dg.AssetCheckResult(check_name=SCHEMA_VALID, passed=True, metadata=_passed_metadata(result))
     problems = _problems(error, exclude=DUPLICATE_KEY)
     return dg.AssetCheckResult(
         check_name=SCHEMA_VALID,
@@ -53,7 +57,7 @@ def _schema_valid(result: IngestResult) -> dg.AssetCheckResult:
     )
 
 
-def _keys_unique(result: IngestResult) -> dg.AssetCheckResult:
+def _keys_unique(result: IngestResult, key_columns: tuple[str, ...] = ()) -> dg.AssetCheckResult:
     error = result.error
     if error is not None and not error.keys_checked:
         return dg.AssetCheckResult(
@@ -65,7 +69,8 @@ def _keys_unique(result: IngestResult) -> dg.AssetCheckResult:
         )
     count = error.counts.get(DUPLICATE_KEY, 0) if error else 0
     if count == 0:
-        return dg.AssetCheckResult(check_name=KEYS_UNIQUE, passed=True, metadata={"file": result.file_name})
+        key = {"key": ", ".join(key_columns)} if key_columns else {}
+        return dg.AssetCheckResult(check_name=KEYS_UNIQUE, passed=True, metadata=_passed_metadata(result, **key))
     duplicates = [e for e in error.errors if e.rule == DUPLICATE_KEY]
     return dg.AssetCheckResult(
         check_name=KEYS_UNIQUE,

@@ -96,6 +96,8 @@ def test_good_then_bad_then_corrected_extract(storage_env):
     columns = [c.name for c in metadata["loaded_columns"].schema.columns]
     assert columns[:2] == ["reg_number", "reg_date"] and "_extract_sha256" in columns
     assert all(check.passed for check in _checks(first).values())
+    assert _checks(first)["keys_unique"].metadata["key"].value == "reg_number"
+    assert _checks(first)["schema_valid"].metadata["rows_checked"].value == 2
     assert [m.asset_key.to_user_string() for m in first.get_asset_materialization_events()] == [
         "raw_births", "stg_births_registrations"
     ]
