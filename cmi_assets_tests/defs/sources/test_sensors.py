@@ -45,6 +45,7 @@ def test_landing_sensor_adds_partitions_and_requests_runs(storage_env):
     # Nothing new: no run, and the same file is one partition.
     result = _evaluate(sensor, instance, result.cursor, storage)
     assert result.run_requests == []
+    assert "1 file(s) in landing/births/, none new or changed" in str(result.skip_reason)
 
     # A fresh file still being written waits a tick, then runs.
     fresh = _land(folder, "births_registrations_2020.csv", "a\n1\n2\n", age_seconds=0)
