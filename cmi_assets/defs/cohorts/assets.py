@@ -1,0 +1,218 @@
+"""Birth cohorts as assets, one partition per birth year, both linkage levels in one run
+(cohorts/__init__.py is the library; this module only reads, writes and reports):
+
+  event_tables (analysis zone, schema events)
+    -> cohort_population   cohorts.population  (NZ study para 39: registered or on benefit by 3 months)
+    -> cohort_features     cohorts.features    (Box 1 variables, Figure 4 markers, Table 8 flags, groups)
+    -> cohort_outcomes     cohorts.outcomes    (targets A-E by age 1..5; Table 8 profile in metadata)
+
+Every table holds one row per child, birth year and linkage level; a partition run replaces
+its birth year's rows. Analysis zone only: person_key pseudonyms, no identified data.
+Metadata carries counts, shares and percentages, never a person_key.
+"""
+
+
+import dagster as dg
+import polars as pl
+
+from cmi_assets.defs.automation import follow_upstream
+from cmi_assets.defs.cohorts.partitions import BIRTH_YEARS
+from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.storage import WAREHOUSE
+
+GROUP = "cohorts"
+OWNERS = ["team:prm-analytics"]
+SCHEMA = "cohorts"
+LEVELS = ("conservative", "less_conservative")  # cohorts.events.LINKAGE_LEVELS
+POPULATION_TABLE = f"{SCHEMA}.population"
+FEATURES_TABLE = f"{SCHEMA}.features"
+OUTCOMES_TABLE = f"{SCHEMA}.outcomes"
+
+
+def md_table(frame: pl.DataFrame, digits: int = 4) -> str:
+    """A polars frame as a markdown table (floats rounded)."""
+
+    def cell(value) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, float):
+            return "nan" if value != value else f"{value:.{digits}f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join(lines)
+
+
+def table_exists(con, table: str) -> bool:
+    schema, name = table.split(".")
+    query = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
+    return con.execute(query, [schema, name]).fetchone()[0] > 0
+
+
+def replace_birth_year(con, table: str, frame: pl.DataFrame, birth_year: int) -> int:
+    """Replace one birth year's rows of `table` (created from the frame the first time)."""
+    con.execute(f"create schema if not exists {table.split('.')[0]}")
+    con.register("_cohort_frame", frame.to_arrow())
+    try:
+        if not table_exists(con, table):
+            con.execute(f"create table {table} as select * from _cohort_frame")
+        else:
+            con.execute(f"delete from {table} where birth_year = ?", [birth_year])
+            con.execute(f"insert into {table} by name select * from _cohort_frame")
+    finally:
+        con.unregister("_cohort_frame")
+    return frame.height
+
+
+def read_cohort_table(con, table: str, linkage_level: str, birth_years: list[int] | None = None) -> pl.DataFrame:
+    """One linkage level's rows of a cohort table, optionally only some birth years."""
+    if not table_exists(con, table):
+        return pl.DataFrame()
+    query = f"select * from {table} where linkage_level = ?"
+    params: list = [linkage_level]
+    if birth_years is not None:
+        query += f" and birth_year in ({', '.join('?' for _ in birth_years)})"
+        params += [int(y) for y in birth_years]
+    return con.execute(query + " order by birth_year, person_key", params).pl()
+
+
+def _table_metadata(table: str) -> dict:
+    return {"dagster/table_name": f"{WAREHOUSE}.{table}", "zone": WAREHOUSE}
+
+
+# --- cohort_population ---------------------------------------------------------------------
+
+
+@dg.asset(
+    name="cohort_population",
+    deps=["event_tables"],
+    partitions_def=BIRTH_YEARS,
+    group_name=GROUP,
+    kinds={"duckdb", "polars"},
+    owners=OWNERS,
+    description=(
+        "The study population of one birth cohort at both linkage levels (NZ study para 39): children whose "
+        "birth was registered or who were included in a caregiver's benefit by 3 months of age, with the source "
+        "and weeks to first observation. Analysis zone, cohorts.population."
+    ),
+    pool=DUCKDB_WRITE_POOL,
+    automation_condition=follow_upstream(),
+    metadata=_table_metadata(POPULATION_TABLE),
+)
+def cohort_population(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    from cmi_assets.cohorts import first_observations
+
+    birth_year = int(context.partition_key)
+    frames, rows = [], []
+    with storage.warehouse() as con:
+        for level in LEVELS:
+            seen = first_observations(con, birth_year, level)
+            population = seen.filter("in_study_population").drop("in_study_population")
+            frames.append(population.with_columns(pl.lit(level).alias("linkage_level")))
+            share = population.height / seen.height if seen.height else float("nan")
+            rows.append({"linkage_level": level, "children_seen": seen.height, "study_population": population.height,
+                         "share_in_study_population": share})
+        written = replace_birth_year(con, POPULATION_TABLE, pl.concat(frames, how="diagonal_relaxed"), birth_year)
+    summary = pl.DataFrame(rows)
+    context.log.info(f"cohort {birth_year}: " + ", ".join(f"{r['linkage_level']} {r['study_population']}" for r in rows))
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": written,
+        "rows_conservative": rows[0]["study_population"],
+        "rows_less_conservative": rows[1]["study_population"],
+        "share_in_study_population_conservative": dg.MetadataValue.float(float(rows[0]["share_in_study_population"])),
+        "population_by_level": dg.MetadataValue.md(md_table(summary)),
+    })
+
+
+# --- cohort_features -----------------------------------------------------------------------
+
+
+@dg.asset(
+    name="cohort_features",
+    deps=["cohort_population"],
+    partitions_def=BIRTH_YEARS,
+    group_name=GROUP,
+    kinds={"duckdb", "polars"},
+    owners=OWNERS,
+    description=(
+        "The cohort feature table at both linkage levels: every Box 1 variable as categories (NZ study, Box 1), "
+        "the 11 risk markers of Figure 4, the Table 8 flags and the group columns used for proportionality "
+        "(Tables 7-9). One row per child of cohort_population. Analysis zone, cohorts.features."
+    ),
+    pool=DUCKDB_WRITE_POOL,
+    automation_condition=follow_upstream(),
+    metadata=_table_metadata(FEATURES_TABLE),
+)
+def cohort_features(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    from cmi_assets.cohorts import FEATURE_CATEGORIES, RISK_MARKERS
+    from cmi_assets.cohorts import cohort_features as build_features
+
+    birth_year = int(context.partition_key)
+    with storage.warehouse() as con:
+        frames = {level: build_features(con, birth_year, level) for level in LEVELS}
+        written = replace_birth_year(con, FEATURES_TABLE, pl.concat(frames.values(), how="diagonal_relaxed"), birth_year)
+    conservative = frames["conservative"]
+    markers = pl.DataFrame([
+        {"marker": name, "share_conservative": float(conservative[name].cast(pl.Float64).mean() or 0.0) if conservative.height else float("nan")}
+        for name in RISK_MARKERS if name in conservative.columns
+    ])
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": written,
+        "rows_conservative": frames["conservative"].height,
+        "rows_less_conservative": frames["less_conservative"].height,
+        "box1_variables": len(FEATURE_CATEGORIES),
+        "risk_marker_shares": dg.MetadataValue.md(md_table(markers) if markers.height else "no children"),
+    })
+
+
+# --- cohort_outcomes -----------------------------------------------------------------------
+
+
+@dg.asset(
+    name="cohort_outcomes",
+    deps=["cohort_population", "cohort_features"],
+    partitions_def=BIRTH_YEARS,
+    group_name=GROUP,
+    kinds={"duckdb", "polars"},
+    owners=OWNERS,
+    description=(
+        "Care-and-protection outcomes of the cohort by age 1..5 at both linkage levels (NZ study para 41, "
+        "Table 10 targets A-E): flags and event counts, null where an age is not yet observable. Metadata "
+        "holds the Table 8 profile of the conservative level. Analysis zone, cohorts.outcomes."
+    ),
+    pool=DUCKDB_WRITE_POOL,
+    automation_condition=follow_upstream(),
+    metadata=_table_metadata(OUTCOMES_TABLE),
+)
+def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    from cmi_assets.cohorts import OUTCOME_AGES, cohort_outcomes as build_outcomes, table8_profile
+
+    birth_year = int(context.partition_key)
+    with storage.warehouse() as con:
+        frames = {level: build_outcomes(con, birth_year, level).with_columns(pl.lit(level).alias("linkage_level"))
+                  for level in LEVELS}
+        written = replace_birth_year(con, OUTCOMES_TABLE, pl.concat(frames.values(), how="diagonal_relaxed"), birth_year)
+        features = read_cohort_table(con, FEATURES_TABLE, "conservative", [birth_year])
+    rates = []
+    for level, frame in frames.items():
+        row: dict = {"linkage_level": level, "children": frame.height}
+        for age in OUTCOME_AGES:
+            column = frame[f"finding_by_age_{age}"]
+            row[f"finding_by_age_{age}"] = None if column.null_count() == frame.height else float(column.cast(pl.Float64).mean())
+        rates.append(row)
+    metadata = {
+        "dagster/row_count": written,
+        "rows_conservative": frames["conservative"].height,
+        "rows_less_conservative": frames["less_conservative"].height,
+        "finding_rate_by_age": dg.MetadataValue.md(md_table(pl.DataFrame(rates))),
+    }
+    if features.height and frames["conservative"].height:
+        profile = table8_profile(features, frames["conservative"].drop("linkage_level"))
+        metadata["table8_profile_conservative"] = dg.MetadataValue.md(md_table(profile.drop("row"), digits=1))
+    else:
+        metadata["table8_profile_conservative"] = dg.MetadataValue.md("no children in this cohort at the conservative level")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+COHORT_ASSETS = [cohort_population, cohort_features, cohort_outcomes]

@@ -1,0 +1,578 @@
+"""The PRM feasibility study as assets (prm/ is the library; report.py builds the report):
+
+  cohort_features + cohort_outcomes (cohorts schema, every birth year)
+    -> prm_model          stepwise logistic model on the newest cohort with outcomes to age 2
+                          (NZ study paras 58-62: under-sampling, 70/30 split, prior correction),
+                          artefact $CMI_DATA_DIR/prm/models/<sha12>.json, a second model family
+    -> prm_scores         an earlier cohort with outcomes to age 5 scored, both linkage levels (prm.scores)
+    -> prm_evaluation     Tables 1, 2, 6, 7, 8, Figures 1 and 4, calibration (schema prm)
+    -> feasibility_report HTML + markdown under $CMI_DATA_DIR/reports/prm/
+
+Small cohorts (tests, small synthetic worlds) have few children with findings: when the
+newest complete cohort has fewer than `min_training_positives`, earlier complete cohorts are
+pooled, and when even that is too few the asset succeeds with a 'too few positives' note and
+no new model (the previous model, if any, stays current). Every step downstream says what it
+could not compute instead of failing. Metadata carries rates and counts, never a person_key.
+"""
+
+import base64
+import hashlib
+import io
+import json
+import math
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import polars as pl
+
+from cmi_assets.defs.automation import follow_upstream
+from cmi_assets.defs.cohorts.assets import FEATURES_TABLE, OUTCOMES_TABLE, md_table, table_exists
+from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.storage import WAREHOUSE
+
+GROUP = "prm"
+OWNERS = ["team:prm-analytics"]
+SCHEMA = "prm"
+LEVELS = ("conservative", "less_conservative")
+MODELS_SUBDIR = ("prm", "models")
+REPORTS_SUBDIR = ("reports", "prm")
+CURRENT_MODEL_FILE = "current.txt"  # names the artefact prm_scores uses
+SCORES_TABLE = f"{SCHEMA}.scores"
+REFERRAL_SHARE = 0.05  # Figure 1, Tables 6-8: the top 5% of scores
+SCORING_AGE = 5  # outcomes to age 5 for the scored cohort (NZ study, Table 2 and Figure 1)
+MIN_FIT_POSITIVES = 6  # below this the 70/30 split leaves too few positives to fit and validate
+EVALUATION_TABLES = ("table1", "table2", "figure1", "table6", "table7", "table8", "figure4", "calibration", "model_comparison")
+
+
+class PrmModelConfig(dg.Config):
+    """Training choices; defaults are the NZ study's (paras 58-62, Figure 3 note 1)."""
+
+    target: str = "A"  # Table 10 target (A = substantiated finding)
+    outcome_age: int = 2  # outcomes to this age define the training cohort and the label
+    linkage_level: str = "conservative"
+    seed: int = 2014
+    min_training_positives: int = 20  # pool earlier complete cohorts until this many positives
+    max_pooled_cohorts: int = 6
+    negatives_per_positive: float = 4.0
+    train_share: float = 0.7
+    alternative_family: str = "elastic_net"  # or gradient_boosting (prm.alternative)
+
+
+# --- shared helpers -----------------------------------------------------------------------
+
+
+def models_dir(storage: StorageResource) -> Path:
+    path = storage.storage().data_dir.joinpath(*MODELS_SUBDIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def current_artefact(storage: StorageResource):
+    """(ModelArtefact, path) of the current model, or (None, None)."""
+    from cmi_assets.prm import model_from_json
+
+    pointer = models_dir(storage) / CURRENT_MODEL_FILE
+    if not pointer.exists():
+        return None, None
+    path = models_dir(storage) / pointer.read_text(encoding="utf-8").strip()
+    if not path.exists():
+        return None, None
+    return model_from_json(path.read_text(encoding="utf-8")), path
+
+
+def complete_birth_years(con, outcome: str, linkage_level: str) -> list[int]:
+    """Birth years (newest first) whose every child has `outcome` observed."""
+    if not table_exists(con, OUTCOMES_TABLE):
+        return []
+    rows = con.execute(
+        f"select birth_year from {OUTCOMES_TABLE} where linkage_level = ? group by 1 "
+        f"having count(*) > 0 and count({outcome}) = count(*) order by 1 desc", [linkage_level]
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def cohort_frame(con, linkage_level: str, birth_years: list[int]) -> pl.DataFrame:
+    """Features joined to outcomes, one row per child of the given birth years, by person_key."""
+    if not birth_years:
+        return pl.DataFrame()
+    years = ", ".join(str(int(y)) for y in birth_years)
+    return con.execute(
+        f"select f.*, o.* exclude (person_key, birth_year, linkage_level) from {FEATURES_TABLE} f "
+        f"join {OUTCOMES_TABLE} o using (person_key, birth_year, linkage_level) "
+        f"where f.linkage_level = ? and f.birth_year in ({years}) order by f.birth_year, f.person_key", [linkage_level]
+    ).pl()
+
+
+def model_candidates(frame: pl.DataFrame) -> list[str]:
+    """Box 1 variables present, complete and with more than one level in `frame`."""
+    from cmi_assets.cohorts import FEATURE_CATEGORIES
+
+    return [name for name in FEATURE_CATEGORIES
+            if name in frame.columns and frame[name].null_count() == 0 and frame[name].n_unique() > 1]
+
+
+def align_to_training_levels(frame: pl.DataFrame, variables) -> tuple[pl.DataFrame, int]:
+    """Levels the model never saw in training scored as the variable's reference level (a
+    small training cohort may lack rare levels); returns the frame and the cells changed."""
+    changed, columns = 0, []
+    for spec in variables:
+        if spec.kind == "numeric" or not spec.levels:
+            continue
+        unseen = ~frame[spec.name].cast(pl.String).is_in(list(spec.levels))
+        changed += int(unseen.sum())
+        columns.append(pl.when(unseen).then(pl.lit(spec.reference)).otherwise(pl.col(spec.name).cast(pl.String)).alias(spec.name))
+    return (frame.with_columns(columns) if columns else frame), changed
+
+
+def finite_or_none(value):
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    return value
+
+
+def notes_markdown(notes: list[str]) -> str:
+    return "\n".join(f"- {note}" for note in notes) if notes else "- none"
+
+
+def write_table(con, table: str, frame: pl.DataFrame) -> int:
+    """Create or replace a table of the analysis zone's prm schema from a frame."""
+    con.execute(f"create schema if not exists {table.split('.')[0]}")
+    con.register("_prm_frame", frame.to_arrow())
+    try:
+        con.execute(f"create or replace table {table} as select * from _prm_frame")
+    finally:
+        con.unregister("_prm_frame")
+    return frame.height
+
+
+def read_table(con, table: str) -> pl.DataFrame:
+    return con.execute(f"select * from {table}").pl() if table_exists(con, table) else pl.DataFrame()
+
+
+# --- prm_model -----------------------------------------------------------------------------
+
+
+def training_cohorts(con, outcome: str, linkage_level: str, min_positives: int, max_pooled: int) -> tuple[list[int], list[str]]:
+    """The newest complete cohort, plus earlier complete cohorts while positives are too few."""
+    years = complete_birth_years(con, outcome, linkage_level)
+    if not years:
+        return [], [f"no birth cohort has {outcome} observed for every child"]
+    positives = dict(con.execute(
+        f"select birth_year, sum({outcome}::int) from {OUTCOMES_TABLE} where linkage_level = ? group by 1", [linkage_level]
+    ).fetchall())
+    chosen = [years[0]]
+    while sum(positives.get(y) or 0 for y in chosen) < min_positives and len(chosen) < min(max_pooled, len(years)):
+        chosen.append(years[len(chosen)])
+    notes = []
+    if len(chosen) > 1:
+        notes.append(f"cohort {years[0]} has {positives.get(years[0]) or 0} children with {outcome} (< {min_positives}): "
+                     f"pooled cohorts {min(chosen)}-{max(chosen)} for training")
+    return sorted(chosen), notes
+
+
+def fit_prm(frame: pl.DataFrame, outcome: str, config: PrmModelConfig) -> dict:
+    """Sample, fit the stepwise model and the second family, evaluate on the validation set.
+    Returns a dict with the model pieces, or with `too_few` / `error` notes."""
+    from cmi_assets.prm import (
+        StepwiseFitError,
+        base_model_summary,
+        compare_on_validation,
+        fit_alternative_model,
+        modelling_sample,
+        stepwise_logistic,
+    )
+    from cmi_assets.synthetic.profile import component_rng
+
+    positives = int(frame[outcome].cast(pl.Int64).sum()) if frame.height else 0
+    if positives < MIN_FIT_POSITIVES:
+        return {"error": f"too few positives: {positives} children with {outcome} (at least {MIN_FIT_POSITIVES} needed "
+                         "to fit on 70% and validate on 30%); no model fitted"}
+    sample = modelling_sample(frame, outcome, component_rng(config.seed, "prm_sampling"),
+                              config.negatives_per_positive, config.train_share)
+    candidates = model_candidates(sample.train)
+    if not candidates:
+        return {"error": "no Box 1 variable varies in the training sample; no model fitted"}
+    try:
+        model = stepwise_logistic(sample.train, outcome, candidates)
+    except (StepwiseFitError, ValueError, np.linalg.LinAlgError) as error:
+        return {"error": f"stepwise fit failed ({type(error).__name__}: {error}); no model fitted"}
+    prior = sample.prior_correction()
+    scorer = model.scorer(prior)
+    notes = []
+    validation, population = sample.validation, frame
+    aligned_validation, _ = align_to_training_levels(validation, scorer.variables)
+    aligned_population, unseen = align_to_training_levels(population, scorer.variables)
+    if unseen:
+        notes.append(f"{unseen} cohort values of levels absent from the training sample scored as the reference level")
+    val_y = aligned_validation[outcome].cast(pl.Int64).to_numpy()
+    val_score = scorer.predict_proba(aligned_validation)
+    population_score = scorer.predict_proba(aligned_population)
+    table1 = None
+    if 0 < val_y.sum() < len(val_y):
+        table1 = base_model_summary(population[outcome].cast(pl.Int64), population_score, val_y, val_score,
+                                    sample.sample_size, tie_key=population["person_key"])
+    else:
+        notes.append("the validation set lacks one outcome class: no validation AUC")
+    comparison = None
+    try:
+        alternative = fit_alternative_model(sample.train, outcome, candidates, component_rng(config.seed, "prm_alternative"),
+                                            family=config.alternative_family, prior_correction=prior)
+        if table1 is not None:
+            # the second family uses every candidate: align the validation set to all of them
+            both, _ = align_to_training_levels(validation, alternative.variables)
+            comparison = compare_on_validation(both, outcome, {"stepwise": scorer, config.alternative_family: alternative})
+    except Exception as error:  # noqa: BLE001 - sklearn raises many kinds on tiny folds; the note says which
+        notes.append(f"second model family {config.alternative_family} not fitted ({type(error).__name__}: {error})")
+    return {"model": model, "sample": sample, "prior": prior, "scorer": scorer, "table1": table1,
+            "comparison": comparison, "notes": notes, "population_score": population_score}
+
+
+def snapshot_id(frame: pl.DataFrame, outcome: str) -> str:
+    """A content hash of the training data (children, cohort and label): same data, same id."""
+    digest = hashlib.sha256()
+    for key, year, label in frame.select("person_key", "birth_year", outcome).sort("person_key").iter_rows():
+        digest.update(f"{key}|{year}|{label}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+@dg.asset(
+    name="prm_model",
+    deps=["cohort_features", "cohort_outcomes"],
+    group_name=GROUP,
+    kinds={"python", "duckdb", "json"},
+    owners=OWNERS,
+    description=(
+        "The predictive risk model of the NZ study (paras 58-62): SAS-style stepwise logistic regression of "
+        "substantiated findings by age 2 on the Box 1 variables, trained on the newest birth cohort with outcomes to "
+        "age 2 at the conservative linkage (earlier cohorts pooled when positives are too few), with negatives "
+        "under-sampled 4:1, a 70/30 split and King-Zeng prior correction; a second model family compared on the same "
+        "validation set. Artefact: $CMI_DATA_DIR/prm/models/<sha12>.json; the model card is in the metadata."
+    ),
+    pool=DUCKDB_WRITE_POOL,
+    automation_condition=follow_upstream(),
+)
+def prm_model(context: dg.AssetExecutionContext, config: PrmModelConfig, storage: StorageResource) -> dg.MaterializeResult:
+    from cmi_assets.cohorts import outcome_column
+    from cmi_assets.prm import model_card_markdown, model_to_json, threshold_table
+
+    outcome = outcome_column(config.target, config.outcome_age)
+    with storage.warehouse() as con:
+        years, notes = training_cohorts(con, outcome, config.linkage_level, config.min_training_positives, config.max_pooled_cohorts)
+        frame = cohort_frame(con, config.linkage_level, years)
+    result = fit_prm(frame, outcome, config) if years else {"error": notes.pop() if notes else "no complete cohort"}
+    notes += result.get("notes", [])
+    metadata: dict = {"outcome": outcome, "linkage_level": config.linkage_level,
+                      "training_birth_years": dg.MetadataValue.json(years), "training_children": frame.height}
+    if "error" in result:
+        notes.append(result["error"])
+        previous, path = current_artefact(storage)
+        notes.append(f"the current model stays {path.name}" if previous else "there is no current model")
+        context.log.warning(f"prm_model: {result['error']}")
+        metadata.update(status="no new model", notes=dg.MetadataValue.md(notes_markdown(notes)))
+        return dg.MaterializeResult(metadata=metadata)
+
+    model, sample, table1 = result["model"], result["sample"], result["table1"]
+    validation_metrics = {k: finite_or_none(v) for k, v in (table1 or {}).items()}
+    label = f"{min(years)}" if len(years) == 1 else f"{min(years)}-{max(years)}"
+    json_text, sha = model_to_json(model, {
+        "training_cohort": label, "linkage_level": config.linkage_level, "data_snapshot_id": snapshot_id(frame, outcome),
+        "sample_sizes": sample.sizes(), "validation_metrics": validation_metrics,
+        "training_birth_years": years, "seed": config.seed, "notes": notes,
+    }, result["prior"])
+    path = models_dir(storage) / f"{sha[:12]}.json"
+    path.write_text(json_text, encoding="utf-8")
+    (models_dir(storage) / CURRENT_MODEL_FILE).write_text(path.name, encoding="utf-8")
+    thresholds = threshold_table(frame[outcome].cast(pl.Int64), result["population_score"], tie_key=frame["person_key"])
+    context.log.info(f"prm model {sha[:12]}: {len(model.selected_names)} variables, trained on cohorts {label}")
+    metadata.update({
+        "status": "new model",
+        "sha256": sha,
+        "artefact": dg.MetadataValue.path(str(path)),
+        "selected_variables": dg.MetadataValue.json(model.selected_names),
+        "stop_reason": model.stop_reason,
+        "sample_sizes": dg.MetadataValue.json(sample.sizes()),
+        "model_card": dg.MetadataValue.md(model_card_markdown(json_text, thresholds)),
+        "table1": dg.MetadataValue.md(md_table(pl.DataFrame([validation_metrics])) if table1 else "no validation AUC"),
+        "model_comparison": dg.MetadataValue.md(md_table(result["comparison"]) if result["comparison"] is not None
+                                                else "not compared (see notes)"),
+        "notes": dg.MetadataValue.md(notes_markdown(notes)),
+    })
+    if validation_metrics.get("auc_validation") is not None:
+        metadata["validation_auc"] = dg.MetadataValue.float(validation_metrics["auc_validation"])
+    with storage.warehouse() as con:
+        write_table(con, f"{SCHEMA}.table1", pl.DataFrame([{"model_sha12": sha[:12], "training_cohort": label,
+                                                            "linkage_level": config.linkage_level, **validation_metrics}]))
+        comparison = result["comparison"] if result["comparison"] is not None else pl.DataFrame({"model_sha12": [sha[:12]]})
+        write_table(con, f"{SCHEMA}.model_comparison", comparison)
+    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(sha[:12]))
+
+
+# --- prm_scores ----------------------------------------------------------------------------
+
+
+def scoring_birth_year(con, training_years: list[int], outcome: str) -> tuple[int | None, list[str]]:
+    """The newest cohort with `outcome` observed for every child that is older than every
+    training cohort (the NZ study scored earlier cohorts to see outcomes to age 5)."""
+    years = complete_birth_years(con, outcome, "conservative")
+    earlier = [y for y in years if not training_years or y < min(training_years)]
+    if earlier:
+        return earlier[0], []
+    if years:
+        return years[0], [f"no cohort older than the training cohorts has {outcome} for every child: scored cohort "
+                          f"{years[0]}, which overlaps training (optimistic)"]
+    return None, [f"no cohort has {outcome} observed for every child: nothing scored"]
+
+
+@dg.asset(
+    name="prm_scores",
+    deps=["prm_model", "cohort_features", "cohort_outcomes"],
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    description=(
+        "The current PRM scores of an earlier birth cohort with outcomes to age 5, at both linkage levels (NZ study "
+        "section 4 and Table 6): one row per child with the prior-corrected probability and referral rank "
+        "(1 = highest; ties by person_key). Analysis zone, prm.scores."
+    ),
+    pool=DUCKDB_WRITE_POOL,
+    automation_condition=follow_upstream(),
+    metadata={"dagster/table_name": f"{WAREHOUSE}.{SCORES_TABLE}", "zone": WAREHOUSE},
+)
+def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    from cmi_assets.cohorts import outcome_column
+    from cmi_assets.prm import referral_order
+
+    artefact, path = current_artefact(storage)
+    if artefact is None:
+        return dg.MaterializeResult(metadata={"status": "no model", "notes": dg.MetadataValue.md(
+            notes_markdown(["prm_model has not produced a model yet (see its notes): nothing scored"]))})
+    training_years = [int(y) for y in artefact.document["metadata"].get("training_birth_years", [])]
+    frames, rows, notes = [], [], []
+    with storage.warehouse() as con:
+        year, notes = scoring_birth_year(con, training_years, outcome_column("A", SCORING_AGE))
+        for level in LEVELS if year is not None else ():
+            frame = cohort_frame(con, level, [year])
+            if not frame.height:
+                notes.append(f"cohort {year} has no children at the {level} level")
+                continue
+            aligned, unseen = align_to_training_levels(frame, artefact.scorer.variables)
+            if unseen:
+                notes.append(f"{level}: {unseen} values of levels absent from training scored as the reference level")
+            score = artefact.predict_proba(aligned)
+            rank = np.empty(len(score), dtype=np.int64)
+            rank[referral_order(score, frame["person_key"])] = np.arange(1, len(score) + 1)
+            frames.append(frame.select("person_key", "birth_year", "linkage_level").with_columns(
+                pl.Series("score", score), pl.Series("score_rank", rank), pl.lit(artefact.version).alias("model_sha12")))
+            rows.append({"linkage_level": level, "children": frame.height, "mean_score": float(np.mean(score)),
+                         "max_score": float(np.max(score))})
+        scores = pl.concat(frames) if frames else pl.DataFrame(schema={
+            "person_key": pl.String, "birth_year": pl.Int32, "linkage_level": pl.String, "score": pl.Float64,
+            "score_rank": pl.Int64, "model_sha12": pl.String})
+        written = write_table(con, SCORES_TABLE, scores)
+    context.log.info(f"prm_scores: cohort {year}, {written} scores with model {artefact.version}")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": written,
+        "status": "scored" if written else "nothing scored",
+        "scored_birth_year": year if year is not None else -1,
+        "model_sha12": artefact.version,
+        "model_artefact": dg.MetadataValue.path(str(path)),
+        "scores_by_level": dg.MetadataValue.md(md_table(pl.DataFrame(rows)) if rows else "none"),
+        "notes": dg.MetadataValue.md(notes_markdown(notes)),
+    })
+
+
+# --- prm_evaluation ------------------------------------------------------------------------
+
+
+def group_columns(frame: pl.DataFrame) -> list[str]:
+    """Table 7 groups: ethnic groups, benefit and registration by 3 months, high deprivation."""
+    return [c for c in frame.columns if c.startswith("ethnicity_")] + [
+        c for c in ("on_benefit_by_3_months", "registered_by_3_months", "high_deprivation") if c in frame.columns]
+
+
+def evaluate_level(frame: pl.DataFrame, level: str, notes: list[str]) -> dict[str, pl.DataFrame]:
+    """Every study table for one linkage level's scored cohort (frame: features, outcomes, score)."""
+    from cmi_assets.cohorts import RISK_MARKERS, table8_profile
+    from cmi_assets.prm import (
+        calibration_fit,
+        calibration_table,
+        composition_table,
+        confusion_at_share,
+        delong_auc,
+        marker_count_by_score_band,
+        outcomes_at_share_table,
+        threshold_table,
+        top_share_flags,
+    )
+
+    tag = pl.lit(level).alias("linkage_level")
+    y5 = frame["finding_by_age_5"].cast(pl.Int64)
+    y2 = frame["finding_by_age_2"].cast(pl.Int64)
+    score, key = frame["score"].to_numpy(), frame["person_key"]
+    referred = top_share_flags(score, REFERRAL_SHARE, key)
+    out = {
+        "table2": threshold_table(y5, score, events=frame["n_finding_events_by_age_5"], tie_key=key),
+        "figure1": outcomes_at_share_table({age: frame[f"finding_by_age_{age}"].cast(pl.Int64) for age in range(1, 6)},
+                                           score, REFERRAL_SHARE, key).rename({"outcome": "age"}),
+        "table7": composition_table(frame, group_columns(frame), "finding_by_age_5", referred),
+        "table8": table8_profile(frame, frame, "finding_by_age_2", referred=referred),
+        "figure4": marker_count_by_score_band(frame.with_columns(pl.col(list(RISK_MARKERS)).fill_null(False)),
+                                              list(RISK_MARKERS), score, tie_key=key),
+        "calibration": calibration_table(y2, score, n_bins=min(10, len(score))),
+    }
+    counts = confusion_at_share(y5, score, REFERRAL_SHARE, key)
+    row = {"children": frame.height, "prevalence_by_age_5": float(y5.mean()), "share_referred": REFERRAL_SHARE,
+           "referred": counts.referred, **counts.rates(), "auc": None, "auc_ci_low": None, "auc_ci_high": None}
+    if 0 < y5.sum() < len(y5):
+        auc = delong_auc(y5, score)
+        row.update(auc=auc.auc, auc_ci_low=auc.ci_low, auc_ci_high=auc.ci_high)
+    else:
+        notes.append(f"{level}: findings by age 5 take one value only in the scored cohort: no AUC")
+    out["table6"] = pl.DataFrame([{k: finite_or_none(v) for k, v in row.items()}])
+    if 0 < y2.sum() < len(y2):
+        try:
+            fit = calibration_fit(y2, score).to_dict()
+            out["calibration"] = out["calibration"].with_columns(
+                pl.lit(fit["slope"]).alias("calibration_slope"), pl.lit(fit["intercept"]).alias("calibration_intercept"))
+        except Exception as error:  # noqa: BLE001 - a tiny cohort can separate perfectly
+            notes.append(f"{level}: calibration slope not estimated ({type(error).__name__})")
+    return {name: table.with_columns(tag) for name, table in out.items()}
+
+
+def figure1_chart(figure1: pl.DataFrame) -> str:
+    """PPV and sensitivity by age at the top 5% (conservative), as a base64 PNG in markdown."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = figure1.filter(pl.col("linkage_level") == "conservative")
+    figure, axis = plt.subplots(figsize=(5, 3))
+    for column, colour in (("ppv", "#2a7ab9"), ("sensitivity", "#c0392b")):
+        axis.plot(data["age"].to_list(), [100 * (v if v is not None else float("nan")) for v in data[column].to_list()],
+                  marker="o", color=colour, label=column.upper() if column == "ppv" else column)
+    axis.set_xlabel("findings by age")
+    axis.set_ylabel("% (top 5% of scores)")
+    axis.legend()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    plt.close(figure)
+    return f"![Figure 1](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')})"
+
+
+def oracle_note(storage: StorageResource) -> str:
+    truth = storage.storage().truth_dir / "children.parquet"
+    if truth.exists():
+        return ("oracle AUC not computed: the synthetic truth (children.parquet, p_finding_by_age_2) is keyed by true "
+                "person ids, and mapping them to person_key would need identified data, which stays out of the analysis zone")
+    return "oracle AUC not computed: no synthetic truth in this deployment"
+
+
+@dg.asset(
+    name="prm_evaluation",
+    deps=["prm_scores", "prm_model"],
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    description=(
+        "The NZ study's evaluation of the scored cohort: Table 1 (base model), Table 2 (top 1-20%), Figure 1 (PPV "
+        "and sensitivity by age 1-5 at the top 5%), Table 6 (conservative vs less conservative linkage), Tables 7 and "
+        "8 (composition of the top 5%), Figure 4 (risk markers by score band) and calibration. Analysis zone, schema "
+        "prm (one table each, with a linkage_level column); markdown in the metadata."
+    ),
+    pool=DUCKDB_WRITE_POOL,
+    automation_condition=follow_upstream(),
+    metadata={"dagster/table_name": f"{WAREHOUSE}.{SCHEMA}.*", "zone": WAREHOUSE},
+)
+def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    notes: list[str] = []
+    tables: dict[str, list[pl.DataFrame]] = {}
+    with storage.warehouse() as con:
+        scores = read_table(con, SCORES_TABLE)
+        for level in LEVELS:
+            level_scores = scores.filter(pl.col("linkage_level") == level) if scores.height else scores
+            if not level_scores.height:
+                notes.append(f"{level}: no scores (see prm_scores)")
+                continue
+            year = int(level_scores["birth_year"][0])
+            frame = cohort_frame(con, level, [year]).join(level_scores.select("person_key", "score"), on="person_key", how="inner")
+            for name, table in evaluate_level(frame.sort("person_key"), level, notes).items():
+                tables.setdefault(name, []).append(table)
+        combined = {name: pl.concat(parts, how="diagonal_relaxed") for name, parts in tables.items()}
+        for name, table in combined.items():
+            write_table(con, f"{SCHEMA}.{name}", table)
+        table1 = read_table(con, f"{SCHEMA}.table1")
+    notes.append(oracle_note(storage))
+    metadata: dict = {"tables": dg.MetadataValue.json(sorted(combined) + (["table1"] if table1.height else []))}
+    if table1.height:
+        metadata["table1"] = dg.MetadataValue.md(md_table(table1))
+    for name in ("table2", "figure1", "table6", "table7", "table8", "figure4", "calibration"):
+        if name in combined:
+            table = combined[name].filter(pl.col("linkage_level") == "conservative") if name not in ("table6",) else combined[name]
+            metadata[name] = dg.MetadataValue.md(md_table(table.drop("label") if name == "table8" else table, digits=3))
+    if "figure1" in combined:
+        metadata["figure1_chart"] = dg.MetadataValue.md(figure1_chart(combined["figure1"]))
+    if "table7" in combined:
+        top = combined["table7"].filter(pl.col("linkage_level") == "conservative")
+        metadata["top_share_by_group"] = dg.MetadataValue.json(
+            {g: finite_or_none(s) for g, s in zip(top["group"].to_list(), top["share_referred"].to_list())})
+    metadata["notes"] = dg.MetadataValue.md(notes_markdown(notes))
+    context.log.info(f"prm_evaluation: {len(combined)} tables")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+# --- feasibility_report --------------------------------------------------------------------
+
+
+@dg.asset(
+    name="feasibility_report",
+    deps=["prm_evaluation", "prm_model"],
+    group_name=GROUP,
+    kinds={"html", "markdown"},
+    owners=OWNERS,
+    description=(
+        "The PRM feasibility report (NZ study tables rebuilt on our cohorts, the model card and every note on what "
+        "could not be computed), as markdown and self-contained HTML under $CMI_DATA_DIR/reports/prm/."
+    ),
+    pool=DUCKDB_WRITE_POOL,
+    automation_condition=follow_upstream(),
+)
+def feasibility_report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    from cmi_assets.prm import model_card_markdown
+    from cmi_assets.prm.report import feasibility_sections, report_html, report_markdown
+
+    artefact, path = current_artefact(storage)
+    with storage.warehouse() as con:
+        tables = {name: read_table(con, f"{SCHEMA}.{name}") for name in EVALUATION_TABLES}
+    tables = {name: table for name, table in tables.items() if table.height}
+    if "table8" in tables:
+        tables["table8"] = tables["table8"].drop("row")
+    notes = [] if artefact else ["no PRM model yet: prm_model found too few positives or no complete cohort"]
+    if artefact:
+        notes += list(artefact.document["metadata"].get("notes", []))
+    notes.append(oracle_note(storage))
+    card = model_card_markdown(path.read_text(encoding="utf-8")) if artefact else None
+    title = f"PRM feasibility report ({'model ' + artefact.version if artefact else 'no model'})"
+    sections = feasibility_sections(tables, notes=notes, model_card=card)
+    markdown, page = report_markdown(title, sections), report_html(title, sections)
+    out_dir = storage.storage().data_dir.joinpath(*REPORTS_SUBDIR)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"feasibility_{artefact.version}" if artefact else "feasibility_no_model"
+    (out_dir / f"{stem}.md").write_text(markdown, encoding="utf-8")
+    (out_dir / f"{stem}.html").write_text(page, encoding="utf-8")
+    (out_dir / "latest.md").write_text(markdown, encoding="utf-8")
+    (out_dir / "latest.html").write_text(page, encoding="utf-8")
+    context.log.info(f"feasibility report {stem} with {len(tables)} tables")
+    return dg.MaterializeResult(metadata={
+        "report_html": dg.MetadataValue.path(str(out_dir / f"{stem}.html")),
+        "report_markdown": dg.MetadataValue.path(str(out_dir / f"{stem}.md")),
+        "tables": dg.MetadataValue.json(sorted(tables)),
+        "report": dg.MetadataValue.md(markdown),
+    })
+
+
+PRM_ASSETS = [prm_model, prm_scores, prm_evaluation, feasibility_report]
