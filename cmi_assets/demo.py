@@ -134,6 +134,15 @@ def upstream_partitions_ready(asset_graph, instance, keys, partition_key, cache:
     return True
 
 
+def stage_job_name(asset_graph, keys) -> str:
+    """`demo__<asset>` for a one-asset stage, else `demo__<group>[_<group>]__<first asset>`."""
+    first = keys[0].to_user_string().replace("/", "__")
+    if len(keys) == 1:
+        return f"demo__{first}"
+    groups = sorted({asset_graph.get(k).group_name or "default" for k in keys})
+    return f"demo__{'_'.join(groups)}__{first}"
+
+
 def materialize_everything(defs, instance, log=print) -> tuple[int, list[str]]:
     """Materialize every asset, stage by stage, each partition as its own run; partitions
     whose upstream partitions do not exist yet are left for later (and counted)."""
@@ -154,12 +163,17 @@ def materialize_everything(defs, instance, log=print) -> tuple[int, list[str]]:
             partition_keys = ready
         log(f"  materializing {label} ({'1 run' if pdef is None else f'{len(partition_keys)} partitions'}"
             + (f", {waiting} waiting for upstream data)" if pdef is not None and waiting else ")"))
+        # A named job per stage, so the runs list says what each run built.
+        job_name = stage_job_name(asset_graph, keys)
+        job = dg.Definitions(
+            assets=assets,
+            asset_checks=checks,
+            resources=resources,
+            jobs=[dg.define_asset_job(job_name, selection=dg.AssetSelection.assets(*keys))],
+        ).resolve_job_def(job_name)
         for pk in partition_keys:
-            result = dg.materialize(
-                assets + checks,
-                selection=dg.AssetSelection.assets(*keys),
+            result = job.execute_in_process(
                 instance=instance,
-                resources=resources,
                 partition_key=pk,
                 raise_on_error=False,
                 tags={"cmi/launched_by": "cmi demo"},

@@ -59,6 +59,8 @@ def _csv_rows(path: Path) -> int:
 
 def test_every_extract_loads_and_every_asset_materializes(pipeline):
     assert pipeline["failed"] == []
+    # runs are named after what they build, not an anonymous job
+    assert {run.job_name.split("__")[0] for run in pipeline["instance"].get_runs()} == {"demo"}
     storage = pipeline["storage"]
     assert not storage.quarantine_dir.exists() or not any(storage.quarantine_dir.rglob("*.csv"))
     expected: dict[str, int] = {}
