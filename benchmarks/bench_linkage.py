@@ -39,6 +39,7 @@ from cmi_assets.linkage.person_records import (  # noqa: E402
 from cmi_assets.linkage.spine import link_persons  # noqa: E402
 from cmi_assets.linkage.train import train_model  # noqa: E402
 from cmi_assets.storage import configure_connection  # noqa: E402
+from cmi_assets.sources.quick_stage import stage_person_extracts  # noqa: E402
 
 SECRET = b"benchmark-only-secret"
 
@@ -47,30 +48,7 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def load_world_stg(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
-    """Staged tables straight from the landing CSVs (the pipeline's staging does this in
-    production; here only the linkage is timed)."""
-    from cmi_assets.sources.spec import all_specs
-
-    con.execute("CREATE SCHEMA IF NOT EXISTS stg")
-    for agency in all_specs().values():
-        for spec in agency.record_types.values():
-            files = sorted(str(p) for p in (landing / agency.agency).glob(spec.file_pattern))
-            if not spec.persons or not files:
-                continue
-            columns = []
-            for c in spec.columns:
-                value = f"NULLIF(\"{c.name}\", '')"
-                if c.type == "date":
-                    value = f"CAST(strptime({value}, '{c.date_format or spec.date_format}') AS DATE)"
-                elif c.type == "int":
-                    value = f"CAST({value} AS BIGINT)"
-                columns.append(f'{value} AS "{c.name.lower()}"')
-            file_list = ", ".join(f"'{f}'" for f in files)
-            con.execute(
-                f"CREATE OR REPLACE TABLE stg.stg_{agency.agency}_{spec.name} AS SELECT {', '.join(columns)} "
-                f"FROM read_csv([{file_list}], all_varchar = true, header = true)"
-            )
+load_world_stg = stage_person_extracts  # one loader, in cmi_assets.sources.quick_stage
 
 
 class Timer:

@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from cmi_assets.cfsr.recurrence import CHILD_FILE_SCHEMA
-from cmi_assets.cfsr.store import table_exists
+from cmi_assets.tables import table_exists
 from cmi_assets.sources.spec import load_spec
 
 STAGED_TABLE = "stg.stg_child_protection_ncands_child"

@@ -18,6 +18,7 @@ import pytest
 
 from cmi_assets.synthetic.names import load_name_pools
 from cmi_assets.synthetic.noise import PersonColumns, apply_identity_noise, assign_agency_ids, noise_rates_for
+from cmi_assets.sources.quick_stage import stage_person_extracts
 
 
 TEST_U_MAX_PAIRS = 2e5  # u sampling dominates training time on small worlds
@@ -199,33 +200,7 @@ def linked_mini(mini_world):
     con.close()
 
 
-def load_world_stg(con: duckdb.DuckDBPyConnection, landing_dir) -> None:
-    """Staged tables from a generated world's landing CSVs, for tests only (the pipeline's
-    sources/staging assets do this for real): all columns read as text, dates parsed with
-    the spec's formats, empty strings null, column names lower-cased."""
-    from pathlib import Path
-
-    from cmi_assets.sources.spec import all_specs
-
-    con.execute("CREATE SCHEMA IF NOT EXISTS stg")
-    for agency in all_specs().values():
-        for spec in agency.record_types.values():
-            files = sorted(str(p) for p in (Path(landing_dir) / agency.agency).glob(spec.file_pattern))
-            if not spec.persons or not files:
-                continue
-            columns = []
-            for c in spec.columns:
-                value = f"NULLIF(\"{c.name}\", '')"
-                if c.type == "date":
-                    value = f"CAST(strptime({value}, '{c.date_format or spec.date_format}') AS DATE)"
-                elif c.type == "int":
-                    value = f"CAST({value} AS BIGINT)"
-                columns.append(f'{value} AS "{c.name.lower()}"')
-            file_list = ", ".join(f"'{f}'" for f in files)
-            con.execute(
-                f"CREATE OR REPLACE TABLE stg.stg_{agency.agency}_{spec.name} AS SELECT {', '.join(columns)} "
-                f"FROM read_csv([{file_list}], all_varchar = true, header = true)"
-            )
+load_world_stg = stage_person_extracts  # one loader, in cmi_assets.sources.quick_stage
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ from cmi_assets.cfsr.child_file import (
 )
 from cmi_assets.cfsr.drilldown import SUPPRESS_BELOW, denominator_children, drilldown_table, initial_report_records
 from cmi_assets.cfsr.recurrence import BY_STATE_EXCLUSIONS, RecurrenceResult, observed_recurrence, period_label
-from cmi_assets.cfsr.store import read_table, replace_partition_rows, replace_table, table_exists
+from cmi_assets.tables import read_table, replace_partition_rows, replace_table, table_exists
 from cmi_assets.cfsr.trend import national_trend, state_trend
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cfsr.checks import (

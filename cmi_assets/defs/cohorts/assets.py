@@ -19,6 +19,7 @@ from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cohorts.partitions import BIRTH_YEARS
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.storage import WAREHOUSE
+from cmi_assets.tables import replace_partition_rows, table_exists
 
 GROUP = "cohorts"
 OWNERS = ["team:prm-analytics"]
@@ -44,25 +45,9 @@ def md_table(frame: pl.DataFrame, digits: int = 4) -> str:
     return "\n".join(lines)
 
 
-def table_exists(con, table: str) -> bool:
-    schema, name = table.split(".")
-    query = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
-    return con.execute(query, [schema, name]).fetchone()[0] > 0
-
-
 def replace_birth_year(con, table: str, frame: pl.DataFrame, birth_year: int) -> int:
     """Replace one birth year's rows of `table` (created from the frame the first time)."""
-    con.execute(f"create schema if not exists {table.split('.')[0]}")
-    con.register("_cohort_frame", frame.to_arrow())
-    try:
-        if not table_exists(con, table):
-            con.execute(f"create table {table} as select * from _cohort_frame")
-        else:
-            con.execute(f"delete from {table} where birth_year = ?", [birth_year])
-            con.execute(f"insert into {table} by name select * from _cohort_frame")
-    finally:
-        con.unregister("_cohort_frame")
-    return frame.height
+    return replace_partition_rows(con, table, frame, "birth_year", birth_year)
 
 
 def read_cohort_table(con, table: str, linkage_level: str, birth_years: list[int] | None = None) -> pl.DataFrame:

@@ -23,6 +23,7 @@ from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.sources.spec import all_specs
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE
+from cmi_assets.tables import table_exists
 
 GROUP = "linkage"
 OWNERS = ["team:data-linkage"]
@@ -317,7 +318,7 @@ def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) ->
     except MissingPseudonymKey as error:
         raise dg.Failure(description=str(error)) from None
     with storage.identified() as con:
-        has_previous = _table_exists(con, SPINE_TABLE)
+        has_previous = table_exists(con, SPINE_TABLE)
         con.execute(f"DROP TABLE IF EXISTS {PREVIOUS_SPINE_TABLE}")
         if has_previous:  # kept for the key-stability check
             con.execute(f"CREATE TABLE {PREVIOUS_SPINE_TABLE} AS SELECT * FROM {SPINE_TABLE}")
@@ -331,12 +332,6 @@ def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) ->
         metadata.update({f"{level}/{name}": value for name, value in values.items()})
     return dg.MaterializeResult(metadata=metadata)
 
-
-def _table_exists(con, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
-    ).fetchone()[0])
 
 
 def _level_clusters(con) -> dict:

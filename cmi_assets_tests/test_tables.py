@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from cmi_assets.cfsr.store import read_table, replace_partition_rows, replace_table
+from cmi_assets.tables import read_table, replace_partition_rows, replace_table
 
 
 def test_a_partition_replaces_only_its_own_rows():

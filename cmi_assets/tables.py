@@ -1,5 +1,5 @@
-"""CFSR tables in DuckDB: each partition (a submission year or a cohort period)
-replaces its own rows, so rerunning one period never touches another."""
+"""Partitioned tables in DuckDB: each partition (a submission year, a CFSR period, a birth
+cohort) replaces its own rows, so rerunning one partition never touches another."""
 
 from __future__ import annotations
 
