@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -19,39 +19,26 @@ from cmi_assets.synthetic.outcomes import draw_office_effects
 from cmi_assets.synthetic.profile import component_rng, load_profile
 from cmi_assets.synthetic.simulate import Block, simulate_block
 
-BLOCK_FIELDS = ("persons", "births", "spells", "addresses", "sentences", "mental_health", "reports", "findings",
-                "undetected", "maternity", "hospitalisations", "children")
 # Peak memory follows the block, not the world: blocks of 15,000 mothers keep it near
 # 0.5 GB (benchmarks/bench_synthetic.py), and worlds up to scale 0.01 stay one block.
 MOTHERS_PER_BLOCK = 15_000
 
 
-@dataclass
-class World:
-    """The true world: every frame keyed by true_person_id (see simulate.Block)."""
+@dataclass(kw_only=True)
+class World(Block):
+    """The true world: a block's frames (every frame keyed by true_person_id, see
+    simulate.Block) with the profile, scale, seed and areas that made it."""
 
     profile: dict
     scale: float
     seed: int
     areas: pl.DataFrame
-    persons: pl.DataFrame
-    births: pl.DataFrame
-    spells: pl.DataFrame
-    addresses: pl.DataFrame
-    sentences: pl.DataFrame
-    mental_health: pl.DataFrame
-    reports: pl.DataFrame
-    findings: pl.DataFrame
-    undetected: pl.DataFrame
-    maternity: pl.DataFrame
-    hospitalisations: pl.DataFrame
-    children: pl.DataFrame
     block: int = 0
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_block(cls, profile: dict, scale: float, seed: int, areas: pl.DataFrame, block: Block, index: int = 0) -> "World":
-        return cls(profile, scale, seed, areas, *(getattr(block, f) for f in BLOCK_FIELDS), block=index, extra=block.extra)
+        frames = {f.name: getattr(block, f.name) for f in fields(Block)}
+        return cls(**frames, profile=profile, scale=scale, seed=seed, areas=areas, block=index)
 
 
 @dataclass(frozen=True)
