@@ -42,6 +42,14 @@ def lineage_metadata(lineage: dict[str, list[tuple[str, str]]]) -> dg.TableColum
     )
 
 
+def lineage_markdown(lineage: dict[str, list[tuple[str, str]]]) -> str:
+    """The same lineage as a table: the open-source UI records dagster/column_lineage but
+    only Dagster+ draws it, so users read it here."""
+    rows = [f"| `{output}` | " + ", ".join(f"`{asset_name_for_table(t)}.{c}`" for t, c in sources) + " |"
+            for output, sources in lineage.items()]
+    return "\n".join(["| column | computed from |", "|---|---|", *rows])
+
+
 @functools.lru_cache(maxsize=1)
 def declared_model_schemas() -> dict[str, list[tuple[str, str]]]:
     """Every model's columns, known before anything runs: the models are built once over
@@ -101,6 +109,7 @@ def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
                 ),
                 "dagster/table_name": f"{IDENTIFIED}.{model.table}",
                 "dagster/column_lineage": lineage_metadata(lineage),
+                "column_lineage": dg.MetadataValue.md(lineage_markdown(lineage)),
                 "sql": dg.MetadataValue.md(f"```sql\n{model.sql.strip()}\n```"),
             }
         )

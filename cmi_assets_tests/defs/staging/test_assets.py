@@ -70,6 +70,10 @@ def test_staged_model_materializes_with_row_count_schema_and_sql(storage_env):
     sql = metadata["sql"].value
     assert sql.startswith("```sql\n") and "from raw.reference__areas" in sql
     assert "12345" not in repr(metadata) and "54321" not in repr(metadata)
+    # column lineage both as Dagster's structure and as a table the open-source UI shows
+    deps = metadata["dagster/column_lineage"].value.deps_by_column["office_code"]
+    assert [(d.asset_key, d.column_name) for d in deps] == [(dg.AssetKey("raw_reference"), "office_code")]
+    assert "| `office_code` | `raw_reference.office_code` |" in metadata["column_lineage"].value
 
     with storage_env.connect(IDENTIFIED, read_only=True) as con:
         offices = con.execute("select office_code from stg.stg_reference_areas order by postcode").fetchall()
