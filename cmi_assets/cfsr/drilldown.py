@@ -8,8 +8,9 @@ victimization report (section 2.1 step 7): its county of investigation (RPTCNTY,
 the maltreatment types substantiated or indicated on it (#26-33; a child with two
 such types counts in both groups, so that breakdown's groups overlap).
 
-Small cells are suppressed: a group with fewer than 11 children in the denominator
-shows no numerator and no observed rate (`suppressed` = true). DQ state-periods show
+Small cells are suppressed (suppression.py, the one rule for every published CFSR
+table): a group with fewer than 11 children in the denominator shows no numerator and
+no observed rate (`suppressed` = true). DQ state-periods show
 no observed rate at all (section 2.1 step 4), and the pooled rows ("national") use
 DQ-passing states only, as the pooled observed performance does (step 12).
 """
@@ -19,8 +20,7 @@ from __future__ import annotations
 import polars as pl
 
 from cmi_assets.cfsr.child_file import MALTREATMENT_TYPES, RACE_FLAGS
-
-SUPPRESS_BELOW = 11  # denominators under 11 are not shown
+from cmi_assets.cfsr.suppression import DRILLDOWN_VALUES, SUPPRESS_BELOW, suppress_small_cells
 NATIONAL = "national"
 DIMENSIONS = ("age_group", "race_ethnicity", "sex", "county", "maltreatment_type")
 
@@ -133,17 +133,6 @@ def denominator_children(audit: pl.DataFrame, records: pl.DataFrame) -> pl.DataF
 # --- observed performance by group --------------------------------------------------------
 
 
-def suppress_small_cells(table: pl.DataFrame, min_denominator: int = SUPPRESS_BELOW) -> pl.DataFrame:
-    """Numerator and observed rate null, `suppressed` true, where the denominator is
-    under `min_denominator` children."""
-    small = pl.col("denominator") < min_denominator
-    return table.with_columns(
-        numerator=pl.when(~small).then(pl.col("numerator")),
-        observed=pl.when(~small).then(pl.col("observed")),
-        suppressed=small,
-    )
-
-
 def observed_by_group(
     children: pl.DataFrame, dimension: str, dq_status: pl.DataFrame, min_denominator: int = SUPPRESS_BELOW
 ) -> pl.DataFrame:
@@ -170,7 +159,7 @@ def observed_by_group(
         observed=pl.when(pl.col("dq_status") == "pass").then(pl.col("numerator") / pl.col("denominator")),
     )
     return (
-        suppress_small_cells(table, min_denominator)
+        suppress_small_cells(table, DRILLDOWN_VALUES, min_denominator=min_denominator)
         .select(list(DRILLDOWN_SCHEMA))
         .cast(DRILLDOWN_SCHEMA)
         .sort("state", "group")

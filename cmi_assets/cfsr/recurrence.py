@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import polars as pl
 
@@ -322,22 +323,47 @@ AUDIT_FLAG_COLUMNS = [
     "recur",
 ]
 
-# by_state exclusion counts: (column, audit source, unit) in rule order.
+class Exclusion(NamedTuple):
+    """One by_state exclusion count: its column, the audit column it sums (None: counted
+    from the dropped records), what it counts and the rule (section 2.1)."""
+
+    column: str
+    audit_source: str | None
+    unit: str
+    rule: str
+
+
+# by_state exclusion counts, in rule order.
 BY_STATE_EXCLUSIONS = [
-    ("excluded_duplicate_records", None, "records"),  # step 2
-    ("excluded_non_victim_records", None, "records"),  # step 3
-    ("excluded_dq_flagged_children", "excluded_dq_flagged", "children"),  # step 4
-    ("excluded_before_window_records", "n_dropped_before_window", "records"),  # step 5
-    ("excluded_age_18_plus_records", "n_dropped_age_18_plus", "records"),  # step 6
-    ("excluded_no_record_in_window_children", "excluded_no_record_in_window", "children"),  # steps 5-6
-    ("excluded_initial_after_period_children", "excluded_initial_after_period", "children"),  # step 7
-    ("excluded_unborn_children", "excluded_unborn", "children"),  # step 8
-    ("excluded_no_age_group_children", "excluded_no_age_group", "children"),  # step 8 / 2.2
-    ("excluded_initial_fatality_children", "excluded_initial_fatality", "children"),  # step 13
-    ("excluded_14_day_records", "n_dropped_14_day", "records"),  # step 9
-    ("excluded_same_incident_records", "n_dropped_same_incident", "records"),  # step 10
-    ("excluded_beyond_365_days_records", "n_beyond_365_days", "records"),  # step 11
-]
+    Exclusion("excluded_duplicate_records", None, "records",
+              "step 2: report-child pairs (StaTerr, RptID, ChID) in both files; the copy from the other submission"),
+    Exclusion("excluded_non_victim_records", None, "records",
+              "step 3: records with no disposition level substantiated (1) or indicated (2) and no maltreatment "
+              "death: AR victims and non-victims, unsubstantiated, closed, no alleged maltreatment, other/unknown"),
+    Exclusion("excluded_dq_flagged_children", "excluded_dq_flagged", "children",
+              "step 4: victims with a record flagged by the DQ checks (ID matched across files with a sex or DOB "
+              "conflict, missing age, under 1 without DOB), all their records dropped"),
+    Exclusion("excluded_before_window_records", "n_dropped_before_window", "records",
+              "step 5: victim records reported before 1 October of the period (no look-back)"),
+    Exclusion("excluded_age_18_plus_records", "n_dropped_age_18_plus", "records",
+              "step 6: victim records at age 18 or older at the report (ChAge > 17 or DOB + 18 y <= RptDt)"),
+    Exclusion("excluded_no_record_in_window_children", "excluded_no_record_in_window", "children",
+              "steps 5-6: victims with no record left once records before the period or at 18+ are dropped"),
+    Exclusion("excluded_initial_after_period_children", "excluded_initial_after_period", "children",
+              "step 7: initial victimization after 30 September of the period (in a later cohort)"),
+    Exclusion("excluded_unborn_children", "excluded_unborn", "children",
+              "step 8: unborn at the initial report (ChAge 77 or DOB after the report date)"),
+    Exclusion("excluded_no_age_group_children", "excluded_no_age_group", "children",
+              "step 8 / section 2.2: age group cannot be set (age 0 without DOB, or neither age nor DOB)"),
+    Exclusion("excluded_initial_fatality_children", "excluded_initial_fatality", "children",
+              "step 13: died of maltreatment at the initial report (0 unless exclude_initial_fatality is on)"),
+    Exclusion("excluded_14_day_records", "n_dropped_14_day", "records",
+              "step 9: follow-up victim records 0-14 days after the initial report (the same victimization)"),
+    Exclusion("excluded_same_incident_records", "n_dropped_same_incident", "records",
+              "step 10: follow-up victim records with the initial report's incident date"),
+    Exclusion("excluded_beyond_365_days_records", "n_beyond_365_days", "records",
+              "step 11: follow-up victim records more than 365 days after the initial report"),
+]  # fmt: skip
 
 
 def observed_recurrence(
@@ -449,7 +475,7 @@ def _by_state(
 ) -> pl.DataFrame:
     """Step 12 per state, with the exclusions of every rule."""
     states = pl.concat([records.select(STATE), duplicates.select(STATE)]).unique()
-    from_audit = [(column, source) for column, source, _ in BY_STATE_EXCLUSIONS if source is not None]
+    from_audit = [(e.column, e.audit_source) for e in BY_STATE_EXCLUSIONS if e.audit_source is not None]
     counts = audit.group_by(STATE).agg(
         denominator=pl.col("in_denominator").sum().cast(pl.Int64),
         numerator=(pl.col("in_denominator") & pl.col("recur")).sum().cast(pl.Int64),
@@ -462,7 +488,7 @@ def _by_state(
         .rename({STATE: "state"})
         .join(dq_status, on="state", how="left")
     )
-    count_columns = ["denominator", "numerator"] + [column for column, _, _ in BY_STATE_EXCLUSIONS]
+    count_columns = ["denominator", "numerator"] + [e.column for e in BY_STATE_EXCLUSIONS]
     publishable = (pl.col("dq_status") == "pass") & (pl.col("denominator") > 0)
     return (
         table.with_columns(pl.col(count_columns).fill_null(0), pl.col("dq_status").fill_null("pass"))

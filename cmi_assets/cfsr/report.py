@@ -2,7 +2,10 @@
 (CFSR R4 rules, section 4.2 display conventions): for each period the RSP with its
 interval against national performance, the status, the observed numerator and
 denominator ("Data used": FY19-20 and so on), and the DQ page listing every check's
-result by data period. A DQ period shows "DQ" and no observed value or RSP.
+result by data period. A DQ period shows "DQ" and no observed value or RSP; a state
+period or DQ cell with a denominator under the suppression threshold shows
+"suppressed" instead of its numerator and rates (suppression.py; the inputs come
+suppressed, this module only displays it).
 
 Tables are built once (`ProfileTable`) and rendered both as markdown (the Dagster UI)
 and as HTML (files under reports/cfsr/). Charts are PNGs drawn with matplotlib's Agg
@@ -21,6 +24,8 @@ from pathlib import Path
 import polars as pl
 
 from cmi_assets.cfsr.rsp import NATIONAL_PERFORMANCE
+from cmi_assets.cfsr.suppression import SUPPRESS_BELOW, SUPPRESSED
+from cmi_assets.cfsr.trend import PUBLISHED_STATUSES
 
 STATUS_COLOURS = {"better": "#1b7837", "no different": "#4d4d4d", "worse": "#b2182b"}
 NATIONAL_FILE = "national.html"
@@ -48,6 +53,15 @@ def format_count(value: int | None, dq: bool = False) -> str:
     return "DQ" if dq else ("-" if value is None else f"{value:,}")
 
 
+def _hidden_as(row: dict) -> str | None:
+    """What a row shows instead of its numerator and rates: "DQ", "suppressed" or nothing."""
+    if row.get("status") == "DQ" or row.get("dq_status") == "DQ":
+        return "DQ"
+    if row.get("suppressed") or row.get("status") == SUPPRESSED:
+        return SUPPRESSED
+    return None
+
+
 @dataclass
 class ProfileTable:
     headers: list[str]
@@ -69,12 +83,18 @@ class ProfileTable:
 
 def rsp_table(trend_rows: pl.DataFrame, label_column: str = "period") -> ProfileTable:
     """Rows of `cfsr_trend` (one state's periods, or one period's states): RSP, interval,
-    status and the observed numerator / denominator."""
+    status and the observed numerator / denominator. A suppressed row shows its
+    denominator only."""
     table = ProfileTable(
         [label_column.replace("_", " ").capitalize(), "RSP", "RSP interval", "Status", "Observed", "Numerator", "Denominator"]
     )
     for row in trend_rows.iter_rows(named=True):
-        dq = row["status"] == "DQ"
+        hidden = _hidden_as(row)
+        if hidden == SUPPRESSED:
+            table.rows.append([str(row[label_column]), *[SUPPRESSED] * 2, row["status"], *[SUPPRESSED] * 2,
+                               format_count(row["denominator"])])  # fmt: skip
+            continue
+        dq = hidden == "DQ"
         table.rows.append(
             [
                 str(row[label_column]),
@@ -94,14 +114,15 @@ def dq_table(dq_rows: pl.DataFrame) -> ProfileTable:
     table = ProfileTable(["Period", "Check", "Files", "Numerator", "Denominator", "Rate", "Limit", "Result"])
     for row in dq_rows.sort("period_fy", "check", "files").iter_rows(named=True):
         limit = f"{'<' if row['fails_when'] == 'below' else '>'} {100 * row['limit']:.0f}%"
+        suppressed = bool(row.get("suppressed"))
         table.rows.append(
             [
                 row["period"],
                 f"{row['check']}. {row['check_name']}",
                 row["files"],
-                format_count(row["numerator"]),
+                SUPPRESSED if suppressed else format_count(row["numerator"]),
                 format_count(row["denominator"]),
-                format_percent(row["rate"]),
+                SUPPRESSED if suppressed else format_percent(row["rate"]),
                 f"DQ when {limit}",
                 row["result"] or "not computed",
             ]
@@ -111,14 +132,17 @@ def dq_table(dq_rows: pl.DataFrame) -> ProfileTable:
 
 def national_table(national_rows: pl.DataFrame) -> ProfileTable:
     table = ProfileTable(
-        ["Period", "Pooled observed", "Numerator", "Denominator", "States", "Better", "No different", "Worse", "DQ"]
-    )
+        ["Period", "Pooled observed", "Numerator", "Denominator", "States", "Better", "No different", "Worse", "DQ",
+         "Suppressed"]
+    )  # fmt: skip
     for row in national_rows.iter_rows(named=True):
+        hidden = _hidden_as(row)
         table.rows.append(
             [
-                row["period"], format_percent(row["observed"]), format_count(row["numerator"]),
+                row["period"], hidden or format_percent(row["observed"]), hidden or format_count(row["numerator"]),
                 format_count(row["denominator"]), str(row["n_states"]), str(row["states_better"]),
                 str(row["states_no_different"]), str(row["states_worse"]), str(row["states_dq"]),
+                str(row.get("states_suppressed") or 0),
             ]
         )  # fmt: skip
     return table
@@ -132,7 +156,7 @@ def rsp_interval_chart(
 ) -> bytes:
     """PNG: one RSP point with its interval per row (periods of a state, or states of a
     period), coloured by status, against the national performance line; DQ rows are
-    labelled "DQ" with no point."""
+    labelled "DQ" and suppressed rows "<11" with no point."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,7 +166,9 @@ def rsp_interval_chart(
     figure, axes = plt.subplots(figsize=(max(4.0, 0.45 * len(labels) + 2), 3.2), dpi=90)
     for position, row in enumerate(rows.iter_rows(named=True)):
         if row["status"] == "DQ" or row["rsp"] is None:
-            axes.text(position, 0.5, "DQ", ha="center", va="center", fontsize=9, transform=axes.get_xaxis_transform())
+            label = f"<{SUPPRESS_BELOW}" if row["status"] == SUPPRESSED else "DQ"
+            axes.text(position, 0.5, label, ha="center", va="center", fontsize=8, rotation=90,
+                      transform=axes.get_xaxis_transform())  # fmt: skip
             continue
         colour = STATUS_COLOURS.get(row["status"], "#4d4d4d")
         rsp, lower, upper = (100 * row[c] if row[c] is not None else None for c in ("rsp", "rsp_lower", "rsp_upper"))
@@ -190,7 +216,8 @@ NOTE = (
     "Recurrence of maltreatment, CFSR Round 4: of children with a substantiated or indicated report in the "
     "12-month period, the percent with another within 12 months. Lower is better. RSP = observed / expected "
     "x national performance ({np}); status compares the whole interval with {np}. DQ: the state failed an "
-    "NCANDS data-quality check for the files used, so no observed value or RSP is shown."
+    "NCANDS data-quality check for the files used, so no observed value or RSP is shown. Suppressed: fewer than "
+    f"{SUPPRESS_BELOW} children in the denominator, so only the denominator is shown."
 )
 
 
@@ -215,33 +242,78 @@ def state_profile(
     return markdown, page
 
 
+@dataclass
+class NationalView:
+    """Every state's RSP for the newest period with a published RSP, and the pooled trend,
+    in the pieces the Dagster UI shows separately (the chart alone, a one-line summary,
+    the tables) and as one markdown page and one HTML page."""
+
+    period: str
+    png: bytes
+    note: str
+    states: ProfileTable
+    pooled: ProfileTable
+    summary: str
+
+    def chart_markdown(self) -> str:
+        return f"![All states: RSP and interval, {self.period}]({png_data_uri(self.png)})"
+
+    def markdown(self) -> str:
+        return (
+            f"## Recurrence of maltreatment: all states, {self.period}\n\n{self.note}\n\n{self.chart_markdown()}\n\n"
+            f"{self.states.markdown()}\n\n### Pooled observed performance by period\n\n{self.pooled.markdown()}\n"
+        )
+
+    def html(self) -> str:
+        chart = f"<img src='{png_data_uri(self.png)}' alt='RSP intervals'>"
+        return _html_page(
+            "CFSR Round 4: recurrence of maltreatment, national view",
+            [(f"All states, {self.period}", f"<p>{html.escape(self.note)}</p>{chart}" + self.states.html()),
+             ("Pooled observed performance by period", self.pooled.html())],
+        )  # fmt: skip
+
+
+def national_summary(latest_period_rows: pl.DataFrame, national_rows: pl.DataFrame, national_performance: float) -> str:
+    """One line: the period, how many states fall in each status, the pooled rate."""
+    period = latest_period_rows["period"][0] if latest_period_rows.height else "-"
+    counts = dict(latest_period_rows.group_by("status").len().iter_rows())
+    statuses = ", ".join(f"{counts[s]} {s}" for s in (*PUBLISHED_STATUSES, "DQ", SUPPRESSED) if counts.get(s))
+    pooled = national_rows.filter(pl.col("period") == period)
+    observed = format_percent(pooled["observed"][0]) if pooled.height else "-"
+    return (
+        f"**{period}**, {latest_period_rows.height} states: {statuses or 'none'}. Pooled observed {observed}; "
+        f"national performance {format_percent(national_performance)}, lower is better."
+    )
+
+
 def national_profile(
     latest_period_rows: pl.DataFrame, national_rows: pl.DataFrame, national_performance: float = NATIONAL_PERFORMANCE
-) -> tuple[str, str, bytes]:
-    """(markdown, html, png): every state's RSP interval for the newest period with
-    data, and the pooled trend."""
-    period = latest_period_rows["period"][0] if latest_period_rows.height else "-"
-    png = rsp_interval_chart(latest_period_rows.sort("state"), "state", f"All states: RSP, {period}", national_performance)
-    chart = png_data_uri(png)
-    states, pooled = rsp_table(latest_period_rows.sort("state"), "state"), national_table(national_rows)
-    note = NOTE.format(np=format_percent(national_performance))
-    markdown = (
-        f"## Recurrence of maltreatment: all states, {period}\n\n{note}\n\n![RSP intervals]({chart})\n\n"
-        f"{states.markdown()}\n\n### Pooled observed performance by period\n\n{pooled.markdown()}\n"
+) -> NationalView:
+    """Every state's RSP interval for the newest period with data, and the pooled trend."""
+    rows = latest_period_rows.sort("state")
+    period = rows["period"][0] if rows.height else "-"
+    return NationalView(
+        period=period,
+        png=rsp_interval_chart(rows, "state", f"All states: RSP, {period}", national_performance),
+        note=NOTE.format(np=format_percent(national_performance)),
+        states=rsp_table(rows, "state"),
+        pooled=national_table(national_rows),
+        summary=national_summary(rows, national_rows, national_performance),
     )
-    page = _html_page(
-        "CFSR Round 4: recurrence of maltreatment, national view",
-        [(f"All states, {period}", f"<p>{html.escape(note)}</p><img src='{chart}' alt='RSP intervals'>" + states.html()),
-         ("Pooled observed performance by period", pooled.html())],
-    )  # fmt: skip
-    return markdown, page, png
 
 
 @dataclass
 class CfsrReport:
-    national_markdown: str
-    national_png: bytes
+    national: NationalView
     files: dict[str, Path]  # "national" and each state code -> HTML file
+
+    @property
+    def national_markdown(self) -> str:
+        return self.national.markdown()
+
+    @property
+    def national_png(self) -> bytes:
+        return self.national.png
 
 
 def write_cfsr_report(
@@ -263,9 +335,9 @@ def write_cfsr_report(
         )
         files[state] = out_dir / f"{state}.html"
         files[state].write_text(page, encoding="utf-8")
-    published = trend.filter(pl.col("status") != "DQ")
+    published = trend.filter(pl.col("status").is_in(PUBLISHED_STATUSES))
     latest = published["period_fy"].max() if published.height else trend["period_fy"].max()
-    markdown, page, png = national_profile(trend.filter(pl.col("period_fy") == latest), national, national_performance)
+    view = national_profile(trend.filter(pl.col("period_fy") == latest), national, national_performance)
     files["national"] = out_dir / NATIONAL_FILE
-    files["national"].write_text(page, encoding="utf-8")
-    return CfsrReport(national_markdown=markdown, national_png=png, files=files)
+    files["national"].write_text(view.html(), encoding="utf-8")
+    return CfsrReport(national=view, files=files)

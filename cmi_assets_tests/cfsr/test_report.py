@@ -84,3 +84,40 @@ def test_report_files_per_state_and_national(tmp_path):
     assert report.national_png.startswith(b"\x89PNG\r\n\x1a\n")
     embedded = report.national_markdown.split("data:image/png;base64,")[1].split(")")[0]
     assert base64.b64decode(embedded) == report.national_png
+
+
+def test_a_suppressed_state_shows_its_denominator_only(tmp_path):
+    trend = pl.concat(
+        [
+            _trend(),
+            pl.DataFrame(
+                {"state": ["CC"], "period_fy": [2019], "period": ["FY19-20"], "denominator": [7], "numerator": [None],
+                 "observed": [None], "dq_status": ["pass"], "rsp": [None], "rsp_lower": [None], "rsp_upper": [None],
+                 "status": ["suppressed"]},
+                schema=_trend().schema,
+            ),  # fmt: skip
+        ]
+    )
+    table = rsp_table(trend.filter(pl.col("state") == "CC"))
+    assert table.rows[0] == ["FY19-20", "suppressed", "suppressed", "suppressed", "suppressed", "suppressed", "7"]
+    dq = _dq().with_columns(
+        numerator=pl.Series([None, 3], dtype=pl.Int64), rate=pl.Series([None, 0.003]), suppressed=pl.Series([True, False])
+    )
+    assert dq_table(dq).rows[0][3:6] == ["suppressed", "800", "suppressed"]
+    report = write_cfsr_report(tmp_path, trend, dq, _national().with_columns(states_suppressed=pl.lit(1)))
+    cc = report.files["CC"].read_text()
+    assert "suppressed" in cc and "<td>7</td>" in cc
+    # the summary counts it; the pooled table has a column for it
+    assert report.national.summary.startswith("**FY19-20**, 3 states: 1 better, 1 DQ, 1 suppressed.")
+    assert report.national.pooled.headers[-1] == "Suppressed" and report.national.pooled.rows[0][-1] == "1"
+
+
+def test_the_chart_has_a_markdown_entry_of_its_own_and_the_summary_is_one_short_line(tmp_path):
+    report = write_cfsr_report(tmp_path, _trend(), _dq(), _national())
+    chart = report.national.chart_markdown()
+    assert chart.startswith("![All states: RSP and interval, FY19-20](data:image/png;base64,") and chart.endswith(")")
+    assert "\n" not in chart and "|" not in chart
+    # The Dagster UI renders markdown inline only under 1,000 characters.
+    assert len(report.national.summary) < 1000 and "\n" not in report.national.summary
+    assert "Pooled observed 7.9%" in report.national.summary and "national performance 9.7%" in report.national.summary
+    assert chart in report.national_markdown

@@ -58,3 +58,23 @@ def test_national_trend_counts_statuses_per_period():
     assert (first["states_better"], first["states_no_different"], first["states_worse"], first["states_dq"]) == (0, 2, 0, 0)
     second = out.row(1, named=True)
     assert (second["states_better"], second["states_dq"]) == (1, 1)
+
+
+def test_suppressed_periods_are_skipped_like_dq_periods_and_counted():
+    rows = _rsp_rows().with_columns(
+        status=pl.when((pl.col("state") == "BB") & (pl.col("period_fy") == 2019))
+        .then(pl.lit("suppressed"))
+        .otherwise(pl.col("status")),
+        rsp=pl.when((pl.col("state") == "BB") & (pl.col("period_fy") == 2019)).then(None).otherwise(pl.col("rsp")),
+    )
+    trend = state_trend(rows)
+    bb = {r["period_fy"]: r for r in trend.filter(pl.col("state") == "BB").iter_rows(named=True)}
+    # FY20-21 compares with FY18-19, skipping the suppressed FY19-20
+    assert bb[2020]["previous_period"] == "FY18-19" and bb[2020]["rsp_change"] == pytest.approx(-0.02)
+    assert bb[2019]["rsp_change"] is None and bb[2019]["status_change"] is None
+    national = pl.DataFrame(
+        {"period_fy": [2019], "period": ["FY19-20"], "n_states": [1], "denominator": [60], "numerator": [6],
+         "observed": [0.1], "suppressed": [False]}
+    )  # fmt: skip
+    out = national_trend(national, rows).row(0, named=True)
+    assert (out["states_dq"], out["states_suppressed"], out["suppressed"]) == (1, 1, False)

@@ -1,15 +1,16 @@
 """CFSR Round 4 recurrence of maltreatment as assets (CFSR R4 rules, sections 2-4):
 
   stg_child_protection_ncands_child
-    -> ncands_child_file  (FYt: submission year t, all states; identified zone)
-    -> cfsr_recurrence    (FYt: period FYt-(t+1) from files t and t+1; DQ checks)
+    -> ncands_child_file  (FILE_YEARS FYt: submission year t, all states; identified zone)
+    -> cfsr_recurrence    (PERIODS FYt: period FYt-(t+1) from files t and t+1; DQ checks)
     -> cfsr_rsp, cfsr_drilldown (per period; analysis zone)
     -> cfsr_trend -> cfsr_report (every period; HTML under reports/cfsr/)
 
 Child-level tables (Child File rows, the per-child audit) hold agency IDs and dates
 of birth, so they stay in the identified zone (schema cfsr); the analysis zone gets
 counts and rates per state, period and group. Metadata and logs carry counts, rates
-and state codes only.
+and state codes only, and everything published goes through one small-cell rule
+(cfsr/suppression.py): under 11 children, no numerator and no rate.
 """
 
 
@@ -32,8 +33,16 @@ from cmi_assets.cfsr.child_file import (
     states_in_year,
     states_missing_from,
 )
-from cmi_assets.cfsr.drilldown import SUPPRESS_BELOW, denominator_children, drilldown_table, initial_report_records
+from cmi_assets.cfsr.drilldown import denominator_children, drilldown_table, initial_report_records
 from cmi_assets.cfsr.recurrence import BY_STATE_EXCLUSIONS, RecurrenceResult, observed_recurrence, period_label
+from cmi_assets.cfsr.suppression import (
+    BY_STATE_VALUES,
+    DQ_VALUES,
+    RSP_VALUES,
+    SUPPRESS_BELOW,
+    suppress_national,
+    suppress_small_cells,
+)
 from cmi_assets.tables import read_table, replace_partition_rows, replace_table, table_exists
 from cmi_assets.cfsr.trend import national_trend, state_trend
 from cmi_assets.defs.automation import follow_upstream
@@ -43,8 +52,9 @@ from cmi_assets.defs.cfsr.checks import (
     dq_check_specs,
     elements_and_codes_result,
     states_complete_result,
+    undelivered_year_results,
 )
-from cmi_assets.defs.cfsr.partitions import FILES_USED_BY_PERIODS, FISCAL_YEARS, fy_of_key
+from cmi_assets.defs.cfsr.partitions import FILE_YEARS, FILES_USED_BY_PERIODS, PERIODS, fy_key, fy_of_key
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE
 
@@ -62,49 +72,89 @@ DRILLDOWN_TABLE = "cfsr.drilldown"
 TREND_TABLE = "cfsr.trend"
 NATIONAL_TREND_TABLE = "cfsr.national_trend"
 REPORT_SUBDIR = ("reports", "cfsr")
+STATUSES = ("better", "no different", "worse", "DQ", "suppressed")
 
 # A period needs both of its files (and the drill-down its recurrence): unlike other
-# downstream assets these do not run while an input partition is missing, so the
-# newest FY's period waits for next year's file instead of failing.
-PERIOD_AUTOMATION = follow_upstream() & ~dg.AutomationCondition.any_deps_missing()
+# downstream assets these do not run while an input partition is missing, so a period
+# whose second file is late waits for it instead of failing.
+PERIOD_AUTOMATION = (follow_upstream() & ~dg.AutomationCondition.any_deps_missing()).with_label(
+    "eager once both FY files are in, gated on blocking checks"
+)
 
 
-def _schema(*columns: tuple[str, str] | tuple[str, str, str]) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(c[0], c[1], description=c[2] if len(c) > 2 else None) for c in columns])
+def _schema(*columns: tuple[str, str, str]) -> dg.TableSchema:
+    """(name, type, description with its unit) per column."""
+    return dg.TableSchema(columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in columns])
 
+
+# Column descriptions shared by the published tables; the unit closes each description.
+# Rates are proportions (0-1); the UI and report show them as percent.
+SUPPRESSED_NOTE = f"null when DQ or when the denominator is under {SUPPRESS_BELOW} (suppressed)"
+PERIOD_COLUMNS = (
+    ("period_fy", "int", "cohort FY t: the period reads Child Files t and t+1 (fiscal year)"),
+    ("period", "string", "data used, e.g. FY19-20 (label)"),
+)
+STATE_COLUMN = ("state", "string", "two-letter state code, STATERR (code)")
+COUNT_COLUMNS = (
+    ("denominator", "int", "children with a substantiated or indicated report in the 12-month period (children)"),
+    ("numerator", "int", "of them, children with another within 12 months of the initial report; "
+                         f"{SUPPRESSED_NOTE} (children)"),
+    ("observed", "float", f"observed recurrence, numerator / denominator; {SUPPRESSED_NOTE} "
+                          "(proportion 0-1, lower is better)"),
+    ("dq_status", "string", "pass, or DQ when the state failed an NCANDS data-quality check for the files used "
+                            "(status)"),
+)  # fmt: skip
+SUPPRESSED_COLUMN = ("suppressed", "bool", f"true when the denominator is under {SUPPRESS_BELOW} children (flag)")
+RSP_COLUMNS = (
+    ("rsp", "float", f"risk-standardized performance, O/E x 9.7%; {SUPPRESSED_NOTE} "
+                     "(proportion 0-1, lower is better)"),
+    ("rsp_lower", "float", f"lower bound of the 95% RSP interval, log-scale binomial; {SUPPRESSED_NOTE} "
+                           "(proportion 0-1)"),
+    ("rsp_upper", "float", f"upper bound of the 95% RSP interval; {SUPPRESSED_NOTE} (proportion 0-1)"),
+    ("status", "string", "better / no different / worse than national performance 9.7% by the whole interval; "
+                         "DQ; suppressed (status)"),
+)  # fmt: skip
 
 CHILD_FILE_SCHEMA_METADATA = _schema(
-    ("subyr", "int", "submission FY (#1)"), ("staterr", "string", "state (#2)"),
-    ("rptid", "string", "report ID (#3); identifying"), ("chid", "string", "child ID (#4); identifying"),
-    ("rptdt", "date", "report date (#6)"), ("chage", "int", "age at report (#12)"),
-    ("chbdate", "date", "date of birth (#13); identifying"), ("chsex", "string", "#14"),
-    ("mal1lev..mal4lev", "string", "disposition levels (#27-33)"), ("maldeath", "string", "#34"),
-    ("inciddt", "date", "incident date (#146)"), ("...", "", "county, race, maltreatment types, AFCARSID, provenance"),
+    ("subyr", "int", "submission FY, #1 (fiscal year)"), ("staterr", "string", "state, #2 (code)"),
+    ("rptid", "string", "report ID, #3; identifying (ID)"), ("chid", "string", "child ID, #4; identifying (ID)"),
+    ("rptdt", "date", "report date, #6 (date)"), ("chage", "int", "age at report, #12; 77 unborn, 99 unknown (years)"),
+    ("chbdate", "date", "date of birth, #13; identifying (date)"),
+    ("chsex", "string", "sex, #14: 1 male, 2 female, 9 unknown (code)"),
+    ("mal1lev..mal4lev", "string", "maltreatment disposition levels, #27-33: 1 substantiated, 2 indicated, ... (code)"),
+    ("maldeath", "string", "died of maltreatment, #34: 1 yes (code)"), ("inciddt", "date", "incident date, #146 (date)"),
+    ("...", "", "county, race, maltreatment types, AFCARSID, provenance (see the Child File layout)"),
 )  # fmt: skip
 BY_STATE_SCHEMA = _schema(
-    ("period_fy", "int", "cohort FY t (files t and t+1)"), ("state", "string"), ("period", "string", "e.g. FY19-20"),
-    ("denominator", "int", "children with a victimization in the period"),
-    ("numerator", "int", "of them, another within 12 months"), ("observed", "float", "null when DQ"),
-    ("dq_status", "string", "pass or DQ"),
-    *[(column, "int", f"{unit} excluded by this rule") for column, _, unit in BY_STATE_EXCLUSIONS],
-)
+    PERIOD_COLUMNS[0], STATE_COLUMN, PERIOD_COLUMNS[1], *COUNT_COLUMNS,
+    *[(e.column, "int", f"{e.rule} ({e.unit})") for e in BY_STATE_EXCLUSIONS],
+    SUPPRESSED_COLUMN,
+)  # fmt: skip
 RSP_SCHEMA = _schema(
-    ("period_fy", "int"), ("state", "string"), ("period", "string"), ("denominator", "int"), ("numerator", "int"),
-    ("observed", "float"), ("dq_status", "string"), ("E", "float", "expected count, state effect 0"),
-    ("P", "float", "predicted count with the state effect"), ("u_mode", "float", "state random intercept"),
-    ("rsp", "float", "O/E x 9.7%"), ("rsp_lower", "float"), ("rsp_upper", "float"),
-    ("status", "string", "better, no different, worse or DQ"),
+    PERIOD_COLUMNS[0], STATE_COLUMN, PERIOD_COLUMNS[1], *COUNT_COLUMNS,
+    ("E", "float", "expected recurrences: model probabilities with the state effect at 0, summed over the state's "
+                   "children (children)"),
+    ("P", "float", f"predicted recurrences with the state's own effect; {SUPPRESSED_NOTE} (children)"),
+    ("u_mode", "float", f"the state's random intercept, conditional mode; {SUPPRESSED_NOTE} (log-odds)"),
+    *RSP_COLUMNS, SUPPRESSED_COLUMN,
 )  # fmt: skip
 DRILLDOWN_SCHEMA_METADATA = _schema(
-    ("period_fy", "int"), ("period", "string"), ("state", "string", "state code or 'national'"),
-    ("dimension", "string", "age_group, race_ethnicity, sex, county, maltreatment_type"), ("group", "string"),
-    ("denominator", "int"), ("numerator", "int", f"null when denominator < {SUPPRESS_BELOW}"),
-    ("observed", "float", "null when suppressed or DQ"), ("suppressed", "bool"), ("dq_status", "string"),
+    *PERIOD_COLUMNS, ("state", "string", "two-letter state code, or 'national' for DQ-passing states pooled (code)"),
+    ("dimension", "string", "age_group, race_ethnicity, sex, county or maltreatment_type of the initial report (name)"),
+    ("group", "string", "the group within the dimension, e.g. 1-5 y, hispanic, out of state (label)"),
+    ("denominator", "int", "children in the denominator in this group (children)"),
+    ("numerator", "int", f"of them, children with a recurrence; {SUPPRESSED_NOTE} (children)"),
+    ("observed", "float", f"numerator / denominator; {SUPPRESSED_NOTE} (proportion 0-1, lower is better)"),
+    ("suppressed", "bool", f"true when the group has fewer than {SUPPRESS_BELOW} children (flag)"),
+    COUNT_COLUMNS[3],
 )  # fmt: skip
 TREND_SCHEMA = _schema(
-    ("state", "string"), ("period_fy", "int"), ("period", "string"), ("observed", "float"), ("rsp", "float"),
-    ("rsp_lower", "float"), ("rsp_upper", "float"), ("status", "string"), ("previous_period", "string"),
-    ("rsp_change", "float"), ("observed_change", "float"), ("status_change", "string"),
+    STATE_COLUMN, *PERIOD_COLUMNS, *COUNT_COLUMNS, *RSP_COLUMNS,
+    ("previous_period", "string", "the state's previous period with a published RSP, DQ and suppressed periods "
+                                  "skipped (label)"),
+    ("rsp_change", "float", "RSP minus the previous published period's (proportion points)"),
+    ("observed_change", "float", "observed minus the previous published period's (proportion points)"),
+    ("status_change", "string", "previous status -> this status (status)"),
 )  # fmt: skip
 
 
@@ -125,7 +175,7 @@ def _percent(value: float | None) -> str:
 
 @dg.asset(
     name="ncands_child_file",
-    partitions_def=FISCAL_YEARS,
+    partitions_def=FILE_YEARS,
     deps=[STAGED_KEY],
     group_name=GROUP,
     kinds={"duckdb"},
@@ -133,7 +183,9 @@ def _percent(value: float | None) -> str:
     description=(
         "NCANDS Child File of one submission year (partition FYt = SUBYR t), every state, from the staged table; "
         "checked for the CFSR elements and codes and for states missing since the previous year. Identified zone "
-        "(agency IDs, dates of birth). Not materialized while the year has no rows or its extracts are unchanged."
+        "(agency IDs, dates of birth). Partitions run to the newest FY whose file is due (1 February after the FY "
+        "ends; CMI_CFSR_LAST_FY overrides). A due year with no rows is not materialized and its checks warn that "
+        "no Child File was delivered; a year whose extracts are unchanged is not rematerialized."
     ),
     pool=DUCKDB_WRITE_POOL,
     check_specs=child_file_check_specs("ncands_child_file"),
@@ -158,15 +210,10 @@ def ncands_child_file(context: dg.AssetExecutionContext, storage: StorageResourc
         codes = elements_and_codes_result([], invalid_code_counts(frame), frame.height)
         complete = states_complete_result(missing_states, states, previous_states)
         if frame.is_empty():
-            context.log.info(f"FY{fy}: no Child File rows yet; nothing to materialize")
-            yield codes
-            # A year nobody has delivered yet is not an incomplete file: the check passes
-            # and says so; it fails once some states' files are in and others are not.
-            yield dg.AssetCheckResult(
-                check_name=complete.check_name, passed=True, severity=dg.AssetCheckSeverity.WARN,
-                description=f"FY{fy} not delivered yet" + (f" ({len(missing_states)} states expected)" if missing_states else ""),
-                metadata=complete.metadata,
-            )  # fmt: skip
+            # A due year nobody has delivered: nothing to store, and the checks say so
+            # (WARN, not a pass on zero rows; not ERROR: a late file is not a bad one).
+            context.log.warning(f"FY{fy}: no Child File delivered; nothing to materialize")
+            yield from undelivered_year_results(fy, previous_states)
             return
         fingerprint = extracts_fingerprint(frame)
         stored = con.execute(f"select count(*) from {CHILD_FILE_TABLE} where subyr = ?", [fy]).fetchone()[0] if (
@@ -210,7 +257,7 @@ def _last_fingerprint(context: dg.AssetExecutionContext) -> str | None:
 
 @dg.asset(
     name="cfsr_recurrence",
-    partitions_def=FISCAL_YEARS,
+    partitions_def=PERIODS,
     deps=[dg.AssetDep("ncands_child_file", partition_mapping=FILES_USED_BY_PERIODS)],
     group_name=GROUP,
     kinds={"duckdb", "polars"},
@@ -218,7 +265,8 @@ def _last_fingerprint(context: dg.AssetExecutionContext) -> str | None:
     description=(
         "Observed recurrence of maltreatment for cohort period FYt-(t+1) from Child Files t and t+1 (CFSR R4 "
         "rules, section 2.1): per state denominator, numerator, observed rate, DQ status and what each rule "
-        "excluded (analysis zone); the per-child audit of every rule in the identified zone (cfsr.recurrence_audit)."
+        "excluded (analysis zone; numerator and rate suppressed under "
+        f"{SUPPRESS_BELOW} children); the per-child audit of every rule in the identified zone (cfsr.recurrence_audit)."
     ),
     pool=DUCKDB_WRITE_POOL,
     check_specs=dq_check_specs("cfsr_recurrence"),
@@ -229,18 +277,20 @@ def cfsr_recurrence(context: dg.AssetExecutionContext, storage: StorageResource)
     fy = fy_of_key(context.partition_key)
     with storage.identified() as con:
         file_t, file_t1 = read_child_file(con, fy), read_child_file(con, fy + 1)
-        absent = [f"FY{year}" for year, file in ((fy, file_t), (fy + 1, file_t1)) if file.is_empty()]
-        if absent:
-            raise dg.Failure(description=f"period {period_label(fy)} needs Child Files {', '.join(absent)}: not loaded")
+        _require_child_files(fy, {fy: file_t, fy + 1: file_t1})
         result = observed_recurrence(file_t, file_t1, fy)
         replace_partition_rows(con, AUDIT_TABLE, result.audit.with_columns(period_fy=pl.lit(fy)), "period_fy", fy)
+    # Published: small cells suppressed (the pooled rows were computed from the full counts).
+    by_state = suppress_small_cells(result.by_state, BY_STATE_VALUES)
+    pooled = suppress_national(result.national)
+    dq = suppress_small_cells(result.dq, DQ_VALUES)
     with storage.warehouse() as con:
-        replace_partition_rows(con, BY_STATE_TABLE, _with_period(result.by_state, fy), "period_fy", fy)
-        replace_partition_rows(con, NATIONAL_TABLE, _with_period(result.national, fy), "period_fy", fy)
-        dq_rows = _with_period(result.dq.with_columns(period=pl.lit(period_label(fy))), fy)
+        replace_partition_rows(con, BY_STATE_TABLE, _with_period(by_state, fy), "period_fy", fy)
+        replace_partition_rows(con, NATIONAL_TABLE, _with_period(pooled, fy), "period_fy", fy)
+        dq_rows = _with_period(dq.with_columns(period=pl.lit(period_label(fy))), fy)
         replace_partition_rows(con, DQ_TABLE, dq_rows, "period_fy", fy)
-    national = result.national.row(0, named=True)
-    dq_states = result.by_state.filter(pl.col("dq_status") == "DQ")["state"].to_list()
+    national = pooled.row(0, named=True)
+    dq_states = by_state.filter(pl.col("dq_status") == "DQ")["state"].to_list()
     context.log.info(
         f"{period_label(fy)}: {result.by_state.height} states, pooled observed {_percent(national['observed'])} "
         f"({national['numerator']}/{national['denominator']}); DQ: {_state_list(dq_states)}"
@@ -253,12 +303,28 @@ def cfsr_recurrence(context: dg.AssetExecutionContext, storage: StorageResource)
             "pooled_numerator": national["numerator"],
             "pooled_denominator": national["denominator"],
             "dq_states": _state_list(dq_states),
+            "states_suppressed": _state_list(by_state.filter(pl.col("suppressed"))["state"].to_list()),
             "audit_rows": result.audit.height,
             "audit_table": f"{IDENTIFIED}.{AUDIT_TABLE}",
-            "by_state": dg.MetadataValue.md(_by_state_markdown(result.by_state)),
+            "by_state": dg.MetadataValue.md(_by_state_markdown(by_state)),
         },
-        check_results=dq_check_results(result.dq),
+        check_results=dq_check_results(dq),
     )
+
+
+def _require_child_files(fy: int, files: dict[int, pl.DataFrame]) -> None:
+    """A period reads the Child Files t and t+1: fail, naming the missing ones in the
+    metadata, when either has no rows."""
+    missing = [fy_key(year) for year, file in files.items() if file.is_empty()]
+    if missing:
+        raise dg.Failure(
+            description=f"period {period_label(fy)} needs Child Files {', '.join(missing)}: not delivered",
+            metadata={
+                "period": period_label(fy),
+                "child_files_needed": ", ".join(fy_key(year) for year in files),
+                "child_files_missing": ", ".join(missing),
+            },
+        )
 
 
 def _with_period(frame: pl.DataFrame, fy: int) -> pl.DataFrame:
@@ -266,10 +332,12 @@ def _with_period(frame: pl.DataFrame, fy: int) -> pl.DataFrame:
 
 
 def _by_state_markdown(by_state: pl.DataFrame) -> str:
+    """Rows of the published (suppressed) by_state table."""
     lines = ["| state | denominator | numerator | observed | DQ |", "|---|---|---|---|---|"]
     for r in by_state.iter_rows(named=True):
-        shown = "DQ" if r["dq_status"] == "DQ" else _percent(r["observed"])
-        lines.append(f"| {r['state']} | {r['denominator']} | {r['numerator']} | {shown} | {r['dq_status']} |")
+        numerator = "suppressed" if r["suppressed"] else str(r["numerator"])
+        shown = "DQ" if r["dq_status"] == "DQ" else ("suppressed" if r["suppressed"] else _percent(r["observed"]))
+        lines.append(f"| {r['state']} | {r['denominator']} | {numerator} | {shown} | {r['dq_status']} |")
     return "\n".join(lines)
 
 
@@ -277,8 +345,8 @@ def _rsp_markdown(by_state: pl.DataFrame) -> str:
     """The data-profile view: observed, RSP with its interval and status per state (percent, 1 dp)."""
     lines = ["| state | observed | RSP | RSP interval | status |", "|---|---|---|---|---|"]
     for r in by_state.sort("state").iter_rows(named=True):
-        if r["status"] == "DQ":
-            lines.append(f"| {r['state']} | DQ | DQ | DQ | DQ |")
+        if r["status"] in ("DQ", "suppressed"):
+            lines.append(f"| {r['state']} | {r['status']} | {r['status']} | {r['status']} | {r['status']} |")
             continue
         interval = "-" if r["rsp_lower"] is None else f"{_percent(r['rsp_lower'])}-{_percent(r['rsp_upper'])}"
         lines.append(f"| {r['state']} | {_percent(r['observed'])} | {_percent(r['rsp'])} | {interval} | {r['status']} |")
@@ -290,7 +358,7 @@ def _rsp_markdown(by_state: pl.DataFrame) -> str:
 
 @dg.asset(
     name="cfsr_rsp",
-    partitions_def=FISCAL_YEARS,
+    partitions_def=PERIODS,
     deps=["cfsr_recurrence"],
     group_name=GROUP,
     kinds={"duckdb", "scipy"},
@@ -298,7 +366,9 @@ def _rsp_markdown(by_state: pl.DataFrame) -> str:
     description=(
         "Risk-standardized performance per state for one period (CFSR R4 rules, section 4): random-intercept "
         "logistic model over all DQ-passing states with age at initial victimization, RSP = O/E x 9.7%, log-scale "
-        "binomial interval, status better / no different / worse against 9.7%, or DQ with no RSP."
+        "binomial interval, status better / no different / worse against 9.7%, or DQ with no RSP; a state under "
+        f"{SUPPRESS_BELOW} children is modelled but published as suppressed (no numerator, rate or RSP). The status "
+        "counts per period are plotted under Metadata > Plots."
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
@@ -328,22 +398,29 @@ def cfsr_rsp(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.
             "national_performance": [NATIONAL_PERFORMANCE],
         }
     )  # fmt: skip
+    published = suppress_small_cells(result.by_state, RSP_VALUES, status="status")
     with storage.warehouse() as con:
-        replace_partition_rows(con, RSP_TABLE, _with_period(result.by_state, fy), "period_fy", fy)
+        replace_partition_rows(con, RSP_TABLE, _with_period(published, fy), "period_fy", fy)
         replace_partition_rows(con, RSP_MODEL_TABLE, model, "period_fy", fy)
-    statuses = dict(result.by_state.group_by("status").len().sort("status").iter_rows())
+    statuses = dict(published.group_by("status").len().sort("status").iter_rows())
     context.log.info(f"{period_label(fy)}: sigma {fit.sigma:.3f}, converged {fit.converged}, statuses {statuses}")
+
+    def states(status: str) -> list[str]:
+        return published.filter(pl.col("status") == status)["state"].to_list()
+
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": result.by_state.height,
+            "dagster/row_count": published.height,
             "period": period_label(fy),
+            "rsp_by_state": dg.MetadataValue.md(_rsp_markdown(published)),
+            # Numbers, so the UI's Metadata > Plots view charts them across periods.
+            **{f"n_states_{status.replace(' ', '_').lower()}": len(states(status)) for status in STATUSES},
+            "states_worse": _state_list(states("worse")),
+            "states_better": _state_list(states("better")),
+            "states_dq": _state_list(states("DQ")),
+            "states_suppressed": _state_list(states("suppressed")),
             "model_sigma": round(fit.sigma, 4),
             "model_converged": fit.converged,
-            "rsp_by_state": dg.MetadataValue.md(_rsp_markdown(result.by_state)),
-            "status_counts": dg.MetadataValue.json(statuses),
-            "states_worse": _state_list(result.by_state.filter(pl.col("status") == "worse")["state"].to_list()),
-            "states_better": _state_list(result.by_state.filter(pl.col("status") == "better")["state"].to_list()),
-            "states_dq": _state_list(result.by_state.filter(pl.col("status") == "DQ")["state"].to_list()),
         }
     )
 
@@ -353,7 +430,7 @@ def cfsr_rsp(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.
 
 @dg.asset(
     name="cfsr_drilldown",
-    partitions_def=FISCAL_YEARS,
+    partitions_def=PERIODS,
     deps=["cfsr_recurrence", dg.AssetDep("ncands_child_file", partition_mapping=FILES_USED_BY_PERIODS)],
     group_name=GROUP,
     kinds={"duckdb", "polars"},
@@ -375,7 +452,9 @@ def cfsr_drilldown(context: dg.AssetExecutionContext, storage: StorageResource) 
             "where period_fy = ?",
             [fy],
         ).pl()
-        records = initial_report_records(read_child_file(con, fy), read_child_file(con, fy + 1))
+        file_t, file_t1 = read_child_file(con, fy), read_child_file(con, fy + 1)
+        _require_child_files(fy, {fy: file_t, fy + 1: file_t1})
+        records = initial_report_records(file_t, file_t1)
     if audit.is_empty():
         raise dg.Failure(description=f"no cfsr_recurrence audit for {period_label(fy)}: materialize it first")
     children = denominator_children(audit, records)  # IDs dropped here
@@ -439,16 +518,29 @@ def cfsr_trend(context: dg.AssetExecutionContext, storage: StorageResource) -> d
         replace_table(con, TREND_TABLE, trend)
         replace_table(con, NATIONAL_TREND_TABLE, pooled)
     periods = pooled["period"].to_list()
-    context.log.info(f"trend over {len(periods)} periods: {', '.join(periods)}")
+    waiting = _periods_waiting_for_files(context.instance.get_materialized_partitions(dg.AssetKey("ncands_child_file")))
+    context.log.info(f"trend over {len(periods)} periods: {', '.join(periods)}; waiting for files: {waiting}")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": trend.height,
             "periods": ", ".join(periods),
+            "periods_waiting_for_files": waiting,
             "pooled_observed_by_period": dg.MetadataValue.json(
                 {r["period"]: r["observed"] for r in pooled.iter_rows(named=True)}
             ),
         }
     )
+
+
+def _periods_waiting_for_files(loaded_files: set[str]) -> str:
+    """Each period partition whose Child Files are not both loaded, with the missing ones."""
+    waiting = []
+    for key in PERIODS.get_partition_keys():
+        fy = fy_of_key(key)
+        missing = [fy_key(year) for year in (fy, fy + 1) if fy_key(year) not in loaded_files]
+        if missing:
+            waiting.append(f"{period_label(fy)} (needs {', '.join(missing)})")
+    return "; ".join(waiting) or "none"
 
 
 # --- cfsr_report ----------------------------------------------------------------------------
@@ -463,7 +555,9 @@ def cfsr_trend(context: dg.AssetExecutionContext, storage: StorageResource) -> d
     description=(
         "The recurrence data profile: per state, RSP with interval against national performance for each period, "
         "observed numerator and denominator, and the DQ page; a national chart of every state's RSP interval. "
-        "HTML files under $CMI_DATA_DIR/reports/cfsr/ (one per state plus national.html)."
+        "HTML files under $CMI_DATA_DIR/reports/cfsr/ (one per state plus national.html). In the metadata below, "
+        "`chart` opens the national chart (the UI folds any markdown over 1,000 characters, so an image always "
+        "takes one click), `summary` and `pooled_by_period` show inline, `states` is the table behind the chart."
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
@@ -481,9 +575,15 @@ def cfsr_report(context: dg.AssetExecutionContext, storage: StorageResource) -> 
     out_dir = paths.data_dir.joinpath(*REPORT_SUBDIR)
     report = write_cfsr_report(out_dir, trend, dq, pooled)
     context.log.info(f"wrote {len(report.files)} HTML files to {out_dir}")
+    view = report.national
+    # Order is display order. The chart is alone in its entry, first, so its
+    # [Show Markdown] opens the picture and nothing else; short entries render inline.
     return dg.MaterializeResult(
         metadata={
-            "national": dg.MetadataValue.md(report.national_markdown),
+            "chart": dg.MetadataValue.md(view.chart_markdown()),
+            "summary": dg.MetadataValue.md(view.summary),
+            "pooled_by_period": dg.MetadataValue.md(view.pooled.markdown()),
+            "states": dg.MetadataValue.md(view.states.markdown()),
             "national_html": dg.MetadataValue.path(str(report.files["national"])),
             "report_dir": dg.MetadataValue.path(str(out_dir)),
             "state_reports": len(report.files) - 1,

@@ -4,9 +4,13 @@ ncands_child_file (blocking: a broken year must not reach the indicator):
   elements_and_codes  the CFSR elements exist and hold only the spec's codes;
   states_complete     every state with a file in t-1 has one in t (the national model
                       needs all states, CFSR R4 rules, section 2.1 step 1).
+  A due year with no Child File at all fails both with WARN severity, saying so: an
+  empty year never passes (and nothing is materialized for it).
 cfsr_recurrence (warnings: a failing state is reported as "DQ", the rest go on):
   the three NCANDS DQ checks with CB's limits (section 3), per state and file, with
-  every state's numerator, denominator, rate and result in the metadata.
+  every state's numerator, denominator, rate and result in the metadata (numerator
+  and rate suppressed where the denominator is under 11, suppression.py); no victims
+  to check is a WARN failure, not a pass.
 Metadata holds counts, rates and state codes only.
 """
 
@@ -76,6 +80,28 @@ def states_complete_result(missing_states: list[str], states: list[str], previou
     )
 
 
+def undelivered_year_results(fy: int, previous_states: list[str]) -> list[dg.AssetCheckResult]:
+    """Both file checks for a due FY with no Child File rows: not passed, WARN (a file
+    not delivered yet is news, not a broken extract), saying which year is missing."""
+    missing = f"no Child File for FY{fy} delivered"
+    expected = f" ({len(previous_states)} states delivered FY{fy - 1})" if previous_states else ""
+    return [
+        dg.AssetCheckResult(
+            check_name=ELEMENTS_AND_CODES, passed=False, severity=dg.AssetCheckSeverity.WARN,
+            description=f"{missing}: no rows to check",
+            metadata={"rows": 0, "missing_elements": "not checked", "invalid_codes": {}},
+        ),
+        dg.AssetCheckResult(
+            check_name=STATES_COMPLETE, passed=False, severity=dg.AssetCheckSeverity.WARN,
+            description=missing + expected,
+            metadata={
+                "states": 0, "states_previous_year": len(previous_states),
+                "missing_states": ", ".join(previous_states) or "none",
+            },
+        ),
+    ]  # fmt: skip
+
+
 def dq_check_specs(asset_key: str) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(
@@ -102,11 +128,21 @@ DQ_METADATA_SCHEMA = dg.TableSchema(
 
 
 def dq_check_results(dq: pl.DataFrame) -> list[dg.AssetCheckResult]:
-    """One result per DQ check from the DQ table of `observed_recurrence` (all states,
-    each file the check uses): passed when no state fails."""
+    """One result per DQ check from the published DQ table (`observed_recurrence`'s, small
+    cells suppressed; all states, each file the check uses): passed when no state fails,
+    WARN-failed when the check had no victims to look at."""
     results = []
     for check in DQ_CHECKS:
         rows = dq.filter(pl.col("check") == check.number).sort("state", "files")
+        if rows.is_empty() or not (rows["denominator"].fill_null(0) > 0).any():
+            results.append(
+                dg.AssetCheckResult(
+                    check_name=DQ_CHECK_NAMES[check.number], passed=False, severity=dg.AssetCheckSeverity.WARN,
+                    description=f"no victims to check in the Child Files of this period ({rows.height} state rows)",
+                    metadata={"limit": check.limit, "fails_when": check.fails_when, "state_rows": rows.height},
+                )  # fmt: skip
+            )
+            continue
         failing = sorted(set(rows.filter(pl.col("result") == "fail")["state"].to_list()))
         not_computed = rows.filter(pl.col("result").is_null()).height
         records = [

@@ -1,8 +1,8 @@
 """The annual CFSR computation.
 
 NCANDS Child Files cover a federal FY (1 October to 30 September) and states submit
-them in the following months; the schedule runs on 1 February, by when the file of
-the FY that ended on 30 September is expected. The newest complete cohort period is
+them in the following months; the schedule runs on 1 February (partitions.FILE_DUE),
+by when the file of the FY that ended on 30 September is expected. The newest complete cohort period is
 then the one that ends with that file: on 1 February 2026, FY2025 ended, so period
 FY24-25 (files FY2024 and FY2025) is computed. Declarative automation usually gets
 there first as the files land; the schedule makes sure the period is computed on the
@@ -15,23 +15,22 @@ import datetime as dt
 
 import dagster as dg
 
-from cmi_assets.defs.cfsr.partitions import FISCAL_YEARS, fiscal_year_of, fy_key
+from cmi_assets.defs.cfsr.partitions import FILE_DUE, PERIODS, fy_key, newest_due_fiscal_year
 
-FILES_EXPECTED_CRON = "0 6 1 2 *"  # 06:00 on 1 February
+FILES_EXPECTED_CRON = f"0 6 {FILE_DUE[1]} {FILE_DUE[0]} *"  # 06:00 on the day files are due (1 February)
 TIMEZONE = "America/New_York"
 
 cfsr_period_job = dg.define_asset_job(
     "cfsr_period_job",
     selection=dg.AssetSelection.assets("cfsr_recurrence", "cfsr_rsp", "cfsr_drilldown"),
-    partitions_def=FISCAL_YEARS,
+    partitions_def=PERIODS,
     description="One cohort period: observed recurrence with DQ checks, RSP and drill-downs.",
 )
 
 
 def newest_complete_period(day: dt.date) -> int:
-    """Cohort FY t whose second file (t+1) is the FY that ended before `day`."""
-    last_ended_fy = fiscal_year_of(day) - 1
-    return last_ended_fy - 1
+    """Cohort FY t whose second file (t+1) is the newest file due on `day`."""
+    return newest_due_fiscal_year(day) - 1
 
 
 def annual_run_request(day: dt.date, materialized_files: set[str], partition_keys: list[str]):
@@ -62,4 +61,4 @@ def cfsr_annual(context: dg.ScheduleEvaluationContext):
 def newest_period_request(day: dt.date, instance: dg.DagsterInstance):
     """The schedule's decision for a tick on `day`, from the file partitions loaded."""
     materialized = instance.get_materialized_partitions(dg.AssetKey("ncands_child_file"))
-    return annual_run_request(day, set(materialized), FISCAL_YEARS.get_partition_keys())
+    return annual_run_request(day, set(materialized), PERIODS.get_partition_keys())

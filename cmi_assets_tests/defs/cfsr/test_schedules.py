@@ -25,6 +25,8 @@ def test_fiscal_year_starts_on_1_october():
 def test_on_1_february_2026_the_newest_complete_period_is_fy24_25():
     # FY2025 ended on 30 September 2025; period FY2024 uses files FY2024 and FY2025.
     assert newest_complete_period(dt.date(2026, 2, 1)) == 2024
+    # Later in the year the newest due file is still FY2025's: FY2026's is due in February 2027.
+    assert newest_complete_period(dt.date(2026, 11, 21)) == 2024
     request = annual_run_request(dt.date(2026, 2, 1), {"FY2024", "FY2025"}, KEYS)
     assert isinstance(request, dg.RunRequest) and request.partition_key == "FY2024"
 
