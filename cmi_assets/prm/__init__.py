@@ -11,11 +11,17 @@ location). The usual flow:
     threshold_table(population[outcome], scorer.predict_proba(population))   # evaluation.py
     json_text, sha256 = model_to_json(model, metadata, sample.prior_correction())
 
+The study's further models (Tables 9-11, Figure 3) reuse the same recipe:
+
+    fitted = fit_sampled_stepwise(population, "finding_by_age_2", rng)        # study.py
+    table9, models, notes = separate_models_table(fitted, population, scored, rng_for)
+
 Modules: design (predictor coding), sampling, stepwise, prior, scoring, alternative,
-evaluation, proportionality, selection_frequency, artefact.
+evaluation, proportionality, selection_frequency, study, oracle (the synthetic truth's risk
+by person_key), artefact, report.
 """
 
-from cmi_assets.prm.alternative import AlternativeModel, compare_on_validation, fit_alternative_model
+from cmi_assets.prm.alternative import AlternativeFitError, AlternativeModel, compare_on_validation, fit_alternative_model
 from cmi_assets.prm.artefact import ModelArtefact, model_card_markdown, model_from_json, model_to_json
 from cmi_assets.prm.design import VariableSpec, design_matrix, infer_variable_specs
 from cmi_assets.prm.evaluation import (
@@ -51,20 +57,36 @@ from cmi_assets.prm.sampling import ModellingSample, modelling_sample, stratifie
 from cmi_assets.prm.scoring import LogisticScorer
 from cmi_assets.prm.selection_frequency import bootstrap_selection_frequencies, selection_across_models
 from cmi_assets.prm.stepwise import StepwiseFitError, StepwiseModel, fit_logit, stepwise_logistic
+from cmi_assets.prm.study import (
+    FitSettings,
+    FittedModel,
+    ModelNotFitted,
+    agency_data_table,
+    alternative_targets_table,
+    figure3_table,
+    fit_sampled_stepwise,
+    separate_models_table,
+)
 
 __all__ = [
+    "AlternativeFitError",
     "AlternativeModel",
     "AucResult",
     "CalibrationFit",
     "ConfusionCounts",
+    "FitSettings",
+    "FittedModel",
     "LogisticScorer",
     "ModelArtefact",
+    "ModelNotFitted",
     "ModellingSample",
     "PriorCorrection",
     "StepwiseFitError",
     "StepwiseModel",
     "VariableSpec",
+    "agency_data_table",
     "allocate_referrals",
+    "alternative_targets_table",
     "auc_table",
     "base_model_summary",
     "bootstrap_selection_frequencies",
@@ -79,7 +101,9 @@ __all__ = [
     "delong_auc_difference",
     "design_matrix",
     "fit_alternative_model",
+    "figure3_table",
     "fit_logit",
+    "fit_sampled_stepwise",
     "infer_variable_specs",
     "marker_count_by_score_band",
     "misclassification_rate_at",
@@ -94,6 +118,7 @@ __all__ = [
     "selection_across_models",
     "separate_models_accuracy_table",
     "separate_models_referral",
+    "separate_models_table",
     "stepwise_logistic",
     "stratified_split",
     "threshold_table",

@@ -14,6 +14,12 @@ sampling shift as the stepwise model; the King-Zeng prior correction (prior.py) 
 which keeps the validation-set comparison like for like without spending validation data
 on calibration.
 
+Small samples (few children with the outcome) are handled, not failed silently: the
+elastic net uses as many CV folds as the smaller class allows (at most 5, each fold then
+holds at least one child of each class) and refuses, saying why, with fewer than two
+children in either class; the boosting drops early stopping unless its 20% hold-out would
+keep at least two children of each class. `settings` records what was used.
+
 Fitting and scoring run with `n_threads` native threads (default 1; see threads.py).
 """
 
@@ -33,6 +39,14 @@ from cmi_assets.prm.prior import PriorCorrection
 from cmi_assets.prm.threads import DEFAULT_NATIVE_THREADS, native_threads
 
 FAMILIES = ("elastic_net", "gradient_boosting")
+CV_FOLDS = 5
+MIN_CLASS_FOR_CV = 2  # two folds, each with a child of each class
+EARLY_STOPPING_VALIDATION_FRACTION = 0.2
+MIN_CLASS_FOR_EARLY_STOPPING = 10  # 20% of 10 = 2 of the smaller class in the hold-out
+
+
+class AlternativeFitError(ValueError):
+    """The sample is too small for the chosen family; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -72,18 +86,26 @@ def fit_alternative_model(
         raise ValueError(f"family must be one of {FAMILIES}")
     data = as_polars(train)
     y = outcome_array(data[outcome], outcome).astype(int)
+    smaller_class = int(min(y.sum(), len(y) - y.sum()))
+    if smaller_class == 0:
+        raise AlternativeFitError(f"{family}: {outcome} takes one value only in the training set; nothing to fit")
+    if family == "elastic_net" and smaller_class < MIN_CLASS_FOR_CV:
+        raise AlternativeFitError(
+            f"elastic_net: cross-validation needs at least {MIN_CLASS_FOR_CV} training children in each outcome "
+            f"class; the smaller class has {smaller_class}"
+        )
     specs = infer_variable_specs(data, candidates, references, categorical)
     X, _ = design_matrix(data, specs, intercept=False)
     seed = int(rng.integers(0, 2**31 - 1))
     with native_threads(n_threads):
         if family == "elastic_net":
-            estimator, settings = _fit_elastic_net(X, y, seed, l1_ratios)
+            estimator, settings = _fit_elastic_net(X, y, seed, l1_ratios, folds=min(CV_FOLDS, smaller_class))
         else:
-            estimator, settings = _fit_gradient_boosting(X, y, seed)
+            estimator, settings = _fit_gradient_boosting(X, y, seed, smaller_class >= MIN_CLASS_FOR_EARLY_STOPPING)
     return AlternativeModel(family, tuple(specs), estimator, prior_correction, settings, n_threads)
 
 
-def _fit_elastic_net(X: np.ndarray, y: np.ndarray, seed: int, l1_ratios: Sequence[float]):
+def _fit_elastic_net(X: np.ndarray, y: np.ndarray, seed: int, l1_ratios: Sequence[float], folds: int = CV_FOLDS):
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.model_selection import StratifiedKFold
     from sklearn.pipeline import make_pipeline
@@ -94,7 +116,7 @@ def _fit_elastic_net(X: np.ndarray, y: np.ndarray, seed: int, l1_ratios: Sequenc
         l1_ratios=tuple(l1_ratios),
         solver="saga",
         scoring="neg_log_loss",
-        cv=StratifiedKFold(n_splits=5, shuffle=True, random_state=seed),
+        cv=StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed),
         max_iter=5000,
         use_legacy_attributes=False,
         random_state=seed,
@@ -102,10 +124,11 @@ def _fit_elastic_net(X: np.ndarray, y: np.ndarray, seed: int, l1_ratios: Sequenc
     pipeline = make_pipeline(StandardScaler(), model).fit(X, y)
     fitted = pipeline[-1]
     n_nonzero = int(np.count_nonzero(fitted.coef_))
-    return pipeline, {"C": float(fitted.C_), "l1_ratio": float(fitted.l1_ratio_), "nonzero_coefficients": n_nonzero}
+    settings = {"C": float(fitted.C_), "l1_ratio": float(fitted.l1_ratio_), "nonzero_coefficients": n_nonzero}
+    return pipeline, {**settings, "cv_folds": folds}
 
 
-def _fit_gradient_boosting(X: np.ndarray, y: np.ndarray, seed: int):
+def _fit_gradient_boosting(X: np.ndarray, y: np.ndarray, seed: int, early_stopping: bool = True):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     model = HistGradientBoostingClassifier(
@@ -113,12 +136,12 @@ def _fit_gradient_boosting(X: np.ndarray, y: np.ndarray, seed: int):
         max_iter=200,
         max_leaf_nodes=15,
         min_samples_leaf=40,
-        early_stopping=True,
-        validation_fraction=0.2,
+        early_stopping=early_stopping,
+        validation_fraction=EARLY_STOPPING_VALIDATION_FRACTION,
         n_iter_no_change=20,
         random_state=seed,
     ).fit(X, y)
-    return model, {"n_iterations": int(model.n_iter_)}
+    return model, {"n_iterations": int(model.n_iter_), "early_stopping": early_stopping}
 
 
 def compare_on_validation(validation: Any, outcome: str, models: Mapping[str, Any]) -> pl.DataFrame:

@@ -8,8 +8,14 @@ without Dagster). Plain Python: sections in, text out; no Dagster, no database.
 
 Table names follow the study: table1 (Table 1, one row per linkage level), table2 (top
 1-20%), figure1 (PPV and sensitivity by age at the top 5%), table6 (conservative vs less
-conservative linkage), table7 and table8 (composition of the referred group), figure4 (risk
-markers by score band), calibration, oracle (the synthetic truth's own AUC, when known).
+conservative linkage), table7 and table8 (composition of the referred group), table9
+(separate models per group), table10 (alternative targets), table11 (agency data drawn on),
+figure3 (variables across models), figure4 (risk markers by score band), figure5 (children
+observed by weeks since birth), calibration, oracle (the synthetic truth's own AUC, when
+known).
+
+The report opens with "what changed since the last model": `model_summary` condenses a
+model artefact's document and its evaluation, `change_commentary` compares two summaries.
 """
 
 from __future__ import annotations
@@ -31,9 +37,20 @@ TABLE_SECTIONS: dict[str, tuple[str, str]] = {
     "table7": ("Table 7: composition of the referred group", "Share of each group among all children, children with findings "
                "and the top 5% of scores (of known values)."),
     "table8": ("Table 8: profile of the referred group", "Percent of all children, of children with findings by age 2 and of the top 5%."),
+    "table9": ("Table 9: separate models per group", "Separate models for each group, the top 5% drawn from each group in "
+               "proportion to its children with findings by age 2, against findings by age 5 (status says why a split was not fitted)."),
+    "table10": ("Table 10: alternative targets", "A model per target A-E: validation AUC, measures at the threshold nearest "
+                "each target's prevalence by age 2, and the top 5% against the target and against findings by age 5."),
+    "table11": ("Table 11: agency data drawn on", "The model with health data added (A), the base model (B), and without births "
+                "(C, children on benefit by 3 months) and corrections data (D); referred-group profile in percent of known values."),
+    "figure3": ("Figure 3: main predictors across models", "How many of the models fitted select each variable, and its mean "
+                "entry rank where selected (1 = entered first); a split variable counts as appearing in its group models."),
     "figure4": ("Figure 4: risk markers by score band", "Share of children with 5 or more of the 11 risk markers in each band."),
+    "figure5": ("Figure 5: children observed by weeks since birth", "Percent of the cohort's children (seen in either source, "
+                "less conservative linkage) observed in birth registration, in benefit data and in either, by week."),
     "calibration": ("Calibration", "Mean predicted probability and observed rate in equal-count bins of the score."),
-    "oracle": ("Oracle", "The synthetic world's true risk as a score, beside the model's AUC."),
+    "oracle": ("Oracle", "The synthetic world's true risk as a score, beside the model's AUC on the same children "
+               "(validation sample and scored cohort); the gap is what a better model could still gain."),
     "model_comparison": ("Second model family", "The alternative model beside the stepwise model on the same validation set."),
 }
 
@@ -62,6 +79,17 @@ def frame_markdown(frame: pl.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
+def transpose_for_display(frame: pl.DataFrame, key: str, digits: int = 3) -> pl.DataFrame:
+    """Measures as rows and one column per value of `key` (the study's layout for Tables
+    9-11, where each model is a column), every cell shown as text."""
+    if not frame.height:
+        return frame
+    names = [str(v) for v in frame[key].to_list()]
+    rows = [{"measure": column, **{n: _cell(v, digits) for n, v in zip(names, frame[column].to_list())}}
+            for column in frame.columns if column != key]
+    return pl.DataFrame(rows, schema={"measure": pl.String, **{n: pl.String for n in names}})
+
+
 def frame_html(frame: pl.DataFrame, digits: int = 3) -> str:
     if frame.width == 0:
         return "<p><em>(empty)</em></p>"
@@ -73,11 +101,15 @@ def frame_html(frame: pl.DataFrame, digits: int = 3) -> str:
 
 
 def feasibility_sections(
-    tables: Mapping[str, pl.DataFrame], notes: Sequence[str] = (), model_card: str | None = None
+    tables: Mapping[str, pl.DataFrame],
+    notes: Sequence[str] = (),
+    model_card: str | None = None,
+    commentary: Sequence[str] = (),
 ) -> list[Section]:
-    """One section per known table present in `tables` (report order), then the notes and
-    the model card."""
-    sections = [
+    """The commentary on what changed (first, when given), one section per known table
+    present in `tables` (report order), then the notes and the model card."""
+    sections = [Section(CHANGES_TITLE, "\n".join(f"- {line}" for line in commentary))] if commentary else []
+    sections += [
         Section(title, text, tables[name]) for name, (title, text) in TABLE_SECTIONS.items() if name in tables
     ]
     if notes:
@@ -129,3 +161,96 @@ def report_html(title: str, sections: Sequence[Section]) -> str:
             parts.append(f"<pre>{html.escape(section.markdown)}</pre>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+# --- what changed since the last model ----------------------------------------------------------
+
+CHANGES_TITLE = "What changed since the last model"
+TOP_SHIFTS_SHOWN = 3
+
+
+def model_summary(document: Mapping, version: str, evaluation: Mapping | None = None) -> dict:
+    """What the commentary compares, from a model artefact's JSON document (artefact.py)
+    and the summary prm_evaluation saved for it (None when it was never evaluated)."""
+    metrics = document.get("validation_metrics") or {}
+    sizes = document.get("sample_sizes") or {}
+    evaluation = evaluation or {}
+    return {
+        "version": version,
+        "training_cohort": document.get("training_cohort"),
+        "training_children": sizes.get("population"),
+        "training_positives": sizes.get("population_positives"),
+        "variables": [v["name"] for v in document.get("variables", [])],
+        "validation_auc": metrics.get("auc_validation"),
+        "oracle_gap": metrics.get("oracle_gap_validation"),
+        "calibration_slope": metrics.get("calibration_slope"),
+        "scored_birth_year": evaluation.get("scored_birth_year"),
+        "share_referred": evaluation.get("share_referred"),
+        "ppv": evaluation.get("ppv"),
+        "sensitivity": evaluation.get("sensitivity"),
+        "group_shares": dict(evaluation.get("top_share_by_group") or {}),
+    }
+
+
+def _known(*values) -> bool:
+    return all(v is not None and v == v for v in values)
+
+
+def _change(label: str, now, before, scale: float = 1.0, digits: int = 3, unit: str = "", delta_unit: str = "") -> str | None:
+    """"label 0.812 (was 0.801, +0.011)"; None when the current value is unknown."""
+    if not _known(now):
+        return None
+    shown = f"{label} {scale * now:.{digits}f}{unit}"
+    if not _known(before):
+        return shown + " (not measured for the previous model)"
+    return shown + f" (was {scale * before:.{digits}f}{unit}, {scale * (now - before):+.{digits}f}{delta_unit})"
+
+
+def change_commentary(current: Mapping, previous: Mapping | None) -> list[str]:
+    """Short sentences on what changed from the previous model to the current one: the
+    training cohort, the variables entered and dropped, validation AUC and the gap to the
+    oracle, PPV and sensitivity at the top share of the scored cohort, and the largest
+    shifts in groups' shares of that top share. Both arguments come from `model_summary`."""
+    if previous is None:
+        return [f"Model {current['version']} is the first model: there is nothing to compare with yet."]
+    if current["version"] == previous["version"]:
+        return [f"Model {current['version']} is unchanged since the last refresh (same data, same model)."]
+    lines = [f"Model {current['version']} replaces model {previous['version']}."]
+    cohort = f"Trained on cohort(s) {current['training_cohort']}"
+    if current["training_cohort"] != previous["training_cohort"]:
+        cohort += f" (was {previous['training_cohort']})"
+    if _known(current["training_children"], previous["training_children"]):
+        cohort += (f": {current['training_children']:,} children, {current['training_positives']:,} with the outcome "
+                   f"(was {previous['training_children']:,} and {previous['training_positives']:,})")
+    lines.append(cohort + ".")
+    entered = [v for v in current["variables"] if v not in previous["variables"]]
+    dropped = [v for v in previous["variables"] if v not in current["variables"]]
+    if entered or dropped:
+        parts = [f"entered: {', '.join(entered)}" if entered else "", f"dropped: {', '.join(dropped)}" if dropped else ""]
+        lines.append(f"Variables {'; '.join(p for p in parts if p)} ({len(current['variables'])} selected now, "
+                     f"{len(previous['variables'])} before).")
+    else:
+        lines.append(f"The same {len(current['variables'])} variables were selected.")
+    measured = [_change("Validation AUC", current["validation_auc"], previous["validation_auc"]),
+                _change("gap to the oracle AUC on the same children", current["oracle_gap"], previous["oracle_gap"]),
+                _change("calibration slope", current["calibration_slope"], previous["calibration_slope"], digits=2)]
+    measured = [m for m in measured if m]
+    if measured:
+        lines.append("; ".join(measured) + ".")
+    if _known(current["ppv"]):
+        share = current["share_referred"] or 0.0
+        scored = f"cohort {current['scored_birth_year']}"
+        if previous["scored_birth_year"] not in (None, current["scored_birth_year"]):
+            scored += f", was cohort {previous['scored_birth_year']}"
+        lines.append(f"At the top {100 * share:g}% of the scored {scored}: " + "; ".join(
+            m for m in (_change("PPV", current["ppv"], previous["ppv"], 100, 1, "%", " points"),
+                        _change("sensitivity", current["sensitivity"], previous["sensitivity"], 100, 1, "%", " points")) if m)
+            + ".")
+    shifts = {g: current["group_shares"][g] - previous["group_shares"][g] for g in current["group_shares"]
+              if _known(current["group_shares"][g], previous["group_shares"].get(g))}
+    if shifts:
+        largest = sorted(shifts, key=lambda g: (-abs(shifts[g]), g))[:TOP_SHIFTS_SHOWN]
+        lines.append("Largest shifts in group shares of the top-scored children: " + "; ".join(
+            f"{g} {100 * current['group_shares'][g]:.1f}% (was {100 * previous['group_shares'][g]:.1f}%, "
+            f"{100 * shifts[g]:+.1f} points)" for g in largest) + ".")
+    return lines

@@ -1,12 +1,14 @@
 """The second model family: fitted on the same split, prior-corrected, compared with the
-stepwise model on the same validation set; checked against the simulation's true risk."""
+stepwise model on the same validation set; checked against the simulation's true risk;
+small samples either fit with fewer folds or say why not."""
 
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
-from cmi_assets.prm.alternative import compare_on_validation, fit_alternative_model
+from cmi_assets.prm.alternative import AlternativeFitError, compare_on_validation, fit_alternative_model
 from cmi_assets.prm.evaluation import delong_auc
 from cmi_assets.prm.sampling import modelling_sample
 from cmi_assets.prm.stepwise import stepwise_logistic
@@ -71,3 +73,31 @@ def test_unknown_family_is_refused(setup, candidates):
     sample, _ = setup
     with pytest.raises(ValueError, match="family"):
         fit_alternative_model(sample.train, "finding", candidates, np.random.default_rng(0), "random_forest")
+
+
+def _with_positives(frame, k: int):
+    """All of `frame`'s negatives and its first k positives."""
+    return pl.concat([frame.filter(pl.col("finding") == 0), frame.filter(pl.col("finding") == 1).head(k)])
+
+
+def test_small_samples_use_the_folds_they_can_fill(simulate, candidates):
+    small = _with_positives(simulate(300, seed=8, prevalence=0.05), 3)
+    rng = np.random.default_rng(2)
+    model = fit_alternative_model(small, "finding", candidates, rng, "elastic_net")
+    assert model.settings["cv_folds"] == 3  # each fold holds one of the three positives
+    assert np.all(np.isfinite(model.predict_proba(small)))
+    boosted = fit_alternative_model(small, "finding", candidates, np.random.default_rng(2), "gradient_boosting")
+    assert boosted.settings["early_stopping"] is False  # a 20% hold-out would hold no positive
+    assert np.all(np.isfinite(boosted.predict_proba(small)))
+    larger = fit_alternative_model(_with_positives(simulate(2000, seed=8, prevalence=0.05), 40), "finding", candidates,
+                                   np.random.default_rng(2), "gradient_boosting")
+    assert larger.settings["early_stopping"] is True
+
+
+def test_too_small_for_cross_validation_says_why(simulate, candidates):
+    one = _with_positives(simulate(300, seed=8, prevalence=0.05), 1)
+    with pytest.raises(AlternativeFitError, match="at least 2 training children in each outcome class; the smaller class has 1"):
+        fit_alternative_model(one, "finding", candidates, np.random.default_rng(0), "elastic_net")
+    assert fit_alternative_model(one, "finding", candidates, np.random.default_rng(0), "gradient_boosting").settings["n_iterations"] > 0
+    with pytest.raises(AlternativeFitError, match="one value only"):
+        fit_alternative_model(_with_positives(one, 0), "finding", candidates, np.random.default_rng(0), "gradient_boosting")

@@ -122,8 +122,9 @@ def cohort_population(context: dg.AssetExecutionContext, storage: StorageResourc
     owners=OWNERS,
     description=(
         "The cohort feature table at both linkage levels: every Box 1 variable as categories (NZ study, Box 1), "
-        "the 11 risk markers of Figure 4, the Table 8 flags and the group columns used for proportionality "
-        "(Tables 7-9). One row per child of cohort_population. Analysis zone, cohorts.features."
+        "the Box 2 Ministry of Health variables (moh_*, for the Table 11 model with health data), the 11 risk "
+        "markers of Figure 4, the Table 8 flags and the group columns used for proportionality (Tables 7-9). One "
+        "row per child of cohort_population. Analysis zone, cohorts.features."
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
@@ -135,7 +136,8 @@ def cohort_features(context: dg.AssetExecutionContext, storage: StorageResource)
 
     birth_year = int(context.partition_key)
     with storage.warehouse() as con:
-        frames = {level: build_features(con, birth_year, level) for level in LEVELS}
+        # with the Box 2 health variables: the Table 11 model with health data (prm_study_models) needs them
+        frames = {level: build_features(con, birth_year, level, include_health=True) for level in LEVELS}
         written = replace_birth_year(con, FEATURES_TABLE, pl.concat(frames.values(), how="diagonal_relaxed"), birth_year)
     conservative = frames["conservative"]
     markers = pl.DataFrame([

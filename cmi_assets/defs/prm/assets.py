@@ -1,12 +1,16 @@
 """The PRM feasibility study as assets (prm/ is the library; report.py builds the report):
 
   cohort_features + cohort_outcomes (cohorts schema, every birth year)
+  prm_oracle_risk (oracle.py: the synthetic truth's risk by person_key, when there is a truth)
     -> prm_model          stepwise logistic model on the newest cohort with outcomes to age 2
                           (NZ study paras 58-62: under-sampling, 70/30 split, prior correction),
-                          artefact $CMI_DATA_DIR/prm/models/<sha12>.json, a second model family
+                          artefact $CMI_DATA_DIR/prm/models/<sha12>.json, a second model family,
+                          the oracle's AUC on the same validation children, calibration
     -> prm_scores         an earlier cohort with outcomes to age 5 scored, both linkage levels (prm.scores)
-    -> prm_evaluation     Tables 1, 2, 6, 7, 8, Figures 1 and 4, calibration (schema prm)
-    -> feasibility_report HTML + markdown under $CMI_DATA_DIR/reports/prm/
+    -> prm_evaluation     Tables 1, 2, 6, 7, 8, Figures 1 and 4, calibration, oracle (schema prm)
+    -> prm_study_models   Tables 9, 10, 11, Figures 3 and 5 (study.py)
+    -> feasibility_report HTML + markdown under $CMI_DATA_DIR/reports/prm/, opening with what
+                          changed since the previous model
 
 Small cohorts (tests, small synthetic worlds) have few children with findings: when the
 newest complete cohort has fewer than `min_training_positives`, earlier complete cohorts are
@@ -38,11 +42,20 @@ LEVELS = ("conservative", "less_conservative")
 MODELS_SUBDIR = ("prm", "models")
 REPORTS_SUBDIR = ("reports", "prm")
 CURRENT_MODEL_FILE = "current.txt"  # names the artefact prm_scores uses
+PREVIOUS_MODEL_FILE = "previous.txt"  # names the artefact the current one replaced (report commentary)
+EVALUATION_SUFFIX = ".evaluation.json"  # beside each artefact: what prm_evaluation measured with it
 SCORES_TABLE = f"{SCHEMA}.scores"
+STUDY_NOTES_TABLE = f"{SCHEMA}.study_notes"  # prm_study_models' notes, for the report
 REFERRAL_SHARE = 0.05  # Figure 1, Tables 6-8: the top 5% of scores
 SCORING_AGE = 5  # outcomes to age 5 for the scored cohort (NZ study, Table 2 and Figure 1)
-MIN_FIT_POSITIVES = 6  # below this the 70/30 split leaves too few positives to fit and validate
-EVALUATION_TABLES = ("table1", "table2", "figure1", "table6", "table7", "table8", "figure4", "calibration", "model_comparison")
+EVALUATION_TABLES = ("table1", "table2", "figure1", "table6", "table7", "table8", "figure4", "calibration", "oracle",
+                     "model_comparison")
+STUDY_TABLES = ("table9", "table10", "table11", "figure3", "figure5")
+STUDY_TABLE_KEYS = {"table9": "model", "table10": "target", "table11": "variant"}  # the model each row is
+REPORT_TABLES = EVALUATION_TABLES + STUDY_TABLES
+
+
+DEFAULT_MIN_TRAINING_POSITIVES, DEFAULT_MAX_POOLED_COHORTS = 1000, 6
 
 
 class PrmModelConfig(dg.Config):
@@ -52,12 +65,33 @@ class PrmModelConfig(dg.Config):
     outcome_age: int = 2  # outcomes to this age define the training cohort and the label
     linkage_level: str = "conservative"
     seed: int = 2014
-    min_training_positives: int = 20  # pool earlier complete cohorts until this many positives
-    max_pooled_cohorts: int = 6
+    # Pool earlier complete cohorts until this many children with findings: the study's
+    # training cohort had about 1,400 (Table 1: 62,273 children, 2.3%); with a few hundred the
+    # validation AUC is too noisy to trust (measured in BENCHMARKS.md, "PRM on the default world").
+    min_training_positives: int = DEFAULT_MIN_TRAINING_POSITIVES
+    max_pooled_cohorts: int = DEFAULT_MAX_POOLED_COHORTS
     negatives_per_positive: float = 4.0
     train_share: float = 0.7
     alternative_family: str = "elastic_net"  # or gradient_boosting (prm.alternative)
 
+
+# The main columns of each evaluation table (`table.column`, as the event tables declare theirs)
+EVALUATION_SCHEMA = dg.TableSchema(columns=[
+    dg.TableColumn(name, kind, description=text) for name, kind, text in (
+        ("table1.auc_validation", "DOUBLE", "validation AUC (written by prm_model)"),
+        ("table1.oracle_auc_validation", "DOUBLE", "the oracle's AUC on the same validation children"),
+        ("table1.calibration_slope", "DOUBLE", "after prior correction, on the training cohort population"),
+        ("table2.threshold", "VARCHAR", "Top 1% .. Top 20%, All"), ("table2.ppv", "DOUBLE", None),
+        ("table2.sensitivity", "DOUBLE", None), ("figure1.age", "VARCHAR", None), ("figure1.ppv", "DOUBLE", None),
+        ("table6.linkage_level", "VARCHAR", None), ("table6.auc", "DOUBLE", "against findings by age 5"),
+        ("table7.group", "VARCHAR", None), ("table7.share_referred", "DOUBLE", "share of the top 5%"),
+        ("table8.label", "VARCHAR", None), ("table8.pct_referred", "DOUBLE", None),
+        ("figure4.band", "VARCHAR", None), ("figure4.share_with_min_markers", "DOUBLE", "5+ of the 11 markers"),
+        ("calibration.mean_predicted", "DOUBLE", None), ("calibration.observed_rate", "DOUBLE", None),
+        ("oracle.children_scored", "VARCHAR", "validation sample or scored cohort"), ("oracle.auc_model", "DOUBLE", None),
+        ("oracle.auc_oracle", "DOUBLE", None), ("oracle.oracle_gap", "DOUBLE", "oracle minus model, same children"),
+    )
+])
 
 # --- shared helpers -----------------------------------------------------------------------
 
@@ -68,17 +102,27 @@ def models_dir(storage: StorageResource) -> Path:
     return path
 
 
-def current_artefact(storage: StorageResource):
-    """(ModelArtefact, path) of the current model, or (None, None)."""
+def current_artefact(storage: StorageResource, pointer_file: str = CURRENT_MODEL_FILE):
+    """(ModelArtefact, path) of the current model (or of the one named by another pointer
+    file, e.g. PREVIOUS_MODEL_FILE), or (None, None)."""
     from cmi_assets.prm import model_from_json
 
-    pointer = models_dir(storage) / CURRENT_MODEL_FILE
+    pointer = models_dir(storage) / pointer_file
     if not pointer.exists():
         return None, None
     path = models_dir(storage) / pointer.read_text(encoding="utf-8").strip()
     if not path.exists():
         return None, None
     return model_from_json(path.read_text(encoding="utf-8")), path
+
+
+def evaluation_path(storage: StorageResource, version: str) -> Path:
+    return models_dir(storage) / f"{version}{EVALUATION_SUFFIX}"
+
+
+def read_evaluation(storage: StorageResource, version: str) -> dict | None:
+    path = evaluation_path(storage, version)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 def complete_birth_years(con, outcome: str, linkage_level: str) -> list[int]:
@@ -104,25 +148,11 @@ def cohort_frame(con, linkage_level: str, birth_years: list[int]) -> pl.DataFram
     ).pl()
 
 
-def model_candidates(frame: pl.DataFrame) -> list[str]:
-    """Box 1 variables present, complete and with more than one level in `frame`."""
-    from cmi_assets.cohorts import FEATURE_CATEGORIES
-
-    return [name for name in FEATURE_CATEGORIES
-            if name in frame.columns and frame[name].null_count() == 0 and frame[name].n_unique() > 1]
-
-
 def align_to_training_levels(frame: pl.DataFrame, variables) -> tuple[pl.DataFrame, int]:
-    """Levels the model never saw in training scored as the variable's reference level (a
-    small training cohort may lack rare levels); returns the frame and the cells changed."""
-    changed, columns = 0, []
-    for spec in variables:
-        if spec.kind == "numeric" or not spec.levels:
-            continue
-        unseen = ~frame[spec.name].cast(pl.String).is_in(list(spec.levels))
-        changed += int(unseen.sum())
-        columns.append(pl.when(unseen).then(pl.lit(spec.reference)).otherwise(pl.col(spec.name).cast(pl.String)).alias(spec.name))
-    return (frame.with_columns(columns) if columns else frame), changed
+    """prm.study.align_to_training_levels (imported when called: the library loads scipy)."""
+    from cmi_assets.prm.study import align_to_training_levels as align
+
+    return align(frame, variables)
 
 
 def finite_or_none(value):
@@ -173,61 +203,72 @@ def training_cohorts(con, outcome: str, linkage_level: str, min_positives: int, 
     return sorted(chosen), notes
 
 
-def fit_prm(frame: pl.DataFrame, outcome: str, config: PrmModelConfig) -> dict:
-    """Sample, fit the stepwise model and the second family, evaluate on the validation set.
-    Returns a dict with the model pieces, or with `too_few` / `error` notes."""
-    from cmi_assets.prm import (
-        StepwiseFitError,
-        base_model_summary,
-        compare_on_validation,
-        fit_alternative_model,
-        modelling_sample,
-        stepwise_logistic,
-    )
+def fit_prm(frame: pl.DataFrame, outcome: str, config: PrmModelConfig, oracle: pl.DataFrame | None = None) -> dict:
+    """Sample, fit the stepwise model (prm.study.fit_sampled_stepwise, the NZ recipe) and the
+    second family, evaluate on the validation set, set the oracle's AUC beside the model's
+    on the same validation children (`oracle`: person_key and the outcome's true risk) and
+    measure calibration after prior correction on the whole training cohort population.
+    Returns a dict with the model pieces, or with an `error` note."""
+    from cmi_assets.prm import base_model_summary, calibration_fit, compare_on_validation, fit_alternative_model
+    from cmi_assets.prm.oracle import oracle_column, oracle_comparison
+    from cmi_assets.prm.study import FitSettings, ModelNotFitted, fit_sampled_stepwise
     from cmi_assets.synthetic.profile import component_rng
 
-    positives = int(frame[outcome].cast(pl.Int64).sum()) if frame.height else 0
-    if positives < MIN_FIT_POSITIVES:
-        return {"error": f"too few positives: {positives} children with {outcome} (at least {MIN_FIT_POSITIVES} needed "
-                         "to fit on 70% and validate on 30%); no model fitted"}
-    sample = modelling_sample(frame, outcome, component_rng(config.seed, "prm_sampling"),
-                              config.negatives_per_positive, config.train_share)
-    candidates = model_candidates(sample.train)
-    if not candidates:
-        return {"error": "no Box 1 variable varies in the training sample; no model fitted"}
+    settings = FitSettings(negatives_per_positive=config.negatives_per_positive, train_share=config.train_share)
     try:
-        model = stepwise_logistic(sample.train, outcome, candidates)
-    except (StepwiseFitError, ValueError, np.linalg.LinAlgError) as error:
-        return {"error": f"stepwise fit failed ({type(error).__name__}: {error}); no model fitted"}
-    prior = sample.prior_correction()
-    scorer = model.scorer(prior)
-    notes = []
-    validation, population = sample.validation, frame
-    aligned_validation, _ = align_to_training_levels(validation, scorer.variables)
-    aligned_population, unseen = align_to_training_levels(population, scorer.variables)
+        fitted = fit_sampled_stepwise(frame, outcome, component_rng(config.seed, "prm_sampling"), settings)
+    except ModelNotFitted as error:
+        return {"error": f"{error}; no model fitted"}
+    model, sample, prior, scorer = fitted.model, fitted.sample, fitted.prior, fitted.scorer
+    notes = list(fitted.notes)
+    population_score, unseen = fitted.predict_proba(frame)
     if unseen:
         notes.append(f"{unseen} cohort values of levels absent from the training sample scored as the reference level")
-    val_y = aligned_validation[outcome].cast(pl.Int64).to_numpy()
-    val_score = scorer.predict_proba(aligned_validation)
-    population_score = scorer.predict_proba(aligned_population)
+    population_y = frame[outcome].cast(pl.Int64)
+    val_y, val_score = fitted.validation_scores()
     table1 = None
-    if 0 < val_y.sum() < len(val_y):
-        table1 = base_model_summary(population[outcome].cast(pl.Int64), population_score, val_y, val_score,
-                                    sample.sample_size, tie_key=population["person_key"])
-    else:
-        notes.append("the validation set lacks one outcome class: no validation AUC")
+    if fitted.validation_auc is not None:
+        table1 = base_model_summary(population_y, population_score, val_y, val_score, sample.sample_size,
+                                    tie_key=frame["person_key"])
+        risk = oracle_column(outcome)
+        if risk is None or oracle is None or not oracle.height:
+            notes.append(oracle_note(oracle is not None and oracle.height > 0, outcome))
+        else:
+            comparison = oracle_comparison(sample.validation["person_key"], val_y, val_score, oracle, risk)
+            table1.update(oracle_auc_validation=comparison["auc_oracle"], oracle_ci_low=comparison.get("auc_oracle_ci_low"),
+                          oracle_ci_high=comparison.get("auc_oracle_ci_high"), oracle_gap_validation=comparison["oracle_gap"],
+                          oracle_coverage_validation=comparison["oracle_coverage"])
+            if comparison["oracle_coverage"] is not None and comparison["oracle_coverage"] < 1:
+                table1["auc_validation_with_oracle"] = comparison["auc_model"]
+                notes.append(f"{comparison['children'] - comparison['children_with_oracle']} validation children have no "
+                             "oracle risk (no truth child behind their person_key): the oracle and model AUCs beside it "
+                             "are on the other children (auc_validation_with_oracle)")
+        try:  # on the whole training cohort population (every child of the training birth years)
+            fit = calibration_fit(population_y, population_score)
+            table1.update(calibration_slope=fit.slope, calibration_intercept=fit.intercept,
+                          calibration_in_the_large=fit.calibration_in_the_large)
+        except Exception as error:  # noqa: BLE001 - a tiny cohort can separate perfectly
+            notes.append(f"calibration slope not estimated ({type(error).__name__})")
     comparison = None
     try:
-        alternative = fit_alternative_model(sample.train, outcome, candidates, component_rng(config.seed, "prm_alternative"),
+        alternative = fit_alternative_model(sample.train, outcome, model_candidates(sample.train),
+                                            component_rng(config.seed, "prm_alternative"),
                                             family=config.alternative_family, prior_correction=prior)
         if table1 is not None:
             # the second family uses every candidate: align the validation set to all of them
-            both, _ = align_to_training_levels(validation, alternative.variables)
+            both, _ = align_to_training_levels(sample.validation, alternative.variables)
             comparison = compare_on_validation(both, outcome, {"stepwise": scorer, config.alternative_family: alternative})
     except Exception as error:  # noqa: BLE001 - sklearn raises many kinds on tiny folds; the note says which
         notes.append(f"second model family {config.alternative_family} not fitted ({type(error).__name__}: {error})")
     return {"model": model, "sample": sample, "prior": prior, "scorer": scorer, "table1": table1,
             "comparison": comparison, "notes": notes, "population_score": population_score}
+
+
+def model_candidates(frame: pl.DataFrame) -> list[str]:
+    """prm.study.model_candidates: the Box 1 variables present, complete and varying."""
+    from cmi_assets.prm.study import model_candidates as candidates
+
+    return candidates(frame)
 
 
 def snapshot_id(frame: pl.DataFrame, outcome: str) -> str:
@@ -240,7 +281,7 @@ def snapshot_id(frame: pl.DataFrame, outcome: str) -> str:
 
 @dg.asset(
     name="prm_model",
-    deps=["cohort_features", "cohort_outcomes"],
+    deps=["cohort_features", "cohort_outcomes", "prm_oracle_risk"],
     group_name=GROUP,
     kinds={"python", "duckdb", "json"},
     owners=OWNERS,
@@ -249,20 +290,26 @@ def snapshot_id(frame: pl.DataFrame, outcome: str) -> str:
         "substantiated findings by age 2 on the Box 1 variables, trained on the newest birth cohort with outcomes to "
         "age 2 at the conservative linkage (earlier cohorts pooled when positives are too few), with negatives "
         "under-sampled 4:1, a 70/30 split and King-Zeng prior correction; a second model family compared on the same "
-        "validation set. Artefact: $CMI_DATA_DIR/prm/models/<sha12>.json; the model card is in the metadata."
+        "validation set; where a synthetic truth exists, the oracle's AUC on the same validation children. Calibration "
+        "slope and intercept after prior correction are measured on the whole training cohort population. Artefact: "
+        "$CMI_DATA_DIR/prm/models/<sha12>.json; the model card is in the metadata."
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
 )
 def prm_model(context: dg.AssetExecutionContext, config: PrmModelConfig, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.cohorts import outcome_column
+    from cmi_assets.defs.prm.oracle import read_oracle
     from cmi_assets.prm import model_card_markdown, model_to_json, threshold_table
+    from cmi_assets.prm.oracle import oracle_column
 
     outcome = outcome_column(config.target, config.outcome_age)
+    risk = oracle_column(outcome)
     with storage.warehouse() as con:
         years, notes = training_cohorts(con, outcome, config.linkage_level, config.min_training_positives, config.max_pooled_cohorts)
         frame = cohort_frame(con, config.linkage_level, years)
-    result = fit_prm(frame, outcome, config) if years else {"error": notes.pop() if notes else "no complete cohort"}
+        oracle = read_oracle(con, config.linkage_level, risk) if risk else None
+    result = fit_prm(frame, outcome, config, oracle) if years else {"error": notes.pop() if notes else "no complete cohort"}
     notes += result.get("notes", [])
     metadata: dict = {"outcome": outcome, "linkage_level": config.linkage_level,
                       "training_birth_years": dg.MetadataValue.json(years), "training_children": frame.height}
@@ -281,9 +328,16 @@ def prm_model(context: dg.AssetExecutionContext, config: PrmModelConfig, storage
         "training_cohort": label, "linkage_level": config.linkage_level, "data_snapshot_id": snapshot_id(frame, outcome),
         "sample_sizes": sample.sizes(), "validation_metrics": validation_metrics,
         "training_birth_years": years, "seed": config.seed, "notes": notes,
+        # what prm_study_models needs to refit this model and its variants the same way
+        "target": config.target, "outcome_age": config.outcome_age, "negatives_per_positive": config.negatives_per_positive,
+        "train_share": config.train_share, "min_training_positives": config.min_training_positives,
+        "max_pooled_cohorts": config.max_pooled_cohorts,
     }, result["prior"])
     path = models_dir(storage) / f"{sha[:12]}.json"
     path.write_text(json_text, encoding="utf-8")
+    _, replaced = current_artefact(storage)
+    if replaced is not None and replaced.name != path.name:  # the report compares the two
+        (models_dir(storage) / PREVIOUS_MODEL_FILE).write_text(replaced.name, encoding="utf-8")
     (models_dir(storage) / CURRENT_MODEL_FILE).write_text(path.name, encoding="utf-8")
     thresholds = threshold_table(frame[outcome].cast(pl.Int64), result["population_score"], tie_key=frame["person_key"])
     context.log.info(f"prm model {sha[:12]}: {len(model.selected_names)} variables, trained on cohorts {label}")
@@ -300,8 +354,11 @@ def prm_model(context: dg.AssetExecutionContext, config: PrmModelConfig, storage
                                                 else "not compared (see notes)"),
         "notes": dg.MetadataValue.md(notes_markdown(notes)),
     })
-    if validation_metrics.get("auc_validation") is not None:
-        metadata["validation_auc"] = dg.MetadataValue.float(validation_metrics["auc_validation"])
+    for key, name in (("auc_validation", "validation_auc"), ("oracle_auc_validation", "oracle_auc_validation"),
+                      ("oracle_gap_validation", "oracle_gap_validation"), ("calibration_slope", "calibration_slope"),
+                      ("calibration_intercept", "calibration_intercept")):
+        if validation_metrics.get(key) is not None:
+            metadata[name] = dg.MetadataValue.float(validation_metrics[key])
     with storage.warehouse() as con:
         write_table(con, f"{SCHEMA}.table1", pl.DataFrame([{"model_sha12": sha[:12], "training_cohort": label,
                                                             "linkage_level": config.linkage_level, **validation_metrics}]))
@@ -339,7 +396,12 @@ def scoring_birth_year(con, training_years: list[int], outcome: str) -> tuple[in
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
-    metadata={"dagster/table_name": f"{WAREHOUSE}.{SCORES_TABLE}", "zone": WAREHOUSE},
+    metadata={"dagster/table_name": f"{WAREHOUSE}.{SCORES_TABLE}", "zone": WAREHOUSE, "dagster/column_schema": dg.TableSchema(
+        columns=[dg.TableColumn("person_key", "VARCHAR", description="pseudonymous child key"),
+                 dg.TableColumn("birth_year", "INTEGER"), dg.TableColumn("linkage_level", "VARCHAR"),
+                 dg.TableColumn("score", "DOUBLE", description="prior-corrected probability of a finding by age 2"),
+                 dg.TableColumn("score_rank", "BIGINT", description="1 = highest; ties by person_key"),
+                 dg.TableColumn("model_sha12", "VARCHAR", description="the model artefact's version")])},
 )
 def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.cohorts import outcome_column
@@ -464,33 +526,93 @@ def figure1_chart(figure1: pl.DataFrame) -> str:
     return f"![Figure 1](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')})"
 
 
-def oracle_note(storage: StorageResource) -> str:
-    truth = storage.storage().truth_dir / "children.parquet"
-    if truth.exists():
-        return ("oracle AUC not computed: the synthetic truth (children.parquet, p_finding_by_age_2) is keyed by true "
-                "person ids, and mapping them to person_key would need identified data, which stays out of the analysis zone")
-    return "oracle AUC not computed: no synthetic truth in this deployment"
+def oracle_note(has_oracle: bool, outcome: str = "finding_by_age_2") -> str:
+    """Why an oracle AUC is missing: no oracle risk at all, or none for this outcome."""
+    from cmi_assets.prm.oracle import oracle_column
+
+    if oracle_column(outcome) is None:
+        return f"oracle AUC not computed: the synthetic truth holds no true probability of {outcome}"
+    if not has_oracle:
+        return ("oracle AUC not computed: prm.oracle_risk is empty (no synthetic truth in this deployment, or "
+                "prm_oracle_risk has not run)")
+    return "oracle AUC not computed"
+
+
+def oracle_rows(con, frame: pl.DataFrame, level: str, year: int) -> list[dict]:
+    """The model's and the oracle's AUC on the same scored children, for findings by age 2
+    and by age 5 (NZ Table 6 uses age 5)."""
+    from cmi_assets.defs.prm.oracle import read_oracle
+    from cmi_assets.prm.oracle import ORACLE_COLUMNS, oracle_comparison
+
+    rows = []
+    for risk, outcome in ORACLE_COLUMNS.items():
+        oracle = read_oracle(con, level, risk)
+        if not oracle.height:
+            continue
+        measured = oracle_comparison(frame["person_key"], frame[outcome].cast(pl.Int64).to_numpy(), frame["score"].to_numpy(),
+                                     oracle, risk)
+        rows.append({"linkage_level": level, "children_scored": f"cohort {year}", "outcome": outcome,
+                     **{k: finite_or_none(v) for k, v in measured.items()}})
+    return rows
+
+
+def validation_oracle_row(table1: pl.DataFrame) -> list[dict]:
+    """prm_model's oracle comparison on the validation children, as an oracle-table row."""
+    if not table1.height or "oracle_auc_validation" not in table1.columns or table1["oracle_auc_validation"][0] is None:
+        return []
+    row = table1.row(0, named=True)
+    every_child = row.get("auc_validation_with_oracle") is None  # the model's interval is over the same children
+    return [{"linkage_level": row["linkage_level"], "children_scored": f"validation sample (cohort {row['training_cohort']})",
+             "outcome": "training outcome", "auc_model": row["auc_validation"] if every_child else row["auc_validation_with_oracle"],
+             "auc_model_ci_low": row.get("auc_ci_low") if every_child else None,
+             "auc_model_ci_high": row.get("auc_ci_high") if every_child else None, "auc_oracle": row["oracle_auc_validation"],
+             "auc_oracle_ci_low": row.get("oracle_ci_low"), "auc_oracle_ci_high": row.get("oracle_ci_high"),
+             "oracle_gap": row.get("oracle_gap_validation"), "oracle_coverage": row.get("oracle_coverage_validation")}]
+
+
+def evaluation_summary(combined: dict[str, pl.DataFrame], scores: pl.DataFrame) -> dict:
+    """What the report's commentary compares between models (conservative linkage, top 5%)."""
+    summary: dict = {"share_referred": REFERRAL_SHARE}
+    conservative = scores.filter(pl.col("linkage_level") == "conservative") if scores.height else scores
+    if conservative.height:
+        summary.update(model_sha12=conservative["model_sha12"][0], scored_birth_year=int(conservative["birth_year"][0]))
+    if "table6" in combined:
+        rows = combined["table6"].filter(pl.col("linkage_level") == "conservative")
+        if rows.height:
+            row = rows.row(0, named=True)
+            summary.update(ppv=row["ppv"], sensitivity=row["sensitivity"], auc=row["auc"])
+    if "oracle" in combined:
+        rows = combined["oracle"].filter((pl.col("linkage_level") == "conservative") & (pl.col("outcome") == "finding_by_age_5"))
+        if rows.height:
+            summary["oracle_auc"] = rows["auc_oracle"][0]
+    if "table7" in combined:
+        top = combined["table7"].filter(pl.col("linkage_level") == "conservative")
+        summary["top_share_by_group"] = {g: finite_or_none(v) for g, v in zip(top["group"].to_list(), top["share_referred"].to_list())}
+    return {k: finite_or_none(v) if not isinstance(v, dict) else v for k, v in summary.items()}
 
 
 @dg.asset(
     name="prm_evaluation",
-    deps=["prm_scores", "prm_model"],
+    deps=["prm_scores", "prm_model", "prm_oracle_risk"],
     group_name=GROUP,
     kinds={"python", "duckdb"},
     owners=OWNERS,
     description=(
         "The NZ study's evaluation of the scored cohort: Table 1 (base model), Table 2 (top 1-20%), Figure 1 (PPV "
         "and sensitivity by age 1-5 at the top 5%), Table 6 (conservative vs less conservative linkage), Tables 7 and "
-        "8 (composition of the top 5%), Figure 4 (risk markers by score band) and calibration. Analysis zone, schema "
-        "prm (one table each, with a linkage_level column); markdown in the metadata."
+        "8 (composition of the top 5%), Figure 4 (risk markers by score band), calibration, and the oracle's AUC beside "
+        "the model's on the same children where a synthetic truth exists. Analysis zone, schema prm (one table each, "
+        "with a linkage_level column); markdown in the metadata; a summary beside the model artefact for the report's "
+        "commentary."
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
-    metadata={"dagster/table_name": f"{WAREHOUSE}.{SCHEMA}.*", "zone": WAREHOUSE},
+    metadata={"dagster/table_name": f"{WAREHOUSE}.{SCHEMA}.*", "zone": WAREHOUSE, "dagster/column_schema": EVALUATION_SCHEMA},
 )
 def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     notes: list[str] = []
     tables: dict[str, list[pl.DataFrame]] = {}
+    oracle: list[dict] = []
     with storage.warehouse() as con:
         scores = read_table(con, SCORES_TABLE)
         for level in LEVELS:
@@ -500,16 +622,33 @@ def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) 
                 continue
             year = int(level_scores["birth_year"][0])
             frame = cohort_frame(con, level, [year]).join(level_scores.select("person_key", "score"), on="person_key", how="inner")
-            for name, table in evaluate_level(frame.sort("person_key"), level, notes).items():
+            frame = frame.sort("person_key")
+            for name, table in evaluate_level(frame, level, notes).items():
                 tables.setdefault(name, []).append(table)
+            oracle.extend(oracle_rows(con, frame, level, year))
+        table1 = read_table(con, f"{SCHEMA}.table1")
+        oracle = validation_oracle_row(table1) + oracle
+        if oracle:
+            tables["oracle"] = [pl.DataFrame(oracle, infer_schema_length=None)]
+        else:
+            con.execute(f"drop table if exists {SCHEMA}.oracle")  # no stale oracle from an earlier deployment state
+            notes.append(oracle_note(False))
         combined = {name: pl.concat(parts, how="diagonal_relaxed") for name, parts in tables.items()}
         for name, table in combined.items():
             write_table(con, f"{SCHEMA}.{name}", table)
-        table1 = read_table(con, f"{SCHEMA}.table1")
-    notes.append(oracle_note(storage))
-    metadata: dict = {"tables": dg.MetadataValue.json(sorted(combined) + (["table1"] if table1.height else []))}
+    summary = evaluation_summary(combined, scores)
+    if summary.get("model_sha12"):
+        evaluation_path(storage, summary["model_sha12"]).write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
+    metadata: dict = {"dagster/row_count": sum(t.height for t in combined.values()),
+                      "tables": dg.MetadataValue.json(sorted(combined) + (["table1"] if table1.height else []))}
     if table1.height:
         metadata["table1"] = dg.MetadataValue.md(md_table(table1))
+    if "oracle" in combined:
+        metadata["oracle"] = dg.MetadataValue.md(md_table(combined["oracle"], digits=3))
+        scored = combined["oracle"].filter((pl.col("linkage_level") == "conservative") & (pl.col("outcome") == "finding_by_age_5"))
+        if scored.height and scored["auc_oracle"][0] is not None:
+            metadata["oracle_auc_scored_cohort"] = dg.MetadataValue.float(float(scored["auc_oracle"][0]))
+            metadata["model_auc_scored_cohort"] = dg.MetadataValue.float(float(scored["auc_model"][0]))
     for name in ("table2", "figure1", "table6", "table7", "table8", "figure4", "calibration"):
         if name in combined:
             table = combined[name].filter(pl.col("linkage_level") == "conservative") if name not in ("table6",) else combined[name]
@@ -530,34 +669,55 @@ def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) 
 
 @dg.asset(
     name="feasibility_report",
-    deps=["prm_evaluation", "prm_model"],
+    deps=["prm_evaluation", "prm_model", "prm_study_models"],
     group_name=GROUP,
     kinds={"html", "markdown"},
     owners=OWNERS,
     description=(
-        "The PRM feasibility report (NZ study tables rebuilt on our cohorts, the model card and every note on what "
-        "could not be computed), as markdown and self-contained HTML under $CMI_DATA_DIR/reports/prm/."
+        "The PRM feasibility report: what changed since the previous model, the NZ study's tables and figures rebuilt "
+        "on our cohorts (Tables 1-2, 6-11, Figures 1 and 3-5, calibration, oracle), the model card and every note on "
+        "what could not be computed, as markdown and self-contained HTML under $CMI_DATA_DIR/reports/prm/."
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
 )
 def feasibility_report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.prm import model_card_markdown
-    from cmi_assets.prm.report import feasibility_sections, report_html, report_markdown
+    from cmi_assets.prm.report import (
+        change_commentary,
+        feasibility_sections,
+        model_summary,
+        report_html,
+        report_markdown,
+        transpose_for_display,
+    )
 
     artefact, path = current_artefact(storage)
     with storage.warehouse() as con:
-        tables = {name: read_table(con, f"{SCHEMA}.{name}") for name in EVALUATION_TABLES}
+        tables = {name: read_table(con, f"{SCHEMA}.{name}") for name in REPORT_TABLES}
+        study_notes = read_table(con, STUDY_NOTES_TABLE)
     tables = {name: table for name, table in tables.items() if table.height}
     if "table8" in tables:
         tables["table8"] = tables["table8"].drop("row")
+    for name, key in STUDY_TABLE_KEYS.items():  # the study's layout: one column per model
+        if name in tables:
+            tables[name] = transpose_for_display(tables[name], key)
     notes = [] if artefact else ["no PRM model yet: prm_model found too few positives or no complete cohort"]
+    commentary: list[str] = []
     if artefact:
         notes += list(artefact.document["metadata"].get("notes", []))
-    notes.append(oracle_note(storage))
+        previous, _ = current_artefact(storage, PREVIOUS_MODEL_FILE)
+        current_summary = model_summary(artefact.document, artefact.version, read_evaluation(storage, artefact.version))
+        previous_summary = (model_summary(previous.document, previous.version, read_evaluation(storage, previous.version))
+                            if previous is not None and previous.version != artefact.version else None)
+        commentary = change_commentary(current_summary, previous_summary)
+    if study_notes.height:
+        notes += study_notes["note"].to_list()
+    if "oracle" not in tables:
+        notes.append(oracle_note(False))
     card = model_card_markdown(path.read_text(encoding="utf-8")) if artefact else None
     title = f"PRM feasibility report ({'model ' + artefact.version if artefact else 'no model'})"
-    sections = feasibility_sections(tables, notes=notes, model_card=card)
+    sections = feasibility_sections(tables, notes=notes, model_card=card, commentary=commentary)
     markdown, page = report_markdown(title, sections), report_html(title, sections)
     out_dir = storage.storage().data_dir.joinpath(*REPORTS_SUBDIR)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -571,6 +731,7 @@ def feasibility_report(context: dg.AssetExecutionContext, storage: StorageResour
         "report_html": dg.MetadataValue.path(str(out_dir / f"{stem}.html")),
         "report_markdown": dg.MetadataValue.path(str(out_dir / f"{stem}.md")),
         "tables": dg.MetadataValue.json(sorted(tables)),
+        "what_changed": dg.MetadataValue.md(notes_markdown(commentary) if commentary else "no model"),
         "report": dg.MetadataValue.md(markdown),
     })
 
