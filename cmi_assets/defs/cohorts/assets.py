@@ -15,6 +15,7 @@ Metadata carries counts, shares and percentages, never a person_key.
 import dagster as dg
 import polars as pl
 
+from cmi_assets.cohorts.schema import feature_columns, outcome_columns, population_columns
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cohorts.partitions import BIRTH_YEARS
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
@@ -62,8 +63,10 @@ def read_cohort_table(con, table: str, linkage_level: str, birth_years: list[int
     return con.execute(query + " order by birth_year, person_key", params).pl()
 
 
-def _table_metadata(table: str) -> dict:
-    return {"dagster/table_name": f"{WAREHOUSE}.{table}", "zone": WAREHOUSE}
+def _table_metadata(table: str, columns: list[tuple[str, str, str]]) -> dict:
+    return {"dagster/table_name": f"{WAREHOUSE}.{table}", "zone": WAREHOUSE,
+            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name, kind, description=text)
+                                                             for name, kind, text in columns])}
 
 
 # --- cohort_population ---------------------------------------------------------------------
@@ -83,7 +86,7 @@ def _table_metadata(table: str) -> dict:
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
-    metadata=_table_metadata(POPULATION_TABLE),
+    metadata=_table_metadata(POPULATION_TABLE, population_columns()),
 )
 def cohort_population(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.cohorts import first_observations
@@ -128,7 +131,7 @@ def cohort_population(context: dg.AssetExecutionContext, storage: StorageResourc
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
-    metadata=_table_metadata(FEATURES_TABLE),
+    metadata=_table_metadata(FEATURES_TABLE, feature_columns()),
 )
 def cohort_features(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.cohorts import FEATURE_CATEGORIES, RISK_MARKERS
@@ -170,7 +173,7 @@ def cohort_features(context: dg.AssetExecutionContext, storage: StorageResource)
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
-    metadata=_table_metadata(OUTCOMES_TABLE),
+    metadata=_table_metadata(OUTCOMES_TABLE, outcome_columns()),
 )
 def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.cohorts import OUTCOME_AGES, cohort_outcomes as build_outcomes, table8_profile

@@ -48,6 +48,13 @@ def test_cohort_tables_per_level_match_the_library(storage_env):
                 stored = con.execute(f"select person_key from cohorts.{table} where linkage_level = ? order by person_key", [level]).pl()
                 assert stored["person_key"].to_list() == sorted(frame["person_key"].to_list()), (table, level)
         stored = con.execute("select person_key, finding_by_age_2 from cohorts.outcomes where linkage_level = 'conservative' order by 1").pl()
+        # the declared column schemas (shown in the UI before anything runs) are the tables written
+        for asset, table in (("cohort_population", "population"), ("cohort_features", "features"), ("cohort_outcomes", "outcomes")):
+            declared = next(a for a in cohort_assets.COHORT_ASSETS if a.key.to_user_string() == asset).specs_by_key[
+                dg.AssetKey(asset)].metadata["dagster/column_schema"].columns
+            described = con.execute(f"describe cohorts.{table}").fetchall()
+            assert [(c.name, c.type) for c in declared] == [(row[0], row[1]) for row in described], table
+            assert all(c.description for c in declared)
     want = expected["conservative"][2].sort("person_key")
     assert stored["finding_by_age_2"].to_list() == want["finding_by_age_2"].to_list()
     meta = result.asset_materializations_for_node("cohort_outcomes")[0].metadata
