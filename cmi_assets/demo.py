@@ -26,6 +26,15 @@ class DemoReport:
     assets: list[tuple[str, str, int | None]] = field(default_factory=list)  # (asset, partitions, rows)
     checks_failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    pseudonym_key_file: Path | None = None  # the local key the demo generated or reused
+
+    def ui_environment(self) -> dict[str, str]:
+        """The variables `dg dev` / `dagster dev` needs to serve this instance and run its
+        sensors and automation on the same data with the same person_key secret."""
+        env = {"DAGSTER_HOME": str(self.dagster_home), "CMI_DATA_DIR": str(self.data_dir)}
+        if self.pseudonym_key_file is not None:
+            env["CMI_PSEUDONYM_KEY_FILE"] = str(self.pseudonym_key_file)
+        return env
 
 
 def prepare_environment(data_dir: Path, dagster_home: Path | None = None) -> tuple[Path, Path]:
@@ -143,9 +152,10 @@ def stage_job_name(asset_graph, keys) -> str:
     return f"demo__{'_'.join(groups)}__{first}"
 
 
-def materialize_everything(defs, instance, log=print) -> tuple[int, list[str]]:
-    """Materialize every asset, stage by stage, each partition as its own run; partitions
-    whose upstream partitions do not exist yet are left for later (and counted)."""
+def materialize_everything(defs, instance, log=print, groups=None) -> tuple[int, list[str]]:
+    """Materialize every asset (or those of `groups`), stage by stage, each partition as
+    its own run; partitions whose upstream partitions do not exist yet are left for later
+    (and counted)."""
     import dagster as dg
 
     asset_graph = defs.resolve_asset_graph()
@@ -154,6 +164,10 @@ def materialize_everything(defs, instance, log=print) -> tuple[int, list[str]]:
     resources = dict(defs.resources or {})
     runs, failed = 0, []
     for pdef, keys in materialization_stages(asset_graph):
+        if groups is not None:
+            keys = [k for k in keys if asset_graph.get(k).group_name in groups]
+            if not keys:
+                continue
         partition_keys = [None] if pdef is None else list(pdef.get_partition_keys(dynamic_partitions_store=instance))
         label = ", ".join(k.to_user_string() for k in keys[:4]) + (" ..." if len(keys) > 4 else "")
         cache: dict = {}
@@ -225,7 +239,9 @@ def summarize(defs, instance) -> tuple[list[tuple[str, str, int | None]], list[s
 
 
 def run_demo(data_dir: Path, scale: float, seed: int, fresh: bool = False, profile: str = "demo",
-             log=print) -> DemoReport:
+             log=print, groups=None) -> DemoReport:
+    """`cmi demo`. `groups` limits the materialization to those asset groups (the scripted
+    walk-through uses it to stay quick); None materializes everything."""
     started = time.monotonic()
     data_dir, home = prepare_environment(data_dir)
     key_message = ensure_pseudonym_key(data_dir)
@@ -258,7 +274,7 @@ def run_demo(data_dir: Path, scale: float, seed: int, fresh: bool = False, profi
     instance = DagsterInstance.get()
     added = register_landed_partitions(instance, storage.landing_dir)
     log("registered extract partitions: " + ", ".join(f"{a} +{n}" for a, n in added.items()))
-    runs, failed = materialize_everything(defs, instance, log=log)
+    runs, failed = materialize_everything(defs, instance, log=log, groups=groups)
     assets, failed_checks = summarize(defs, instance)
     return DemoReport(
         data_dir=data_dir,
@@ -269,7 +285,15 @@ def run_demo(data_dir: Path, scale: float, seed: int, fresh: bool = False, profi
         assets=assets,
         checks_failed=failed_checks,
         seconds=time.monotonic() - started,
+        pseudonym_key_file=_key_file_in_use(),
     )
+
+
+def _key_file_in_use() -> Path | None:
+    """The key file person_key is built from, when the secret is not in CMI_PSEUDONYM_KEY."""
+    if os.environ.get("CMI_PSEUDONYM_KEY") or not os.environ.get("CMI_PSEUDONYM_KEY_FILE"):
+        return None
+    return Path(os.environ["CMI_PSEUDONYM_KEY_FILE"])
 
 
 def format_report(report: DemoReport) -> str:
@@ -284,10 +308,13 @@ def format_report(report: DemoReport) -> str:
         lines += ["", "failed checks (see the asset's Checks tab in the UI; the synthetic world scripts some",
                   "states to fail the NCANDS data-quality checks, so red CFSR DQ checks are expected):"]
         lines += [f"  {c}" for c in report.checks_failed]
+    variables = " ".join(f"{k}={v}" for k, v in report.ui_environment().items())
     lines += [
         "",
         "Open the UI on this instance (from the project folder):",
-        f"  DAGSTER_HOME={report.dagster_home} CMI_DATA_DIR={report.data_dir} dg dev",
+        f"  {variables} dg dev",
         "  (or the same variables with: dagster dev -w workspace.yaml), then browse http://127.0.0.1:3000",
     ]
+    if report.pseudonym_key_file is not None:
+        lines.append("  (CMI_PSEUDONYM_KEY_FILE: without it, runs started from the UI or by a sensor cannot build person_key)")
     return "\n".join(lines)

@@ -3,14 +3,9 @@ GraphQL, launch a materialization through GraphQL, wait for it and read its chec
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -26,32 +21,10 @@ concurrency:
 telemetry:
   enabled: false
 """
-REPOSITORY = {"repositoryLocationName": "cmi_assets", "repositoryName": "__repository__"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class GraphQL:
-    def __init__(self, port: int):
-        self.url = f"http://127.0.0.1:{port}/graphql"
-
-    def __call__(self, query: str, **variables):
-        request = urllib.request.Request(
-            self.url,
-            data=json.dumps({"query": query, "variables": variables}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        body = json.loads(urllib.request.urlopen(request, timeout=60).read())
-        assert "errors" not in body, body["errors"]
-        return body["data"]
 
 
 @pytest.fixture
-def webserver(tmp_path):
+def webserver(tmp_path, walkthrough):
     home, data = tmp_path / "home", tmp_path / "data"
     home.mkdir()
     (home / "dagster.yaml").write_text(INSTANCE_YAML)
@@ -60,32 +33,13 @@ def webserver(tmp_path):
     (landing / "reference_areas_2021.csv").write_text(
         "postcode,county_fips,office_code,deprivation_decile\n06001,001,O01,3\n06002,003,O02,9\n"
     )
-    port = _free_port()
+    port = walkthrough.free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "CMI_DATA_DIR": str(data)}
     env.pop("CMI_LANDING_DIR", None)
-    log = open(tmp_path / "webserver.log", "w")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5).read()
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                assert process.poll() is None, (tmp_path / "webserver.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "webserver did not start"
-                time.sleep(1)
-        yield GraphQL(port), data
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    command = [str(Path(sys.executable).parent / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"]
+    with walkthrough.DevServer(command, env, tmp_path / "webserver.log", port, cwd=PROJECT_ROOT) as server:
+        server.wait_until_serving()
+        yield walkthrough.GraphQL(port), data
 
 
 def _wait_for_run(gql, run_id: str, timeout: float = 300) -> str:
@@ -98,8 +52,9 @@ def _wait_for_run(gql, run_id: str, timeout: float = 300) -> str:
     raise AssertionError(f"run {run_id} still running after {timeout} s")
 
 
-def test_webserver_serves_graph_and_runs_a_materialization_with_checks(webserver):
+def test_webserver_serves_graph_and_runs_a_materialization_with_checks(webserver, walkthrough):
     gql, data = webserver
+    repository = walkthrough.REPOSITORY
     nodes = gql("{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }")["assetNodes"]
     graph = {"/".join(n["assetKey"]["path"]): n for n in nodes}
     assert graph["raw_reference"]["groupName"] == "sources"
@@ -108,7 +63,7 @@ def test_webserver_serves_graph_and_runs_a_materialization_with_checks(webserver
     added = gql(
         """mutation($sel: RepositorySelector!, $name: String!, $key: String!) {
              addDynamicPartition(repositorySelector: $sel, partitionsDefName: $name, partitionKey: $key) { __typename } }""",
-        sel=REPOSITORY, name="reference_extracts", key="reference_areas_2021.csv",
+        sel=repository, name="reference_extracts", key="reference_areas_2021.csv",
     )
     assert added["addDynamicPartition"]["__typename"] == "AddDynamicPartitionSuccess"
 
@@ -117,7 +72,7 @@ def test_webserver_serves_graph_and_runs_a_materialization_with_checks(webserver
         """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
              __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
         p={
-            "selector": {**REPOSITORY, "jobName": "__ASSET_JOB", "assetSelection": [{"path": ["raw_reference"]}],
+            "selector": {**repository, "jobName": "__ASSET_JOB", "assetSelection": [{"path": ["raw_reference"]}],
                          "assetCheckSelection": checks},
             "executionMetadata": {"tags": [{"key": "dagster/partition", "value": "reference_areas_2021.csv"}]},
         },

@@ -4,6 +4,7 @@ live in cmi_assets.sources.landing_watch; this module only talks to Dagster."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import dagster as dg
@@ -11,10 +12,13 @@ import dagster as dg
 from cmi_assets.defs.resources import StorageResource
 from cmi_assets.defs.sources.assets import raw_asset_name
 from cmi_assets.defs.sources.partitions import extract_partitions
-from cmi_assets.sources import AgencySpec, all_specs, file_sha256, landed_files
-from cmi_assets.sources.landing_watch import FileObservation, WatchState, plan_tick
+from cmi_assets.sources import AgencySpec, all_specs, file_sha256
+from cmi_assets.sources.landing_watch import WatchState, observe_folder, plan_tick
 
-SENSOR_INTERVAL_SECONDS = 30
+# How often each landing sensor looks at its folder. Tests and the scripted walk-through
+# (scripts/walkthrough.py) set CMI_LANDING_SENSOR_INTERVAL_SECONDS to tick faster; a user
+# gets 30 s.
+SENSOR_INTERVAL_SECONDS = int(os.environ.get("CMI_LANDING_SENSOR_INTERVAL_SECONDS", "30"))
 SETTLE_SECONDS = 10.0
 
 
@@ -22,10 +26,29 @@ def landing_sensor_name(agency: str) -> str:
     return f"landing_{agency}"
 
 
-def _materialized_sha256(instance: dg.DagsterInstance, asset_key: dg.AssetKey):
-    """The hash recorded by the latest materialization of one partition, if any."""
+class InstanceLedger:
+    """The sensor's per-file ledger (see cmi_assets.sources.landing_watch), kept in the
+    Dagster instance's key-value store beside the cursor: SQLite under DAGSTER_HOME or
+    Postgres, whichever the instance uses. The cursor itself stays a few hundred bytes."""
+
+    def __init__(self, instance: dg.DagsterInstance, sensor_name: str):
+        self._storage = instance.daemon_cursor_storage
+        self.key = f"cmi/landing_watch/{sensor_name}"
+
+    def read(self) -> str | None:
+        return self._storage.get_cursor_values({self.key}).get(self.key)
+
+    def write(self, value: str) -> None:
+        self._storage.set_cursor_values({self.key: value})
+
+
+def _materialized_sha256(instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: set[str]):
+    """The hash recorded by the latest materialization of one partition, if any (only
+    asked for files the ledger has not seen; a name that is no partition yet needs no query)."""
 
     def lookup(partition: str) -> str | None:
+        if partition not in partitions:
+            return None
         records = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
         ).records
@@ -45,27 +68,36 @@ def build_landing_sensor(agency: AgencySpec) -> dg.SensorDefinition:
         name=landing_sensor_name(agency.agency),
         description=(
             f"Watches landing/{agency.agency}/: each new or corrected extract file becomes a partition "
-            f"of {asset_key.to_user_string()} and a run. Files still being written wait."
+            f"of {asset_key.to_user_string()} and a run. Files still being written wait. The cursor counts the "
+            f"files acted on and names their ledger (size, mtime and SHA-256 per file), which is kept in the "
+            f"instance's key-value store under cmi/landing_watch/{landing_sensor_name(agency.agency)}."
         ),
         asset_selection=[asset_key],
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def landing_sensor(context: dg.SensorEvaluationContext, storage: StorageResource) -> dg.SensorResult:
-        paths = storage.storage()
-        files = {f.name: f for f in landed_files(paths.landing_dir, agency.agency)}
-        observations = [
-            FileObservation(f.name, f.size, int(f.modified_at.timestamp() * 1e9)) for f in files.values()
-        ]
+        folder = storage.storage().landing_dir / agency.agency
+        observations = observe_folder(folder)
+        ledger = InstanceLedger(context.instance, landing_sensor_name(agency.agency))
+        previous = WatchState.from_cursor(context.cursor, ledger)
+        if previous.ledger_missing:
+            context.log.warning(
+                "the file ledger named by the cursor is gone (instance wiped or cursor reset): "
+                f"re-hashing {len(observations)} file(s) once; files already loaded do not run again"
+            )
+        unseen = {o.name for o in observations} - set(previous.acted)
+        existing = set(context.instance.get_dynamic_partitions(partitions.name)) if unseen else set()
         state, requests = plan_tick(
             observations,
-            WatchState.from_cursor(context.cursor),
-            sha256_of=lambda name: file_sha256(files[name].path),
+            previous,
+            sha256_of=lambda name: file_sha256(folder / name),
             now_ns=time.time_ns(),
             settle_seconds=SETTLE_SECONDS,
-            materialized_sha256=_materialized_sha256(context.instance, asset_key),
+            materialized_sha256=_materialized_sha256(context.instance, asset_key, existing),
         )
-        existing = set(context.instance.get_dynamic_partitions(partitions.name))
+        if requests and not unseen:
+            existing = set(context.instance.get_dynamic_partitions(partitions.name))
         new_keys = [r.name for r in requests if r.name not in existing]
         if requests:
             context.log.info(f"{len(requests)} extract(s) to load, {len(new_keys)} new partition(s)")
@@ -80,9 +112,9 @@ def build_landing_sensor(agency: AgencySpec) -> dg.SensorDefinition:
                 for r in requests
             ],
             dynamic_partitions_requests=[partitions.build_add_request(new_keys)] if new_keys else [],
-            cursor=state.to_cursor(),
+            cursor=state.to_cursor(ledger),
             skip_reason=None if requests else (
-                f"{len(files)} file(s) in landing/{agency.agency}/, none new or changed"
+                f"{len(observations)} file(s) in landing/{agency.agency}/, none new or changed"
                 + (f"; {len(state.settling)} still being written" if state.settling else "")
             ),
         )
