@@ -34,7 +34,21 @@ class DemoReport:
         env = {"DAGSTER_HOME": str(self.dagster_home), "CMI_DATA_DIR": str(self.data_dir)}
         if self.pseudonym_key_file is not None:
             env["CMI_PSEUDONYM_KEY_FILE"] = str(self.pseudonym_key_file)
+        env.update({name: os.environ[name] for name in CFSR_YEAR_VARIABLES if os.environ.get(name)})
         return env
+
+
+CFSR_YEAR_VARIABLES = ("CMI_CFSR_FIRST_FY", "CMI_CFSR_LAST_FY")
+
+
+def world_fiscal_years(profile: str) -> dict[str, str]:
+    """The synthetic world ends in the past (its NCANDS files cover fixed fiscal years), so
+    the demo's CFSR partitions span the years it delivers, not every year due by today."""
+    from cmi_assets.synthetic.ncands import fiscal_years_of
+    from cmi_assets.synthetic.profile import load_profile
+
+    years = fiscal_years_of(load_profile(profile)["ncands"])
+    return dict(zip(CFSR_YEAR_VARIABLES, (str(min(years)), str(max(years)))))
 
 
 def prepare_environment(data_dir: Path, dagster_home: Path | None = None) -> tuple[Path, Path]:
@@ -247,6 +261,8 @@ def run_demo(data_dir: Path, scale: float, seed: int, fresh: bool = False, profi
     key_message = ensure_pseudonym_key(data_dir)
     if key_message:
         log(key_message)
+    for name, value in world_fiscal_years(profile).items():
+        os.environ.setdefault(name, value)  # before the definitions build their partitions
 
     from dagster import DagsterInstance
 

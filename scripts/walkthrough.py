@@ -22,11 +22,10 @@ The script never launches a run: every run after `dg dev` starts must carry a se
 tags. It reads progress over the webserver's GraphQL API, as the UI does, and always stops
 the whole `dg dev` process group at the end (Ctrl-C included).
 
-Tick cadence: the landing sensors tick every 5 s here (CMI_LANDING_SENSOR_INTERVAL_SECONDS;
-users get 30 s), and the instance's dagster.yaml is deploy/dagster.yaml plus two settings
+Tick cadence: the landing sensors and the automation sensor tick every 5 s here
+(CMI_LANDING_SENSOR_INTERVAL_SECONDS, CMI_AUTOMATION_INTERVAL_SECONDS; users get 30 s), and the instance's dagster.yaml is deploy/dagster.yaml plus two settings
 for a quick demonstration (the run queue polled every second, sensors evaluated in
-threads). `--user-cadence` keeps the defaults a user gets. The automation sensor keeps
-its own 30 s interval either way.
+threads). `--user-cadence` keeps the defaults a user gets.
 
 Helpers here (free_port, GraphQL, DevServer) are also used by the UI smoke test.
 """
@@ -50,10 +49,12 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = {"repositoryLocationName": "cmi_assets", "repositoryName": "__repository__"}
 FAST_LANDING_INTERVAL_SECONDS = 5
+FAST_AUTOMATION_INTERVAL_SECONDS = 5
 # Variables the walk-through sets itself: anything inherited from the caller's shell
 # would point the demo and `dg dev` somewhere else.
 OWN_VARIABLES = ("DAGSTER_HOME", "CMI_DATA_DIR", "CMI_LANDING_DIR", "CMI_QUARANTINE_DIR", "CMI_TRUTH_DIR",
-                 "CMI_PSEUDONYM_KEY_FILE", "CMI_LANDING_SENSOR_INTERVAL_SECONDS")
+                 "CMI_PSEUDONYM_KEY_FILE", "CMI_LANDING_SENSOR_INTERVAL_SECONDS", "CMI_AUTOMATION_INTERVAL_SECONDS",
+                 "CMI_CFSR_FIRST_FY", "CMI_CFSR_LAST_FY")
 
 
 class WalkthroughError(AssertionError):
@@ -333,6 +334,7 @@ def run_walkthrough(
     env.update(report.ui_environment())
     if not user_cadence:
         env["CMI_LANDING_SENSOR_INTERVAL_SECONDS"] = str(FAST_LANDING_INTERVAL_SECONDS)
+        env["CMI_AUTOMATION_INTERVAL_SECONDS"] = str(FAST_AUTOMATION_INTERVAL_SECONDS)
     port = free_port()
     bin_dir = Path(sys.executable).parent
     command = ([str(bin_dir / "dg"), "dev"] if dev_command == "dg" else [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml"])

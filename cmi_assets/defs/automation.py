@@ -3,7 +3,12 @@ automation sensor (RUNNING by default) that evaluates it."""
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
+
+# How often the automation sensor evaluates (seconds); tests and walk-throughs shorten it.
+INTERVAL_ENV, DEFAULT_INTERVAL_SECONDS = "CMI_AUTOMATION_INTERVAL_SECONDS", 30
 
 
 def follow_upstream() -> dg.AutomationCondition:
@@ -26,7 +31,7 @@ def automation() -> dg.Definitions:
                 "automation",
                 target=dg.AssetSelection.all(),
                 default_status=dg.DefaultSensorStatus.RUNNING,
-                minimum_interval_seconds=30,
+                minimum_interval_seconds=int(os.environ.get(INTERVAL_ENV) or DEFAULT_INTERVAL_SECONDS),
                 description="Evaluates every asset's automation condition: downstream tables follow new extracts.",
             )
         ]
