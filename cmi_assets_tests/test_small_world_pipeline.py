@@ -17,6 +17,7 @@ import pytest
 from cmi_assets.demo import materialize_everything, register_landed_partitions
 from cmi_assets.sources import all_specs
 from cmi_assets.storage import IDENTIFIED, Storage
+from cmi_assets_tests.test_definitions import table_assets_without_row_count
 
 SCALE, SEED = 0.003, 11
 # Scripted in profiles/small/ncands.yaml: KY re-issues every child ID (DQ check 1) and
@@ -82,6 +83,9 @@ def test_every_extract_loads_and_every_asset_materializes(pipeline):
         node = graph.get(key)
         if node.is_materializable and node.partitions_def is None:
             assert instance.get_latest_materialization_event(key) is not None, f"{key} never materialized"
+    # every table asset reports its row count (issue 6: lineage and metadata)
+    missing, checked = table_assets_without_row_count(instance, graph)
+    assert len(checked) > 30 and missing == [], missing
 
 
 def test_checks_pass_except_the_scripted_data_quality_failures(pipeline):
