@@ -52,6 +52,9 @@ TABLE_SECTIONS: dict[str, tuple[str, str]] = {
     "oracle": ("Oracle", "The synthetic world's true risk as a score, beside the model's AUC on the same children "
                "(validation sample and scored cohort); the gap is what a better model could still gain."),
     "model_comparison": ("Second model family", "The alternative model beside the stepwise model on the same validation set."),
+    "selection_frequency": ("Bootstrap selection frequencies", "Share of bootstrap resamples of the training sample in which "
+                            "stepwise selection keeps each variable, and its mean entry step (Austin and Tu 2004: stepwise "
+                            "selection is unstable; a variable kept in few resamples is a weak finding)."),
 }
 
 

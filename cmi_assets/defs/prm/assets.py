@@ -49,7 +49,7 @@ STUDY_NOTES_TABLE = f"{SCHEMA}.study_notes"  # prm_study_models' notes, for the 
 REFERRAL_SHARE = 0.05  # Figure 1, Tables 6-8: the top 5% of scores
 SCORING_AGE = 5  # outcomes to age 5 for the scored cohort (NZ study, Table 2 and Figure 1)
 EVALUATION_TABLES = ("table1", "table2", "figure1", "table6", "table7", "table8", "figure4", "calibration", "oracle",
-                     "model_comparison")
+                     "model_comparison", "selection_frequency")
 STUDY_TABLES = ("table9", "table10", "table11", "figure3", "figure5")
 STUDY_TABLE_KEYS = {"table9": "model", "table10": "target", "table11": "variant"}  # the model each row is
 REPORT_TABLES = EVALUATION_TABLES + STUDY_TABLES
@@ -73,6 +73,7 @@ class PrmModelConfig(dg.Config):
     negatives_per_positive: float = 4.0
     train_share: float = 0.7
     alternative_family: str = "elastic_net"  # or gradient_boosting (prm.alternative)
+    bootstrap_resamples: int = 20  # refits of the stepwise selection on resamples (Austin and Tu 2004); 0 = none
 
 
 # The main columns of each evaluation table (`table.column`, as the event tables declare theirs)
@@ -209,7 +210,13 @@ def fit_prm(frame: pl.DataFrame, outcome: str, config: PrmModelConfig, oracle: p
     on the same validation children (`oracle`: person_key and the outcome's true risk) and
     measure calibration after prior correction on the whole training cohort population.
     Returns a dict with the model pieces, or with an `error` note."""
-    from cmi_assets.prm import base_model_summary, calibration_fit, compare_on_validation, fit_alternative_model
+    from cmi_assets.prm import (
+        base_model_summary,
+        bootstrap_selection_frequencies,
+        calibration_fit,
+        compare_on_validation,
+        fit_alternative_model,
+    )
     from cmi_assets.prm.oracle import oracle_column, oracle_comparison
     from cmi_assets.prm.study import FitSettings, ModelNotFitted, fit_sampled_stepwise
     from cmi_assets.synthetic.profile import component_rng
@@ -260,8 +267,15 @@ def fit_prm(frame: pl.DataFrame, outcome: str, config: PrmModelConfig, oracle: p
             comparison = compare_on_validation(both, outcome, {"stepwise": scorer, config.alternative_family: alternative})
     except Exception as error:  # noqa: BLE001 - sklearn raises many kinds on tiny folds; the note says which
         notes.append(f"second model family {config.alternative_family} not fitted ({type(error).__name__}: {error})")
+    frequencies = None
+    if config.bootstrap_resamples > 0:
+        try:
+            frequencies = bootstrap_selection_frequencies(sample.train, outcome, model_candidates(sample.train),
+                                                          component_rng(config.seed, "prm_bootstrap"), config.bootstrap_resamples)
+        except Exception as error:  # noqa: BLE001 - a tiny sample can defeat every resample; the note says how
+            notes.append(f"bootstrap selection frequencies not computed ({type(error).__name__}: {error})")
     return {"model": model, "sample": sample, "prior": prior, "scorer": scorer, "table1": table1,
-            "comparison": comparison, "notes": notes, "population_score": population_score}
+            "comparison": comparison, "notes": notes, "population_score": population_score, "frequencies": frequencies}
 
 
 def model_candidates(frame: pl.DataFrame) -> list[str]:
@@ -352,6 +366,8 @@ def prm_model(context: dg.AssetExecutionContext, config: PrmModelConfig, storage
         "table1": dg.MetadataValue.md(md_table(pl.DataFrame([validation_metrics])) if table1 else "no validation AUC"),
         "model_comparison": dg.MetadataValue.md(md_table(result["comparison"]) if result["comparison"] is not None
                                                 else "not compared (see notes)"),
+        "selection_frequency": dg.MetadataValue.md(md_table(result["frequencies"], digits=2) if result["frequencies"] is not None
+                                                   else "no bootstrap (bootstrap_resamples = 0)"),
         "notes": dg.MetadataValue.md(notes_markdown(notes)),
     })
     for key, name in (("auc_validation", "validation_auc"), ("oracle_auc_validation", "oracle_auc_validation"),
@@ -364,6 +380,8 @@ def prm_model(context: dg.AssetExecutionContext, config: PrmModelConfig, storage
                                                             "linkage_level": config.linkage_level, **validation_metrics}]))
         comparison = result["comparison"] if result["comparison"] is not None else pl.DataFrame({"model_sha12": [sha[:12]]})
         write_table(con, f"{SCHEMA}.model_comparison", comparison)
+        frequencies = result["frequencies"] if result["frequencies"] is not None else pl.DataFrame({"variable": []}, schema={"variable": pl.String})
+        write_table(con, f"{SCHEMA}.selection_frequency", frequencies.with_columns(pl.lit(sha[:12]).alias("model_sha12")))
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(sha[:12]))
 
 

@@ -122,8 +122,16 @@ def test_model_scores_tables_and_report(storage_env):
         assert con.execute("select count(distinct linkage_level) from prm.table6").fetchone()[0] == 2
         auc = con.execute("select auc from prm.table6 where linkage_level = 'conservative'").fetchone()[0]
         study = {name: con.execute(f"select * from prm.{name}").pl() for name in ("table9", "table10", "table11", "figure3")}
+        frequencies = con.execute("select * from prm.selection_frequency").pl()
         assert not con.execute("select count(*) from information_schema.tables where table_name = 'oracle'").fetchone()[0]
     assert auc > 0.6
+    # bootstrap selection frequencies (Austin and Tu 2004): 20 refits, shares in [0, 1], the
+    # strongest variable of the simulated cohorts kept in most of them
+    assert frequencies["resamples_fitted"][0] + frequencies["resamples_failed"][0] == 20
+    assert frequencies["share_selected"].is_between(0, 1).all() and set(frequencies["model_sha12"]) == {sha[:12]}
+    benefit = frequencies.filter(pl.col("variable") == "caregiver_time_on_benefit_5y")
+    assert benefit["share_selected"][0] >= 0.8
+    assert "Bootstrap selection frequencies" in (storage_env.data_dir / "reports" / "prm" / "latest.md").read_text()
     assert study["table9"]["model"].to_list()[0] == "Base model" and study["table9"].height == 4
     assert study["table10"]["target"].to_list() == ["A", "B", "C", "D", "E"]
     assert study["table10"].filter(pl.col("target") == "A")["auc_validation"][0] == pytest.approx(meta["validation_auc"].value)
