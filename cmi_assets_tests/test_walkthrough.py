@@ -130,6 +130,9 @@ def test_the_demo_prints_every_variable_dg_dev_needs(walked):
         "DAGSTER_HOME": str(result.dagster_home),
         "CMI_DATA_DIR": str(result.data_dir),
         "CMI_PSEUDONYM_KEY_FILE": str(result.data_dir / ".pseudonym_key"),
+        # the CFSR fiscal years the small world delivers (profiles/small/ncands.yaml)
+        "CMI_CFSR_FIRST_FY": "2019",
+        "CMI_CFSR_LAST_FY": "2021",
     }
     printed = format_report(result.demo)
     assert " ".join(f"{k}={v}" for k, v in variables.items()) + " dg dev" in printed

@@ -427,7 +427,7 @@ def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> d
 
     artefact, path = current_artefact(storage)
     if artefact is None:
-        return dg.MaterializeResult(metadata={"status": "no model", "notes": dg.MetadataValue.md(
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "status": "no model", "notes": dg.MetadataValue.md(
             notes_markdown(["prm_model has not produced a model yet (see its notes): nothing scored"]))})
     training_years = [int(y) for y in artefact.document["metadata"].get("training_birth_years", [])]
     frames, rows, notes = [], [], []
