@@ -73,7 +73,9 @@ def ensure_pseudonym_key(data_dir: Path) -> str | None:
     new key was created, so the demo can say so."""
     if os.environ.get("CMI_PSEUDONYM_KEY"):
         return None
-    key_file = data_dir / ".pseudonym_key"
+    from cmi_assets.linkage.keys import DATA_DIR_KEY_FILE
+
+    key_file = data_dir / DATA_DIR_KEY_FILE
     created = None
     if not key_file.exists():
         key_file.write_text(secrets.token_hex(32))

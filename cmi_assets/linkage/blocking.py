@@ -17,19 +17,51 @@ from cmi_assets.linkage.settings import CANDIDATE_BLOCKING_RULES, UNIQUE_ID
 PAIRS_PER_RECORD_BUDGET = 200
 
 
+# Records sampled for the pairs each rule adds after the ones before it (a join per rule):
+# enough for a stable count, bounded time on a large table.
+MARGINAL_SAMPLE_RECORDS = 100_000
+
+
+def equi_join_keys(rule: str) -> list[str] | None:
+    """The key expressions of a rule made of `<expr on l> = <same expr on r>` terms joined
+    by AND ("l.dob = r.dob AND left(l.given_name, 1) = left(r.given_name, 1)" ->
+    ["dob", "left(given_name, 1)"]); None for any other rule."""
+    keys = []
+    for term in rule.split(" AND "):
+        left, sep, right = term.partition("=")
+        left, right = left.strip(), right.strip()
+        if not sep or "l." not in left or left.replace("l.", "r.") != right or "r." in left:
+            return None
+        keys.append(left.replace("l.", ""))
+    return keys
+
+
+def rule_pair_count(con: duckdb.DuckDBPyConnection, table: str, rule: str) -> int | None:
+    """The exact number of pairs an equi-join rule generates (n choose 2 per key group,
+    records with a null key take part in none); None when the rule is not an equi-join."""
+    keys = equi_join_keys(rule)
+    if keys is None:
+        return None
+    key_list = ", ".join(keys)
+    not_null = " AND ".join(f"({k}) IS NOT NULL" for k in keys)
+    return int(con.execute(
+        f"SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM (SELECT count(*) AS n FROM {table} WHERE {not_null} GROUP BY {key_list})"
+    ).fetchone()[0])
+
+
 def count_pairs_by_rule(
     con: duckdb.DuckDBPyConnection,
     table: str,
     rules: Mapping[str, str],
     record_sample_proportion: float = 1.0,
 ) -> dict[str, dict[str, int]]:
-    """For each rule: the pairs it generates alone and those it adds after the rules
-    before it (marginal), in the given order. Counts only."""
+    """For each rule: the pairs it generates alone (exact, by key-group sizes, for equi-join
+    rules) and those it adds after the rules before it (marginal, in the given order; by
+    Splink on a record sample, scaled). Counts only."""
     db_api = duckdb_api(con)
-    frame = register_input(db_api, con, table)
     names = list(rules)
     cumulative = count_comparisons_from_blocking_rules(
-        frame,
+        register_input(db_api, con, table),
         blocking_rules=[rules[n] for n in names],
         link_type="dedupe_only",
         unique_id_column_name=UNIQUE_ID,
@@ -37,14 +69,16 @@ def count_pairs_by_rule(
     )
     out = {n: {"marginal_pairs": int(r["marginal_comparison_count"])} for n, r in zip(names, cumulative)}
     for name in names:
-        alone = count_comparisons_from_blocking_rules(
-            register_input(db_api, con, table),
-            blocking_rules=rules[name],
-            link_type="dedupe_only",
-            unique_id_column_name=UNIQUE_ID,
-            record_sample_proportion=record_sample_proportion,
-        )[0]
-        out[name]["pairs"] = int(alone["marginal_comparison_count"])
+        pairs = rule_pair_count(con, table, rules[name])
+        if pairs is None:
+            pairs = int(count_comparisons_from_blocking_rules(
+                register_input(db_api, con, table),
+                blocking_rules=rules[name],
+                link_type="dedupe_only",
+                unique_id_column_name=UNIQUE_ID,
+                record_sample_proportion=record_sample_proportion,
+            )[0]["marginal_comparison_count"])
+        out[name]["pairs"] = pairs
     return out
 
 
@@ -57,11 +91,11 @@ def choose_blocking_rules(
 ) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
     """The candidate rules whose pair count alone fits the budget (default:
     PAIRS_PER_RECORD_BUDGET per record), and the measured counts of every candidate.
-    Large tables are measured on a record sample (counts scaled by Splink)."""
+    Marginal counts of a large table are measured on a record sample."""
     n_records = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     budget = max_pairs_per_rule or PAIRS_PER_RECORD_BUDGET * max(n_records, 1)
     if record_sample_proportion is None:
-        record_sample_proportion = 1.0 if n_records <= 200_000 else max(0.05, 200_000 / n_records)
+        record_sample_proportion = min(1.0, MARGINAL_SAMPLE_RECORDS / max(n_records, 1))
     counts = count_pairs_by_rule(con, table, candidates, record_sample_proportion)
     kept = {name: rule for name, rule in candidates.items() if counts[name]["pairs"] <= budget}
     return kept, counts

@@ -25,13 +25,13 @@ from scipy import stats
 from splink import Linker
 
 from cmi_assets.linkage.engine import duckdb_api, register_input
+from cmi_assets.linkage.review_fields import REVIEW_FIELDS
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE, PERSON_RECORDS_TABLE
 from cmi_assets.linkage.predict import register_tf_tables
 
 COHORT_SLOT = ("births", "registrations", "child")
 WEIGHT_BANDS = ((None, 10.0, "<10"), (10.0, 15.0, "10-15"), (15.0, 20.0, "15-20"), (20.0, None, ">=20"))
 NO_LINK_BAND = "no links"
-REVIEW_FIELDS = ("role", "given_name", "middle_name", "family_name", "dob", "sex", "parent1_given", "parent2_given", "postcode")
 
 
 def weight_band(weight: pl.Expr) -> pl.Expr:

@@ -15,19 +15,26 @@ pairs, with constraints that components alone break.
 - One DOB per person: birth years (from the DOB or an age) two or more apart, the DOBs
   not one keying slip apart, are two people (a child named after a parent).
 
-A cluster is checked as a whole, not only link by link: a person recorded once by their
-given name and once by their middle name is one cluster when a record holds both names.
+The guards are one SQL expression (separated_by_sql) over two nodes' name signatures
+(given, middle, family, DOB, birth year) and their name keys (standardise.
+add_guard_name_keys). A cluster is checked as a whole, not only link by link: a person
+recorded once by their given name and once by their middle name is one cluster when a
+record holds both names.
 
 Nodes are identities (records equal on every compared field; person_records.py): the
-links join identities, and a record takes its identity's cluster. Components are found
-with scipy over all links; only the (rare) components that break a constraint are
-re-clustered greedily, strongest link first, refusing any merge that would break one. A
-cluster's id is its smallest identity id.
+links join identities, and a record takes its identity's cluster. The work is done where
+it is cheapest: DuckDB scores every link with the guard once for all levels; scipy finds
+each level's connected components of the unguarded links; DuckDB compares every pair of
+distinct signatures inside the (few) components holding more than one name to find the
+components that break a constraint; only those are re-clustered, greedily, strongest
+link first, refusing any merge that would break one. A cluster's id is its smallest
+identity id.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import itertools
+from collections.abc import Mapping
 
 import duckdb
 import numpy as np
@@ -36,160 +43,165 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from cmi_assets.linkage import standardise as std
-from cmi_assets.linkage.person_records import IDENTITIES_TABLE, PERSON_RECORDS_TABLE
+from cmi_assets.linkage.person_records import VERIFIED_ID_NAMESPACES
 
-NODE_FIELDS = "unique_id, dob, birth_year, family_name, given_name, middle_name, duplicate_free_records"
+SIGNATURE = ("given_name", "middle_name", "family_name", "dob", "birth_year")
+NAME_KEYS = ("given_forms", "given_is_known", "middle_forms", "middle_is_known")
+NODE_COLUMNS = ("unique_id", *SIGNATURE, *NAME_KEYS, "duplicate_free_records")
+NODE_FIELDS = ", ".join(NODE_COLUMNS)
 
-
-@lru_cache(maxsize=200_000)
-def name_forms(name: str | None) -> frozenset[str]:
-    """A given name and the formal names it may stand for (standardise.given_name_forms)."""
-    return frozenset(std.given_name_forms(name) or ())
-
-
-def same_name(a: str | None, b: str | None) -> bool:
-    """Equal, or nickname forms of one name: BILL and WILLIAM, or CHRISSY and TINA (both
-    short for CHRISTINA)."""
-    return bool(a) and bool(b) and (a == b or not name_forms(a).isdisjoint(name_forms(b)))
+_temp_numbers = itertools.count(1)
+GREEDY_CHUNK_EDGES = 20_000  # links per chunk between bulk drops of links inside one group
 
 
-@lru_cache(maxsize=200_000)
-def _different_names(a: str | None, b: str | None) -> bool:
-    """Two real, different names (not an initial, a nickname form or a keying slip)."""
-    if not a or not b or a == b or len(a) == 1 or len(b) == 1:
-        return False
-    if not (std.is_known_given_name(a) and std.is_known_given_name(b)):
-        return False
-    return not same_name(a, b)
+# --- the guards, as SQL over two nodes aliased l and r -------------------------------------------
+# Written as nested CASE expressions, cheapest test first: DuckDB evaluates a THEN branch
+# only for the rows its WHEN selects, so the string-distance functions run on a few rows.
 
 
-def _goes_by_middle_name(given_a, middle_a, given_b, middle_b) -> bool:
-    """One record's given name is the other's middle name (a person known by their middle
+def _same_name_sql(a: str, b: str) -> str:
+    """Equal, or nickname forms of one name (BILL and WILLIAM; CHRISSY and TINA, both short
+    for CHRISTINA). a, b: '<alias>.<given|middle>'."""
+    return (f"(CASE WHEN {a}_name IS NULL OR {b}_name IS NULL THEN FALSE WHEN {a}_name = {b}_name THEN TRUE "
+            f"ELSE coalesce(list_has_any({a}_forms, {b}_forms), FALSE) END)")
+
+
+def _different_names_sql(a: str, b: str) -> str:
+    """Two real, different names: not an initial, a nickname form or a keying slip (a slip
+    rarely makes another census name)."""
+    return (f"(CASE WHEN {a}_name IS NULL OR {b}_name IS NULL OR {a}_name = {b}_name OR length({a}_name) < 2 "
+            f"OR length({b}_name) < 2 OR NOT coalesce({a}_is_known AND {b}_is_known, FALSE) THEN FALSE "
+            f"ELSE NOT coalesce(list_has_any({a}_forms, {b}_forms), FALSE) END)")
+
+
+def _goes_by_middle_name_sql(l: str, r: str) -> str:
+    """One node's given name is the other's middle name (a person known by their middle
     name, or given and middle swapped)."""
-    return same_name(given_a, middle_b) or same_name(middle_a, given_b)
+    return f"(CASE WHEN {_same_name_sql(f'{l}.given', f'{r}.middle')} THEN TRUE ELSE {_same_name_sql(f'{l}.middle', f'{r}.given')} END)"
 
 
-def twins_by_name(given_a, middle_a, given_b, middle_b) -> bool:
-    """Given or middle names that make two same-DOB, same-family records two people.
-    A given/middle swap is one person."""
-    if _different_names(given_a, given_b):
-        return not _goes_by_middle_name(given_a, middle_a, given_b, middle_b)
-    return _different_names(middle_a, middle_b)
+def dobs_agree_sql(l: str = "l", r: str = "r") -> str:
+    """Both DOBs present and equal or one keying slip apart: the same year and month (an
+    unknown day keyed as the 1st), day and month transposed, or one character different
+    (Damerau: a substitution or two adjacent characters swapped, equal-length dates)."""
+    a, b = f"{l}.dob", f"{r}.dob"
+    sa, sb = f"CAST({a} AS VARCHAR)", f"CAST({b} AS VARCHAR)"
+    # different years and a different month or day: two characters apart at least, and not
+    # adjacent ('-' lies between), so no slip; this settles most pairs before any string work
+    return (f"(CASE WHEN {a} IS NULL OR {b} IS NULL THEN FALSE "
+            f"WHEN year({a}) <> year({b}) AND (month({a}) <> month({b}) OR day({a}) <> day({b})) THEN FALSE "
+            f"WHEN date_trunc('month', {a}) = date_trunc('month', {b}) THEN TRUE "
+            f"WHEN year({a}) = year({b}) AND month({a}) = day({b}) AND day({a}) = month({b}) THEN TRUE "
+            f"WHEN hamming({sa}, {sb}) <= 1 THEN TRUE WHEN hamming({sa}, {sb}) = 2 THEN damerau_levenshtein({sa}, {sb}) <= 1 "
+            f"ELSE FALSE END)")
 
 
-def dobs_agree(dob_a, dob_b) -> bool:
-    """Both DOBs present and equal or one keying slip apart: day and month transposed, one
-    character different, or the same year and month (an unknown day keyed as the 1st)."""
-    if dob_a is None or dob_b is None:
-        return False
-    if dob_a == dob_b or (dob_a.year, dob_a.month) == (dob_b.year, dob_b.month):
-        return True
-    if (dob_a.year, dob_a.month, dob_a.day) == (dob_b.year, dob_b.day, dob_b.month):
-        return True
-    return _one_edit_apart(dob_a.isoformat(), dob_b.isoformat())
-
-
-@lru_cache(maxsize=200_000)
-def _one_edit_apart(a: str, b: str) -> bool:
-    """One substitution, insertion, deletion or adjacent transposition (Damerau)."""
-    if a == b:
-        return True
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
-    short, long = (a, b) if len(a) < len(b) else (b, a)
-    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
-
-
-def siblings_by_name(given_a, middle_a, dob_a, given_b, middle_b, dob_b) -> bool:
-    """Given names that make two records two people unless their DOBs agree: two real,
-    different names (not a nickname form, not one keying slip apart, not the other
-    record's middle name). A DOB missing on either side (an age only) confirms nothing."""
-    if dobs_agree(dob_a, dob_b) or not _different_names(given_a, given_b) or _one_edit_apart(given_a, given_b):
-        return False
-    return not _goes_by_middle_name(given_a, middle_a, given_b, middle_b)
-
-
-def birth_years_conflict(dob_a, year_a, dob_b, year_b) -> bool:
+def _birth_years_conflict_sql(l: str, r: str) -> str:
     """Birth years (from the DOB, else estimated from an age) two or more apart, and DOBs
     not one keying slip apart: one person has one DOB (an age-based estimate is within
     one year)."""
-    if year_a is None or year_b is None or abs(year_a - year_b) < 2:
-        return False
-    return not dobs_agree(dob_a, dob_b)
+    return (f"(CASE WHEN coalesce(abs({l}.birth_year - {r}.birth_year) >= 2, FALSE) THEN NOT {dobs_agree_sql(l, r)} "
+            f"ELSE FALSE END)")
 
 
-@lru_cache(maxsize=500_000)
-def separated_by(a: tuple, b: tuple) -> str | None:
-    """Why the guards separate two nodes (given, middle, family, dob, birth_year): "dob"
-    (conflicting birth years), "given" (twin or sibling guard, different given names),
-    "middle" (same given, different middle names: NZ para 102) or None."""
-    given_a, middle_a, family_a, dob_a, year_a = a
-    given_b, middle_b, family_b, dob_b, year_b = b
-    if birth_years_conflict(dob_a, year_a, dob_b, year_b):
-        return "dob"
-    if dob_a is not None and dob_a == dob_b and family_a is not None and family_a == family_b and twins_by_name(given_a, middle_a, given_b, middle_b):
-        return "given" if _different_names(given_a, given_b) else "middle"
-    return "given" if siblings_by_name(given_a, middle_a, dob_a, given_b, middle_b, dob_b) else None
+def _birth_dates_conflict_sql(l: str, r: str) -> str:
+    """For a link: both DOBs present and not one keying slip apart, unless the two records
+    carry the same agency ID (the agency's own ID says one person; a record whose DOB
+    took two slips stays with them). A sibling given the same name, born months apart,
+    would otherwise link on everything else."""
+    same_id = f"({l}.id_namespace = {r}.id_namespace AND {l}.person_id = {r}.person_id)"
+    return (f"(CASE WHEN {l}.dob IS NULL OR {r}.dob IS NULL OR {l}.dob = {r}.dob OR coalesce({same_id}, FALSE) THEN FALSE "
+            f"ELSE NOT {dobs_agree_sql(l, r)} END)")
 
 
-def different_people(a: tuple, b: tuple) -> bool:
-    """The guards separate two nodes (given, middle, family, dob, birth_year)."""
-    return separated_by(a, b) is not None
+def _twins_by_name_sql(l: str, r: str) -> str:
+    """Given or middle names that make two same-DOB, same-family nodes two people. A
+    given/middle swap is one person."""
+    return (f"(CASE WHEN {_different_names_sql(f'{l}.given', f'{r}.given')} THEN NOT {_goes_by_middle_name_sql(l, r)} "
+            f"ELSE {_different_names_sql(f'{l}.middle', f'{r}.middle')} END)")
 
 
-def _group_forms(signatures) -> frozenset[str]:
-    """Every form of every given and middle name in a group of nodes."""
-    forms: set[str] = set()
-    for given, middle, *_ in signatures:
-        forms |= name_forms(given) | name_forms(middle)
-    return frozenset(forms)
+def _siblings_by_name_sql(l: str, r: str) -> str:
+    """Given names that make two nodes two people unless their DOBs agree: two real,
+    different names, not one keying slip apart, not the other's middle name. A DOB missing
+    on either side (an age only) confirms nothing."""
+    return (f"(CASE WHEN NOT {_different_names_sql(f'{l}.given', f'{r}.given')} THEN FALSE "
+            f"WHEN {dobs_agree_sql(l, r)} THEN FALSE "
+            f"WHEN damerau_levenshtein({l}.given_name, {r}.given_name) <= 1 THEN FALSE "
+            f"ELSE NOT {_goes_by_middle_name_sql(l, r)} END)")
 
 
-def groups_conflict(names_a: set[tuple], forms_a: frozenset, names_b: set[tuple], forms_b: frozenset) -> bool:
-    """Two groups of nodes are two people when the guard separates a node of each, unless
-    (for different given names) either node's given name is a name the other group
-    already uses: a person recorded once by their given and once by their middle name
-    joins up through a record holding both."""
-    for x in names_a:
-        for y in names_b:
-            reason = separated_by(x, y)
-            if reason in ("dob", "middle"):
-                return True
-            if reason == "given" and name_forms(x[0]).isdisjoint(forms_b) and name_forms(y[0]).isdisjoint(forms_a):
-                return True
-    return False
+def guard_candidate_sql(l: str = "l", r: str = "r", link: bool = True) -> str:
+    """A cheap necessary condition for separated_by_sql (names, dates and flags only, no
+    name forms): two different DOBs (links), birth years two or more apart, two different
+    known given names or two different known middle names. Most links fail it and need no
+    more work."""
+    dates = f"OR coalesce({l}.dob <> {r}.dob, FALSE) " if link else ""
+    return (f"(coalesce(abs({l}.birth_year - {r}.birth_year) >= 2, FALSE) {dates}"
+            f"OR coalesce({l}.given_is_known AND {r}.given_is_known AND {l}.given_name <> {r}.given_name, FALSE) "
+            f"OR coalesce({l}.middle_is_known AND {r}.middle_is_known AND {l}.middle_name <> {r}.middle_name, FALSE))")
 
 
-SIGNATURE = ("given_name", "middle_name", "family_name", "dob", "birth_year")
+def separated_by_sql(l: str = "l", r: str = "r", link: bool = True) -> str:
+    """Why the guards separate two nodes: 'dob' (one person has one DOB), 'given' (twin or
+    sibling guard, different given names), 'middle' (same given, different middle names:
+    NZ para 102) or NULL. For a link (two identities, link=True) the DOB rule is the
+    stricter one (_birth_dates_conflict_sql); for two name signatures in one cluster,
+    birth years two or more apart (_birth_years_conflict_sql): a cluster may hold one
+    record whose DOB took two slips, linked through the person's agency ID."""
+    twins = f"{l}.dob = {r}.dob AND {l}.family_name = {r}.family_name"
+    dates = _birth_dates_conflict_sql(l, r) if link else "FALSE"
+    return (f"(CASE WHEN NOT {guard_candidate_sql(l, r, link)} THEN NULL "
+            f"WHEN {_birth_years_conflict_sql(l, r)} OR {dates} THEN 'dob' "
+            f"WHEN {twins} THEN (CASE WHEN NOT {_twins_by_name_sql(l, r)} THEN NULL "
+            f"WHEN {_different_names_sql(f'{l}.given', f'{r}.given')} THEN 'given' ELSE 'middle' END) "
+            f"WHEN {_siblings_by_name_sql(l, r)} THEN 'given' END)")
 
 
-def _signatures(records: pl.DataFrame) -> list[tuple]:
-    return list(records.select(SIGNATURE).iter_rows())
+def _pair_frame(rows: list[dict]) -> pl.DataFrame:
+    frame = pl.DataFrame(rows, schema={"given_name": pl.String, "middle_name": pl.String, "family_name": pl.String,
+                                       "dob": pl.Date, "birth_year": pl.Int32, "person_id": pl.String})
+    frame = frame.with_columns(pl.lit("agency").alias("id_namespace"))
+    frame = frame.with_columns(pl.coalesce("birth_year", pl.col("dob").dt.year().cast(pl.Int32)).alias("birth_year"))
+    return std.add_guard_name_keys(frame).with_row_index("i")
 
 
-def _guard_edges(edges: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
-    """Drop links between records the guards separate."""
-    fields = records.select("unique_id", *SIGNATURE)
-    joined = edges.join(fields, left_on="unique_id_l", right_on="unique_id").join(
-        fields, left_on="unique_id_r", right_on="unique_id", suffix="_r"
-    )
-    candidates = joined.filter(
-        pl.col("given_name").ne_missing(pl.col("given_name_r"))
-        | pl.col("middle_name").ne_missing(pl.col("middle_name_r"))
-        | ((pl.col("birth_year") - pl.col("birth_year_r")).abs() >= 2)
-    )
-    if candidates.is_empty():
-        return edges
-    left = candidates.select(SIGNATURE).iter_rows()
-    right = candidates.select([f"{c}_r" for c in SIGNATURE]).iter_rows()
-    separated = [different_people(a, b) for a, b in zip(left, right)]
-    blocked = candidates.filter(pl.Series(separated, dtype=pl.Boolean)).select("unique_id_l", "unique_id_r")
-    if blocked.is_empty():
-        return edges
-    return edges.join(blocked, on=["unique_id_l", "unique_id_r"], how="anti")
+def _evaluate_pair(sql: str, a: dict, b: dict):
+    """One guard expression evaluated for one pair of nodes (a, b: signature fields)."""
+    con = duckdb.connect()
+    try:
+        con.register("cmi_pair", _pair_frame([a, b]))
+        return con.execute(f"SELECT {sql} FROM cmi_pair l, cmi_pair r WHERE l.i = 0 AND r.i = 1").fetchone()[0]
+    finally:
+        con.close()
+
+
+def separated_by(a: dict, b: dict) -> str | None:
+    """separated_by_sql for two nodes given as dicts of signature fields (given_name,
+    middle_name, family_name, dob, birth_year; missing fields are null)."""
+    return _evaluate_pair(separated_by_sql(), a, b)
+
+
+def twins_by_name(given_a, middle_a, given_b, middle_b) -> bool:
+    return _evaluate_pair(_twins_by_name_sql("l", "r"), {"given_name": given_a, "middle_name": middle_a},
+                          {"given_name": given_b, "middle_name": middle_b})
+
+
+def siblings_by_name(given_a, middle_a, dob_a, given_b, middle_b, dob_b) -> bool:
+    return _evaluate_pair(_siblings_by_name_sql("l", "r"), {"given_name": given_a, "middle_name": middle_a, "dob": dob_a},
+                          {"given_name": given_b, "middle_name": middle_b, "dob": dob_b})
+
+
+def birth_years_conflict(dob_a, year_a, dob_b, year_b) -> bool:
+    return _evaluate_pair(_birth_years_conflict_sql("l", "r"), {"dob": dob_a, "birth_year": year_a}, {"dob": dob_b, "birth_year": year_b})
+
+
+def birth_dates_conflict(dob_a, dob_b, same_agency_id: bool = False) -> bool:
+    a, b = {"dob": dob_a, "person_id": "1"}, {"dob": dob_b, "person_id": "1" if same_agency_id else "2"}
+    return _evaluate_pair(_birth_dates_conflict_sql("l", "r"), a, b)
+
+
+# --- clustering ---------------------------------------------------------------------------------
 
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -197,126 +209,332 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
-def _conflicting_components(records: pl.DataFrame, labels: np.ndarray, duplicate_free: np.ndarray) -> set[int]:
-    """Components holding two records of a duplicate-free register, or two records the
-    guards separate (only components with 2+ given or middle names or birth years can)."""
-    frame = records.select(SIGNATURE).with_columns(pl.Series("component", labels), pl.Series("dup_free", duplicate_free))
-    bad = set(frame.group_by("component").agg(pl.col("dup_free").sum()).filter(pl.col("dup_free") > 1)["component"].to_list())
-    named = (
-        frame.unique(["component", *SIGNATURE])
-        .filter(
-            (pl.col("given_name").n_unique().over("component") > 1)
-            | (pl.col("middle_name").n_unique().over("component") > 1)
-            | ((pl.col("birth_year").max() - pl.col("birth_year").min()).over("component") >= 2)
-        )
-        .group_by("component")
-        .agg(pl.struct(SIGNATURE).alias("nodes"))
-    )
-    for component, nodes in named.iter_rows():
-        signatures = [tuple(n[c] for c in SIGNATURE) for n in nodes]
-        if any(different_people(a, b) for i, a in enumerate(signatures) for b in signatures[i + 1 :]):
-            bad.add(component)
-    return bad
+def _separated_signatures(
+    con: duckdb.DuckDBPyConnection, nodes: str, ids: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, pl.DataFrame, dict[int, frozenset[int]]]:
+    """Inside every component holding more than one known given or middle name or birth
+    years two or more apart (only those can break a guard), every pair of distinct name
+    signatures
+    the guard separates. Returns each node's signature id (-1 outside those components),
+    the separated pairs (component, sig_a, sig_b, reason) and, for each signature of a
+    'given' pair, its bridges: the signatures of its component whose given or middle name
+    shares a form with its given name (a person known by their middle name)."""
+    name = f"cmi_cluster_labels_{next(_temp_numbers)}"
+    con.register(name, pl.DataFrame({"unique_id": ids, "component": labels.astype(np.int32)}))
+    try:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_cluster_sig_nodes AS
+            WITH n AS (SELECT c.component, n.unique_id, n.given_name, n.given_is_known, n.middle_name, n.middle_is_known, n.dob, n.birth_year
+                       FROM {nodes} n JOIN {name} c USING (unique_id)),
+            multi AS (SELECT component FROM n GROUP BY component
+                      HAVING count(DISTINCT given_name) FILTER (WHERE given_is_known) > 1
+                          OR count(DISTINCT middle_name) FILTER (WHERE middle_is_known) > 1
+                          OR max(birth_year) - min(birth_year) >= 2)
+            SELECT c.unique_id, c.component, (dense_rank() OVER (ORDER BY c.component, {', '.join(f'n.{f}' for f in SIGNATURE)}))::INTEGER AS sig,
+                   {', '.join(f'n.{f}' for f in SIGNATURE + NAME_KEYS)}
+            FROM {name} c JOIN {nodes} n USING (unique_id) WHERE c.component IN (SELECT component FROM multi)""")
+    finally:
+        con.unregister(name)
+    try:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_cluster_sigs AS
+            SELECT sig, any_value(component) AS component, {', '.join(f'any_value({c}) AS {c}' for c in SIGNATURE + NAME_KEYS)}
+            FROM cmi_cluster_sig_nodes GROUP BY sig""")
+        # pairs from the narrow columns first; name forms only for the few candidates
+        narrow = "(SELECT sig, component, given_name, given_is_known, middle_name, middle_is_known, dob, birth_year FROM cmi_cluster_sigs)"
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_cluster_sep AS
+                SELECT c.component, c.sig_a, c.sig_b, {separated_by_sql('l', 'r', link=False)} AS reason
+                FROM (SELECT l.component, l.sig AS sig_a, r.sig AS sig_b FROM {narrow} l JOIN {narrow} r
+                      ON l.component = r.component AND l.sig < r.sig WHERE {guard_candidate_sql('l', 'r', link=False)}) c
+                JOIN cmi_cluster_sigs l ON l.sig = c.sig_a JOIN cmi_cluster_sigs r ON r.sig = c.sig_b""")
+        con.execute("DELETE FROM cmi_cluster_sep WHERE reason IS NULL")
+        pairs = con.execute("SELECT * FROM cmi_cluster_sep").pl()
+        bridges = con.execute("""
+            WITH x AS (SELECT sig_a AS sig FROM cmi_cluster_sep WHERE reason = 'given' UNION SELECT sig_b FROM cmi_cluster_sep WHERE reason = 'given')
+            SELECT s.sig, list(z.sig) FROM x JOIN cmi_cluster_sigs s USING (sig) JOIN cmi_cluster_sigs z ON z.component = s.component
+            WHERE list_has_any(s.given_forms, list_concat(coalesce(z.given_forms, []), coalesce(z.middle_forms, [])))
+            GROUP BY s.sig""").fetchall()
+        arrays = con.execute("SELECT unique_id, sig FROM cmi_cluster_sig_nodes").fetchnumpy()
+    finally:
+        for table in ("cmi_cluster_sig_nodes", "cmi_cluster_sigs", "cmi_cluster_sep"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    sig_of_node = np.full(len(labels), -1, dtype=np.int64)
+    sig_of_node[np.searchsorted(ids, np.asarray(arrays["unique_id"]))] = np.asarray(arrays["sig"], dtype=np.int64)
+    return sig_of_node, pairs, {sig: frozenset(zs) for sig, zs in bridges}
 
 
 def _greedy_constrained(
-    members: np.ndarray, edges: list[tuple[float, int, int]], signatures: list[tuple], duplicate_free: np.ndarray
-) -> dict[int, int]:
-    """Union-find over one component's links, strongest first, refusing merges that
-    break a constraint. Returns record index -> root index."""
-    parent = {int(m): int(m) for m in members}
-    dup_count = {int(m): int(duplicate_free[m]) for m in members}
-    names: dict[int, set[tuple]] = {int(m): {signatures[m]} for m in members}
-    forms: dict[int, frozenset[str]] = {int(m): _group_forms([signatures[m]]) for m in members}
+    a: np.ndarray, b: np.ndarray, probability: np.ndarray, dup: np.ndarray, tokens_of_node: list[np.ndarray],
+    separated: dict[int, list[tuple[int, str]]], bridges: dict[int, frozenset[int]], root: np.ndarray,
+) -> None:
+    """Union-find over the links of the components that break a constraint, strongest first
+    (ties by node index), refusing a merge that would put two duplicate-free records or two
+    separated tokens (name signatures, agency IDs) in one group, unless (different given
+    names only) either side's given name is a name the other group already uses (a
+    bridge: a person recorded once by their given and once by their middle name joins up
+    through a record holding both). Writes each node's group root (its smallest node
+    index) into root."""
+    order = np.lexsort((b, a, -probability))
+    # local indices 0..m-1 in node order (so the smallest local index is the smallest node)
+    nodes, local = np.unique(np.concatenate([a[order], b[order]]), return_inverse=True)
+    edge_a, edge_b = local[: len(order)], local[len(order):]
+    parent = list(range(len(nodes)))
+    dup_count = dup[nodes].tolist()
+    # a group's tokens that a conflict test can look at (those of a separated pair, and the
+    # bridges of 'given' pairs), and those of a separated pair; groups with none have no entry
+    stacked = np.column_stack([t[nodes] for t in tokens_of_node])
+    looked_at = np.fromiter(set(separated).union(*bridges.values()), dtype=np.int64)
+    stacked = np.where(np.isin(stacked, looked_at), stacked, -1)
+    is_relevant = np.isin(stacked, np.fromiter(separated, dtype=np.int64))
+    tokens: dict[int, set[int]] = {}
+    relevant: dict[int, set[int]] = {}
+    with_tokens = np.flatnonzero((stacked >= 0).any(axis=1))
+    for node, row, row_relevant in zip(with_tokens.tolist(), stacked[with_tokens].tolist(), is_relevant[with_tokens].tolist()):
+        tokens[node] = {t for t in row if t >= 0}
+        if any(row_relevant):
+            relevant[node] = {t for t, r in zip(row, row_relevant) if r}
+    no_tokens: set[int] = set()
+    no_bridges: frozenset[int] = frozenset()
+    version: dict[int, int] = {}  # merges a group has absorbed
+    refused: dict[tuple[int, int], tuple[int, int]] = {}
 
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+    def conflict(ga: int, gb: int) -> bool:
+        if len(relevant[ga]) > len(relevant[gb]):
+            ga, gb = gb, ga
+        tokens_a, tokens_b = tokens.get(ga, no_tokens), tokens.get(gb, no_tokens)
+        for x in relevant[ga]:
+            for y, reason in separated[x]:
+                if y in tokens_b and (reason != "given" or (
+                        bridges.get(x, no_bridges).isdisjoint(tokens_b) and bridges.get(y, no_bridges).isdisjoint(tokens_a))):
+                    return True
+        return False
 
-    for _, a, b in sorted(edges, key=lambda e: (-e[0], e[1], e[2])):
-        ra, rb = find(a), find(b)
-        if ra == rb or dup_count[ra] + dup_count[rb] > 1:
-            continue
-        if groups_conflict(names[ra], forms[ra], names[rb], forms[rb]):
-            continue
-        keep, drop = (ra, rb) if ra < rb else (rb, ra)
-        parent[drop] = keep
-        dup_count[keep] += dup_count[drop]
-        names[keep] |= names.pop(drop)
-        forms[keep] |= forms.pop(drop)
-    return {m: find(m) for m in parent}
+    def absorb(store: dict[int, set[int]], keep: int, drop: int) -> None:
+        other = store.pop(drop, None)
+        if other is None:
+            return
+        merged = store.get(keep)
+        if merged is None:
+            store[keep] = other
+        elif len(merged) < len(other):
+            other |= merged
+            store[keep] = other
+        else:
+            merged |= other
+
+    for start in range(0, len(edge_a), GREEDY_CHUNK_EDGES):
+        chunk_a, chunk_b = edge_a[start:start + GREEDY_CHUNK_EDGES], edge_b[start:start + GREEDY_CHUNK_EDGES]
+        if start:
+            # groups only grow: a link whose two ends already share a group is skipped
+            # whenever it comes, so drop those now, in bulk, and start from the roots
+            roots = _roots(np.asarray(parent))
+            chunk_a, chunk_b = roots[chunk_a], roots[chunk_b]
+            apart = chunk_a != chunk_b
+            chunk_a, chunk_b = chunk_a[apart], chunk_b[apart]
+        for ra, rb in zip(chunk_a.tolist(), chunk_b.tolist()):
+            while parent[ra] != ra:  # find, with path halving
+                parent[ra] = ra = parent[parent[ra]]
+            while parent[rb] != rb:
+                parent[rb] = rb = parent[parent[rb]]
+            if ra == rb or dup_count[ra] + dup_count[rb] > 1:
+                continue
+            if ra in relevant and rb in relevant:
+                # two groups refused once are refused again until either grows
+                pair = (ra, rb) if ra < rb else (rb, ra)
+                versions = (version.get(pair[0], 0), version.get(pair[1], 0))
+                if refused.get(pair) == versions:
+                    continue
+                if conflict(ra, rb):
+                    refused[pair] = versions
+                    continue
+            keep, drop = (ra, rb) if ra < rb else (rb, ra)
+            parent[drop] = keep
+            dup_count[keep] += dup_count[drop]
+            version[keep] = version.get(keep, 0) + 1
+            absorb(tokens, keep, drop)
+            absorb(relevant, keep, drop)
+    root[nodes] = nodes[_roots(np.asarray(parent))]
+
+
+def _roots(parent: np.ndarray) -> np.ndarray:
+    """Each element's root in a union-find parent array."""
+    roots = parent
+    while True:
+        up = roots[roots]
+        if np.array_equal(up, roots):
+            return roots
+        roots = up
+
+
+def _constrained_roots(
+    a: np.ndarray, b: np.ndarray, probability: np.ndarray, dup: np.ndarray, tokens_of_node: list[np.ndarray],
+    pairs: pl.DataFrame, separated: dict[int, list[tuple[int, str]]], bridges: dict[int, frozenset[int]],
+    labels: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each node's cluster root (the smallest node index of its cluster) from one level's
+    guarded links: connected components (labels, when known), re-clustered greedily where
+    a component breaks a constraint (two duplicate-free records, or both tokens of a
+    separated pair)."""
+    n = len(dup)
+    labels = _components(n, a, b) if labels is None else labels
+    first = np.full(labels.max() + 1 if n else 0, n)
+    np.minimum.at(first, labels, np.arange(n))
+    root = first[labels]
+    bad = np.bincount(labels, weights=dup, minlength=len(first)) > 1
+    if pairs.height:
+        members = pl.concat([pl.DataFrame({"component": labels[has], "token": t[has]})
+                             for t in tokens_of_node for has in [np.flatnonzero(t >= 0)]]).unique()
+        both = (
+            pairs.join(members.rename({"token": "token_a"}), on="token_a")
+            .join(members.rename({"token": "token_b"}), on=["component", "token_b"], how="semi")
+        )
+        bad[both["component"].to_numpy()] = True
+    if not bad.any():
+        return root
+    in_bad = bad[labels[a]]
+    _greedy_constrained(a[in_bad], b[in_bad], probability[in_bad], dup, tokens_of_node, separated, bridges, root)
+    return root
+
+
+def _twin_id_tokens(
+    con: duckdb.DuckDBPyConnection, nodes: str, ids: np.ndarray, labels: np.ndarray, offset: int, records: str | None
+) -> tuple[np.ndarray, pl.DataFrame]:
+    """Twins named alike (NZ para 102: the same given name or two forms of one, the same
+    surname) are told apart where identities are verified, but not in records without a
+    middle name or a verified ID (care and protection), where each twin is known only by
+    their own agency ID. A component holds twins when it holds two verified IDs of one
+    agency (person_records.VERIFIED_ID_NAMESPACES) with the same DOB and surname and a
+    parent in common, or two IDs of one agency that one of its sources recorded on the
+    same day with the same DOB (twins notified together; records: the person records,
+    optional). There every two agency IDs of one agency are two people. Returns each
+    node's ID token there (offset + a code; -1 elsewhere) and the token pairs."""
+    name = f"cmi_cluster_twin_labels_{next(_temp_numbers)}"
+    verified = ", ".join(f"'{namespace}'" for namespace in sorted(VERIFIED_ID_NAMESPACES))
+    co_recorded = "" if records is None else f""",
+            co AS (SELECT DISTINCT a.id_namespace, a.person_id AS id_a, b.person_id AS id_b FROM {records} a JOIN {records} b
+                   ON a.source_dataset = b.source_dataset AND a.slot = b.slot AND a.event_date = b.event_date AND a.dob = b.dob
+                   AND a.id_namespace = b.id_namespace AND a.person_id < b.person_id),
+            co_nodes AS (SELECT c.component, n.id_namespace, n.person_id FROM {nodes} n JOIN {name} c USING (unique_id)
+                         WHERE (n.id_namespace, n.person_id) IN (SELECT id_namespace, id_a FROM co UNION SELECT id_namespace, id_b FROM co)),
+            co_twins AS (SELECT x.component FROM co JOIN co_nodes x ON x.id_namespace = co.id_namespace AND x.person_id = co.id_a
+                         JOIN co_nodes y ON y.component = x.component AND y.id_namespace = co.id_namespace AND y.person_id = co.id_b)"""
+    con.register(name, pl.DataFrame({"unique_id": ids, "component": labels.astype(np.int32)}))
+    try:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_cluster_twin_ids AS
+            WITH anchors AS (SELECT c.component, n.id_namespace, n.person_id, n.family_name, n.dob, n.parent_given_forms
+                             FROM {nodes} n JOIN {name} c USING (unique_id)
+                             WHERE n.id_namespace IN ({verified}) AND n.person_id IS NOT NULL AND n.dob IS NOT NULL),
+            verified_twins AS (SELECT a.component FROM anchors a JOIN anchors b ON a.component = b.component
+                               AND a.id_namespace = b.id_namespace AND a.person_id < b.person_id AND a.dob = b.dob
+                               AND a.family_name = b.family_name
+                               WHERE coalesce(list_has_any(a.parent_given_forms, b.parent_given_forms), FALSE)){co_recorded},
+            twins AS (SELECT component FROM verified_twins{" UNION SELECT component FROM co_twins" if records is not None else ""}),
+            members AS (SELECT * FROM {name} WHERE component IN (SELECT component FROM twins))
+            SELECT m.unique_id, m.component, n.id_namespace, n.person_id,
+                   (dense_rank() OVER (ORDER BY m.component, n.id_namespace, n.person_id))::BIGINT AS code
+            FROM members m JOIN {nodes} n USING (unique_id) WHERE n.person_id IS NOT NULL""")
+    finally:
+        con.unregister(name)
+    try:
+        arrays = con.execute("SELECT unique_id, code FROM cmi_cluster_twin_ids").fetchnumpy()
+        pairs = con.execute(f"""WITH codes AS (SELECT DISTINCT component, id_namespace, code FROM cmi_cluster_twin_ids)
+                                SELECT a.code + {offset} AS token_a, b.code + {offset} AS token_b, 'twin_ids' AS reason
+                                FROM codes a JOIN codes b ON a.component = b.component AND a.id_namespace = b.id_namespace
+                                AND a.code < b.code""").pl()
+    finally:
+        con.execute("DROP TABLE IF EXISTS cmi_cluster_twin_ids")
+    token_of_node = np.full(len(ids), -1, dtype=np.int64)
+    token_of_node[np.searchsorted(ids, np.asarray(arrays["unique_id"], dtype=np.int64))] = np.asarray(arrays["code"], dtype=np.int64) + offset
+    return token_of_node, pairs
+
+
+def cluster_nodes(
+    con: duckdb.DuckDBPyConnection, nodes: str, links: str, levels: Mapping[str, str], twin_ids: bool = True,
+    records: str | None = None,
+) -> dict[str, pl.DataFrame]:
+    """Clusters of nodes at each level. nodes: a table or view with NODE_COLUMNS
+    (identities, or records with a duplicate_free_records count of 0 or 1; with
+    id_namespace, person_id and parent_given_forms for twin_ids); links: a table or view
+    of linked pairs with unique_id_l, unique_id_r, match_probability, the guard's
+    separated_by (thresholds.flag_links, or guarded_links_sql) and the columns the level
+    conditions use; levels: level name -> SQL condition on a link (e.g.
+    "is_link_conservative"); twin_ids: keep alike-named twins' agency IDs apart
+    (_twin_id_tokens; records: the nodes' records, for twins recorded together). Returns, per level, unique_id -> cluster_id (the smallest
+    unique_id of the cluster).
+
+    The separated signature pairs are found once, inside the components of every level's
+    links together: each level's components lie inside those."""
+    arrays = con.execute(f"SELECT unique_id, coalesce(duplicate_free_records, 0) AS dup FROM {nodes} ORDER BY unique_id").fetchnumpy()
+    ids, dup = np.asarray(arrays["unique_id"], dtype=np.int64), np.asarray(arrays["dup"], dtype=np.int64)
+    flags = ", ".join(f"coalesce(({condition}), FALSE) AS level_{i}" for i, condition in enumerate(levels.values()))
+    rows = con.execute(f"""SELECT * FROM (SELECT unique_id_l, unique_id_r, match_probability, {flags} FROM {links}
+                           WHERE separated_by IS NULL) WHERE {' OR '.join(f'level_{i}' for i in range(len(levels)))}""").fetchnumpy()
+    a_all = np.searchsorted(ids, np.asarray(rows["unique_id_l"], dtype=np.int64))
+    b_all = np.searchsorted(ids, np.asarray(rows["unique_id_r"], dtype=np.int64))
+    p_all = np.asarray(rows["match_probability"], dtype=np.float64)
+    edges = {}
+    for i, level in enumerate(levels):
+        keep = np.asarray(rows[f"level_{i}"], dtype=bool)
+        edges[level] = (a_all[keep], b_all[keep], p_all[keep])
+    labels = {}
+    for i, level in enumerate(levels):  # a level holding every link has the union's components
+        if np.asarray(rows[f"level_{i}"], dtype=bool).all():
+            labels[level] = union = _components(len(ids), a_all, b_all)
+            break
+    else:
+        union = _components(len(ids), a_all, b_all)
+    sig_of_node, pairs, bridges = _separated_signatures(con, nodes, ids, union)
+    tokens_of_node = [sig_of_node]
+    pairs = pairs.select(pl.col("sig_a").cast(pl.Int64).alias("token_a"), pl.col("sig_b").cast(pl.Int64).alias("token_b"), "reason")
+    if twin_ids:
+        id_of_node, id_pairs = _twin_id_tokens(con, nodes, ids, union, int(sig_of_node.max(initial=0)) + 1, records)
+        tokens_of_node.append(id_of_node)
+        pairs = pl.concat([pairs, id_pairs.cast(pairs.schema)])
+    separated: dict[int, list[tuple[int, str]]] = {}
+    for token_a, token_b, reason in pairs.iter_rows():
+        separated.setdefault(token_a, []).append((token_b, reason))
+        separated.setdefault(token_b, []).append((token_a, reason))
+    out = {}
+    for level, (a, b, probability) in edges.items():
+        root = _constrained_roots(a, b, probability, dup, tokens_of_node, pairs.select("token_a", "token_b"), separated, bridges,
+                                  labels.get(level))
+        out[level] = pl.DataFrame({"unique_id": ids, "cluster_id": ids[root]})
+    return out
+
+
+def guarded_links_sql(links: str, nodes: str) -> str:
+    """links (unique_id_l, unique_id_r, match_probability, ...) with the guard's
+    separated_by, from the two nodes of each link."""
+    return f"""(SELECT e.*, {separated_by_sql('l', 'r')} AS separated_by FROM {links} e
+               JOIN {nodes} l ON l.unique_id = e.unique_id_l JOIN {nodes} r ON r.unique_id = e.unique_id_r)"""
 
 
 def cluster_frame(records: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
-    """Cluster ids for nodes (columns of NODE_FIELDS: identities, or records with a
-    duplicate_free_records count of 0 or 1) given linked edges (unique_id_l, unique_id_r,
-    match_probability). Returns unique_id, cluster_id."""
-    records = records.sort("unique_id")
+    """Cluster ids for nodes given as a frame (unique_id, the signature fields, a
+    duplicate_free_records count; name keys and birth_year are derived when absent) and
+    linked edges (unique_id_l, unique_id_r, match_probability). Returns unique_id,
+    cluster_id."""
     if "birth_year" not in records.columns:  # nodes without an age-based estimate
         records = records.with_columns(pl.col("dob").dt.year().cast(pl.Int32).alias("birth_year"))
-    ids = records["unique_id"].to_numpy()
-    edges = _guard_edges(edges.select("unique_id_l", "unique_id_r", "match_probability"), records)
-    left = np.searchsorted(ids, edges["unique_id_l"].to_numpy())
-    right = np.searchsorted(ids, edges["unique_id_r"].to_numpy())
-    labels = _components(len(ids), left, right)
-    duplicate_free = records["duplicate_free_records"].fill_null(0).to_numpy()
-    bad = _conflicting_components(records, labels, duplicate_free)
-    root = np.arange(len(ids))
-    # a component's root: its smallest record index (records sorted by unique_id)
-    first_index = np.full(labels.max() + 1 if len(labels) else 0, len(ids))
-    np.minimum.at(first_index, labels, np.arange(len(ids)))
-    root = first_index[labels]
-    if bad:
-        in_bad = np.isin(labels, list(bad))
-        signatures = _signatures(records)
-        probability = edges["match_probability"].to_numpy()
-        for component in sorted(bad):
-            members = np.flatnonzero(labels == component)
-            mask = in_bad[left] & (labels[left] == component)
-            component_edges = list(zip(probability[mask], left[mask].tolist(), right[mask].tolist()))
-            for member, r in _greedy_constrained(members, component_edges, signatures, duplicate_free).items():
-                root[member] = r
-        # greedy roots are not always the smallest member: take each cluster's minimum
-        first = pl.DataFrame({"i": np.arange(len(ids)), "root": root}).with_columns(pl.col("i").min().over("root").alias("first"))
-        root = first["first"].to_numpy()
-    return pl.DataFrame({"unique_id": ids, "cluster_id": ids[root]})
-
-
-def record_clusters(records: pl.DataFrame, node_clusters: pl.DataFrame) -> pl.DataFrame:
-    """Each record (unique_id, record_ref, identity_id) in its identity's cluster."""
-    return records.select("unique_id", "record_ref", "identity_id").join(
-        node_clusters.rename({"unique_id": "identity_id"}), on="identity_id", how="left"
-    )
-
-
-def cluster_records(
-    con: duckdb.DuckDBPyConnection,
-    level: str,
-    links_table: str = "linkage.person_links",
-    records_table: str = PERSON_RECORDS_TABLE,
-    identities_table: str = IDENTITIES_TABLE,
-    out_table: str | None = None,
-) -> pl.DataFrame:
-    """Record clusters at one level ('conservative' or 'less_conservative'): unique_id,
-    record_ref, identity_id, cluster_id; written to out_table when given. Every record
-    gets a cluster (a singleton identity when unlinked)."""
-    nodes = con.sql(f"SELECT {NODE_FIELDS} FROM {identities_table}").pl()
-    edges = con.sql(
-        f"SELECT unique_id_l, unique_id_r, match_probability FROM {links_table} WHERE is_link_{level}"
-    ).pl()
-    records = con.sql(f"SELECT unique_id, record_ref, identity_id FROM {records_table}").pl()
-    clusters = record_clusters(records, cluster_frame(nodes, edges))
-    if out_table:
-        write_frame(con, clusters, out_table)
-    return clusters
+    for column in ("id_namespace", "person_id"):  # agency IDs, when the nodes carry them
+        if column not in records.columns:
+            records = records.with_columns(pl.lit(None, pl.String).alias(column))
+    nodes = std.add_guard_name_keys(records).select(*NODE_COLUMNS, "id_namespace", "person_id")
+    con = duckdb.connect()
+    try:
+        con.register("cmi_frame_nodes", nodes)
+        con.register("cmi_frame_links", edges.select("unique_id_l", "unique_id_r", "match_probability"))
+        links = guarded_links_sql("cmi_frame_links", "cmi_frame_nodes")
+        return cluster_nodes(con, "cmi_frame_nodes", links, {"all": "TRUE"}, twin_ids=False)["all"]
+    finally:
+        con.close()
 
 
 def cluster_size_summary(clusters: pl.DataFrame, implausible_size: int = 200) -> dict:
-    """Distribution of cluster sizes and the count of implausibly large clusters (a
-    chain of weak links merging many people)."""
-    sizes = clusters.group_by("cluster_id").len()["len"]
+    """Distribution of cluster sizes (records per cluster_id) and the count of implausibly
+    large clusters (a chain of weak links merging many people)."""
+    return size_summary(clusters.group_by("cluster_id").len()["len"], implausible_size)
+
+
+def size_summary(sizes: pl.Series, implausible_size: int = 200) -> dict:
     return {
         "clusters": int(sizes.len()),
         "singletons": int((sizes == 1).sum()),

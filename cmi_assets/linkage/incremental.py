@@ -13,11 +13,19 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from cmi_assets.linkage.clustering import NODE_FIELDS, cluster_frame, record_clusters
-from cmi_assets.linkage.keys import assign_person_keys
+from cmi_assets.linkage.clustering import cluster_nodes
+from cmi_assets.linkage.keys import assign_keys
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE, PERSON_RECORDS_TABLE, build_identities, write_person_records
 from cmi_assets.linkage.predict import PAIRS_TABLE, predict_new_pairs
-from cmi_assets.linkage.spine import CLUSTERS_TABLE, LINKS_TABLE, SPINE_TABLE, append_events, issued_keys, stored_thresholds
+from cmi_assets.linkage.spine import (
+    LINKS_TABLE,
+    SPINE_TABLE,
+    append_events,
+    issued_keys_sql,
+    register_node_clusters,
+    spine_select,
+    stored_thresholds,
+)
 from cmi_assets.linkage.thresholds import LEVELS, flag_links
 
 INCOMING_RECORDS = "linkage.person_records_incoming"
@@ -57,9 +65,10 @@ def link_new_records(
     con.execute(f"INSERT INTO {IDENTITIES_TABLE} BY NAME SELECT * FROM {INCOMING_IDENTITIES}")
     # identities that already existed now hold more records
     con.execute(
-        f"""UPDATE {IDENTITIES_TABLE} i SET n_records = c.n FROM
-            (SELECT identity_id, count(*) AS n FROM {PERSON_RECORDS_TABLE} GROUP BY identity_id) c
-            WHERE c.identity_id = i.unique_id AND c.n <> i.n_records"""
+        f"""UPDATE {IDENTITIES_TABLE} i SET n_records = c.n, first_record_ref = c.first FROM
+            (SELECT identity_id, count(*) AS n, min(record_ref) AS first FROM {PERSON_RECORDS_TABLE}
+             WHERE identity_id IN (SELECT identity_id FROM {INCOMING_RECORDS}) GROUP BY identity_id) c
+            WHERE c.identity_id = i.unique_id AND (c.n <> i.n_records OR c.first <> i.first_record_ref)"""
     )
     con.execute(f"INSERT INTO {LINKS_TABLE} BY NAME SELECT * FROM {INCOMING_LINKS}")
     events = []
@@ -77,41 +86,37 @@ def _relink_affected(con: duckdb.DuckDBPyConnection, level: str, secret: bytes) 
     keys; leave every other cluster alone."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cmi_touched_clusters AS
-            SELECT DISTINCT c.cluster_id FROM {CLUSTERS_TABLE} c
-            WHERE c.level = '{level}' AND (
-                c.identity_id IN (SELECT identity_id FROM {INCOMING_RECORDS})
-                OR c.identity_id IN (SELECT unique_id_l FROM {INCOMING_LINKS} WHERE is_link_{level})
-                OR c.identity_id IN (SELECT unique_id_r FROM {INCOMING_LINKS} WHERE is_link_{level}))"""
+            SELECT DISTINCT s.cluster_id FROM {SPINE_TABLE} s
+            WHERE s.level = '{level}' AND (
+                s.identity_id IN (SELECT identity_id FROM {INCOMING_RECORDS})
+                OR s.identity_id IN (SELECT unique_id_l FROM {INCOMING_LINKS} WHERE is_link_{level})
+                OR s.identity_id IN (SELECT unique_id_r FROM {INCOMING_LINKS} WHERE is_link_{level}))"""
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cmi_affected_records AS
             SELECT unique_id, record_ref, identity_id FROM {PERSON_RECORDS_TABLE}
-            WHERE unique_id IN (SELECT unique_id FROM {CLUSTERS_TABLE} WHERE level = '{level}'
+            WHERE unique_id IN (SELECT unique_id FROM {SPINE_TABLE} WHERE level = '{level}'
                                 AND cluster_id IN (SELECT cluster_id FROM cmi_touched_clusters))
                OR unique_id IN (SELECT unique_id FROM {INCOMING_RECORDS})"""
     )
-    records = con.sql("SELECT * FROM cmi_affected_records").pl()
-    nodes = con.sql(f"SELECT {NODE_FIELDS} FROM {IDENTITIES_TABLE} WHERE unique_id IN (SELECT identity_id FROM cmi_affected_records)").pl()
-    edges = con.sql(
-        f"""SELECT unique_id_l, unique_id_r, match_probability FROM {LINKS_TABLE}
-            WHERE is_link_{level} AND unique_id_l IN (SELECT identity_id FROM cmi_affected_records)
-              AND unique_id_r IN (SELECT identity_id FROM cmi_affected_records)"""
-    ).pl()
-    clusters = record_clusters(records, cluster_frame(nodes, edges))
-    previous = con.sql(
-        f"SELECT record_ref, person_key FROM {SPINE_TABLE} WHERE level = '{level}' AND unique_id IN (SELECT unique_id FROM cmi_affected_records)"
-    ).pl()
-    spine, events = assign_person_keys(clusters, previous, secret, level, issued_keys(con, level))
-    con.execute(f"DELETE FROM {CLUSTERS_TABLE} WHERE level = '{level}' AND unique_id IN (SELECT unique_id FROM cmi_affected_records)")
-    con.execute(f"DELETE FROM {SPINE_TABLE} WHERE level = '{level}' AND unique_id IN (SELECT unique_id FROM cmi_affected_records)")
-    level_clusters = clusters.with_columns(pl.lit(level).alias("level"))
-    level_spine = spine.join(clusters.select("record_ref", "unique_id"), on="record_ref").with_columns(pl.lit(level).alias("level"))
-    con.register("_cmi_clusters", level_clusters)
-    con.register("_cmi_spine", level_spine)
+    n_records = con.execute("SELECT count(*) FROM cmi_affected_records").fetchone()[0]
+    nodes = f"(SELECT * FROM {IDENTITIES_TABLE} WHERE unique_id IN (SELECT identity_id FROM cmi_affected_records))"
+    links = f"""(SELECT * FROM {LINKS_TABLE} WHERE unique_id_l IN (SELECT identity_id FROM cmi_affected_records)
+                 AND unique_id_r IN (SELECT identity_id FROM cmi_affected_records))"""
+    records = f"""(SELECT * FROM {PERSON_RECORDS_TABLE} WHERE (id_namespace, person_id) IN
+                   (SELECT id_namespace, person_id FROM {nodes} WHERE person_id IS NOT NULL))"""
+    node_clusters = cluster_nodes(con, nodes, links, {level: f"is_link_{level}"}, records=records)
+    register_node_clusters(con, node_clusters, "cmi_relinked_nodes")
     try:
-        con.execute(f"INSERT INTO {CLUSTERS_TABLE} BY NAME SELECT * FROM _cmi_clusters")
-        con.execute(f"INSERT INTO {SPINE_TABLE} BY NAME SELECT unique_id, record_ref, level, cluster_id, person_key FROM _cmi_spine")
+        clusters = "(SELECT r.record_ref, c.cluster_id FROM cmi_affected_records r JOIN cmi_relinked_nodes c USING (identity_id))"
+        previous = f"""(SELECT record_ref, person_key FROM {SPINE_TABLE} WHERE level = '{level}'
+                        AND unique_id IN (SELECT unique_id FROM cmi_affected_records))"""
+        events = assign_keys(con, clusters, previous, secret, level, issued_keys_sql(con, level), "cmi_relinked_keys")
+        n_clusters = con.execute(f"SELECT count(DISTINCT cluster_id) FROM {clusters}").fetchone()[0]
+        con.execute(f"DELETE FROM {SPINE_TABLE} WHERE level = '{level}' AND unique_id IN (SELECT unique_id FROM cmi_affected_records)")
+        con.execute(f"INSERT INTO {SPINE_TABLE} BY NAME {spine_select('cmi_affected_records', 'cmi_relinked_nodes', {level: 'cmi_relinked_keys'})}")
     finally:
-        con.unregister("_cmi_clusters")
-        con.unregister("_cmi_spine")
-    return {"records_relinked": records.height, "clusters_relinked": int(clusters["cluster_id"].n_unique())}, events
+        con.unregister("cmi_relinked_nodes")
+        for table in ("cmi_relinked_keys", "cmi_affected_records", "cmi_touched_clusters"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    return {"records_relinked": int(n_records), "clusters_relinked": int(n_clusters)}, events

@@ -14,6 +14,7 @@ import hmac
 import os
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 KEY_ENV = "CMI_PSEUDONYM_KEY"
@@ -33,14 +34,18 @@ class MissingPseudonymKey(RuntimeError):
     pass
 
 
+DATA_DIR_KEY_FILE = ".pseudonym_key"
+
+
 def pseudonym_secret(environ: dict | None = None) -> bytes:
     """The HMAC secret: CMI_PSEUDONYM_KEY, or the content of the file named by
-    CMI_PSEUDONYM_KEY_FILE. Never logged; an absent secret is an error (a key built from
-    a default secret would be reversible by anyone)."""
+    CMI_PSEUDONYM_KEY_FILE, or else of $CMI_DATA_DIR/.pseudonym_key (where `cmi demo`
+    generates one, so `dg dev` on the demo's data finds it). Never logged; an absent
+    secret is an error (a key built from a default secret would be reversible by anyone)."""
     environ = os.environ if environ is None else environ
     if environ.get(KEY_ENV):
         return environ[KEY_ENV].encode("utf-8")
-    path = environ.get(KEY_FILE_ENV)
+    path = environ.get(KEY_FILE_ENV) or (str(Path(environ["CMI_DATA_DIR"]) / DATA_DIR_KEY_FILE) if environ.get("CMI_DATA_DIR") else None)
     if path and Path(path).is_file():
         secret = Path(path).read_bytes().strip()
         if secret:
@@ -53,6 +58,127 @@ def person_key(secret: bytes, level: str, founding_record_ref: str, salt: int = 
     return hmac.new(secret, message, hashlib.sha256).hexdigest()[:KEY_HEX_CHARS]
 
 
+def _hmac_pads(secret: bytes) -> tuple[bytes, bytes]:
+    """HMAC-SHA256's inner and outer padded keys (RFC 2104), so DuckDB can compute the
+    same keys as person_key: sha256(outer || sha256(inner || message))."""
+    key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+    key = key.ljust(64, b"\0")
+    return bytes(x ^ 0x36 for x in key), bytes(x ^ 0x5C for x in key)
+
+
+def person_key_sql(message: str) -> str:
+    """SQL for person_key over a message expression (level|founder|salt); the padded keys
+    are the statement's parameters $inner and $outer (never written into SQL text)."""
+    return f"left(sha256($outer::BLOB || unhex(sha256($inner::BLOB || encode({message})))), {KEY_HEX_CHARS})"
+
+
+def assign_keys(
+    con: duckdb.DuckDBPyConnection,
+    clusters: str,
+    previous: str | None,
+    secret: bytes,
+    level: str,
+    issued: str | None = None,
+    out_table: str = "cmi_cluster_keys",
+    founders: str | None = None,
+) -> pl.DataFrame:
+    """Keys for clusters in DuckDB. clusters: a relation (record_ref, cluster_id);
+    previous: the previous spine of the level (record_ref, person_key) or None; issued: a
+    relation (person_key) of every key issued before at the level (so a retired key is
+    never reissued to someone else; the previous spine's keys always count); founders:
+    optionally, each cluster's founding (smallest) record reference and record count
+    (cluster_id, founder, records), when the caller has them cheaper than from clusters.
+    Writes the temp table out_table (cluster_id, person_key, fresh) and returns the key
+    events.
+
+    A cluster inherits the previous key it shares most records with (greedy by overlap,
+    then key, then cluster id; each key goes to one cluster). A cluster with exactly one
+    candidate key that is no other cluster's candidate (almost all of them) inherits it
+    directly; only the rest go through the greedy loop. Other clusters get a fresh key:
+    the HMAC of their founding record reference, salted past any key issued before."""
+    inner, outer = _hmac_pads(secret)
+    founders = founders or f"(SELECT cluster_id, min(record_ref) AS founder, count(*) AS records FROM {clusters} GROUP BY cluster_id)"
+    inherited = pl.DataFrame(schema={"cluster_id": pl.Int64, "person_key": pl.String})
+    if previous is not None:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_key_overlap AS
+                        SELECT *, count(*) OVER (PARTITION BY cluster_id) = 1 AND count(*) OVER (PARTITION BY person_key) = 1 AS sole
+                        FROM (SELECT c.cluster_id, p.person_key, count(*) AS overlap
+                              FROM {clusters} c JOIN {previous} p USING (record_ref) GROUP BY ALL)""")
+        direct = con.sql("SELECT cluster_id, person_key FROM cmi_key_overlap WHERE sole").pl()
+        contested = con.sql("SELECT cluster_id, person_key FROM cmi_key_overlap WHERE NOT sole ORDER BY overlap DESC, person_key, cluster_id").fetchall()
+        con.execute("DROP TABLE cmi_key_overlap")
+        chosen: dict[int, str] = {}
+        taken: set[str] = set()
+        for cluster_id, key in contested:
+            if cluster_id not in chosen and key not in taken:
+                chosen[cluster_id] = key
+                taken.add(key)
+        inherited = pl.concat([direct.cast(inherited.schema),
+                               pl.DataFrame({"cluster_id": list(chosen), "person_key": list(chosen.values())}, schema=inherited.schema)])
+    used = " UNION ".join(f"SELECT person_key FROM {r}" for r in (previous, issued) if r is not None) or "SELECT NULL::VARCHAR AS person_key"
+    con.register("cmi_inherited_keys", inherited)
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE cmi_fresh_keys AS
+                SELECT cluster_id, founder, records, {person_key_sql(f"'{level}|' || founder || '|0'")} AS person_key
+                FROM {founders} WHERE cluster_id NOT IN (SELECT cluster_id FROM cmi_inherited_keys)""",
+            {"inner": inner, "outer": outer},
+        )
+        # a founder's key issued before (the same founder in an earlier run): the next salts,
+        # tried in SQL, the smallest unused one wins (keys of distinct founders never collide)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_key_clashes AS
+                        SELECT cluster_id, founder FROM cmi_fresh_keys f
+                        WHERE EXISTS (SELECT 1 FROM ({used}) u WHERE u.person_key = f.person_key)""")
+        salt = 1
+        while con.execute("SELECT count(*) FROM cmi_key_clashes").fetchone()[0]:
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE cmi_salted_keys AS
+                    SELECT cluster_id, founder, {person_key_sql(f"'{level}|' || founder || '|{salt}'")} AS person_key
+                    FROM cmi_key_clashes""",
+                {"inner": inner, "outer": outer},
+            )
+            con.execute(f"""DELETE FROM cmi_salted_keys s WHERE EXISTS (SELECT 1 FROM ({used}) u WHERE u.person_key = s.person_key)
+                            OR s.person_key IN (SELECT person_key FROM cmi_fresh_keys)""")
+            con.execute("UPDATE cmi_fresh_keys f SET person_key = s.person_key FROM cmi_salted_keys s WHERE s.cluster_id = f.cluster_id")
+            con.execute("DELETE FROM cmi_key_clashes WHERE cluster_id IN (SELECT cluster_id FROM cmi_salted_keys)")
+            salt += 1
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {out_table} AS
+                        SELECT cluster_id, person_key, FALSE AS fresh FROM cmi_inherited_keys
+                        UNION ALL SELECT cluster_id, person_key, TRUE FROM cmi_fresh_keys""")
+        new = f"SELECT 'new' AS event, person_key, NULL AS other_person_key, records FROM cmi_fresh_keys"
+        events = _key_events(con, clusters, previous, out_table, level, new)
+    finally:
+        con.unregister("cmi_inherited_keys")
+        for table in ("cmi_fresh_keys", "cmi_key_clashes", "cmi_salted_keys"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    return events
+
+
+def _key_events(con: duckdb.DuckDBPyConnection, clusters: str, previous: str | None, keys: str, level: str, new: str) -> pl.DataFrame:
+    """Events between two spines: a previous key whose records now carry several keys
+    split; a current key holding records of several previous keys absorbed (merged) them;
+    a previous key no longer used and not merged is retired; fresh keys are new (`new`:
+    their rows)."""
+    sql = new
+    if previous is not None:
+        sql = f"""
+            WITH current AS (SELECT DISTINCT person_key FROM {keys}),
+            moved AS (SELECT p.person_key AS previous_key, k.person_key, count(*) AS records
+                      FROM {clusters} c JOIN {keys} k USING (cluster_id) JOIN {previous} p USING (record_ref)
+                      WHERE p.person_key <> k.person_key GROUP BY ALL)
+            SELECT CASE WHEN previous_key IN (SELECT person_key FROM current) THEN 'split' ELSE 'merge' END AS event,
+                   CASE WHEN previous_key IN (SELECT person_key FROM current) THEN previous_key ELSE person_key END AS person_key,
+                   CASE WHEN previous_key IN (SELECT person_key FROM current) THEN person_key ELSE previous_key END AS other_person_key,
+                   records
+            FROM moved
+            UNION ALL
+            SELECT DISTINCT 'retired', person_key, NULL, 0 FROM {previous}
+            WHERE person_key NOT IN (SELECT person_key FROM current) AND person_key NOT IN (SELECT previous_key FROM moved)
+            UNION ALL {new}"""
+    events = con.sql(f"SELECT '{level}' AS level, * FROM ({sql}) ORDER BY event, person_key, other_person_key").pl()
+    return events.cast(EVENT_SCHEMA).select(list(EVENT_SCHEMA))
+
+
 def assign_person_keys(
     clusters: pl.DataFrame,
     previous: pl.DataFrame | None,
@@ -60,65 +186,17 @@ def assign_person_keys(
     level: str,
     issued_keys: set[str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Keys for clusters (record_ref, cluster_id) given the previous spine (record_ref,
-    person_key) of the same level. Returns the spine (record_ref, cluster_id, person_key)
-    and the events. `issued_keys`: keys ever issued before (so a retired key is never
-    reissued to someone else); the previous spine's keys always count."""
-    clusters = clusters.select("record_ref", "cluster_id")
-    previous = previous.select("record_ref", "person_key") if previous is not None else pl.DataFrame(
-        schema={"record_ref": pl.String, "person_key": pl.String}
-    )
-    overlap = (
-        clusters.join(previous, on="record_ref")
-        .group_by("cluster_id", "person_key")
-        .len("overlap")
-        .sort(["overlap", "person_key", "cluster_id"], descending=[True, False, False])
-    )
-    inherited: dict[int, str] = {}
-    taken: set[str] = set()
-    for cluster_id, key, _ in overlap.iter_rows():
-        if cluster_id not in inherited and key not in taken:
-            inherited[cluster_id] = key
-            taken.add(key)
-    used = set(previous["person_key"].unique().to_list()) | set(issued_keys or ())
-    founders = clusters.group_by("cluster_id").agg(pl.col("record_ref").min().alias("founder")).sort("cluster_id")
-    keys: dict[int, str] = {}
-    fresh: list[str] = []
-    for cluster_id, founder in founders.iter_rows():
-        if cluster_id in inherited:
-            keys[cluster_id] = inherited[cluster_id]
-            continue
-        salt = 0
-        key = person_key(secret, level, founder)
-        while key in used:
-            salt += 1
-            key = person_key(secret, level, founder, salt)
-        used.add(key)
-        keys[cluster_id] = key
-        fresh.append(key)
-    key_frame = pl.DataFrame({"cluster_id": list(keys), "person_key": list(keys.values())}, schema={"cluster_id": clusters.schema["cluster_id"], "person_key": pl.String})
-    spine = clusters.join(key_frame, on="cluster_id", how="left")
-    events = _key_events(spine, previous, set(fresh), level)
-    return spine, events
-
-
-def _key_events(spine: pl.DataFrame, previous: pl.DataFrame, fresh: set[str], level: str) -> pl.DataFrame:
-    """Events between two spines: a previous key whose records now carry several keys
-    split; a current key holding records of several previous keys absorbed (merged) them;
-    a previous key no longer used and not merged is retired; fresh keys are new."""
-    moved = spine.join(previous.rename({"person_key": "previous_key"}), on="record_ref").group_by("previous_key", "person_key").len("records")
-    rows = []
-    splits = moved.filter(pl.col("previous_key") != pl.col("person_key"))
-    current_keys = set(spine["person_key"].to_list())
-    for previous_key, key, n in splits.iter_rows():
-        if previous_key in current_keys:
-            rows.append((level, "split", previous_key, key, n))  # part of a surviving key moved away
-        else:
-            rows.append((level, "merge", key, previous_key, n))  # a retired key's records joined another
-    moved_away = set(splits["previous_key"].to_list())
-    for previous_key in sorted(set(previous["person_key"].to_list()) - current_keys - moved_away):
-        rows.append((level, "retired", previous_key, None, 0))
-    new_sizes = spine.filter(pl.col("person_key").is_in(list(fresh))).group_by("person_key").len("records")
-    for key, n in new_sizes.sort("person_key").iter_rows():
-        rows.append((level, "new", key, None, n))
-    return pl.DataFrame(rows, schema=EVENT_SCHEMA, orient="row")
+    """assign_keys for frames: clusters (record_ref, cluster_id), the previous spine
+    (record_ref, person_key) of the same level or None, and the keys ever issued before.
+    Returns the spine (record_ref, cluster_id, person_key) and the events."""
+    con = duckdb.connect()
+    try:
+        con.register("cmi_clusters", clusters.select("record_ref", pl.col("cluster_id").cast(pl.Int64)))
+        if previous is not None:
+            con.register("cmi_previous", previous.select("record_ref", "person_key"))
+        con.register("cmi_issued", pl.DataFrame({"person_key": sorted(issued_keys or ())}, schema={"person_key": pl.String}))
+        events = assign_keys(con, "cmi_clusters", "cmi_previous" if previous is not None else None, secret, level, "cmi_issued")
+        spine = con.sql("SELECT c.record_ref, c.cluster_id, k.person_key FROM cmi_clusters c JOIN cmi_cluster_keys k USING (cluster_id)").pl()
+    finally:
+        con.close()
+    return clusters.select("record_ref").join(spine, on="record_ref", how="left"), events

@@ -29,7 +29,7 @@ import duckdb
 import polars as pl
 import yaml
 
-from cmi_assets.linkage.clustering import NODE_FIELDS, cluster_frame, record_clusters
+from cmi_assets.linkage.clustering import cluster_nodes
 from cmi_assets.linkage.person_records import build_identities, standardise_person_records, write_person_records
 from cmi_assets.linkage.predict import predict_pairs
 from cmi_assets.linkage.thresholds import LEVELS, choose_thresholds, flag_links
@@ -168,12 +168,13 @@ def link_files(
                LEFT JOIN linkage.person_links k USING (unique_id_l, unique_id_r)
                ORDER BY file_l, record_key_l, file_r, record_key_r"""
         ).pl().write_parquet(out_dir / "pairs.parquet")
-        nodes = con.sql(f"SELECT {NODE_FIELDS} FROM linkage.person_identities").pl()
-        fields = con.sql("SELECT unique_id, record_ref, identity_id, record_key, agency FROM linkage.person_records").pl()
+        node_clusters = cluster_nodes(con, "linkage.person_identities", "linkage.person_links", {level: f"is_link_{level}" for level in LEVELS},
+                                      records="linkage.person_records")
+        fields = con.sql("SELECT unique_id, identity_id, record_key, agency FROM linkage.person_records").pl()
         clusters = fields.select("unique_id", pl.col("agency").alias("file"), "record_key")
-        for level in LEVELS:
-            edges = con.sql(f"SELECT unique_id_l, unique_id_r, match_probability FROM linkage.person_links WHERE is_link_{level}").pl()
-            level_clusters = record_clusters(fields, cluster_frame(nodes, edges)).select("unique_id", pl.col("cluster_id").alias(f"cluster_id_{level}"))
+        for level, level_nodes in node_clusters.items():
+            level_clusters = fields.join(level_nodes.rename({"unique_id": "identity_id"}), on="identity_id", how="left").select(
+                "unique_id", pl.col("cluster_id").alias(f"cluster_id_{level}"))
             clusters = clusters.join(level_clusters, on="unique_id")
             counts[f"clusters_{level}"] = int(level_clusters[f"cluster_id_{level}"].n_unique())
         clusters.write_parquet(out_dir / "clusters.parquet")

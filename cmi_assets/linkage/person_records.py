@@ -30,11 +30,16 @@ IDENTITY_COLUMNS = (
 )
 # Fields an identity carries for Splink and the clustering constraints.
 IDENTITY_FIELDS = IDENTITY_COLUMNS + (
-    "family_parts", "given_forms", "given_is_known", "given_soundex", "family_soundex", "dob_year_month", "parent_given_forms",
+    "family_parts", "given_forms", "given_is_known", "middle_forms", "middle_is_known", "given_soundex", "family_soundex",
+    "dob_year_month", "parent_given_forms",
 )
 # (agency, record_type, slot) of registers holding at most one record per person: a birth
 # registration is one child, so two registrations never merge (clustering.py).
 DUPLICATE_FREE_SLOTS: frozenset[tuple[str, str, str]] = frozenset({("births", "registrations", "child")})
+# Agencies whose person IDs are verified, one per person: a registration number per child;
+# benefit clients and the children on their benefit are checked against a birth
+# certificate (NZ para 98). Two of their IDs are two people (clustering.py, twins).
+VERIFIED_ID_NAMESPACES: frozenset[str] = frozenset({"births", "benefits"})
 
 _GIVEN_SUFFIXES = ("given_names", "given_name", "first_name")
 
@@ -180,8 +185,8 @@ def standardise_person_records(raw: pl.DataFrame) -> pl.DataFrame:
     frame = std.add_name_keys(frame)
     return frame.select(
         "record_ref", "source_dataset", "agency", "record_type", "record_key", "slot", "role", "id_namespace", "person_id",
-        "given_name", "middle_name", "family_name", "family_parts", "given_forms", "given_is_known",
-        "given_soundex", "family_soundex", "dob", "dob_year_month", "birth_year", "sex",
+        "given_name", "middle_name", "family_name", "family_parts", "given_forms", "given_is_known", "middle_forms",
+        "middle_is_known", "given_soundex", "family_soundex", "dob", "dob_year_month", "birth_year", "sex",
         "parent1_given", "parent2_given", "parent_given_forms", "parent1_dob", "parent2_dob",
         "address", "postcode", "event_date",
     )
@@ -245,15 +250,17 @@ def build_identities(
     only_new_from: str | None = None,
 ) -> int:
     """One row per identity (unique_id = identity_id) with the compared fields, the number
-    of records holding it and how many of them sit in a duplicate-free register. With
-    only_new_from: the identities of that records table not yet in `table`."""
+    of records holding it, the smallest of their record references (a cluster's founding
+    record, keys.py, is the smallest over its identities) and how many of them sit in a
+    duplicate-free register. With only_new_from: the identities of that records table not
+    yet in `table`."""
     dup_free = " OR ".join(f"(agency = '{a}' AND record_type = '{r}' AND slot = '{s}')" for a, r, s in sorted(DUPLICATE_FREE_SLOTS))
     fields = ", ".join(f"arg_min({c}, record_ref) AS {c}" for c in IDENTITY_FIELDS)
     source = only_new_from or records_table
     where = f"WHERE identity_id NOT IN (SELECT unique_id FROM {IDENTITIES_TABLE})" if only_new_from else ""
     con.execute(
         f"""CREATE OR REPLACE TABLE {table} AS
-            SELECT identity_id AS unique_id, {fields}, count(*) AS n_records,
+            SELECT identity_id AS unique_id, {fields}, count(*) AS n_records, min(record_ref) AS first_record_ref,
                    count(*) FILTER (WHERE {dup_free or 'FALSE'}) AS duplicate_free_records
             FROM {source} {where} GROUP BY identity_id ORDER BY identity_id"""
     )

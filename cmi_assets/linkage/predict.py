@@ -29,7 +29,8 @@ def linker_for(con: duckdb.DuckDBPyConnection, artefact: dict[str, Any], tables:
     """A Splink linker over the given tables, holding the artefact's model and TF tables."""
     db_api = duckdb_api(con)
     frames = [register_input(db_api, con, t) for t in tables]
-    linker = Linker(frames[0] if len(frames) == 1 else frames, artefact["model"], log_level=logging.WARNING)
+    # the model's settings were validated when it was trained (and the artefact is hashed)
+    linker = Linker(frames[0] if len(frames) == 1 else frames, artefact["model"], log_level=logging.WARNING, validate_settings=False)
     register_tf_tables(linker, db_api, con, artefact)
     return linker
 

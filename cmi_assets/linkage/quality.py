@@ -196,6 +196,95 @@ def person_agreement_by_group(
     return tables
 
 
+PERSON_CLASSES = ("child", "adult")
+FINDINGS_AGE = 2  # NZ Table 4: children with and without findings of maltreatment by age two
+
+
+def person_groups(
+    labelled: pl.DataFrame,
+    persons: pl.DataFrame | None = None,
+    children: pl.DataFrame | None = None,
+    reference_date: dt.date = dt.date(2021, 9, 30),
+) -> pl.DataFrame:
+    """One row per true person and group they belong to (person_class, group, value):
+    person_class child or adult (the truth's role, else whether they hold a child's
+    record); groups sex, age_band, ethnicity (each listed ethnicity), agency (each agency
+    holding a record of theirs) and, for the cohort children of the truth's children table
+    (study population), findings (with or without findings of maltreatment by age two, as
+    NZ Table 4)."""
+    frame = labelled.filter(pl.col("true_person_id").is_not_null())
+    base = frame.group_by("true_person_id").agg(
+        (pl.col("role") == "child").any().alias("has_child_record"), pl.col("agency").unique().alias("agencies"))
+    if persons is not None:
+        p = persons.rename({"pid": "true_person_id"}) if "pid" in persons.columns else persons
+        base = base.join(p.with_columns(pl.col("true_person_id").cast(pl.Int64)), on="true_person_id", how="left")
+    is_child = pl.col("role") == "child" if "role" in base.columns else pl.col("has_child_record")
+    base = base.with_columns(pl.when(is_child.fill_null(pl.col("has_child_record"))).then(pl.lit("child")).otherwise(pl.lit("adult"))
+                             .alias("person_class"))
+    keys = ["true_person_id", "person_class"]
+    tables = [base.select(*keys, pl.lit("all").alias("group"), pl.lit("all").alias("value")),
+              base.select(*keys, pl.lit("agency").alias("group"), pl.col("agencies").alias("value")).explode("value")]
+    if "sex" in base.columns:
+        tables.append(base.select(*keys, pl.lit("sex").alias("group"), pl.col("sex").cast(pl.String).alias("value")))
+    if "dob" in base.columns:
+        age = (pl.lit(reference_date) - pl.col("dob")).dt.total_days() / 365.25
+        tables.append(base.select(*keys, pl.lit("age_band").alias("group"), age_band(age).alias("value")))
+    if "ethnicity" in base.columns:
+        tables.append(base.select(*keys, pl.lit("ethnicity").alias("group"), pl.col("ethnicity").str.split(";").alias("value")).explode("value"))
+    if children is not None:
+        finding = f"finding_by_age_{FINDINGS_AGE}"
+        cohort = children.filter(pl.col("in_study_population")) if "in_study_population" in children.columns else children
+        cohort = cohort.filter(pl.col(finding).is_not_null()).select(pl.col("true_person_id").cast(pl.Int64), finding)  # old enough to tell
+        cohort = base.select("true_person_id").join(cohort, on="true_person_id")
+        label = pl.when(pl.col(finding)).then(pl.lit(f"finding by age {FINDINGS_AGE}")).otherwise(pl.lit(f"no finding by age {FINDINGS_AGE}"))
+        for value in (label, pl.lit("cohort children")):
+            tables.append(cohort.select("true_person_id", pl.lit("child").alias("person_class"), pl.lit("findings").alias("group"),
+                                        value.alias("value")))
+    return pl.concat([t.with_columns(pl.col("value").fill_null("unknown")) for t in tables], how="vertical_relaxed").unique()
+
+
+def quality_by_group(labelled: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """Pairwise and person-level (cluster) precision, recall and F1 for each person class
+    and group value (person_groups). labelled: cluster_id, true_person_id, role, agency.
+
+    Pairs: the true pairs of the group's persons; the predicted pairs with at least one
+    record of theirs (a false link to someone outside the group counts against it); the
+    correct ones. Clusters: cluster precision is the share of the clusters holding a
+    record of the group's persons that hold one person only; cluster recall the share of
+    the group's persons whose records sit in one cluster; agreement the share linked
+    exactly right (neither split nor merged: NZ Table 4's clerical agreement)."""
+    frame = labelled.filter(pl.col("true_person_id").is_not_null()).select("cluster_id", "true_person_id")
+    key = ["person_class", "group", "value"]
+    cells = frame.group_by("cluster_id", "true_person_id").len("n")
+    cluster_sizes = cells.group_by("cluster_id").agg(pl.col("n").sum().alias("cluster_n"), pl.len().alias("people"))
+    person_sizes = cells.group_by("true_person_id").agg(pl.col("n").sum().alias("person_n"), pl.len().alias("clusters"))
+    member_cells = cells.join(groups, on="true_person_id")
+    choose2 = lambda e: e * (e - 1) // 2  # noqa: E731
+    correct = member_cells.group_by(key).agg(choose2(pl.col("n")).sum().alias("correct_pairs"))
+    true = groups.join(person_sizes, on="true_person_id").group_by(key).agg(choose2(pl.col("person_n")).sum().alias("true_pairs"))
+    in_cluster = member_cells.group_by(*key, "cluster_id").agg(pl.col("n").sum().alias("group_n")).join(cluster_sizes, on="cluster_id")
+    predicted = in_cluster.group_by(key).agg(
+        (choose2(pl.col("cluster_n")) - choose2(pl.col("cluster_n") - pl.col("group_n"))).sum().alias("predicted_pairs"),
+        pl.len().alias("clusters"), (pl.col("people") == 1).sum().alias("pure_clusters"))
+    outcomes = person_outcomes(labelled).select("true_person_id", "split", "merged", "agrees")
+    persons = groups.join(outcomes, on="true_person_id").group_by(key).agg(
+        pl.len().alias("persons"), (~pl.col("split")).sum().alias("unsplit_persons"), pl.col("agrees").sum().alias("agreeing_persons"))
+    out = persons.join(true, on=key, how="left").join(correct, on=key, how="left").join(predicted, on=key, how="left").fill_null(0)
+
+    def ratio(num: str, den: str) -> pl.Expr:
+        return pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den)).otherwise(1.0)
+
+    def f1(p: str, r: str) -> pl.Expr:
+        return pl.when(pl.col(p) + pl.col(r) > 0).then(2 * pl.col(p) * pl.col(r) / (pl.col(p) + pl.col(r))).otherwise(0.0)
+
+    out = out.with_columns(
+        ratio("correct_pairs", "predicted_pairs").alias("pair_precision"), ratio("correct_pairs", "true_pairs").alias("pair_recall"),
+        ratio("pure_clusters", "clusters").alias("cluster_precision"), ratio("unsplit_persons", "persons").alias("cluster_recall"),
+        ratio("agreeing_persons", "persons").alias("agreement"),
+    ).with_columns(f1("pair_precision", "pair_recall").alias("pair_f1"), f1("cluster_precision", "cluster_recall").alias("cluster_f1"))
+    return out.sort(key)
+
+
 def blocking_recall(
     con: duckdb.DuckDBPyConnection, records_table: str, truth_ids: pl.DataFrame, blocking_rules: dict[str, str]
 ) -> dict[str, float | int]:
@@ -247,20 +336,27 @@ def linkage_quality(
     persons: pl.DataFrame | None = None,
     blocking_rules: dict[str, str] | None = None,
     identities_table: str = "linkage.person_identities",
+    children: pl.DataFrame | None = None,
 ) -> dict:
-    """Every quality measure, per level, as plain numbers and small tables (no values)."""
+    """Every quality measure, per level, as plain numbers and small tables (no values).
+    children: the truth's children table (cohort children and their findings), for the
+    findings group of quality_by_group."""
     records = con.sql(
         f"SELECT unique_id, identity_id, record_ref, agency, record_type, record_key, slot, role, source_dataset FROM {records_table}"
     ).pl()
     with_truth = attach_truth(records, truth)
     report: dict = {"records": records.height, "records_without_truth": int(with_truth["true_person_id"].null_count())}
+    groups = None
     for level, clusters in clusters_by_level.items():
         labelled = with_truth.join(clusters.select("unique_id", "cluster_id"), on="unique_id")
+        if groups is None:  # persons and their groups do not depend on the level
+            groups = person_groups(labelled, persons, children)
         report[level] = {
             "pairs": pair_metrics(labelled),
             "clusters": cluster_metrics(labelled),
             "by_source_pair": pair_metrics_by_source_pair(labelled),
             "by_group": person_agreement_by_group(labelled, persons),
+            "quality_by_group": quality_by_group(labelled, groups),
         }
     if blocking_rules:
         report["blocking"] = blocking_recall(con, identities_table, identity_truth(with_truth), blocking_rules)

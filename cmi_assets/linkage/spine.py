@@ -6,8 +6,9 @@ tables live in the identified zone's `linkage` schema.
   linkage.person_identities  records equal on every compared field, scored as one
   linkage.person_pairs       every scored identity pair above a floor (predict.py)
   linkage.person_links       pairs linked at either level, both flags (thresholds.py)
-  linkage.person_clusters    record -> cluster at each level (clustering.py)
-  linkage.person_spine       record -> persistent person_key at each level (keys.py)
+  linkage.person_spine       record -> cluster (clustering.py) and persistent person_key
+                             (keys.py) at each level
+  linkage.person_clusters    record -> cluster at each level (a view of the spine)
   linkage.person_key_events  splits, merges, new and retired keys, per run
   linkage.link_thresholds    the two levels' thresholds of the last full run
 """
@@ -19,8 +20,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from cmi_assets.linkage.clustering import NODE_FIELDS, cluster_frame, cluster_size_summary, record_clusters, write_frame
-from cmi_assets.linkage.keys import assign_person_keys
+from cmi_assets.linkage.clustering import cluster_nodes, size_summary, write_frame
+from cmi_assets.linkage.keys import assign_keys
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE, PERSON_RECORDS_TABLE
 from cmi_assets.linkage.predict import PAIRS_TABLE, predict_pairs
 from cmi_assets.linkage.thresholds import LEVELS, Thresholds, choose_thresholds, flag_links
@@ -30,9 +31,12 @@ CLUSTERS_TABLE = "linkage.person_clusters"
 SPINE_TABLE = "linkage.person_spine"
 EVENTS_TABLE = "linkage.person_key_events"
 THRESHOLDS_TABLE = "linkage.link_thresholds"
+LEVEL_CONDITIONS = {level: f"is_link_{level}" for level in LEVELS}
+
 
 def score_and_flag(con: duckdb.DuckDBPyConnection, artefact: dict[str, Any], identities_table: str = IDENTITIES_TABLE) -> tuple[Thresholds, dict]:
-    """person_links: predict every blocked identity pair, choose both thresholds, flag the links."""
+    """person_links: predict every blocked identity pair once, choose both thresholds, flag
+    the links of both levels from the same scored pairs."""
     counts = predict_pairs(con, artefact, identities_table, PAIRS_TABLE)
     thresholds = choose_thresholds(con, PAIRS_TABLE)
     counts.update(flag_links(con, thresholds, PAIRS_TABLE, identities_table, LINKS_TABLE))
@@ -46,51 +50,98 @@ def stored_thresholds(con: duckdb.DuckDBPyConnection) -> Thresholds:
 
 
 def cluster_levels(
-    con: duckdb.DuckDBPyConnection, records_table: str = PERSON_RECORDS_TABLE, identities_table: str = IDENTITIES_TABLE
+    con: duckdb.DuckDBPyConnection, identities_table: str = IDENTITIES_TABLE, records_table: str = PERSON_RECORDS_TABLE
 ) -> dict[str, pl.DataFrame]:
-    """Record clusters at both levels (unique_id, record_ref, identity_id, cluster_id),
-    written to person_clusters (one row per record and level)."""
-    nodes = con.sql(f"SELECT {NODE_FIELDS} FROM {identities_table}").pl()
-    records = con.sql(f"SELECT unique_id, record_ref, identity_id FROM {records_table}").pl()
-    clusters = {}
-    for level in LEVELS:
-        edges = con.sql(f"SELECT unique_id_l, unique_id_r, match_probability FROM {LINKS_TABLE} WHERE is_link_{level}").pl()
-        clusters[level] = record_clusters(records, cluster_frame(nodes, edges))
-    write_frame(con, pl.concat([c.with_columns(pl.lit(level).alias("level")) for level, c in clusters.items()]), CLUSTERS_TABLE)
-    return clusters
+    """Every identity's cluster at both levels (clustering.cluster_nodes over person_links):
+    identity unique_id -> cluster_id, per level."""
+    return cluster_nodes(con, identities_table, LINKS_TABLE, LEVEL_CONDITIONS, records=records_table)
 
 
-def previous_spine(con: duckdb.DuckDBPyConnection, level: str) -> pl.DataFrame | None:
-    if not _exists(con, SPINE_TABLE):
-        return None
-    return con.sql(f"SELECT record_ref, person_key FROM {SPINE_TABLE} WHERE level = '{level}'").pl()
+def cluster_sizes(con: duckdb.DuckDBPyConnection, level: str, clusters_table: str = CLUSTERS_TABLE) -> dict:
+    sizes = con.execute(f"SELECT count(*) AS n FROM {clusters_table} WHERE level = ? GROUP BY cluster_id", [level]).pl()["n"]
+    return size_summary(sizes)
 
 
-def issued_keys(con: duckdb.DuckDBPyConnection, level: str) -> set[str]:
-    """Every key ever issued at a level (spine and events), so none is reissued."""
-    keys = set()
+def issued_keys_sql(con: duckdb.DuckDBPyConnection, level: str) -> str | None:
+    """A relation of every key ever issued at a level (spine and events), so none is
+    reissued; None before the first spine."""
+    parts = []
     if _exists(con, SPINE_TABLE):
-        keys |= set(con.sql(f"SELECT DISTINCT person_key FROM {SPINE_TABLE} WHERE level = '{level}'").pl()["person_key"].to_list())
+        parts.append(f"SELECT person_key FROM {SPINE_TABLE} WHERE level = '{level}'")
     if _exists(con, EVENTS_TABLE):
-        rows = con.sql(f"SELECT person_key, other_person_key FROM {EVENTS_TABLE} WHERE level = '{level}'").pl()
-        keys |= set(rows["person_key"].drop_nulls().to_list()) | set(rows["other_person_key"].drop_nulls().to_list())
-    return keys
+        parts.append(f"SELECT person_key FROM {EVENTS_TABLE} WHERE level = '{level}'")
+        parts.append(f"SELECT other_person_key FROM {EVENTS_TABLE} WHERE level = '{level}' AND other_person_key IS NOT NULL")
+    return f"({' UNION '.join(parts)})" if parts else None
+
+
+def register_node_clusters(con: duckdb.DuckDBPyConnection, node_clusters: dict[str, pl.DataFrame], name: str) -> None:
+    """The identities' clusters of every level as one registered frame (identity_id,
+    cluster_id, level)."""
+    frame = pl.concat([c.select(pl.col("unique_id").alias("identity_id"), "cluster_id", pl.lit(level).alias("level"))
+                       for level, c in node_clusters.items()])
+    con.register(name, frame)
+
+
+def spine_select(records: str, node_clusters: str, keys: dict[str, str]) -> str:
+    """The spine's rows: each record of `records` with its identity's cluster and the
+    cluster's key at each level (keys: level -> relation cluster_id, person_key)."""
+    return " UNION ALL ".join(
+        f"""SELECT r.unique_id, r.record_ref, r.identity_id, c.level, c.cluster_id, k.person_key
+            FROM {records} r JOIN {node_clusters} c ON c.identity_id = r.identity_id AND c.level = '{level}'
+            JOIN {table} k USING (cluster_id)"""
+        for level, table in keys.items()
+    )
 
 
 def build_spine(
-    con: duckdb.DuckDBPyConnection, clusters: dict[str, pl.DataFrame], secret: bytes, run_id: str = "full"
+    con: duckdb.DuckDBPyConnection, node_clusters: dict[str, pl.DataFrame], secret: bytes, run_id: str = "full",
+    records_table: str = PERSON_RECORDS_TABLE, identities_table: str = IDENTITIES_TABLE,
 ) -> dict[str, Any]:
-    """person_spine: keys for both levels, inherited from the previous spine by overlap;
-    the run's key events appended to person_key_events. Returns counts only."""
-    spines, events, summary = [], [], {}
-    for level, level_clusters in clusters.items():
-        spine, level_events = assign_person_keys(level_clusters, previous_spine(con, level), secret, level, issued_keys(con, level))
-        spines.append(spine.join(level_clusters.select("record_ref", "unique_id"), on="record_ref").with_columns(pl.lit(level).alias("level")))
-        events.append(level_events)
-        summary[level] = {"persons": int(spine["person_key"].n_unique()), **_event_counts(level_events), **cluster_size_summary(level_clusters)}
-    write_frame(con, pl.concat(spines).select("unique_id", "record_ref", "level", "cluster_id", "person_key"), SPINE_TABLE)
-    append_events(con, pl.concat(events), run_id)
+    """person_spine: every record's cluster and person_key at both levels, keys inherited
+    from the previous spine by overlap (keys.assign_keys); the run's key events appended
+    to person_key_events; person_clusters a view of the spine. Returns counts only.
+
+    A cluster's founding record and record count come from its identities (each holds
+    its smallest record reference and record count), so a first run never scans the
+    records before writing the spine."""
+    has_previous = _exists(con, SPINE_TABLE)
+    register_node_clusters(con, node_clusters, "cmi_node_clusters")
+    events, keys = [], {}
+    try:
+        for level in LEVELS:
+            clusters = f"""(SELECT r.record_ref, c.cluster_id FROM {records_table} r
+                            JOIN cmi_node_clusters c ON c.identity_id = r.identity_id AND c.level = '{level}')"""
+            founders = f"""(SELECT c.cluster_id, min(i.first_record_ref) AS founder, sum(i.n_records) AS records
+                            FROM {identities_table} i JOIN cmi_node_clusters c ON c.identity_id = i.unique_id AND c.level = '{level}'
+                            GROUP BY c.cluster_id)"""
+            previous = f"(SELECT record_ref, person_key FROM {SPINE_TABLE} WHERE level = '{level}')" if has_previous else None
+            keys[level] = f"cmi_keys_{level}"
+            events.append(assign_keys(con, clusters, previous, secret, level, issued_keys_sql(con, level), keys[level], founders))
+        con.execute(f"CREATE OR REPLACE TABLE {SPINE_TABLE} AS {spine_select(records_table, 'cmi_node_clusters', keys)}")
+    finally:
+        con.unregister("cmi_node_clusters")
+        for table in keys.values():
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    create_clusters_view(con)
+    level_events = pl.concat(events)
+    append_events(con, level_events, run_id)
+    summary = {}
+    for level in LEVELS:
+        persons = con.execute(f"SELECT count(DISTINCT person_key) FROM {SPINE_TABLE} WHERE level = ?", [level]).fetchone()[0]
+        summary[level] = {"persons": int(persons), **_event_counts(level_events.filter(pl.col("level") == level)),
+                          **cluster_sizes(con, level)}
     return summary
+
+
+def create_clusters_view(con: duckdb.DuckDBPyConnection) -> None:
+    """person_clusters: record -> cluster at each level, a view of the spine (one table
+    written per run, not two)."""
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", CLUSTERS_TABLE.split(".")
+    ).fetchone()
+    if kind and kind[0] != "VIEW":  # a table from an earlier version
+        con.execute(f"DROP TABLE {CLUSTERS_TABLE}")
+    con.execute(f"CREATE OR REPLACE VIEW {CLUSTERS_TABLE} AS SELECT unique_id, record_ref, identity_id, cluster_id, level FROM {SPINE_TABLE}")
 
 
 def append_events(con: duckdb.DuckDBPyConnection, events: pl.DataFrame, run_id: str) -> None:
@@ -114,8 +165,7 @@ def link_persons(con: duckdb.DuckDBPyConnection, artefact: dict[str, Any], secre
     and identities built first: person_records.build_person_records). Keys carry over
     from the previous spine by overlap. Returns counts and thresholds only."""
     thresholds, counts = score_and_flag(con, artefact)
-    clusters = cluster_levels(con)
-    summary = build_spine(con, clusters, secret, run_id)
+    summary = build_spine(con, cluster_levels(con), secret, run_id)
     return {"thresholds": thresholds.as_dict(), **counts, **summary}
 
 
@@ -124,4 +174,3 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
     ).fetchone()[0])
-

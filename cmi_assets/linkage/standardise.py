@@ -110,24 +110,35 @@ def _map_distinct(frame: pl.DataFrame, column: str, func, dtype: pl.DataType) ->
     return mapping
 
 
+def add_guard_name_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add the name keys the clustering guards compare (clustering.py) to a frame with
+    standardised given_name and middle_name: <kind>_forms (nickname-aware forms) and
+    <kind>_is_known (a census name) for the given and the middle name. Columns already
+    present are kept."""
+    for kind in ("given", "middle"):
+        column = f"{kind}_name"
+        if f"{kind}_forms" not in frame.columns:
+            forms = _map_distinct(frame, column, given_name_forms, pl.List(pl.String)).rename({"_v": f"{kind}_forms"})
+            frame = frame.join(forms, on=column, how="left", maintain_order="left")
+        if f"{kind}_is_known" not in frame.columns:
+            known = _map_distinct(frame, column, is_known_given_name, pl.Boolean).rename({"_v": f"{kind}_is_known"})
+            frame = frame.join(known, on=column, how="left", maintain_order="left").with_columns(pl.col(f"{kind}_is_known").fill_null(False))
+    return frame
+
+
 def add_name_keys(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add given_forms (nickname-aware), soundex keys and the known-name flag to a frame
-    with standardised given_name, family_name and parent given-name columns."""
-    forms = _map_distinct(frame, "given_name", given_name_forms, pl.List(pl.String)).rename({"_v": "given_forms"})
-    known = _map_distinct(frame, "given_name", is_known_given_name, pl.Boolean).rename({"_v": "given_is_known"})
+    """Add given_forms (nickname-aware), soundex keys and the known-name flags (the guard
+    keys of add_guard_name_keys) to a frame with standardised given_name, middle_name,
+    family_name and parent given-name columns."""
     given_sx = _map_distinct(frame, "given_name", soundex, pl.String).rename({"_v": "given_soundex"})
     family_first = frame.select(pl.col("family_name").str.split(" ").list.first().alias("family_first"))
     family_sx = _map_distinct(family_first, "family_first", soundex, pl.String).rename({"_v": "family_soundex"})
     out = (
-        frame.with_columns(pl.col("family_name").str.split(" ").list.first().alias("family_first"))
-        .join(forms, on="given_name", how="left")
-        .join(known, on="given_name", how="left")
+        add_guard_name_keys(frame)
+        .with_columns(pl.col("family_name").str.split(" ").list.first().alias("family_first"))
         .join(given_sx, on="given_name", how="left")
         .join(family_sx, on="family_first", how="left")
-        .with_columns(
-            pl.col("family_name").str.split(" ").alias("family_parts"),
-            pl.col("given_is_known").fill_null(False),
-        )
+        .with_columns(pl.col("family_name").str.split(" ").alias("family_parts"))
     )
     parents = frame.select(pl.concat_list("parent1_given", "parent2_given").alias("p")).explode("p")
     parent_forms = _map_distinct(parents, "p", given_name_forms, pl.List(pl.String)).rename({"_v": "forms", "p": "name"})

@@ -22,7 +22,7 @@ import duckdb
 import splink
 from splink import Linker
 
-from cmi_assets.linkage.blocking import choose_blocking_rules
+from cmi_assets.linkage.blocking import choose_blocking_rules, rule_pair_count
 from cmi_assets.linkage.engine import duckdb_api, register_input
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE
 from cmi_assets.linkage.settings import (
@@ -39,6 +39,33 @@ M_PROBABILITY_FLOOR = 1e-5
 SIGNIFICANT_DIGITS = 10
 
 
+def training_plan(
+    con: duckdb.DuckDBPyConnection,
+    table: str = IDENTITIES_TABLE,
+    blocking_rules: dict[str, str] | None = None,
+    seed: int = 1,
+    u_max_pairs: float = 2e6,
+    em_max_pairs: int = EM_MAX_PAIRS,
+) -> dict[str, Any]:
+    """What training will do, from measured pair counts: the prediction blocking rules
+    (chosen when not given) with their counts, and the EM passes with their record
+    samples (the artefact's blocking_rules, blocking_rule_pair_counts and training)."""
+    counts: dict[str, Any] = {}
+    if blocking_rules is None:
+        blocking_rules, counts = choose_blocking_rules(con, table)
+    em_passes = []
+    for rule in TRAINING_BLOCKING_RULES:
+        proportion = _em_record_sample_proportion(con, table, rule, em_max_pairs)
+        if proportion is not None:  # None: no pairs under this rule (a file without agency IDs)
+            em_passes.append({"blocking_rule": rule, "record_sample_proportion": proportion})
+    n_records = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return {
+        "blocking_rules": dict(blocking_rules),
+        "blocking_rule_pair_counts": counts,
+        "training": {"records": n_records, "seed": seed, "u_max_pairs": u_max_pairs, "em_passes": em_passes},
+    }
+
+
 def train_model(
     con: duckdb.DuckDBPyConnection,
     table: str = IDENTITIES_TABLE,
@@ -47,34 +74,24 @@ def train_model(
     u_max_pairs: float = 2e6,
     em_max_pairs: int = EM_MAX_PAIRS,
 ) -> dict[str, Any]:
-    """Train on the person identities (person_records.build_identities); returns the
-    artefact (see module docstring)."""
-    counts: dict[str, Any] = {}
-    if blocking_rules is None:
-        blocking_rules, counts = choose_blocking_rules(con, table)
+    """Train on the person identities (person_records.build_identities) as the plan says
+    (training_plan); returns the artefact (see module docstring)."""
+    plan = training_plan(con, table, blocking_rules, seed, u_max_pairs, em_max_pairs)
     db_api = duckdb_api(con)
     records = register_input(db_api, con, table, "person_records")
-    linker = Linker(records, linkage_settings(list(blocking_rules.values())), log_level=logging.WARNING)
+    linker = Linker(records, linkage_settings(list(plan["blocking_rules"].values())), log_level=logging.WARNING)
     linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES, recall=DETERMINISTIC_RULES_RECALL)
     linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
-    em_passes = []
-    for rule in TRAINING_BLOCKING_RULES:
-        proportion = _em_record_sample_proportion(con, table, rule, em_max_pairs)
-        if proportion is None:  # no pairs under this rule (a file without agency IDs)
-            continue
+    for em_pass in plan["training"]["em_passes"]:
         linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, record_sample_proportion=proportion, estimate_without_term_frequencies=True
+            em_pass["blocking_rule"], record_sample_proportion=em_pass["record_sample_proportion"], estimate_without_term_frequencies=True
         )
-        em_passes.append({"blocking_rule": rule, "record_sample_proportion": proportion})
-    n_records = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     artefact = {
         "format": ARTEFACT_FORMAT,
         "splink_version": splink.__version__,
         "model": _stable_model_dict(linker),
         "tf_tables": {column: _tf_table(linker, column) for column in TF_COLUMNS},
-        "blocking_rules": dict(blocking_rules),
-        "blocking_rule_pair_counts": counts,
-        "training": {"records": n_records, "seed": seed, "u_max_pairs": u_max_pairs, "em_passes": em_passes},
+        **plan,
     }
     artefact["sha256"] = artefact_sha256(artefact)
     return artefact
@@ -118,24 +135,10 @@ def _em_record_sample_proportion(con: duckdb.DuckDBPyConnection, table: str, rul
     """Splink samples records (both sides) for EM: pairs scale with the square of the
     proportion, so take the proportion that keeps the pass near max_pairs (None when
     the rule yields no pairs at all)."""
-    keys = _equi_join_keys(rule)
-    select_keys = ", ".join(keys)
-    pairs = con.execute(
-        f"SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) AS n FROM {table} "
-        f"WHERE {' AND '.join(f'{k} IS NOT NULL' for k in keys)} GROUP BY {select_keys})"
-    ).fetchone()[0]
+    pairs = rule_pair_count(con, table, rule)
     if pairs == 0:
         return None
     return 1.0 if pairs <= max_pairs else max(0.01, math.sqrt(max_pairs / pairs))
-
-
-def _equi_join_keys(rule: str) -> list[str]:
-    """Column names of a rule made of `l.x = r.x` terms joined by AND."""
-    keys = []
-    for term in rule.split(" AND "):
-        left = term.split("=")[0].strip()
-        keys.append(left.removeprefix("l."))
-    return keys
 
 
 def _tf_table(linker: Linker, column: str) -> list[list[Any]]:

@@ -2,7 +2,7 @@ import datetime as dt
 
 import polars as pl
 
-from cmi_assets.linkage.clustering import birth_years_conflict, cluster_frame, cluster_size_summary, siblings_by_name, twins_by_name
+from cmi_assets.linkage.clustering import birth_dates_conflict, birth_years_conflict, cluster_frame, cluster_size_summary, siblings_by_name, twins_by_name
 
 D = dt.date(2012, 5, 6)
 
@@ -107,12 +107,20 @@ def test_person_known_by_middle_name_is_one_cluster():
     assert _clusters(records, edges) == {frozenset({1, 2, 3})}
 
 
-def test_conflicting_birth_years_never_merge():
-    """A child named after a parent (same given and family names, same household) is a
-    different person: one person has one DOB."""
+def test_conflicting_birth_dates_never_merge():
+    """A child named after a parent (same given and family names, same household), or a
+    sibling given the same name, is a different person: one person has one DOB."""
     assert birth_years_conflict(D, 2012, dt.date(1985, 5, 6), 1985)
     assert not birth_years_conflict(D, 2012, None, 2011)  # an age-based estimate, within one year
+    assert birth_years_conflict(D, 2012, None, 2009)  # ... but not three years out
     assert not birth_years_conflict(D, 2012, dt.date(2018, 5, 6), 2018)  # one digit keyed wrong
+    # a link between two DOBs that are not one slip apart, unless the agency ID is the same
+    assert birth_dates_conflict(D, dt.date(2013, 9, 30))  # a sibling born the next year
+    assert birth_dates_conflict(D, dt.date(2012, 11, 24))  # the same year, months apart
+    assert not birth_dates_conflict(D, dt.date(2012, 11, 24), same_agency_id=True)
+    assert not birth_dates_conflict(D, dt.date(2012, 6, 5))  # day and month transposed
+    assert not birth_dates_conflict(D, dt.date(2012, 5, 1))  # an unknown day keyed as the 1st
+    assert not birth_dates_conflict(D, None)  # no DOB: nothing to compare
     records = _records([
         (1, "b1", "births", "registrations", "child", D, "LEE", "JACOB", None),
         (2, "b1f", "births", "registrations", "father", dt.date(1985, 3, 2), "LEE", "JACOB", None),

@@ -58,6 +58,10 @@ def test_secret_from_env_or_file(tmp_path):
     path = tmp_path / "key"
     path.write_text("from-file\n")
     assert pseudonym_secret({"CMI_PSEUDONYM_KEY_FILE": str(path)}) == b"from-file"
+    # the demo's key file in the data dir is found without naming it (dg dev on demo data)
+    (tmp_path / ".pseudonym_key").write_text("demo-key\n")
+    assert pseudonym_secret({"CMI_DATA_DIR": str(tmp_path)}) == b"demo-key"
+    assert pseudonym_secret({"CMI_DATA_DIR": str(tmp_path), "CMI_PSEUDONYM_KEY_FILE": str(path)}) == b"from-file"
     with pytest.raises(MissingPseudonymKey) as error:
         pseudonym_secret({})
     assert "CMI_PSEUDONYM_KEY" in str(error.value)

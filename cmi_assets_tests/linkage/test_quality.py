@@ -4,7 +4,16 @@ import duckdb
 import polars as pl
 import pytest
 
-from cmi_assets.linkage.quality import attach_truth, blocking_recall, cluster_metrics, pair_metrics, pair_metrics_by_source_pair, person_outcomes
+from cmi_assets.linkage.quality import (
+    attach_truth,
+    blocking_recall,
+    cluster_metrics,
+    pair_metrics,
+    pair_metrics_by_source_pair,
+    person_groups,
+    person_outcomes,
+    quality_by_group,
+)
 
 
 def _labelled():
@@ -75,3 +84,39 @@ def test_blocking_recall_counts_true_pairs_any_rule_generates():
     # true pairs (1,2) by name, (1,3) by yob, (2,3) by neither
     assert out["true_pairs"] == 3 and out["blocked_true_pairs"] == 2
     assert out["by_rule"] == {"name": pytest.approx(1 / 3), "yob": pytest.approx(1 / 3)}
+
+
+def test_quality_by_group_equals_brute_force():
+    """Pairs with at least one record of the group's persons, and the group's persons'
+    cluster outcomes, counted one by one."""
+    frame = _labelled()
+    groups = pl.DataFrame({"true_person_id": [100, 200, 300, 400], "person_class": ["child", "adult", "adult", "child"],
+                           "group": ["sex"] * 4, "value": ["F", "F", "M", "F"]})
+    out = {(r["person_class"], r["value"]): r for r in quality_by_group(frame, groups).iter_rows(named=True)}
+    for (person_class, value), row in out.items():
+        members = set(groups.filter((pl.col("person_class") == person_class) & (pl.col("value") == value))["true_person_id"])
+        tp, pred, true = _brute_force(frame, lambda a, b: a["true_person_id"] in members or b["true_person_id"] in members)
+        assert (row["correct_pairs"], row["predicted_pairs"], row["true_pairs"]) == (tp, pred, true)
+    # adults F = person 200: records 4, 5 in cluster 4 with 6 (person 300): pairs (4,5) right, (4,6), (5,6) false
+    adult_f = out[("adult", "F")]
+    assert (adult_f["pair_precision"], adult_f["pair_recall"]) == (pytest.approx(1 / 3), 1.0)
+    assert adult_f["cluster_precision"] == 0.0 and adult_f["cluster_recall"] == 1.0 and adult_f["agreement"] == 0.0
+    # children F = persons 100 (split over clusters 1 and 3) and 400 (alone, right)
+    child_f = out[("child", "F")]
+    assert child_f["persons"] == 2 and child_f["cluster_recall"] == 0.5 and child_f["agreement"] == 0.5
+    assert child_f["cluster_precision"] == 1.0 and child_f["pair_recall"] == pytest.approx(1 / 3)
+
+
+def test_person_groups_classes_and_findings():
+    frame = _labelled()
+    persons = pl.DataFrame({"true_person_id": [100, 200, 300, 400], "role": ["child", "mother", "father", "child"],
+                            "sex": ["F", "F", "M", "M"], "ethnicity": ["A;B", "A", None, "B"]})
+    children = pl.DataFrame({"true_person_id": [100, 400], "in_study_population": [True, True], "finding_by_age_2": [True, None]})
+    groups = person_groups(frame, persons, children)
+    classes = dict(groups.filter(pl.col("group") == "all").select("true_person_id", "person_class").iter_rows())
+    assert classes == {100: "child", 200: "adult", 300: "adult", 400: "child"}
+    ethnicity = groups.filter((pl.col("group") == "ethnicity") & (pl.col("true_person_id") == 100))["value"].sort().to_list()
+    assert ethnicity == ["A", "B"]
+    findings = groups.filter(pl.col("group") == "findings").sort("value")
+    # person 400 is too young to tell (no value by age 2): not in the findings group
+    assert findings.select("true_person_id", "value").rows() == [(100, "cohort children"), (100, "finding by age 2")]

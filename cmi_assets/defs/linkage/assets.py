@@ -64,7 +64,8 @@ PERSON_RECORDS_SCHEMA = _schema(
     ("record_type", "VARCHAR"), ("record_key", "VARCHAR", "identifying"), ("slot", "VARCHAR"), ("role", "VARCHAR", "child or adult"),
     ("id_namespace", "VARCHAR"), ("person_id", "VARCHAR", "agency ID; identifying"),
     ("given_name", "VARCHAR", "identifying"), ("middle_name", "VARCHAR", "identifying"), ("family_name", "VARCHAR", "identifying"),
-    ("family_parts", "VARCHAR[]"), ("given_forms", "VARCHAR[]"), ("given_is_known", "BOOLEAN"), ("given_soundex", "VARCHAR"),
+    ("family_parts", "VARCHAR[]"), ("given_forms", "VARCHAR[]"), ("given_is_known", "BOOLEAN"), ("middle_forms", "VARCHAR[]"),
+    ("middle_is_known", "BOOLEAN"), ("given_soundex", "VARCHAR"),
     ("family_soundex", "VARCHAR"), ("dob", "DATE", "identifying"), ("dob_year_month", "VARCHAR"), ("birth_year", "INTEGER"),
     ("sex", "VARCHAR"), ("parent1_given", "VARCHAR"), ("parent2_given", "VARCHAR"), ("parent_given_forms", "VARCHAR[]"),
     ("parent1_dob", "DATE"), ("parent2_dob", "DATE"), ("address", "VARCHAR", "identifying"), ("postcode", "VARCHAR"),
@@ -74,9 +75,11 @@ LINKS_SCHEMA = _schema(
     ("unique_id_l", "BIGINT", "identity"), ("unique_id_r", "BIGINT", "identity"), ("match_weight", "DOUBLE"),
     ("match_probability", "DOUBLE"), ("is_link_conservative", "BOOLEAN", "NZ para 88"),
     ("is_link_less_conservative", "BOOLEAN", "NZ para 90"),
+    ("separated_by", "VARCHAR", "why the clustering guards keep the two apart (dob, given, middle) or null"),
 )  # fmt: skip
 SPINE_SCHEMA = _schema(
-    ("unique_id", "BIGINT", "person record"), ("record_ref", "VARCHAR"), ("level", "VARCHAR", "conservative / less_conservative"),
+    ("unique_id", "BIGINT", "person record"), ("record_ref", "VARCHAR"), ("identity_id", "BIGINT", "the record's identity"),
+    ("level", "VARCHAR", "conservative / less_conservative"),
     ("cluster_id", "BIGINT"), ("person_key", "VARCHAR", "HMAC-SHA256 pseudonym, persistent across runs"),
 )  # fmt: skip
 
@@ -322,9 +325,8 @@ def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) ->
         con.execute(f"DROP TABLE IF EXISTS {PREVIOUS_SPINE_TABLE}")
         if has_previous:  # kept for the key-stability check
             con.execute(f"CREATE TABLE {PREVIOUS_SPINE_TABLE} AS SELECT * FROM {SPINE_TABLE}")
-        clusters = cluster_levels(con)
-        summary = build_spine(con, clusters, secret, run_id=context.run_id)
-    rows = sum(c.height for c in clusters.values())
+        summary = build_spine(con, cluster_levels(con), secret, run_id=context.run_id)
+        rows = con.execute(f"SELECT count(*) FROM {SPINE_TABLE}").fetchone()[0]
     metadata: dict = {"dagster/row_count": rows}
     for level, values in summary.items():
         context.log.info(f"{level}: {values['persons']} persons, {values['events_new']} new keys, "
@@ -413,6 +415,24 @@ def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource)
 
 # --- linkage_clerical_sample ------------------------------------------------------------------
 
+def _review_file_schema() -> dg.TableSchema:
+    """The review CSV's columns (linkage.clerical.review_pairs): both sides' compared fields
+    side by side, and the column the reviewer fills in."""
+    from cmi_assets.linkage.review_fields import REVIEW_FIELDS
+
+    columns = [("unit_id", "BIGINT", "the sampled child's birth-registration record (with its adults) under review"),
+               ("unique_id_l", "BIGINT", "left record's identity"), ("unique_id_r", "BIGINT", "right record's identity"),
+               ("match_weight", "DOUBLE", "Splink match weight, log2 Bayes factor"),
+               ("match_probability", "DOUBLE", "Splink match probability, 0-1")]
+    for field in REVIEW_FIELDS:
+        columns += [(f"{field}_l", "VARCHAR", f"left record's {field} (identified)"),
+                    (f"{field}_r", "VARCHAR", f"right record's {field} (identified)")]
+    columns.append(("clerical_match_score", "DOUBLE", "filled in by the reviewer: 1 same person, 0 different, 0-1 unsure"))
+    return dg.TableSchema(columns=[dg.TableColumn(n, t, description=d) for n, t, d in columns])
+
+
+REVIEW_FILE_SCHEMA = _review_file_schema()
+
 
 class ClericalSampleConfig(dg.Config):
     children_per_level: int = 500  # NZ study: about 500 children
@@ -435,6 +455,7 @@ class ClericalSampleConfig(dg.Config):
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
+    metadata={"dagster/column_schema": REVIEW_FILE_SCHEMA, "zone": IDENTIFIED},
 )
 def linkage_clerical_sample(
     context: dg.AssetExecutionContext, config: ClericalSampleConfig, storage: StorageResource
