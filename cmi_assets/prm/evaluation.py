@@ -167,8 +167,10 @@ def threshold_table(
     shares: Sequence[float] = TABLE2_SHARES,
     events: Any = None,
     tie_key: Any = None,
+    group: Any = None,
 ) -> pl.DataFrame:
-    """NZ Table 2: for each top-k% threshold the number referred, false positives, false
+    """NZ Table 2 (and Table 3 with `group`, a boolean per child: the thresholds are set on
+    the whole population, the counts and rates are those of the group's children): for each top-k% threshold the number referred, false positives, false
     negatives, PPV, NPV, sensitivity and specificity, then an "All" row (everyone referred:
     PPV = prevalence, NPV undefined). With `events` (findings per child), adds the share of
     all events that the referred children account for (NZ para 73: 36.0% of findings vs
@@ -181,13 +183,17 @@ def threshold_table(
     event_counts = None if events is None else as_array(events, "events").astype(float)
     if event_counts is not None and (len(event_counts) != len(y) or np.any(event_counts < 0)):
         raise ValueError("events must be one non-negative count per child")
+    mask = np.ones(len(y), dtype=bool) if group is None else as_array(group, "group").astype(bool)
+    if len(mask) != len(y):
+        raise ValueError("group must be one flag per child")
+    group_events = None if event_counts is None else event_counts[mask]
     rows = []
     for share in shares:
         k = referred_count(len(y), share)
         referred = np.zeros(len(y), dtype=bool)
         referred[order[:k]] = True
-        rows.append(_threshold_row(f"Top {share * 100:g}%", share, y, s, referred, order, k, event_counts))
-    rows.append(_threshold_row("All", 1.0, y, s, np.ones(len(y), dtype=bool), order, len(y), event_counts))
+        rows.append(_threshold_row(f"Top {share * 100:g}%", share, y[mask], s, referred[mask], order, k, group_events))
+    rows.append(_threshold_row("All", 1.0, y[mask], s, np.ones(int(mask.sum()), dtype=bool), order, len(y), group_events))
     table = pl.DataFrame(rows)
     return table if event_counts is not None else table.drop("events_referred", "share_of_events")
 

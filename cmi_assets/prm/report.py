@@ -32,6 +32,8 @@ TABLE_SECTIONS: dict[str, tuple[str, str]] = {
                "validation AUC with its DeLong 95% interval, misclassification rate and cumulative lift at the top 3%."),
     "table2": ("Table 2: referral thresholds", "Children referred at the top 1%..20% of scores in the scored cohort, "
                "with PPV, NPV, sensitivity and specificity against findings by age 5."),
+    "table3": ("Table 3: referral thresholds for one group", "The Table 2 thresholds (set on every child) counted among "
+               "the children of one group (column `group`; the study's Maori children, here AIAN children by default)."),
     "figure1": ("Figure 1: outcomes by age at the top 5%", "The same referred group (top 5% of scores) against findings by age 1..5."),
     "table6": ("Table 6: conservative vs less conservative linkage", "AUC and accuracy at the top 5% when the cohort is linked each way."),
     "table7": ("Table 7: composition of the referred group", "Share of each group among all children, children with findings "

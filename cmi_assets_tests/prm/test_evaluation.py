@@ -217,3 +217,21 @@ def test_errors_do_not_echo_values():
     with pytest.raises(ValueError) as error:
         threshold_table([0, 1, 7], [0.1, 0.2, 0.3])
     assert "7" not in str(error.value).replace("row 3", "")
+
+
+def test_table3_counts_one_group_at_thresholds_set_on_everyone():
+    # 10 children, scores 10..1; top 20% = the two highest (ids 0, 1) whoever they are.
+    # The group is children 1, 2, 3, 9: child 1 referred and positive, 2 and 3 not referred
+    # (3 positive), 9 not referred negative.
+    outcome = [1, 1, 0, 1, 0, 0, 0, 0, 0, 0]
+    score = [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]
+    group = [False, True, True, True, False, False, False, False, False, True]
+    table = threshold_table(outcome, score, shares=(0.2,), group=group)
+    top = table.row(0, named=True)
+    assert (top["referred"], top["true_positives"], top["false_positives"], top["false_negatives"], top["true_negatives"]) == (1, 1, 0, 1, 2)
+    assert top["cutoff_score"] == 9.0  # the population's cut-off, not the group's
+    assert top["ppv"] == 1.0 and top["sensitivity"] == 0.5
+    everyone = table.row(1, named=True)
+    assert everyone["threshold"] == "All" and everyone["referred"] == 4
+    # without a group it is Table 2
+    assert threshold_table(outcome, score, shares=(0.2,)).row(0, named=True)["referred"] == 2

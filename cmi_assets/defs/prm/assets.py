@@ -46,9 +46,10 @@ PREVIOUS_MODEL_FILE = "previous.txt"  # names the artefact the current one repla
 EVALUATION_SUFFIX = ".evaluation.json"  # beside each artefact: what prm_evaluation measured with it
 SCORES_TABLE = f"{SCHEMA}.scores"
 STUDY_NOTES_TABLE = f"{SCHEMA}.study_notes"  # prm_study_models' notes, for the report
+TABLE3_GROUP = "ethnicity_aian"  # Table 3's group (the study's Maori children; as in Table 9)
 REFERRAL_SHARE = 0.05  # Figure 1, Tables 6-8: the top 5% of scores
 SCORING_AGE = 5  # outcomes to age 5 for the scored cohort (NZ study, Table 2 and Figure 1)
-EVALUATION_TABLES = ("table1", "table2", "figure1", "table6", "table7", "table8", "figure4", "calibration", "oracle",
+EVALUATION_TABLES = ("table1", "table2", "table3", "figure1", "table6", "table7", "table8", "figure4", "calibration", "oracle",
                      "model_comparison", "selection_frequency")
 STUDY_TABLES = ("table9", "table10", "table11", "figure3", "figure5")
 STUDY_TABLE_KEYS = {"table9": "model", "table10": "target", "table11": "variant"}  # the model each row is
@@ -503,6 +504,12 @@ def evaluate_level(frame: pl.DataFrame, level: str, notes: list[str]) -> dict[st
                                               list(RISK_MARKERS), score, tie_key=key),
         "calibration": calibration_table(y2, score, n_bins=min(10, len(score))),
     }
+    if TABLE3_GROUP in frame.columns and frame[TABLE3_GROUP].fill_null(False).any():
+        # Table 3: the same thresholds (set on every child) seen from one group's children
+        out["table3"] = threshold_table(y5, score, events=frame["n_finding_events_by_age_5"], tie_key=key,
+                                        group=frame[TABLE3_GROUP].fill_null(False)).with_columns(pl.lit(TABLE3_GROUP).alias("group"))
+    else:
+        notes.append(f"{level}: no child of group {TABLE3_GROUP} in the scored cohort: no Table 3")
     counts = confusion_at_share(y5, score, REFERRAL_SHARE, key)
     row = {"children": frame.height, "prevalence_by_age_5": float(y5.mean()), "share_referred": REFERRAL_SHARE,
            "referred": counts.referred, **counts.rates(), "auc": None, "auc_ci_low": None, "auc_ci_high": None}
@@ -667,7 +674,7 @@ def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) 
         if scored.height and scored["auc_oracle"][0] is not None:
             metadata["oracle_auc_scored_cohort"] = dg.MetadataValue.float(float(scored["auc_oracle"][0]))
             metadata["model_auc_scored_cohort"] = dg.MetadataValue.float(float(scored["auc_model"][0]))
-    for name in ("table2", "figure1", "table6", "table7", "table8", "figure4", "calibration"):
+    for name in ("table2", "table3", "figure1", "table6", "table7", "table8", "figure4", "calibration"):
         if name in combined:
             table = combined[name].filter(pl.col("linkage_level") == "conservative") if name not in ("table6",) else combined[name]
             metadata[name] = dg.MetadataValue.md(md_table(table.drop("label") if name == "table8" else table, digits=3))
