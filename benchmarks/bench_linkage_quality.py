@@ -140,10 +140,12 @@ def main() -> None:
         sources = pl.concat([s for s in by_source if s["level"][0] == level]).group_by("source_dataset", "source_dataset_r").agg(
             pl.col("true_pairs", "predicted_pairs", "correct_pairs").sum())
         sources = sources.filter(pl.col("true_pairs") + pl.col("predicted_pairs") > 0).with_columns(
-            (pl.col("correct_pairs") / pl.col("predicted_pairs")).alias("pair_P"), (pl.col("correct_pairs") / pl.col("true_pairs")).alias("pair_R"),
+            pl.when(pl.col("predicted_pairs") > 0).then(pl.col("correct_pairs") / pl.col("predicted_pairs")).alias("pair_P"),
+            pl.when(pl.col("true_pairs") > 0).then(pl.col("correct_pairs") / pl.col("true_pairs")).alias("pair_R"),
         ).with_columns((2 * pl.col("pair_P") * pl.col("pair_R") / (pl.col("pair_P") + pl.col("pair_R"))).alias("pair_F1")).sort(
             "source_dataset", "source_dataset_r")
-        print(f"**source pair** (all records)\n\n{markdown(sources, ['source_dataset', 'source_dataset_r', 'true_pairs', 'pair_P', 'pair_R', 'pair_F1'])}\n")
+        source_columns = ["source_dataset", "source_dataset_r", "true_pairs", "predicted_pairs", "pair_P", "pair_R", "pair_F1"]
+        print(f"**source pair** (all records; no true pairs: the two sources never hold one person)\n\n{markdown(sources, source_columns)}\n")
 
 
 if __name__ == "__main__":

@@ -7,13 +7,18 @@ pairs, with constraints that components alone break.
   given or middle names are different people (twins named alike were merged in the NZ
   data under both linkages). "Different" means two real names that are neither equal nor
   a nickname of each other: a keying slip ("JASNO") is not a different name.
+- Twins named alike: where records carry no middle name (care and protection), twins with
+  one given name are told apart only by their agency IDs; in a cluster known to hold
+  twins, two IDs of one agency are two children (_twin_id_tokens).
 - Sibling guard: records with different given names (as above, and not one keying slip
   apart nor a given/middle swap) are different people unless both carry a DOB and the
   DOBs agree (exactly or within a keying slip). Siblings share family name, postcode and
   parents' names; the model counts those as independent evidence, so a sibling's record
   with no DOB or an age only (care and protection, NZ para 97) would otherwise link.
 - One DOB per person: birth years (from the DOB or an age) two or more apart, the DOBs
-  not one keying slip apart, are two people (a child named after a parent).
+  not one keying slip apart, are two people (a child named after a parent); and a single
+  link between two DOBs that are not one slip apart is refused unless the agency ID is the
+  same (a sibling given the same name).
 
 The guards are one SQL expression (separated_by_sql) over two nodes' name signatures
 (given, middle, family, DOB, birth year) and their name keys (standardise.
@@ -23,12 +28,12 @@ record holds both names.
 
 Nodes are identities (records equal on every compared field; person_records.py): the
 links join identities, and a record takes its identity's cluster. The work is done where
-it is cheapest: DuckDB scores every link with the guard once for all levels; scipy finds
-each level's connected components of the unguarded links; DuckDB compares every pair of
-distinct signatures inside the (few) components holding more than one name to find the
-components that break a constraint; only those are re-clustered, greedily, strongest
-link first, refusing any merge that would break one. A cluster's id is its smallest
-identity id.
+it is cheapest: DuckDB computes the guard once per link for both levels (thresholds.
+flag_links); scipy finds each level's connected components of the unguarded links;
+DuckDB compares every pair of distinct signatures inside the components holding more
+than one name, once for both levels, to find the components that break a constraint;
+only those are re-clustered in Python, greedily, strongest link first, refusing any merge
+that would break one. A cluster's id is its smallest identity id.
 """
 
 from __future__ import annotations
@@ -48,7 +53,6 @@ from cmi_assets.linkage.person_records import VERIFIED_ID_NAMESPACES
 SIGNATURE = ("given_name", "middle_name", "family_name", "dob", "birth_year")
 NAME_KEYS = ("given_forms", "given_is_known", "middle_forms", "middle_is_known")
 NODE_COLUMNS = ("unique_id", *SIGNATURE, *NAME_KEYS, "duplicate_free_records")
-NODE_FIELDS = ", ".join(NODE_COLUMNS)
 
 _temp_numbers = itertools.count(1)
 GREEDY_CHUNK_EDGES = 20_000  # links per chunk between bulk drops of links inside one group
@@ -158,6 +162,9 @@ def separated_by_sql(l: str = "l", r: str = "r", link: bool = True) -> str:
             f"WHEN {_siblings_by_name_sql(l, r)} THEN 'given' END)")
 
 
+# --- a guard evaluated for one pair of nodes (to test and read a rule on its own) -----------------
+
+
 def _pair_frame(rows: list[dict]) -> pl.DataFrame:
     frame = pl.DataFrame(rows, schema={"given_name": pl.String, "middle_name": pl.String, "family_name": pl.String,
                                        "dob": pl.Date, "birth_year": pl.Int32, "person_id": pl.String})
@@ -174,12 +181,6 @@ def _evaluate_pair(sql: str, a: dict, b: dict):
         return con.execute(f"SELECT {sql} FROM cmi_pair l, cmi_pair r WHERE l.i = 0 AND r.i = 1").fetchone()[0]
     finally:
         con.close()
-
-
-def separated_by(a: dict, b: dict) -> str | None:
-    """separated_by_sql for two nodes given as dicts of signature fields (given_name,
-    middle_name, family_name, dob, birth_year; missing fields are null)."""
-    return _evaluate_pair(separated_by_sql(), a, b)
 
 
 def twins_by_name(given_a, middle_a, given_b, middle_b) -> bool:
@@ -455,9 +456,11 @@ def cluster_nodes(
     id_namespace, person_id and parent_given_forms for twin_ids); links: a table or view
     of linked pairs with unique_id_l, unique_id_r, match_probability, the guard's
     separated_by (thresholds.flag_links, or guarded_links_sql) and the columns the level
-    conditions use; levels: level name -> SQL condition on a link (e.g.
-    "is_link_conservative"); twin_ids: keep alike-named twins' agency IDs apart
-    (_twin_id_tokens; records: the nodes' records, for twins recorded together). Returns, per level, unique_id -> cluster_id (the smallest
+    conditions use; levels: level name -> SQL condition on a link, strictest first (e.g.
+    conservative, then less conservative): a level's clusters lie inside the next one's,
+    so a conservative person never spans two less conservative ones; twin_ids: keep
+    alike-named twins' agency IDs apart (_twin_id_tokens; records: the nodes' records, for
+    twins recorded together). Returns, per level, unique_id -> cluster_id (the smallest
     unique_id of the cluster).
 
     The separated signature pairs are found once, inside the components of every level's
@@ -492,12 +495,20 @@ def cluster_nodes(
     for token_a, token_b, reason in pairs.iter_rows():
         separated.setdefault(token_a, []).append((token_b, reason))
         separated.setdefault(token_b, []).append((token_a, reason))
-    out = {}
-    for level, (a, b, probability) in edges.items():
-        root = _constrained_roots(a, b, probability, dup, tokens_of_node, pairs.select("token_a", "token_b"), separated, bridges,
-                                  labels.get(level))
-        out[level] = pl.DataFrame({"unique_id": ids, "cluster_id": ids[root]})
-    return out
+    roots: dict[str, np.ndarray] = {}
+    names = list(levels)
+    for k in reversed(range(len(names))):  # loosest first: a stricter level clusters inside it
+        level = names[k]
+        a, b, probability = edges[level]
+        if k + 1 < len(names):
+            outer = roots[names[k + 1]]
+            inside = outer[a] == outer[b]
+            if not inside.all():
+                a, b, probability = a[inside], b[inside], probability[inside]
+                labels.pop(level, None)
+        roots[level] = _constrained_roots(a, b, probability, dup, tokens_of_node, pairs.select("token_a", "token_b"), separated,
+                                          bridges, labels.get(level))
+    return {level: pl.DataFrame({"unique_id": ids, "cluster_id": ids[roots[level]]}) for level in names}
 
 
 def guarded_links_sql(links: str, nodes: str) -> str:

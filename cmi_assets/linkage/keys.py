@@ -5,6 +5,9 @@ record reference, so it reveals nothing without the secret and is reproducible w
 Across runs a new cluster inherits the previous key of the records it shares most with
 (greatest overlap; each previous key goes to one cluster only), so persons untouched by a
 new extract or a relink keep their keys. Splits and merges are recorded as events.
+
+The keys are computed where the clusters are, in DuckDB (assign_keys; the HMAC from its
+sha256, person_key_sql); person_key is the same function in Python, for a single key.
 """
 
 from __future__ import annotations

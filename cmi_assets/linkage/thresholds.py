@@ -126,15 +126,18 @@ def flag_links(
                p.match_probability >= {t_conservative!r} AS above_conservative,
                p.match_probability >= {t_less!r} AS is_link_less_conservative,
                l.role = 'child' AND r.role = 'child' AND {has_parents.format('l')} AND {has_parents.format('r')} AS parents_tested,
-               l.parent1_given AS parent1_l, l.parent2_given AS parent2_l, r.parent1_given AS parent1_r, r.parent2_given AS parent2_r,
+               coalesce(l.parent1_given, '') AS parent1_l, coalesce(l.parent2_given, '') AS parent2_l,
+               coalesce(r.parent1_given, '') AS parent1_r, coalesce(r.parent2_given, '') AS parent2_r,
                {guard_candidate_sql('l', 'r')} AS guard_candidate
         FROM {pairs_table} p
         JOIN {records_table} l ON l.unique_id = p.unique_id_l
         JOIN {records_table} r ON r.unique_id = p.unique_id_r
         WHERE p.match_probability >= {min(t_conservative, t_less)!r}""")
-    same = "{0}.parent1_given IS NOT DISTINCT FROM n.parent1_{1} AND {0}.parent2_given IS NOT DISTINCT FROM n.parent2_{1}"
+    # parent-name sets joined on their names, a missing name as '' (hash joins need equality)
+    same = "{0}.key1 = n.parent1_{1} AND {0}.key2 = n.parent2_{1}"
     con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_flag_parents AS
-        WITH sets AS (SELECT DISTINCT parent1_given, parent2_given, parent_given_forms FROM {records_table}
+        WITH sets AS (SELECT DISTINCT coalesce(parent1_given, '') AS key1, coalesce(parent2_given, '') AS key2,
+                             parent1_given, parent2_given, parent_given_forms FROM {records_table}
                       WHERE parent1_given IS NOT NULL OR parent2_given IS NOT NULL),
         needed AS (SELECT DISTINCT parent1_l, parent2_l, parent1_r, parent2_r FROM cmi_flag_pairs WHERE above_conservative AND parents_tested)
         SELECT n.*, {parents_agree_sql('l', 'r')} AS parents_agree FROM needed n
@@ -142,9 +145,7 @@ def flag_links(
     link = f"""f.unique_id_l, f.unique_id_r, f.match_weight, f.match_probability,
                f.above_conservative AND (NOT f.parents_tested OR coalesce(a.parents_agree, FALSE)) AS is_link_conservative,
                f.is_link_less_conservative"""
-    parents = """LEFT JOIN cmi_flag_parents a ON f.parents_tested
-                  AND a.parent1_l IS NOT DISTINCT FROM f.parent1_l AND a.parent2_l IS NOT DISTINCT FROM f.parent2_l
-                  AND a.parent1_r IS NOT DISTINCT FROM f.parent1_r AND a.parent2_r IS NOT DISTINCT FROM f.parent2_r"""
+    parents = "LEFT JOIN cmi_flag_parents a ON " + " AND ".join(f"a.{c} = f.{c}" for c in ("parent1_l", "parent2_l", "parent1_r", "parent2_r"))
     select = f"""
         SELECT * FROM (
             SELECT {link}, NULL::VARCHAR AS separated_by FROM cmi_flag_pairs f {parents} WHERE NOT f.guard_candidate

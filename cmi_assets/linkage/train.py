@@ -90,7 +90,7 @@ def train_model(
         "format": ARTEFACT_FORMAT,
         "splink_version": splink.__version__,
         "model": _stable_model_dict(linker),
-        "tf_tables": {column: _tf_table(linker, column) for column in TF_COLUMNS},
+        "tf_tables": {column: _tf_table(con, table, column) for column in TF_COLUMNS},
         **plan,
     }
     artefact["sha256"] = artefact_sha256(artefact)
@@ -141,11 +141,15 @@ def _em_record_sample_proportion(con: duckdb.DuckDBPyConnection, table: str, rul
     return 1.0 if pairs <= max_pairs else max(0.01, math.sqrt(max_pairs / pairs))
 
 
-def _tf_table(linker: Linker, column: str) -> list[list[Any]]:
-    """[[value, relative frequency], ...] sorted by value (a stable, hashable form)."""
-    frame = linker.table_management.compute_tf_table(column).as_pandas_dataframe()
-    rows = [[str(v), round_floats(float(tf))] for v, tf in zip(frame[column], frame[f"tf_{column}"]) if v is not None]
-    return sorted(rows)
+def _tf_table(con: duckdb.DuckDBPyConnection, table: str, column: str) -> list[list[Any]]:
+    """[[value, relative frequency], ...] sorted by value (a stable, hashable form): Splink's
+    term frequency (term_frequencies_for_single_column_sql: count over the non-null count),
+    computed here in one statement."""
+    rows = con.execute(
+        f"""SELECT CAST({column} AS VARCHAR), CAST(count(*) AS DOUBLE) / (SELECT count({column}) FROM {table})
+            FROM {table} WHERE {column} IS NOT NULL GROUP BY {column}"""
+    ).fetchall()
+    return sorted([value, round_floats(float(tf))] for value, tf in rows)
 
 
 def artefact_sha256(artefact: dict[str, Any]) -> str:

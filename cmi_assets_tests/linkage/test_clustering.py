@@ -128,3 +128,54 @@ def test_conflicting_birth_dates_never_merge():
     ])
     edges = _edges([(1, 3, 0.9), (2, 3, 0.8)])
     assert _clusters(records, edges) == {frozenset({1, 3}), frozenset({2})}
+
+
+def _twin_world(con, with_registrations: bool, co_recorded: bool):
+    """Twins BARRY ANTHONY and BARRY TY (same DOB, surname and mother): care and protection
+    records name each 'BARRY' with no middle name under their own CP ID (P1, P2); the
+    registrations (verified IDs) carry the middle names."""
+    rows = [
+        # unique_id, namespace, person_id, given, middle, dob, duplicate-free
+        (1, "child_protection", "P1", "BARRY", None, 0), (2, "child_protection", "P1", "BARRY", None, 0),
+        (3, "child_protection", "P2", "BARRY", None, 0), (4, "child_protection", "P2", "BARRY", None, 0),
+    ]
+    if with_registrations:
+        rows += [(5, "births", "B1", "BARRY", "ANTHONY", 1), (6, "births", "B2", "BARRY", "TY", 1)]
+    nodes = pl.DataFrame(rows, schema={"unique_id": pl.Int64, "id_namespace": pl.String, "person_id": pl.String, "given_name": pl.String,
+                                       "middle_name": pl.String, "duplicate_free_records": pl.Int64}, orient="row").with_columns(
+        pl.lit("MCNEILL").alias("family_name"), pl.lit(D).alias("dob"), pl.lit(2012, pl.Int32).alias("birth_year"),
+        pl.lit(["YVONNE"]).alias("parent_given_forms"))
+    from cmi_assets.linkage import standardise as std
+
+    con.register("twin_nodes", std.add_guard_name_keys(nodes))
+    # every CP record links every other strongly; each registration links every CP record
+    edges = [(a, b, 0.999) for a in (1, 2, 3, 4) for b in (1, 2, 3, 4) if a < b]
+    edges += [(a, b, 0.98 if (a, b) in ((1, 5), (2, 5), (3, 6), (4, 6)) else 0.97) for a in (1, 2, 3, 4) for b in (5, 6)] if with_registrations else []
+    con.register("twin_links", pl.DataFrame(edges, schema={"unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "match_probability": pl.Float64},
+                                            orient="row"))
+    records = pl.DataFrame({"source_dataset": ["cp"] * 2, "slot": ["person"] * 2, "event_date": [dt.date(2015, 3, 1)] * 2, "dob": [D] * 2,
+                            "id_namespace": ["child_protection"] * 2, "person_id": ["P1", "P2"]})
+    con.register("twin_records", records if co_recorded else records.clear())
+
+
+def test_alike_named_twins_are_kept_apart_by_their_agency_ids():
+    """NZ para 102: twins with the same given name, different middle names and the same
+    surname. With their registrations (verified IDs), or two CP IDs recorded on one day,
+    the CP IDs are two children: P1's records never join P2's."""
+    import duckdb
+
+    from cmi_assets.linkage.clustering import cluster_nodes, guarded_links_sql
+
+    for with_registrations, co_recorded in ((True, False), (False, True), (False, False)):
+        con = duckdb.connect()
+        _twin_world(con, with_registrations, co_recorded)
+        links = guarded_links_sql("twin_links", "twin_nodes")
+        clusters = cluster_nodes(con, "twin_nodes", links, {"all": "TRUE"}, records="twin_records")["all"]
+        groups = {frozenset(g) for g in clusters.group_by("cluster_id").agg("unique_id")["unique_id"].to_list()}
+        if with_registrations:
+            assert groups == {frozenset({1, 2, 5}), frozenset({3, 4, 6})}
+        elif co_recorded:
+            assert groups == {frozenset({1, 2}), frozenset({3, 4})}
+        else:  # nothing tells twins from one child with a second CP ID: one cluster
+            assert groups == {frozenset({1, 2, 3, 4})}
+        con.close()

@@ -65,3 +65,11 @@ def test_secret_from_env_or_file(tmp_path):
     with pytest.raises(MissingPseudonymKey) as error:
         pseudonym_secret({})
     assert "CMI_PSEUDONYM_KEY" in str(error.value)
+
+
+@pytest.mark.parametrize("secret", [b"k", b"x" * 64, b"a-secret-longer-than-one-sha256-block-" * 3, "clé".encode("utf-8")])
+def test_keys_computed_in_duckdb_equal_the_hmac(secret):
+    refs = ["births|registrations|B000000001|child", "child_protection|notifications|N1|person", "héalth|x|1|person"]
+    spine, _ = assign_person_keys(_clusters({ref: i for i, ref in enumerate(refs)}), None, secret, "conservative")
+    keys = dict(zip(spine["record_ref"], spine["person_key"]))
+    assert keys == {ref: hmac.new(secret, f"conservative|{ref}|0".encode("utf-8"), hashlib.sha256).hexdigest()[:32] for ref in refs}

@@ -47,3 +47,24 @@ def test_m_floor_renormalises():
     levels = floor_m_probabilities(model, floor=1e-5)["comparisons"][0]["comparison_levels"]
     assert levels[2]["m_probability"] == pytest.approx(1e-5, rel=1e-3)
     assert levels[1]["m_probability"] + levels[2]["m_probability"] == pytest.approx(1.0)
+
+
+def test_tf_tables_equal_splinks_own(linked_mini):
+    """The artefact's term frequencies are computed in one SQL statement; they must be the
+    ones Splink computes itself (so bare Splink and the stored tables score alike)."""
+    import logging
+
+    from splink import Linker
+
+    from cmi_assets.linkage.engine import duckdb_api, register_input
+    from cmi_assets.linkage.person_records import IDENTITIES_TABLE
+
+    con, artefact = linked_mini["con"], linked_mini["artefact"]
+    db_api = duckdb_api(con)
+    linker = Linker(register_input(db_api, con, IDENTITIES_TABLE), artefact["model"], log_level=logging.WARNING)
+    for column in ("given_name", "family_name"):
+        splink_tf = linker.table_management.compute_tf_table(column).as_pandas_dataframe()
+        expected = {str(v): tf for v, tf in zip(splink_tf[column], splink_tf[f"tf_{column}"]) if v is not None}
+        ours = dict(artefact["tf_tables"][column])
+        assert set(ours) == set(expected)
+        assert all(ours[v] == pytest.approx(expected[v], rel=1e-9) for v in ours)

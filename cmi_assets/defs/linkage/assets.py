@@ -381,11 +381,14 @@ def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource)
     from cmi_assets.linkage.train import load_artefact
 
     truth = pl.read_parquet(files[0])
-    persons = pl.read_parquet(files[1], columns=["true_person_id", "sex", "dob", "ethnicity"]) if files[1].exists() else None
+    persons = pl.read_parquet(files[1], columns=["true_person_id", "sex", "dob", "ethnicity", "role"]) if files[1].exists() else None
+    children_file = files[0].parent / "children.parquet"
+    children = (pl.read_parquet(children_file, columns=["true_person_id", "in_study_population", "finding_by_age_2"])
+                if children_file.exists() else None)
     artefact = load_artefact(current_artefact_path(storage))
     with storage.identified(read_only=True) as con:
         clusters = _level_clusters(con)
-        report = measure_quality(con, clusters, truth, PERSON_RECORDS_TABLE, persons, artefact["blocking_rules"])
+        report = measure_quality(con, clusters, truth, PERSON_RECORDS_TABLE, persons, artefact["blocking_rules"], children=children)
     metadata: dict = {"records": report["records"], "records_without_truth": report["records_without_truth"]}
     for level in LEVELS:
         result = report[level]
@@ -401,6 +404,9 @@ def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource)
         metadata[f"{level}/by_source_pair"] = dg.MetadataValue.md(_frame_md(result["by_source_pair"]))
         metadata[f"{level}/by_group"] = dg.MetadataValue.md("\n\n".join(
             f"**{group}**\n\n{_frame_md(table)}" for group, table in result["by_group"].items()))
+        metadata[f"{level}/quality_by_group"] = dg.MetadataValue.md(_frame_md(result["quality_by_group"].select(
+            "group", "person_class", "value", "persons", "pair_precision", "pair_recall", "pair_f1", "cluster_precision",
+            "cluster_recall", "cluster_f1", "agreement")))
         sizes = cluster_size_summary(clusters[level])
         metadata[f"{level}/cluster_sizes"] = dg.MetadataValue.json(sizes)
         context.log.info(f"{level}: child pairs P {pairs['child']['precision']:.4f} R {pairs['child']['recall']:.4f}; "
