@@ -26,6 +26,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from cmi_assets.markdown import frame_markdown as metadata_frame_markdown
+from cmi_assets.markdown import markdown_cell
+
 # table name -> (section title, one-line explanation), in report order
 TABLE_SECTIONS: dict[str, tuple[str, str]] = {
     "table1": ("Table 1: base model", "Cohort size and prevalence of the training cohort(s), modelling sample size, "
@@ -68,20 +71,9 @@ class Section:
     markdown: str | None = None  # an already-written markdown block (the model card), kept verbatim
 
 
-def _cell(value, digits: int) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return "nan" if value != value else f"{value:.{digits}f}"
-    return str(value)
-
-
 def frame_markdown(frame: pl.DataFrame, digits: int = 3) -> str:
-    if frame.width == 0:
-        return "_(empty)_"
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * frame.width]
-    lines += ["| " + " | ".join(_cell(v, digits) for v in row) + " |" for row in frame.iter_rows()]
-    return "\n".join(lines)
+    """The report's tables carry three decimals (metadata tables four)."""
+    return metadata_frame_markdown(frame, digits)
 
 
 def transpose_for_display(frame: pl.DataFrame, key: str, digits: int = 3) -> pl.DataFrame:
@@ -90,7 +82,7 @@ def transpose_for_display(frame: pl.DataFrame, key: str, digits: int = 3) -> pl.
     if not frame.height:
         return frame
     names = [str(v) for v in frame[key].to_list()]
-    rows = [{"measure": column, **{n: _cell(v, digits) for n, v in zip(names, frame[column].to_list())}}
+    rows = [{"measure": column, **{n: markdown_cell(v, digits) for n, v in zip(names, frame[column].to_list())}}
             for column in frame.columns if column != key]
     return pl.DataFrame(rows, schema={"measure": pl.String, **{n: pl.String for n in names}})
 
@@ -100,7 +92,7 @@ def frame_html(frame: pl.DataFrame, digits: int = 3) -> str:
         return "<p><em>(empty)</em></p>"
     head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_cell(v, digits))}</td>" for v in row) + "</tr>" for row in frame.iter_rows()
+        "<tr>" + "".join(f"<td>{html.escape(markdown_cell(v, digits))}</td>" for v in row) + "</tr>" for row in frame.iter_rows()
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 

@@ -19,6 +19,7 @@ from cmi_assets.cohorts.schema import feature_columns, outcome_columns, populati
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cohorts.partitions import BIRTH_YEARS
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.markdown import frame_markdown
 from cmi_assets.storage import WAREHOUSE
 from cmi_assets.tables import replace_partition_rows, table_exists
 
@@ -29,21 +30,6 @@ LEVELS = ("conservative", "less_conservative")  # cohorts.events.LINKAGE_LEVELS
 POPULATION_TABLE = f"{SCHEMA}.population"
 FEATURES_TABLE = f"{SCHEMA}.features"
 OUTCOMES_TABLE = f"{SCHEMA}.outcomes"
-
-
-def md_table(frame: pl.DataFrame, digits: int = 4) -> str:
-    """A polars frame as a markdown table (floats rounded)."""
-
-    def cell(value) -> str:
-        if value is None:
-            return ""
-        if isinstance(value, float):
-            return "nan" if value != value else f"{value:.{digits}f}"
-        return str(value)
-
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.iter_rows()]
-    return "\n".join(lines)
 
 
 def replace_birth_year(con, table: str, frame: pl.DataFrame, birth_year: int) -> int:
@@ -109,7 +95,7 @@ def cohort_population(context: dg.AssetExecutionContext, storage: StorageResourc
         "rows_conservative": rows[0]["study_population"],
         "rows_less_conservative": rows[1]["study_population"],
         "share_in_study_population_conservative": dg.MetadataValue.float(float(rows[0]["share_in_study_population"])),
-        "population_by_level": dg.MetadataValue.md(md_table(summary)),
+        "population_by_level": dg.MetadataValue.md(frame_markdown(summary)),
     })
 
 
@@ -152,7 +138,7 @@ def cohort_features(context: dg.AssetExecutionContext, storage: StorageResource)
         "rows_conservative": frames["conservative"].height,
         "rows_less_conservative": frames["less_conservative"].height,
         "box1_variables": len(FEATURE_CATEGORIES),
-        "risk_marker_shares": dg.MetadataValue.md(md_table(markers) if markers.height else "no children"),
+        "risk_marker_shares": dg.MetadataValue.md(frame_markdown(markers) if markers.height else "no children"),
     })
 
 
@@ -195,11 +181,11 @@ def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource)
         "dagster/row_count": written,
         "rows_conservative": frames["conservative"].height,
         "rows_less_conservative": frames["less_conservative"].height,
-        "finding_rate_by_age": dg.MetadataValue.md(md_table(pl.DataFrame(rates))),
+        "finding_rate_by_age": dg.MetadataValue.md(frame_markdown(pl.DataFrame(rates))),
     }
     if features.height and frames["conservative"].height:
         profile = table8_profile(features, frames["conservative"].drop("linkage_level"))
-        metadata["table8_profile_conservative"] = dg.MetadataValue.md(md_table(profile.drop("row"), digits=1))
+        metadata["table8_profile_conservative"] = dg.MetadataValue.md(frame_markdown(profile.drop("row"), digits=1))
     else:
         metadata["table8_profile_conservative"] = dg.MetadataValue.md("no children in this cohort at the conservative level")
     return dg.MaterializeResult(metadata=metadata)

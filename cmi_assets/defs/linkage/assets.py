@@ -22,6 +22,7 @@ import dagster as dg
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.sources.spec import all_specs
+from cmi_assets.markdown import frame_markdown, markdown_table
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE
 from cmi_assets.tables import table_exists
 
@@ -84,19 +85,6 @@ SPINE_SCHEMA = _schema(
 )  # fmt: skip
 
 
-def _md_table(headers: list[str], rows: list[list]) -> str:
-    def cell(value) -> str:
-        if isinstance(value, float):
-            return f"{value:.4f}"
-        return str(value)
-
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _frame_md(frame) -> str:
-    return _md_table(list(frame.columns), [list(row) for row in frame.iter_rows()])
 
 
 # --- person_records ---------------------------------------------------------------------------
@@ -128,7 +116,7 @@ def person_records(context: dg.AssetExecutionContext, storage: StorageResource) 
             "dagster/row_count": counts["records"],
             "identities": counts["identities"],
             "records_by_source_and_role": dg.MetadataValue.md(
-                _md_table(["source:role", "records"], [[k, v] for k, v in counts["by_source_role"].items()])
+                markdown_table(["source:role", "records"], [[k, v] for k, v in counts["by_source_role"].items()])
             ),
         }
     )
@@ -169,7 +157,7 @@ def parameters_markdown(artefact: dict) -> str:
                          "-" if weight is None else f"{weight:.2f}"])
     prior = model["probability_two_random_records_match"]
     head = f"prior P(match) = {prior:.3g}; trained on {artefact['training']['records']} identities\n\n"
-    return head + _md_table(["comparison", "level", "m", "u", "match weight"], rows)
+    return head + markdown_table(["comparison", "level", "m", "u", "match weight"], rows)
 
 
 def blocking_markdown(artefact: dict) -> str:
@@ -179,7 +167,7 @@ def blocking_markdown(artefact: dict) -> str:
             for name, c in counts.items()]
     if not rows:
         rows = [[name, "yes", "", ""] for name in chosen]
-    return _md_table(["rule", "used for prediction", "pairs alone", "pairs added in order"], rows)
+    return markdown_table(["rule", "used for prediction", "pairs alone", "pairs added in order"], rows)
 
 
 def match_weight_chart(artefact: dict) -> str:
@@ -397,14 +385,14 @@ def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource)
             for measure in ("precision", "recall", "f1"):
                 metadata[f"{level}/{role}_pair_{measure}"] = float(pairs[role][measure])
         metadata.update({f"{level}/{k}": v for k, v in result["clusters"].items()})
-        metadata[f"{level}/pairs_by_role"] = dg.MetadataValue.md(_md_table(
+        metadata[f"{level}/pairs_by_role"] = dg.MetadataValue.md(markdown_table(
             ["role", "true pairs", "predicted pairs", "correct pairs", "precision", "recall", "F1"],
             [[role, p["true_pairs"], p["predicted_pairs"], p["correct_pairs"], p["precision"], p["recall"], p["f1"]]
              for role, p in pairs.items()]))
-        metadata[f"{level}/by_source_pair"] = dg.MetadataValue.md(_frame_md(result["by_source_pair"]))
+        metadata[f"{level}/by_source_pair"] = dg.MetadataValue.md(frame_markdown(result["by_source_pair"]))
         metadata[f"{level}/by_group"] = dg.MetadataValue.md("\n\n".join(
-            f"**{group}**\n\n{_frame_md(table)}" for group, table in result["by_group"].items()))
-        metadata[f"{level}/quality_by_group"] = dg.MetadataValue.md(_frame_md(result["quality_by_group"].select(
+            f"**{group}**\n\n{frame_markdown(table)}" for group, table in result["by_group"].items()))
+        metadata[f"{level}/quality_by_group"] = dg.MetadataValue.md(frame_markdown(result["quality_by_group"].select(
             "group", "person_class", "value", "persons", "pair_precision", "pair_recall", "pair_f1", "cluster_precision",
             "cluster_recall", "cluster_f1", "agreement")))
         sizes = cluster_size_summary(clusters[level])
@@ -511,7 +499,7 @@ def linkage_clerical_sample(
             metadata[f"{level}/sampled_children"] = sample.height
             metadata[f"{level}/children_with_adults"] = family_units.height
             metadata[f"{level}/review_pairs"] = rows
-            metadata[f"{level}/strata"] = dg.MetadataValue.md(_frame_md(
+            metadata[f"{level}/strata"] = dg.MetadataValue.md(frame_markdown(
                 sample.group_by("stratum").agg(pl.col("stratum_size").first().alias("children"), pl.len().alias("sampled"),
                                                pl.col("weight").first().alias("weight")).sort("stratum")))
             if truth_agrees is not None:
@@ -602,7 +590,7 @@ def event_tables(context: dg.AssetExecutionContext, storage: StorageResource) ->
         metadata={
             "dagster/row_count": sum(rows.values()),
             "rows_by_table": dg.MetadataValue.json(rows),
-            "rows_by_table_and_level": dg.MetadataValue.md(_md_table(
+            "rows_by_table_and_level": dg.MetadataValue.md(markdown_table(
                 ["table", "rows conservative", "rows less conservative", "person column", "rows without a person key"],
                 [[t, c["rows_conservative"], c["rows_less_conservative"], c["key_column"], c["rows_without_key"]]
                  for t, c in counts.items()])),

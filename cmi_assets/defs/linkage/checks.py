@@ -15,6 +15,7 @@ in the metadata, never a value):
 import dagster as dg
 
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.markdown import markdown_table
 
 CLUSTERS_TABLE = "linkage.person_clusters"
 RECORDS_TABLE = "linkage.person_records"
@@ -44,12 +45,6 @@ def _exists(con, table: str) -> bool:
     ).fetchone()[0])
 
 
-def _md(headers: list[str], rows: list[tuple]) -> str:
-    fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)  # noqa: E731
-    return "\n".join(["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-                     + ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows])
-
-
 @dg.asset_check(
     asset="person_spine",
     name="link_rate_per_source",
@@ -75,7 +70,7 @@ def link_rate_per_source(config: LinkRateConfig, storage: StorageResource) -> dg
         metadata={
             "sources_outside_bounds": len(outside),
             "min_link_rate": min((r[4] for r in table), default=0.0),
-            "link_rates": dg.MetadataValue.md(_md(["level", "source", "records", "linked", "link rate"], table)),
+            "link_rates": dg.MetadataValue.md(markdown_table(["level", "source", "records", "linked", "link rate"], table)),
         },
     )
 
@@ -101,7 +96,7 @@ def max_cluster_size(config: ClusterSizeConfig, storage: StorageResource) -> dg.
         metadata={
             "clusters_too_large": too_large,
             "largest_cluster_records": max((r[2] for r in rows), default=0),
-            "by_level": dg.MetadataValue.md(_md(["level", "clusters", "largest (records)", "too large"], rows)),
+            "by_level": dg.MetadataValue.md(markdown_table(["level", "clusters", "largest (records)", "too large"], rows)),
         },
     )
 
@@ -134,7 +129,7 @@ def key_stability(config: KeyStabilityConfig, storage: StorageResource) -> dg.As
         description=f"lowest share of records keeping their key: {worst:.4f} (minimum {config.min_unchanged_share})",
         metadata={
             "min_unchanged_share": worst,
-            "by_level": dg.MetadataValue.md(_md(
+            "by_level": dg.MetadataValue.md(markdown_table(
                 ["level", "previous records", "still present", "key unchanged", "share unchanged", "previous keys", "keys kept"], table)),
         },
     )

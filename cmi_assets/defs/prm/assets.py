@@ -31,8 +31,9 @@ import numpy as np
 import polars as pl
 
 from cmi_assets.defs.automation import follow_upstream
-from cmi_assets.defs.cohorts.assets import FEATURES_TABLE, OUTCOMES_TABLE, md_table, table_exists
+from cmi_assets.defs.cohorts.assets import FEATURES_TABLE, OUTCOMES_TABLE, table_exists
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.markdown import frame_markdown
 from cmi_assets.storage import WAREHOUSE
 
 GROUP = "prm"
@@ -364,10 +365,10 @@ def prm_model(context: dg.AssetExecutionContext, config: PrmModelConfig, storage
         "stop_reason": model.stop_reason,
         "sample_sizes": dg.MetadataValue.json(sample.sizes()),
         "model_card": dg.MetadataValue.md(model_card_markdown(json_text, thresholds)),
-        "table1": dg.MetadataValue.md(md_table(pl.DataFrame([validation_metrics])) if table1 else "no validation AUC"),
-        "model_comparison": dg.MetadataValue.md(md_table(result["comparison"]) if result["comparison"] is not None
+        "table1": dg.MetadataValue.md(frame_markdown(pl.DataFrame([validation_metrics])) if table1 else "no validation AUC"),
+        "model_comparison": dg.MetadataValue.md(frame_markdown(result["comparison"]) if result["comparison"] is not None
                                                 else "not compared (see notes)"),
-        "selection_frequency": dg.MetadataValue.md(md_table(result["frequencies"], digits=2) if result["frequencies"] is not None
+        "selection_frequency": dg.MetadataValue.md(frame_markdown(result["frequencies"], digits=2) if result["frequencies"] is not None
                                                    else "no bootstrap (bootstrap_resamples = 0)"),
         "notes": dg.MetadataValue.md(notes_markdown(notes)),
     })
@@ -460,7 +461,7 @@ def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> d
         "scored_birth_year": year if year is not None else -1,
         "model_sha12": artefact.version,
         "model_artefact": dg.MetadataValue.path(str(path)),
-        "scores_by_level": dg.MetadataValue.md(md_table(pl.DataFrame(rows)) if rows else "none"),
+        "scores_by_level": dg.MetadataValue.md(frame_markdown(pl.DataFrame(rows)) if rows else "none"),
         "notes": dg.MetadataValue.md(notes_markdown(notes)),
     })
 
@@ -667,9 +668,9 @@ def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) 
     metadata: dict = {"dagster/row_count": sum(t.height for t in combined.values()),
                       "tables": dg.MetadataValue.json(sorted(combined) + (["table1"] if table1.height else []))}
     if table1.height:
-        metadata["table1"] = dg.MetadataValue.md(md_table(table1))
+        metadata["table1"] = dg.MetadataValue.md(frame_markdown(table1))
     if "oracle" in combined:
-        metadata["oracle"] = dg.MetadataValue.md(md_table(combined["oracle"], digits=3))
+        metadata["oracle"] = dg.MetadataValue.md(frame_markdown(combined["oracle"], digits=3))
         scored = combined["oracle"].filter((pl.col("linkage_level") == "conservative") & (pl.col("outcome") == "finding_by_age_5"))
         if scored.height and scored["auc_oracle"][0] is not None:
             metadata["oracle_auc_scored_cohort"] = dg.MetadataValue.float(float(scored["auc_oracle"][0]))
@@ -677,7 +678,7 @@ def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) 
     for name in ("table2", "table3", "figure1", "table6", "table7", "table8", "figure4", "calibration"):
         if name in combined:
             table = combined[name].filter(pl.col("linkage_level") == "conservative") if name not in ("table6",) else combined[name]
-            metadata[name] = dg.MetadataValue.md(md_table(table.drop("label") if name == "table8" else table, digits=3))
+            metadata[name] = dg.MetadataValue.md(frame_markdown(table.drop("label") if name == "table8" else table, digits=3))
     if "figure1" in combined:
         metadata["figure1_chart"] = dg.MetadataValue.md(figure1_chart(combined["figure1"]))
     if "table7" in combined:

@@ -19,7 +19,7 @@ import dagster as dg
 import polars as pl
 
 from cmi_assets.defs.automation import follow_upstream
-from cmi_assets.defs.cohorts.assets import OUTCOMES_TABLE, md_table
+from cmi_assets.defs.cohorts.assets import OUTCOMES_TABLE
 from cmi_assets.defs.prm.assets import (
     DEFAULT_MAX_POOLED_COHORTS,
     DEFAULT_MIN_TRAINING_POSITIVES,
@@ -38,6 +38,7 @@ from cmi_assets.defs.prm.assets import (
     write_table,
 )
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.markdown import frame_markdown
 from cmi_assets.storage import WAREHOUSE
 
 FIGURE5_LEVEL = "less_conservative"  # NZ para 152: the best estimate of the number of unique children
@@ -253,14 +254,14 @@ def prm_study_models(context: dg.AssetExecutionContext, storage: StorageResource
                       "models": dg.MetadataValue.json(info.get("models", []))}
     for name, key in STUDY_TABLE_KEYS.items():
         if name in tables:
-            metadata[name] = dg.MetadataValue.md(md_table(transpose_for_display(tables[name], key)))
+            metadata[name] = dg.MetadataValue.md(frame_markdown(transpose_for_display(tables[name], key)))
     if "figure3" in tables:
-        metadata["figure3"] = dg.MetadataValue.md(md_table(tables["figure3"], digits=2))
+        metadata["figure3"] = dg.MetadataValue.md(frame_markdown(tables["figure3"], digits=2))
         if tables["figure3"]["mean_entry_rank"].drop_nulls().len():
             metadata["figure3_chart"] = dg.MetadataValue.md(figure3_chart(tables["figure3"]))
     if "figure5" in tables:
         figure5 = tables["figure5"]
-        metadata["figure5"] = dg.MetadataValue.md(md_table(figure5.drop("linkage_level"), digits=1))
+        metadata["figure5"] = dg.MetadataValue.md(frame_markdown(figure5.drop("linkage_level"), digits=1))
         metadata["figure5_chart"] = dg.MetadataValue.md(figure5_chart(figure5))
         at_13 = figure5.filter(pl.col("week") == 13)
         if at_13.height and at_13["pct_either"][0] == at_13["pct_either"][0]:
