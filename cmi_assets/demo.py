@@ -28,11 +28,17 @@ class DemoReport:
     seconds: float = 0.0
     pseudonym_key_file: Path | None = None  # the local key the demo generated or reused
 
+    def key_found_through_data_dir(self) -> bool:
+        """linkage.keys reads $CMI_DATA_DIR/.pseudonym_key when no other secret is named."""
+        from cmi_assets.linkage.keys import DATA_DIR_KEY_FILE
+
+        return self.pseudonym_key_file is not None and self.pseudonym_key_file.resolve() == (self.data_dir / DATA_DIR_KEY_FILE).resolve()
+
     def ui_environment(self) -> dict[str, str]:
         """The variables `dg dev` / `dagster dev` needs to serve this instance and run its
         sensors and automation on the same data with the same person_key secret."""
         env = {"DAGSTER_HOME": str(self.dagster_home), "CMI_DATA_DIR": str(self.data_dir)}
-        if self.pseudonym_key_file is not None:
+        if self.pseudonym_key_file is not None and not self.key_found_through_data_dir():
             env["CMI_PSEUDONYM_KEY_FILE"] = str(self.pseudonym_key_file)
         env.update({name: os.environ[name] for name in CFSR_YEAR_VARIABLES if os.environ.get(name)})
         return env
@@ -334,5 +340,6 @@ def format_report(report: DemoReport) -> str:
         "  (or the same variables with: dagster dev -w workspace.yaml), then browse http://127.0.0.1:3000",
     ]
     if report.pseudonym_key_file is not None:
-        lines.append("  (CMI_PSEUDONYM_KEY_FILE: without it, runs started from the UI or by a sensor cannot build person_key)")
+        lines.append(f"  (person_key is an HMAC with the secret in {report.pseudonym_key_file}: keep that file private "
+                     "and kept, another secret gives other keys)")
     return "\n".join(lines)

@@ -10,6 +10,23 @@ import dagster as dg
 # How often the automation sensor evaluates (seconds); tests and walk-throughs shorten it.
 INTERVAL_ENV, DEFAULT_INTERVAL_SECONDS = "CMI_AUTOMATION_INTERVAL_SECONDS", 30
 
+# The annual schedules run at a local hour of the agency that runs them; Eastern time (the
+# Children's Bureau's) unless the deployment names its own IANA zone.
+TIMEZONE_ENV, DEFAULT_TIMEZONE = "CMI_SCHEDULE_TIMEZONE", "America/New_York"
+
+
+def schedule_timezone() -> str:
+    """The IANA time zone of the annual schedules, checked so a typo fails at load time
+    with the variable's name rather than silently at the first tick."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    zone = os.environ.get(TIMEZONE_ENV, DEFAULT_TIMEZONE)
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"{TIMEZONE_ENV}={zone!r} is not an IANA time zone (e.g. America/Chicago)") from error
+    return zone
+
 
 def follow_upstream() -> dg.AutomationCondition:
     """Eager, relaxed and gated: materialize when an upstream asset or partition updates,

@@ -63,6 +63,12 @@ TABLE_SECTIONS: dict[str, tuple[str, str]] = {
 }
 
 
+def in_report_order(names) -> list[str]:
+    """Table names in the report's order (Table 2 before Table 10), unknown names last."""
+    order = {name: rank for rank, name in enumerate(TABLE_SECTIONS)}
+    return sorted(names, key=lambda name: (order.get(name, len(order)), name))
+
+
 @dataclass(frozen=True)
 class Section:
     title: str

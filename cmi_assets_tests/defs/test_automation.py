@@ -8,6 +8,7 @@ import importlib.util
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from cmi_assets.defs.resources import StorageResource
 from cmi_assets.defs.sources.assets import RAW_ASSETS
@@ -60,3 +61,16 @@ def test_automation_sensor_starts_running_and_targets_everything():
 
     sensor = next(s for s in defs().sensors if s.name == "automation")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_annual_schedules_run_in_one_configurable_time_zone(monkeypatch):
+    from cmi_assets.defs.automation import schedule_timezone
+    from cmi_assets.defs.cfsr.schedules import cfsr_annual
+    from cmi_assets.defs.prm.schedules import prm_annual_refresh
+
+    assert cfsr_annual.execution_timezone == prm_annual_refresh.execution_timezone == "America/New_York"
+    monkeypatch.setenv("CMI_SCHEDULE_TIMEZONE", "America/Chicago")
+    assert schedule_timezone() == "America/Chicago"
+    monkeypatch.setenv("CMI_SCHEDULE_TIMEZONE", "Central Time")
+    with pytest.raises(ValueError, match="CMI_SCHEDULE_TIMEZONE='Central Time' is not an IANA time zone"):
+        schedule_timezone()

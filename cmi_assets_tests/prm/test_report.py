@@ -9,6 +9,7 @@ from cmi_assets.prm.report import (
     change_commentary,
     feasibility_sections,
     frame_markdown,
+    in_report_order,
     model_summary,
     report_html,
     report_markdown,
@@ -84,3 +85,8 @@ def test_study_tables_are_shown_one_column_per_model():
     shown = transpose_for_display(table, "target")
     assert shown.columns == ["measure", "A", "B"]
     assert shown.rows() == [("auc_validation", "0.812", ""), ("status", "fitted", "not fitted: few")]
+
+
+def test_tables_are_listed_in_report_order_not_alphabetically():
+    names = ["table10", "oracle", "table2", "table11", "figure5", "table1", "scratch", "table9"]
+    assert in_report_order(names) == ["table1", "table2", "table9", "table10", "table11", "figure5", "oracle", "scratch"]

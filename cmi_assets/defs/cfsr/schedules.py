@@ -15,10 +15,10 @@ import datetime as dt
 
 import dagster as dg
 
+from cmi_assets.defs.automation import schedule_timezone
 from cmi_assets.defs.cfsr.partitions import FILE_DUE, PERIODS, fy_key, newest_due_fiscal_year
 
 FILES_EXPECTED_CRON = f"0 6 {FILE_DUE[1]} {FILE_DUE[0]} *"  # 06:00 on the day files are due (1 February)
-TIMEZONE = "America/New_York"
 
 cfsr_period_job = dg.define_asset_job(
     "cfsr_period_job",
@@ -49,7 +49,7 @@ def annual_run_request(day: dt.date, materialized_files: set[str], partition_key
 @dg.schedule(
     name="cfsr_annual",
     cron_schedule=FILES_EXPECTED_CRON,
-    execution_timezone=TIMEZONE,
+    execution_timezone=schedule_timezone(),
     job=cfsr_period_job,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="1 February: compute the newest complete CFSR period (files of the two FYs ended by then).",

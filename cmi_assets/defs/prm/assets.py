@@ -636,6 +636,8 @@ def evaluation_summary(combined: dict[str, pl.DataFrame], scores: pl.DataFrame) 
     metadata={"dagster/table_name": f"{WAREHOUSE}.{SCHEMA}.*", "zone": WAREHOUSE, "dagster/column_schema": EVALUATION_SCHEMA},
 )
 def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    from cmi_assets.prm.report import in_report_order
+
     notes: list[str] = []
     tables: dict[str, list[pl.DataFrame]] = {}
     oracle: list[dict] = []
@@ -666,7 +668,7 @@ def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) 
     if summary.get("model_sha12"):
         evaluation_path(storage, summary["model_sha12"]).write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
     metadata: dict = {"dagster/row_count": sum(t.height for t in combined.values()),
-                      "tables": dg.MetadataValue.json(sorted(combined) + (["table1"] if table1.height else []))}
+                      "tables": dg.MetadataValue.text(", ".join(in_report_order([*combined, *(["table1"] if table1.height else [])])))}
     if table1.height:
         metadata["table1"] = dg.MetadataValue.md(frame_markdown(table1))
     if "oracle" in combined:
@@ -712,6 +714,7 @@ def feasibility_report(context: dg.AssetExecutionContext, storage: StorageResour
     from cmi_assets.prm.report import (
         change_commentary,
         feasibility_sections,
+        in_report_order,
         model_summary,
         report_html,
         report_markdown,
@@ -756,7 +759,7 @@ def feasibility_report(context: dg.AssetExecutionContext, storage: StorageResour
     return dg.MaterializeResult(metadata={
         "report_html": dg.MetadataValue.path(str(out_dir / f"{stem}.html")),
         "report_markdown": dg.MetadataValue.path(str(out_dir / f"{stem}.md")),
-        "tables": dg.MetadataValue.json(sorted(tables)),
+        "tables": dg.MetadataValue.text(", ".join(in_report_order(tables))),
         "what_changed": dg.MetadataValue.md(notes_markdown(commentary) if commentary else "no model"),
         "report": dg.MetadataValue.md(markdown),
     })

@@ -5,8 +5,9 @@ schedule makes sure the refresh happens on a known date, with the drift checks a
 
 import dagster as dg
 
+from cmi_assets.defs.automation import schedule_timezone
+
 ANNUAL_REFRESH_CRON = "0 6 1 3 *"  # 06:00 on 1 March
-TIMEZONE = "Pacific/Auckland"
 
 prm_refresh_job = dg.define_asset_job(
     "prm_refresh_job",
@@ -17,7 +18,7 @@ prm_refresh_job = dg.define_asset_job(
 prm_annual_refresh = dg.ScheduleDefinition(
     name="prm_annual_refresh",
     cron_schedule=ANNUAL_REFRESH_CRON,
-    execution_timezone=TIMEZONE,
+    execution_timezone=schedule_timezone(),
     job=prm_refresh_job,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="1 March: retrain and re-evaluate the PRM on the newest cohort with outcomes to age 2.",
