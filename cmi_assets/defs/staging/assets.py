@@ -22,6 +22,8 @@ from cmi_assets.sqlmodels import (
 from cmi_assets.storage import IDENTIFIED
 
 OWNERS = ["team:data-engineering"]
+# Parsed once per load: the assets, their declared schemas and the expectation checks share it.
+SQL_MODELS = discover_models()
 
 
 def model_deps(model: SqlModel) -> list[dg.AssetKey]:
@@ -65,7 +67,7 @@ def declared_model_schemas() -> dict[str, list[tuple[str, str]]]:
                 columns = ", ".join(f'"{name}" {kind}' for name, kind in raw_columns(record_type).items())
                 con.execute(f"CREATE TABLE {RAW_SCHEMA}.{record_type.table_name} ({columns})")
         schemas = {}
-        for model in discover_models():
+        for model in SQL_MODELS:
             run_model(con, model)
             schemas[model.name] = [(row[0], row[1]) for row in con.execute(f"DESCRIBE {model.table}").fetchall()]
         return schemas
@@ -117,4 +119,4 @@ def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
     return sql_model
 
 
-SQL_MODEL_ASSETS = [build_sql_model_asset(model) for model in discover_models()]
+SQL_MODEL_ASSETS = [build_sql_model_asset(model) for model in SQL_MODELS]

@@ -5,7 +5,8 @@ import dagster as dg
 
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.sources.gx_suites import load_suite, outcome_markdown, suite_columns, suite_path
-from cmi_assets.sqlmodels import SqlModel, discover_models
+from cmi_assets.defs.staging.assets import SQL_MODELS
+from cmi_assets.sqlmodels import SqlModel
 
 
 def build_expectations_check(model: SqlModel, suite: dict) -> dg.AssetChecksDefinition:
@@ -47,6 +48,6 @@ def build_expectations_check(model: SqlModel, suite: dict) -> dg.AssetChecksDefi
 
 EXPECTATION_CHECKS = [
     build_expectations_check(model, suite)
-    for model in discover_models()
+    for model in SQL_MODELS
     if (suite := load_suite(model.name)) is not None
 ]
