@@ -341,5 +341,5 @@ def format_report(report: DemoReport) -> str:
     ]
     if report.pseudonym_key_file is not None:
         lines.append(f"  (person_key is an HMAC with the secret in {report.pseudonym_key_file}: keep that file private "
-                     "and kept, another secret gives other keys)")
+                     "and backed up: another secret gives other keys)")
     return "\n".join(lines)
