@@ -133,7 +133,7 @@ def _value(row: dict, key: str, digits: int = 3) -> str:
 
 
 def markdown(args, measured: dict, seconds: dict) -> str:
-    from cmi_assets.defs.cohorts.assets import md_table
+    from cmi_assets.markdown import frame_markdown as md_table
 
     row = measured["row"]
     auc, oracle, gap = row.get("auc_validation"), row.get("oracle_auc_validation"), row.get("oracle_gap_validation")
