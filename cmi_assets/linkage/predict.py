@@ -71,7 +71,7 @@ def predict_pairs(
     linker = linker_for(con, artefact, [table])
     predictions = linker.inference.predict(threshold_match_probability=min_match_probability, warning_mode="never")
     n = _write_pairs(con, predictions.physical_name, out_table)
-    predictions.drop_table_from_database_and_remove_from_cache()
+    linker.table_management.delete_tables_created_by_splink_from_db()  # the predictions and blocked pairs
     return {"pairs": n}
 
 
@@ -94,6 +94,7 @@ def predict_new_pairs(
     exists = _table_exists(con, out_table)
     n_between = _write_pairs(con, between.physical_name, out_table, append=exists)
     n_within = _write_pairs(con, within.physical_name, out_table, append=True)
+    linker.table_management.delete_tables_created_by_splink_from_db()
     return {"pairs_new_existing": n_between, "pairs_new_new": n_within}
 
 

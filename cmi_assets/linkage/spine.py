@@ -106,7 +106,7 @@ def build_spine(
     records before writing the spine."""
     has_previous = _exists(con, SPINE_TABLE)
     register_node_clusters(con, node_clusters, "cmi_node_clusters")
-    events, keys = [], {}
+    events, keys, persons = [], {}, {}
     try:
         for level in LEVELS:
             clusters = f"""(SELECT r.record_ref, c.cluster_id FROM {records_table} r
@@ -117,6 +117,8 @@ def build_spine(
             previous = f"(SELECT record_ref, person_key FROM {SPINE_TABLE} WHERE level = '{level}')" if has_previous else None
             keys[level] = f"cmi_keys_{level}"
             events.append(assign_keys(con, clusters, previous, secret, level, issued_keys_sql(con, level), keys[level], founders))
+            # the level's distinct keys, from its clusters' keys (every cluster has records)
+            persons[level] = con.execute(f"SELECT count(DISTINCT person_key) FROM {keys[level]}").fetchone()[0]
         con.execute(f"CREATE OR REPLACE TABLE {SPINE_TABLE} AS {spine_select(records_table, 'cmi_node_clusters', keys)}")
     finally:
         con.unregister("cmi_node_clusters")
@@ -125,11 +127,12 @@ def build_spine(
     create_clusters_view(con)
     level_events = pl.concat(events)
     append_events(con, level_events, run_id)
+    # records per cluster at both levels in one pass over the spine
+    sizes = con.execute(f"SELECT level, count(*) AS n FROM {SPINE_TABLE} GROUP BY level, cluster_id").pl()
     summary = {}
     for level in LEVELS:
-        persons = con.execute(f"SELECT count(DISTINCT person_key) FROM {SPINE_TABLE} WHERE level = ?", [level]).fetchone()[0]
-        summary[level] = {"persons": int(persons), **_event_counts(level_events.filter(pl.col("level") == level)),
-                          **cluster_sizes(con, level)}
+        summary[level] = {"persons": int(persons[level]), **_event_counts(level_events.filter(pl.col("level") == level)),
+                          **size_summary(sizes.filter(pl.col("level") == level)["n"])}
     return summary
 
 

@@ -121,13 +121,17 @@ def flag_links(
     t_conservative = thresholds.conservative_min_probability
     t_less = thresholds.less_conservative_min_probability
     has_parents = "({0}.parent1_given IS NOT NULL OR {0}.parent2_given IS NOT NULL)"
+    tested = f"l.role = 'child' AND r.role = 'child' AND {has_parents.format('l')} AND {has_parents.format('r')}"
+    # the parent names only where the parent condition is looked up (NULL elsewhere: lighter
+    # to write and to probe)
+    needed = f"p.match_probability >= {t_conservative!r} AND {tested}"
+    parent_keys = ", ".join(f"CASE WHEN {needed} THEN coalesce({side}.parent{k}_given, '') END AS parent{k}_{side}"
+                            for side in ("l", "r") for k in (1, 2))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_flag_pairs AS
         SELECT p.unique_id_l, p.unique_id_r, p.match_weight, p.match_probability,
                p.match_probability >= {t_conservative!r} AS above_conservative,
                p.match_probability >= {t_less!r} AS is_link_less_conservative,
-               l.role = 'child' AND r.role = 'child' AND {has_parents.format('l')} AND {has_parents.format('r')} AS parents_tested,
-               coalesce(l.parent1_given, '') AS parent1_l, coalesce(l.parent2_given, '') AS parent2_l,
-               coalesce(r.parent1_given, '') AS parent1_r, coalesce(r.parent2_given, '') AS parent2_r,
+               {tested} AS parents_tested, {parent_keys},
                {guard_candidate_sql('l', 'r')} AS guard_candidate
         FROM {pairs_table} p
         JOIN {records_table} l ON l.unique_id = p.unique_id_l

@@ -26,6 +26,7 @@ from cmi_assets.linkage.blocking import choose_blocking_rules, rule_pair_count
 from cmi_assets.linkage.engine import duckdb_api, register_input
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE
 from cmi_assets.linkage.settings import (
+    CANDIDATE_BLOCKING_RULES,
     DETERMINISTIC_RULES,
     TRAINING_BLOCKING_RULES,
     linkage_settings,
@@ -52,10 +53,12 @@ def training_plan(
     samples (the artefact's blocking_rules, blocking_rule_pair_counts and training)."""
     counts: dict[str, Any] = {}
     if blocking_rules is None:
-        blocking_rules, counts = choose_blocking_rules(con, table)
+        blocking_rules, counts = choose_blocking_rules(con, table, CANDIDATE_BLOCKING_RULES)
+    # an EM rule that is also a candidate was counted already
+    measured = {CANDIDATE_BLOCKING_RULES[name]: c["pairs"] for name, c in counts.items()}
     em_passes = []
     for rule in TRAINING_BLOCKING_RULES:
-        proportion = _em_record_sample_proportion(con, table, rule, em_max_pairs)
+        proportion = _em_record_sample_proportion(con, table, rule, em_max_pairs, measured.get(rule))
         if proportion is not None:  # None: no pairs under this rule (a file without agency IDs)
             em_passes.append({"blocking_rule": rule, "record_sample_proportion": proportion})
     n_records = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -86,10 +89,14 @@ def train_model(
         linker.training.estimate_parameters_using_expectation_maximisation(
             em_pass["blocking_rule"], record_sample_proportion=em_pass["record_sample_proportion"], estimate_without_term_frequencies=True
         )
+    model = _stable_model_dict(linker)
+    # Splink's training tables (EM comparison vectors, blocked pairs: over a GB at a million
+    # records) are of no further use: free the memory for the steps that follow
+    linker.table_management.delete_tables_created_by_splink_from_db()
     artefact = {
         "format": ARTEFACT_FORMAT,
         "splink_version": splink.__version__,
-        "model": _stable_model_dict(linker),
+        "model": model,
         "tf_tables": {column: _tf_table(con, table, column) for column in TF_COLUMNS},
         **plan,
     }
@@ -131,11 +138,13 @@ def floor_m_probabilities(model: dict[str, Any], floor: float = M_PROBABILITY_FL
     return model
 
 
-def _em_record_sample_proportion(con: duckdb.DuckDBPyConnection, table: str, rule: str, max_pairs: int) -> float | None:
+def _em_record_sample_proportion(
+    con: duckdb.DuckDBPyConnection, table: str, rule: str, max_pairs: int, pairs: int | None = None
+) -> float | None:
     """Splink samples records (both sides) for EM: pairs scale with the square of the
     proportion, so take the proportion that keeps the pass near max_pairs (None when
-    the rule yields no pairs at all)."""
-    pairs = rule_pair_count(con, table, rule)
+    the rule yields no pairs at all). pairs: the rule's pair count, when measured."""
+    pairs = rule_pair_count(con, table, rule) if pairs is None else pairs
     if pairs == 0:
         return None
     return 1.0 if pairs <= max_pairs else max(0.01, math.sqrt(max_pairs / pairs))
@@ -145,11 +154,15 @@ def _tf_table(con: duckdb.DuckDBPyConnection, table: str, column: str) -> list[l
     """[[value, relative frequency], ...] sorted by value (a stable, hashable form): Splink's
     term frequency (term_frequencies_for_single_column_sql: count over the non-null count),
     computed here in one statement."""
+    # sorted by DuckDB, by UTF-8 bytes (whatever the connection's default collation), i.e. by
+    # code point, as Python sorts strings
     rows = con.execute(
-        f"""SELECT CAST({column} AS VARCHAR), CAST(count(*) AS DOUBLE) / (SELECT count({column}) FROM {table})
-            FROM {table} WHERE {column} IS NOT NULL GROUP BY {column}"""
+        f"""SELECT CAST({column} AS VARCHAR) AS value, CAST(count(*) AS DOUBLE) / (SELECT count({column}) FROM {table}) AS tf
+            FROM {table} WHERE {column} IS NOT NULL GROUP BY {column} ORDER BY value COLLATE "binary" """
     ).fetchall()
-    return sorted([value, round_floats(float(tf))] for value, tf in rows)
+    # most values share a count (and so a frequency): round each distinct frequency once
+    rounded = {tf: round_floats(float(tf)) for tf in {tf for _, tf in rows}}
+    return [[value, rounded[tf]] for value, tf in rows]
 
 
 def artefact_sha256(artefact: dict[str, Any]) -> str:
