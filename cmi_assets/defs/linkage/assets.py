@@ -79,12 +79,20 @@ LINKS_SCHEMA = _schema(
     ("separated_by", "VARCHAR", "why the clustering guards keep the two apart (dob, given, middle) or null"),
 )  # fmt: skip
 SPINE_SCHEMA = _schema(
-    ("unique_id", "BIGINT", "person record"), ("record_ref", "VARCHAR"), ("identity_id", "BIGINT", "the record's identity"),
-    ("level", "VARCHAR", "conservative / less_conservative"),
-    ("cluster_id", "BIGINT"), ("person_key", "VARCHAR", "HMAC-SHA256 pseudonym, persistent across runs"),
+    ("unique_id", "BIGINT", "person record"), ("record_ref", "VARCHAR", "agency|record_type|record_key|slot of the record"),
+    ("identity_id", "BIGINT", "the record's identity"), ("level", "VARCHAR", "conservative / less_conservative"),
+    ("cluster_id", "BIGINT", "this run's cluster (its smallest identity id); not stable across runs: use person_key"),
+    ("person_key", "VARCHAR", "HMAC-SHA256 pseudonym, persistent across runs"),
 )  # fmt: skip
 
 
+
+def _shown(value, digits: int = 4):
+    """A metadata number as a person reads it (0.9995, not 0.9994588019004939); the UI's
+    plots of it over runs keep working. Dicts are rounded value by value."""
+    if isinstance(value, dict):
+        return {name: _shown(item, digits) for name, item in value.items()}
+    return round(value, digits) if isinstance(value, float) else value
 
 
 # --- person_records ---------------------------------------------------------------------------
@@ -319,7 +327,7 @@ def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) ->
     for level, values in summary.items():
         context.log.info(f"{level}: {values['persons']} persons, {values['events_new']} new keys, "
                          f"{values['events_split']} splits, {values['events_merge']} merges")
-        metadata.update({f"{level}/{name}": value for name, value in values.items()})
+        metadata.update({f"{level}/{name}": _shown(value) for name, value in values.items()})
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -383,8 +391,8 @@ def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource)
         pairs = result["pairs"]
         for role in ("child", "adult", "child_adult", "all"):
             for measure in ("precision", "recall", "f1"):
-                metadata[f"{level}/{role}_pair_{measure}"] = float(pairs[role][measure])
-        metadata.update({f"{level}/{k}": v for k, v in result["clusters"].items()})
+                metadata[f"{level}/{role}_pair_{measure}"] = _shown(float(pairs[role][measure]))
+        metadata.update({f"{level}/{k}": _shown(v) for k, v in result["clusters"].items()})
         metadata[f"{level}/pairs_by_role"] = dg.MetadataValue.md(markdown_table(
             ["role", "true pairs", "predicted pairs", "correct pairs", "precision", "recall", "F1"],
             [[role, p["true_pairs"], p["predicted_pairs"], p["correct_pairs"], p["precision"], p["recall"], p["f1"]]
@@ -396,12 +404,12 @@ def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource)
             "group", "person_class", "value", "persons", "pair_precision", "pair_recall", "pair_f1", "cluster_precision",
             "cluster_recall", "cluster_f1", "agreement")))
         sizes = cluster_size_summary(clusters[level])
-        metadata[f"{level}/cluster_sizes"] = dg.MetadataValue.json(sizes)
+        metadata[f"{level}/cluster_sizes"] = dg.MetadataValue.json(_shown(sizes))
         context.log.info(f"{level}: child pairs P {pairs['child']['precision']:.4f} R {pairs['child']['recall']:.4f}; "
                          f"cluster precision {result['clusters']['cluster_precision']:.4f}")
     if "blocking" in report:
         blocking = report["blocking"]
-        metadata["blocking_recall"] = float(blocking["blocking_recall"])
+        metadata["blocking_recall"] = _shown(float(blocking["blocking_recall"]))
         metadata["blocking_true_pairs"] = blocking["true_pairs"]
         metadata["blocking_recall_by_rule"] = dg.MetadataValue.json(blocking["by_rule"])
     yield dg.Output(None, metadata=metadata)

@@ -5,7 +5,7 @@ in the metadata, never a value):
                         one other record lies within bounds (too low: a source stopped
                         linking, e.g. a changed date format; too high is configurable);
   max_cluster_size      no cluster holds more records than a plausible person (a chain of
-                        weak links merging many people);
+                        weak links merging many people); the largest persons are listed;
   key_stability         the share of records keeping their person_key since the previous
                         spine (keys must persist across runs; a relink that reshuffles them
                         breaks every analysis keyed on them).
@@ -88,6 +88,7 @@ def max_cluster_size(config: ClusterSizeConfig, storage: StorageResource) -> dg.
                 FROM (SELECT level, cluster_id, count(*) AS n FROM {CLUSTERS_TABLE} GROUP BY ALL) GROUP BY level ORDER BY level""",
             [config.max_records_per_cluster],
         ).fetchall()
+        largest = largest_persons(con)
     too_large = sum(r[3] for r in rows)
     return dg.AssetCheckResult(
         passed=too_large == 0 and bool(rows),
@@ -97,8 +98,25 @@ def max_cluster_size(config: ClusterSizeConfig, storage: StorageResource) -> dg.
             "clusters_too_large": too_large,
             "largest_cluster_records": max((r[2] for r in rows), default=0),
             "by_level": dg.MetadataValue.md(markdown_table(["level", "clusters", "largest (records)", "too large"], rows)),
+            "largest_persons": dg.MetadataValue.md(markdown_table(
+                ["level", "person_key", "records", "identities", "records by agency"], largest)),
         },
     )
+
+
+def largest_persons(con, per_level: int = 5) -> list[tuple]:
+    """The persons with the most records at each level, by pseudonymous key, with how many
+    distinct identities (name and DOB variants) and which agencies' records they hold: what
+    a reviewer needs to tell a busy caregiver from a chain of wrong links."""
+    return con.execute(
+        f"""WITH r AS (SELECT level, person_key, split_part(record_ref, '|', 1) AS agency, identity_id FROM {SPINE_TABLE}),
+                sizes AS (SELECT level, person_key, count(*) AS n, count(DISTINCT identity_id) AS identities FROM r
+                          GROUP BY level, person_key QUALIFY row_number() OVER (PARTITION BY level ORDER BY count(*) DESC, person_key) <= ?),
+                by_agency AS (SELECT level, person_key, agency, count(*) AS k FROM r JOIN sizes USING (level, person_key) GROUP BY ALL)
+            SELECT level, person_key, n, identities, string_agg(agency || ' ' || k, ', ' ORDER BY k DESC, agency)
+            FROM sizes JOIN by_agency USING (level, person_key) GROUP BY ALL ORDER BY level, n DESC, person_key""",
+        [per_level],
+    ).fetchall()
 
 
 @dg.asset_check(

@@ -113,6 +113,24 @@ def test_links_spine_quality_and_clerical_metadata(linked):
         assert con.execute("SELECT count(*) FROM events.birth").fetchone()[0] == events["rows_by_table"]["birth"]
 
 
+def test_max_cluster_size_lists_the_largest_persons_by_key(linked):
+    [evaluation] = [e for e in linked["result"].get_asset_check_evaluations() if e.check_name == "max_cluster_size"]
+    table = evaluation.metadata["largest_persons"].value
+    with linked["storage"].connect(IDENTIFIED, read_only=True) as con:
+        for level in ("conservative", "less_conservative"):
+            key, records, identities = con.execute(
+                """SELECT person_key, count(*), count(DISTINCT identity_id) FROM linkage.person_spine WHERE level = ?
+                   GROUP BY person_key ORDER BY count(*) DESC, person_key LIMIT 1""", [level]).fetchone()
+            assert f"| {level} | {key} | {records} | {identities} | " in table
+    assert table.count("\n") == 2 + 2 * 5 - 1  # header, rule, five persons per level
+
+
+def test_metadata_numbers_are_rounded_for_reading(linked):
+    for asset in ("person_spine", "linkage_quality"):
+        floats = {k: v for k, v in _metadata(linked["result"], asset).items() if isinstance(v, float)}
+        assert floats and all(round(v, 4) == v for v in floats.values()), (asset, floats)
+
+
 def test_no_identifier_in_metadata_or_logs(linked):
     storage, instance, result = linked["storage"], linked["instance"], linked["result"]
     text = "\n".join(str(event) for event in instance.all_logs(result.run_id))
