@@ -15,6 +15,7 @@ term-frequency tables and the review file hold names, so they stay on disk.
 
 import base64
 import io
+import logging
 from pathlib import Path
 
 import dagster as dg
@@ -138,6 +139,14 @@ class LinkageModelConfig(dg.Config):
     u_max_pairs: float = 1e6  # random pairs for u: stable values, bounded training time
 
 
+class _ChosenMaxPairs(logging.Filter):
+    """Splink warns whenever max_pairs equals its own default (1e6) that it may be too small;
+    ours is a deliberate setting (LinkageModelConfig.u_max_pairs), so the warning only alarms."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "default value for `max_pairs`" not in record.getMessage()
+
+
 def models_dir(storage: StorageResource) -> Path:
     return storage.storage().data_dir.joinpath(*MODELS_SUBDIR)
 
@@ -225,8 +234,14 @@ def match_weight_chart(artefact: dict) -> str:
 def linkage_model(context: dg.AssetExecutionContext, config: LinkageModelConfig, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.linkage.train import model_summary, save_artefact, train_model
 
-    with storage.identified() as con:
-        artefact = train_model(con, seed=config.seed, u_max_pairs=config.u_max_pairs)
+    splink_training_log = logging.getLogger("splink.internals.linker_components.training")
+    chosen = _ChosenMaxPairs()
+    splink_training_log.addFilter(chosen)
+    try:
+        with storage.identified() as con:
+            artefact = train_model(con, seed=config.seed, u_max_pairs=config.u_max_pairs)
+    finally:
+        splink_training_log.removeFilter(chosen)
     sha = artefact["sha256"]
     path = models_dir(storage) / f"{sha[:12]}.json"
     save_artefact(artefact, path)
