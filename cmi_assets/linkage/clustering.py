@@ -57,7 +57,7 @@ NAME_KEYS = ("given_forms", "given_is_known", "middle_forms", "middle_is_known")
 NODE_COLUMNS = ("unique_id", *SIGNATURE, *NAME_KEYS, "duplicate_free_records")
 
 _temp_numbers = itertools.count(1)
-GREEDY_CHUNK_EDGES = 20_000  # links per chunk between bulk drops of links inside one group
+GREEDY_CHUNK_EDGES = 50_000  # links per chunk between bulk drops of links inside one group
 
 
 # --- the guards, as SQL over two nodes aliased l and r -------------------------------------------
@@ -260,12 +260,12 @@ def _separated_signatures(
             FROM cmi_cluster_sig_nodes GROUP BY sig""")
         # pairs from the narrow columns first; name forms only for the few candidates
         narrow = "(SELECT sig, component, given_name, given_is_known, middle_name, middle_is_known, dob, birth_year FROM cmi_cluster_sigs)"
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_cluster_sep AS
+        # only the separated pairs are written (a few % of the candidates)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_cluster_sep AS SELECT * FROM (
                 SELECT c.component, c.sig_a, c.sig_b, {separated_by_sql('l', 'r', link=False)} AS reason
                 FROM (SELECT l.component, l.sig AS sig_a, r.sig AS sig_b FROM {narrow} l JOIN {narrow} r
                       ON l.component = r.component AND l.sig < r.sig WHERE {guard_candidate_sql('l', 'r', link=False)}) c
-                JOIN cmi_cluster_sigs l ON l.sig = c.sig_a JOIN cmi_cluster_sigs r ON r.sig = c.sig_b""")
-        con.execute("DELETE FROM cmi_cluster_sep WHERE reason IS NULL")
+                JOIN cmi_cluster_sigs l ON l.sig = c.sig_a JOIN cmi_cluster_sigs r ON r.sig = c.sig_b) WHERE reason IS NOT NULL""")
         pairs = con.execute("SELECT * FROM cmi_cluster_sep").pl()
         bridges = con.execute("""
             WITH x AS (SELECT sig_a AS sig FROM cmi_cluster_sep WHERE reason = 'given' UNION SELECT sig_b FROM cmi_cluster_sep WHERE reason = 'given')

@@ -102,33 +102,36 @@ def build_spine(
     to person_key_events; person_clusters a view of the spine. Returns counts only.
 
     A cluster's founding record and record count come from its identities (each holds
-    its smallest record reference and record count), so a first run never scans the
-    records before writing the spine."""
+    its smallest record reference and record count), for both levels in one pass, so a
+    first run never scans the records before writing the spine, and the summary's
+    cluster sizes are those counts (the spine is not read back)."""
     has_previous = _exists(con, SPINE_TABLE)
     register_node_clusters(con, node_clusters, "cmi_node_clusters")
     events, keys, persons = [], {}, {}
     try:
+        # every cluster's founder and record count at both levels, in one pass over the
+        # identities (also the cluster sizes of the summary: the spine is not read back)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_cluster_founders AS
+                        SELECT c.level, c.cluster_id, min(i.first_record_ref) AS founder, sum(i.n_records)::BIGINT AS records
+                        FROM {identities_table} i JOIN cmi_node_clusters c ON c.identity_id = i.unique_id GROUP BY c.level, c.cluster_id""")
         for level in LEVELS:
             clusters = f"""(SELECT r.record_ref, c.cluster_id FROM {records_table} r
                             JOIN cmi_node_clusters c ON c.identity_id = r.identity_id AND c.level = '{level}')"""
-            founders = f"""(SELECT c.cluster_id, min(i.first_record_ref) AS founder, sum(i.n_records) AS records
-                            FROM {identities_table} i JOIN cmi_node_clusters c ON c.identity_id = i.unique_id AND c.level = '{level}'
-                            GROUP BY c.cluster_id)"""
+            founders = f"(SELECT cluster_id, founder, records FROM cmi_cluster_founders WHERE level = '{level}')"
             previous = f"(SELECT record_ref, person_key FROM {SPINE_TABLE} WHERE level = '{level}')" if has_previous else None
             keys[level] = f"cmi_keys_{level}"
             events.append(assign_keys(con, clusters, previous, secret, level, issued_keys_sql(con, level), keys[level], founders))
             # the level's distinct keys, from its clusters' keys (every cluster has records)
             persons[level] = con.execute(f"SELECT count(DISTINCT person_key) FROM {keys[level]}").fetchone()[0]
         con.execute(f"CREATE OR REPLACE TABLE {SPINE_TABLE} AS {spine_select(records_table, 'cmi_node_clusters', keys)}")
+        sizes = con.execute("SELECT level, records AS n FROM cmi_cluster_founders").pl()
     finally:
         con.unregister("cmi_node_clusters")
-        for table in keys.values():
+        for table in (*keys.values(), "cmi_cluster_founders"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     create_clusters_view(con)
     level_events = pl.concat(events)
     append_events(con, level_events, run_id)
-    # records per cluster at both levels in one pass over the spine
-    sizes = con.execute(f"SELECT level, count(*) AS n FROM {SPINE_TABLE} GROUP BY level, cluster_id").pl()
     summary = {}
     for level in LEVELS:
         summary[level] = {"persons": int(persons[level]), **_event_counts(level_events.filter(pl.col("level") == level)),

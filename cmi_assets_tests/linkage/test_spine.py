@@ -2,6 +2,7 @@
 
 import polars as pl
 
+from cmi_assets.linkage.clustering import size_summary
 from cmi_assets.linkage.quality import linkage_quality
 from cmi_assets.linkage.spine import SPINE_TABLE, link_persons
 
@@ -46,6 +47,17 @@ def test_both_levels_kept_for_every_record(linked_mini):
     spans = con.execute(f"""SELECT max(n) FROM (SELECT c.person_key, count(DISTINCT l.person_key) n FROM {SPINE_TABLE} c
         JOIN {SPINE_TABLE} l USING (unique_id) WHERE c.level = 'conservative' AND l.level = 'less_conservative' GROUP BY 1)""").fetchone()[0]
     assert spans == 1
+
+
+def test_summary_cluster_sizes_are_the_spines(linked_mini):
+    # the summary's sizes come from the identities' record counts, not from the spine
+    con = linked_mini["con"]
+    for level in ("conservative", "less_conservative"):
+        sizes = con.execute(f"SELECT count(*) AS n FROM {SPINE_TABLE} WHERE level = ? GROUP BY cluster_id", [level]).pl()["n"]
+        expected = size_summary(sizes)
+        summary = linked_mini["summary"][level]
+        assert {k: summary[k] for k in expected} == expected
+        assert expected["clusters"] == summary["persons"] and expected["max_size"] > 1
 
 
 def test_rerun_keeps_every_key_and_summary_has_no_values(linked_mini):
