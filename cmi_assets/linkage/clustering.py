@@ -49,6 +49,7 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from cmi_assets.linkage import IMPLAUSIBLE_CLUSTER_RECORDS
 from cmi_assets.linkage import standardise as std
 from cmi_assets.linkage.person_records import VERIFIED_ID_NAMESPACES
 
@@ -579,13 +580,13 @@ def cluster_frame(records: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
         con.close()
 
 
-def cluster_size_summary(clusters: pl.DataFrame, implausible_size: int = 200) -> dict:
+def cluster_size_summary(clusters: pl.DataFrame, implausible_size: int = IMPLAUSIBLE_CLUSTER_RECORDS) -> dict:
     """Distribution of cluster sizes (records per cluster_id) and the count of implausibly
     large clusters (a chain of weak links merging many people)."""
     return size_summary(clusters.group_by("cluster_id").len()["len"], implausible_size)
 
 
-def size_summary(sizes: pl.Series, implausible_size: int = 200) -> dict:
+def size_summary(sizes: pl.Series, implausible_size: int = IMPLAUSIBLE_CLUSTER_RECORDS) -> dict:
     return {
         "clusters": int(sizes.len()),
         "singletons": int((sizes == 1).sum()),

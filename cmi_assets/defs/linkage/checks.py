@@ -15,6 +15,7 @@ in the metadata, never a value):
 import dagster as dg
 
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.linkage import IMPLAUSIBLE_CLUSTER_RECORDS
 from cmi_assets.markdown import markdown_table
 
 CLUSTERS_TABLE = "linkage.person_clusters"
@@ -30,8 +31,8 @@ class LinkRateConfig(dg.Config):
 
 
 class ClusterSizeConfig(dg.Config):
-    # records of one person across every source: the busiest synthetic caregivers hold ~300
-    max_records_per_cluster: int = 1000
+    # the limit the spine's "implausibly_large" counts against (linkage.clustering)
+    max_records_per_cluster: int = IMPLAUSIBLE_CLUSTER_RECORDS
 
 
 class KeyStabilityConfig(dg.Config):
