@@ -15,6 +15,11 @@ pairs, with constraints that components alone break.
   DOBs agree (exactly or within a keying slip). Siblings share family name, postcode and
   parents' names; the model counts those as independent evidence, so a sibling's record
   with no DOB or an age only (care and protection, NZ para 97) would otherwise link.
+- Middle-name guard: two different middle names (as above, not a given/middle swap) on
+  two DOBs that differ are two people unless the DOBs confirm one: a 1st of the month
+  (perhaps an unknown day keyed as the 1st) confirms no other day of its month. Else a
+  child's record with the day unknown, linked on name and DOB to another child of the
+  same given name born on the 1st of that month, joins the two.
 - One DOB per person: birth years (from the DOB or an age) two or more apart, the DOBs
   not one keying slip apart, are two people (a child named after a parent); and a single
   link between two DOBs that are not one slip apart is refused unless the agency ID is the
@@ -135,6 +140,29 @@ def _twins_by_name_sql(l: str, r: str) -> str:
             f"ELSE {_different_names_sql(f'{l}.middle', f'{r}.middle')} END)")
 
 
+def _first_of_month_and_another_day_sql(l: str, r: str) -> str:
+    """Two DOBs of one month, one on the 1st and the other on another day: they agree (an
+    unknown day keyed as the 1st, or one digit apart) but say nothing about the day."""
+    a, b = f"{l}.dob", f"{r}.dob"
+    return f"({a} <> {b} AND (day({a}) = 1 OR day({b}) = 1) AND date_trunc('month', {a}) = date_trunc('month', {b}))"
+
+
+def _dobs_confirm_sql(l: str, r: str) -> str:
+    """DOBs that confirm two different names are one person: they agree, and not only as a
+    1st of the month against another day of it."""
+    return f"({dobs_agree_sql(l, r)} AND NOT {_first_of_month_and_another_day_sql(l, r)})"
+
+
+def _middle_names_conflict_sql(l: str, r: str) -> str:
+    """Middle names that make two nodes with DOBs two people unless the DOBs confirm one:
+    two real, different middle names, not a given/middle swap. The same DOB and family
+    name is the twin guard's case. A missing DOB leaves them be (a middle name keyed with
+    a slip often makes another real name)."""
+    return (f"(CASE WHEN {l}.dob IS NULL OR {r}.dob IS NULL OR {_dobs_confirm_sql(l, r)} THEN FALSE "
+            f"WHEN NOT {_different_names_sql(f'{l}.middle', f'{r}.middle')} THEN FALSE "
+            f"ELSE NOT {_goes_by_middle_name_sql(l, r)} END)")
+
+
 def _siblings_by_name_sql(l: str, r: str) -> str:
     """Given names that make two nodes two people unless their DOBs agree: two real,
     different names, not one keying slip apart, not the other's middle name. A DOB missing
@@ -170,7 +198,7 @@ def separated_by_sql(l: str = "l", r: str = "r", link: bool = True) -> str:
             f"WHEN {_birth_years_conflict_sql(l, r)} OR {dates} THEN 'dob' "
             f"WHEN {twins} THEN (CASE WHEN NOT {_twins_by_name_sql(l, r)} THEN NULL "
             f"WHEN {_different_names_sql(f'{l}.given', f'{r}.given')} THEN 'given' ELSE 'middle' END) "
-            f"WHEN {_siblings_by_name_sql(l, r)} THEN 'given' END)")
+            f"WHEN {_siblings_by_name_sql(l, r)} THEN 'given' WHEN {_middle_names_conflict_sql(l, r)} THEN 'middle' END)")
 
 
 # --- a guard evaluated for one pair of nodes (to test and read a rule on its own) -----------------

@@ -179,3 +179,27 @@ def test_alike_named_twins_are_kept_apart_by_their_agency_ids():
         else:  # nothing tells twins from one child with a second CP ID: one cluster
             assert groups == {frozenset({1, 2, 3, 4})}
         con.close()
+
+
+def test_day_unknown_dob_does_not_bridge_two_middle_names():
+    """THOMAS PATRICK HERRERA (25 August) and THOMAS GLENN RUSSELL (1 August; seed 7 of
+    the 0.02 default world): records of THOMAS HERRERA, one under his initial, with the
+    day unknown (keyed as the 1st) link to THOMAS RUSSELL's records on the same DOB and
+    given name. Two different middle names are two people unless the DOBs confirm one; a
+    1st of the month does not confirm the 25th."""
+    aug1, aug25 = dt.date(1998, 8, 1), dt.date(1998, 8, 25)
+    records = _records([
+        (1, "b1", "births", "registrations", "child", aug25, "HERRERA", "THOMAS", "PATRICK"),
+        (2, "n1", "child_protection", "notifications", "person", aug25, "HERRERA", "THOMAS", None),
+        (3, "n2", "child_protection", "notifications", "person", aug1, "HERRERA", "THOMAS", None),
+        (4, "n3", "child_protection", "notifications", "person", aug1, "RUSSELL", "THOMAS", None),
+        (5, "c1", "benefits", "children", "child", aug1, "RUSSELL", "THOMAS", "GLENN"),
+        (6, "n4", "child_protection", "notifications", "person", aug1, "HERRERA", "T", None),
+    ])
+    # 3-4 and 6-4: the bridges; the strongest links first, so the initial joins THOMAS RUSSELL
+    edges = _edges([(1, 2, 0.999), (2, 3, 0.99), (2, 6, 0.99), (4, 5, 0.999), (3, 4, 0.73), (4, 6, 0.995)])
+    assert _clusters(records, edges) == {frozenset({1, 2, 3}), frozenset({4, 5, 6})}
+    # the same middle-name pair on one DOB exactly is not separated here (different family
+    # names; the twin guard needs the same one)
+    same_day = records.with_columns(pl.lit(aug25).alias("dob"))
+    assert _clusters(same_day, edges) == {frozenset({1, 2, 3, 4, 5, 6})}
