@@ -36,8 +36,21 @@ ARTEFACT_FORMAT = "cmi-person-linkage-model/1"
 TF_COLUMNS = ("given_name", "family_name")
 DETERMINISTIC_RULES_RECALL = 0.8  # the exact rules miss records with any identity noise
 EM_MAX_PAIRS = 2_000_000  # pairs per EM pass: enough for stable m values, bounded time
+U_MAX_PAIRS = 2_000_000  # random pairs for u
 M_PROBABILITY_FLOOR = 1e-5
 SIGNIFICANT_DIGITS = 10
+
+
+_SPLINK_TRAINING_LOG = logging.getLogger("splink.internals.linker_components.training")
+
+
+class ChosenMaxPairs(logging.Filter):
+    """Splink warns whenever max_pairs equals its own default (1e6) that it may be too small;
+    ours is always a deliberate setting (the asset's config, `cmi link`, the benchmarks), so
+    the warning only alarms."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "default value for `max_pairs`" not in record.getMessage()
 
 
 def training_plan(
@@ -45,7 +58,7 @@ def training_plan(
     table: str = IDENTITIES_TABLE,
     blocking_rules: dict[str, str] | None = None,
     seed: int = 1,
-    u_max_pairs: float = 2e6,
+    u_max_pairs: float = U_MAX_PAIRS,
     em_max_pairs: int = EM_MAX_PAIRS,
 ) -> dict[str, Any]:
     """What training will do, from measured pair counts: the prediction blocking rules
@@ -74,7 +87,7 @@ def train_model(
     table: str = IDENTITIES_TABLE,
     blocking_rules: dict[str, str] | None = None,
     seed: int = 1,
-    u_max_pairs: float = 2e6,
+    u_max_pairs: float = U_MAX_PAIRS,
     em_max_pairs: int = EM_MAX_PAIRS,
 ) -> dict[str, Any]:
     """Train on the person identities (person_records.build_identities) as the plan says
@@ -84,7 +97,12 @@ def train_model(
     records = register_input(db_api, con, table, "person_records")
     linker = Linker(records, linkage_settings(list(plan["blocking_rules"].values())), log_level=logging.WARNING)
     linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES, recall=DETERMINISTIC_RULES_RECALL)
-    linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+    chosen = ChosenMaxPairs()
+    _SPLINK_TRAINING_LOG.addFilter(chosen)
+    try:
+        linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+    finally:
+        _SPLINK_TRAINING_LOG.removeFilter(chosen)
     for em_pass in plan["training"]["em_passes"]:
         linker.training.estimate_parameters_using_expectation_maximisation(
             em_pass["blocking_rule"], record_sample_proportion=em_pass["record_sample_proportion"], estimate_without_term_frequencies=True

@@ -1,8 +1,17 @@
 import json
+import logging
 
 import pytest
 
-from cmi_assets.linkage.train import artefact_sha256, floor_m_probabilities, load_artefact, model_summary, save_artefact, train_model
+from cmi_assets.linkage.train import (
+    ChosenMaxPairs,
+    artefact_sha256,
+    floor_m_probabilities,
+    load_artefact,
+    model_summary,
+    save_artefact,
+    train_model,
+)
 
 
 def _level(artefact, comparison, label):
@@ -68,3 +77,12 @@ def test_tf_tables_equal_splinks_own(linked_mini):
         ours = dict(artefact["tf_tables"][column])
         assert set(ours) == set(expected)
         assert all(ours[v] == pytest.approx(expected[v], rel=1e-9) for v in ours)
+
+
+def test_splinks_default_max_pairs_warning_is_dropped_and_nothing_else():
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("splink.internals.linker_components.training", logging.WARNING, __file__, 1, message, None, None)
+
+    chosen = ChosenMaxPairs()
+    assert not chosen.filter(record("You are using the default value for `max_pairs`, which may be too small"))
+    assert chosen.filter(record("Level initial agrees on comparison middle_name not observed in dataset"))

@@ -15,7 +15,6 @@ term-frequency tables and the review file hold names, so they stay on disk.
 
 import base64
 import io
-import logging
 from pathlib import Path
 
 import dagster as dg
@@ -87,7 +86,6 @@ SPINE_SCHEMA = _schema(
 )  # fmt: skip
 
 
-
 def _shown(value, digits: int = 4):
     """A metadata number as a person reads it (0.9995, not 0.9994588019004939); the UI's
     plots of it over runs keep working. Dicts are rounded value by value."""
@@ -137,14 +135,6 @@ def person_records(context: dg.AssetExecutionContext, storage: StorageResource) 
 class LinkageModelConfig(dg.Config):
     seed: int = 1
     u_max_pairs: float = 1e6  # random pairs for u: stable values, bounded training time
-
-
-class _ChosenMaxPairs(logging.Filter):
-    """Splink warns whenever max_pairs equals its own default (1e6) that it may be too small;
-    ours is a deliberate setting (LinkageModelConfig.u_max_pairs), so the warning only alarms."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "default value for `max_pairs`" not in record.getMessage()
 
 
 def models_dir(storage: StorageResource) -> Path:
@@ -234,14 +224,8 @@ def match_weight_chart(artefact: dict) -> str:
 def linkage_model(context: dg.AssetExecutionContext, config: LinkageModelConfig, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.linkage.train import model_summary, save_artefact, train_model
 
-    splink_training_log = logging.getLogger("splink.internals.linker_components.training")
-    chosen = _ChosenMaxPairs()
-    splink_training_log.addFilter(chosen)
-    try:
-        with storage.identified() as con:
-            artefact = train_model(con, seed=config.seed, u_max_pairs=config.u_max_pairs)
-    finally:
-        splink_training_log.removeFilter(chosen)
+    with storage.identified() as con:
+        artefact = train_model(con, seed=config.seed, u_max_pairs=config.u_max_pairs)
     sha = artefact["sha256"]
     path = models_dir(storage) / f"{sha[:12]}.json"
     save_artefact(artefact, path)

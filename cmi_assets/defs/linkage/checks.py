@@ -31,7 +31,7 @@ class LinkRateConfig(dg.Config):
 
 
 class ClusterSizeConfig(dg.Config):
-    # the limit the spine's "implausibly_large" counts against (linkage.clustering)
+    # the limit the spine's "implausibly_large" counts against (cmi_assets.linkage)
     max_records_per_cluster: int = IMPLAUSIBLE_CLUSTER_RECORDS
 
 

@@ -280,6 +280,13 @@ def fit_prm(frame: pl.DataFrame, outcome: str, config: PrmModelConfig, oracle: p
             "comparison": comparison, "notes": notes, "population_score": population_score, "frequencies": frequencies}
 
 
+def tables_listed(names) -> dg.MetadataValue:
+    """The tables an asset wrote, on one line in the report's order (Table 2 before Table 10)."""
+    from cmi_assets.prm.report import in_report_order
+
+    return dg.MetadataValue.text(", ".join(in_report_order(names)))
+
+
 def model_candidates(frame: pl.DataFrame) -> list[str]:
     """prm.study.model_candidates: the Box 1 variables present, complete and varying."""
     from cmi_assets.prm.study import model_candidates as candidates
@@ -636,8 +643,6 @@ def evaluation_summary(combined: dict[str, pl.DataFrame], scores: pl.DataFrame) 
     metadata={"dagster/table_name": f"{WAREHOUSE}.{SCHEMA}.*", "zone": WAREHOUSE, "dagster/column_schema": EVALUATION_SCHEMA},
 )
 def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    from cmi_assets.prm.report import in_report_order
-
     notes: list[str] = []
     tables: dict[str, list[pl.DataFrame]] = {}
     oracle: list[dict] = []
@@ -668,7 +673,7 @@ def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) 
     if summary.get("model_sha12"):
         evaluation_path(storage, summary["model_sha12"]).write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
     metadata: dict = {"dagster/row_count": sum(t.height for t in combined.values()),
-                      "tables": dg.MetadataValue.text(", ".join(in_report_order([*combined, *(["table1"] if table1.height else [])])))}
+                      "tables": tables_listed([*combined, *(["table1"] if table1.height else [])])}
     if table1.height:
         metadata["table1"] = dg.MetadataValue.md(frame_markdown(table1))
     if "oracle" in combined:
@@ -714,7 +719,6 @@ def feasibility_report(context: dg.AssetExecutionContext, storage: StorageResour
     from cmi_assets.prm.report import (
         change_commentary,
         feasibility_sections,
-        in_report_order,
         model_summary,
         report_html,
         report_markdown,
@@ -759,7 +763,7 @@ def feasibility_report(context: dg.AssetExecutionContext, storage: StorageResour
     return dg.MaterializeResult(metadata={
         "report_html": dg.MetadataValue.path(str(out_dir / f"{stem}.html")),
         "report_markdown": dg.MetadataValue.path(str(out_dir / f"{stem}.md")),
-        "tables": dg.MetadataValue.text(", ".join(in_report_order(tables))),
+        "tables": tables_listed(tables),
         "what_changed": dg.MetadataValue.md(notes_markdown(commentary) if commentary else "no model"),
         "report": dg.MetadataValue.md(markdown),
     })

@@ -34,6 +34,7 @@ from cmi_assets.defs.prm.assets import (
     current_artefact,
     notes_markdown,
     scoring_birth_year,
+    tables_listed,
     training_cohorts,
     write_table,
 )
@@ -222,7 +223,7 @@ def fit_study_tables(con, artefact, notes: list[str]) -> tuple[dict[str, pl.Data
 def prm_study_models(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     import duckdb
 
-    from cmi_assets.prm.report import in_report_order, transpose_for_display
+    from cmi_assets.prm.report import transpose_for_display
 
     notes: list[str] = []
     artefact, _ = current_artefact(storage)
@@ -250,7 +251,7 @@ def prm_study_models(context: dg.AssetExecutionContext, storage: StorageResource
                 con.execute(f"drop table if exists {SCHEMA}.{name}")  # nothing stale in the report
         write_table(con, STUDY_NOTES_TABLE, pl.DataFrame({"note": notes}, schema={"note": pl.String}))
     metadata: dict = {"dagster/row_count": sum(t.height for t in tables.values()),
-                      "tables": dg.MetadataValue.text(", ".join(in_report_order(tables))), "models_fitted": len(info.get("models", [])),
+                      "tables": tables_listed(tables), "models_fitted": len(info.get("models", [])),
                       "models": dg.MetadataValue.json(info.get("models", []))}
     for name, key in STUDY_TABLE_KEYS.items():
         if name in tables:

@@ -176,18 +176,3 @@ def test_quality_skipped_without_truth(linked):
         assert _metadata(result, "linkage_clerical_sample")["truth_as_reviewer"] is False
     finally:
         shutil.move(moved, storage.truth_dir)
-
-
-
-
-def test_splinks_default_max_pairs_warning_is_dropped_and_nothing_else():
-    import logging
-
-    from cmi_assets.defs.linkage.assets import _ChosenMaxPairs
-
-    def record(message: str) -> logging.LogRecord:
-        return logging.LogRecord("splink.internals.linker_components.training", logging.WARNING, __file__, 1, message, None, None)
-
-    chosen = _ChosenMaxPairs()
-    assert not chosen.filter(record("You are using the default value for `max_pairs`, which may be too small"))
-    assert chosen.filter(record("Level initial agrees on comparison middle_name not observed in dataset"))
