@@ -6,7 +6,8 @@ pairs, with constraints that components alone break.
 - Twin guard (NZ study para 102): records with the same DOB and family name but different
   given or middle names are different people (twins named alike were merged in the NZ
   data under both linkages). "Different" means two real names that are neither equal nor
-  a nickname of each other: a keying slip ("JASNO") is not a different name.
+  a nickname of each other: a keying slip ("JASNO") is not a different name, nor, for given
+  names, one that makes another real name (LORRI keyed as LORI).
 - Twins named alike: where records carry no middle name (care and protection), twins with
   one given name are told apart only by their agency IDs; in a cluster known to hold
   twins, two IDs of one agency are two children (_twin_id_tokens).
@@ -135,8 +136,13 @@ def _birth_dates_conflict_sql(l: str, r: str) -> str:
 
 def _twins_by_name_sql(l: str, r: str) -> str:
     """Given or middle names that make two same-DOB, same-family nodes two people. A
-    given/middle swap is one person."""
-    return (f"(CASE WHEN {_different_names_sql(f'{l}.given', f'{r}.given')} THEN NOT {_goes_by_middle_name_sql(l, r)} "
+    given/middle swap is one person, and so are given names one keying slip apart even
+    when the slip makes another real name (LORRI keyed as LORI, ERIN as ERINN): twins
+    named that alike are rare (3% of twin pairs, most of them nickname forms) and are
+    told apart by their middle names or agency IDs, while one child's records with such
+    a slip are common."""
+    return (f"(CASE WHEN {_different_names_sql(f'{l}.given', f'{r}.given')} "
+            f"AND damerau_levenshtein({l}.given_name, {r}.given_name) > 1 THEN NOT {_goes_by_middle_name_sql(l, r)} "
             f"ELSE {_different_names_sql(f'{l}.middle', f'{r}.middle')} END)")
 
 
@@ -466,9 +472,12 @@ def _twin_id_tokens(
     middle name or a verified ID (care and protection), where each twin is known only by
     their own agency ID. A component holds twins when it holds two verified IDs of one
     agency (person_records.VERIFIED_ID_NAMESPACES) with the same DOB and surname and a
-    parent in common, or two IDs of one agency that one of its sources recorded on the
-    same day with the same DOB (twins notified together; records: the person records,
-    optional). There every two agency IDs of one agency are two people. Returns each
+    parent in common, or two unverified IDs of one agency that one of its sources
+    recorded on the same day with the same DOB (twins notified together; records: the
+    person records, optional). Verified IDs do not count there: a birth register records
+    every child on their DOB, so two children born on one day would look notified
+    together (two boys named JOHN born the same day, with different surnames, made one
+    of them two children wherever he had two care and protection IDs). There every two agency IDs of one agency are two people. Returns each
     node's ID token there (offset + a code; -1 elsewhere) and the token pairs."""
     name = f"cmi_cluster_twin_labels_{next(_temp_numbers)}"
     verified = ", ".join(f"'{namespace}'" for namespace in sorted(VERIFIED_ID_NAMESPACES))
@@ -479,7 +488,8 @@ def _twin_id_tokens(
                     WHERE n.person_id IS NOT NULL),
             shared AS (SELECT DISTINCT id_namespace, person_id FROM ids WHERE (component, id_namespace) IN (
                            SELECT component, id_namespace FROM ids GROUP BY ALL HAVING min(person_id) <> max(person_id))),
-            co_records AS (SELECT * FROM {records} WHERE (id_namespace, person_id) IN (SELECT id_namespace, person_id FROM shared)),
+            co_records AS (SELECT * FROM {records} WHERE id_namespace NOT IN ({verified})
+                           AND (id_namespace, person_id) IN (SELECT id_namespace, person_id FROM shared)),
             co AS (SELECT DISTINCT a.id_namespace, a.person_id AS id_a, b.person_id AS id_b FROM co_records a JOIN co_records b
                    ON a.source_dataset = b.source_dataset AND a.slot = b.slot AND a.event_date = b.event_date AND a.dob = b.dob
                    AND a.id_namespace = b.id_namespace AND a.person_id < b.person_id),

@@ -49,6 +49,9 @@ def test_twin_guard_separates_alike_twins_but_not_typos_or_swaps():
     assert twins_by_name("JACOB", None, "JASON", None)  # two real names
     assert twins_by_name("MARY", "ANN", "MARY", "JANE")  # same given, different middle (NZ para 102)
     assert not twins_by_name("JASON", None, "JASNO", None)  # a keying slip
+    # a slip that makes another real name (LORRI DISON's records, seed 7 of the 0.02 default
+    # world: the twin guard split her CP records keyed LORI from the rest)
+    assert not twins_by_name("LORRI", None, "LORI", None) and not twins_by_name("ERIN", None, "ERINN", None)
     assert not twins_by_name("WILLIAM", None, "BILL", None)  # a nickname
     assert not twins_by_name("J", None, "JASON", None)  # an initial
     assert not twins_by_name("MARY", "ANN", "ANN", "MARY")  # given/middle swapped
@@ -179,6 +182,47 @@ def test_alike_named_twins_are_kept_apart_by_their_agency_ids():
         else:  # nothing tells twins from one child with a second CP ID: one cluster
             assert groups == {frozenset({1, 2, 3, 4})}
         con.close()
+
+
+def test_children_born_on_one_day_are_not_twins_notified_together():
+    """JOHN MARK KERR (births B1; care and protection IDs P1 and P2: registered twice) and
+    JOHN ROBERT PERKINS (births B2), born the same day (seed 7 of the 0.02 default world).
+    The birth register records both on their DOB; that is not two children notified
+    together, so P1 and P2 stay one child. Two CP IDs recorded together are still twins."""
+    import duckdb
+
+    from cmi_assets.linkage import standardise as std
+    from cmi_assets.linkage.clustering import cluster_nodes, guarded_links_sql
+
+    rows = [  # unique_id, namespace, person_id, given, middle, family, duplicate-free
+        (1, "births", "B1", "JOHN", "MARK", "KERR", 1), (2, "child_protection", "P1", "JOHN", None, "KERR", 0),
+        (3, "child_protection", "P2", "JOHN", None, "KERR", 0), (4, "births", "B2", "JOHN", "ROBERT", "PERKINS", 1),
+    ]
+    nodes = pl.DataFrame(rows, schema={"unique_id": pl.Int64, "id_namespace": pl.String, "person_id": pl.String, "given_name": pl.String,
+                                       "middle_name": pl.String, "family_name": pl.String, "duplicate_free_records": pl.Int64},
+                         orient="row").with_columns(pl.lit(D).alias("dob"), pl.lit(2012, pl.Int32).alias("birth_year"),
+                                                    pl.Series("parent_given_forms", [["REBECCA"], ["REBECCA"], ["REBECCA"], ["LINDA"]]))
+    # KERR's records link strongly; PERKINS's registration weakly to one of them (one component)
+    edges = _edges([(1, 2, 0.999), (2, 3, 0.99), (1, 3, 0.98), (3, 4, 0.6)])
+
+    def clusters(recorded: list[tuple[str, str]]):
+        records = pl.DataFrame({"source_dataset": [f"{ns}_source" for ns, _ in recorded], "slot": ["child"] * len(recorded),
+                                "event_date": [D] * len(recorded), "dob": [D] * len(recorded),
+                                "id_namespace": [ns for ns, _ in recorded], "person_id": [pid for _, pid in recorded]})
+        con = duckdb.connect()
+        try:
+            con.register("kerr_nodes", std.add_guard_name_keys(nodes))
+            con.register("kerr_links", edges)
+            con.register("kerr_records", records)
+            out = cluster_nodes(con, "kerr_nodes", guarded_links_sql("kerr_links", "kerr_nodes"), {"all": "TRUE"},
+                                records="kerr_records")["all"]
+        finally:
+            con.close()
+        return {frozenset(g) for g in out.group_by("cluster_id").agg("unique_id")["unique_id"].to_list()}
+
+    assert clusters([("births", "B1"), ("births", "B2")]) == {frozenset({1, 2, 3}), frozenset({4})}
+    # P1 and P2 notified together: two children (P2 then takes the other registration)
+    assert clusters([("child_protection", "P1"), ("child_protection", "P2")]) == {frozenset({1, 2}), frozenset({3, 4})}
 
 
 def test_day_unknown_dob_does_not_bridge_two_middle_names():
