@@ -38,16 +38,15 @@ it is cheapest: DuckDB computes the guard once per link for both levels (thresho
 flag_links); scipy finds each level's connected components of the unguarded links;
 DuckDB compares every pair of distinct signatures inside the components holding more
 than one name, once for both levels, to find the components that break a constraint;
-only those are re-clustered in Python, greedily, strongest link first, refusing any merge
+only those are re-clustered, greedily (compiled: greedy.py), strongest link first, refusing any merge
 that would break one. A cluster's id is its smallest identity id.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import itertools
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -57,6 +56,7 @@ from scipy.sparse.csgraph import connected_components
 
 from cmi_assets.linkage import IMPLAUSIBLE_CLUSTER_RECORDS
 from cmi_assets.linkage import standardise as std
+from cmi_assets.linkage.greedy import greedy_roots
 from cmi_assets.linkage.person_records import VERIFIED_ID_NAMESPACES
 
 SIGNATURE = ("given_name", "middle_name", "family_name", "dob", "birth_year")
@@ -64,7 +64,6 @@ NAME_KEYS = ("given_forms", "given_is_known", "middle_forms", "middle_is_known")
 NODE_COLUMNS = ("unique_id", *SIGNATURE, *NAME_KEYS, "duplicate_free_records")
 
 _temp_numbers = itertools.count(1)
-GREEDY_CHUNK_EDGES = 50_000  # links per chunk between bulk drops of links inside one group
 
 
 # --- the guards, as SQL over two nodes aliased l and r -------------------------------------------
@@ -265,14 +264,15 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 def _separated_signatures(
     con: duckdb.DuckDBPyConnection, nodes: str, ids: np.ndarray, labels: np.ndarray
-) -> tuple[np.ndarray, pl.DataFrame, dict[int, frozenset[int]]]:
+) -> tuple[np.ndarray, pl.DataFrame, tuple[np.ndarray, np.ndarray]]:
     """Inside every component holding more than one known given or middle name or birth
     years two or more apart (only those can break a guard), every pair of distinct name
     signatures
     the guard separates. Returns each node's signature id (-1 outside those components),
     the separated pairs (component, sig_a, sig_b, reason) and, for each signature of a
-    'given' pair, its bridges: the signatures of its component whose given or middle name
-    shares a form with its given name (a person known by their middle name)."""
+    'given' pair, its bridges (two arrays, signature and bridge): the signatures of its
+    component whose given or middle name shares a form with its given name (a person known
+    by their middle name)."""
     name = f"cmi_cluster_labels_{next(_temp_numbers)}"
     con.register(name, pl.DataFrame({"unique_id": ids, "component": labels.astype(np.int32)}))
     try:
@@ -304,21 +304,55 @@ def _separated_signatures(
         pairs = con.execute("SELECT * FROM cmi_cluster_sep").pl()
         bridges = con.execute("""
             WITH x AS (SELECT sig_a AS sig FROM cmi_cluster_sep WHERE reason = 'given' UNION SELECT sig_b FROM cmi_cluster_sep WHERE reason = 'given')
-            SELECT s.sig, list(z.sig) FROM x JOIN cmi_cluster_sigs s USING (sig) JOIN cmi_cluster_sigs z ON z.component = s.component
-            WHERE list_has_any(s.given_forms, list_concat(coalesce(z.given_forms, []), coalesce(z.middle_forms, [])))
-            GROUP BY s.sig""").fetchall()
+            SELECT s.sig::BIGINT AS sig, z.sig::BIGINT AS bridge FROM x JOIN cmi_cluster_sigs s USING (sig) JOIN cmi_cluster_sigs z ON z.component = s.component
+            WHERE list_has_any(s.given_forms, list_concat(coalesce(z.given_forms, []), coalesce(z.middle_forms, [])))""").fetchnumpy()
         arrays = con.execute("SELECT unique_id, sig FROM cmi_cluster_sig_nodes").fetchnumpy()
     finally:
         for table in ("cmi_cluster_sig_nodes", "cmi_cluster_sigs", "cmi_cluster_sep"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     sig_of_node = np.full(len(labels), -1, dtype=np.int64)
     sig_of_node[_node_positions(ids, arrays["unique_id"])] = np.asarray(arrays["sig"], dtype=np.int64)
-    return sig_of_node, pairs, {sig: frozenset(zs) for sig, zs in bridges}
+    return sig_of_node, pairs, (np.asarray(bridges["sig"], dtype=np.int64), np.asarray(bridges["bridge"], dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class _Separations:
+    """The token pairs the guards separate (both ways; given: separated by different given
+    names only) and the bridges of those tokens, over compact token ids (the position of a
+    token in tokens, the sorted tokens a conflict test looks at), as CSR arrays
+    (greedy.py)."""
+
+    tokens: np.ndarray
+    separated_ptr: np.ndarray
+    separated_tokens: np.ndarray
+    separated_given: np.ndarray
+    bridge_ptr: np.ndarray
+    bridge_tokens: np.ndarray
+
+
+def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row pointers for keys grouped 0..n-1, and the order that groups them."""
+    order = np.argsort(keys, kind="stable")
+    return np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=n))]).astype(np.int64), order
+
+
+def _separations(pairs: pl.DataFrame, bridges: tuple[np.ndarray, np.ndarray]) -> _Separations:
+    """pairs: token_a, token_b, reason; bridges: (signature, bridge) arrays."""
+    a, b = pairs["token_a"].to_numpy().astype(np.int64), pairs["token_b"].to_numpy().astype(np.int64)
+    given = (pairs["reason"] == "given").to_numpy()
+    tokens = np.unique(np.concatenate([a, b, *bridges]))
+    ends = np.searchsorted(tokens, np.concatenate([a, b]))
+    separated_ptr, order = _csr(ends, len(tokens))
+    partners = np.concatenate([ends[len(a):], ends[: len(a)]])
+    bridge_of = np.searchsorted(tokens, bridges[0])
+    bridge_ptr, bridge_order = _csr(bridge_of, len(tokens))
+    return _Separations(tokens, separated_ptr, partners[order], np.concatenate([given, given])[order],
+                        bridge_ptr, np.searchsorted(tokens, bridges[1])[bridge_order].astype(np.int64))
 
 
 def _greedy_constrained(
     a: np.ndarray, b: np.ndarray, probability: np.ndarray, dup: np.ndarray, tokens_of_node: list[np.ndarray],
-    separated: dict[int, list[tuple[int, str]]], bridges: dict[int, frozenset[int]], root: np.ndarray,
+    separations: _Separations, root: np.ndarray,
 ) -> None:
     """Union-find over the links of the components that break a constraint, strongest first
     (ties by node index), refusing a merge that would put two duplicate-free records or two
@@ -326,117 +360,33 @@ def _greedy_constrained(
     names only) either side's given name is a name the other group already uses (a
     bridge: a person recorded once by their given and once by their middle name joins up
     through a record holding both). Writes each node's group root (its smallest node
-    index) into root."""
-    order = np.lexsort((b, a, -probability))
+    index) into root. The loop is compiled (greedy.greedy_roots)."""
+    n = len(dup)
+    # strongest first, ties by the two nodes (two stable sorts: faster than np.lexsort here)
+    order = np.argsort(a * n + b, kind="stable")
+    order = order[np.argsort(-probability[order], kind="stable")]
     # local indices 0..m-1 in node order (so the smallest local index is the smallest node)
-    nodes, local = np.unique(np.concatenate([a[order], b[order]]), return_inverse=True)
-    edge_a, edge_b = local[: len(order)], local[len(order):]
-    parent = list(range(len(nodes)))
-    dup_count = dup[nodes].tolist()
-    # a group's tokens that a conflict test can look at (those of a separated pair, and the
-    # bridges of 'given' pairs), and those of a separated pair; groups with none have no entry
+    on_a_link = np.zeros(n, dtype=bool)
+    on_a_link[a] = on_a_link[b] = True
+    nodes = np.flatnonzero(on_a_link)
+    local_of = np.empty(n, dtype=np.int64)
+    local_of[nodes] = np.arange(len(nodes))
+    # each node's tokens as compact ids; -1 for none, or one no conflict test looks at
     stacked = np.column_stack([t[nodes] for t in tokens_of_node])
-    looked_at = np.fromiter(set(separated).union(*bridges.values()), dtype=np.int64)
-    stacked = np.where(np.isin(stacked, looked_at), stacked, -1)
-    is_relevant = np.isin(stacked, np.fromiter(separated, dtype=np.int64))
-    tokens: dict[int, set[int]] = {}
-    relevant: dict[int, set[int]] = {}
-    with_tokens = np.flatnonzero((stacked >= 0).any(axis=1))
-    for node, row, row_relevant in zip(with_tokens.tolist(), stacked[with_tokens].tolist(), is_relevant[with_tokens].tolist()):
-        tokens[node] = {t for t in row if t >= 0}
-        if any(row_relevant):
-            relevant[node] = {t for t, r in zip(row, row_relevant) if r}
-    no_tokens: set[int] = set()
-    no_bridges: frozenset[int] = frozenset()
-    version: dict[int, int] = {}  # merges a group has absorbed
-    refused: dict[tuple[int, int], tuple[int, int]] = {}
-
-    def conflict(ga: int, gb: int) -> bool:
-        if len(relevant[ga]) > len(relevant[gb]):
-            ga, gb = gb, ga
-        tokens_a, tokens_b = tokens.get(ga, no_tokens), tokens.get(gb, no_tokens)
-        for x in relevant[ga]:
-            for y, reason in separated[x]:
-                if y in tokens_b and (reason != "given" or (
-                        bridges.get(x, no_bridges).isdisjoint(tokens_b) and bridges.get(y, no_bridges).isdisjoint(tokens_a))):
-                    return True
-        return False
-
-    def absorb(store: dict[int, set[int]], keep: int, drop: int) -> None:
-        other = store.pop(drop, None)
-        if other is None:
-            return
-        merged = store.get(keep)
-        if merged is None:
-            store[keep] = other
-        elif len(merged) < len(other):
-            other |= merged
-            store[keep] = other
-        else:
-            merged |= other
-
-    for start in range(0, len(edge_a), GREEDY_CHUNK_EDGES):
-        chunk_a, chunk_b = edge_a[start:start + GREEDY_CHUNK_EDGES], edge_b[start:start + GREEDY_CHUNK_EDGES]
-        if start:
-            # groups only grow: a link whose two ends already share a group is skipped
-            # whenever it comes, so drop those now, in bulk, and start from the roots
-            roots = _roots(np.asarray(parent))
-            chunk_a, chunk_b = roots[chunk_a], roots[chunk_b]
-            apart = chunk_a != chunk_b
-            chunk_a, chunk_b = chunk_a[apart], chunk_b[apart]
-        for ra, rb in zip(chunk_a.tolist(), chunk_b.tolist()):
-            while parent[ra] != ra:  # find, with path halving
-                parent[ra] = ra = parent[parent[ra]]
-            while parent[rb] != rb:
-                parent[rb] = rb = parent[parent[rb]]
-            if ra == rb or dup_count[ra] + dup_count[rb] > 1:
-                continue
-            if ra in relevant and rb in relevant:
-                # two groups refused once are refused again until either grows
-                pair = (ra, rb) if ra < rb else (rb, ra)
-                versions = (version.get(pair[0], 0), version.get(pair[1], 0))
-                if refused.get(pair) == versions:
-                    continue
-                if conflict(ra, rb):
-                    refused[pair] = versions
-                    continue
-            keep, drop = (ra, rb) if ra < rb else (rb, ra)
-            parent[drop] = keep
-            dup_count[keep] += dup_count[drop]
-            version[keep] = version.get(keep, 0) + 1
-            absorb(tokens, keep, drop)
-            absorb(relevant, keep, drop)
-    root[nodes] = nodes[_roots(np.asarray(parent))]
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """Python's cyclic garbage collector off while the greedy re-clustering makes hundreds
-    of thousands of small tuples and sets (and no cycles): otherwise it scans the
-    process's tracked objects again and again (about a fifth of the loop's time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _roots(parent: np.ndarray) -> np.ndarray:
-    """Each element's root in a union-find parent array."""
-    roots = parent
-    while True:
-        up = roots[roots]
-        if np.array_equal(up, roots):
-            return roots
-        roots = up
+    position = np.minimum(np.searchsorted(separations.tokens, stacked), max(len(separations.tokens) - 1, 0))
+    looked_at = (stacked >= 0) & (separations.tokens[position] == stacked) if len(separations.tokens) else np.zeros_like(stacked, bool)
+    node_tokens = np.where(looked_at, position, -1).astype(np.int64)
+    holder, column = np.nonzero(node_tokens >= 0)
+    token_ptr, by_token = _csr(node_tokens[holder, column], len(separations.tokens))
+    group = greedy_roots(local_of[a[order]], local_of[b[order]], dup[nodes].astype(np.int64), node_tokens, token_ptr,
+                         holder[by_token].astype(np.int64), separations.separated_ptr, separations.separated_tokens,
+                         separations.separated_given, separations.bridge_ptr, separations.bridge_tokens)
+    root[nodes] = nodes[group]
 
 
 def _constrained_roots(
     a: np.ndarray, b: np.ndarray, probability: np.ndarray, dup: np.ndarray, tokens_of_node: list[np.ndarray],
-    pairs: pl.DataFrame, separated: dict[int, list[tuple[int, str]]], bridges: dict[int, frozenset[int]],
-    labels: np.ndarray | None = None,
+    pairs: pl.DataFrame, separations: _Separations, labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each node's cluster root (the smallest node index of its cluster) from one level's
     guarded links: connected components (labels, when known), re-clustered greedily where
@@ -459,8 +409,7 @@ def _constrained_roots(
     if not bad.any():
         return root
     in_bad = bad[labels[a]]
-    with _gc_paused():
-        _greedy_constrained(a[in_bad], b[in_bad], probability[in_bad], dup, tokens_of_node, separated, bridges, root)
+    _greedy_constrained(a[in_bad], b[in_bad], probability[in_bad], dup, tokens_of_node, separations, root)
     return root
 
 
@@ -570,10 +519,7 @@ def cluster_nodes(
         id_of_node, id_pairs = _twin_id_tokens(con, nodes, ids, union, int(sig_of_node.max(initial=0)) + 1, records)
         tokens_of_node.append(id_of_node)
         pairs = pl.concat([pairs, id_pairs.cast(pairs.schema)])
-    separated: dict[int, list[tuple[int, str]]] = {}
-    for token_a, token_b, reason in pairs.iter_rows():
-        separated.setdefault(token_a, []).append((token_b, reason))
-        separated.setdefault(token_b, []).append((token_a, reason))
+    separations = _separations(pairs, bridges)
     roots: dict[str, np.ndarray] = {}
     names = list(levels)
     for k in reversed(range(len(names))):  # loosest first: a stricter level clusters inside it
@@ -585,8 +531,8 @@ def cluster_nodes(
             if not inside.all():
                 a, b, probability = a[inside], b[inside], probability[inside]
                 labels.pop(level, None)
-        roots[level] = _constrained_roots(a, b, probability, dup, tokens_of_node, pairs.select("token_a", "token_b"), separated,
-                                          bridges, labels.get(level))
+        roots[level] = _constrained_roots(a, b, probability, dup, tokens_of_node, pairs.select("token_a", "token_b"), separations,
+                                          labels.get(level))
     return {level: pl.DataFrame({"unique_id": ids, "cluster_id": ids[roots[level]]}) for level in names}
 
 
