@@ -35,7 +35,7 @@ record holds both names.
 Nodes are identities (records equal on every compared field; person_records.py): the
 links join identities, and a record takes its identity's cluster. The work is done where
 it is cheapest: DuckDB computes the guard once per link for both levels (thresholds.
-flag_links); scipy finds each level's connected components of the unguarded links;
+flag_links); a compiled union-find finds each level's connected components of the unguarded links;
 DuckDB compares every pair of distinct signatures inside the components holding more
 than one name, once for both levels, to find the components that break a constraint;
 only those are re-clustered, greedily (compiled: greedy.py), strongest link first, refusing any merge
@@ -51,12 +51,10 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import polars as pl
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from cmi_assets.linkage import IMPLAUSIBLE_CLUSTER_RECORDS
 from cmi_assets.linkage import standardise as std
-from cmi_assets.linkage.greedy import greedy_roots
+from cmi_assets.linkage.greedy import component_roots, greedy_roots
 from cmi_assets.linkage.person_records import VERIFIED_ID_NAMESPACES
 
 SIGNATURE = ("given_name", "middle_name", "family_name", "dob", "birth_year")
@@ -258,8 +256,8 @@ def _node_positions(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
+    """Each node's component label (its smallest node index)."""
+    return component_roots(n, np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64))
 
 
 def _separated_signatures(

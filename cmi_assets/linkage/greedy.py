@@ -1,6 +1,7 @@
-"""The greedy constrained re-clustering of clustering.py, compiled (numba): union-find over
-links strongest first, refusing a merge that would put two duplicate-free records, or both
-tokens of a separated pair, in one group. Plain arrays in, each node's group root out.
+"""The union-find loops of clustering.py, compiled (numba): connected components, and the
+greedy constrained re-clustering (links strongest first, refusing a merge that would put
+two duplicate-free records, or both tokens of a separated pair, in one group). Plain
+arrays in, each node's root out.
 
 Tokens are compact ids 0..T-1 (name signatures and agency IDs that a conflict test looks
 at). Token-indexed lists are CSR arrays: token t's entries are [ptr[t], ptr[t + 1]).
@@ -19,6 +20,24 @@ def _find(parent, x):
         parent[x] = parent[parent[x]]
         x = parent[x]
     return x
+
+
+@njit(cache=True)
+def component_roots(n, left, right):
+    """Each of n nodes' connected component, as its smallest node index, over the links
+    (left[i], right[i])."""
+    parent = np.arange(n)
+    for i in range(len(left)):
+        a = _find(parent, left[i])
+        b = _find(parent, right[i])
+        if a < b:
+            parent[b] = a
+        elif b < a:
+            parent[a] = b
+    roots = np.empty(n, dtype=np.int64)
+    for node in range(n):
+        roots[node] = _find(parent, node)
+    return roots
 
 
 @njit(cache=True)
