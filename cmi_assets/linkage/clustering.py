@@ -177,15 +177,27 @@ def _siblings_by_name_sql(l: str, r: str) -> str:
             f"ELSE NOT {_goes_by_middle_name_sql(l, r)} END)")
 
 
-def guard_candidate_sql(l: str = "l", r: str = "r", link: bool = True) -> str:
+def known_name_key_sql(part: str) -> str:
+    """A known given or middle name (part: 'given' or 'middle') as an integer key, NULL
+    when not a known name: two keys differ when the names do (a 64-bit hash), and integers
+    are cheaper to carry through a join of millions of links than names."""
+    return f"CASE WHEN {part}_is_known THEN hash({part}_name) END"
+
+
+def guard_candidate_sql(l: str = "l", r: str = "r", link: bool = True, name_keys: bool = False) -> str:
     """A cheap necessary condition for separated_by_sql (names, dates and flags only, no
     name forms): two different DOBs (links), birth years two or more apart, two different
     known given names or two different known middle names. Most links fail it and need no
-    more work."""
+    more work. name_keys: the nodes carry given_key and middle_key (known_name_key_sql)
+    instead of the names and their flags."""
     dates = f"OR coalesce({l}.dob <> {r}.dob, FALSE) " if link else ""
-    return (f"(coalesce(abs({l}.birth_year - {r}.birth_year) >= 2, FALSE) {dates}"
-            f"OR coalesce({l}.given_is_known AND {r}.given_is_known AND {l}.given_name <> {r}.given_name, FALSE) "
-            f"OR coalesce({l}.middle_is_known AND {r}.middle_is_known AND {l}.middle_name <> {r}.middle_name, FALSE))")
+
+    def differ(part: str) -> str:
+        if name_keys:
+            return f"coalesce({l}.{part}_key <> {r}.{part}_key, FALSE)"
+        return f"coalesce({l}.{part}_is_known AND {r}.{part}_is_known AND {l}.{part}_name <> {r}.{part}_name, FALSE)"
+
+    return f"(coalesce(abs({l}.birth_year - {r}.birth_year) >= 2, FALSE) {dates}OR {differ('given')} OR {differ('middle')})"
 
 
 def separated_by_sql(l: str = "l", r: str = "r", link: bool = True) -> str:

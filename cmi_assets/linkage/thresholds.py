@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 import duckdb
 import numpy as np
 
-from cmi_assets.linkage.clustering import guard_candidate_sql, separated_by_sql
+from cmi_assets.linkage.clustering import guard_candidate_sql, known_name_key_sql, separated_by_sql
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE
 from cmi_assets.linkage.predict import PAIRS_TABLE
 from cmi_assets.linkage.settings import parent_names_agree_sql
@@ -120,36 +120,40 @@ def flag_links(
     fields of its identities once."""
     t_conservative = thresholds.conservative_min_probability
     t_less = thresholds.less_conservative_min_probability
-    has_parents = "({0}.parent1_given IS NOT NULL OR {0}.parent2_given IS NOT NULL)"
-    tested = f"l.role = 'child' AND r.role = 'child' AND {has_parents.format('l')} AND {has_parents.format('r')}"
-    # the parent names only where the parent condition is looked up (NULL elsewhere: lighter
-    # to write and to probe)
+    # each identity's fields for the flags, names as integer keys (cheaper through the
+    # joins of every pair): known given and middle names, and the parent-name set
+    has_parents = "parent1_given IS NOT NULL OR parent2_given IS NOT NULL"
+    parents_key = "hash(parent1_given, parent2_given)"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_flag_nodes AS
+        SELECT unique_id, birth_year, dob, role = 'child' AS is_child, {known_name_key_sql('given')} AS given_key,
+               {known_name_key_sql('middle')} AS middle_key, CASE WHEN {has_parents} THEN {parents_key} END AS parents_key
+        FROM {records_table}""")
+    tested = "l.is_child AND r.is_child AND l.parents_key IS NOT NULL AND r.parents_key IS NOT NULL"
+    # the parent-name sets only where the parent condition is looked up (NULL elsewhere:
+    # lighter to write and to probe)
     needed = f"p.match_probability >= {t_conservative!r} AND {tested}"
-    parent_keys = ", ".join(f"CASE WHEN {needed} THEN coalesce({side}.parent{k}_given, '') END AS parent{k}_{side}"
-                            for side in ("l", "r") for k in (1, 2))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_flag_pairs AS
         SELECT p.unique_id_l, p.unique_id_r, p.match_weight, p.match_probability,
                p.match_probability >= {t_conservative!r} AS above_conservative,
                p.match_probability >= {t_less!r} AS is_link_less_conservative,
-               {tested} AS parents_tested, {parent_keys},
-               {guard_candidate_sql('l', 'r')} AS guard_candidate
+               {tested} AS parents_tested, CASE WHEN {needed} THEN l.parents_key END AS parents_l,
+               CASE WHEN {needed} THEN r.parents_key END AS parents_r,
+               {guard_candidate_sql('l', 'r', name_keys=True)} AS guard_candidate
         FROM {pairs_table} p
-        JOIN {records_table} l ON l.unique_id = p.unique_id_l
-        JOIN {records_table} r ON r.unique_id = p.unique_id_r
+        JOIN cmi_flag_nodes l ON l.unique_id = p.unique_id_l
+        JOIN cmi_flag_nodes r ON r.unique_id = p.unique_id_r
         WHERE p.match_probability >= {min(t_conservative, t_less)!r}""")
-    # parent-name sets joined on their names, a missing name as '' (hash joins need equality)
-    same = "{0}.key1 = n.parent1_{1} AND {0}.key2 = n.parent2_{1}"
+    # the condition once per pair of parent-name sets (two sets with one key: either agreeing)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_flag_parents AS
-        WITH sets AS (SELECT DISTINCT coalesce(parent1_given, '') AS key1, coalesce(parent2_given, '') AS key2,
-                             parent1_given, parent2_given, parent_given_forms FROM {records_table}
-                      WHERE parent1_given IS NOT NULL OR parent2_given IS NOT NULL),
-        needed AS (SELECT DISTINCT parent1_l, parent2_l, parent1_r, parent2_r FROM cmi_flag_pairs WHERE above_conservative AND parents_tested)
-        SELECT n.*, {parents_agree_sql('l', 'r')} AS parents_agree FROM needed n
-        JOIN sets l ON {same.format('l', 'l')} JOIN sets r ON {same.format('r', 'r')}""")
+        WITH needed AS (SELECT DISTINCT parents_l, parents_r FROM cmi_flag_pairs WHERE parents_l IS NOT NULL),
+        sets AS (SELECT DISTINCT {parents_key} AS parents_key, parent1_given, parent2_given, parent_given_forms FROM {records_table}
+                 WHERE ({has_parents}) AND {parents_key} IN (SELECT parents_l FROM needed UNION SELECT parents_r FROM needed))
+        SELECT n.parents_l, n.parents_r, bool_or({parents_agree_sql('l', 'r')}) AS parents_agree FROM needed n
+        JOIN sets l ON l.parents_key = n.parents_l JOIN sets r ON r.parents_key = n.parents_r GROUP BY n.parents_l, n.parents_r""")
     link = f"""f.unique_id_l, f.unique_id_r, f.match_weight, f.match_probability,
                f.above_conservative AND (NOT f.parents_tested OR coalesce(a.parents_agree, FALSE)) AS is_link_conservative,
                f.is_link_less_conservative"""
-    parents = "LEFT JOIN cmi_flag_parents a ON " + " AND ".join(f"a.{c} = f.{c}" for c in ("parent1_l", "parent2_l", "parent1_r", "parent2_r"))
+    parents = "LEFT JOIN cmi_flag_parents a ON a.parents_l = f.parents_l AND a.parents_r = f.parents_r"
     select = f"""
         SELECT * FROM (
             SELECT {link}, NULL::VARCHAR AS separated_by FROM cmi_flag_pairs f {parents} WHERE NOT f.guard_candidate
@@ -164,8 +168,8 @@ def flag_links(
         else:
             con.execute(f"CREATE OR REPLACE TABLE {out_table} AS {select}")
     finally:
-        con.execute("DROP TABLE IF EXISTS cmi_flag_pairs")
-        con.execute("DROP TABLE IF EXISTS cmi_flag_parents")
+        for table in ("cmi_flag_nodes", "cmi_flag_pairs", "cmi_flag_parents"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
     row = con.execute(
         f"SELECT count(*) FILTER (WHERE is_link_conservative), count(*) FILTER (WHERE is_link_less_conservative) FROM {out_table}"
     ).fetchone()
