@@ -267,36 +267,46 @@ def _node_positions(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     return found["position"].to_numpy()
 
 
+def _may_break_a_guard(labels: np.ndarray, given_key: np.ma.MaskedArray, middle_key: np.ma.MaskedArray,
+                       birth_year: np.ma.MaskedArray) -> np.ndarray:
+    """The nodes of the components holding more than one known given name, more than one
+    known middle name or birth years two or more apart: only there can two name
+    signatures be separated. Keys: known_name_key_sql (masked where unknown)."""
+    n = len(labels)
+    spread = np.zeros(n, dtype=bool)  # by component label (a node position)
+    for values, gap in ((given_key, 1), (middle_key, 1), (birth_year, 2)):
+        known = ~np.ma.getmaskarray(values)
+        data = np.asarray(values.data if np.ma.isMaskedArray(values) else values)[known].astype(np.float64 if gap > 1 else np.uint64)
+        low = np.full(n, np.iinfo(np.uint64).max if gap == 1 else np.inf, dtype=data.dtype)
+        high = np.zeros(n, dtype=data.dtype) if gap == 1 else np.full(n, -np.inf)
+        np.minimum.at(low, labels[known], data)
+        np.maximum.at(high, labels[known], data)
+        spread |= (high > low) if gap == 1 else (high - low >= gap)
+    return spread[labels]
+
+
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Each node's component label (its smallest node index)."""
     return component_roots(n, np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64))
 
 
 def _separated_signatures(
-    con: duckdb.DuckDBPyConnection, nodes: str, ids: np.ndarray, labels: np.ndarray
+    con: duckdb.DuckDBPyConnection, nodes: str, ids: np.ndarray, labels: np.ndarray, candidates: np.ndarray
 ) -> tuple[np.ndarray, pl.DataFrame, tuple[np.ndarray, np.ndarray]]:
-    """Inside every component holding more than one known given or middle name or birth
-    years two or more apart (only those can break a guard), every pair of distinct name
-    signatures
-    the guard separates. Returns each node's signature id (-1 outside those components),
-    the separated pairs (component, sig_a, sig_b, reason) and, for each signature of a
-    'given' pair, its bridges (two arrays, signature and bridge): the signatures of its
-    component whose given or middle name shares a form with its given name (a person known
-    by their middle name)."""
+    """Inside the components of the candidate nodes (_may_break_a_guard), every pair of
+    distinct name signatures the guard separates. Returns each node's signature id (-1
+    elsewhere), the separated pairs (component, sig_a, sig_b, reason) and, for each
+    signature of a 'given' pair, its bridges (two arrays, signature and bridge): the
+    signatures of its component whose given or middle name shares a form with its given
+    name (a person known by their middle name)."""
     name = f"cmi_cluster_labels_{next(_temp_numbers)}"
-    con.register(name, pl.DataFrame({"unique_id": ids, "component": labels.astype(np.int32)}))
+    positions = np.flatnonzero(candidates)
+    con.register(name, pl.DataFrame({"unique_id": ids[positions], "position": positions, "component": labels[positions].astype(np.int32)}))
     try:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_cluster_sig_nodes AS
-            WITH n AS (SELECT c.component, n.unique_id, n.given_name, n.given_is_known, n.middle_name, n.middle_is_known, n.dob, n.birth_year
-                       FROM {nodes} n JOIN {name} c USING (unique_id)),
-            -- more than one known name (min <> max: cheaper than count(DISTINCT) > 1)
-            multi AS (SELECT component FROM n GROUP BY component
-                      HAVING min(given_name) FILTER (WHERE given_is_known) <> max(given_name) FILTER (WHERE given_is_known)
-                          OR min(middle_name) FILTER (WHERE middle_is_known) <> max(middle_name) FILTER (WHERE middle_is_known)
-                          OR max(birth_year) - min(birth_year) >= 2)
-            SELECT c.unique_id, c.component, (dense_rank() OVER (ORDER BY c.component, {', '.join(f'n.{f}' for f in SIGNATURE)}))::INTEGER AS sig,
+            SELECT c.position, c.component, (dense_rank() OVER (ORDER BY c.component, {', '.join(f'n.{f}' for f in SIGNATURE)}))::INTEGER AS sig,
                    {', '.join(f'n.{f}' for f in SIGNATURE + NAME_KEYS)}
-            FROM {name} c JOIN {nodes} n USING (unique_id) WHERE c.component IN (SELECT component FROM multi)""")
+            FROM {name} c JOIN {nodes} n USING (unique_id)""")
     finally:
         con.unregister(name)
     try:
@@ -316,12 +326,12 @@ def _separated_signatures(
             WITH x AS (SELECT sig_a AS sig FROM cmi_cluster_sep WHERE reason = 'given' UNION SELECT sig_b FROM cmi_cluster_sep WHERE reason = 'given')
             SELECT s.sig::BIGINT AS sig, z.sig::BIGINT AS bridge FROM x JOIN cmi_cluster_sigs s USING (sig) JOIN cmi_cluster_sigs z ON z.component = s.component
             WHERE list_has_any(s.given_forms, list_concat(coalesce(z.given_forms, []), coalesce(z.middle_forms, [])))""").fetchnumpy()
-        arrays = con.execute("SELECT unique_id, sig FROM cmi_cluster_sig_nodes").fetchnumpy()
+        arrays = con.execute("SELECT position, sig FROM cmi_cluster_sig_nodes").fetchnumpy()
     finally:
         for table in ("cmi_cluster_sig_nodes", "cmi_cluster_sigs", "cmi_cluster_sep"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     sig_of_node = np.full(len(labels), -1, dtype=np.int64)
-    sig_of_node[_node_positions(ids, arrays["unique_id"])] = np.asarray(arrays["sig"], dtype=np.int64)
+    sig_of_node[arrays["position"]] = np.asarray(arrays["sig"], dtype=np.int64)
     return sig_of_node, pairs, (np.asarray(bridges["sig"], dtype=np.int64), np.asarray(bridges["bridge"], dtype=np.int64))
 
 
@@ -436,8 +446,9 @@ def _twin_id_tokens(
     person records, optional). Verified IDs do not count there: a birth register records
     every child on their DOB, so two children born on one day would look notified
     together (two boys named JOHN born the same day, with different surnames, made one
-    of them two children wherever he had two care and protection IDs). There every two agency IDs of one agency are two people. Returns each
-    node's ID token there (offset + a code; -1 elsewhere) and the token pairs."""
+    of them two children wherever he had two care and protection IDs). There every two
+    agency IDs of one agency are two people. Returns each node's ID token there (offset +
+    a code; -1 elsewhere) and the token pairs."""
     name = f"cmi_cluster_twin_labels_{next(_temp_numbers)}"
     verified = ", ".join(f"'{namespace}'" for namespace in sorted(VERIFIED_ID_NAMESPACES))
     # two IDs recorded together count only where they share a component, which then holds
@@ -456,7 +467,7 @@ def _twin_id_tokens(
                          WHERE (n.id_namespace, n.person_id) IN (SELECT id_namespace, id_a FROM co UNION SELECT id_namespace, id_b FROM co)),
             co_twins AS (SELECT x.component FROM co JOIN co_nodes x ON x.id_namespace = co.id_namespace AND x.person_id = co.id_a
                          JOIN co_nodes y ON y.component = x.component AND y.id_namespace = co.id_namespace AND y.person_id = co.id_b)"""
-    con.register(name, pl.DataFrame({"unique_id": ids, "component": labels.astype(np.int32)}))
+    con.register(name, pl.DataFrame({"unique_id": ids, "position": np.arange(len(ids)), "component": labels.astype(np.int32)}))
     try:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_cluster_twin_ids AS
             WITH anchors AS (SELECT c.component, n.id_namespace, n.person_id, n.family_name, n.dob, n.parent_given_forms
@@ -468,13 +479,13 @@ def _twin_id_tokens(
                                WHERE coalesce(list_has_any(a.parent_given_forms, b.parent_given_forms), FALSE)){co_recorded},
             twins AS (SELECT component FROM verified_twins{" UNION SELECT component FROM co_twins" if records is not None else ""}),
             members AS (SELECT * FROM {name} WHERE component IN (SELECT component FROM twins))
-            SELECT m.unique_id, m.component, n.id_namespace, n.person_id,
+            SELECT m.position, m.component, n.id_namespace, n.person_id,
                    (dense_rank() OVER (ORDER BY m.component, n.id_namespace, n.person_id))::BIGINT AS code
             FROM members m JOIN {nodes} n USING (unique_id) WHERE n.person_id IS NOT NULL""")
     finally:
         con.unregister(name)
     try:
-        arrays = con.execute("SELECT unique_id, code FROM cmi_cluster_twin_ids").fetchnumpy()
+        arrays = con.execute("SELECT position, code FROM cmi_cluster_twin_ids").fetchnumpy()
         pairs = con.execute(f"""WITH codes AS (SELECT DISTINCT component, id_namespace, code FROM cmi_cluster_twin_ids)
                                 SELECT a.code + {offset} AS token_a, b.code + {offset} AS token_b, 'twin_ids' AS reason
                                 FROM codes a JOIN codes b ON a.component = b.component AND a.id_namespace = b.id_namespace
@@ -482,7 +493,7 @@ def _twin_id_tokens(
     finally:
         con.execute("DROP TABLE IF EXISTS cmi_cluster_twin_ids")
     token_of_node = np.full(len(ids), -1, dtype=np.int64)
-    token_of_node[_node_positions(ids, arrays["unique_id"])] = np.asarray(arrays["code"], dtype=np.int64) + offset
+    token_of_node[arrays["position"]] = np.asarray(arrays["code"], dtype=np.int64) + offset
     return token_of_node, pairs
 
 
@@ -504,7 +515,8 @@ def cluster_nodes(
 
     The separated signature pairs are found once, inside the components of every level's
     links together: each level's components lie inside those."""
-    arrays = con.execute(f"SELECT unique_id, coalesce(duplicate_free_records, 0) AS dup FROM {nodes} ORDER BY unique_id").fetchnumpy()
+    arrays = con.execute(f"""SELECT unique_id, coalesce(duplicate_free_records, 0) AS dup, {known_name_key_sql('given')} AS given_key,
+                             {known_name_key_sql('middle')} AS middle_key, birth_year FROM {nodes} ORDER BY unique_id""").fetchnumpy()
     ids, dup = np.asarray(arrays["unique_id"], dtype=np.int64), np.asarray(arrays["dup"], dtype=np.int64)
     flags = ", ".join(f"coalesce(({condition}), FALSE) AS level_{i}" for i, condition in enumerate(levels.values()))
     rows = con.execute(f"""SELECT * FROM (SELECT unique_id_l, unique_id_r, match_probability, {flags} FROM {links}
@@ -522,7 +534,8 @@ def cluster_nodes(
             break
     else:
         union = _components(len(ids), a_all, b_all)
-    sig_of_node, pairs, bridges = _separated_signatures(con, nodes, ids, union)
+    candidates = _may_break_a_guard(union, arrays["given_key"], arrays["middle_key"], arrays["birth_year"])
+    sig_of_node, pairs, bridges = _separated_signatures(con, nodes, ids, union, candidates)
     tokens_of_node = [sig_of_node]
     pairs = pairs.select(pl.col("sig_a").cast(pl.Int64).alias("token_a"), pl.col("sig_b").cast(pl.Int64).alias("token_b"), "reason")
     if twin_ids:

@@ -71,52 +71,70 @@ def link_new_records(
             WHERE c.identity_id = i.unique_id AND (c.n <> i.n_records OR c.first <> i.first_record_ref)"""
     )
     con.execute(f"INSERT INTO {LINKS_TABLE} BY NAME SELECT * FROM {INCOMING_LINKS}")
-    events = []
-    for level in LEVELS:
-        level_summary, level_events = _relink_affected(con, level, secret)
-        counts[level] = level_summary
-        events.append(level_events)
-    append_events(con, pl.concat(events), run_id)
+    level_summaries, events = _relink_affected(con, secret)
+    counts.update(level_summaries)
+    append_events(con, events, run_id)
     return counts
 
 
-def _relink_affected(con: duckdb.DuckDBPyConnection, level: str, secret: bytes) -> tuple[dict[str, int], pl.DataFrame]:
-    """Re-cluster the clusters the new records touch (through a new link or by sharing an
-    existing identity) together with the new records; re-key them from their previous
-    keys; leave every other cluster alone."""
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE cmi_touched_clusters AS
-            SELECT DISTINCT s.cluster_id FROM {SPINE_TABLE} s
-            WHERE s.level = '{level}' AND (
-                s.identity_id IN (SELECT identity_id FROM {INCOMING_RECORDS})
-                OR s.identity_id IN (SELECT unique_id_l FROM {INCOMING_LINKS} WHERE is_link_{level})
-                OR s.identity_id IN (SELECT unique_id_r FROM {INCOMING_LINKS} WHERE is_link_{level}))"""
-    )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE cmi_affected_records AS
-            SELECT unique_id, record_ref, identity_id FROM {PERSON_RECORDS_TABLE}
-            WHERE unique_id IN (SELECT unique_id FROM {SPINE_TABLE} WHERE level = '{level}'
-                                AND cluster_id IN (SELECT cluster_id FROM cmi_touched_clusters))
-               OR unique_id IN (SELECT unique_id FROM {INCOMING_RECORDS})"""
-    )
-    n_records = con.execute("SELECT count(*) FROM cmi_affected_records").fetchone()[0]
-    nodes = f"(SELECT * FROM {IDENTITIES_TABLE} WHERE unique_id IN (SELECT identity_id FROM cmi_affected_records))"
-    links = f"""(SELECT * FROM {LINKS_TABLE} WHERE unique_id_l IN (SELECT identity_id FROM cmi_affected_records)
-                 AND unique_id_r IN (SELECT identity_id FROM cmi_affected_records))"""
+def _relink_affected(con: duckdb.DuckDBPyConnection, secret: bytes) -> tuple[dict[str, dict[str, int]], pl.DataFrame]:
+    """Re-cluster, at each level, the clusters the new records touch (through a new link or
+    by sharing an existing identity) together with the new records; re-key them from
+    their previous keys; leave every other cluster alone. Both levels are clustered in
+    one pass over the less conservative level's affected records (they hold the
+    conservative level's: a conservative link is a less conservative one), as a full run
+    does, the conservative level with only its own affected records' links."""
+    affected = {level: f"cmi_affected_records_{level}" for level in LEVELS}
+    for level, table in affected.items():
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {table} AS
+                WITH touched AS (SELECT DISTINCT s.cluster_id FROM {SPINE_TABLE} s
+                    WHERE s.level = '{level}' AND (
+                        s.identity_id IN (SELECT identity_id FROM {INCOMING_RECORDS})
+                        OR s.identity_id IN (SELECT unique_id_l FROM {INCOMING_LINKS} WHERE is_link_{level})
+                        OR s.identity_id IN (SELECT unique_id_r FROM {INCOMING_LINKS} WHERE is_link_{level})))
+                SELECT unique_id, record_ref, identity_id FROM {PERSON_RECORDS_TABLE}
+                WHERE unique_id IN (SELECT unique_id FROM {SPINE_TABLE} WHERE level = '{level}'
+                                    AND cluster_id IN (SELECT cluster_id FROM touched))
+                   OR unique_id IN (SELECT unique_id FROM {INCOMING_RECORDS})"""
+        )
+    inner = affected["conservative"]
+    outer = f"(SELECT identity_id FROM {affected['less_conservative']} UNION SELECT identity_id FROM {inner})"
+    nodes = f"(SELECT * FROM {IDENTITIES_TABLE} WHERE unique_id IN {outer})"
+    links = f"""(SELECT *, unique_id_l IN (SELECT identity_id FROM {inner}) AND unique_id_r IN (SELECT identity_id FROM {inner}) AS in_inner
+                 FROM {LINKS_TABLE} WHERE unique_id_l IN {outer} AND unique_id_r IN {outer})"""
     records = f"""(SELECT * FROM {PERSON_RECORDS_TABLE} WHERE (id_namespace, person_id) IN
                    (SELECT id_namespace, person_id FROM {nodes} WHERE person_id IS NOT NULL))"""
-    node_clusters = cluster_nodes(con, nodes, links, {level: f"is_link_{level}"}, records=records)
-    register_node_clusters(con, node_clusters, "cmi_relinked_nodes")
+    node_clusters = cluster_nodes(con, nodes, links, {"conservative": "is_link_conservative AND in_inner",
+                                                      "less_conservative": "is_link_less_conservative"}, records=records)
+    summaries, events = {}, []
     try:
-        clusters = "(SELECT r.record_ref, c.cluster_id FROM cmi_affected_records r JOIN cmi_relinked_nodes c USING (identity_id))"
+        for level, table in affected.items():
+            summary, level_events = _rekey(con, level, table, node_clusters[level], secret)
+            summaries[level] = summary
+            events.append(level_events)
+    finally:
+        for table in affected.values():
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    return summaries, pl.concat(events)
+
+
+def _rekey(con: duckdb.DuckDBPyConnection, level: str, affected: str, node_clusters: pl.DataFrame,
+           secret: bytes) -> tuple[dict[str, int], pl.DataFrame]:
+    """One level's affected records (table: unique_id, record_ref, identity_id) into the
+    spine with their new clusters (node_clusters: unique_id, cluster_id), keyed from
+    their previous keys."""
+    n_records = con.execute(f"SELECT count(*) FROM {affected}").fetchone()[0]
+    register_node_clusters(con, {level: node_clusters}, "cmi_relinked_nodes")
+    try:
+        clusters = f"(SELECT r.record_ref, c.cluster_id FROM {affected} r JOIN cmi_relinked_nodes c USING (identity_id))"
         previous = f"""(SELECT record_ref, person_key FROM {SPINE_TABLE} WHERE level = '{level}'
-                        AND unique_id IN (SELECT unique_id FROM cmi_affected_records))"""
+                        AND unique_id IN (SELECT unique_id FROM {affected}))"""
         events = assign_keys(con, clusters, previous, secret, level, issued_keys_sql(con, level), "cmi_relinked_keys")
         n_clusters = con.execute(f"SELECT count(DISTINCT cluster_id) FROM {clusters}").fetchone()[0]
-        con.execute(f"DELETE FROM {SPINE_TABLE} WHERE level = '{level}' AND unique_id IN (SELECT unique_id FROM cmi_affected_records)")
-        con.execute(f"INSERT INTO {SPINE_TABLE} BY NAME {spine_select('cmi_affected_records', 'cmi_relinked_nodes', {level: 'cmi_relinked_keys'})}")
+        con.execute(f"DELETE FROM {SPINE_TABLE} WHERE level = '{level}' AND unique_id IN (SELECT unique_id FROM {affected})")
+        con.execute(f"INSERT INTO {SPINE_TABLE} BY NAME {spine_select(affected, 'cmi_relinked_nodes', {level: 'cmi_relinked_keys'})}")
     finally:
         con.unregister("cmi_relinked_nodes")
-        for table in ("cmi_relinked_keys", "cmi_affected_records", "cmi_touched_clusters"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute("DROP TABLE IF EXISTS cmi_relinked_keys")
     return {"records_relinked": int(n_records), "clusters_relinked": int(n_clusters)}, events
