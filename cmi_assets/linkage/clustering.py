@@ -54,7 +54,7 @@ import polars as pl
 
 from cmi_assets.linkage import IMPLAUSIBLE_CLUSTER_RECORDS
 from cmi_assets.linkage import standardise as std
-from cmi_assets.linkage.greedy import component_roots, greedy_roots
+from cmi_assets.linkage.greedy import component_roots, components_holding_both, greedy_roots
 from cmi_assets.linkage.person_records import VERIFIED_ID_NAMESPACES
 
 SIGNATURE = ("given_name", "middle_name", "family_name", "dob", "birth_year")
@@ -404,31 +404,33 @@ def _greedy_constrained(
     root[nodes] = nodes[group]
 
 
+def _token_holders(tokens_of_node: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The nodes holding each token (global token ids), as CSR arrays."""
+    holders = [np.flatnonzero(t >= 0) for t in tokens_of_node]
+    tokens = np.concatenate([t[h] for t, h in zip(tokens_of_node, holders)]).astype(np.int64)
+    nodes = np.concatenate(holders).astype(np.int64)
+    ptr, order = _csr(tokens, int(tokens.max(initial=-1)) + 1)
+    return ptr, nodes[order]
+
+
 def _constrained_roots(
     a: np.ndarray, b: np.ndarray, probability: np.ndarray, dup: np.ndarray, tokens_of_node: list[np.ndarray],
-    pairs: pl.DataFrame, separations: _Separations, labels: np.ndarray | None = None,
+    token_pairs: tuple[np.ndarray, np.ndarray], holders: tuple[np.ndarray, np.ndarray], separations: _Separations,
+    labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each node's cluster root (the smallest node index of its cluster) from one level's
-    guarded links: connected components (labels, when known), re-clustered greedily where
-    a component breaks a constraint (two duplicate-free records, or both tokens of a
-    separated pair)."""
+    guarded links: connected components (labels, when known: _components), re-clustered
+    greedily where a component breaks a constraint (two duplicate-free records, or both
+    tokens of a separated pair: token_pairs; holders: _token_holders)."""
     n = len(dup)
-    labels = _components(n, a, b) if labels is None else labels
-    first = np.full(labels.max() + 1 if n else 0, n)
-    np.minimum.at(first, labels, np.arange(n))
-    root = first[labels]
-    bad = np.bincount(labels, weights=dup, minlength=len(first)) > 1
-    if pairs.height:
-        members = pl.concat([pl.DataFrame({"component": labels[has], "token": t[has]})
-                             for t in tokens_of_node for has in [np.flatnonzero(t >= 0)]]).unique()
-        both = (
-            pairs.join(members.rename({"token": "token_a"}), on="token_a")
-            .join(members.rename({"token": "token_b"}), on=["component", "token_b"], how="semi")
-        )
-        bad[both["component"].to_numpy()] = True
+    root = _components(n, a, b) if labels is None else labels
+    bad = np.bincount(root, weights=dup, minlength=n) > 1
+    if len(token_pairs[0]):
+        bad |= components_holding_both(root, *holders, *token_pairs)
     if not bad.any():
         return root
-    in_bad = bad[labels[a]]
+    root = root.copy()
+    in_bad = bad[root[a]]
     _greedy_constrained(a[in_bad], b[in_bad], probability[in_bad], dup, tokens_of_node, separations, root)
     return root
 
@@ -543,6 +545,8 @@ def cluster_nodes(
         tokens_of_node.append(id_of_node)
         pairs = pl.concat([pairs, id_pairs.cast(pairs.schema)])
     separations = _separations(pairs, bridges)
+    token_pairs = (pairs["token_a"].to_numpy().astype(np.int64), pairs["token_b"].to_numpy().astype(np.int64))
+    holders = _token_holders(tokens_of_node)
     roots: dict[str, np.ndarray] = {}
     names = list(levels)
     for k in reversed(range(len(names))):  # loosest first: a stricter level clusters inside it
@@ -554,8 +558,7 @@ def cluster_nodes(
             if not inside.all():
                 a, b, probability = a[inside], b[inside], probability[inside]
                 labels.pop(level, None)
-        roots[level] = _constrained_roots(a, b, probability, dup, tokens_of_node, pairs.select("token_a", "token_b"), separations,
-                                          labels.get(level))
+        roots[level] = _constrained_roots(a, b, probability, dup, tokens_of_node, token_pairs, holders, separations, labels.get(level))
     return {level: pl.DataFrame({"unique_id": ids, "cluster_id": ids[roots[level]]}) for level in names}
 
 

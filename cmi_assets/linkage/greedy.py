@@ -41,6 +41,23 @@ def component_roots(n, left, right):
 
 
 @njit(cache=True)
+def components_holding_both(labels, token_ptr, token_nodes, token_a, token_b):
+    """Whether each component (by label, a node index) holds a node with token_a[i] and a
+    node with token_b[i] for some pair i."""
+    both = np.zeros(len(labels), dtype=np.bool_)
+    for i in range(len(token_a)):
+        for x in range(token_ptr[token_a[i]], token_ptr[token_a[i] + 1]):
+            component = labels[token_nodes[x]]
+            if both[component]:
+                continue
+            for y in range(token_ptr[token_b[i]], token_ptr[token_b[i] + 1]):
+                if labels[token_nodes[y]] == component:
+                    both[component] = True
+                    break
+    return both
+
+
+@njit(cache=True)
 def _holds(parent, group, token, token_ptr, token_nodes):
     """Whether a node holding the token is in the group."""
     for i in range(token_ptr[token], token_ptr[token + 1]):
