@@ -35,11 +35,12 @@ record holds both names.
 Nodes are identities (records equal on every compared field; person_records.py): the
 links join identities, and a record takes its identity's cluster. The work is done where
 it is cheapest: DuckDB computes the guard once per link for both levels (thresholds.
-flag_links); a compiled union-find finds each level's connected components of the unguarded links;
-DuckDB compares every pair of distinct signatures inside the components holding more
-than one name, once for both levels, to find the components that break a constraint;
-only those are re-clustered, greedily (compiled: greedy.py), strongest link first, refusing any merge
-that would break one. A cluster's id is its smallest identity id.
+flag_links); a compiled union-find (greedy.py) finds each level's connected components of
+the unguarded links; DuckDB compares every pair of distinct signatures inside the
+components holding more than one name, once for both levels, to find the components that
+break a constraint; only those are re-clustered, greedily and compiled too, strongest
+link first, refusing any merge that would break one. A cluster's id is its smallest
+identity id.
 """
 
 from __future__ import annotations
