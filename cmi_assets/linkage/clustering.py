@@ -268,22 +268,29 @@ def _node_positions(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     return found["position"].to_numpy()
 
 
-def _may_break_a_guard(labels: np.ndarray, given_key: np.ma.MaskedArray, middle_key: np.ma.MaskedArray,
-                       birth_year: np.ma.MaskedArray) -> np.ndarray:
+def _may_break_a_guard(labels: np.ndarray, given_key: np.ndarray, middle_key: np.ndarray, birth_year: np.ndarray) -> np.ndarray:
     """The nodes of the components holding more than one known given name, more than one
     known middle name or birth years two or more apart: only there can two name
-    signatures be separated. Keys: known_name_key_sql (masked where unknown)."""
-    n = len(labels)
-    spread = np.zeros(n, dtype=bool)  # by component label (a node position)
-    for values, gap in ((given_key, 1), (middle_key, 1), (birth_year, 2)):
+    signatures be separated. Keys: known_name_key_sql; each array masked where unknown
+    (as DuckDB's fetchnumpy returns a column with nulls)."""
+
+    def extremes(values: np.ndarray, dtype, lowest, highest) -> tuple[np.ndarray, np.ndarray]:
+        """Per component label: the largest and the smallest known value (lowest and
+        highest where the component has none, so never high > low there)."""
         known = ~np.ma.getmaskarray(values)
-        data = np.asarray(values.data if np.ma.isMaskedArray(values) else values)[known].astype(np.float64 if gap > 1 else np.uint64)
-        low = np.full(n, np.iinfo(np.uint64).max if gap == 1 else np.inf, dtype=data.dtype)
-        high = np.zeros(n, dtype=data.dtype) if gap == 1 else np.full(n, -np.inf)
+        data = np.ma.getdata(values)[known].astype(dtype)
+        low, high = np.full(len(labels), highest, dtype=dtype), np.full(len(labels), lowest, dtype=dtype)
         np.minimum.at(low, labels[known], data)
         np.maximum.at(high, labels[known], data)
-        spread |= (high > low) if gap == 1 else (high - low >= gap)
-    return spread[labels]
+        return high, low
+
+    breaks = np.zeros(len(labels), dtype=bool)
+    for key in (given_key, middle_key):  # 64-bit hashes: compared, never subtracted
+        high, low = extremes(key, np.uint64, 0, np.iinfo(np.uint64).max)
+        breaks |= high > low
+    high, low = extremes(birth_year, np.float64, -np.inf, np.inf)
+    breaks |= high - low >= 2
+    return breaks[labels]
 
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -357,10 +364,9 @@ def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=n))]).astype(np.int64), order
 
 
-def _separations(pairs: pl.DataFrame, bridges: tuple[np.ndarray, np.ndarray]) -> _Separations:
-    """pairs: token_a, token_b, reason; bridges: (signature, bridge) arrays."""
-    a, b = pairs["token_a"].to_numpy().astype(np.int64), pairs["token_b"].to_numpy().astype(np.int64)
-    given = (pairs["reason"] == "given").to_numpy()
+def _separations(a: np.ndarray, b: np.ndarray, given: np.ndarray, bridges: tuple[np.ndarray, np.ndarray]) -> _Separations:
+    """a, b: the separated token pairs; given: separated by given names only; bridges:
+    (signature, bridge) arrays."""
     tokens = np.unique(np.concatenate([a, b, *bridges]))
     ends = np.searchsorted(tokens, np.concatenate([a, b]))
     separated_ptr, order = _csr(ends, len(tokens))
@@ -545,8 +551,8 @@ def cluster_nodes(
         id_of_node, id_pairs = _twin_id_tokens(con, nodes, ids, union, int(sig_of_node.max(initial=0)) + 1, records)
         tokens_of_node.append(id_of_node)
         pairs = pl.concat([pairs, id_pairs.cast(pairs.schema)])
-    separations = _separations(pairs, bridges)
     token_pairs = (pairs["token_a"].to_numpy().astype(np.int64), pairs["token_b"].to_numpy().astype(np.int64))
+    separations = _separations(*token_pairs, (pairs["reason"] == "given").to_numpy(), bridges)
     holders = _token_holders(tokens_of_node)
     roots: dict[str, np.ndarray] = {}
     names = list(levels)

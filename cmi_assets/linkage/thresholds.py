@@ -56,11 +56,12 @@ def expected_f1_by_threshold(probabilities: np.ndarray, counts: np.ndarray | Non
     F1 of linking every pair at or above it. Expected TP = sum of p above, FP = sum of
     1 - p above, FN = sum of p below. counts: how many pairs hold each probability (the
     probabilities then distinct), else one each."""
+    values = np.asarray(probabilities, dtype=float)
     if counts is None:
-        values, counts = np.unique(np.asarray(probabilities, dtype=float), return_counts=True)
+        values, counts = np.unique(values, return_counts=True)
     else:
-        order = np.argsort(np.asarray(probabilities, dtype=float))
-        values, counts = np.asarray(probabilities, dtype=float)[order], np.asarray(counts)[order]
+        order = np.argsort(values)
+        values, counts = values[order], np.asarray(counts)[order]
     values, counts = values[::-1], counts[::-1].astype(float)
     if len(values) == 0:
         return np.array([]), np.array([])
