@@ -15,6 +15,11 @@ from cmi_assets.linkage.settings import CANDIDATE_BLOCKING_RULES, UNIQUE_ID
 # Default budget per rule: pairs per input record. Rules on exact identity fields stay far
 # below it; a rule over a coarse field (birth year alone) would exceed it.
 PAIRS_PER_RECORD_BUDGET = 200
+# Budget of the wide rules together (settings.wide_blocking_rules), pairs per input record:
+# on a file of thousands a DOB or a postcode alone yields a few pairs a record and finds what
+# a typo in a name and another in the DOB hide from the precise rules; on a state's volume
+# the same rules yield hundreds and are left out.
+WIDE_PAIRS_PER_RECORD = 10
 
 
 # Records sampled for the pairs each rule adds after the ones before it (a join per rule):
@@ -82,20 +87,43 @@ def count_pairs_by_rule(
     return out
 
 
+def affordable_wide_rules(
+    con: duckdb.DuckDBPyConnection, table: str, wide: Mapping[str, str], budget: int
+) -> tuple[dict[str, str], dict[str, int]]:
+    """The wide rules that fit the budget together, cheapest first (a rule that alone
+    exceeds what is left is skipped, a cheaper one after it may still fit), and each wide
+    rule's pair count."""
+    pairs = {name: rule_pair_count(con, table, rule) for name, rule in wide.items()}
+    kept, spent = {}, 0
+    for name in sorted(wide, key=lambda n: (pairs[n] is None, pairs[n] or 0, n)):
+        if pairs[name] is not None and spent + pairs[name] <= budget:
+            kept[name] = wide[name]
+            spent += pairs[name]
+    return kept, pairs
+
+
 def choose_blocking_rules(
     con: duckdb.DuckDBPyConnection,
     table: str,
     candidates: Mapping[str, str] = CANDIDATE_BLOCKING_RULES,
     max_pairs_per_rule: int | None = None,
     record_sample_proportion: float | None = None,
+    wide: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
     """The candidate rules whose pair count alone fits the budget (default:
-    PAIRS_PER_RECORD_BUDGET per record), and the measured counts of every candidate.
-    Marginal counts of a large table are measured on a record sample."""
+    PAIRS_PER_RECORD_BUDGET per record), then the wide rules that fit theirs together
+    (affordable_wide_rules, WIDE_PAIRS_PER_RECORD per record), and the measured counts of
+    every rule kept and every precise candidate (a wide rule left out reports its pairs
+    only). Marginal counts of a large table are measured on a record sample."""
     n_records = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     budget = max_pairs_per_rule or PAIRS_PER_RECORD_BUDGET * max(n_records, 1)
     if record_sample_proportion is None:
         record_sample_proportion = min(1.0, MARGINAL_SAMPLE_RECORDS / max(n_records, 1))
-    counts = count_pairs_by_rule(con, table, candidates, record_sample_proportion)
+    kept_wide, wide_pairs = affordable_wide_rules(con, table, wide or {}, WIDE_PAIRS_PER_RECORD * max(n_records, 1))
+    counts = count_pairs_by_rule(con, table, {**candidates, **kept_wide}, record_sample_proportion)
     kept = {name: rule for name, rule in candidates.items() if counts[name]["pairs"] <= budget}
+    kept.update(kept_wide)
+    for name, pairs in wide_pairs.items():
+        if name not in kept_wide:
+            counts[name] = {"pairs": pairs, "left_out": "wide rules' budget"}
     return kept, counts

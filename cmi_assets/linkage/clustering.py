@@ -431,7 +431,9 @@ def _constrained_roots(
     tokens of a separated pair: token_pairs; holders: _token_holders)."""
     n = len(dup)
     root = _components(n, a, b) if labels is None else labels
-    bad = np.bincount(root, weights=dup, minlength=n) > 1
+    bad = np.zeros(n, dtype=bool)
+    for register in dup.T:
+        bad |= np.bincount(root, weights=register, minlength=n) > 1
     if len(token_pairs[0]):
         bad |= components_holding_both(root, *holders, *token_pairs)
     if not bad.any():
@@ -508,7 +510,7 @@ def _twin_id_tokens(
 
 def cluster_nodes(
     con: duckdb.DuckDBPyConnection, nodes: str, links: str, levels: Mapping[str, str], twin_ids: bool = True,
-    records: str | None = None,
+    records: str | None = None, guards: bool = True, registers: tuple[str, ...] = ("duplicate_free_records",),
 ) -> dict[str, pl.DataFrame]:
     """Clusters of nodes at each level. nodes: a table or view with NODE_COLUMNS
     (identities, or records with a duplicate_free_records count of 0 or 1; with
@@ -519,14 +521,19 @@ def cluster_nodes(
     conservative, then less conservative): a level's clusters lie inside the next one's,
     so a conservative person never spans two less conservative ones; twin_ids: keep
     alike-named twins' agency IDs apart (_twin_id_tokens; records: the nodes' records, for
-    twins recorded together). Returns, per level, unique_id -> cluster_id (the smallest
-    unique_id of the cluster).
+    twins recorded together); guards=False: no name signatures are separated and no twin
+    IDs kept apart (records without the family fields the guards rest on); registers: the
+    nodes' columns counting their records in each duplicate-free register (a cluster holds
+    at most one record of each). Returns, per level, unique_id -> cluster_id (the
+    smallest unique_id of the cluster).
 
     The separated signature pairs are found once, inside the components of every level's
     links together: each level's components lie inside those."""
-    arrays = con.execute(f"""SELECT unique_id, coalesce(duplicate_free_records, 0) AS dup, {known_name_key_sql('given')} AS given_key,
+    dup_columns = ", ".join(f"coalesce({c}, 0) AS dup_{j}" for j, c in enumerate(registers))
+    arrays = con.execute(f"""SELECT unique_id, {dup_columns}, {known_name_key_sql('given')} AS given_key,
                              {known_name_key_sql('middle')} AS middle_key, birth_year FROM {nodes} ORDER BY unique_id""").fetchnumpy()
-    ids, dup = np.asarray(arrays["unique_id"], dtype=np.int64), np.asarray(arrays["dup"], dtype=np.int64)
+    ids = np.asarray(arrays["unique_id"], dtype=np.int64)
+    dup = np.column_stack([np.asarray(arrays[f"dup_{j}"], dtype=np.int64) for j in range(len(registers))])
     flags = ", ".join(f"coalesce(({condition}), FALSE) AS level_{i}" for i, condition in enumerate(levels.values()))
     rows = con.execute(f"""SELECT * FROM (SELECT unique_id_l, unique_id_r, match_probability, {flags} FROM {links}
                            WHERE separated_by IS NULL) WHERE {' OR '.join(f'level_{i}' for i in range(len(levels)))}""").fetchnumpy()
@@ -543,7 +550,10 @@ def cluster_nodes(
             break
     else:
         union = _components(len(ids), a_all, b_all)
-    candidates = _may_break_a_guard(union, arrays["given_key"], arrays["middle_key"], arrays["birth_year"])
+    if guards:
+        candidates = _may_break_a_guard(union, arrays["given_key"], arrays["middle_key"], arrays["birth_year"])
+    else:
+        candidates, twin_ids = np.zeros(len(ids), dtype=bool), False
     sig_of_node, pairs, bridges = _separated_signatures(con, nodes, ids, union, candidates)
     tokens_of_node = [sig_of_node]
     pairs = pairs.select(pl.col("sig_a").cast(pl.Int64).alias("token_a"), pl.col("sig_b").cast(pl.Int64).alias("token_b"), "reason")

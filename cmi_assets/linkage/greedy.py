@@ -103,13 +103,23 @@ def _conflict(parent, next_member, relevant_nodes, group_a, group_b, node_tokens
 
 
 @njit(cache=True)
+def _over_one(dup, a, b):
+    """Whether groups a and b together hold more than one record of some register."""
+    for j in range(dup.shape[1]):
+        if dup[a, j] + dup[b, j] > 1:
+            return True
+    return False
+
+
+@njit(cache=True)
 def greedy_roots(edge_a, edge_b, duplicate_free, node_tokens, token_ptr, token_nodes, separated_ptr, separated_tokens,
                  separated_given, bridge_ptr, bridge_tokens):
     """Each node's group root (its smallest node index) after merging along the links in
     the order given (edge_a[i], edge_b[i]: node indices), refusing a merge that would put
-    more than one duplicate-free record in a group or break a separated pair. node_tokens:
-    each node's tokens (-1 for none)."""
-    m = len(duplicate_free)
+    more than one duplicate-free record of one register in a group or break a separated
+    pair. duplicate_free: each node's records in each register (one column a register);
+    node_tokens: each node's tokens (-1 for none)."""
+    m = duplicate_free.shape[0]
     parent = np.arange(m)
     next_member = np.full(m, -1)  # each group's nodes, a list from its root
     last_member = np.arange(m)
@@ -126,7 +136,7 @@ def greedy_roots(edge_a, edge_b, duplicate_free, node_tokens, token_ptr, token_n
     for e in range(len(edge_a)):
         ra = _find(parent, edge_a[e])
         rb = _find(parent, edge_b[e])
-        if ra == rb or dup[ra] + dup[rb] > 1:
+        if ra == rb or _over_one(dup, ra, rb):
             continue
         keep, drop = (ra, rb) if ra < rb else (rb, ra)
         if relevant_nodes[ra] > 0 and relevant_nodes[rb] > 0:
@@ -139,7 +149,7 @@ def greedy_roots(edge_a, edge_b, duplicate_free, node_tokens, token_ptr, token_n
                 refused[key] = versions
                 continue
         parent[drop] = keep
-        dup[keep] += dup[drop]
+        dup[keep, :] += dup[drop, :]
         version[keep] += 1
         relevant_nodes[keep] += relevant_nodes[drop]
         next_member[last_member[keep]] = drop

@@ -28,6 +28,9 @@ IDENTITY_COLUMNS = (
     "role", "id_namespace", "person_id", "given_name", "middle_name", "family_name", "dob", "birth_year", "sex",
     "parent1_given", "parent2_given", "postcode",
 )
+# Compared fields a file mapping may add (settings.FILE_FIELDS): part of an identity where
+# the records carry them.
+FILE_IDENTITY_COLUMNS = ("address", "locality", "shared_id", "dob_text")
 # Fields an identity carries for Splink and the clustering constraints.
 IDENTITY_FIELDS = IDENTITY_COLUMNS + (
     "family_parts", "given_forms", "given_is_known", "middle_forms", "middle_is_known", "given_soundex", "family_soundex",
@@ -182,13 +185,18 @@ def standardise_person_records(raw: pl.DataFrame) -> pl.DataFrame:
         (pl.col("agency") + "__" + pl.col("record_type")).alias("source_dataset"),
         pl.col("agency").alias("id_namespace"),
     )
+    if "locality_raw" in frame.columns:
+        frame = frame.with_columns(std.standard_name(pl.col("locality_raw")).alias("locality"))
+    if "shared_id" in frame.columns:  # identifiers compare without case, spaces or punctuation
+        frame = frame.with_columns(pl.col("shared_id").str.to_uppercase().str.replace_all(r"[^0-9A-Z]", "").replace("", None))
     frame = std.add_name_keys(frame)
+    extra = [c for c in FILE_IDENTITY_COLUMNS if c in frame.columns and c != "address"]
     return frame.select(
         "record_ref", "source_dataset", "agency", "record_type", "record_key", "slot", "role", "id_namespace", "person_id",
         "given_name", "middle_name", "family_name", "family_parts", "given_forms", "given_is_known", "middle_forms",
         "middle_is_known", "given_soundex", "family_soundex", "dob", "dob_year_month", "birth_year", "sex",
         "parent1_given", "parent2_given", "parent_given_forms", "parent1_dob", "parent2_dob",
-        "address", "postcode", "event_date",
+        "address", "postcode", "event_date", *extra,
     )
 
 
@@ -221,14 +229,17 @@ def build_person_records(
     return {**person_record_counts(records), "identities": build_identities(con, table)}
 
 
-def _identity_id_sql() -> str:
-    parts = ", ".join(f"coalesce(CAST({c} AS VARCHAR), '~')" for c in IDENTITY_COLUMNS)
+def _identity_id_sql(columns: tuple[str, ...] = IDENTITY_COLUMNS) -> str:
+    parts = ", ".join(f"coalesce(CAST({c} AS VARCHAR), '~')" for c in columns)
     return f"CAST(md5_number_lower(concat_ws('|', {parts})) >> 1 AS BIGINT)"
 
 
-def write_person_records(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, table: str = PERSON_RECORDS_TABLE) -> None:
+def write_person_records(
+    con: duckdb.DuckDBPyConnection, records: pl.DataFrame, table: str = PERSON_RECORDS_TABLE, extra_fields: tuple[str, ...] = (),
+) -> None:
     """Write standardised records with their stable BIGINT unique_id (from the record
-    reference) and identity_id (from the compared fields)."""
+    reference) and identity_id (from the compared fields: IDENTITY_COLUMNS and the
+    mapping's extra_fields, of FILE_IDENTITY_COLUMNS)."""
     schema = table.split(".")[0] if "." in table else None
     if schema:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -236,7 +247,7 @@ def write_person_records(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, 
     try:
         con.execute(
             f"""CREATE OR REPLACE TABLE {table} AS
-                SELECT CAST(md5_number_lower(record_ref) >> 1 AS BIGINT) AS unique_id, {_identity_id_sql()} AS identity_id, *
+                SELECT CAST(md5_number_lower(record_ref) >> 1 AS BIGINT) AS unique_id, {_identity_id_sql(IDENTITY_COLUMNS + tuple(extra_fields))} AS identity_id, *
                 FROM _person_records_frame ORDER BY record_ref"""
         )
     finally:
@@ -248,6 +259,7 @@ def build_identities(
     records_table: str = PERSON_RECORDS_TABLE,
     table: str = IDENTITIES_TABLE,
     only_new_from: str | None = None,
+    extra_fields: tuple[str, ...] = (),
 ) -> int:
     """One row per identity (unique_id = identity_id) with the compared fields, the number
     of records holding it, the smallest of their record references (a cluster's founding
@@ -255,7 +267,7 @@ def build_identities(
     duplicate-free register. With only_new_from: the identities of that records table not
     yet in `table`."""
     dup_free = " OR ".join(f"(agency = '{a}' AND record_type = '{r}' AND slot = '{s}')" for a, r, s in sorted(DUPLICATE_FREE_SLOTS))
-    fields = ", ".join(f"arg_min({c}, record_ref) AS {c}" for c in IDENTITY_FIELDS)
+    fields = ", ".join(f"arg_min({c}, record_ref) AS {c}" for c in IDENTITY_FIELDS + tuple(extra_fields))
     source = only_new_from or records_table
     where = f"WHERE identity_id NOT IN (SELECT unique_id FROM {IDENTITIES_TABLE})" if only_new_from else ""
     con.execute(

@@ -1,6 +1,12 @@
 """The Splink model of a person, declared: one comparison per identity field, each a short
 list of levels from strongest agreement to none, and the blocking rules.
 
+The model adapts to the fields it is given: a comparison (and a level) exists only for
+fields the records carry, so a file without parents' names or middle names gets no
+comparison of them (and Splink no never-observed level to warn about), and a file with an
+address, a locality or an identifier both files share gets comparisons of those. The
+person spine's fields are SPINE_FIELDS; `cmi link` passes the fields its mapping names.
+
 Levels are plain DuckDB SQL over the standardised person-record columns (suffix _l / _r),
 so the settings read as a table of rules. Term-frequency adjustment on exact name
 agreement: agreeing on a rare surname says more than agreeing on "SMITH".
@@ -12,7 +18,15 @@ from typing import Any
 
 UNIQUE_ID = "unique_id"
 
-
+# The compared fields of the person spine's canonical records (person_records.py).
+SPINE_FIELDS: frozenset[str] = frozenset(
+    {"given_name", "middle_name", "family_name", "dob", "sex", "parent_given", "postcode", "person_id"}
+)
+# Fields a file mapping may add: a one-line address (from one or more columns), a locality
+# (suburb, town, city), an identifier that every file carries in one namespace, and the
+# date of birth as written (YYYYMMDD digits read through the file's format, kept where the
+# date itself does not parse: 19450493 still agrees with 19450403 to one character).
+FILE_FIELDS: frozenset[str] = frozenset({"address", "locality", "shared_id", "dob_text"})
 
 def _null(sql: str) -> dict[str, Any]:
     return {"sql_condition": sql, "label_for_charts": "null", "is_null_level": True}
@@ -33,26 +47,31 @@ def _comparison(name: str, description: str, levels: list[dict[str, Any]]) -> di
     return {"output_column_name": name, "comparison_description": description, "comparison_levels": levels}
 
 
-def given_name_comparison() -> dict[str, Any]:
+def given_name_comparison(fields: frozenset[str] = SPINE_FIELDS) -> dict[str, Any]:
     """Informal names (nicknames, an initial only) and given/middle swaps are the commonest
-    disagreements in care and protection records (NZ study, para 97)."""
-    return _comparison(
-        "given_name",
-        "given name: exact, swapped with middle, nickname, close spelling, initial",
-        [
-            _null("given_name_l IS NULL OR given_name_r IS NULL"),
-            _level("given_name_l = given_name_r", "exact", tf_column="given_name"),
-            _level("given_name_l = middle_name_r OR middle_name_l = given_name_r", "given/middle swapped"),
-            _level("list_has_any(given_forms_l, given_forms_r)", "nickname or formal form"),
-            _level("jaro_winkler_similarity(given_name_l, given_name_r) >= 0.92", "Jaro-Winkler >= 0.92"),
-            _level("jaro_winkler_similarity(given_name_l, given_name_r) >= 0.80", "Jaro-Winkler >= 0.80"),
-            _level(
-                "(length(given_name_l) = 1 OR length(given_name_r) = 1) AND left(given_name_l, 1) = left(given_name_r, 1)",
-                "initial agrees",
-            ),
-            _else(),
-        ],
-    )
+    disagreements in care and protection records (NZ study, para 97); given and family
+    name keyed into each other's field are a common slip in any register."""
+    levels = [_null("given_name_l IS NULL OR given_name_r IS NULL"), _level("given_name_l = given_name_r", "exact", tf_column="given_name")]
+    if "middle_name" in fields:
+        levels.append(_level("given_name_l = middle_name_r OR middle_name_l = given_name_r", "given/middle swapped"))
+    if "family_name" in fields:
+        levels.append(_level(names_swapped_sql(), "given/family swapped"))
+    levels += [
+        _level("list_has_any(given_forms_l, given_forms_r)", "nickname or formal form"),
+        _level("jaro_winkler_similarity(given_name_l, given_name_r) >= 0.92", "Jaro-Winkler >= 0.92"),
+        _level("jaro_winkler_similarity(given_name_l, given_name_r) >= 0.80", "Jaro-Winkler >= 0.80"),
+        _level(
+            "(length(given_name_l) = 1 OR length(given_name_r) = 1) AND left(given_name_l, 1) = left(given_name_r, 1)",
+            "initial agrees",
+        ),
+        _else(),
+    ]
+    return _comparison("given_name", "given name: exact, swapped with middle or family name, nickname, close spelling, initial", levels)
+
+
+def names_swapped_sql() -> str:
+    """Given and family name keyed into each other's field."""
+    return "given_name_l = family_name_r AND family_name_l = given_name_r"
 
 
 def middle_name_comparison() -> dict[str, Any]:
@@ -69,36 +88,44 @@ def middle_name_comparison() -> dict[str, Any]:
     )
 
 
-def family_name_comparison() -> dict[str, Any]:
-    """Surnames change with partnering and are double-barrelled: a shared part agrees."""
-    return _comparison(
-        "family_name",
-        "family name: exact, a shared part (hyphenated/changed), close spelling",
-        [
-            _null("family_name_l IS NULL OR family_name_r IS NULL"),
-            _level("family_name_l = family_name_r", "exact", tf_column="family_name"),
-            _level("list_has_any(family_parts_l, family_parts_r)", "a part agrees"),
-            _level("jaro_winkler_similarity(family_name_l, family_name_r) >= 0.92", "Jaro-Winkler >= 0.92"),
-            _level("jaro_winkler_similarity(family_name_l, family_name_r) >= 0.80", "Jaro-Winkler >= 0.80"),
-            _else(),
-        ],
-    )
+def family_name_comparison(fields: frozenset[str] = SPINE_FIELDS) -> dict[str, Any]:
+    """Surnames change with partnering and are double-barrelled: a shared part agrees. A
+    swap with the given name is evidence here too (else the swap would count as two
+    disagreeing names)."""
+    levels = [_null("family_name_l IS NULL OR family_name_r IS NULL"), _level("family_name_l = family_name_r", "exact", tf_column="family_name")]
+    if "given_name" in fields:
+        levels.append(_level(names_swapped_sql(), "given/family swapped"))
+    levels += [
+        _level("list_has_any(family_parts_l, family_parts_r)", "a part agrees"),
+        _level("jaro_winkler_similarity(family_name_l, family_name_r) >= 0.92", "Jaro-Winkler >= 0.92"),
+        _level("jaro_winkler_similarity(family_name_l, family_name_r) >= 0.80", "Jaro-Winkler >= 0.80"),
+        _else(),
+    ]
+    return _comparison("family_name", "family name: exact, swapped with given name, a shared part (hyphenated/changed), close spelling", levels)
 
 
-def dob_comparison() -> dict[str, Any]:
+def dob_comparison(fields: frozenset[str] = SPINE_FIELDS) -> dict[str, Any]:
     """DOB errors seen in the extracts: day/month transposed, one digit wrong, the 1st of
-    the month for an unknown day, or only an age (a year estimate) (NZ study, para 97)."""
+    the month for an unknown day, or only an age (a year estimate) (NZ study, para 97).
+    With dob_text (a file's DOB as written), a date that does not parse (a month 13)
+    still agrees to one character."""
+    if "dob_text" in fields:
+        null = "(dob_text_l IS NULL OR dob_text_r IS NULL) AND (birth_year_l IS NULL OR birth_year_r IS NULL)"
+        one_character = "damerau_levenshtein(dob_text_l, dob_text_r) <= 1"
+    else:
+        null = "(dob_l IS NULL OR dob_r IS NULL) AND (birth_year_l IS NULL OR birth_year_r IS NULL)"
+        one_character = "damerau_levenshtein(CAST(dob_l AS VARCHAR), CAST(dob_r AS VARCHAR)) <= 1"
     return _comparison(
         "dob",
         "date of birth: exact, transposed, one digit, same month, year within one",
         [
-            _null("(dob_l IS NULL OR dob_r IS NULL) AND (birth_year_l IS NULL OR birth_year_r IS NULL)"),
+            _null(null),
             _level("dob_l = dob_r", "exact"),
             _level(
                 "year(dob_l) = year(dob_r) AND month(dob_l) = day(dob_r) AND day(dob_l) = month(dob_r)",
                 "day and month transposed",
             ),
-            _level("damerau_levenshtein(CAST(dob_l AS VARCHAR), CAST(dob_r AS VARCHAR)) <= 1", "one character"),
+            _level(one_character, "one character"),
             _level("dob_year_month_l = dob_year_month_r", "same year and month"),
             _level("abs(birth_year_l - birth_year_r) <= 1", "birth year within one"),
             _else(),
@@ -156,50 +183,154 @@ def agency_id_comparison() -> dict[str, Any]:
     )
 
 
-def comparisons() -> list[dict[str, Any]]:
-    return [
-        given_name_comparison(),
-        middle_name_comparison(),
-        family_name_comparison(),
-        dob_comparison(),
-        sex_comparison(),
-        parent_given_names_comparison(),
-        postcode_comparison(),
-        agency_id_comparison(),
+def shared_id_comparison() -> dict[str, Any]:
+    """An identifier every file carries (a social security or national health number): the
+    same, one keying slip apart (a digit wrong or two swapped), or different."""
+    return _comparison(
+        "shared_id",
+        "identifier shared across files: exact, one character",
+        [
+            _null("shared_id_l IS NULL OR shared_id_r IS NULL"),
+            _level("shared_id_l = shared_id_r", "exact"),
+            _level("damerau_levenshtein(shared_id_l, shared_id_r) <= 1", "one character"),
+            _else(),
+        ],
+    )
+
+
+def address_comparison() -> dict[str, Any]:
+    """The address as one standardised line: the same, a close spelling (a typo, an
+    abbreviation), a similar line (a missing or changed part), or another address."""
+    return _comparison(
+        "address",
+        "address: exact, Jaro-Winkler >= 0.92, >= 0.80",
+        [
+            _null("address_l IS NULL OR address_r IS NULL"),
+            _level("address_l = address_r", "exact"),
+            _level("jaro_winkler_similarity(address_l, address_r) >= 0.92", "Jaro-Winkler >= 0.92"),
+            _level("jaro_winkler_similarity(address_l, address_r) >= 0.80", "Jaro-Winkler >= 0.80"),
+            _else(),
+        ],
+    )
+
+
+def locality_comparison() -> dict[str, Any]:
+    return _comparison(
+        "locality",
+        "locality (suburb, town or city): exact, close spelling",
+        [
+            _null("locality_l IS NULL OR locality_r IS NULL"),
+            _level("locality_l = locality_r", "exact"),
+            _level("jaro_winkler_similarity(locality_l, locality_r) >= 0.90", "Jaro-Winkler >= 0.90"),
+            _else(),
+        ],
+    )
+
+
+def comparisons(fields: frozenset[str] = SPINE_FIELDS) -> list[dict[str, Any]]:
+    """One comparison per compared field present, in a fixed order."""
+    built = [
+        ("given_name", lambda: given_name_comparison(fields)),
+        ("middle_name", middle_name_comparison),
+        ("family_name", lambda: family_name_comparison(fields)),
+        ("dob", lambda: dob_comparison(fields)),
+        ("sex", sex_comparison),
+        ("parent_given", parent_given_names_comparison),
+        ("address", address_comparison),
+        ("locality", locality_comparison),
+        ("postcode", postcode_comparison),
+        ("person_id", agency_id_comparison),
+        ("shared_id", shared_id_comparison),
     ]
+    return [make() for field, make in built if field in fields]
 
 
-# Blocking rules for predictions, most selective first. blocking.choose_blocking_rules
-# keeps those whose measured pair counts fit the budget.
-CANDIDATE_BLOCKING_RULES: dict[str, str] = {
-    "same_agency_id": "l.id_namespace = r.id_namespace AND l.person_id = r.person_id",
-    "dob_given_soundex": "l.dob = r.dob AND l.given_soundex = r.given_soundex",
-    "dob_family_soundex": "l.dob = r.dob AND l.family_soundex = r.family_soundex",
-    "given_family_exact": "l.given_name = r.given_name AND l.family_name = r.family_name",
+# Blocking rules for predictions, most selective first, each with the fields it needs.
+# blocking.choose_blocking_rules keeps those whose measured pair counts fit the budget.
+_PRECISE_RULES: dict[str, tuple[str, frozenset[str]]] = {
+    "same_agency_id": ("l.id_namespace = r.id_namespace AND l.person_id = r.person_id", frozenset({"person_id"})),
+    "same_shared_id": ("l.shared_id = r.shared_id", frozenset({"shared_id"})),
+    "dob_given_soundex": ("l.dob = r.dob AND l.given_soundex = r.given_soundex", frozenset({"dob", "given_name"})),
+    "dob_family_soundex": ("l.dob = r.dob AND l.family_soundex = r.family_soundex", frozenset({"dob", "family_name"})),
+    "given_family_exact": ("l.given_name = r.given_name AND l.family_name = r.family_name", frozenset({"given_name", "family_name"})),
     "family_soundex_year_initial": (
-        "l.family_soundex = r.family_soundex AND l.birth_year = r.birth_year AND left(l.given_name, 1) = left(r.given_name, 1)"
+        "l.family_soundex = r.family_soundex AND l.birth_year = r.birth_year AND left(l.given_name, 1) = left(r.given_name, 1)",
+        frozenset({"family_name", "dob", "given_name"}),
     ),
-    "dob_postcode": "l.dob = r.dob AND l.postcode = r.postcode",
-    "family_parent1_given": "l.family_name = r.family_name AND l.parent1_given = r.parent1_given",
-    "given_soundex_year_postcode": "l.given_soundex = r.given_soundex AND l.birth_year = r.birth_year AND l.postcode = r.postcode",
+    "dob_postcode": ("l.dob = r.dob AND l.postcode = r.postcode", frozenset({"dob", "postcode"})),
+    "family_parent1_given": ("l.family_name = r.family_name AND l.parent1_given = r.parent1_given", frozenset({"family_name", "parent_given"})),
+    "given_soundex_year_postcode": (
+        "l.given_soundex = r.given_soundex AND l.birth_year = r.birth_year AND l.postcode = r.postcode",
+        frozenset({"given_name", "dob", "postcode"}),
+    ),
+    # given and family name keyed into each other's field
+    "names_swapped": ("l.given_name = r.family_name AND l.family_name = r.given_name", frozenset({"given_name", "family_name"})),
+}
+# Wider rules, for what the precise ones miss (a typo in a name and another in the DOB; a
+# name replaced): each kept only while it stays cheap on these records
+# (blocking.WIDE_PAIRS_PER_RECORD), which a small file allows and a state's volume does not.
+_WIDE_RULES: dict[str, tuple[str, frozenset[str]]] = {
+    "given_family_soundex": ("l.given_soundex = r.given_soundex AND l.family_soundex = r.family_soundex", frozenset({"given_name", "family_name"})),
+    "address_exact": ("l.address = r.address", frozenset({"address"})),
+    "postcode_family": ("l.postcode = r.postcode AND l.family_name = r.family_name", frozenset({"postcode", "family_name"})),
+    "postcode_given": ("l.postcode = r.postcode AND l.given_name = r.given_name", frozenset({"postcode", "given_name"})),
+    "locality_birth_year": ("l.locality = r.locality AND l.birth_year = r.birth_year", frozenset({"locality", "dob"})),
+    "dob": ("l.dob = r.dob", frozenset({"dob"})),
+    "postcode": ("l.postcode = r.postcode", frozenset({"postcode"})),
 }
 
-# EM passes (NZ-style: the exact-identifier pass first, where an agency ID is shared across
-# its record types). Each pass estimates m for every comparison not used in its rule.
-TRAINING_BLOCKING_RULES: list[str] = [
-    "l.id_namespace = r.id_namespace AND l.person_id = r.person_id",
-    "l.dob = r.dob",
-    "l.given_name = r.given_name AND l.family_name = r.family_name",
-]
 
-# Near-certain rules for the prior (probability two random records match).
-DETERMINISTIC_RULES: list[str] = [
-    "l.id_namespace = r.id_namespace AND l.person_id = r.person_id",
-    "l.given_name = r.given_name AND l.family_name = r.family_name AND l.dob = r.dob",
-]
+def _rules_for(rules: dict[str, tuple[str, frozenset[str]]], fields: frozenset[str]) -> dict[str, str]:
+    return {name: rule for name, (rule, needs) in rules.items() if needs <= fields}
 
 
-def linkage_settings(blocking_rules: list[str]) -> dict[str, Any]:
+def candidate_blocking_rules(fields: frozenset[str] = SPINE_FIELDS) -> dict[str, str]:
+    """The precise candidate rules whose fields are present."""
+    return _rules_for(_PRECISE_RULES, fields)
+
+
+def wide_blocking_rules(fields: frozenset[str] = SPINE_FIELDS) -> dict[str, str]:
+    """The wide candidate rules whose fields are present."""
+    return _rules_for(_WIDE_RULES, fields)
+
+
+CANDIDATE_BLOCKING_RULES: dict[str, str] = candidate_blocking_rules()
+
+
+def training_blocking_rules(fields: frozenset[str] = SPINE_FIELDS) -> list[str]:
+    """EM passes (NZ-style: the exact-identifier pass first, where an agency ID is shared
+    across its record types, or an identifier across files). Each pass estimates m for
+    every comparison not used in its rule; a pass with no pairs is skipped (train.py)."""
+    rules = []
+    if "person_id" in fields:
+        rules.append("l.id_namespace = r.id_namespace AND l.person_id = r.person_id")
+    if "shared_id" in fields:
+        rules.append("l.shared_id = r.shared_id")
+    if "dob" in fields:
+        rules.append("l.dob = r.dob")
+    if {"given_name", "family_name"} <= fields:
+        rules.append("l.given_name = r.given_name AND l.family_name = r.family_name")
+    return rules
+
+
+TRAINING_BLOCKING_RULES: list[str] = training_blocking_rules()
+
+
+def deterministic_rules(fields: frozenset[str] = SPINE_FIELDS) -> list[str]:
+    """Near-certain rules for the prior (probability two random records match)."""
+    rules = []
+    if "person_id" in fields:
+        rules.append("l.id_namespace = r.id_namespace AND l.person_id = r.person_id")
+    if "shared_id" in fields:
+        rules.append("l.shared_id = r.shared_id AND l.family_name = r.family_name" if "family_name" in fields else "l.shared_id = r.shared_id")
+    rules.append(" AND ".join(f"l.{f} = r.{f}" for f in ("given_name", "family_name", "dob") if f in fields))
+    return [rule for rule in rules if rule]
+
+
+DETERMINISTIC_RULES: list[str] = deterministic_rules()
+
+
+def linkage_settings(blocking_rules: list[str], fields: frozenset[str] = SPINE_FIELDS) -> dict[str, Any]:
     """A Splink settings dictionary for deduplicating all person identities together (one
     person space: a parent's own childhood care and protection record links to their
     adult records). The scored pairs keep ids, weights and comparison levels only."""
@@ -207,7 +338,7 @@ def linkage_settings(blocking_rules: list[str]) -> dict[str, Any]:
         "link_type": "dedupe_only",
         "unique_id_column_name": UNIQUE_ID,
         "probability_two_random_records_match": 1e-5,
-        "comparisons": comparisons(),
+        "comparisons": comparisons(fields),
         "blocking_rules_to_generate_predictions": [{"blocking_rule": r, "sql_dialect": "duckdb"} for r in blocking_rules],
         "retain_matching_columns": False,
         "retain_intermediate_calculation_columns": False,

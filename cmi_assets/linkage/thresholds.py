@@ -115,6 +115,7 @@ def flag_links(
     records_table: str = IDENTITIES_TABLE,
     out_table: str = "linkage.person_links",
     append: bool = False,
+    guards: bool = True,
 ) -> dict[str, int]:
     """The pairs linked at either level, with both flags, and why the clustering guards
     separate the two identities (clustering.separated_by_sql; NULL for most links).
@@ -124,7 +125,8 @@ def flag_links(
     hospital record names none, and the threshold alone decides). Less conservative: its
     threshold. The parent condition is evaluated once per distinct pair of parent-name
     sets and the guard only for its candidates, so each pair is joined to the narrow
-    fields of its identities once."""
+    fields of its identities once. guards=False: no link is separated (records without
+    the family fields the guards rest on: cmi link on files without parents' names)."""
     t_conservative = thresholds.conservative_min_probability
     t_less = thresholds.less_conservative_min_probability
     # each identity's fields for the flags, names as integer keys (cheaper through the
@@ -145,7 +147,7 @@ def flag_links(
                p.match_probability >= {t_less!r} AS is_link_less_conservative,
                {tested} AS parents_tested, CASE WHEN {needed} THEN l.parents_key END AS parents_l,
                CASE WHEN {needed} THEN r.parents_key END AS parents_r,
-               {guard_candidate_sql('l', 'r', name_keys=True)} AS guard_candidate
+               {guard_candidate_sql('l', 'r', name_keys=True) if guards else 'FALSE'} AS guard_candidate
         FROM {pairs_table} p
         JOIN cmi_flag_nodes l ON l.unique_id = p.unique_id_l
         JOIN cmi_flag_nodes r ON r.unique_id = p.unique_id_r

@@ -26,10 +26,12 @@ from cmi_assets.linkage.blocking import choose_blocking_rules, rule_pair_count
 from cmi_assets.linkage.engine import duckdb_api, register_input
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE
 from cmi_assets.linkage.settings import (
-    CANDIDATE_BLOCKING_RULES,
-    DETERMINISTIC_RULES,
-    TRAINING_BLOCKING_RULES,
+    SPINE_FIELDS,
+    candidate_blocking_rules,
+    deterministic_rules,
     linkage_settings,
+    training_blocking_rules,
+    wide_blocking_rules,
 )
 
 ARTEFACT_FORMAT = "cmi-person-linkage-model/1"
@@ -60,22 +62,26 @@ def training_plan(
     seed: int = 1,
     u_max_pairs: float = U_MAX_PAIRS,
     em_max_pairs: int = EM_MAX_PAIRS,
+    fields: frozenset[str] = SPINE_FIELDS,
 ) -> dict[str, Any]:
     """What training will do, from measured pair counts: the prediction blocking rules
-    (chosen when not given) with their counts, and the EM passes with their record
-    samples (the artefact's blocking_rules, blocking_rule_pair_counts and training)."""
+    (chosen when not given, for the fields the records carry) with their counts, and the
+    EM passes with their record samples (the artefact's blocking_rules,
+    blocking_rule_pair_counts and training)."""
     counts: dict[str, Any] = {}
+    candidates = {**candidate_blocking_rules(fields), **wide_blocking_rules(fields)}
     if blocking_rules is None:
-        blocking_rules, counts = choose_blocking_rules(con, table, CANDIDATE_BLOCKING_RULES)
+        blocking_rules, counts = choose_blocking_rules(con, table, candidate_blocking_rules(fields), wide=wide_blocking_rules(fields))
     # an EM rule that is also a candidate was counted already
-    measured = {CANDIDATE_BLOCKING_RULES[name]: c["pairs"] for name, c in counts.items()}
+    measured = {candidates[name]: c["pairs"] for name, c in counts.items() if c.get("pairs") is not None}
     em_passes = []
-    for rule in TRAINING_BLOCKING_RULES:
+    for rule in training_blocking_rules(fields):
         proportion = _em_record_sample_proportion(con, table, rule, em_max_pairs, measured.get(rule))
         if proportion is not None:  # None: no pairs under this rule (a file without agency IDs)
             em_passes.append({"blocking_rule": rule, "record_sample_proportion": proportion})
     n_records = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     return {
+        "fields": sorted(fields),
         "blocking_rules": dict(blocking_rules),
         "blocking_rule_pair_counts": counts,
         "training": {"records": n_records, "seed": seed, "u_max_pairs": u_max_pairs, "em_passes": em_passes},
@@ -89,14 +95,16 @@ def train_model(
     seed: int = 1,
     u_max_pairs: float = U_MAX_PAIRS,
     em_max_pairs: int = EM_MAX_PAIRS,
+    fields: frozenset[str] = SPINE_FIELDS,
 ) -> dict[str, Any]:
     """Train on the person identities (person_records.build_identities) as the plan says
-    (training_plan); returns the artefact (see module docstring)."""
-    plan = training_plan(con, table, blocking_rules, seed, u_max_pairs, em_max_pairs)
+    (training_plan), comparing the given fields (settings.comparisons); returns the
+    artefact (see module docstring)."""
+    plan = training_plan(con, table, blocking_rules, seed, u_max_pairs, em_max_pairs, fields)
     db_api = duckdb_api(con)
     records = register_input(db_api, con, table, "person_records")
-    linker = Linker(records, linkage_settings(list(plan["blocking_rules"].values())), log_level=logging.WARNING)
-    linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES, recall=DETERMINISTIC_RULES_RECALL)
+    linker = Linker(records, linkage_settings(list(plan["blocking_rules"].values()), fields), log_level=logging.WARNING)
+    linker.training.estimate_probability_two_random_records_match(deterministic_rules(fields), recall=DETERMINISTIC_RULES_RECALL)
     chosen = ChosenMaxPairs()
     _SPLINK_TRAINING_LOG.addFilter(chosen)
     try:

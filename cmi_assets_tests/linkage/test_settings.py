@@ -34,8 +34,8 @@ def _level_label(comparison: dict, left: dict, right: dict) -> str:
     raise AssertionError("no level matched")
 
 
-def _given(name, middle=None, forms=None):
-    return {"given_name": name, "middle_name": middle, "given_forms": forms or ([name] if name else None)}
+def _given(name, middle=None, forms=None, family="SMITH"):
+    return {"given_name": name, "middle_name": middle, "given_forms": forms or ([name] if name else None), "family_name": family}
 
 
 @pytest.mark.parametrize(
@@ -45,6 +45,7 @@ def _given(name, middle=None, forms=None):
         (_given("JAMES", "PAUL"), _given("PAUL", "JAMES"), "given/middle swapped"),
         (_given("BILL", forms=["BILL", "WILLIAM"]), _given("WILLIAM", forms=["WILLIAM", "BILL"]), "nickname or formal form"),
         (_given("JONATHAN"), _given("JONATHON"), "Jaro-Winkler >= 0.92"),
+        (_given("JONES", family="MARY"), _given("MARY", family="JONES"), "given/family swapped"),
         (_given("W"), _given("WILLIAM"), "initial agrees"),
         (_given("MARY"), _given("SUSAN"), "all other"),
         (_given(None), _given("SUSAN"), "null"),
@@ -80,9 +81,11 @@ def test_dob_levels(left, right, label):
         ({"family_name": "SMITH", "family_parts": ["SMITH"]}, {"family_name": "SMITH JONES", "family_parts": ["SMITH", "JONES"]}, "a part agrees"),
         ({"family_name": "SMITH", "family_parts": ["SMITH"]}, {"family_name": "SMITH", "family_parts": ["SMITH"]}, "exact"),
         ({"family_name": "SMITH", "family_parts": ["SMITH"]}, {"family_name": "SMYTH", "family_parts": ["SMYTH"]}, "Jaro-Winkler >= 0.80"),
+        ({"family_name": "ANN", "family_parts": ["ANN"], "given_name": "SMITH"}, {"family_name": "SMITH", "family_parts": ["SMITH"]}, "given/family swapped"),
     ],
 )
 def test_family_name_levels(left, right, label):
+    left, right = {"given_name": "ANN", **left}, {"given_name": "ANN", **right}
     assert _level_label(settings.family_name_comparison(), left, right) == label
 
 
@@ -98,6 +101,21 @@ def test_parent_names_nickname_aware():
     comparison = settings.parent_given_names_comparison()
     assert _level_label(comparison, {"parent_given_forms": ["BETH", "ELIZABETH"]}, {"parent_given_forms": ["ELIZABETH"]}) == "a parent agrees"
     assert _level_label(comparison, {"parent_given_forms": ["ANN"]}, {"parent_given_forms": ["ZOE"]}) == "all other"
+
+
+def test_comparisons_only_for_the_fields_given():
+    """A file of names, DOB and address gets no middle-name, sex, parent or agency-ID
+    comparison (and no level comparing a field it lacks), and gets address and locality."""
+    fields = frozenset({"given_name", "family_name", "dob", "address", "locality", "postcode", "shared_id"})
+    built = settings.comparisons(fields)
+    assert [c["output_column_name"] for c in built] == ["given_name", "family_name", "dob", "address", "locality", "postcode", "shared_id"]
+    given_labels = [lv["label_for_charts"] for lv in built[0]["comparison_levels"]]
+    assert "given/middle swapped" not in given_labels and "given/family swapped" in given_labels
+    sql = " ".join(lv["sql_condition"] for c in built for lv in c["comparison_levels"])
+    assert "middle_name" not in sql and "parent" not in sql and "person_id" not in sql
+    assert "same_agency_id" not in settings.candidate_blocking_rules(fields)
+    assert {"same_shared_id", "names_swapped"} <= set(settings.candidate_blocking_rules(fields))
+    assert "l.shared_id = r.shared_id" in settings.training_blocking_rules(fields)
 
 
 def test_settings_dictionary_is_valid_for_splink():
