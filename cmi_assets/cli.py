@@ -1,4 +1,4 @@
-"""The `cmi` command line: `cmi synth`, `cmi demo` (and, as the project grows, `cmi link`)."""
+"""The `cmi` command line: `cmi synth`, `cmi demo` and `cmi link`."""
 
 from __future__ import annotations
 
@@ -56,37 +56,32 @@ def demo(data_dir: Path, scale: float, seed: int, profile: str, fresh: bool) -> 
 
 
 @main.command()
-@click.argument("left", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("right", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--mapping", "mapping", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML naming each file's columns for the canonical fields (see README).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for pairs.parquet and clusters.parquet.")
+              help="Folder for pairs.parquet, clusters.parquet and split_links.parquet.")
 @click.option("--dob-format", default=None, help='strptime format of the date columns, e.g. "%d/%m/%Y" '
               "(default: the mapping's dob_format, else ISO %Y-%m-%d).")
+@click.option("--max-date-failures", default=None, type=click.FloatRange(0, 1),
+              help="Share of a file's dates that may fail to parse before the run stops (default 0.05).")
 @click.option("--seed", default=1, show_default=True, type=int)
-def link(left: Path, right: Path, mapping: Path, out: Path, dob_format: str | None, seed: int) -> None:
-    """Link two person files (CSV or Parquet) with the spine's model family; prints counts only."""
+def link(files: tuple[Path, ...], mapping: Path, out: Path, dob_format: str | None, max_date_failures: float | None, seed: int) -> None:
+    """Deduplicate one person file, or link two or more (CSV or Parquet), with the spine's
+    engine; prints counts only."""
+    from cmi_assets.linkage.file_mapping import FileInputError, load_mapping
     from cmi_assets.linkage.link_files import link_files
 
-    mapping_dict = _mapping_with_dob_format(mapping, dob_format)
     try:
-        summary = link_files(left, right, mapping_dict, out, seed=seed)
-    except ValueError as error:  # a bad mapping or file: the message names the file and field, not values
+        mapping_dict = dict(load_mapping(mapping))
+        if dob_format:
+            mapping_dict.setdefault("dob_format", dob_format)
+        if max_date_failures is not None:
+            mapping_dict["max_date_failures"] = max_date_failures
+        summary = link_files(list(files), mapping_dict, out, seed=seed)
+    except FileInputError as error:  # the message names the file, row and field, never a value
         raise click.ClickException(str(error)) from None
     click.echo(json.dumps(summary, indent=2, default=str))
-
-
-def _mapping_with_dob_format(path: Path, dob_format: str | None) -> dict:
-    """The mapping file as a dict; --dob-format fills dob_format where the mapping has none."""
-    import yaml
-
-    mapping = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(mapping, dict):
-        raise click.ClickException(f"{path.name}: the mapping must be a YAML mapping")
-    if dob_format:
-        mapping.setdefault("dob_format", dob_format)
-    return mapping
 
 
 if __name__ == "__main__":

@@ -1,23 +1,19 @@
-"""The engine behind `cmi link`: link any two person files (CSV or Parquet) with the same
-model family as the spine.
+"""The engine behind `cmi link`: deduplicate one person file, or link two or more (and
+deduplicate within each unless it is declared duplicate-free), with the spine's engine.
 
-A mapping names, for each file, the column holding each canonical field:
+The mapping (file_mapping.py; README "Linking files with cmi link") names the column of
+each canonical field. The model compares only the fields mapped (settings.comparisons);
+blocking rules are chosen from measured pair counts on these files. The twin and sibling
+guards rest on family fields (parents' names, a register of children); on files without
+them they are off, and the summary says so. Whatever keeps a flagged link's records in
+two clusters is listed in split_links.parquet with its reason.
 
-    id: record_id              # a unique record key column (required)
-    given_names: name_first    # or given_name / middle_name
-    family_name: name_last
-    dob: birth_date
-    sex: gender                # codes M / F; anything else is unknown
-    person_id: client_no       # optional: an ID shared by both files' agency
-    parent1_given_names: mother_first
-    postcode: zip
-    dob_format: "%d/%m/%Y"     # strptime format of the DOB columns
-    role: child                # child | adult (default adult)
-    duplicate_free: true       # one record per person in this file (a register)
-
-Either one mapping for both files, or `left:` and `right:` mappings (each may carry its
-own dob_format). Writes pairs.parquet (scored pairs between and within the files: file,
-record key and scores only) and clusters.parquet (record -> cluster at both levels).
+Writes, keys and scores only (never a value from the files):
+- pairs.parquet: every scored record pair between and within the files, and the record
+  pairs inside one identity (records equal on every compared field, scored as one:
+  same_identity true, probability 1), with the link flag at each level;
+- clusters.parquet: each record's cluster at both levels;
+- split_links.parquet: flagged record pairs whose records lie in two clusters, and why.
 """
 
 from __future__ import annotations
@@ -27,158 +23,197 @@ from typing import Any
 
 import duckdb
 import polars as pl
-import yaml
 
 from cmi_assets.linkage.clustering import cluster_nodes
-from cmi_assets.linkage.person_records import build_identities, standardise_person_records, write_person_records
+from cmi_assets.linkage.expected_quality import expected_quality
+from cmi_assets.linkage.file_mapping import (
+    MAX_DATE_FAILURES,
+    FileInputError,
+    canonical_frame,
+    compared_fields,
+    file_mappings,
+    has_family_fields,
+    load_mapping,
+    read_person_file,
+)
+from cmi_assets.linkage.person_records import FILE_IDENTITY_COLUMNS, build_identities, standardise_person_records, write_person_records
 from cmi_assets.linkage.predict import predict_pairs
 from cmi_assets.linkage.thresholds import LEVELS, choose_thresholds, flag_links
 from cmi_assets.linkage.train import train_model
 from cmi_assets.storage import configure_connection
 
-CANONICAL_FIELDS = (
-    "person_id", "given_names", "given_name", "middle_name", "family_name", "dob", "age_years", "sex",
-    "parent1_given_names", "parent1_dob", "parent2_given_names", "parent2_dob", "address", "postcode", "event_date",
-)
-_DATE_FIELDS = ("dob", "parent1_dob", "parent2_dob", "event_date")
+RECORDS, IDENTITIES, PAIRS, LINKS = "linkage.person_records", "linkage.person_identities", "linkage.person_pairs", "linkage.person_links"
+LINK_FLAGS = {level: f"is_link_{level}" for level in LEVELS}
 
 
-def read_mapping(mapping: dict[str, Any] | str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(left mapping, right mapping) from a dict or a YAML file."""
-    if not isinstance(mapping, dict):
-        mapping = yaml.safe_load(Path(mapping).read_text(encoding="utf-8"))
-    if "left" in mapping or "right" in mapping:
-        shared = {k: v for k, v in mapping.items() if k not in ("left", "right")}
-        return {**shared, **mapping.get("left", {})}, {**shared, **mapping.get("right", {})}
-    return dict(mapping), dict(mapping)
+def file_labels(paths: list[Path]) -> list[str]:
+    """Each file's name, numbered where two files share one."""
+    names = [Path(p).name for p in paths]
+    return [name if names.count(name) == 1 else f"{i + 1}:{name}" for i, name in enumerate(names)]
 
 
-def read_person_file(path: Path) -> pl.DataFrame:
-    path = Path(path)
-    if path.suffix.lower() == ".parquet":
-        return pl.read_parquet(path).with_columns(pl.all().cast(pl.String))
-    if path.suffix.lower() in (".csv", ".txt"):
-        return pl.read_csv(path, infer_schema=False)
-    raise ValueError(f"{path.name}: unsupported file type (CSV or Parquet)")
+def guard_setting(setting: Any, mappings: list[dict[str, Any]]) -> tuple[bool, str]:
+    """Whether the twin and sibling guards run, and why."""
+    if setting in (True, "on"):
+        return True, "on (the mapping says so)"
+    if setting in (False, "off"):
+        return False, "off (the mapping says so)"
+    if setting not in (None, "auto"):
+        raise FileInputError(f"mapping: guards must be on, off or auto, not {setting!r}")
+    if any(has_family_fields(m) for m in mappings):
+        return True, "on (family fields mapped: parents' names or a register of children)"
+    return False, "off (no family fields mapped: parents' names or a register of children)"
 
 
-def canonical_frame(frame: pl.DataFrame, mapping: dict[str, Any], source: str, default_dob_format: str = "%Y-%m-%d") -> pl.DataFrame:
-    """A file's rows in the raw canonical person schema (person_records.RAW columns)."""
-    if "id" not in mapping:
-        raise ValueError(f"{source}: the mapping needs an 'id' column (a unique record key)")
-    unknown = [k for k in mapping if k not in CANONICAL_FIELDS and k not in ("id", "dob_format", "role", "duplicate_free")]
-    if unknown:
-        raise ValueError(f"{source}: unknown canonical fields in the mapping: {', '.join(sorted(unknown))}")
-    missing = [c for k, c in mapping.items() if k in CANONICAL_FIELDS + ("id",) and c not in frame.columns]
-    if missing:
-        raise ValueError(f"{source}: mapped columns not in the file: {', '.join(missing)}")
-    date_format = mapping.get("dob_format", default_dob_format)
-
-    def column(field: str, dtype=pl.String) -> pl.Expr:
-        name = mapping.get(field)
-        if name is None:
-            return pl.lit(None, dtype).alias(field)
-        expr = pl.col(name).cast(pl.String).str.strip_chars()
-        if field in _DATE_FIELDS:
-            return expr.str.to_date(date_format, strict=False).alias(field)
-        if field == "age_years":
-            return expr.cast(pl.Int64, strict=False).alias(field)
-        return expr.alias(field)
-
-    given = mapping.get("given_names") or mapping.get("given_name")
-    out = frame.select(
-        pl.lit(source).alias("agency"),
-        pl.lit("file").alias("record_type"),
-        pl.col(mapping["id"]).cast(pl.String).alias("record_key"),
-        pl.lit("person").alias("slot"),
-        pl.lit(mapping.get("role", "adult")).alias("spec_role"),
-        column("person_id"),
-        (pl.col(given).cast(pl.String) if given else pl.lit(None, pl.String)).alias("given_raw"),
-        column("middle_name").alias("middle_raw"),
-        column("family_name").alias("family_raw"),
-        column("dob", pl.Date),
-        column("age_years", pl.Int64),
-        column("sex").str.to_uppercase().str.slice(0, 1).alias("sex_raw"),
-        column("parent1_given_names").alias("parent1_given_raw"),
-        column("parent1_dob", pl.Date),
-        column("parent2_given_names").alias("parent2_given_raw"),
-        column("parent2_dob", pl.Date),
-        column("address").alias("address_raw"),
-        column("postcode"),
-        column("event_date", pl.Date),
-        pl.lit("given_names" in mapping).alias("_given_names_combined"),
-    )
-    duplicated = out["record_key"].is_duplicated()
-    if duplicated.any():
-        row = int(duplicated.arg_true()[0]) + 2
-        raise ValueError(f"{source}: row {row}, field {mapping['id']}: record key is not unique")
-    return out.with_columns(pl.when(pl.col("sex_raw").is_in(["M", "F"])).then(pl.col("sex_raw")).alias("sex_raw"))
+def _registers(con: duckdb.DuckDBPyConnection, labels: list[str], mappings: list[dict[str, Any]]) -> tuple[str, ...]:
+    """One column per duplicate-free file on the identities: its records there (a cluster
+    holds at most one record of each such file)."""
+    columns = []
+    for i, (label, mapping) in enumerate(zip(labels, mappings)):
+        if mapping.get("duplicate_free"):
+            column = f"register_{i}"
+            con.execute(f"ALTER TABLE {IDENTITIES} ADD COLUMN {column} BIGINT DEFAULT 0")
+            con.execute(f"""UPDATE {IDENTITIES} i SET {column} = c.n FROM (SELECT identity_id, count(*) AS n FROM {RECORDS}
+                            WHERE agency = ? GROUP BY identity_id) c WHERE c.identity_id = i.unique_id""", [label])
+            columns.append(column)
+    return tuple(columns) or ("duplicate_free_records",)
 
 
-def _mark_duplicate_free(con: duckdb.DuckDBPyConnection, sides: list[str]) -> None:
-    """A file declared duplicate_free (one record per person, like a register) never has
-    two records in one cluster."""
-    if sides:
-        con.execute(
-            f"""UPDATE linkage.person_identities i SET duplicate_free_records = c.n
-                FROM (SELECT identity_id, count(*) AS n FROM linkage.person_records
-                      WHERE agency IN ({', '.join(f"'{s}'" for s in sides)}) GROUP BY identity_id) c
-                WHERE c.identity_id = i.unique_id"""
-        )
+def _drop_pairs_inside_registers(con: duckdb.DuckDBPyConnection, registers: list[str]) -> int:
+    """Two records of one duplicate-free file are two people by declaration: not scored as
+    candidates (an identity belongs to one file: its id_namespace)."""
+    if not registers:
+        return 0
+    listed = ", ".join(f"'{r}'" for r in registers)
+    before = con.execute(f"SELECT count(*) FROM {PAIRS}").fetchone()[0]
+    con.execute(f"""DELETE FROM {PAIRS} p USING {IDENTITIES} l, {IDENTITIES} r
+                    WHERE l.unique_id = p.unique_id_l AND r.unique_id = p.unique_id_r
+                    AND l.id_namespace = r.id_namespace AND l.id_namespace IN ({listed})""")
+    return before - con.execute(f"SELECT count(*) FROM {PAIRS}").fetchone()[0]
+
+
+def _write_pairs(con: duckdb.DuckDBPyConnection, path: Path, registers: list[str]) -> dict[str, int]:
+    """pairs.parquet: scored identity pairs expanded to their records, and the pairs of
+    records inside one identity (linked at both levels unless in a duplicate-free file)."""
+    listed = ", ".join(f"'{r}'" for r in registers) or "NULL"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_record_pairs AS
+        SELECT l.agency AS file_l, l.record_key AS record_key_l, r.agency AS file_r, r.record_key AS record_key_r,
+               p.match_weight, p.match_probability, FALSE AS same_identity,
+               coalesce(k.is_link_conservative, FALSE) AS is_link_conservative,
+               coalesce(k.is_link_less_conservative, FALSE) AS is_link_less_conservative
+        FROM {PAIRS} p JOIN {RECORDS} l ON l.identity_id = p.unique_id_l JOIN {RECORDS} r ON r.identity_id = p.unique_id_r
+        LEFT JOIN {LINKS} k USING (unique_id_l, unique_id_r)
+        UNION ALL
+        SELECT l.agency, l.record_key, r.agency, r.record_key, NULL, 1.0, TRUE, l.agency NOT IN ({listed}), l.agency NOT IN ({listed})
+        FROM {RECORDS} l JOIN {RECORDS} r ON l.identity_id = r.identity_id AND l.unique_id < r.unique_id""")
+    con.execute(f"COPY (SELECT * FROM cmi_record_pairs ORDER BY ALL) TO '{path}' (FORMAT parquet)")
+    row = con.execute("""SELECT count(*), count(*) FILTER (WHERE file_l <> file_r), count(*) FILTER (WHERE same_identity),
+                                count(*) FILTER (WHERE is_link_conservative AND file_l <> file_r),
+                                count(*) FILTER (WHERE is_link_conservative AND file_l = file_r),
+                                count(*) FILTER (WHERE is_link_less_conservative AND file_l <> file_r),
+                                count(*) FILTER (WHERE is_link_less_conservative AND file_l = file_r) FROM cmi_record_pairs""").fetchone()
+    return {"record_pairs": row[0], "record_pairs_cross_file": row[1], "record_pairs_within_file": row[0] - row[1],
+            "record_pairs_same_identity": row[2], "links_conservative_cross_file": row[3], "links_conservative_within_file": row[4],
+            "links_less_conservative_cross_file": row[5], "links_less_conservative_within_file": row[6]}
+
+
+def _record_clusters(con: duckdb.DuckDBPyConnection, node_clusters: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    records = con.sql(f"SELECT unique_id, identity_id, agency AS file, record_key FROM {RECORDS}").pl()
+    for level, nodes in node_clusters.items():
+        records = records.join(nodes.rename({"unique_id": "identity_id", "cluster_id": f"cluster_id_{level}"}), on="identity_id", how="left")
+    return records
+
+
+def _split_links(con: duckdb.DuckDBPyConnection, clusters: pl.DataFrame, registers: list[str]) -> pl.DataFrame:
+    """Flagged record pairs whose records lie in two clusters, with the reason: the link
+    guard (separated_by: dob, given, middle), one record per duplicate-free file, or the
+    whole-cluster guards (two name signatures or twins' IDs the clusters keep apart)."""
+    con.register("cmi_record_clusters", clusters)
+    listed = ", ".join(f"'{r}'" for r in registers) or "NULL"
+    try:
+        parts = []
+        for level, flag in LINK_FLAGS.items():
+            cluster = f"cluster_id_{level}"
+            parts.append(f"""
+                SELECT '{level}' AS level, p.file_l, p.record_key_l, p.file_r, p.record_key_r, p.match_probability,
+                       CASE WHEN k.separated_by IS NOT NULL THEN 'guard: ' || k.separated_by
+                            WHEN EXISTS (SELECT 1 FROM cmi_record_clusters x JOIN cmi_record_clusters y ON x.file = y.file
+                                         WHERE x.{cluster} = a.{cluster} AND y.{cluster} = b.{cluster} AND x.file IN ({listed}))
+                            THEN 'one record per duplicate-free file' ELSE 'whole-cluster guard' END AS reason
+                FROM cmi_record_pairs p
+                JOIN cmi_record_clusters a ON a.file = p.file_l AND a.record_key = p.record_key_l
+                JOIN cmi_record_clusters b ON b.file = p.file_r AND b.record_key = p.record_key_r
+                LEFT JOIN {LINKS} k ON k.unique_id_l = a.identity_id AND k.unique_id_r = b.identity_id
+                WHERE p.{flag} AND a.{cluster} <> b.{cluster}""")
+        return con.sql(" UNION ALL ".join(parts) + " ORDER BY ALL").pl()
+    finally:
+        con.unregister("cmi_record_clusters")
 
 
 def link_files(
-    left: Path,
-    right: Path,
+    paths: list[Path] | tuple[Path, ...],
     mapping: dict[str, Any] | str | Path,
     out_dir: Path,
     seed: int = 1,
     memory_limit: str | None = None,
     temp_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Link two person files; write pairs.parquet and clusters.parquet to out_dir.
-    Returns counts only (no values from the files)."""
-    left_map, right_map = read_mapping(mapping)
-    raw = pl.concat([
-        canonical_frame(read_person_file(left), left_map, "left"),
-        canonical_frame(read_person_file(right), right_map, "right"),
-    ], how="vertical_relaxed")
+    """Deduplicate one file or link several; write pairs.parquet, clusters.parquet and
+    split_links.parquet to out_dir. Returns counts only (no values from the files)."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise FileInputError("cmi link: give one file to deduplicate or two or more to link")
+    mapping = load_mapping(mapping)
+    mappings = file_mappings(mapping, paths)
+    labels = file_labels(paths)
+    guards, guards_why = guard_setting(mapping.get("guards"), mappings)
+    max_failures = float(mapping.get("max_date_failures", MAX_DATE_FAILURES))
+    frames, date_failures = [], {}
+    for path, file_map, label in zip(paths, mappings, labels):
+        frame, failures = canonical_frame(read_person_file(path), file_map, label, path, max_failures)
+        frames.append(frame)
+        date_failures[label] = failures
+    raw = pl.concat(frames, how="diagonal_relaxed")
     records = standardise_person_records(raw)
+    present = {c for c in records.columns if records[c].null_count() < records.height}
+    fields = frozenset(f for m in mappings for f in compared_fields(m) if f in present or f == "dob" and "birth_year" in present)
+    extra = tuple(c for c in FILE_IDENTITY_COLUMNS if c in fields)
+    registers = [label for label, m in zip(labels, mappings) if m.get("duplicate_free")]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
         configure_connection(con, memory_limit, temp_dir)
-        write_person_records(con, records, "linkage.person_records")
-        build_identities(con, "linkage.person_records", "linkage.person_identities")
-        _mark_duplicate_free(con, [side for side, m in (("left", left_map), ("right", right_map)) if m.get("duplicate_free")])
-        artefact = train_model(con, "linkage.person_identities", seed=seed)
-        counts = predict_pairs(con, artefact, "linkage.person_identities", "linkage.person_pairs")
-        thresholds = choose_thresholds(con, "linkage.person_pairs")
-        counts.update(flag_links(con, thresholds, "linkage.person_pairs", "linkage.person_identities", "linkage.person_links"))
-        # scored identity pairs expanded to the records holding them
-        con.sql(
-            """SELECT l.agency AS file_l, l.record_key AS record_key_l, r.agency AS file_r, r.record_key AS record_key_r,
-                      p.match_weight, p.match_probability,
-                      coalesce(k.is_link_conservative, FALSE) AS is_link_conservative,
-                      coalesce(k.is_link_less_conservative, FALSE) AS is_link_less_conservative
-               FROM linkage.person_pairs p
-               JOIN linkage.person_records l ON l.identity_id = p.unique_id_l
-               JOIN linkage.person_records r ON r.identity_id = p.unique_id_r
-               LEFT JOIN linkage.person_links k USING (unique_id_l, unique_id_r)
-               ORDER BY file_l, record_key_l, file_r, record_key_r"""
-        ).pl().write_parquet(out_dir / "pairs.parquet")
-        node_clusters = cluster_nodes(con, "linkage.person_identities", "linkage.person_links", {level: f"is_link_{level}" for level in LEVELS},
-                                      records="linkage.person_records")
-        fields = con.sql("SELECT unique_id, identity_id, record_key, agency FROM linkage.person_records").pl()
-        clusters = fields.select("unique_id", pl.col("agency").alias("file"), "record_key")
-        for level, level_nodes in node_clusters.items():
-            level_clusters = fields.join(level_nodes.rename({"unique_id": "identity_id"}), on="identity_id", how="left").select(
-                "unique_id", pl.col("cluster_id").alias(f"cluster_id_{level}"))
-            clusters = clusters.join(level_clusters, on="unique_id")
-            counts[f"clusters_{level}"] = int(level_clusters[f"cluster_id_{level}"].n_unique())
-        clusters.write_parquet(out_dir / "clusters.parquet")
+        write_person_records(con, records, RECORDS, extra_fields=extra)
+        build_identities(con, RECORDS, IDENTITIES, extra_fields=extra)
+        register_columns = _registers(con, labels, mappings)
+        artefact = train_model(con, IDENTITIES, seed=seed, fields=fields)
+        counts = predict_pairs(con, artefact, IDENTITIES, PAIRS)
+        counts["pairs_inside_duplicate_free_files_dropped"] = _drop_pairs_inside_registers(con, registers)
+        thresholds = choose_thresholds(con, PAIRS)
+        counts.update(flag_links(con, thresholds, PAIRS, IDENTITIES, LINKS, guards=guards))
+        counts.update(_write_pairs(con, out_dir / "pairs.parquet", registers))
+        node_clusters = cluster_nodes(con, IDENTITIES, LINKS, LINK_FLAGS, twin_ids=guards, records=RECORDS, guards=guards,
+                                      registers=register_columns)
+        clusters = _record_clusters(con, node_clusters)
+        clusters.drop("unique_id", "identity_id").sort("file", "record_key").write_parquet(out_dir / "clusters.parquet")
+        split = _split_links(con, clusters, registers)
+        split.write_parquet(out_dir / "split_links.parquet")
+        quality = expected_quality(con, artefact, IDENTITIES, PAIRS, LINKS, RECORDS, registers, seed=seed)
     finally:
         con.close()
-    return {"records_left": int((records["agency"] == "left").sum()), "records_right": int((records["agency"] == "right").sum()),
-            "thresholds": thresholds.as_dict(), "model_sha256": artefact["sha256"], **counts}
+    return {
+        "files": {label: {"records": int((records["agency"] == label).sum()), "dates_not_parsed": date_failures[label],
+                          "duplicate_free": label in registers} for label in labels},
+        "mode": "dedupe" if len(paths) == 1 else "link",
+        "fields_compared": sorted(fields),
+        "guards": guards_why,
+        "blocking_rules": list(artefact["blocking_rules"]),
+        "thresholds": thresholds.as_dict(),
+        "model_sha256": artefact["sha256"],
+        **counts,
+        **{f"clusters_{level}": int(clusters[f"cluster_id_{level}"].n_unique()) for level in LEVELS},
+        "split_links": {level: {reason: int(n) for reason, n in split.filter(pl.col("level") == level)
+                                .group_by("reason").len().sort("reason").iter_rows()} for level in LEVELS},
+        "expected_quality": quality,
+    }
