@@ -63,7 +63,7 @@ BARE_THRESHOLD = 0.5
 U_MAX_PAIRS = 1e6
 U_SEED = 2
 TABLE_HEADERS = ("data", "method", "level", "pairs P", "pairs R", "pairs F1", "clusters P", "clusters R", "clusters F1",
-                 "blocking recall", "seconds", "peak RSS MB")
+                 "blocking recall", "seconds", "peak RSS MB", "expected P / R of kept links (true)")
 
 
 # --- data ---------------------------------------------------------------------------
@@ -398,14 +398,28 @@ def bare_rows(out_dir: Path, truth: pl.DataFrame) -> list[dict]:
     return [{"level": f"p >= {BARE_THRESHOLD}", **metrics, "blocking recall": blocking_recall(scored_pairs(pairs), truth)}]
 
 
-def ours_rows(out_dir: Path, truth: pl.DataFrame) -> list[dict]:
+def kept_links(pairs: pl.DataFrame, clusters: pl.DataFrame, level: str) -> pl.DataFrame:
+    """The flagged pairs whose records the clusters keep together: what ours' expected
+    quality speaks of."""
+    cluster = clusters.select("file", "record_key", pl.col(f"cluster_id_{level}").alias("c"))
+    joined = pairs.filter(pl.col(f"is_link_{level}")).join(cluster, left_on=["file_l", "record_key_l"], right_on=["file", "record_key"]).join(
+        cluster, left_on=["file_r", "record_key_r"], right_on=["file", "record_key"], suffix="_r")
+    return scored_pairs(joined.filter(pl.col("c") == pl.col("c_r")))
+
+
+def ours_rows(out_dir: Path, truth: pl.DataFrame, summary: dict) -> list[dict]:
     pairs = pl.read_parquet(out_dir / "pairs.parquet")
     clusters = pl.read_parquet(out_dir / "clusters.parquet")
     recall_of_scored = blocking_recall(scored_pairs(pairs), truth)
-    return [{"level": level.replace("_", " "),
-             **level_metrics(pairs, pl.col(f"is_link_{level}"), clusters, f"cluster_id_{level}", truth),
-             "blocking recall": recall_of_scored}
-            for level in ("conservative", "less_conservative")]
+    rows = []
+    for level in ("conservative", "less_conservative"):
+        kept_p, kept_r, _ = precision_recall_f1(kept_links(pairs, clusters, level), truth)
+        expected = summary["expected_quality"][level]
+        rows.append({"level": level.replace("_", " "),
+                     **level_metrics(pairs, pl.col(f"is_link_{level}"), clusters, f"cluster_id_{level}", truth),
+                     "blocking recall": recall_of_scored,
+                     "self-report": f"P {expected['precision']:.4f} / R {expected['recall']:.4f} (true {kept_p:.4f} / {kept_r:.4f})"})
+    return rows
 
 
 def measure_variant(work_dir: Path, method: str, dataset: str, with_id: bool, paths: list[Path],
@@ -419,7 +433,7 @@ def measure_variant(work_dir: Path, method: str, dataset: str, with_id: bool, pa
         print(f"ours: not run ({result['error']})", flush=True)
         return [{**base, "level": "not run"}], result
     try:
-        rows = bare_rows(out_dir, truth) if method == "bare" else ours_rows(out_dir, truth)
+        rows = bare_rows(out_dir, truth) if method == "bare" else ours_rows(out_dir, truth, result["details"]["summary"])
     except Exception as error:  # noqa: BLE001 - ours' outputs may not have the agreed layout yet
         if method == "bare":
             raise
@@ -457,7 +471,7 @@ def table_cells(row: dict) -> list:
         return "" if value is None else f"{value:.{digits}f}"
 
     return [row["data"], row["method"], row["level"], *(number(k) for k in TABLE_HEADERS[3:10]),
-            number("seconds", 1), number("peak RSS MB", 0)]
+            number("seconds", 1), number("peak RSS MB", 0), row.get("self-report", "")]
 
 
 def results_table(rows: list[dict]) -> str:

@@ -78,7 +78,7 @@ def link(files: tuple[Path, ...], mapping: Path, out: Path, dob_format: str | No
             mapping_dict.setdefault("dob_format", dob_format)
         if max_date_failures is not None:
             mapping_dict["max_date_failures"] = max_date_failures
-        summary = link_files(list(files), mapping_dict, out, seed=seed)
+        summary = link_files(list(files), mapping_dict, out, seed=seed, mapping_source=mapping)
     except FileInputError as error:  # the message names the file, row and field, never a value
         raise click.ClickException(str(error)) from None
     click.echo(json.dumps(summary, indent=2, default=str))

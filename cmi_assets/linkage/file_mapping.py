@@ -33,6 +33,14 @@ DEFAULT_DOB_FORMAT = "%Y-%m-%d"
 MAX_DATE_FAILURES = 0.05
 
 
+def in_files(column: str, labels: list[str]) -> str:
+    """SQL: column is one of the file labels (FALSE for none: `x IN (NULL)` is never true,
+    and its NOT is not true either)."""
+    if not labels:
+        return "FALSE"
+    return f"{column} IN ({', '.join(chr(39) + label.replace(chr(39), chr(39) * 2) + chr(39) for label in labels)})"
+
+
 class FileInputError(ValueError):
     """A file or mapping that cannot be linked; the message is one line naming the file."""
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import splink
 from splink import Linker
 
@@ -104,7 +105,11 @@ def train_model(
     db_api = duckdb_api(con)
     records = register_input(db_api, con, table, "person_records")
     linker = Linker(records, linkage_settings(list(plan["blocking_rules"].values()), fields), log_level=logging.WARNING)
-    linker.training.estimate_probability_two_random_records_match(deterministic_rules(fields), recall=DETERMINISTIC_RULES_RECALL)
+    rules = deterministic_rules(fields)
+    if any(rule_pair_count(con, table, rule) != 0 for rule in rules):
+        linker.training.estimate_probability_two_random_records_match(rules, recall=DETERMINISTIC_RULES_RECALL)
+    # else no identity pair meets them (a file of distinct people, or whose repeats are all
+    # exact copies): the settings' prior stands, and cmi link refits it from the scores
     chosen = ChosenMaxPairs()
     _SPLINK_TRAINING_LOG.addFilter(chosen)
     try:
@@ -128,6 +133,38 @@ def train_model(
     }
     artefact["sha256"] = artefact_sha256(artefact)
     return artefact
+
+
+def refit_prior(
+    con: duckdb.DuckDBPyConnection, artefact: dict[str, Any], pairs: str, possible_pairs: int, iterations: int = 200,
+) -> dict[str, Any]:
+    """The artefact with its prior (probability two random identities match) re-estimated
+    from the scored pairs, m and u held fixed: the expectation-maximisation update
+    prior = sum of match probabilities / possible pairs, iterated to its fixed point.
+
+    The deterministic rules' prior assumes they catch a fixed share of true pairs; on
+    identities (records equal on every compared field already collapsed) they catch far
+    fewer when a file maps few fields, and the prior, and every probability, comes out
+    too low. Pairs blocking never scored are taken as non-matches."""
+    prior = artefact["model"]["probability_two_random_records_match"]
+    weights = con.execute(f"SELECT match_weight FROM {pairs}").pl()["match_weight"].to_numpy()
+    if not len(weights) or possible_pairs <= 0:
+        return artefact
+    bayes_factors = np.exp2(weights - math.log2(prior / (1 - prior)))
+    refitted = prior
+    for _ in range(iterations):
+        odds = refitted / (1 - refitted) * bayes_factors
+        updated = float(np.sum(odds / (1 + odds))) / possible_pairs
+        updated = min(max(updated, 1 / possible_pairs), 0.5)
+        if abs(updated - refitted) <= 1e-4 * refitted:
+            refitted = updated
+            break
+        refitted = updated
+    out = {**artefact, "model": {**artefact["model"], "probability_two_random_records_match": round_floats(refitted)},
+           "prior_refitted_from": round_floats(prior)}
+    out.pop("sha256", None)
+    out["sha256"] = artefact_sha256(out)
+    return out
 
 
 def _stable_model_dict(linker: Linker) -> dict[str, Any]:
