@@ -213,7 +213,8 @@ def dq_flagged_records(file_t: pl.DataFrame, file_t1: pl.DataFrame | None, fy: i
                               the ID is unreliable, so the child is dropped whole);
       flag_missing_age        ChAge unknown and no DOB (check 3; section 2.2);
       flag_infant_without_dob ChAge 0 and no DOB (section 3, check 2 note).
-    The recurrence drops every child with a flagged record (`drop_dq_flagged_records`)."""
+    The recurrence drops a child whole for flag_id_mismatch (`drop_dq_flagged_records`);
+    the age flags exclude a child only on its initial report, through its age group."""
     return dq_checks_and_flagged_records(file_t, file_t1, fy)[1]
 
 
@@ -238,13 +239,32 @@ def _checks_table(
     return pl.concat(tables).sort("state", "check", "files")
 
 
-def dq_status_by_state(checks: pl.DataFrame) -> pl.DataFrame:
-    """state, dq_status: "DQ" when any check of the period's files fails, else "pass"
-    (section 2.1 step 4: no observed value and no RSP for a DQ state-period)."""
+def dq_status_by_state(checks: pl.DataFrame, states_by_file: dict[str, list[str]] | None = None) -> pl.DataFrame:
+    """state, dq_status, dq_reason. "DQ" when any check of the period's files fails, or
+    when the state has no records in one of the period's files (`states_by_file`: file
+    label -> states with rows): a rate from half of a state's data is not its rate, and
+    the checks cannot see it (check 1 has no file-t victims to look at). Else "pass"
+    (section 2.1 step 4: no observed value and no RSP for a DQ state-period). dq_reason
+    names every failed check and missing file; null on a pass."""
+    failed = (
+        checks.filter(pl.col("result") == "fail")
+        .select("state", reason=pl.format("check {} fails ({})", pl.col("check"), pl.col("files")))
+    )
+    states = checks.select("state")
+    missing = []
+    for label, present in (states_by_file or {}).items():
+        states = pl.concat([states, pl.DataFrame({"state": sorted(present)}, schema={"state": pl.String})])
+        missing.append((label, set(present)))
+    states = states.unique()
+    absent = [
+        {"state": state, "reason": f"no records in the {label} file"}
+        for state in states["state"].to_list() for label, present in missing if state not in present
+    ]  # fmt: skip
+    reasons = pl.concat([failed, pl.DataFrame(absent, schema={"state": pl.String, "reason": pl.String})])
+    by_state = reasons.sort("reason").group_by("state").agg(dq_reason=pl.col("reason").str.join("; "))
     return (
-        checks.group_by("state")
-        .agg(failed=(pl.col("result") == "fail").any())
-        .select("state", dq_status=pl.when(pl.col("failed")).then(pl.lit("DQ")).otherwise(pl.lit("pass")))
+        states.join(by_state, on="state", how="left")
+        .select("state", dq_status=pl.when(pl.col("dq_reason").is_null()).then(pl.lit("pass")).otherwise(pl.lit("DQ")), dq_reason="dq_reason")
         .sort("state")
     )
 

@@ -13,7 +13,8 @@ excluded. Everything is vectorised (joins, group_by, window expressions).
 Choices on items the reference marks (unconfirmed), each switchable in
 `RecurrenceOptions`:
   step 2   a report-child pair in both files keeps the later submission (`duplicate_keep`);
-  step 4   flagged children are dropped whole (`drop_dq_flagged_records`);
+  step 4   children whose ID fails check 2 are dropped whole (`drop_dq_flagged_records`);
+           the age flags count only at the initial report (step 8, section 2.2);
   step 9   14 days from the *initial* report (dictionary wording), `chained_14_day` for
            Round 3's comparison with the preceding record;
   step 10  a same-incident record is dropped and later records still count;
@@ -140,10 +141,16 @@ def is_victim_record() -> pl.Expr:
 
 
 def dq_flagged_children(flagged_records: pl.DataFrame) -> pl.DataFrame:
-    """Step 4: children (StaTerr, ChID) with any record flagged by the DQ checks, with
-    the reasons (see `dq.dq_flagged_records`)."""
+    """Step 4: children (StaTerr, ChID) with a record flagged by the DQ checks, with the
+    reasons (see `dq.dq_flagged_records`). Only an ID matched across the files with a sex
+    or DOB conflict drops the child whole (`dq_flagged`): it says nothing of one report
+    but of who the child is. A missing age or an age 0 without DOB is a fact about one
+    report, and the rules use age only at the initial report (section 2.2, "age at
+    initial victimization"): there step 8 excludes the child (`excluded_no_age_group`);
+    on any other record, before the window, a follow-up or one after 365 days, it
+    excludes nothing (the audit keeps the flags)."""
     return flagged_records.group_by(CHILD_KEY).agg(
-        dq_flagged=pl.lit(True),
+        dq_flagged=pl.col("flag_id_mismatch").any(),
         dq_flag_id_mismatch=pl.col("flag_id_mismatch").any(),
         dq_flag_missing_age=pl.col("flag_missing_age").any(),
         dq_flag_infant_without_dob=pl.col("flag_infant_without_dob").any(),
@@ -171,7 +178,7 @@ def order_victim_records(records: pl.DataFrame) -> pl.DataFrame:
     numbering the children and `is_initial` marking each child's first row (step 7:
     the earliest remaining victim record; same-day ties broken by report ID, so the
     choice is reproducible). Sorting once serves steps 7 and 9-11."""
-    ordered = records.sort([*CHILD_KEY, "RPTDT", REPORT_ID])
+    ordered = records.sort([*CHILD_KEY, "RPTDT", REPORT_ID], nulls_last=True)
     new_child = (pl.col(STATE) != pl.col(STATE).shift(1)) | (pl.col(CHILD_ID) != pl.col(CHILD_ID).shift(1))
     return ordered.with_columns(is_initial=new_child.fill_null(True)).with_columns(
         child_seq=pl.col("is_initial").cum_sum().cast(pl.Int64)
@@ -302,6 +309,7 @@ def follow_up_outcomes(ordered: pl.DataFrame, cohort: pl.DataFrame, options: Rec
 
 
 AUDIT_COUNT_COLUMNS = [
+    "n_dropped_no_report_date",
     "n_dropped_before_window",
     "n_dropped_age_18_plus",
     "n_dropped_14_day",
@@ -341,8 +349,10 @@ BY_STATE_EXCLUSIONS = [
               "step 3: records with no disposition level substantiated (1) or indicated (2) and no maltreatment "
               "death: AR victims and non-victims, unsubstantiated, closed, no alleged maltreatment, other/unknown"),
     Exclusion("excluded_dq_flagged_children", "excluded_dq_flagged", "children",
-              "step 4: victims with a record flagged by the DQ checks (ID matched across files with a sex or DOB "
-              "conflict, missing age, under 1 without DOB), all their records dropped"),
+              "step 4: victims whose ID matched across the files with a sex or DOB conflict, all their records "
+              "dropped (a missing age or age 0 without DOB excludes a child only at its initial report: step 8)"),
+    Exclusion("excluded_no_report_date_records", "n_dropped_no_report_date", "records",
+              "steps 5-7: victim records without a report date (cannot be placed in the period)"),
     Exclusion("excluded_before_window_records", "n_dropped_before_window", "records",
               "step 5: victim records reported before 1 October of the period (no look-back)"),
     Exclusion("excluded_age_18_plus_records", "n_dropped_age_18_plus", "records",
@@ -354,7 +364,8 @@ BY_STATE_EXCLUSIONS = [
     Exclusion("excluded_unborn_children", "excluded_unborn", "children",
               "step 8: unborn at the initial report (ChAge 77 or DOB after the report date)"),
     Exclusion("excluded_no_age_group_children", "excluded_no_age_group", "children",
-              "step 8 / section 2.2: age group cannot be set (age 0 without DOB, or neither age nor DOB)"),
+              "step 8 / section 2.2: age group cannot be set at the initial report (age 0 without DOB, or neither "
+              "age nor DOB)"),
     Exclusion("excluded_initial_fatality_children", "excluded_initial_fatality", "children",
               "step 13: died of maltreatment at the initial report (0 unless exclude_initial_fatality is on)"),
     Exclusion("excluded_14_day_records", "n_dropped_14_day", "records",
@@ -403,7 +414,9 @@ def observed_recurrence(
     )
     remaining = victims.join(audit.filter(pl.col("excluded_dq_flagged")).select(CHILD_KEY), on=CHILD_KEY, how="anti")
 
-    # Steps 5-6: record filters.
+    # Steps 5-6: record filters. A record without a report date cannot be placed in time
+    # (the raw layer requires RPTDT; a library caller may not): dropped and counted.
+    remaining, no_report_date = _split(remaining, pl.col("RPTDT").is_null())
     remaining, before_window = _split(remaining, is_before_window_start(fy))
     remaining, adult = _split(remaining, is_adult_at_report())
 
@@ -428,7 +441,8 @@ def observed_recurrence(
     initial = initial.join(outcomes, on="child_seq", how="left")
 
     audit = (
-        audit.join(_records_per_child(before_window, "n_dropped_before_window"), on=CHILD_KEY, how="left")
+        audit.join(_records_per_child(no_report_date, "n_dropped_no_report_date"), on=CHILD_KEY, how="left")
+        .join(_records_per_child(before_window, "n_dropped_before_window"), on=CHILD_KEY, how="left")
         .join(_records_per_child(adult, "n_dropped_age_18_plus"), on=CHILD_KEY, how="left")
         .join(
             initial.select(
@@ -446,7 +460,8 @@ def observed_recurrence(
         .with_columns(pl.col("days_to_recurrence").cast(pl.Int64))
         .sort(CHILD_KEY)
     )
-    by_state = _by_state(audit, duplicates, non_victims, dq_status_by_state(dq_table), records, fy)
+    states_by_file = {f"FY{year}": file[STATE].unique().to_list() for year, file in ((fy, file_t), (fy + 1, file_t1))}
+    by_state = _by_state(audit, duplicates, non_victims, dq_status_by_state(dq_table, states_by_file), records, fy)
     return RecurrenceResult(
         by_state=by_state,
         audit=audit.select(_audit_column_order(audit)),
@@ -474,7 +489,8 @@ def _by_state(
     fy: int,
 ) -> pl.DataFrame:
     """Step 12 per state, with the exclusions of every rule."""
-    states = pl.concat([records.select(STATE), duplicates.select(STATE)]).unique()
+    # every state in either file: one with no victims, or only in one file, still gets its row
+    states = pl.concat([records.select(STATE), duplicates.select(STATE), dq_status.select(pl.col("state").alias(STATE))]).unique()
     from_audit = [(e.column, e.audit_source) for e in BY_STATE_EXCLUSIONS if e.audit_source is not None]
     counts = audit.group_by(STATE).agg(
         denominator=pl.col("in_denominator").sum().cast(pl.Int64),
@@ -496,7 +512,7 @@ def _by_state(
             period=pl.lit(period_label(fy)),
             observed=pl.when(publishable).then(pl.col("numerator") / pl.col("denominator")),
         )
-        .select("state", "period", "denominator", "numerator", "observed", "dq_status", *count_columns[2:])
+        .select("state", "period", "denominator", "numerator", "observed", "dq_status", "dq_reason", *count_columns[2:])
         .sort("state")
     )
 

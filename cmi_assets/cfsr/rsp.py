@@ -334,6 +334,12 @@ def risk_standardized_performance(recurrence: RecurrenceResult, options: RSPOpti
     passing = by_state.filter(pl.col("dq_status") == "pass")["state"].to_list()
     model_states = passing if options.model_states == "dq_passing" else by_state["state"].to_list()
     cells = age_state_cells(recurrence.audit, model_states)
+    if cells.is_empty() or cells["n"].sum() == 0:
+        raise ValueError(
+            f"{recurrence.by_state['period'][0] if recurrence.by_state.height else f'FY{recurrence.fy}'}: no children in the "
+            f"denominator of any {'DQ-passing ' if options.model_states == 'dq_passing' else ''}state "
+            f"({len(model_states)} states), so the risk-standardized model cannot be fitted"
+        )
     fit = fit_random_intercept_logit(cells, age_group_labels(recurrence.options.age_grouping), options.n_quadrature)
     per_state = rsp_from_fit(cells, fit, options)
     table = (

@@ -170,7 +170,7 @@ def test_checks_1_and_2_are_blank_without_file_t_plus_1():
     assert check(table, "AL", 2) == (None, None, None)
     assert check(table, "AL", 3, "FY2019") == (0, 3, "pass")
     assert table.filter(pl.col("check") == 3)["files"].to_list() == ["FY2019"]
-    assert dq_status_by_state(table).row(0) == ("AL", "pass")
+    assert dq_status_by_state(table).row(0) == ("AL", "pass", None)
 
 
 def test_table_has_rates_limits_and_state_status():
@@ -179,7 +179,12 @@ def test_table_has_rates_limits_and_state_status():
     az_1 = table.filter((pl.col("state") == "AZ") & (pl.col("check") == 1)).row(0, named=True)
     assert (az_1["rate"], az_1["limit"], az_1["fails_when"], az_1["result"]) == (0.0, 0.01, "below", "fail")
     assert table.filter(pl.col("check") == 2)["limit"].unique().to_list() == [0.05]
-    assert dict(dq_status_by_state(table).iter_rows()) == {"AL": "pass", "AZ": "DQ"}
+    status = dq_status_by_state(table)
+    assert dict(status.select("state", "dq_status").iter_rows()) == {"AL": "pass", "AZ": "DQ"}
+    assert status.filter(pl.col("state") == "AZ")["dq_reason"].item() == "check 1 fails (FY2019-FY2020)"
+    # a state with no records in one of the period's files is DQ whatever its checks say
+    missing = dq_status_by_state(table, {"FY2019": ["AL", "AZ"], "FY2020": ["AZ"]})
+    assert missing.filter(pl.col("state") == "AL").row(0) == ("AL", "DQ", "no records in the FY2020 file")
     assert table.columns == [
         "state", "check", "check_name", "files", "numerator", "denominator", "rate", "limit", "fails_when", "result"
     ]  # fmt: skip

@@ -239,21 +239,23 @@ def test_fixture_exclusion_counts_per_rule(fixture_result):
     al = by_state_row(fixture_result, "AL")
     assert al["excluded_duplicate_records"] == 1  # A21's R38 in file 2019
     assert al["excluded_non_victim_records"] == 3  # A9 x2, A21's re-disposed R38
-    assert al["excluded_dq_flagged_children"] == 1  # A16
+    assert al["excluded_dq_flagged_children"] == 0
     assert al["excluded_before_window_records"] == 1  # A11's 2018-09-15
     assert al["excluded_age_18_plus_records"] == 2  # A17, A19's follow-up
     assert al["excluded_no_record_in_window_children"] == 1  # A17
     assert al["excluded_initial_after_period_children"] == 1  # A12
     assert al["excluded_unborn_children"] == 2  # A14, A15
-    assert al["excluded_no_age_group_children"] == 0
+    assert al["excluded_no_age_group_children"] == 1  # A16: age 0 without DOB at its initial report
     assert al["excluded_initial_fatality_children"] == 0  # option off
     assert al["excluded_14_day_records"] == 3  # A3, A20 (d=10), A22
     assert al["excluded_same_incident_records"] == 1  # A7's R13
     assert al["excluded_beyond_365_days_records"] == 1  # A6
     de = by_state_row(fixture_result, "DE")
-    assert de["excluded_dq_flagged_children"] == 5  # D1 D3 D4 D5 D6
+    assert de["excluded_dq_flagged_children"] == 4  # D1 D3 D4 D5: IDs failing check 2
+    assert de["excluded_no_age_group_children"] == 1  # D6: age 0 without DOB at its initial report
     fl = by_state_row(fixture_result, "FL")
-    assert fl["excluded_dq_flagged_children"] == 1  # F1
+    assert fl["excluded_dq_flagged_children"] == 0
+    assert fl["excluded_no_age_group_children"] == 1  # F1: no age and no DOB at its initial report
     assert fl["excluded_beyond_365_days_records"] == 1  # F2
     assert by_state_row(fixture_result, "CO")["excluded_initial_after_period_children"] == 1  # C2
 
@@ -292,7 +294,8 @@ def test_fixture_audit_says_what_each_rule_did(fixture_result):
     assert child(audit, "A20")["days_to_recurrence"] == 20
     assert child(audit, "A7")["n_dropped_same_incident"] == 1
     assert child(audit, "A14")["excluded_unborn"] and child(audit, "A15")["excluded_unborn"]
-    assert child(audit, "A16")["dq_flag_infant_without_dob"] and child(audit, "A16")["excluded_dq_flagged"]
+    assert child(audit, "A16")["dq_flag_infant_without_dob"] and not child(audit, "A16")["excluded_dq_flagged"]
+    assert child(audit, "A16")["excluded_no_age_group"]
     assert child(audit, "D1")["dq_flag_id_mismatch"] and not child(audit, "D6")["dq_flag_id_mismatch"]
     assert child(audit, "F1")["dq_flag_missing_age"]
     assert child(audit, "A12")["excluded_initial_after_period"]
@@ -443,7 +446,7 @@ def test_chage_0_without_dob_is_excluded_and_with_dob_is_grouped_by_months():
         record("AL", "R2", "C2", D(2019, 1, 10), chage=0, dob=D(2018, 9, 10)),  # 4 months
         record("AL", "R3", "C3", D(2019, 1, 10), chage=0, dob=D(2018, 9, 11)),  # 3 months
     ])  # fmt: skip
-    assert child(audit, "C1")["excluded_dq_flagged"] and not child(audit, "C1")["in_denominator"]
+    assert child(audit, "C1")["excluded_no_age_group"] and not child(audit, "C1")["in_denominator"]
     assert (child(audit, "C2")["age_months"], child(audit, "C2")["age_group"]) == (4, "4-11 mo")
     assert (child(audit, "C3")["age_months"], child(audit, "C3")["age_group"]) == (3, "0-3 mo")
     kept = run([record("AL", "R1", "C1", D(2019, 1, 10), chage=0)], drop_dq_flagged_records=False)
@@ -529,17 +532,88 @@ def test_initial_fatality_option_drops_the_child():
     assert child(excluded, "C2")["in_denominator"] and child(excluded, "C2")["recur"]
 
 
-def test_dq_flagged_child_is_dropped_whole_but_state_status_is_separate():
-    # C1 has a second, missing-age record: the whole child goes (step 4). One missing age
-    # among 1 victim is 100% > 5%: the state is DQ.
-    rows = [record("AL", "R1", "C1", D(2019, 1, 1)), record("AL", "R2", "C1", D(2019, 3, 1), chage=99)]
+def test_an_id_failing_check_2_drops_the_child_whole_but_state_status_is_separate():
+    # C1's ID is a victim in both files with two sexes (check 2): the whole child goes
+    # (step 4), and with 1 of 1 matched IDs disagreeing the state is DQ.
+    rows = [record("AL", "R1", "C1", D(2019, 1, 1), chage=4, sex="1"),
+            record("AL", "R2", "C1", D(2019, 11, 1), 2020, chage=4, sex="2")]  # fmt: skip
     file_t, file_t1 = child_files(rows)
-    result = observed_recurrence(file_t, file_t1, FY)
-    row = result.by_state.row(0, named=True)
+    row = observed_recurrence(file_t, file_t1, FY).by_state.row(0, named=True)
     assert (row["denominator"], row["excluded_dq_flagged_children"], row["dq_status"]) == (0, 1, "DQ")
+    assert "check 2 fails" in row["dq_reason"]
     kept = observed_recurrence(file_t, file_t1, FY, RecurrenceOptions(drop_dq_flagged_records=False))
     assert kept.by_state.select("denominator", "numerator").row(0) == (1, 1)
     assert kept.by_state["observed"].item() is None  # DQ state: not published
+
+
+def test_age_is_judged_at_the_initial_report_only():
+    """Section 2.2 is the age at the initial victimization; step 4 drops flagged records,
+    and a record that is not the initial one is not what 2.2 speaks of. Worked by hand:
+
+    C1  R1 2018-09-01 ChAge 99, no DOB   before 10/1/2018: step 5 drops it
+        R2 2019-01-10 ChAge 5            the initial report: 1-5 y, in the denominator
+        R3 2019-04-10 ChAge 99, no DOB   d = 90, 14 < d <= 365: a recurrence
+        R4 2020-02-20 ChAge 0, no DOB    d = 406 > 365 (FY2020 file): not counted
+    C2  R5 2019-02-01 ChAge 99, no DOB   the initial report: no age group, excluded (step 8)
+        R6 2019-06-01 ChAge 6            a later age does not bring it back
+    C3  R7 2019-03-01 ChAge 0, no DOB    the initial report: 0-3 or 4-11 months? excluded
+    C4  R8 2019-03-01 ChAge 0, DOB 2018-12-15: 2 whole months, 0-3 mo, counted; no follow-up
+
+    Denominator C1 + C4 = 2, numerator C1 = 1; C2 and C3 are excluded_no_age_group.
+    Check 3 (missing age, file t): C1 and C2 among 4 victims, 50% > 5%: the state is DQ,
+    its counts stand but are not published."""
+    rows = [record("AL", "R1", "C1", D(2018, 9, 1), chage=99), record("AL", "R2", "C1", D(2019, 1, 10), chage=5),
+            record("AL", "R3", "C1", D(2019, 4, 10), chage=99), record("AL", "R4", "C1", D(2020, 2, 20), 2020, chage=0),
+            record("AL", "R5", "C2", D(2019, 2, 1), chage=99), record("AL", "R6", "C2", D(2019, 6, 1), chage=6),
+            record("AL", "R7", "C3", D(2019, 3, 1), chage=0),
+            record("AL", "R8", "C4", D(2019, 3, 1), chage=0, dob=D(2018, 12, 15))]  # fmt: skip
+    file_t, file_t1 = child_files(rows)
+    result = observed_recurrence(file_t, file_t1, FY)
+    row = result.by_state.row(0, named=True)
+    assert (row["denominator"], row["numerator"]) == (2, 1)
+    assert (row["excluded_dq_flagged_children"], row["excluded_no_age_group_children"]) == (0, 2)
+    assert (row["excluded_before_window_records"], row["excluded_beyond_365_days_records"]) == (1, 1)
+    assert row["dq_status"] == "DQ" and row["observed"] is None
+    audit = result.audit
+    assert child(audit, "C1")["in_denominator"] and child(audit, "C1")["recur"] and child(audit, "C1")["days_to_recurrence"] == 90
+    assert child(audit, "C1")["dq_flag_missing_age"]  # flagged, and still counted
+    assert not child(audit, "C2")["in_denominator"] and child(audit, "C2")["excluded_no_age_group"]
+    assert child(audit, "C4")["age_group"] == "0-3 mo"
+
+
+def test_a_state_missing_from_one_file_is_dq_with_the_reason():
+    # WA has victims in file t+1 only: its rate would be 1 of 1 from a quarter of its data.
+    # AL has both files and passes.
+    rows = [record("AL", "R1", "C1", D(2019, 1, 1), chage=4), record("AL", "R2", "C1", D(2019, 11, 1), 2020, chage=4),
+            *(record("AL", f"R{i + 3}", f"C{i + 3}", D(2019, 2, 1), chage=5) for i in range(20)),
+            record("WA", "W1", "X1", D(2019, 9, 1), 2020, chage=3), record("WA", "W2", "X1", D(2019, 12, 1), 2020, chage=3)]  # fmt: skip
+    file_t, file_t1 = child_files(rows)
+    result = observed_recurrence(file_t, file_t1, FY)
+    wa = by_state_row(result, "WA")
+    assert (wa["dq_status"], wa["observed"]) == ("DQ", None)
+    assert wa["dq_reason"] == "no records in the FY2019 file"
+    assert (wa["denominator"], wa["numerator"]) == (1, 1)  # counted for the audit, not published
+    assert by_state_row(result, "AL")["dq_status"] == "pass" and by_state_row(result, "AL")["dq_reason"] is None
+    national = result.national.row(0, named=True)
+    assert national["n_states"] == 1 and national["denominator"] == 21
+
+
+def test_records_without_a_report_date_are_dropped_and_counted():
+    rows = [record("AL", "R1", "C1", D(2019, 1, 1), chage=4), record("AL", "R2", "C1", None, chage=4),
+            record("AL", "R3", "C1", D(2019, 6, 1), chage=4)]  # fmt: skip
+    file_t, file_t1 = child_files(rows)
+    result = observed_recurrence(file_t, file_t1, FY)
+    row = result.by_state.row(0, named=True)
+    assert (row["denominator"], row["numerator"], row["excluded_no_report_date_records"]) == (1, 1, 1)
+    assert child(result.audit, "C1")["initial_rptid"] == "R1"
+
+
+def test_an_empty_period_says_so_when_the_model_is_fitted():
+    from cmi_assets.cfsr.rsp import risk_standardized_performance
+
+    file_t, file_t1 = child_files([record("AL", "R1", "C1", D(2019, 1, 1), chage=99)])
+    with pytest.raises(ValueError, match="no children in the denominator"):
+        risk_standardized_performance(observed_recurrence(file_t, file_t1, FY))
 
 
 def test_states_are_independent_even_with_equal_child_ids():
@@ -667,7 +741,8 @@ def reference_recurrence(rows: list[dict], flagged: set, options: RecurrenceOpti
 def test_matches_child_by_child_reference_on_random_world(seed, options):
     rows = random_child_files(seed)
     file_t, file_t1 = child_files(rows)
-    flagged = set(dq_flagged_records(file_t, file_t1).select("STATERR", "CHID").iter_rows())
+    # step 4 drops children whose ID fails check 2; the age flags act at the initial report
+    flagged = set(dq_flagged_records(file_t, file_t1).filter(pl.col("flag_id_mismatch")).select("STATERR", "CHID").iter_rows())
     result = observed_recurrence(file_t, file_t1, FY, options)
     got = {r["state"]: (r["denominator"], r["numerator"]) for r in result.by_state.iter_rows(named=True)}
     expected = reference_recurrence(rows, flagged, options)

@@ -125,8 +125,10 @@ CHILD_FILE_SCHEMA_METADATA = _schema(
     ("maldeath", "string", "died of maltreatment, #34: 1 yes (code)"), ("inciddt", "date", "incident date, #146 (date)"),
     ("...", "", "county, race, maltreatment types, AFCARSID, provenance (see the Child File layout)"),
 )  # fmt: skip
+DQ_REASON_COLUMN = ("dq_reason", "string", "why the state-period is DQ: the checks it fails and the period's files "
+                                           "holding none of its records; blank on a pass (reason)")
 BY_STATE_SCHEMA = _schema(
-    PERIOD_COLUMNS[0], STATE_COLUMN, PERIOD_COLUMNS[1], *COUNT_COLUMNS,
+    PERIOD_COLUMNS[0], STATE_COLUMN, PERIOD_COLUMNS[1], *COUNT_COLUMNS, DQ_REASON_COLUMN,
     *[(e.column, "int", f"{e.rule} ({e.unit})") for e in BY_STATE_EXCLUSIONS],
     SUPPRESSED_COLUMN,
 )  # fmt: skip
@@ -337,7 +339,7 @@ def _by_state_markdown(by_state: pl.DataFrame) -> str:
     for r in by_state.iter_rows(named=True):
         numerator = "suppressed" if r["suppressed"] else str(r["numerator"])
         shown = "DQ" if r["dq_status"] == "DQ" else ("suppressed" if r["suppressed"] else _percent(r["observed"]))
-        lines.append(f"| {r['state']} | {r['denominator']} | {numerator} | {shown} | {r['dq_status']} |")
+        lines.append(f"| {r['state']} | {r['denominator']} | {numerator} | {shown} | {r.get('dq_reason') or r['dq_status']} |")
     return "\n".join(lines)
 
 

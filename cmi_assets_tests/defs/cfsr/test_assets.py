@@ -364,7 +364,8 @@ def test_every_published_column_has_its_own_description_with_a_unit():
         excluded = [c.description for c in schema.columns if c.name.startswith("excluded_")]
         assert len(set(excluded)) == len(excluded)
     by_state = {c.name: c.description for c in cfsr_assets.BY_STATE_SCHEMA.columns}
-    assert len([n for n in by_state if n.startswith("excluded_")]) == 13
+    assert len([n for n in by_state if n.startswith("excluded_")]) == 14
+    assert by_state["dq_reason"].endswith("(reason)")
     assert "step 9" in by_state["excluded_14_day_records"] and by_state["excluded_14_day_records"].endswith("(records)")
     assert by_state["excluded_unborn_children"].endswith("(children)")
     rsp = {c.name: c.description for c in cfsr_assets.RSP_SCHEMA.columns}
