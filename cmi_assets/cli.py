@@ -3,20 +3,54 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
 
+PROFILES_DIR = Path(__file__).resolve().parent / "synthetic" / "profiles"
+# A world's size: 0.02 is the demo's (about 1,200 births a year, a few minutes); 1.0 the
+# NZ study's cohort (about 60,000 births a year; README "The synthetic world" gives costs).
+SCALE = click.FloatRange(min=0, min_open=True)
 
-@click.group()
+
+def profile_names() -> list[str]:
+    return sorted(p.name for p in PROFILES_DIR.iterdir() if p.is_dir() and not p.name.startswith("_"))
+
+
+class OneLineErrors(click.Group):
+    """Usage errors as one line and exit code 2 (a script reading stderr, a person reading
+    the terminal: neither wants a usage dump or a traceback); other click errors as their
+    one-line message and code."""
+
+    def main(self, *args, **kwargs):
+        kwargs.pop("standalone_mode", None)
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as error:
+            command = error.ctx.command_path if error.ctx is not None else "cmi"
+            click.echo(f"{command}: {error.format_message()} (see {command} --help)", err=True)
+            sys.exit(2)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except click.exceptions.Exit as done:
+            sys.exit(done.exit_code)
+        except click.exceptions.Abort:
+            click.echo("cmi: stopped", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=OneLineErrors)
 def main() -> None:
     """cmi_assets: linked, de-identified evidence about child maltreatment."""
 
 
 @main.command()
-@click.option("--profile", default="default", show_default=True, help="World profile (synthetic/profiles/<name>/).")
-@click.option("--scale", default=1.0, show_default=True, type=float,
-              help="1.0 = about 60,000 births a year; tests use ~0.005.")
+@click.option("--profile", default="default", show_default=True, type=click.Choice(profile_names()),
+              help="World profile (cmi_assets/synthetic/profiles/<name>/).")
+@click.option("--scale", default=0.02, show_default=True, type=SCALE,
+              help="0.02 = about 1,200 births a year (the demo's); 1.0 = about 60,000 (the NZ cohort).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path),
               help="Folder for landing/<agency>/ extracts and truth/.")
@@ -40,19 +74,36 @@ def synth(profile: str, scale: float, seed: int, out: Path, only: str) -> None:
 @main.command()
 @click.option("--data-dir", default="data", show_default=True, type=click.Path(path_type=Path),
               help="Where the world, the DuckDB zones and the Dagster home go.")
-@click.option("--scale", default=0.02, show_default=True, type=float, help="World size (0.02 ~ 1,200 births a year).")
+@click.option("--scale", default=0.02, show_default=True, type=SCALE, help="World size (0.02 ~ 1,200 births a year).")
 @click.option("--seed", default=7, show_default=True, type=int)
-@click.option("--profile", default="demo", show_default=True,
+@click.option("--profile", default="demo", show_default=True, type=click.Choice(profile_names()),
               help="demo = the calibrated default world with NCANDS states sized for a small run.")
 @click.option("--fresh", is_flag=True, help="Regenerate the world and rebuild the zones from scratch.")
-def demo(data_dir: Path, scale: float, seed: int, profile: str, fresh: bool) -> None:
+@click.option("--quiet", is_flag=True, help="Print only the final report (no progress).")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also append the progress lines to this file.")
+def demo(data_dir: Path, scale: float, seed: int, profile: str, fresh: bool, quiet: bool, log_file: Path | None) -> None:
     """Generate a small world and materialize every asset on a local Dagster instance."""
     from cmi_assets.demo import format_report, run_demo
 
-    report = run_demo(data_dir, scale=scale, seed=seed, fresh=fresh, profile=profile, log=click.echo)
+    log = (lambda *_: None) if quiet else click.echo
+    if log_file is not None:
+        log = _also_to_file(log, log_file)
+    report = run_demo(data_dir, scale=scale, seed=seed, fresh=fresh, profile=profile, log=log,
+                      progress_bar=not quiet and sys.stderr.isatty())
     click.echo(format_report(report))
+    if report.stopped_by:
+        raise SystemExit(130 if report.stopped_by == "SIGINT" else 143)
     if report.failed_runs:
         raise SystemExit(1)
+
+
+def _also_to_file(log, path: Path):
+    """log, and the same lines appended to a file (the progress of an unattended run)."""
+    def both(line: str) -> None:
+        log(line)
+        with path.open("a", encoding="utf-8") as out:
+            out.write(f"{line}\n")
+    return both
 
 
 @main.command()

@@ -9,7 +9,11 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
+import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +31,7 @@ class DemoReport:
     checks_failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
     pseudonym_key_file: Path | None = None  # the local key the demo generated or reused
+    stopped_by: str | None = None  # SIGINT / SIGTERM when the demo was stopped part-way
 
     def key_found_through_data_dir(self) -> bool:
         """linkage.keys reads $CMI_DATA_DIR/.pseudonym_key when no other secret is named."""
@@ -174,18 +179,73 @@ def stage_job_name(asset_graph, keys) -> str:
     return f"demo__{'_'.join(groups)}__{first}"
 
 
-def materialize_everything(defs, instance, log=print, groups=None) -> tuple[int, list[str]]:
+class StopRequests:
+    """SIGINT or SIGTERM while the demo runs: the run in progress is stopped by Dagster
+    (its steps raise DagsterExecutionInterruptedError and the run is recorded as failed,
+    with the interruption in its event log), and no further run starts. Between runs the
+    signal is held here. Either way the demo ends with one line, not a traceback."""
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopRequests:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._hold)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _hold(self, signum: int, _frame) -> None:
+        self.received = signal.Signals(signum).name
+
+    def note_interrupted_run(self, result) -> None:
+        """A run Dagster interrupted (the signal went to its handler during the run)."""
+        if any(_error_class(event) == "DagsterExecutionInterruptedError" for event in result.all_events if event.is_failure):
+            self.received = self.received or "an interrupt"
+
+
+def _error_class(event) -> str | None:
+    error = getattr(event.event_specific_data, "error", None)
+    return getattr(error, "cls_name", None)
+
+
+def failure_reason(result) -> str:
+    """The first line of the error that failed a run (the full trace is in the UI)."""
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None) if event.is_step_failure else None
+        if error is not None:
+            cause = error.cause or error
+            return f"{cause.cls_name}: {(cause.message or '').strip().splitlines()[0][:200] if cause.message else ''}"
+    return "see the run in the UI"
+
+
+@dataclass
+class Materialized:
+    runs: int = 0
+    failed: list[str] = field(default_factory=list)
+    stopped_by: str | None = None  # the signal that stopped the demo
+
+
+def materialize_everything(defs, instance, log=print, groups=None, stop: StopRequests | None = None,
+                           progress_bar: bool = False) -> Materialized:
     """Materialize every asset (or those of `groups`), stage by stage, each partition as
     its own run; partitions whose upstream partitions do not exist yet are left for later
-    (and counted)."""
+    (and counted). Stops before the next run once `stop` has received a signal."""
+    import click
     import dagster as dg
 
     asset_graph = defs.resolve_asset_graph()
     assets = list(defs.assets or [])
     checks = list(defs.asset_checks or [])
     resources = dict(defs.resources or {})
-    runs, failed = 0, []
-    for pdef, keys in materialization_stages(asset_graph):
+    done = Materialized()
+    stop = stop or StopRequests()
+    stages = materialization_stages(asset_graph)
+    for number, (pdef, keys) in enumerate(stages, start=1):
         if groups is not None:
             keys = [k for k in keys if asset_graph.get(k).group_name in groups]
             if not keys:
@@ -193,12 +253,13 @@ def materialize_everything(defs, instance, log=print, groups=None) -> tuple[int,
         partition_keys = [None] if pdef is None else list(pdef.get_partition_keys(dynamic_partitions_store=instance))
         label = ", ".join(k.to_user_string() for k in keys[:4]) + (" ..." if len(keys) > 4 else "")
         cache: dict = {}
+        waiting = 0
         if pdef is not None:
             ready = [pk for pk in partition_keys if upstream_partitions_ready(asset_graph, instance, set(keys), pk, cache)]
             waiting = len(partition_keys) - len(ready)
             partition_keys = ready
-        log(f"  materializing {label} ({'1 run' if pdef is None else f'{len(partition_keys)} partitions'}"
-            + (f", {waiting} waiting for upstream data)" if pdef is not None and waiting else ")"))
+        log(f"  [{number}/{len(stages)}] materializing {label} ({'1 run' if pdef is None else f'{len(partition_keys)} partitions'}"
+            + (f", {waiting} waiting for upstream data)" if waiting else ")"))
         # A named job per stage, so the runs list says what each run built.
         job_name = stage_job_name(asset_graph, keys)
         job = dg.Definitions(
@@ -207,19 +268,34 @@ def materialize_everything(defs, instance, log=print, groups=None) -> tuple[int,
             resources=resources,
             jobs=[dg.define_asset_job(job_name, selection=dg.AssetSelection.assets(*keys))],
         ).resolve_job_def(job_name)
-        for pk in partition_keys:
-            result = job.execute_in_process(
-                instance=instance,
-                partition_key=pk,
-                raise_on_error=False,
-                tags={"cmi/launched_by": "cmi demo"},
-                # Step-by-step events go to the instance (and the UI), not the terminal.
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            )
-            runs += 1
-            if not result.success:
-                failed.append(f"{label} [{pk}]" if pk else label)
-    return runs, failed
+        started, failed_before = time.monotonic(), len(done.failed)
+        show_bar = progress_bar and len(partition_keys) > 1
+        with click.progressbar(partition_keys, label="   ", file=sys.stderr, show_pos=True) if show_bar else _plain(partition_keys) as bar:
+            for pk in bar:
+                if stop.received:
+                    break
+                result = job.execute_in_process(
+                    instance=instance,
+                    partition_key=pk,
+                    raise_on_error=False,
+                    tags={"cmi/launched_by": "cmi demo"},
+                    # Step events go to the instance (and the UI); a failed run is one line below.
+                    run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                )
+                done.runs += 1
+                stop.note_interrupted_run(result)
+                if not result.success:
+                    done.failed.append(f"{label} [{pk}]: {failure_reason(result)}" if pk else f"{label}: {failure_reason(result)}")
+        log(f"      {time.monotonic() - started:.0f} s" + (f", {len(done.failed) - failed_before} failed" if len(done.failed) > failed_before else ""))
+        if stop.received:
+            done.stopped_by = stop.received
+            break
+    return done
+
+
+@contextmanager
+def _plain(items):
+    yield items
 
 
 def summarize(defs, instance) -> tuple[list[tuple[str, str, int | None]], list[str]]:
@@ -261,7 +337,7 @@ def summarize(defs, instance) -> tuple[list[tuple[str, str, int | None]], list[s
 
 
 def run_demo(data_dir: Path, scale: float, seed: int, fresh: bool = False, profile: str = "demo",
-             log=print, groups=None) -> DemoReport:
+             log=print, groups=None, progress_bar: bool = False) -> DemoReport:
     """`cmi demo`. `groups` limits the materialization to those asset groups (the scripted
     walk-through uses it to stay quick); None materializes everything."""
     started = time.monotonic()
@@ -284,6 +360,11 @@ def run_demo(data_dir: Path, scale: float, seed: int, fresh: bool = False, profi
         for zone in ("identified", "warehouse"):
             for suffix in (".duckdb", ".duckdb.wal"):
                 (data_dir / f"{zone}{suffix}").unlink(missing_ok=True)
+    if storage.landing_dir.exists() and any(storage.landing_dir.iterdir()) and not world_is_complete(world_dir):
+        # an interrupted generation leaves some agencies' files and no truth/world.json: a
+        # world half-written is not the world the seed describes
+        log(f"the world in {world_dir} is incomplete (its generation was interrupted): generating it again")
+        shutil.rmtree(world_dir)
     if not storage.landing_dir.exists() or not any(storage.landing_dir.iterdir()):
         from cmi_assets.synthetic.world import generate_world
 
@@ -298,19 +379,36 @@ def run_demo(data_dir: Path, scale: float, seed: int, fresh: bool = False, profi
     instance = DagsterInstance.get()
     added = register_landed_partitions(instance, storage.landing_dir)
     log("registered extract partitions: " + ", ".join(f"{a} +{n}" for a, n in added.items()))
-    runs, failed = materialize_everything(defs, instance, log=log, groups=groups)
+    with StopRequests() as stop:
+        done = materialize_everything(defs, instance, log=log, groups=groups, stop=stop, progress_bar=progress_bar)
     assets, failed_checks = summarize(defs, instance)
     return DemoReport(
         data_dir=data_dir,
         dagster_home=home,
         world_summary=world_summary,
-        runs=runs,
-        failed_runs=failed,
+        runs=done.runs,
+        failed_runs=done.failed,
+        stopped_by=done.stopped_by,
         assets=assets,
         checks_failed=failed_checks,
         seconds=time.monotonic() - started,
         pseudonym_key_file=_key_file_in_use(),
     )
+
+
+def world_is_complete(world_dir: Path) -> bool:
+    """The generator writes truth/world.json's "seconds" last (synthetic.world.generate_world);
+    a world without it was stopped part-way. A landing folder with no truth at all is an
+    agency's own extracts, not a world of ours: complete as far as the demo can tell."""
+    summary = Path(world_dir) / "truth" / "world.json"
+    if not (Path(world_dir) / "truth").exists():
+        return True
+    try:
+        import json
+
+        return "seconds" in json.loads(summary.read_text())
+    except (OSError, ValueError):
+        return False
 
 
 def _key_file_in_use() -> Path | None:
@@ -320,7 +418,26 @@ def _key_file_in_use() -> Path | None:
     return Path(os.environ["CMI_PSEUDONYM_KEY_FILE"])
 
 
+def installed_command(name: str) -> str:
+    """The command as it can be typed: the one beside the running interpreter (the venv's
+    bin, which the README never activates), relative to the working folder when inside it."""
+    beside = Path(sys.executable).parent / name
+    if not beside.exists():
+        return name
+    try:
+        return str(beside.relative_to(Path.cwd()))
+    except ValueError:
+        return str(beside)
+
+
+def stopped_line(report: DemoReport) -> str:
+    return (f"cmi demo stopped by {report.stopped_by} after {report.runs} runs ({len(report.failed_runs)} failed or "
+            "interrupted); finished runs are kept: run `cmi demo` again to resume")
+
+
 def format_report(report: DemoReport) -> str:
+    if report.stopped_by:
+        return stopped_line(report)
     lines = ["", "cmi demo finished in %.0f s: %d runs, %d failed" % (report.seconds, report.runs, len(report.failed_runs)), ""]
     width = max([len(a) for a, _, _ in report.assets] + [5])
     lines.append(f"{'asset'.ljust(width)}  partitions  rows")
@@ -336,8 +453,8 @@ def format_report(report: DemoReport) -> str:
     lines += [
         "",
         "Open the UI on this instance (from the project folder):",
-        f"  {variables} dg dev",
-        "  (or the same variables with: dagster dev -w workspace.yaml), then browse http://127.0.0.1:3000",
+        f"  {variables} {installed_command('dg')} dev",
+        f"  (or the same variables with: {installed_command('dagster')} dev -w workspace.yaml), then browse http://127.0.0.1:3000",
     ]
     if report.pseudonym_key_file is not None:
         lines.append(f"  (person_key is an HMAC with the secret in {report.pseudonym_key_file}: keep that file private "

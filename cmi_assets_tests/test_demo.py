@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cmi_assets.demo import CFSR_YEAR_VARIABLES, DemoReport, format_report
+from cmi_assets.demo import CFSR_YEAR_VARIABLES, DemoReport, format_report, installed_command
 
 
 @pytest.fixture(autouse=True)
@@ -30,10 +30,22 @@ def test_a_key_elsewhere_is_named_for_dg_dev(tmp_path):
     elsewhere = tmp_path / "secrets" / "key"
     demo = report(tmp_path, elsewhere)
     assert demo.ui_environment()["CMI_PSEUDONYM_KEY_FILE"] == str(elsewhere)
-    assert f"CMI_PSEUDONYM_KEY_FILE={elsewhere} dg dev" in format_report(demo)
+    assert f"CMI_PSEUDONYM_KEY_FILE={elsewhere} {installed_command('dg')} dev" in format_report(demo)
 
 
 def test_no_key_note_when_the_secret_comes_from_the_environment(tmp_path):
     demo = report(tmp_path, None)
     assert "CMI_PSEUDONYM_KEY_FILE" not in demo.ui_environment()
     assert "HMAC" not in format_report(demo)
+
+
+def test_the_printed_ui_command_works_as_printed():
+    """The README never activates the venv: the printed `dg` must be the venv's own, a path
+    that exists from the project folder (or absolute), not a bare name the shell lacks."""
+    import os
+    import shutil
+
+    for name in ("dg", "dagster"):
+        command = installed_command(name)
+        assert shutil.which(command) or (os.path.isfile(command) and os.access(command, os.X_OK)), command
+        assert "/" in command  # a path, not a name looked up on PATH

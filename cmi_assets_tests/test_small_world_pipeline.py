@@ -46,7 +46,8 @@ def pipeline(tmp_path_factory):
         with dg.instance_for_test(temp_dir=str(root / "dagster"), overrides={"concurrency": {"pools": {"default_limit": 1}}}) as instance:
             defs = load_defs()
             register_landed_partitions(instance, storage.landing_dir)
-            runs, failed = materialize_everything(defs, instance, log=lambda *_: None)
+            done = materialize_everything(defs, instance, log=lambda *_: None)
+            runs, failed = done.runs, done.failed
             yield {"instance": instance, "storage": storage, "defs": defs, "runs": runs, "failed": failed, "root": root}
     finally:
         for key, value in saved.items():
