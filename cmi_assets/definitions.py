@@ -7,4 +7,6 @@ import dagster as dg
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent.parent)
+    from cmi_assets.defs.code_versions import with_code_versions
+
+    return with_code_versions(dg.load_from_defs_folder(path_within_project=Path(__file__).parent.parent))

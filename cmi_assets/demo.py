@@ -32,6 +32,7 @@ class DemoReport:
     seconds: float = 0.0
     pseudonym_key_file: Path | None = None  # the local key the demo generated or reused
     stopped_by: str | None = None  # SIGINT / SIGTERM when the demo was stopped part-way
+    up_to_date: int = 0  # runs not launched because what they build was fresh
 
     def key_found_through_data_dir(self) -> bool:
         """linkage.keys reads $CMI_DATA_DIR/.pseudonym_key when no other secret is named."""
@@ -228,13 +229,87 @@ class Materialized:
     runs: int = 0
     failed: list[str] = field(default_factory=list)
     stopped_by: str | None = None  # the signal that stopped the demo
+    up_to_date: int = 0  # runs not launched: everything they would build is fresh
+
+
+class Staleness:
+    """Whether a stage's run for one partition would build anything new, by Dagster's own
+    record: its stale status (code version changed, an upstream data version changed,
+    never materialized), and for the two edges its resolver does not follow, the rules
+    here. A landed extract whose bytes differ from its partition's data version (the file
+    hash, sources/assets.py) is stale though Dagster cannot see the file; an unpartitioned
+    asset built from many partitions (stg from every extract: Dagster skips edges of 100
+    or more partitions) is stale when one of them was materialized after it."""
+
+    def __init__(self, asset_graph, instance, landing_dir: Path | None) -> None:
+        # Dagster's resolver is internal API (the UI's "stale" badge uses it): dagster is pinned
+        # in pyproject.toml, and this use is tested (test_demo_incremental.py)
+        from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
+        from dagster._core.definitions.data_version import CachingStaleStatusResolver
+        from dagster._time import get_current_datetime
+
+        self.asset_graph, self.instance, self.landing_dir = asset_graph, instance, landing_dir
+        # a fresh resolver per stage: it caches, and the stages before changed the record
+        view = AssetGraphView(temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
+                              instance=instance, asset_graph=asset_graph)
+        self.resolver = CachingStaleStatusResolver(instance=instance, asset_graph=asset_graph, loading_context=view)
+
+    def stale_keys(self, keys, partition_key: str | None) -> list:
+        """The stage's keys (in order) that are stale for this partition, with every key of
+        the stage downstream of one (its inputs are about to change)."""
+        from dagster._core.definitions.data_version import StaleStatus
+
+        stale: list = []
+        for key in keys:
+            feeds_on_stale = any(parent in stale for parent in self.asset_graph.get(key).parent_keys)
+            if (feeds_on_stale or self.resolver.get_status(key, partition_key) != StaleStatus.FRESH
+                    or self._extract_changed(key, partition_key) or self._built_before_a_partition_under_it(key)):
+                stale.append(key)
+        return stale
+
+    def _latest(self, key, partition_key: str | None = None):
+        import dagster as dg
+
+        records = self.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition_key] if partition_key else None), limit=1
+        ).records
+        return records[0] if records else None
+
+    def _extract_changed(self, key, partition_key: str | None) -> bool:
+        from dagster._core.definitions.data_version import extract_data_version_from_entry
+
+        from cmi_assets.defs.sources.assets import DATA_VERSION_LENGTH
+        from cmi_assets.sources.landing import file_sha256
+
+        if self.landing_dir is None or partition_key is None or self.asset_graph.get(key).group_name != "sources":
+            return False
+        path = self.landing_dir / key.path[-1].removeprefix("raw_") / partition_key
+        latest = self._latest(key, partition_key)
+        if latest is None or not (path.exists() or path.is_symlink()):
+            return False  # never built (Dagster says so) or moved to quarantine: nothing new here
+        recorded = extract_data_version_from_entry(latest.event_log_entry)
+        return recorded is None or recorded.value != file_sha256(path)[:DATA_VERSION_LENGTH]
+
+    def _built_before_a_partition_under_it(self, key) -> bool:
+        node = self.asset_graph.get(key)
+        if node.partitions_def is not None:
+            return False
+        partitioned_parents = [p for p in node.parent_keys if self.asset_graph.get(p).partitions_def is not None]
+        if not partitioned_parents:
+            return False
+        own = self._latest(key)
+        if own is None:
+            return True
+        return any((latest := self._latest(parent)) is not None and latest.storage_id > own.storage_id
+                   for parent in partitioned_parents)
 
 
 def materialize_everything(defs, instance, log=print, groups=None, stop: StopRequests | None = None,
-                           progress_bar: bool = False) -> Materialized:
+                           progress_bar: bool = False, landing_dir: Path | None = None, only_stale: bool = False) -> Materialized:
     """Materialize every asset (or those of `groups`), stage by stage, each partition as
     its own run; partitions whose upstream partitions do not exist yet are left for later
-    (and counted). Stops before the next run once `stop` has received a signal."""
+    (and counted). With only_stale, a run whose assets are all fresh (Staleness) is not
+    launched. Stops before the next run once `stop` has received a signal."""
     import click
     import dagster as dg
 
@@ -258,23 +333,38 @@ def materialize_everything(defs, instance, log=print, groups=None, stop: StopReq
             ready = [pk for pk in partition_keys if upstream_partitions_ready(asset_graph, instance, set(keys), pk, cache)]
             waiting = len(partition_keys) - len(ready)
             partition_keys = ready
-        log(f"  [{number}/{len(stages)}] materializing {label} ({'1 run' if pdef is None else f'{len(partition_keys)} partitions'}"
+        # what each partition's run builds: every key, or (only_stale) the stale ones and
+        # what they feed inside the stage
+        staleness = Staleness(asset_graph, instance, landing_dir) if only_stale else None
+        planned = [(pk, staleness.stale_keys(keys, pk) if staleness else list(keys)) for pk in partition_keys]
+        fresh = sum(1 for _, selected in planned if not selected)
+        planned = [(pk, selected) for pk, selected in planned if selected]
+        done.up_to_date += fresh
+        what = ("1 run" if pdef is None else f"{len(planned)} partitions") if planned else ("up to date" if fresh else "nothing to run")
+        log(f"  [{number}/{len(stages)}] materializing {label} ({what}"
+            + (f", {fresh} up to date" if fresh and planned else "")
             + (f", {waiting} waiting for upstream data)" if waiting else ")"))
-        # A named job per stage, so the runs list says what each run built.
-        job_name = stage_job_name(asset_graph, keys)
-        job = dg.Definitions(
-            assets=assets,
-            asset_checks=checks,
-            resources=resources,
-            jobs=[dg.define_asset_job(job_name, selection=dg.AssetSelection.assets(*keys))],
-        ).resolve_job_def(job_name)
+        if not planned:
+            continue
+        jobs: dict[tuple, object] = {}
+
+        def job_for(selected: list) -> object:
+            # A named job per stage, so the runs list says what each run built.
+            if tuple(selected) not in jobs:
+                job_name = stage_job_name(asset_graph, selected)
+                jobs[tuple(selected)] = dg.Definitions(
+                    assets=assets, asset_checks=checks, resources=resources,
+                    jobs=[dg.define_asset_job(job_name, selection=dg.AssetSelection.assets(*selected))],
+                ).resolve_job_def(job_name)
+            return jobs[tuple(selected)]
+
         started, failed_before = time.monotonic(), len(done.failed)
-        show_bar = progress_bar and len(partition_keys) > 1
-        with click.progressbar(partition_keys, label="   ", file=sys.stderr, show_pos=True) if show_bar else _plain(partition_keys) as bar:
-            for pk in bar:
+        show_bar = progress_bar and len(planned) > 1
+        with click.progressbar(planned, label="   ", file=sys.stderr, show_pos=True) if show_bar else _plain(planned) as bar:
+            for pk, selected in bar:
                 if stop.received:
                     break
-                result = job.execute_in_process(
+                result = job_for(selected).execute_in_process(
                     instance=instance,
                     partition_key=pk,
                     raise_on_error=False,
@@ -380,13 +470,15 @@ def run_demo(data_dir: Path, scale: float, seed: int, fresh: bool = False, profi
     added = register_landed_partitions(instance, storage.landing_dir)
     log("registered extract partitions: " + ", ".join(f"{a} +{n}" for a, n in added.items()))
     with StopRequests() as stop:
-        done = materialize_everything(defs, instance, log=log, groups=groups, stop=stop, progress_bar=progress_bar)
+        done = materialize_everything(defs, instance, log=log, groups=groups, stop=stop, progress_bar=progress_bar,
+                                      landing_dir=storage.landing_dir, only_stale=not fresh)
     assets, failed_checks = summarize(defs, instance)
     return DemoReport(
         data_dir=data_dir,
         dagster_home=home,
         world_summary=world_summary,
         runs=done.runs,
+        up_to_date=done.up_to_date,
         failed_runs=done.failed,
         stopped_by=done.stopped_by,
         assets=assets,
@@ -438,7 +530,8 @@ def stopped_line(report: DemoReport) -> str:
 def format_report(report: DemoReport) -> str:
     if report.stopped_by:
         return stopped_line(report)
-    lines = ["", "cmi demo finished in %.0f s: %d runs, %d failed" % (report.seconds, report.runs, len(report.failed_runs)), ""]
+    lines = ["", "cmi demo finished in %.0f s: %d runs, %d failed, %d up to date (not launched)"
+             % (report.seconds, report.runs, len(report.failed_runs), report.up_to_date), ""]
     width = max([len(a) for a, _, _ in report.assets] + [5])
     lines.append(f"{'asset'.ljust(width)}  partitions  rows")
     for asset, parts, rows in report.assets:
