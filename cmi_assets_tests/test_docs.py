@@ -16,7 +16,7 @@ def cited_paths(text: str) -> set[str]:
 
 def test_readme_cites_only_files_that_exist():
     cited = cited_paths((ROOT / "README.md").read_text(encoding="utf-8"))
-    assert len(cited) > 10  # the pattern finds what the README cites
+    assert len(cited) >= 5  # the pattern finds what the README cites
     missing = sorted(p for p in cited if not (ROOT / p).exists())
     assert not missing, missing
 

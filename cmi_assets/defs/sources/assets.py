@@ -19,6 +19,7 @@ from cmi_assets.sources.load import IngestResult, raw_columns, table_schema
 from cmi_assets.storage import IDENTIFIED
 
 OWNERS = ["team:data-engineering"]
+DATA_VERSION_LENGTH = 16
 
 
 def raw_asset_name(agency: str) -> str:
@@ -57,6 +58,9 @@ def build_raw_asset(agency: AgencySpec) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata=_metadata(result, columns),
             check_results=extract_check_results(result, _key_columns(agency, result.record_type)),
+            # the file's content is the partition's data: a redelivery with other bytes makes
+            # everything built on it stale, the same bytes again make nothing stale
+            data_version=dg.DataVersion(result.sha256[:DATA_VERSION_LENGTH]) if result.sha256 else None,
         )
 
     return raw_extract
