@@ -486,8 +486,8 @@ def run_demo(data_dir: Path, scale: float, seed: int, fresh: bool = False, profi
     instance = DagsterInstance.get()
     added = register_landed_partitions(instance, storage.landing_dir)
     log("registered extract partitions: " + ", ".join(f"{a} +{n}" for a, n in added.items()))
-    # Splink's training notes (a comparison level no pair showed) are the model's business:
-    # linkage_model's metadata lists its levels; on the demo's terminal they read as trouble
+    # Splink's training notes (a comparison level no training pair showed) concern the
+    # model, not the demo: on the demo's terminal they read as trouble
     logging.getLogger("splink").setLevel(logging.ERROR)
     with StopRequests() as stop:
         done = materialize_everything(defs, instance, log=log, groups=groups, stop=stop, progress_bar=progress_bar,
