@@ -481,9 +481,15 @@ def run_demo(data_dir: Path, scale: float, seed: int, fresh: bool = False, profi
         log(f"using the extracts already in {storage.landing_dir} (pass --fresh to regenerate)")
 
     from cmi_assets.definitions import defs as load_defs
+    from cmi_assets.defs.run_recovery import fail_abandoned_runs
 
     defs = load_defs() if callable(load_defs) else load_defs
     instance = DagsterInstance.get()
+    # a demo killed outright (kill -9, a closed laptop) leaves its run "started" and holding
+    # the DuckDB write slot: every later writer would wait for it for ever
+    abandoned = fail_abandoned_runs(instance)
+    if abandoned:
+        log(f"marked {len(abandoned)} abandoned run(s) failed (their process is gone) and freed their write slot")
     added = register_landed_partitions(instance, storage.landing_dir)
     log("registered extract partitions: " + ", ".join(f"{a} +{n}" for a, n in added.items()))
     # Splink's training notes (a comparison level no training pair showed) concern the

@@ -8,7 +8,9 @@ File names never equal a schema name (DuckDB rejects `raw.raw` style ambiguity).
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,15 @@ import duckdb
 IDENTIFIED = "identified"
 WAREHOUSE = "warehouse"
 ZONES = (IDENTIFIED, WAREHOUSE)
+
+# DuckDB lets one process at a time open a file for writing; another process opening it
+# meanwhile gets an IOException about the file's lock. Writing assets are serialised by
+# the duckdb_write pool, but a run on an instance without that pool, a check or a command
+# line `cmi` can still meet a writer: it waits this long for the lock, then fails with
+# DuckDB's message (the file and the holder's PID, never a value).
+LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT_SECONDS = "CMI_DUCKDB_LOCK_WAIT_SECONDS", 120.0
+_LOCK_RETRY_MAX_DELAY_SECONDS = 1.0
+_log = logging.getLogger(__name__)
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -37,6 +48,7 @@ class Storage:
     memory_limit: str | None = None
     temp_dir: Path | None = None
     threads: int | None = None
+    lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS
 
     @classmethod
     def from_env(cls) -> "Storage":
@@ -51,6 +63,7 @@ class Storage:
             memory_limit=os.environ.get("CMI_DUCKDB_MEMORY_LIMIT") or None,
             temp_dir=Path(os.environ["CMI_DUCKDB_TEMP_DIR"]) if os.environ.get("CMI_DUCKDB_TEMP_DIR") else None,
             threads=int(os.environ["CMI_DUCKDB_THREADS"]) if os.environ.get("CMI_DUCKDB_THREADS") else None,
+            lock_wait_seconds=float(os.environ.get(LOCK_WAIT_ENV) or DEFAULT_LOCK_WAIT_SECONDS),
         )
 
     def zone_path(self, zone: str) -> Path:
@@ -65,13 +78,35 @@ class Storage:
         path.parent.mkdir(parents=True, exist_ok=True)
         if read_only and not path.exists():
             # Creating the file keeps read-only callers simple on a fresh deployment.
-            duckdb.connect(str(path)).close()
-        con = duckdb.connect(str(path), read_only=read_only)
+            connect_waiting_for_lock(path, False, self.lock_wait_seconds).close()
+        con = connect_waiting_for_lock(path, read_only, self.lock_wait_seconds)
         try:
             configure_connection(con, self.memory_limit, self.temp_dir, self.threads)
             yield con
         finally:
             con.close()
+
+
+def connect_waiting_for_lock(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, retried with a growing pause while another process holds the file's lock."""
+    deadline = time.monotonic() + wait_seconds
+    delay, waiting = 0.05, False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            remaining = deadline - time.monotonic()
+            if not _is_lock_conflict(error) or remaining <= 0:
+                raise
+            if not waiting:
+                _log.warning(f"{path.name} is locked by another process; waiting up to {wait_seconds:.0f} s: {error}")
+                waiting = True
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, _LOCK_RETRY_MAX_DELAY_SECONDS)
+
+
+def _is_lock_conflict(error: duckdb.IOException) -> bool:
+    return "could not set lock on file" in str(error).lower()
 
 
 def configure_connection(

@@ -1,10 +1,30 @@
 """Partitioned tables in DuckDB: each partition (a submission year, a CFSR period, a birth
-cohort) replaces its own rows, so rerunning one partition never touches another."""
+cohort) replaces its own rows, so rerunning one partition never touches another.
+
+Every multi-statement write goes through `transaction`: DuckDB's write-ahead log holds
+committed work only, so a process killed half-way (kill -9, out of memory) leaves the
+tables as they were before it started, and a rerun starts from there."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import duckdb
 import polars as pl
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run the block as one DuckDB transaction: committed when it ends, rolled back when
+    it raises."""
+    con.execute("begin transaction")
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -21,16 +41,12 @@ def replace_partition_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl
     con.execute(f"create schema if not exists {schema}")
     con.register("_cfsr_rows", frame.to_arrow())
     try:
-        con.execute("begin transaction")
-        if table_exists(con, table) and _columns(con, table) != frame.columns:
-            con.execute(f"drop table {table}")
-        con.execute(f"create table if not exists {table} as select * from _cfsr_rows limit 0")
-        con.execute(f"delete from {table} where {key} = ?", [value])
-        con.execute(f"insert into {table} by name select * from _cfsr_rows")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+        with transaction(con):
+            if table_exists(con, table) and _columns(con, table) != frame.columns:
+                con.execute(f"drop table {table}")
+            con.execute(f"create table if not exists {table} as select * from _cfsr_rows limit 0")
+            con.execute(f"delete from {table} where {key} = ?", [value])
+            con.execute(f"insert into {table} by name select * from _cfsr_rows")
     finally:
         con.unregister("_cfsr_rows")
     return frame.height

@@ -35,6 +35,7 @@ class StorageResource(dg.ConfigurableResource):
             memory_limit=self.memory_limit or base.memory_limit,
             temp_dir=Path(self.temp_dir) if self.temp_dir else base.temp_dir,
             threads=base.threads,
+            lock_wait_seconds=base.lock_wait_seconds,
         )
 
     @contextmanager

@@ -1,13 +1,14 @@
 """The landing folder: which extract files an agency has delivered.
 
 Layout: landing/<agency>/<file>. One landed file = one dynamic partition of
-raw_<agency>, keyed by the file name (DESIGN.md "Partitions"). Files still being
+raw_<agency>, keyed by the file name (docs/DESIGN.md "Partitions"). Files still being
 written (.tmp, .part) and hidden files are not landed yet.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import cached_property
@@ -43,7 +44,13 @@ class LandedFile:
 
 
 def file_sha256(path: Path) -> str:
+    """The content hash of a landed file. A symbolic link is hashed by the path it names,
+    never followed: it may point anywhere (a device, another zone), and is quarantined
+    unread (load.ingest_extract)."""
     digest = hashlib.sha256()
+    if os.path.islink(path):
+        digest.update(b"symlink:" + os.fsencode(os.readlink(path)))
+        return digest.hexdigest()
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)

@@ -16,10 +16,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from cmi_assets.sources.landing import LandedFile, find_landed_file
+from cmi_assets.sources.landing import LandedFile, file_sha256, find_landed_file
 from cmi_assets.sources.quarantine import quarantine_extract, quarantined_copies, reason_path
 from cmi_assets.sources.spec import AgencySpec, RecordTypeSpec
-from cmi_assets.sources.validate import FILE_NAME, ROW_NUMBER, ExtractError, read_extract_bytes
+from cmi_assets.sources.validate import FILE_NAME, ROW_NUMBER, SYMLINK, ExtractError, read_extract_bytes
+from cmi_assets.tables import transaction
 
 RAW_SCHEMA = "raw"
 
@@ -92,8 +93,7 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, agency: AgencySpec) -> Non
 def load_extract(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, spec: RecordTypeSpec, file: LandedFile) -> int:
     """Replace `file`'s rows in the raw table with `frame` in one transaction; returns rows loaded."""
     rows = _with_provenance(frame, file)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         ensure_raw_table(con, spec)
         con.execute(f"DELETE FROM {raw_table(spec)} WHERE _extract_file = ?", [file.name])
         con.register(_FRAME_VIEW, rows)
@@ -101,10 +101,6 @@ def load_extract(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, spec: Reco
             con.execute(f"INSERT INTO {raw_table(spec)} BY NAME SELECT * FROM {_FRAME_VIEW}")
         finally:
             con.unregister(_FRAME_VIEW)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return rows.height
 
 
@@ -148,12 +144,17 @@ def ingest_extract(
     max_errors: int = 20,
 ) -> IngestResult:
     """Validate one landed file and load it, or quarantine it and load nothing."""
-    data = file.path.read_bytes()
-    sha256 = hashlib.sha256(data).hexdigest()
+    # A symbolic link is never read: it can name any file the pipeline may read (another
+    # agency's extract, a secret, a device), and its target can change behind the hash.
+    data = None if file.path.is_symlink() else file.path.read_bytes()
     # The hash recorded is that of the bytes validated, even if the file changes meanwhile.
-    file = file.with_sha256(sha256)
+    file = file.with_sha256(hashlib.sha256(data).hexdigest() if data is not None else file_sha256(file.path))
     spec = agency.record_types.get(file.record_type) if file.record_type else None
     try:
+        if data is None:
+            raise ExtractError(
+                file.name, None, None, "a symbolic link, not a delivered file: links in landing are not followed", SYMLINK
+            )
         if spec is None:
             raise ExtractError(
                 file.name, None, None, f"file name matches no record type of the {agency.agency} spec", FILE_NAME
@@ -161,9 +162,9 @@ def ingest_extract(
         frame = read_extract_bytes(data, file.name, spec, max_errors)
     except ExtractError as error:
         target = quarantine_extract(file.path, quarantine_dir, agency.agency, error)
-        return IngestResult(file.name, sha256, file.record_type, raw_table(spec) if spec else None, 0, error, target)
+        return IngestResult(file.name, file.sha256, file.record_type, raw_table(spec) if spec else None, 0, error, target)
     rows = load_extract(con, frame, spec, file)
-    return IngestResult(file.name, sha256, spec.name, raw_table(spec), rows)
+    return IngestResult(file.name, file.sha256, spec.name, raw_table(spec), rows)
 
 
 def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:

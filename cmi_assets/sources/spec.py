@@ -24,7 +24,7 @@ PERSON_ROLES = ("child", "adult", "by_age")
 
 _COLUMN_KEYS = {
     "name", "type", "required", "codes", "multi_codes", "min", "max", "pattern",
-    "date_format", "identifying",
+    "date_format", "identifying", "not_future",
 }
 _RECORD_TYPE_KEYS = {
     "file_pattern", "encoding", "delimiter", "date_format", "key", "columns", "persons",
@@ -56,6 +56,7 @@ class ColumnSpec:
     pattern: str | None = None  # full match
     date_format: str | None = None  # resolved: the record type's default when not overridden
     identifying: bool = False  # a name, DOB, agency ID or address: never shown anywhere
+    not_future: bool = False  # a date that cannot lie after the delivery (a date of birth)
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,8 @@ def _parse_column(body: dict, default_date_format: str, where: str) -> ColumnSpe
     kind = body.get("type", "string")
     if kind not in COLUMN_TYPES:
         raise SpecError(f"{where} {name}: type {kind!r} not one of {COLUMN_TYPES}")
+    if body.get("not_future") and kind != "date":
+        raise SpecError(f"{where} {name}: not_future is only allowed on date columns")
     pattern = body.get("pattern")
     if pattern is not None:
         try:
@@ -226,6 +229,7 @@ def _parse_column(body: dict, default_date_format: str, where: str) -> ColumnSpe
         pattern=pattern,
         date_format=body.get("date_format", default_date_format) if kind == "date" else None,
         identifying=bool(body.get("identifying", False)),
+        not_future=bool(body.get("not_future", False)),
     )
 
 

@@ -1,18 +1,24 @@
 """Read an agency extract against its spec: a typed frame, or an ExtractError.
 
 Every message names the file, the line and the field, never the value: values are
-names, dates of birth and agency IDs (DESIGN.md "Storage and privacy zones").
+names, dates of birth and agency IDs (docs/DESIGN.md "Storage and privacy zones").
 
 Validation is vectorised with polars expressions so that a million-row file takes
 seconds. It runs in stages, and a stage that fails stops the later ones because
 their results would be noise:
-  1. encoding      the bytes decode in the spec's encoding
+  1. encoding      text, not a compressed or binary file (no NUL byte), and the
+                   bytes decode in the spec's encoding
   2. empty         a header line and at least one data line
   3. header        every spec column present once, no column outside the spec
-  4. layout        one record per line, each with as many fields as the header
-  5. values        required, date, int, float, range, codes, pattern; duplicate keys
+  4. layout        one record per line, each with as many fields as the header, and
+                   quotes only around whole values
+  5. values        required, date, int, float, range, codes, pattern, not_future;
+                   text no longer than MAX_TEXT_CHARS, free text not starting like a
+                   spreadsheet formula; duplicate keys
 Stage 4 makes "row = line number" exact: a quoted value spanning lines is rejected
-rather than silently shifting every later line number.
+rather than silently shifting every later line number. It also means the CSV parser
+never meets a malformed line, so no parser message (which quotes the line) can reach
+an error or a log.
 
 Values are judged after trimming surrounding spaces, and codes case-insensitively:
 the staged models (dbt_like_sql/stg_*.sql) trim strings and upper-case codes, so what
@@ -24,15 +30,18 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
 
 from cmi_assets.sources.spec import ColumnSpec, RecordTypeSpec
 
-# Error rules; the first five are structural (the file could not be read as a table).
+# Error rules; the first six are structural (the file could not be read as a table).
 FILE_NAME = "file_name"  # the name matches no record type of the agency
+SYMLINK = "symlink"  # a symbolic link in landing (never followed)
 ENCODING = "encoding"
 EMPTY = "empty"
 HEADER = "header"
@@ -44,8 +53,27 @@ FLOAT = "float"
 RANGE = "range"
 CODE = "code"
 PATTERN = "pattern"
+FUTURE = "future"
+LENGTH = "length"
+FORMULA = "formula"
 DUPLICATE_KEY = "duplicate_key"
-STRUCTURAL_RULES = frozenset({FILE_NAME, ENCODING, EMPTY, HEADER, LAYOUT})
+STRUCTURAL_RULES = frozenset({FILE_NAME, SYMLINK, ENCODING, EMPTY, HEADER, LAYOUT})
+
+# No name, address or alias in any agency's data comes near this; a longer value is a
+# broken export (and would make every string comparison of the linkage crawl).
+MAX_TEXT_CHARS = 1_000
+# A cell starting with one of these is run as a formula when a reviewer opens a CSV in a
+# spreadsheet (OWASP "CSV injection"); the clerical review file is such a CSV.
+FORMULA_START = "=+-@"
+# Dates marked not_future may fall on "today" in any time zone of the agency, so one day
+# past today's UTC date is still accepted.
+FUTURE_SLACK_DAYS = 1
+# What a delivered file's first bytes say it is, when that is not delimited text.
+_BINARY_SIGNATURES = {
+    b"\x1f\x8b": "a gzip-compressed file, not text: decompress it before delivery",
+    b"PK\x03\x04": "a zip archive or spreadsheet (.xlsx), not text: export it as delimited text",
+}
+_MASK = "\x00"  # stands for a quoted value while the layout is checked (NUL bytes are rejected first)
 
 ROW_NUMBER = "_row_number"  # line number in the file (header = line 1), as in ExtractError.row
 _QUOTE = '"'
@@ -133,7 +161,7 @@ def read_extract_bytes(data: bytes, file_name: str, spec: RecordTypeSpec, max_er
     lines = _physical_lines(text, file_name)
     header = _check_header(lines[0].rstrip("\r"), file_name, spec)
     _check_layout(lines, header, file_name, spec, max_errors)
-    judged = _judged(_read_strings(text, header, len(lines) - 1, spec), spec)
+    judged = _judged(_read_strings(text, header, len(lines) - 1, spec, file_name), spec)
     _check_values(judged, file_name, spec, max_errors)
     return _typed(judged, spec)
 
@@ -142,6 +170,13 @@ def read_extract_bytes(data: bytes, file_name: str, spec: RecordTypeSpec, max_er
 
 
 def _decode(data: bytes, file_name: str, spec: RecordTypeSpec) -> str:
+    for signature, reason in _BINARY_SIGNATURES.items():
+        if data.startswith(signature):
+            raise ExtractError(file_name, None, None, reason, ENCODING)
+    nul = data.find(b"\x00")
+    if nul >= 0 and not spec.encoding.lower().replace("-", "").startswith(("utf16", "utf32")):
+        line, field = _locate_byte(data, nul, spec)
+        raise ExtractError(file_name, line, field, f"NUL byte: a binary or UTF-16 file, not {spec.encoding} text", ENCODING)
     try:
         text = data.decode(spec.encoding)
     except UnicodeDecodeError as exc:
@@ -173,6 +208,8 @@ def _physical_lines(text: str, file_name: str) -> pl.Series:
     text = text.rstrip("\r\n")
     if not text.strip():
         raise ExtractError(file_name, None, None, "empty file: no header line", EMPTY)
+    if "\n" not in text and "\r" in text:
+        raise ExtractError(file_name, None, None, "lines end in a bare CR (classic Mac): deliver LF or CRLF line ends", LAYOUT)
     if "\n" not in text:
         raise ExtractError(file_name, None, None, "no data rows after the header", EMPTY)
     return pl.Series("line", [text], dtype=pl.Utf8).str.split("\n").list.explode()
@@ -188,6 +225,15 @@ def _split_header(header_line: str, delimiter: str) -> list[str]:
 
 def _check_header(header_line: str, file_name: str, spec: RecordTypeSpec) -> list[str]:
     header = _split_header(header_line, spec.delimiter)
+    if not set(header) & set(spec.column_names):
+        # A first line with none of the spec's columns is data (a file without its header)
+        # or not split by the spec's delimiter: its fields may be values, so none is named.
+        raise ExtractError(
+            file_name, 1, None,
+            f"no {spec.table_name} column in the first line: the header line is missing, "
+            f"or the file is not delimited by {spec.delimiter!r}",
+            HEADER,
+        )
     errors = []
     seen: set[str] = set()
     for name in header:
@@ -212,45 +258,57 @@ def _check_header(header_line: str, file_name: str, spec: RecordTypeSpec) -> lis
 
 def _check_layout(lines: pl.Series, header: list[str], file_name: str, spec: RecordTypeSpec, max_errors: int) -> None:
     frame = pl.DataFrame({"text": lines}).with_row_index("index").slice(1)
+    masked = pl.col("text").str.replace_all(_QUOTED_VALUE, _MASK)
+    delimiter = re.escape(spec.delimiter)
     checks = frame.select(
         pl.col("index") + 1,
         blank=pl.col("text").str.strip_chars().str.len_chars() == 0,
         open_quote=pl.col("text").str.count_matches(_QUOTE, literal=True) % 2 == 1,
-        fields=pl.col("text").str.replace_all(_QUOTED_VALUE, "").str.count_matches(spec.delimiter, literal=True) + 1,
+        # RFC 4180: a quote may only open and close a whole value ("a ""b"" c"), never
+        # sit inside an unquoted one (a "b") or run on after the closing quote ("a" b).
+        stray_quote=masked.str.contains(_QUOTE, literal=True)
+        | masked.str.contains(f"[^{delimiter}]{_MASK}|{_MASK}[^{delimiter}\r]"),
+        fields=masked.str.count_matches(spec.delimiter, literal=True) + 1,
     )
     problems = checks.filter(
-        pl.col("blank") | pl.col("open_quote") | (pl.col("fields") != len(header))
+        pl.col("blank") | pl.col("open_quote") | pl.col("stray_quote") | (pl.col("fields") != len(header))
     )
     if problems.is_empty():
         return
     errors = [
-        ExtractError(file_name, line, None, _layout_reason(blank, open_quote, fields, len(header)), LAYOUT)
-        for line, blank, open_quote, fields in problems.head(max_errors).iter_rows()
+        ExtractError(file_name, line, None, _layout_reason(blank, open_quote, stray_quote, fields, len(header)), LAYOUT)
+        for line, blank, open_quote, stray_quote, fields in problems.head(max_errors).iter_rows()
     ]
     raise ExtractError.from_errors(errors, total=problems.height, counts={LAYOUT: problems.height})
 
 
-def _layout_reason(blank: bool, open_quote: bool, fields: int, expected: int) -> str:
+def _layout_reason(blank: bool, open_quote: bool, stray_quote: bool, fields: int, expected: int) -> str:
     if blank:
         return "blank line"
     if open_quote:
         return "quoted value not closed on its line (values may not span lines)"
+    if stray_quote:
+        return "a quote inside an unquoted value, or text after a closing quote"
     return f"expected {expected} fields, found {fields}"
 
 
 # ---- stage 5: values ---------------------------------------------------------------
 
 
-def _read_strings(text: str, header: list[str], n_rows: int, spec: RecordTypeSpec) -> pl.DataFrame:
+def _read_strings(text: str, header: list[str], n_rows: int, spec: RecordTypeSpec, file_name: str) -> pl.DataFrame:
     """Every column as delivered text (empty -> null), plus the line number."""
-    frame = pl.read_csv(
-        io.BytesIO(text.encode("utf-8")),
-        separator=spec.delimiter,
-        quote_char=_QUOTE,
-        infer_schema=False,
-        n_rows=n_rows,
-        new_columns=header,  # the checked names, spaces around them trimmed
-    )
+    try:
+        frame = pl.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            separator=spec.delimiter,
+            quote_char=_QUOTE,
+            infer_schema=False,
+            n_rows=n_rows,
+            new_columns=header,  # the checked names, spaces around them trimmed
+        )
+    except pl.exceptions.PolarsError:
+        # Stage 4 should have named the line; the parser's own message quotes values.
+        raise ExtractError(file_name, None, None, "could not be parsed as delimited text", LAYOUT) from None
     return frame.select(
         *[pl.col(name).replace("", None) for name in spec.column_names],
         pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(ROW_NUMBER),
@@ -312,12 +370,26 @@ def _column_rules(column: ColumnSpec) -> list[_Rule]:
         high = column.max if column.max is not None else float("inf")
         out = value.is_not_null() & ((value < low) | (value > high))
         rules.append(_Rule(name, RANGE, f"out of range [{column.min}, {column.max}]", out))
+    if column.not_future:
+        latest = _latest_plausible_date()
+        rules.append(_Rule(name, FUTURE, "date in the future", value.is_not_null() & (value > latest)))
     if column.codes is not None:
         rules.append(_Rule(name, CODE, _code_reason(column), present & ~_codes_allowed(column, text, value)))
     if column.pattern is not None and column.type == "string":
         full_match = text.str.contains(f"^(?:{column.pattern})$")
         rules.append(_Rule(name, PATTERN, f"does not match pattern {column.pattern}", present & ~full_match))
+    if column.type == "string":
+        too_long = text.str.len_chars() > MAX_TEXT_CHARS
+        rules.append(_Rule(name, LENGTH, f"longer than {MAX_TEXT_CHARS} characters", present & too_long))
+    if column.type == "string" and column.codes is None and column.pattern is None:
+        # Free text only: codes and patterns already exclude a leading = + - @.
+        formula = text.str.contains(f"^[{re.escape(FORMULA_START)}]")
+        rules.append(_Rule(name, FORMULA, "starts like a spreadsheet formula (= + - @)", present & formula))
     return rules
+
+
+def _latest_plausible_date() -> date:
+    return datetime.now(timezone.utc).date() + timedelta(days=FUTURE_SLACK_DAYS)
 
 
 def _codes_allowed(column: ColumnSpec, text: pl.Expr, value: pl.Expr) -> pl.Expr:

@@ -24,7 +24,7 @@ from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.sources.spec import all_specs
 from cmi_assets.markdown import frame_markdown, markdown_table
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE
-from cmi_assets.tables import table_exists
+from cmi_assets.tables import table_exists, transaction
 
 GROUP = "linkage"
 OWNERS = ["team:data-linkage"]
@@ -315,7 +315,10 @@ def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) ->
         secret = pseudonym_secret()
     except MissingPseudonymKey as error:
         raise dg.Failure(description=str(error)) from None
-    with storage.identified() as con:
+    # One transaction: the spine, its previous copy and the key events change together, so
+    # a run killed half-way leaves no spine whose keys have no events (a rerun would take
+    # such a spine as the previous one and never record its keys as new).
+    with storage.identified() as con, transaction(con):
         has_previous = table_exists(con, SPINE_TABLE)
         con.execute(f"DROP TABLE IF EXISTS {PREVIOUS_SPINE_TABLE}")
         if has_previous:  # kept for the key-stability check

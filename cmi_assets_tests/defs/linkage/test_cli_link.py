@@ -1,4 +1,4 @@
-"""`cmi link LEFT RIGHT --mapping --out [--dob-format]`: the command calls link_files,
+"""`cmi link FILES... --mapping --out [--dob-format]`: the command calls link_files,
 applies --dob-format where the mapping names none, prints counts only, and reports a bad
 mapping as a usage error naming the field."""
 
@@ -38,13 +38,13 @@ def test_cmi_link_writes_pairs_and_clusters(tmp_path):
                                        "--mapping", str(tmp_path / "mapping.yaml"), "--out", str(out), "--dob-format", "%d/%m/%Y"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
-    assert summary["records_left"] == births.height and summary["records_right"] == notes.height
+    assert summary["files"]["left.csv"]["records"] == births.height and summary["files"]["right.csv"]["records"] == notes.height
     clusters = pl.read_parquet(out / "clusters.parquet")
     assert clusters.height == births.height + notes.height
     # the DOBs were parsed with --dob-format: almost every notification (all are of
     # registered children) joins a registration's cluster
-    with_left = clusters.filter(pl.col("file") == "left")["cluster_id_less_conservative"].implode()
-    right = clusters.filter(pl.col("file") == "right")
+    with_left = clusters.filter(pl.col("file") == "left.csv")["cluster_id_less_conservative"].implode()
+    right = clusters.filter(pl.col("file") == "right.csv")
     assert right["cluster_id_less_conservative"].is_in(with_left).mean() > 0.9
     assert (out / "pairs.parquet").exists()
     assert not any(name in result.output for name in births["child_family_name"].drop_nulls().to_list()[:50])
