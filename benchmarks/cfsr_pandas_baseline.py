@@ -129,8 +129,9 @@ def dq_status_and_flags(victims_t: pd.DataFrame, victims_t1: pd.DataFrame) -> tu
     dq_status = pd.Series(np.where(failed, "DQ", "pass"), index=states)
 
     victims = pd.concat([victims_t, victims_t1])
-    flagged = victims[_missing_age(victims) | _infant_without_dob(victims)][KEY]
-    flagged = pd.concat([flagged, pairs.loc[pairs["mismatch"], KEY]]).drop_duplicates()
+    # step 4 drops children whose ID fails check 2; a missing age or age 0 without DOB
+    # excludes a child only at its initial report (its age group, step 8)
+    flagged = pairs.loc[pairs["mismatch"], KEY].drop_duplicates()
     return dq_status, flagged
 
 

@@ -19,6 +19,8 @@ import json
 import os
 
 import dagster as dg
+
+from cmi_assets.demo import installed_command
 import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.walkthrough, pytest.mark.timeout(900)]
@@ -134,6 +136,6 @@ def test_the_demo_prints_every_variable_dg_dev_needs(walked):
         "CMI_CFSR_LAST_FY": "2021",
     }
     printed = format_report(result.demo)
-    assert " ".join(f"{k}={v}" for k, v in variables.items()) + " dg dev" in printed
+    assert " ".join(f"{k}={v}" for k, v in variables.items()) + f" {installed_command('dg')} dev" in printed
     assert "CMI_PSEUDONYM_KEY" not in os.environ
     assert f"secret in {result.data_dir / '.pseudonym_key'}" in printed
