@@ -6,6 +6,7 @@ does is visible afterwards in the UI (`dg dev` / `dagster dev`).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -522,8 +523,6 @@ def world_is_complete(world_dir: Path) -> bool:
     if not (Path(world_dir) / "truth").exists():
         return True
     try:
-        import json
-
         return "seconds" in json.loads(summary.read_text())
     except (OSError, ValueError):
         return False

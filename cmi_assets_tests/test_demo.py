@@ -49,3 +49,30 @@ def test_the_printed_ui_command_works_as_printed():
         command = installed_command(name)
         assert shutil.which(command) or (os.path.isfile(command) and os.access(command, os.X_OK)), command
         assert "/" in command  # a path, not a name looked up on PATH
+
+
+def test_a_world_whose_generation_was_stopped_is_not_complete(tmp_path):
+    from cmi_assets.demo import world_is_complete
+
+    (tmp_path / "landing" / "births").mkdir(parents=True)
+    assert world_is_complete(tmp_path)  # an agency's own extracts: no truth of ours
+    (tmp_path / "truth").mkdir()
+    assert not world_is_complete(tmp_path)  # stopped before the summary was written
+    (tmp_path / "truth" / "world.json").write_text('{"births": 10}')
+    assert not world_is_complete(tmp_path)  # stopped before the generator's last write
+    (tmp_path / "truth" / "world.json").write_text('{"births": 10, "seconds": 1.5}')
+    assert world_is_complete(tmp_path)
+
+
+def test_bad_arguments_are_one_line_rc_2_and_write_nothing(tmp_path):
+    from click.testing import CliRunner
+
+    from cmi_assets.cli import main
+
+    for args in (["synth", "--scale", "-1", "--out", str(tmp_path / "world")],
+                 ["synth", "--profile", "nope", "--out", str(tmp_path / "world")],
+                 ["demo", "--scale", "0", "--data-dir", str(tmp_path / "data")]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, args
+        assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output, result.output
+    assert not (tmp_path / "world").exists() and not (tmp_path / "data").exists()
