@@ -191,24 +191,52 @@ class StopRequests:
     def __init__(self) -> None:
         self.received: str | None = None
         self._previous: dict[int, object] = {}
+        self._wakeup: tuple[int, int] | None = None
+        self._previous_wakeup = -1
 
     def __enter__(self) -> StopRequests:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 self._previous[signum] = signal.signal(signum, self._hold)
+            # During a run Dagster's own handler takes both signals and forgets which one came;
+            # the wakeup fd records every signal's number whoever handles it.
+            read_end, write_end = os.pipe()
+            os.set_blocking(read_end, False)
+            os.set_blocking(write_end, False)
+            self._previous_wakeup = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+            self._wakeup = (read_end, write_end)
         return self
 
     def __exit__(self, *exc) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+        if self._wakeup is not None:
+            signal.set_wakeup_fd(self._previous_wakeup)
+            for fd in self._wakeup:
+                os.close(fd)
+            self._wakeup = None
 
     def _hold(self, signum: int, _frame) -> None:
         self.received = signal.Signals(signum).name
 
+    def _signal_seen(self) -> str | None:
+        """The last stopping signal written to the wakeup fd since the previous look."""
+        if self._wakeup is None:
+            return None
+        try:
+            seen = os.read(self._wakeup[0], 4096)
+        except BlockingIOError:
+            return None
+        stopping = [s for s in seen if s in (signal.SIGINT, signal.SIGTERM)]
+        return signal.Signals(stopping[-1]).name if stopping else None
+
     def note_interrupted_run(self, result) -> None:
-        """A run Dagster interrupted (the signal went to its handler during the run)."""
-        if any(_error_class(event) == "DagsterExecutionInterruptedError" for event in result.all_events if event.is_failure):
-            self.received = self.received or "an interrupt"
+        """After each run: a signal that reached Dagster's handler during the run stops the demo
+        too, whether or not the run got as far as failing with the interruption."""
+        interrupted = any(
+            _error_class(event) == "DagsterExecutionInterruptedError" for event in result.all_events if event.is_failure
+        )
+        self.received = self.received or self._signal_seen() or ("an interrupt" if interrupted else None)
 
 
 def _error_class(event) -> str | None:
