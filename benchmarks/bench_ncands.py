@@ -48,8 +48,10 @@ def main() -> None:
         try:
             result = subprocess.run(
                 [sys.executable, __file__, "--child", str(scale), "--out", str(out)],
-                check=True, capture_output=True, text=True,
-            )  # fmt: skip
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
         finally:
             if args.out is None:

@@ -52,9 +52,11 @@ def machine() -> str:
     except (ValueError, OSError, AttributeError):
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} vCPU{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
-            f"duckdb {duckdb.__version__}, polars {polars.__version__}, dagster {dagster.__version__}, "
-            f"statsmodels {statsmodels.__version__}, scikit-learn {sklearn.__version__}; load average {load:.1f} at the end")
+    return (
+        f"{os.cpu_count()} vCPU{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"duckdb {duckdb.__version__}, polars {polars.__version__}, dagster {dagster.__version__}, "
+        f"statsmodels {statsmodels.__version__}, scikit-learn {sklearn.__version__}; load average {load:.1f} at the end"
+    )
 
 
 def cohorts_state(data_dir: Path) -> tuple[bool, bool]:
@@ -65,12 +67,17 @@ def cohorts_state(data_dir: Path) -> tuple[bool, bool]:
     if not path.exists():
         return False, False
     with duckdb.connect(str(path), read_only=True) as con:
-        columns = [r[0] for r in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'cohorts' and table_name = 'features'"
-        ).fetchall()]
-        has_outcomes = bool(con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'cohorts' and table_name = 'outcomes'"
-        ).fetchone()[0])
+        columns = [
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns where table_schema = 'cohorts' and table_name = 'features'"
+            ).fetchall()
+        ]
+        has_outcomes = bool(
+            con.execute(
+                "select count(*) from information_schema.tables where table_schema = 'cohorts' and table_name = 'outcomes'"
+            ).fetchone()[0]
+        )
     return bool(columns) and has_outcomes, any(c.startswith("moh_") for c in columns)
 
 
@@ -78,7 +85,9 @@ def job_for(defs, name: str, selection):
     import dagster as dg
 
     return dg.Definitions(
-        assets=list(defs.assets or []), asset_checks=list(defs.asset_checks or []), resources=dict(defs.resources or {}),
+        assets=list(defs.assets or []),
+        asset_checks=list(defs.asset_checks or []),
+        resources=dict(defs.resources or {}),
         jobs=[dg.define_asset_job(name, selection=selection)],
     ).resolve_job_def(name)
 
@@ -92,8 +101,12 @@ def rebuild_cohort_features(defs, instance, log) -> float:
     from cmi_assets.defs.cohorts.partitions import BIRTH_YEARS
 
     for key in BIRTH_YEARS.get_partition_keys():
-        result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,
-                                        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=key,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
         if not result.success:
             raise SystemExit(f"cohort_features failed for birth year {key}")
     log(f"  rebuilt cohort_features for {len(BIRTH_YEARS.get_partition_keys())} birth years")
@@ -106,10 +119,14 @@ def run_prm_group(defs, instance, min_positives: int, max_pooled: int) -> float:
     job = job_for(defs, "bench_prm__prm", dg.AssetSelection.groups("prm"))
     config = {"min_training_positives": min_positives, "max_pooled_cohorts": max_pooled}
     started = time.monotonic()
-    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config={
-        "ops": {"prm_model": {"config": config}},
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-    })
+    result = job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_config={
+            "ops": {"prm_model": {"config": config}},
+            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        },
+    )
     if not result.success:
         raise SystemExit("the prm group run failed; see the run in the Dagster UI")
     return time.monotonic() - started
@@ -120,8 +137,13 @@ def results(data_dir: Path) -> dict:
 
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
         table1 = con.execute("select * from prm.table1").pl()
-        oracle = con.execute("select * from prm.oracle").pl() if con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'prm' and table_name = 'oracle'").fetchone()[0] else None
+        oracle = (
+            con.execute("select * from prm.oracle").pl()
+            if con.execute(
+                "select count(*) from information_schema.tables where table_schema = 'prm' and table_name = 'oracle'"
+            ).fetchone()[0]
+            else None
+        )
     if not table1.height or "auc_validation" not in table1.columns:
         raise SystemExit("prm.table1 has no validation AUC: prm_model found too few positives (see its notes)")
     return {"table1": table1, "oracle": oracle, "row": table1.row(0, named=True)}
@@ -140,8 +162,10 @@ def markdown(args, measured: dict, seconds: dict) -> str:
     slope, intercept = row.get("calibration_slope"), row.get("calibration_intercept")
     gap_met = "met" if gap is not None and gap <= AUC_GAP_TARGET else "not met"
     slope_met = "met" if slope is not None and SLOPE_TARGET[0] <= slope <= SLOPE_TARGET[1] else "not met"
-    command = (f".venv/bin/python benchmarks/bench_prm.py --data-dir {args.data_dir} --scale {args.scale} --seed {args.seed} "
-               f"--min-training-positives {args.min_training_positives} --max-pooled-cohorts {args.max_pooled_cohorts}")
+    command = (
+        f".venv/bin/python benchmarks/bench_prm.py --data-dir {args.data_dir} --scale {args.scale} --seed {args.seed} "
+        f"--min-training-positives {args.min_training_positives} --max-pooled-cohorts {args.max_pooled_cohorts}"
+    )
     model_auc = row.get("auc_validation_with_oracle") or auc
     lines = [
         SECTION,
@@ -151,8 +175,10 @@ def markdown(args, measured: dict, seconds: dict) -> str:
         f"**Machine**: {machine()}.",
         "",
         f"Model {row['model_sha12']}, trained on cohort(s) {row['training_cohort']} ({row['linkage_level']} linkage); "
-        f"prm group run {seconds['prm']:.0f} s" + (f", cohort features rebuilt in {seconds['cohorts']:.0f} s" if seconds.get("cohorts") else "")
-        + (f", world built in {seconds['build']:.0f} s" if seconds.get("build") else "") + ".",
+        f"prm group run {seconds['prm']:.0f} s"
+        + (f", cohort features rebuilt in {seconds['cohorts']:.0f} s" if seconds.get("cohorts") else "")
+        + (f", world built in {seconds['build']:.0f} s" if seconds.get("build") else "")
+        + ".",
         "",
         "| measure | value | target |",
         "|---|---:|---|",
@@ -171,7 +197,12 @@ def markdown(args, measured: dict, seconds: dict) -> str:
         "",
     ]
     if measured["oracle"] is not None and measured["oracle"].height:
-        lines += ["Model and oracle AUC on the same children (prm.oracle):", "", md_table(measured["oracle"], digits=3), ""]
+        lines += [
+            "Model and oracle AUC on the same children (prm.oracle):",
+            "",
+            md_table(measured["oracle"], digits=3),
+            "",
+        ]
     if model_auc is not None and oracle is not None and model_auc != auc:
         lines += [f"(The model's AUC on the validation children with an oracle risk is {model_auc:.3f}.)", ""]
     return "\n".join(lines)
@@ -182,8 +213,12 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--scale", type=float, default=0.1, help="world scale when the data dir has to be built")
     parser.add_argument("--seed", type=int, default=21)
-    parser.add_argument("--min-training-positives", type=int, default=DEFAULT_MIN_TRAINING_POSITIVES,
-                        help="pool earlier complete cohorts until the training cohorts hold this many positives")
+    parser.add_argument(
+        "--min-training-positives",
+        type=int,
+        default=DEFAULT_MIN_TRAINING_POSITIVES,
+        help="pool earlier complete cohorts until the training cohorts hold this many positives",
+    )
     parser.add_argument("--max-pooled-cohorts", type=int, default=DEFAULT_MAX_POOLED_COHORTS)
     parser.add_argument("--rebuild-cohorts", action="store_true", help="rebuild cohort_features even if Box 2 is there")
     parser.add_argument("--no-append", action="store_true", help="print only; leave BENCHMARKS.md alone")

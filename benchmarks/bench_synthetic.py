@@ -27,7 +27,9 @@ print(json.dumps({"summary": summary, "seconds": seconds, "peak_mb": peak_mb}))
 
 def run(scale: float) -> dict:
     with tempfile.TemporaryDirectory() as folder:
-        done = subprocess.run([sys.executable, "-c", CHILD, str(scale), folder], capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(scale), folder], capture_output=True, text=True, check=True
+        )
         result = json.loads(done.stdout.strip().splitlines()[-1])
         result["mb_on_disk"] = sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 2**20
     return result
@@ -42,7 +44,10 @@ def main() -> None:
         s = r["summary"]
         rows = sum(s["rows"].values()) + (s["ncands"]["rows"] if isinstance(s.get("ncands"), dict) else 0)
         files = sum(s["files"].values())
-        print(f"| {scale} | {s['births']:,} | {rows:,} | {files} | {r['seconds']:.1f} | {rows / r['seconds']:,.0f} | {r['peak_mb']:,.0f} | {r['mb_on_disk']:,.0f} |", flush=True)
+        print(
+            f"| {scale} | {s['births']:,} | {rows:,} | {files} | {r['seconds']:.1f} | {rows / r['seconds']:,.0f} | {r['peak_mb']:,.0f} | {r['mb_on_disk']:,.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -82,7 +82,9 @@ def _first_record(victims: pd.DataFrame) -> pd.DataFrame:
 def _age_years(frame: pd.DataFrame) -> pd.Series:
     chage = frame["CHAGE"].astype("float64")
     from_dob = np.floor(_months(frame["CHBDATE"], frame["RPTDT"]) / 12)
-    return pd.Series(np.where(chage == 77, 0.0, np.where(_chage_years(chage).notna(), chage, from_dob)), index=frame.index)
+    return pd.Series(
+        np.where(chage == 77, 0.0, np.where(_chage_years(chage).notna(), chage, from_dob)), index=frame.index
+    )
 
 
 def _rate_result(numerator: pd.Series, denominator: pd.Series, limit: float, below: bool) -> pd.Series:
@@ -97,25 +99,37 @@ def dq_status_and_flags(victims_t: pd.DataFrame, victims_t1: pd.DataFrame) -> tu
     children_t = victims_t[KEY].drop_duplicates()
     children_t1 = victims_t1[KEY].drop_duplicates().assign(matched=True)
     check_1 = children_t.merge(children_t1, on=KEY, how="left").fillna({"matched": False})
-    check_1 = check_1.groupby("STATERR").agg(den=("matched", "size"), num=("matched", "sum")).reindex(states, fill_value=0)
+    check_1 = (
+        check_1.groupby("STATERR").agg(den=("matched", "size"), num=("matched", "sum")).reindex(states, fill_value=0)
+    )
     results = [_rate_result(check_1["num"], check_1["den"], 0.01, below=True)]
 
     def firsts(victims, suffix):
         first = _first_record(victims)
         return pd.DataFrame(
-            {"STATERR": first["STATERR"], "CHID": first["CHID"], f"sex{suffix}": first["CHSEX"],
-             f"dob{suffix}": first["CHBDATE"], f"age{suffix}": _age_years(first)}
-        )  # fmt: skip
+            {
+                "STATERR": first["STATERR"],
+                "CHID": first["CHID"],
+                f"sex{suffix}": first["CHSEX"],
+                f"dob{suffix}": first["CHBDATE"],
+                f"age{suffix}": _age_years(first),
+            }
+        )
 
     infants = pd.concat([victims_t[_infant_without_dob(victims_t)], victims_t1[_infant_without_dob(victims_t1)]])
     infants = infants[KEY].drop_duplicates().assign(infant=True)
     pairs = firsts(victims_t, "_t").merge(firsts(victims_t1, "_t1"), on=KEY).merge(infants, on=KEY, how="left")
     eligible = (
-        pairs["sex_t"].isin(["1", "2"]) & pairs["sex_t1"].isin(["1", "2"])
-        & pairs["age_t"].notna() & pairs["age_t1"].notna() & pairs["infant"].isna()
-    )  # fmt: skip
+        pairs["sex_t"].isin(["1", "2"])
+        & pairs["sex_t1"].isin(["1", "2"])
+        & pairs["age_t"].notna()
+        & pairs["age_t1"].notna()
+        & pairs["infant"].isna()
+    )
     change = pairs["age_t1"] - pairs["age_t"]
-    dob_differs = (pairs["age_t"] < 1) & pairs["dob_t"].notna() & pairs["dob_t1"].notna() & (pairs["dob_t"] != pairs["dob_t1"])
+    dob_differs = (
+        (pairs["age_t"] < 1) & pairs["dob_t"].notna() & pairs["dob_t1"].notna() & (pairs["dob_t"] != pairs["dob_t1"])
+    )
     mismatch = eligible & ((pairs["sex_t"] != pairs["sex_t1"]) | dob_differs | (change < 0) | (change > 3))
     pairs = pairs.assign(eligible=eligible, mismatch=mismatch)
     check_2 = pairs[pairs["eligible"]].groupby("STATERR").agg(den=("mismatch", "size"), num=("mismatch", "sum"))
@@ -123,7 +137,11 @@ def dq_status_and_flags(victims_t: pd.DataFrame, victims_t1: pd.DataFrame) -> tu
     results.append(_rate_result(check_2["num"], check_2["den"], 0.05, below=False))
     for victims in (victims_t, victims_t1):
         per_child = victims.assign(missing=_missing_age(victims)).groupby(KEY, as_index=False)["missing"].any()
-        check_3 = per_child.groupby("STATERR").agg(den=("missing", "size"), num=("missing", "sum")).reindex(states, fill_value=0)
+        check_3 = (
+            per_child.groupby("STATERR")
+            .agg(den=("missing", "size"), num=("missing", "sum"))
+            .reindex(states, fill_value=0)
+        )
         results.append(_rate_result(check_3["num"], check_3["den"], 0.05, below=False))
     failed = pd.concat(results, axis=1).eq("fail").any(axis=1)
     dq_status = pd.Series(np.where(failed, "DQ", "pass"), index=states)
@@ -135,8 +153,6 @@ def dq_status_and_flags(victims_t: pd.DataFrame, victims_t1: pd.DataFrame) -> tu
     return dq_status, flagged
 
 
-
-
 def victims_after_dq(file_t: pd.DataFrame, file_t1: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, list[str]]:
     """Steps 1-4, shared by both implementations: (victim records of both files with
     one copy per report-child pair and the DQ-flagged children dropped, DQ status per
@@ -144,7 +160,9 @@ def victims_after_dq(file_t: pd.DataFrame, file_t1: pd.DataFrame) -> tuple[pd.Da
     victims_t, victims_t1 = _victims(file_t), _victims(file_t1)
     dq_status, flagged = dq_status_and_flags(victims_t, victims_t1)
     # Step 2: a report-child pair in both files keeps the file t+1 copy.
-    in_later = file_t.merge(file_t1[RECORD].drop_duplicates(), on=RECORD, how="left", indicator=True)["_merge"] == "both"
+    in_later = (
+        file_t.merge(file_t1[RECORD].drop_duplicates(), on=RECORD, how="left", indicator=True)["_merge"] == "both"
+    )
     records = pd.concat([file_t1, file_t[~in_later.to_numpy()]], ignore_index=True)
     victims = _victims(records)
     # Step 4: drop flagged children.
@@ -190,7 +208,9 @@ def recurrence_counts_pandas_vectorised(file_t: pd.DataFrame, file_t1: pd.DataFr
     later = victims.merge(cohort, on=KEY)
     later = later[~((later["RPTID"] == later["first_rptid"]) & (later["RPTDT"] == later["first_rptdt"]))]
     days = (later["RPTDT"] - later["first_rptdt"]).dt.days
-    same_incident = later["INCIDDT"].notna() & later["first_inciddt"].notna() & (later["INCIDDT"] == later["first_inciddt"])
+    same_incident = (
+        later["INCIDDT"].notna() & later["first_inciddt"].notna() & (later["INCIDDT"] == later["first_inciddt"])
+    )
     counted = (days > SAME_REPORT_DAYS) & (days <= RECURRENCE_WINDOW_DAYS) & ~same_incident
     recurring = later[counted.to_numpy()][KEY].drop_duplicates().assign(recur=True)
     cohort = cohort.merge(recurring, on=KEY, how="left")

@@ -47,15 +47,35 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--profile", default="default", show_default=True, type=click.Choice(profile_names()),
-              help="World profile (cmi_assets/synthetic/profiles/<name>/).")
-@click.option("--scale", default=0.02, show_default=True, type=SCALE,
-              help="0.02 = about 1,200 births a year (the demo's); 1.0 = about 60,000 (the NZ cohort).")
+@click.option(
+    "--profile",
+    default="default",
+    show_default=True,
+    type=click.Choice(profile_names()),
+    help="World profile (cmi_assets/synthetic/profiles/<name>/).",
+)
+@click.option(
+    "--scale",
+    default=0.02,
+    show_default=True,
+    type=SCALE,
+    help="0.02 = about 1,200 births a year (the demo's); 1.0 = about 60,000 (the NZ cohort).",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="Folder for landing/<agency>/ extracts and truth/.")
-@click.option("--only", type=click.Choice(["all", "ncands"]), default="all", show_default=True,
-              help="ncands: only the NCANDS Child Files of every state (CFSR benchmarks).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for landing/<agency>/ extracts and truth/.",
+)
+@click.option(
+    "--only",
+    type=click.Choice(["all", "ncands"]),
+    default="all",
+    show_default=True,
+    help="ncands: only the NCANDS Child Files of every state (CFSR benchmarks).",
+)
 def synth(profile: str, scale: float, seed: int, out: Path, only: str) -> None:
     """Generate a synthetic world: agency extracts with identity noise, and the hidden truth."""
     if only == "ncands":
@@ -72,24 +92,45 @@ def synth(profile: str, scale: float, seed: int, out: Path, only: str) -> None:
 
 
 @main.command()
-@click.option("--data-dir", default="data", show_default=True, type=click.Path(path_type=Path),
-              help="Where the world, the DuckDB zones and the Dagster home go.")
+@click.option(
+    "--data-dir",
+    default="data",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Where the world, the DuckDB zones and the Dagster home go.",
+)
 @click.option("--scale", default=0.02, show_default=True, type=SCALE, help="World size (0.02 ~ 1,200 births a year).")
 @click.option("--seed", default=7, show_default=True, type=int)
-@click.option("--profile", default="demo", show_default=True, type=click.Choice(profile_names()),
-              help="demo = the calibrated default world with NCANDS states sized for a small run.")
+@click.option(
+    "--profile",
+    default="demo",
+    show_default=True,
+    type=click.Choice(profile_names()),
+    help="demo = the calibrated default world with NCANDS states sized for a small run.",
+)
 @click.option("--fresh", is_flag=True, help="Regenerate the world and rebuild the zones from scratch.")
 @click.option("--quiet", is_flag=True, help="Print only the final report (no progress).")
-@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also append the progress lines to this file.")
-def demo(data_dir: Path, scale: float, seed: int, profile: str, fresh: bool, quiet: bool, log_file: Path | None) -> None:
+@click.option(
+    "--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also append the progress lines to this file."
+)
+def demo(
+    data_dir: Path, scale: float, seed: int, profile: str, fresh: bool, quiet: bool, log_file: Path | None
+) -> None:
     """Generate a small world and materialize every asset on a local Dagster instance."""
     from cmi_assets.demo import format_report, run_demo
 
     log = (lambda *_: None) if quiet else click.echo
     if log_file is not None:
         log = _also_to_file(log, log_file)
-    report = run_demo(data_dir, scale=scale, seed=seed, fresh=fresh, profile=profile, log=log,
-                      progress_bar=not quiet and sys.stderr.isatty())
+    report = run_demo(
+        data_dir,
+        scale=scale,
+        seed=seed,
+        fresh=fresh,
+        profile=profile,
+        log=log,
+        progress_bar=not quiet and sys.stderr.isatty(),
+    )
     click.echo(format_report(report))
     if report.stopped_by:
         raise SystemExit(130 if report.stopped_by == "SIGINT" else 143)
@@ -99,25 +140,52 @@ def demo(data_dir: Path, scale: float, seed: int, profile: str, fresh: bool, qui
 
 def _also_to_file(log, path: Path):
     """log, and the same lines appended to a file (the progress of an unattended run)."""
+
     def both(line: str) -> None:
         log(line)
         with path.open("a", encoding="utf-8") as out:
             out.write(f"{line}\n")
+
     return both
 
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--mapping", "mapping", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML naming each file's columns for the canonical fields (see README).")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for pairs.parquet, clusters.parquet and split_links.parquet.")
-@click.option("--dob-format", default=None, help='strptime format of the date columns, e.g. "%d/%m/%Y" '
-              "(default: the mapping's dob_format, else ISO %Y-%m-%d).")
-@click.option("--max-date-failures", default=None, type=click.FloatRange(0, 1),
-              help="Share of a file's dates that may fail to parse before the run stops (default 0.05).")
+@click.option(
+    "--mapping",
+    "mapping",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML naming each file's columns for the canonical fields (see README).",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for pairs.parquet, clusters.parquet and split_links.parquet.",
+)
+@click.option(
+    "--dob-format",
+    default=None,
+    help='strptime format of the date columns, e.g. "%d/%m/%Y" '
+    "(default: the mapping's dob_format, else ISO %Y-%m-%d).",
+)
+@click.option(
+    "--max-date-failures",
+    default=None,
+    type=click.FloatRange(0, 1),
+    help="Share of a file's dates that may fail to parse before the run stops (default 0.05).",
+)
 @click.option("--seed", default=1, show_default=True, type=int)
-def link(files: tuple[Path, ...], mapping: Path, out: Path, dob_format: str | None, max_date_failures: float | None, seed: int) -> None:
+def link(
+    files: tuple[Path, ...],
+    mapping: Path,
+    out: Path,
+    dob_format: str | None,
+    max_date_failures: float | None,
+    seed: int,
+) -> None:
     """Deduplicate one person file, or link two or more (CSV or Parquet), with the spine's
     engine; prints counts only."""
     from cmi_assets.linkage.file_mapping import FileInputError, load_mapping

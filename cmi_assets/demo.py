@@ -40,7 +40,10 @@ class DemoReport:
         """linkage.keys reads $CMI_DATA_DIR/.pseudonym_key when no other secret is named."""
         from cmi_assets.linkage.keys import DATA_DIR_KEY_FILE
 
-        return self.pseudonym_key_file is not None and self.pseudonym_key_file.resolve() == (self.data_dir / DATA_DIR_KEY_FILE).resolve()
+        return (
+            self.pseudonym_key_file is not None
+            and self.pseudonym_key_file.resolve() == (self.data_dir / DATA_DIR_KEY_FILE).resolve()
+        )
 
     def ui_environment(self) -> dict[str, str]:
         """The variables `dg dev` / `dagster dev` needs to serve this instance and run its
@@ -123,6 +126,7 @@ def materialization_stages(asset_graph) -> list[tuple[object, list]]:
     Depth rises by one each time the partitions definition changes along a path, or a
     partition depends on other partitions of its parent (e.g. a CFSR period on two FY files)."""
     import dagster as dg
+
     depth: dict = {}
     keys = [k for k in asset_graph.toposorted_asset_keys if asset_graph.get(k).is_materializable]
     for key in keys:
@@ -280,8 +284,11 @@ class Staleness:
 
         self.asset_graph, self.instance, self.landing_dir = asset_graph, instance, landing_dir
         # a fresh resolver per stage: it caches, and the stages before changed the record
-        view = AssetGraphView(temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
-                              instance=instance, asset_graph=asset_graph)
+        view = AssetGraphView(
+            temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
+            instance=instance,
+            asset_graph=asset_graph,
+        )
         self.resolver = CachingStaleStatusResolver(instance=instance, asset_graph=asset_graph, loading_context=view)
 
     def stale_keys(self, keys, partition_key: str | None) -> list:
@@ -294,8 +301,12 @@ class Staleness:
             feeds_on_stale = any(parent in stale for parent in self.asset_graph.get(key).parent_keys)
             status = self.resolver.get_status(key, partition_key)
             judged_unchanged = status == StaleStatus.STALE and self._ran_since_upstream_changed(key, partition_key)
-            if (feeds_on_stale or (status != StaleStatus.FRESH and not judged_unchanged)
-                    or self._extract_changed(key, partition_key) or self._built_before_a_partition_under_it(key)):
+            if (
+                feeds_on_stale
+                or (status != StaleStatus.FRESH and not judged_unchanged)
+                or self._extract_changed(key, partition_key)
+                or self._built_before_a_partition_under_it(key)
+            ):
                 stale.append(key)
         return stale
 
@@ -310,8 +321,10 @@ class Staleness:
         run = self.instance.get_run_by_id(planned.run_id)
         if run is None or not run.is_success:
             return False
-        return all((upstream := self._latest(parent)) is None or upstream.storage_id < planned.storage_id
-                   for parent in self.asset_graph.get(key).parent_keys)
+        return all(
+            (upstream := self._latest(parent)) is None or upstream.storage_id < planned.storage_id
+            for parent in self.asset_graph.get(key).parent_keys
+        )
 
     def _latest(self, key, partition_key: str | None = None):
         import dagster as dg
@@ -346,12 +359,22 @@ class Staleness:
         own = self._latest(key)
         if own is None:
             return True
-        return any((latest := self._latest(parent)) is not None and latest.storage_id > own.storage_id
-                   for parent in partitioned_parents)
+        return any(
+            (latest := self._latest(parent)) is not None and latest.storage_id > own.storage_id
+            for parent in partitioned_parents
+        )
 
 
-def materialize_everything(defs, instance, log=print, groups=None, stop: StopRequests | None = None,
-                           progress_bar: bool = False, landing_dir: Path | None = None, only_stale: bool = False) -> Materialized:
+def materialize_everything(
+    defs,
+    instance,
+    log=print,
+    groups=None,
+    stop: StopRequests | None = None,
+    progress_bar: bool = False,
+    landing_dir: Path | None = None,
+    only_stale: bool = False,
+) -> Materialized:
     """Materialize every asset (or those of `groups`), stage by stage, each partition as
     its own run; partitions whose upstream partitions do not exist yet are left for later
     (and counted). With only_stale, a run whose assets are all fresh (Staleness) is not
@@ -376,7 +399,9 @@ def materialize_everything(defs, instance, log=print, groups=None, stop: StopReq
         cache: dict = {}
         waiting = 0
         if pdef is not None:
-            ready = [pk for pk in partition_keys if upstream_partitions_ready(asset_graph, instance, set(keys), pk, cache)]
+            ready = [
+                pk for pk in partition_keys if upstream_partitions_ready(asset_graph, instance, set(keys), pk, cache)
+            ]
             waiting = len(partition_keys) - len(ready)
             partition_keys = ready
         # what each partition's run builds: every key, or (only_stale) the stale ones and
@@ -386,27 +411,39 @@ def materialize_everything(defs, instance, log=print, groups=None, stop: StopReq
         fresh = sum(1 for _, selected in planned if not selected)
         planned = [(pk, selected) for pk, selected in planned if selected]
         done.up_to_date += fresh
-        what = ("1 run" if pdef is None else f"{len(planned)} partitions") if planned else ("up to date" if fresh else "nothing to run")
-        log(f"  [{number}/{len(stages)}] materializing {label} ({what}"
+        what = (
+            ("1 run" if pdef is None else f"{len(planned)} partitions")
+            if planned
+            else ("up to date" if fresh else "nothing to run")
+        )
+        log(
+            f"  [{number}/{len(stages)}] materializing {label} ({what}"
             + (f", {fresh} up to date" if fresh and planned else "")
-            + (f", {waiting} waiting for upstream data)" if waiting else ")"))
+            + (f", {waiting} waiting for upstream data)" if waiting else ")")
+        )
         if not planned:
             continue
         jobs: dict[tuple, object] = {}
 
-        def job_for(selected: list) -> object:
+        def job_for(selected: list, jobs: dict = jobs) -> object:
             # A named job per stage, so the runs list says what each run built.
             if tuple(selected) not in jobs:
                 job_name = stage_job_name(asset_graph, selected)
                 jobs[tuple(selected)] = dg.Definitions(
-                    assets=assets, asset_checks=checks, resources=resources,
+                    assets=assets,
+                    asset_checks=checks,
+                    resources=resources,
                     jobs=[dg.define_asset_job(job_name, selection=dg.AssetSelection.assets(*selected))],
                 ).resolve_job_def(job_name)
             return jobs[tuple(selected)]
 
         started, failed_before = time.monotonic(), len(done.failed)
         show_bar = progress_bar and len(planned) > 1
-        with click.progressbar(planned, label="   ", file=sys.stderr, show_pos=True) if show_bar else _plain(planned) as bar:
+        with (
+            click.progressbar(planned, label="   ", file=sys.stderr, show_pos=True)
+            if show_bar
+            else _plain(planned) as bar
+        ):
             for pk, selected in bar:
                 if stop.received:
                     break
@@ -421,8 +458,13 @@ def materialize_everything(defs, instance, log=print, groups=None, stop: StopReq
                 done.runs += 1
                 stop.note_interrupted_run(result)
                 if not result.success:
-                    done.failed.append(f"{label} [{pk}]: {failure_reason(result)}" if pk else f"{label}: {failure_reason(result)}")
-        log(f"      {time.monotonic() - started:.0f} s" + (f", {len(done.failed) - failed_before} failed" if len(done.failed) > failed_before else ""))
+                    done.failed.append(
+                        f"{label} [{pk}]: {failure_reason(result)}" if pk else f"{label}: {failure_reason(result)}"
+                    )
+        log(
+            f"      {time.monotonic() - started:.0f} s"
+            + (f", {len(done.failed) - failed_before} failed" if len(done.failed) > failed_before else "")
+        )
         if stop.received:
             done.stopped_by = stop.received
             break
@@ -468,12 +510,22 @@ def summarize(defs, instance) -> tuple[list[tuple[str, str, int | None]], list[s
         evaluation = getattr(getattr(record, "event", None), "asset_check_evaluation", None) if record else None
         if evaluation is not None and not evaluation.passed:
             reason = (evaluation.description or "").splitlines()[0][:160] if evaluation.description else ""
-            failed_checks.append(f"{check_key.asset_key.to_user_string()}:{check_key.name}" + (f" - {reason}" if reason else ""))
+            failed_checks.append(
+                f"{check_key.asset_key.to_user_string()}:{check_key.name}" + (f" - {reason}" if reason else "")
+            )
     return rows, failed_checks
 
 
-def run_demo(data_dir: Path, scale: float, seed: int, fresh: bool = False, profile: str = "demo",
-             log=print, groups=None, progress_bar: bool = False) -> DemoReport:
+def run_demo(
+    data_dir: Path,
+    scale: float,
+    seed: int,
+    fresh: bool = False,
+    profile: str = "demo",
+    log=print,
+    groups=None,
+    progress_bar: bool = False,
+) -> DemoReport:
     """`cmi demo`. `groups` limits the materialization to those asset groups (the scripted
     walk-through uses it to stay quick); None materializes everything."""
     started = time.monotonic()
@@ -525,8 +577,16 @@ def run_demo(data_dir: Path, scale: float, seed: int, fresh: bool = False, profi
     # model, not the demo: on the demo's terminal they read as trouble
     logging.getLogger("splink").setLevel(logging.ERROR)
     with StopRequests() as stop:
-        done = materialize_everything(defs, instance, log=log, groups=groups, stop=stop, progress_bar=progress_bar,
-                                      landing_dir=storage.landing_dir, only_stale=not fresh)
+        done = materialize_everything(
+            defs,
+            instance,
+            log=log,
+            groups=groups,
+            stop=stop,
+            progress_bar=progress_bar,
+            landing_dir=storage.landing_dir,
+            only_stale=not fresh,
+        )
     assets, failed_checks = summarize(defs, instance)
     return DemoReport(
         data_dir=data_dir,
@@ -576,15 +636,21 @@ def installed_command(name: str) -> str:
 
 
 def stopped_line(report: DemoReport) -> str:
-    return (f"cmi demo stopped by {report.stopped_by} after {report.runs} runs ({len(report.failed_runs)} failed or "
-            "interrupted); finished runs are kept: run `cmi demo` again to resume")
+    return (
+        f"cmi demo stopped by {report.stopped_by} after {report.runs} runs ({len(report.failed_runs)} failed or "
+        "interrupted); finished runs are kept: run `cmi demo` again to resume"
+    )
 
 
 def format_report(report: DemoReport) -> str:
     if report.stopped_by:
         return stopped_line(report)
-    lines = ["", "cmi demo finished in %.0f s: %d runs, %d failed, %d up to date (not launched)"
-             % (report.seconds, report.runs, len(report.failed_runs), report.up_to_date), ""]
+    lines = [
+        "",
+        f"cmi demo finished in {report.seconds:.0f} s: {report.runs} runs, {len(report.failed_runs)} failed,"
+        f" {report.up_to_date} up to date (not launched)",
+        "",
+    ]
     width = max([len(a) for a, _, _ in report.assets] + [5])
     lines.append(f"{'asset'.ljust(width)}  partitions  rows")
     for asset, parts, rows in report.assets:
@@ -592,8 +658,11 @@ def format_report(report: DemoReport) -> str:
     if report.failed_runs:
         lines += ["", "failed runs:"] + [f"  {r}" for r in report.failed_runs]
     if report.checks_failed:
-        lines += ["", "failed checks (see the asset's Checks tab in the UI; the synthetic world scripts some",
-                  "states to fail the NCANDS data-quality checks, so red CFSR DQ checks are expected):"]
+        lines += [
+            "",
+            "failed checks (see the asset's Checks tab in the UI; the synthetic world scripts some",
+            "states to fail the NCANDS data-quality checks, so red CFSR DQ checks are expected):",
+        ]
         lines += [f"  {c}" for c in report.checks_failed]
     variables = " ".join(f"{k}={v}" for k, v in report.ui_environment().items())
     lines += [
@@ -603,6 +672,8 @@ def format_report(report: DemoReport) -> str:
         f"  (or the same variables with: {installed_command('dagster')} dev -w workspace.yaml), then browse http://127.0.0.1:3000",
     ]
     if report.pseudonym_key_file is not None:
-        lines.append(f"  (person_key is an HMAC with the secret in {report.pseudonym_key_file}: keep that file private "
-                     "and backed up: another secret gives other keys)")
+        lines.append(
+            f"  (person_key is an HMAC with the secret in {report.pseudonym_key_file}: keep that file private "
+            "and backed up: another secret gives other keys)"
+        )
     return "\n".join(lines)

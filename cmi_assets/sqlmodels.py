@@ -123,7 +123,9 @@ def _parse_single_query(sql: str, where: str) -> exp.Query:
     try:
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
     except sqlglot.errors.ParseError as exc:
-        raise SqlModelError(f"{where}: SQL does not parse ({exc.errors[0].get('description') if exc.errors else exc})") from None
+        raise SqlModelError(
+            f"{where}: SQL does not parse ({exc.errors[0].get('description') if exc.errors else exc})"
+        ) from None
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise SqlModelError(f"{where}: a model must be exactly one SELECT statement")
     return statements[0]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 
@@ -51,7 +51,7 @@ class Storage:
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS
 
     @classmethod
-    def from_env(cls) -> "Storage":
+    def from_env(cls) -> Storage:
         data_dir = _env_path("CMI_DATA_DIR", Path("data"))
         world_dir = data_dir / "world"
         landing = _env_path("CMI_LANDING_DIR", world_dir / "landing")

@@ -7,8 +7,8 @@ tables as they were before it started, and a rerun starts from there."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import duckdb
 import polars as pl

@@ -25,8 +25,12 @@ def _partitions(pdef: dg.PartitionsDefinition | None) -> dict | None:
     if isinstance(pdef, dg.DynamicPartitionsDefinition):
         return {"kind": "dynamic", "name": pdef.name}
     if isinstance(pdef, dg.TimeWindowPartitionsDefinition):
-        return {"kind": "time_window", "cron": pdef.cron_schedule, "start": pdef.start.isoformat(),
-                "timezone": pdef.timezone}
+        return {
+            "kind": "time_window",
+            "cron": pdef.cron_schedule,
+            "start": pdef.start.isoformat(),
+            "timezone": pdef.timezone,
+        }
     if isinstance(pdef, dg.MultiPartitionsDefinition):
         return {"kind": "multi", "dimensions": {d.name: _partitions(d.partitions_def) for d in pdef.partitions_defs}}
     if isinstance(pdef, dg.StaticPartitionsDefinition):
@@ -79,8 +83,10 @@ def describe_changes(expected: dict, current: dict) -> list[str]:
             else:
                 for key in sorted(set(old[name]) | set(new[name])):
                     if old[name].get(key) != new[name].get(key):
-                        lines.append(f"~ {section} {name} {key}: {json.dumps(old[name].get(key))} -> "
-                                     f"{json.dumps(new[name].get(key))}")
+                        lines.append(
+                            f"~ {section} {name} {key}: {json.dumps(old[name].get(key))} -> "
+                            f"{json.dumps(new[name].get(key))}"
+                        )
     return lines
 
 
@@ -92,12 +98,15 @@ def test_asset_graph_matches_the_snapshot():
         SNAPSHOT.write_text(_text(current))
         print(f"wrote {SNAPSHOT}")
         return
-    assert SNAPSHOT.exists(), f"no snapshot yet: {UPDATE_VARIABLE}=1 .venv/bin/pytest cmi_assets_tests/{Path(__file__).name}"
+    assert SNAPSHOT.exists(), (
+        f"no snapshot yet: {UPDATE_VARIABLE}=1 .venv/bin/pytest cmi_assets_tests/{Path(__file__).name}"
+    )
     expected = json.loads(SNAPSHOT.read_text())
     changes = describe_changes(expected, json.loads(_text(current)))
     if changes:
         raise AssertionError(
-            f"the asset graph differs from {SNAPSHOT.name} (committed -> now):\n  " + "\n  ".join(changes)
+            f"the asset graph differs from {SNAPSHOT.name} (committed -> now):\n  "
+            + "\n  ".join(changes)
             + "\nIf the change is intended, regenerate the snapshot and commit it:\n"
             f"    {UPDATE_VARIABLE}=1 .venv/bin/pytest cmi_assets_tests/{Path(__file__).name}\n"
         )

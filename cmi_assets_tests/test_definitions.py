@@ -76,10 +76,13 @@ def test_every_table_asset_declares_its_column_schema():
     from cmi_assets.definitions import defs
 
     graph = defs().resolve_asset_graph()
-    materializable = {k.to_user_string(): graph.get(k) for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
+    materializable = {
+        k.to_user_string(): graph.get(k) for k in graph.get_all_asset_keys() if graph.get(k).is_materializable
+    }
     assert set(NOT_TABLES) <= set(materializable), f"stale NOT_TABLES entries: {set(NOT_TABLES) - set(materializable)}"
     missing = sorted(
-        name for name, node in materializable.items()
+        name
+        for name, node in materializable.items()
         if name not in NOT_TABLES and "dagster/column_schema" not in (node.metadata or {})
     )
     assert not missing, f"assets writing tables without dagster/column_schema in their definition metadata: {missing}"

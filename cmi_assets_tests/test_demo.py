@@ -20,8 +20,9 @@ def no_cfsr_year_variables(monkeypatch):
 
 
 def report(tmp_path: Path, key_file: Path | None) -> DemoReport:
-    return DemoReport(data_dir=tmp_path, dagster_home=tmp_path / ".dagster_home", world_summary=None,
-                      pseudonym_key_file=key_file)
+    return DemoReport(
+        data_dir=tmp_path, dagster_home=tmp_path / ".dagster_home", world_summary=None, pseudonym_key_file=key_file
+    )
 
 
 def test_a_key_in_the_data_dir_needs_no_variable_of_its_own(tmp_path):
@@ -73,9 +74,11 @@ def test_bad_arguments_are_one_line_rc_2_and_write_nothing(tmp_path):
 
     from cmi_assets.cli import main
 
-    for args in (["synth", "--scale", "-1", "--out", str(tmp_path / "world")],
-                 ["synth", "--profile", "nope", "--out", str(tmp_path / "world")],
-                 ["demo", "--scale", "0", "--data-dir", str(tmp_path / "data")]):
+    for args in (
+        ["synth", "--scale", "-1", "--out", str(tmp_path / "world")],
+        ["synth", "--profile", "nope", "--out", str(tmp_path / "world")],
+        ["demo", "--scale", "0", "--data-dir", str(tmp_path / "data")],
+    ):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 2, args
         assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output, result.output

@@ -24,8 +24,13 @@ def _demo_env(home: Path) -> dict[str, str]:
 
 
 def _start_demo(data: Path, home: Path, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([*DEMO, "--data-dir", str(data), "--log-file", str(log)], env=_demo_env(home),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [*DEMO, "--data-dir", str(data), "--log-file", str(log)],
+        env=_demo_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for(path: Path, text: str, process: subprocess.Popen, timeout: float = 600) -> None:
@@ -54,7 +59,9 @@ def _materialized_since(home: Path, known_runs: set[str]) -> dict[str, set]:
         for run in instance.get_runs(limit=100_000):
             if run.run_id in known_runs:
                 continue
-            for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records:
+            for record in instance.get_records_for_run(
+                run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+            ).records:
                 event = record.event_log_entry.dagster_event
                 built.setdefault(event.asset_key.to_user_string(), set()).add(event.partition)
     return built
@@ -119,8 +126,14 @@ def unchanged_demo(resumed_demo):
     started = time.monotonic()
     third = _start_demo(data, home, root / "third.log")
     out, err = third.communicate(timeout=600)
-    return {**resumed_demo, "rc": third.returncode, "out": out, "err": err, "runs_before": before,
-            "seconds": time.monotonic() - started}
+    return {
+        **resumed_demo,
+        "rc": third.returncode,
+        "out": out,
+        "err": err,
+        "runs_before": before,
+        "seconds": time.monotonic() - started,
+    }
 
 
 def test_a_demo_with_nothing_changed_launches_nothing(unchanged_demo):

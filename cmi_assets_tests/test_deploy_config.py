@@ -28,6 +28,12 @@ def test_local_instance_config_limits_the_duckdb_pool_to_one(tmp_path, monkeypat
 def test_postgres_config_reads_every_connection_setting_from_the_environment():
     config = yaml.safe_load((DEPLOY / "dagster.postgres.yaml").read_text())
     db = config["storage"]["postgres"]["postgres_db"]
-    assert {k for k, v in db.items() if isinstance(v, dict) and "env" in v} == {"hostname", "port", "username", "password", "db_name"}  # no secret in the file
+    assert {k for k, v in db.items() if isinstance(v, dict) and "env" in v} == {
+        "hostname",
+        "port",
+        "username",
+        "password",
+        "db_name",
+    }  # no secret in the file
     assert db["scheme"] == "postgresql+psycopg2"
     assert config["concurrency"]["pools"]["default_limit"] == 1

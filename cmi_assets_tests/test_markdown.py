@@ -12,7 +12,11 @@ def test_cells_round_floats_and_show_nan_and_missing():
 
 def test_tables_from_rows_and_frames():
     assert markdown_table(["a", "b"], [(1, 0.5), (None, "z")]).splitlines() == [
-        "| a | b |", "|---|---|", "| 1 | 0.5000 |", "|  | z |"]
+        "| a | b |",
+        "|---|---|",
+        "| 1 | 0.5000 |",
+        "|  | z |",
+    ]
     frame = pl.DataFrame({"a": [1, None], "b": [0.5, "z"]}, strict=False)
     assert frame_markdown(frame) == markdown_table(["a", "b"], frame.iter_rows())
     assert frame_markdown(pl.DataFrame()) == "_(empty)_"

@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -76,13 +75,24 @@ def postgres_server(tmp_path):
         assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
 
     port = _free_port()
-    run(shutil.which("initdb"), "-D", str(data), "-U", PG_USER, f"--pwfile={pwfile}",
-        "--auth=scram-sha-256", "--encoding=UTF8", "--no-instructions")
+    run(
+        shutil.which("initdb"),
+        "-D",
+        str(data),
+        "-U",
+        PG_USER,
+        f"--pwfile={pwfile}",
+        "--auth=scram-sha-256",
+        "--encoding=UTF8",
+        "--no-instructions",
+    )
     # TCP on localhost only, no unix socket (its default folder may not exist or be writable).
     options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='' -c fsync=off"
     run(shutil.which("pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")
     try:
-        connection = psycopg2.connect(host="127.0.0.1", port=port, user=PG_USER, password=PG_PASSWORD, dbname="postgres")
+        connection = psycopg2.connect(
+            host="127.0.0.1", port=port, user=PG_USER, password=PG_PASSWORD, dbname="postgres"
+        )
         connection.autocommit = True
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE {PG_DB}")
@@ -131,8 +141,13 @@ def test_postgres_instance_stores_a_materialization_and_its_checks(postgres_serv
     from cmi_assets.defs.sources.assets import RAW_ASSETS
 
     port, db_name = postgres_server
-    for name, value in {"HOST": "127.0.0.1", "PORT": str(port), "USER": PG_USER,
-                        "PASSWORD": PG_PASSWORD, "DB": db_name}.items():
+    for name, value in {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "USER": PG_USER,
+        "PASSWORD": PG_PASSWORD,
+        "DB": db_name,
+    }.items():
         monkeypatch.setenv(f"DAGSTER_PG_{name}", value)
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -154,8 +169,11 @@ def test_postgres_instance_stores_a_materialization_and_its_checks(postgres_serv
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
         instance.add_dynamic_partitions("reference_extracts", [EXTRACT])
         result = dg.materialize(
-            [raw_reference], instance=instance, partition_key=EXTRACT,
-            resources={"storage": StorageResource()}, raise_on_error=False,
+            [raw_reference],
+            instance=instance,
+            partition_key=EXTRACT,
+            resources={"storage": StorageResource()},
+            raise_on_error=False,
         )
         assert result.success
         run_id = result.run_id
@@ -183,8 +201,13 @@ def test_postgres_instance_stores_a_materialization_and_its_checks(postgres_serv
 
     # And it is really Postgres that holds them, not a SQLite file next to DAGSTER_HOME.
     assert _query(port, "SELECT status FROM runs WHERE run_id = %s", run_id) == [("SUCCESS",)]
-    events = dict(_query(port, "SELECT dagster_event_type, count(*) FROM event_logs WHERE run_id = %s "
-                               "GROUP BY dagster_event_type", run_id))
+    events = dict(
+        _query(
+            port,
+            "SELECT dagster_event_type, count(*) FROM event_logs WHERE run_id = %s GROUP BY dagster_event_type",
+            run_id,
+        )
+    )
     assert events["ASSET_MATERIALIZATION"] == 1
     assert events["ASSET_CHECK_EVALUATION"] == 2
     assert not list(home.rglob("*.db"))

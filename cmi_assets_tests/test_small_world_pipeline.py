@@ -35,7 +35,10 @@ def pipeline(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("pipeline")
     data = root / "data"
-    saved = {k: os.environ.get(k) for k in ("CMI_DATA_DIR", "CMI_LANDING_DIR", "CMI_QUARANTINE_DIR", "CMI_TRUTH_DIR", "CMI_PSEUDONYM_KEY")}
+    saved = {
+        k: os.environ.get(k)
+        for k in ("CMI_DATA_DIR", "CMI_LANDING_DIR", "CMI_QUARANTINE_DIR", "CMI_TRUTH_DIR", "CMI_PSEUDONYM_KEY")
+    }
     os.environ.update({"CMI_DATA_DIR": str(data), "CMI_PSEUDONYM_KEY": "test-only-key"})
     for key in ("CMI_LANDING_DIR", "CMI_QUARANTINE_DIR", "CMI_TRUTH_DIR"):
         os.environ.pop(key, None)
@@ -43,7 +46,9 @@ def pipeline(tmp_path_factory):
         generate_world(data / "world", profile="small", scale=SCALE, seed=SEED)
         storage = Storage.from_env()
         (root / "dagster").mkdir()
-        with dg.instance_for_test(temp_dir=str(root / "dagster"), overrides={"concurrency": {"pools": {"default_limit": 1}}}) as instance:
+        with dg.instance_for_test(
+            temp_dir=str(root / "dagster"), overrides={"concurrency": {"pools": {"default_limit": 1}}}
+        ) as instance:
             defs = load_defs()
             register_landed_partitions(instance, storage.landing_dir)
             done = materialize_everything(defs, instance, log=lambda *_: None)
@@ -76,7 +81,9 @@ def test_every_extract_loads_and_every_asset_materializes(pipeline):
     with storage.connect(IDENTIFIED, read_only=True) as con:
         for table, rows in expected.items():
             assert con.execute(f"select count(*) from raw.{table}").fetchone()[0] == rows, table
-        staged = dict(con.execute("select table_name, estimated_size from duckdb_tables() where schema_name = 'stg'").fetchall())
+        staged = dict(
+            con.execute("select table_name, estimated_size from duckdb_tables() where schema_name = 'stg'").fetchall()
+        )
     assert len(staged) == 12
     graph = pipeline["defs"].resolve_asset_graph()
     instance = pipeline["instance"]
@@ -115,8 +122,17 @@ def test_checks_pass_except_the_scripted_data_quality_failures(pipeline):
 # --- no identifier in observability (the Dagster event log, run configs and compute logs) ---
 
 ID_COLUMNS = {
-    "reg_number", "client_id", "child_client_id", "partner_client_id", "cp_person_id", "offender_id",
-    "health_id", "mother_health_id", "CHID", "RPTID", "AFCARSID",
+    "reg_number",
+    "client_id",
+    "child_client_id",
+    "partner_client_id",
+    "cp_person_id",
+    "offender_id",
+    "health_id",
+    "mother_health_id",
+    "CHID",
+    "RPTID",
+    "AFCARSID",
 }
 DATE_FORMATS = ("%Y-%m-%d", "%m%d%Y", "%d/%m/%Y", "%Y%m%d")
 
@@ -133,9 +149,7 @@ def _identifiers(storage: Storage) -> dict[str, set[str]]:
                     if row.get("address_line"):
                         addresses.add(row["address_line"])
     persons = pl.read_parquet(storage.truth_dir / "persons.parquet")
-    names = {
-        f"{g} {f}" for g, f in zip(persons["given_name"].to_list(), persons["family_name"].to_list()) if g and f
-    }
+    names = {f"{g} {f}" for g, f in zip(persons["given_name"].to_list(), persons["family_name"].to_list()) if g and f}
     dobs = {d for d in persons["dob"].drop_nulls().to_list() if d.day != 1 and (d.month, d.day) != (9, 30)}
     dob_strings = {d.strftime(fmt) for d in dobs for fmt in DATE_FORMATS}
     return {"agency IDs": ids, "addresses": addresses, "names": names, "dates of birth": dob_strings}

@@ -38,11 +38,19 @@ MODELS = {"stg_a", "stg_b", "stg_births_registrations"}
         # a CTE named like a model is the CTE, not the model
         ("with stg_a as (select * from raw.reference__areas) select * from stg_a", set(), {"reference__areas"}),
         # ... but a schema-qualified name is never a CTE
-        ("with births__registrations as (select 1) select * from raw.births__registrations", set(), {"births__registrations"}),
+        (
+            "with births__registrations as (select 1) select * from raw.births__registrations",
+            set(),
+            {"births__registrations"},
+        ),
         # a CTE body cannot see itself (non-recursive) nor later CTEs
         ("with stg_b as (select * from stg_b) select * from stg_b", {"stg_b"}, set()),
         ("with x as (select * from stg_a), stg_a as (select 1) select * from x", {"stg_a"}, set()),
-        ("with recursive stg_a as (select 1 n union all select n + 1 from stg_a where n < 3) select * from stg_a", set(), set()),
+        (
+            "with recursive stg_a as (select 1 n union all select n + 1 from stg_a where n < 3) select * from stg_a",
+            set(),
+            set(),
+        ),
         # a CTE inside a derived table does not hide the model outside it
         ("select * from (with stg_a as (select 1) select * from stg_a) t cross join stg_a", {"stg_a"}, set()),
         # unions, lateral subqueries, table functions are not tables
@@ -124,7 +132,9 @@ def test_run_model_replaces_the_table_atomically(tmp_path):
     assert model_columns(con, good) == [("n", "BIGINT")]
 
     # Fails while running (a failed cast): the old table must survive.
-    bad = parse_model(_write(tmp_path / "v2", "stg_numbers", "select cast('x' || range as int) as n from range(3)"), set())
+    bad = parse_model(
+        _write(tmp_path / "v2", "stg_numbers", "select cast('x' || range as int) as n from range(3)"), set()
+    )
     with pytest.raises(duckdb.Error):
         run_model(con, bad)
     assert con.execute("select count(*) from stg.stg_numbers").fetchone()[0] == 5
@@ -161,7 +171,13 @@ def test_staged_models_run_on_empty_raw_tables_and_keep_every_spec_column(tmp_pa
         columns = [name for name, _ in model_columns(con, model)]
         spec_columns = [c.lower() for c in record_types[model.name].column_names]
         assert columns == [
-            "record_key", *spec_columns, "_extract_file", "_extract_sha256", "_extract_delivered_at", "_row_number", "_loaded_at"
+            "record_key",
+            *spec_columns,
+            "_extract_file",
+            "_extract_sha256",
+            "_extract_delivered_at",
+            "_row_number",
+            "_loaded_at",
         ], model.name
     con.close()
 
@@ -280,14 +296,21 @@ def test_column_lineage_traces_outputs_through_ctes_and_expressions():
     from cmi_assets.sqlmodels import SqlModel, column_lineage, input_schema
 
     con = duckdb.connect()
-    con.execute("create schema raw; create table raw.births__registrations(reg_number varchar, child_dob date, child_sex varchar)")
+    con.execute(
+        "create schema raw; create table raw.births__registrations(reg_number varchar, child_dob date, child_sex varchar)"
+    )
     sql = (
         "with cleaned as (select nullif(trim(reg_number), '') as reg_number, upper(child_sex) as sex, child_dob "
         "from raw.births__registrations) "
         "select reg_number as record_key, sex, date_trunc('month', child_dob) as birth_month, 1 as one from cleaned"
     )
     model = SqlModel(
-        name="stg_x", path=None, sql=sql, description="", depends_on_models=(), depends_on_raw_agencies=("births",),
+        name="stg_x",
+        path=None,
+        sql=sql,
+        description="",
+        depends_on_models=(),
+        depends_on_raw_agencies=("births",),
         depends_on_raw_tables=("raw.births__registrations",),
     )
     lineage = column_lineage(model, input_schema(con, model))

@@ -19,9 +19,9 @@ import json
 import os
 
 import dagster as dg
+import pytest
 
 from cmi_assets.demo import installed_command
-import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.walkthrough, pytest.mark.timeout(900)]
 
@@ -39,8 +39,14 @@ def walked(tmp_path_factory, walkthrough):
             env.setenv(name, "")
             env.delenv(name)
         result = walkthrough.run_walkthrough(
-            tmp_path_factory.mktemp("walkthrough") / "data", profile="small", scale=SCALE, seed=SEED,
-            agency="births", groups=GROUPS, further_seconds=10, timeout_seconds=300,
+            tmp_path_factory.mktemp("walkthrough") / "data",
+            profile="small",
+            scale=SCALE,
+            seed=SEED,
+            agency="births",
+            groups=GROUPS,
+            further_seconds=10,
+            timeout_seconds=300,
         )
         instance = dg.DagsterInstance.from_config(str(result.dagster_home))
         try:

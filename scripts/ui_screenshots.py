@@ -41,31 +41,63 @@ PAGES = [
     Page("06_cfsr_rsp", "/assets/cfsr_rsp", "risk-standardized performance metadata", 2200),
     Page("07_cfsr_drilldown", "/assets/cfsr_drilldown", "drill-down tables with suppressed small cells", 2200),
     Page("07b_cfsr_recurrence", "/assets/cfsr_recurrence", "denominator, numerator, exclusions per state", 2200),
-    Page("08_cfsr_recurrence_checks", "/assets/cfsr_recurrence?view=checks", "the NCANDS DQ checks and why they failed", 1400),
+    Page(
+        "08_cfsr_recurrence_checks",
+        "/assets/cfsr_recurrence?view=checks",
+        "the NCANDS DQ checks and why they failed",
+        1400,
+    ),
     Page("08b_ncands_child_file_checks", "/assets/ncands_child_file?view=checks", "file-level checks per FY", 1400),
     Page("09_raw_births", "/assets/raw_births", "file hash, row count, schema of one extract", 2200),
     Page("10_raw_births_checks", "/assets/raw_births?view=checks", "schema_valid and keys_unique, blocking", 1400),
     Page("11_stg_births_registrations", "/assets/stg_births_registrations", "SQL, column schema and lineage", 2200),
-    Page("11b_column_lineage", "/assets/stg_births_registrations?view=lineage&column=reg_number",
-         "column-level lineage traced from the SQL"),
-    Page("11b2_stg_births_checks", "/assets/stg_births_registrations?view=checks",
-         "the Great Expectations suite and its results", 1400),
+    Page(
+        "11b_column_lineage",
+        "/assets/stg_births_registrations?view=lineage&column=reg_number",
+        "column-level lineage traced from the SQL",
+    ),
+    Page(
+        "11b2_stg_births_checks",
+        "/assets/stg_births_registrations?view=checks",
+        "the Great Expectations suite and its results",
+        1400,
+    ),
     Page("11c_linkage_model", "/assets/linkage_model", "model parameters and the match-weight chart", 2200),
     Page("11d_person_spine", "/assets/person_spine", "persons per level, key events, no identifiers", 2200),
     Page("11e_linkage_quality", "/assets/linkage_quality", "precision/recall by group and source pair, charts", 2200),
-    Page("11f_person_spine_checks", "/assets/person_spine?view=checks", "linkage rates, cluster sizes, key stability", 1400),
+    Page(
+        "11f_person_spine_checks",
+        "/assets/person_spine?view=checks",
+        "linkage rates, cluster sizes, key stability",
+        1400,
+    ),
     Page("11g_cohort_features", "/assets/cohort_features", "cohort partitions, marker shares, column schema", 2200),
     Page("11h_prm_model", "/assets/prm_model", "Table 1 (AUC, oracle gap), selected variables", 2200),
-    Page("11i_feasibility_report", "/assets/feasibility_report", "what changed since the last model, the study tables", 2200),
+    Page(
+        "11i_feasibility_report",
+        "/assets/feasibility_report",
+        "what changed since the last model, the study tables",
+        2200,
+    ),
     Page("11j_prm_evaluation_checks", "/assets/prm_evaluation?view=checks", "drift checks with their numbers", 1400),
     Page("12_automation", "/automation", "landing sensors, automation sensor, cfsr_annual schedule"),
-    Page("13_sensor_landing_births", f"/locations/{LOCATION}/sensors/landing_births", "sensor ticks and what they skipped"),
+    Page(
+        "13_sensor_landing_births",
+        f"/locations/{LOCATION}/sensors/landing_births",
+        "sensor ticks and what they skipped",
+    ),
     Page("14_runs", "/runs", "run names and tags a user can tell apart", 1400),
 ]
 
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--hide-scrollbars",
 ]
 
@@ -87,9 +119,18 @@ def screenshot(chromium: str, url: str, page: Page, out: Path, width: int, budge
     target = out / f"{page.name}.png"
     with tempfile.TemporaryDirectory(prefix="cmi-ui-chromium-") as profile:  # fresh profile: no cached state
         done = subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{page.height}",
-             f"--virtual-time-budget={budget_ms}", f"--screenshot={target}", url + page.path],
-            capture_output=True, text=True, timeout=180,
+            [
+                chromium,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--window-size={width},{page.height}",
+                f"--virtual-time-budget={budget_ms}",
+                f"--screenshot={target}",
+                url + page.path,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
     if done.returncode != 0 or not target.exists():
         raise RuntimeError(f"chromium failed on {page.path} (exit {done.returncode}):\n{done.stderr[-2000:]}")
@@ -104,8 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=1600)
     parser.add_argument("--budget-ms", type=int, default=15000, help="virtual time for the React app to render")
     parser.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
-    parser.add_argument("--keep-community-modal", action="store_true",
-                        help="do not mark the instance's 'Join the community' modal as seen")
+    parser.add_argument(
+        "--keep-community-modal",
+        action="store_true",
+        help="do not mark the instance's 'Join the community' modal as seen",
+    )
     args = parser.parse_args(argv)
     url = args.url.rstrip("/")
 

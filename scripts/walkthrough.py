@@ -52,9 +52,18 @@ FAST_LANDING_INTERVAL_SECONDS = 5
 FAST_AUTOMATION_INTERVAL_SECONDS = 5
 # Variables the walk-through sets itself: anything inherited from the caller's shell
 # would point the demo and `dg dev` somewhere else.
-OWN_VARIABLES = ("DAGSTER_HOME", "CMI_DATA_DIR", "CMI_LANDING_DIR", "CMI_QUARANTINE_DIR", "CMI_TRUTH_DIR",
-                 "CMI_PSEUDONYM_KEY_FILE", "CMI_LANDING_SENSOR_INTERVAL_SECONDS", "CMI_AUTOMATION_INTERVAL_SECONDS",
-                 "CMI_CFSR_FIRST_FY", "CMI_CFSR_LAST_FY")
+OWN_VARIABLES = (
+    "DAGSTER_HOME",
+    "CMI_DATA_DIR",
+    "CMI_LANDING_DIR",
+    "CMI_QUARANTINE_DIR",
+    "CMI_TRUTH_DIR",
+    "CMI_PSEUDONYM_KEY_FILE",
+    "CMI_LANDING_SENSOR_INTERVAL_SECONDS",
+    "CMI_AUTOMATION_INTERVAL_SECONDS",
+    "CMI_CFSR_FIRST_FY",
+    "CMI_CFSR_LAST_FY",
+)
 
 
 class WalkthroughError(AssertionError):
@@ -96,10 +105,14 @@ class DevServer:
         self.command, self.env, self.log_path, self.port, self.cwd = command, env, log_path, port, cwd
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "DevServer":
+    def __enter__(self) -> DevServer:
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            self.command, cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            self.command,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         return self
@@ -113,11 +126,13 @@ class DevServer:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/server_info", timeout=5).read()
                 return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
                 if self.process.poll() is not None:
-                    raise WalkthroughError(f"{self.command[0]} exited:\n{self.log_tail()}")
+                    raise WalkthroughError(f"{self.command[0]} exited:\n{self.log_tail()}") from error
                 if time.monotonic() > deadline:
-                    raise WalkthroughError(f"no webserver on port {self.port} after {timeout} s:\n{self.log_tail()}")
+                    raise WalkthroughError(
+                        f"no webserver on port {self.port} after {timeout} s:\n{self.log_tail()}"
+                    ) from error
                 time.sleep(1)
 
     def log_tail(self, chars: int = 4000) -> str:
@@ -165,7 +180,7 @@ def _pids() -> list[int]:
 def _pgid(pid: int) -> int | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         return int(fields[2]) if fields[0] != "Z" else None
     except (OSError, ValueError, IndexError):
         return None
@@ -319,8 +334,10 @@ def run_walkthrough(
         raise WalkthroughError(f"{storage.landing_dir} is not empty: give the walk-through a fresh --data-dir")
     summary = generate_world(storage.landing_dir.parent, profile=profile, scale=scale, seed=seed)
     held = hold_back_newest_extract(storage.landing_dir, agency, data_dir / "incoming")
-    log(f"[walkthrough] world: {summary['births']} births, {sum(summary['files'].values())} extract files; "
-        f"holding back {held.name}")
+    log(
+        f"[walkthrough] world: {summary['births']} births, {sum(summary['files'].values())} extract files; "
+        f"holding back {held.name}"
+    )
     phase("world", started)
 
     started = time.monotonic()
@@ -337,10 +354,16 @@ def run_walkthrough(
         env["CMI_AUTOMATION_INTERVAL_SECONDS"] = str(FAST_AUTOMATION_INTERVAL_SECONDS)
     port = free_port()
     bin_dir = Path(sys.executable).parent
-    command = ([str(bin_dir / "dg"), "dev"] if dev_command == "dg" else [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml"])
+    command = (
+        [str(bin_dir / "dg"), "dev"]
+        if dev_command == "dg"
+        else [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml"]
+    )
     command += ["-h", "127.0.0.1", "-p", str(port)]
-    log(f"[walkthrough] starting: {' '.join(f'{k}={v}' for k, v in report.ui_environment().items())} "
-        f"{' '.join(Path(command[0]).name if i == 0 else c for i, c in enumerate(command))}")
+    log(
+        f"[walkthrough] starting: {' '.join(f'{k}={v}' for k, v in report.ui_environment().items())} "
+        f"{' '.join(Path(command[0]).name if i == 0 else c for i, c in enumerate(command))}"
+    )
 
     started = time.monotonic()
     dev_started_at = time.time()
@@ -349,8 +372,12 @@ def run_walkthrough(
         gql = GraphQL(port)
         server.wait_until_serving()
         sensor = f"landing_{agency}"
-        _wait(lambda: all(sensor_ticks(gql, s) == ("RUNNING", 1) for s in (sensor, "automation")),
-              180, "the landing and automation sensors to tick once", server)
+        _wait(
+            lambda: all(sensor_ticks(gql, s) == ("RUNNING", 1) for s in (sensor, "automation")),
+            180,
+            "the landing and automation sensors to tick once",
+            server,
+        )
         phase("dev", started)
 
         started = time.monotonic()
@@ -362,7 +389,9 @@ def run_walkthrough(
         started = time.monotonic()
         landing_run = _wait(
             lambda: _finished_run(runs_created_after(gql, landed_at, {"dagster/sensor_name": sensor}), landed.name),
-            240, f"{sensor} to request and finish a run for {landed.name}", server,
+            240,
+            f"{sensor} to request and finish a run for {landed.name}",
+            server,
         )
         if landing_run["status"] != "SUCCESS":
             raise WalkthroughError(f"the run for {landed.name} ended {landing_run['status']}:\n{server.log_tail()}")
@@ -383,7 +412,12 @@ def run_walkthrough(
             return False
 
         for asset in wanted:
-            _wait(lambda: updated(asset), deadline - time.monotonic(), f"the automation sensor to update {asset}", server)
+            _wait(
+                lambda asset=asset: updated(asset),
+                deadline - time.monotonic(),
+                f"the automation sensor to update {asset}",
+                server,
+            )
             log(f"[walkthrough]   {asset} updated {_after(reached[asset], landed_at)}")
         phase("automation", started)
 
@@ -407,8 +441,17 @@ def run_walkthrough(
         phase("stop", started)
     log("[walkthrough] " + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items()))
     return WalkthroughResult(
-        data_dir=data_dir, dagster_home=home, landed=landed, dev_started_at=dev_started_at, landed_at=landed_at,
-        phases=phases, landing_run=landing_run, reached=reached, not_reached=pending, runs=runs, demo=report,
+        data_dir=data_dir,
+        dagster_home=home,
+        landed=landed,
+        dev_started_at=dev_started_at,
+        landed_at=landed_at,
+        phases=phases,
+        landing_run=landing_run,
+        reached=reached,
+        not_reached=pending,
+        runs=runs,
+        demo=report,
     )
 
 
@@ -429,8 +472,9 @@ def _fail_on_failed_automation_run(gql: GraphQL, after: float, waiting_for: list
     for run in runs_created_after(gql, after, {"dagster/sensor_name": "automation"}):
         selected = {"/".join(k["path"]) for k in run.get("assetSelection") or []}
         if run["status"] == "FAILURE" and selected & set(waiting_for):
-            raise WalkthroughError(f"automation run {run['runId']} for {sorted(selected & set(waiting_for))} failed:\n"
-                                   f"{server.log_tail()}")
+            raise WalkthroughError(
+                f"automation run {run['runId']} for {sorted(selected & set(waiting_for))} failed:\n{server.log_tail()}"
+            )
 
 
 def _wait(predicate, timeout: float, what: str, server: DevServer, poll: float = 2):
@@ -453,24 +497,41 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.003)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--agency", default="births", help="whose newest extract is held back and landed")
-    parser.add_argument("--groups", default=None,
-                        help="comma-separated asset groups the demo materializes (default: all, as `cmi demo`)")
+    parser.add_argument(
+        "--groups",
+        default=None,
+        help="comma-separated asset groups the demo materializes (default: all, as `cmi demo`)",
+    )
     parser.add_argument("--dev-command", choices=["dg", "dagster"], default="dg")
     parser.add_argument("--further-seconds", type=float, default=60)
     parser.add_argument("--user-cadence", action="store_true", help="keep the 30 s sensor interval users get")
     args = parser.parse_args()
     result = run_walkthrough(
-        args.data_dir, profile=args.profile, scale=args.scale, seed=args.seed, agency=args.agency,
-        groups=tuple(args.groups.split(",")) if args.groups else None, dev_command=args.dev_command,
-        further_seconds=args.further_seconds, user_cadence=args.user_cadence,
+        args.data_dir,
+        profile=args.profile,
+        scale=args.scale,
+        seed=args.seed,
+        agency=args.agency,
+        groups=tuple(args.groups.split(",")) if args.groups else None,
+        dev_command=args.dev_command,
+        further_seconds=args.further_seconds,
+        user_cadence=args.user_cadence,
     )
-    print(json.dumps({
-        "landed": str(result.landed), "phases_seconds": result.phases,
-        "updated_after_landing": sorted(result.reached), "not_updated_in_time": result.not_reached,
-        "runs_after_dev_started": [
-            {"run": r["runId"][:8], "status": r["status"], "sensor": r["tags"].get("dagster/sensor_name")} for r in result.runs
-        ],
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "landed": str(result.landed),
+                "phases_seconds": result.phases,
+                "updated_after_landing": sorted(result.reached),
+                "not_updated_in_time": result.not_reached,
+                "runs_after_dev_started": [
+                    {"run": r["runId"][:8], "status": r["status"], "sensor": r["tags"].get("dagster/sensor_name")}
+                    for r in result.runs
+                ],
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ import duckdb
 import polars as pl
 
 from cmi_assets.cfsr.recurrence import CHILD_FILE_SCHEMA
-from cmi_assets.tables import table_exists
 from cmi_assets.sources.spec import load_spec
+from cmi_assets.tables import table_exists
 
 STAGED_TABLE = "stg.stg_child_protection_ncands_child"
 CHILD_FILE_TABLE = "cfsr.ncands_child_file"
@@ -30,8 +30,13 @@ MALTREATMENT_TYPES = ["CHMAL1", "CHMAL2", "CHMAL3", "CHMAL4"]
 # (section 6 numbering: #1-6, #10, #12-21, #26-34, #145-146).
 CFSR_ELEMENTS: list[str] = [
     *CHILD_FILE_SCHEMA,
-    "RPTCNTY", "RPTDISDT", *RACE_FLAGS, "CHETHN", *MALTREATMENT_TYPES, "AFCARSID",
-]  # fmt: skip
+    "RPTCNTY",
+    "RPTDISDT",
+    *RACE_FLAGS,
+    "CHETHN",
+    *MALTREATMENT_TYPES,
+    "AFCARSID",
+]
 PROVENANCE_COLUMNS = ["_extract_file", "_extract_sha256", "_row_number"]
 EXTRA_TYPES: dict[str, pl.DataType] = {"RPTDISDT": pl.Date()}
 
@@ -81,9 +86,7 @@ def for_rules(frame: pl.DataFrame) -> pl.DataFrame:
     """Upper-case NCANDS names and the types the rules engine expects."""
     renamed = frame.rename({column: column.upper() for column in frame.columns if column.lower() == column})
     types = {**CHILD_FILE_SCHEMA, **EXTRA_TYPES}
-    return renamed.select(
-        [pl.col(c).cast(types.get(c, pl.String())) for c in CFSR_ELEMENTS if c in renamed.columns]
-    )
+    return renamed.select([pl.col(c).cast(types.get(c, pl.String())) for c in CFSR_ELEMENTS if c in renamed.columns])
 
 
 # --- validation ---------------------------------------------------------------------------

@@ -246,9 +246,8 @@ def dq_status_by_state(checks: pl.DataFrame, states_by_file: dict[str, list[str]
     the checks cannot see it (check 1 has no file-t victims to look at). Else "pass"
     (section 2.1 step 4: no observed value and no RSP for a DQ state-period). dq_reason
     names every failed check and missing file; null on a pass."""
-    failed = (
-        checks.filter(pl.col("result") == "fail")
-        .select("state", reason=pl.format("check {} fails ({})", pl.col("check"), pl.col("files")))
+    failed = checks.filter(pl.col("result") == "fail").select(
+        "state", reason=pl.format("check {} fails ({})", pl.col("check"), pl.col("files"))
     )
     states = checks.select("state")
     missing = []
@@ -258,13 +257,19 @@ def dq_status_by_state(checks: pl.DataFrame, states_by_file: dict[str, list[str]
     states = states.unique()
     absent = [
         {"state": state, "reason": f"no records in the {label} file"}
-        for state in states["state"].to_list() for label, present in missing if state not in present
-    ]  # fmt: skip
+        for state in states["state"].to_list()
+        for label, present in missing
+        if state not in present
+    ]
     reasons = pl.concat([failed, pl.DataFrame(absent, schema={"state": pl.String, "reason": pl.String})])
     by_state = reasons.sort("reason").group_by("state").agg(dq_reason=pl.col("reason").str.join("; "))
     return (
         states.join(by_state, on="state", how="left")
-        .select("state", dq_status=pl.when(pl.col("dq_reason").is_null()).then(pl.lit("pass")).otherwise(pl.lit("DQ")), dq_reason="dq_reason")
+        .select(
+            "state",
+            dq_status=pl.when(pl.col("dq_reason").is_null()).then(pl.lit("pass")).otherwise(pl.lit("DQ")),
+            dq_reason="dq_reason",
+        )
         .sort("state")
     )
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from cmi_assets.cfsr.child_file import MALTREATMENT_TYPES, RACE_FLAGS
+from cmi_assets.cfsr.child_file import MALTREATMENT_TYPES
 from cmi_assets.cfsr.suppression import DRILLDOWN_VALUES, SUPPRESS_BELOW, suppress_small_cells
+
 NATIONAL = "national"
 DIMENSIONS = ("age_group", "race_ethnicity", "sex", "county", "maltreatment_type")
 
@@ -28,17 +29,29 @@ DIMENSIONS = ("age_group", "race_ethnicity", "sex", "county", "maltreatment_type
 RACE_GROUP_BY_FLAG = {"CHRACAI": "aian", "CHRACAS": "asian", "CHRACBL": "black", "CHRACNH": "nhpi", "CHRACWH": "white"}
 SEX_LABELS = {"1": "male", "2": "female"}
 MALTREATMENT_TYPE_LABELS = {
-    "1": "physical abuse", "2": "neglect or deprivation", "3": "medical neglect", "4": "sexual abuse",
-    "5": "psychological or emotional", "6": "no alleged maltreatment", "7": "sex trafficking", "8": "other",
+    "1": "physical abuse",
+    "2": "neglect or deprivation",
+    "3": "medical neglect",
+    "4": "sexual abuse",
+    "5": "psychological or emotional",
+    "6": "no alleged maltreatment",
+    "7": "sex trafficking",
+    "8": "other",
     "9": "unknown",
-}  # fmt: skip
+}
 VICTIM_LEVELS = ["1", "2"]
 OUT_OF_STATE_COUNTY, UNKNOWN_COUNTY = "998", "999"
 
 DRILLDOWN_SCHEMA = {
-    "state": pl.String, "dimension": pl.String, "group": pl.String, "denominator": pl.Int64,
-    "numerator": pl.Int64, "observed": pl.Float64, "suppressed": pl.Boolean, "dq_status": pl.String,
-}  # fmt: skip
+    "state": pl.String,
+    "dimension": pl.String,
+    "group": pl.String,
+    "denominator": pl.Int64,
+    "numerator": pl.Int64,
+    "observed": pl.Float64,
+    "suppressed": pl.Boolean,
+    "dq_status": pl.String,
+}
 
 
 # --- the groups, one expression each ------------------------------------------------------

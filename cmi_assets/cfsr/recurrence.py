@@ -49,15 +49,31 @@ RECURRENCE_WINDOW_DAYS = 365  # step 11: "12 months" is 365 days, leap years inc
 # The Child File columns the indicator and the DQ checks read, typed as the sources
 # layer delivers them (child_protection.yaml, record type ncands_child).
 CHILD_FILE_SCHEMA: dict[str, pl.DataType] = {
-    SUBMISSION_YEAR: pl.Int64(), STATE: pl.String(), REPORT_ID: pl.String(), CHILD_ID: pl.String(),
-    "RPTDT": pl.Date(), "CHAGE": pl.Int64(), "CHBDATE": pl.Date(), "CHSEX": pl.String(),
-    **{column: pl.String() for column in DISPOSITION_LEVEL_COLUMNS}, "MALDEATH": pl.String(), "INCIDDT": pl.Date(),
-}  # fmt: skip
+    SUBMISSION_YEAR: pl.Int64(),
+    STATE: pl.String(),
+    REPORT_ID: pl.String(),
+    CHILD_ID: pl.String(),
+    "RPTDT": pl.Date(),
+    "CHAGE": pl.Int64(),
+    "CHBDATE": pl.Date(),
+    "CHSEX": pl.String(),
+    **{column: pl.String() for column in DISPOSITION_LEVEL_COLUMNS},
+    "MALDEATH": pl.String(),
+    "INCIDDT": pl.Date(),
+}
 
 RECORD_COLUMNS = [
-    SUBMISSION_YEAR, STATE, REPORT_ID, CHILD_ID, "RPTDT", "CHAGE", "CHBDATE",
-    *DISPOSITION_LEVEL_COLUMNS, "MALDEATH", "INCIDDT",
-]  # fmt: skip
+    SUBMISSION_YEAR,
+    STATE,
+    REPORT_ID,
+    CHILD_ID,
+    "RPTDT",
+    "CHAGE",
+    "CHBDATE",
+    *DISPOSITION_LEVEL_COLUMNS,
+    "MALDEATH",
+    "INCIDDT",
+]
 
 
 @dataclass(frozen=True)
@@ -331,6 +347,7 @@ AUDIT_FLAG_COLUMNS = [
     "recur",
 ]
 
+
 class Exclusion(NamedTuple):
     """One by_state exclusion count: its column, the audit column it sums (None: counted
     from the dropped records), what it counts and the rule (section 2.1)."""
@@ -343,38 +360,94 @@ class Exclusion(NamedTuple):
 
 # by_state exclusion counts, in rule order.
 BY_STATE_EXCLUSIONS = [
-    Exclusion("excluded_duplicate_records", None, "records",
-              "step 2: report-child pairs (StaTerr, RptID, ChID) in both files; the copy from the other submission"),
-    Exclusion("excluded_non_victim_records", None, "records",
-              "step 3: records with no disposition level substantiated (1) or indicated (2) and no maltreatment "
-              "death: AR victims and non-victims, unsubstantiated, closed, no alleged maltreatment, other/unknown"),
-    Exclusion("excluded_dq_flagged_children", "excluded_dq_flagged", "children",
-              "step 4: victims whose ID matched across the files with a sex or DOB conflict, all their records "
-              "dropped (a missing age or age 0 without DOB excludes a child only at its initial report: step 8)"),
-    Exclusion("excluded_no_report_date_records", "n_dropped_no_report_date", "records",
-              "steps 5-7: victim records without a report date (cannot be placed in the period)"),
-    Exclusion("excluded_before_window_records", "n_dropped_before_window", "records",
-              "step 5: victim records reported before 1 October of the period (no look-back)"),
-    Exclusion("excluded_age_18_plus_records", "n_dropped_age_18_plus", "records",
-              "step 6: victim records at age 18 or older at the report (ChAge > 17 or DOB + 18 y <= RptDt)"),
-    Exclusion("excluded_no_record_in_window_children", "excluded_no_record_in_window", "children",
-              "steps 5-6: victims with no record left once records before the period or at 18+ are dropped"),
-    Exclusion("excluded_initial_after_period_children", "excluded_initial_after_period", "children",
-              "step 7: initial victimization after 30 September of the period (in a later cohort)"),
-    Exclusion("excluded_unborn_children", "excluded_unborn", "children",
-              "step 8: unborn at the initial report (ChAge 77 or DOB after the report date)"),
-    Exclusion("excluded_no_age_group_children", "excluded_no_age_group", "children",
-              "step 8 / section 2.2: age group cannot be set at the initial report (age 0 without DOB, or neither "
-              "age nor DOB)"),
-    Exclusion("excluded_initial_fatality_children", "excluded_initial_fatality", "children",
-              "step 13: died of maltreatment at the initial report (0 unless exclude_initial_fatality is on)"),
-    Exclusion("excluded_14_day_records", "n_dropped_14_day", "records",
-              "step 9: follow-up victim records 0-14 days after the initial report (the same victimization)"),
-    Exclusion("excluded_same_incident_records", "n_dropped_same_incident", "records",
-              "step 10: follow-up victim records with the initial report's incident date"),
-    Exclusion("excluded_beyond_365_days_records", "n_beyond_365_days", "records",
-              "step 11: follow-up victim records more than 365 days after the initial report"),
-]  # fmt: skip
+    Exclusion(
+        "excluded_duplicate_records",
+        None,
+        "records",
+        "step 2: report-child pairs (StaTerr, RptID, ChID) in both files; the copy from the other submission",
+    ),
+    Exclusion(
+        "excluded_non_victim_records",
+        None,
+        "records",
+        "step 3: records with no disposition level substantiated (1) or indicated (2) and no maltreatment "
+        "death: AR victims and non-victims, unsubstantiated, closed, no alleged maltreatment, other/unknown",
+    ),
+    Exclusion(
+        "excluded_dq_flagged_children",
+        "excluded_dq_flagged",
+        "children",
+        "step 4: victims whose ID matched across the files with a sex or DOB conflict, all their records "
+        "dropped (a missing age or age 0 without DOB excludes a child only at its initial report: step 8)",
+    ),
+    Exclusion(
+        "excluded_no_report_date_records",
+        "n_dropped_no_report_date",
+        "records",
+        "steps 5-7: victim records without a report date (cannot be placed in the period)",
+    ),
+    Exclusion(
+        "excluded_before_window_records",
+        "n_dropped_before_window",
+        "records",
+        "step 5: victim records reported before 1 October of the period (no look-back)",
+    ),
+    Exclusion(
+        "excluded_age_18_plus_records",
+        "n_dropped_age_18_plus",
+        "records",
+        "step 6: victim records at age 18 or older at the report (ChAge > 17 or DOB + 18 y <= RptDt)",
+    ),
+    Exclusion(
+        "excluded_no_record_in_window_children",
+        "excluded_no_record_in_window",
+        "children",
+        "steps 5-6: victims with no record left once records before the period or at 18+ are dropped",
+    ),
+    Exclusion(
+        "excluded_initial_after_period_children",
+        "excluded_initial_after_period",
+        "children",
+        "step 7: initial victimization after 30 September of the period (in a later cohort)",
+    ),
+    Exclusion(
+        "excluded_unborn_children",
+        "excluded_unborn",
+        "children",
+        "step 8: unborn at the initial report (ChAge 77 or DOB after the report date)",
+    ),
+    Exclusion(
+        "excluded_no_age_group_children",
+        "excluded_no_age_group",
+        "children",
+        "step 8 / section 2.2: age group cannot be set at the initial report (age 0 without DOB, or neither "
+        "age nor DOB)",
+    ),
+    Exclusion(
+        "excluded_initial_fatality_children",
+        "excluded_initial_fatality",
+        "children",
+        "step 13: died of maltreatment at the initial report (0 unless exclude_initial_fatality is on)",
+    ),
+    Exclusion(
+        "excluded_14_day_records",
+        "n_dropped_14_day",
+        "records",
+        "step 9: follow-up victim records 0-14 days after the initial report (the same victimization)",
+    ),
+    Exclusion(
+        "excluded_same_incident_records",
+        "n_dropped_same_incident",
+        "records",
+        "step 10: follow-up victim records with the initial report's incident date",
+    ),
+    Exclusion(
+        "excluded_beyond_365_days_records",
+        "n_beyond_365_days",
+        "records",
+        "step 11: follow-up victim records more than 365 days after the initial report",
+    ),
+]
 
 
 def observed_recurrence(
@@ -446,10 +519,18 @@ def observed_recurrence(
         .join(_records_per_child(adult, "n_dropped_age_18_plus"), on=CHILD_KEY, how="left")
         .join(
             initial.select(
-                *CHILD_KEY, "initial_rptid", "initial_rptdt", "age_months", "age_group",
-                "excluded_initial_after_period", "excluded_unborn", "excluded_no_age_group",
-                "excluded_initial_fatality", "in_denominator", *outcomes.columns[1:],
-            ),  # fmt: skip
+                *CHILD_KEY,
+                "initial_rptid",
+                "initial_rptdt",
+                "age_months",
+                "age_group",
+                "excluded_initial_after_period",
+                "excluded_unborn",
+                "excluded_no_age_group",
+                "excluded_initial_fatality",
+                "in_denominator",
+                *outcomes.columns[1:],
+            ),
             on=CHILD_KEY,
             how="left",
         )
@@ -474,9 +555,16 @@ def observed_recurrence(
 
 def _audit_column_order(audit: pl.DataFrame) -> list[str]:
     first = [
-        *CHILD_KEY, "initial_rptid", "initial_rptdt", "age_months", "age_group", "in_denominator", "recur",
-        "days_to_recurrence", "n_victim_records",
-    ]  # fmt: skip
+        *CHILD_KEY,
+        "initial_rptid",
+        "initial_rptdt",
+        "age_months",
+        "age_group",
+        "in_denominator",
+        "recur",
+        "days_to_recurrence",
+        "n_victim_records",
+    ]
     return first + [c for c in audit.columns if c not in first]
 
 
@@ -490,12 +578,14 @@ def _by_state(
 ) -> pl.DataFrame:
     """Step 12 per state, with the exclusions of every rule."""
     # every state in either file: one with no victims, or only in one file, still gets its row
-    states = pl.concat([records.select(STATE), duplicates.select(STATE), dq_status.select(pl.col("state").alias(STATE))]).unique()
+    states = pl.concat(
+        [records.select(STATE), duplicates.select(STATE), dq_status.select(pl.col("state").alias(STATE))]
+    ).unique()
     from_audit = [(e.column, e.audit_source) for e in BY_STATE_EXCLUSIONS if e.audit_source is not None]
     counts = audit.group_by(STATE).agg(
+        *[pl.col(source).cast(pl.Int64).sum().alias(column) for column, source in from_audit],
         denominator=pl.col("in_denominator").sum().cast(pl.Int64),
         numerator=(pl.col("in_denominator") & pl.col("recur")).sum().cast(pl.Int64),
-        *[pl.col(source).cast(pl.Int64).sum().alias(column) for column, source in from_audit],
     )
     table = (
         states.join(counts, on=STATE, how="left")

@@ -86,13 +86,28 @@ def rsp_table(trend_rows: pl.DataFrame, label_column: str = "period") -> Profile
     status and the observed numerator / denominator. A suppressed row shows its
     denominator only."""
     table = ProfileTable(
-        [label_column.replace("_", " ").capitalize(), "RSP", "RSP interval", "Status", "Observed", "Numerator", "Denominator"]
+        [
+            label_column.replace("_", " ").capitalize(),
+            "RSP",
+            "RSP interval",
+            "Status",
+            "Observed",
+            "Numerator",
+            "Denominator",
+        ]
     )
     for row in trend_rows.iter_rows(named=True):
         hidden = _hidden_as(row)
         if hidden == SUPPRESSED:
-            table.rows.append([str(row[label_column]), *[SUPPRESSED] * 2, row["status"], *[SUPPRESSED] * 2,
-                               format_count(row["denominator"])])  # fmt: skip
+            table.rows.append(
+                [
+                    str(row[label_column]),
+                    *[SUPPRESSED] * 2,
+                    row["status"],
+                    *[SUPPRESSED] * 2,
+                    format_count(row["denominator"]),
+                ]
+            )
             continue
         dq = hidden == "DQ"
         table.rows.append(
@@ -132,19 +147,35 @@ def dq_table(dq_rows: pl.DataFrame) -> ProfileTable:
 
 def national_table(national_rows: pl.DataFrame) -> ProfileTable:
     table = ProfileTable(
-        ["Period", "Pooled observed", "Numerator", "Denominator", "States", "Better", "No different", "Worse", "DQ",
-         "Suppressed"]
-    )  # fmt: skip
+        [
+            "Period",
+            "Pooled observed",
+            "Numerator",
+            "Denominator",
+            "States",
+            "Better",
+            "No different",
+            "Worse",
+            "DQ",
+            "Suppressed",
+        ]
+    )
     for row in national_rows.iter_rows(named=True):
         hidden = _hidden_as(row)
         table.rows.append(
             [
-                row["period"], hidden or format_percent(row["observed"]), hidden or format_count(row["numerator"]),
-                format_count(row["denominator"]), str(row["n_states"]), str(row["states_better"]),
-                str(row["states_no_different"]), str(row["states_worse"]), str(row["states_dq"]),
+                row["period"],
+                hidden or format_percent(row["observed"]),
+                hidden or format_count(row["numerator"]),
+                format_count(row["denominator"]),
+                str(row["n_states"]),
+                str(row["states_better"]),
+                str(row["states_no_different"]),
+                str(row["states_worse"]),
+                str(row["states_dq"]),
                 str(row.get("states_suppressed") or 0),
             ]
-        )  # fmt: skip
+        )
     return table
 
 
@@ -167,8 +198,16 @@ def rsp_interval_chart(
     for position, row in enumerate(rows.iter_rows(named=True)):
         if row["status"] == "DQ" or row["rsp"] is None:
             label = f"<{SUPPRESS_BELOW}" if row["status"] == SUPPRESSED else "DQ"
-            axes.text(position, 0.5, label, ha="center", va="center", fontsize=8, rotation=90,
-                      transform=axes.get_xaxis_transform())  # fmt: skip
+            axes.text(
+                position,
+                0.5,
+                label,
+                ha="center",
+                va="center",
+                fontsize=8,
+                rotation=90,
+                transform=axes.get_xaxis_transform(),
+            )
             continue
         colour = STATUS_COLOURS.get(row["status"], "#4d4d4d")
         rsp, lower, upper = (100 * row[c] if row[c] is not None else None for c in ("rsp", "rsp_lower", "rsp_upper"))
@@ -176,8 +215,13 @@ def rsp_interval_chart(
             # A small state's log-scale interval can pass 100%; a percent of children cannot.
             axes.vlines(position, lower, min(upper, 100.0), colors=colour, linewidth=2)
         axes.plot(position, rsp, "o", color=colour, markersize=5)
-    axes.axhline(100 * national_performance, color="#2166ac", linestyle="--", linewidth=1,
-                 label=f"national performance {100 * national_performance:.1f}%")  # fmt: skip
+    axes.axhline(
+        100 * national_performance,
+        color="#2166ac",
+        linestyle="--",
+        linewidth=1,
+        label=f"national performance {100 * national_performance:.1f}%",
+    )
     axes.legend(loc="best", fontsize=7, frameon=False)
     axes.set_xticks(range(len(labels)), labels, rotation=90 if len(labels) > 6 else 0, fontsize=8)
     axes.set_xlim(-0.7, len(labels) - 0.3)
@@ -236,9 +280,14 @@ def state_profile(
     )
     page = _html_page(
         f"CFSR Round 4 data profile, {state}: recurrence of maltreatment",
-        [("Risk-standardized performance", f"<p>{html.escape(note)}</p><img src='{chart}' alt='RSP by period'>"
-          + rsp.html()), ("Data quality", dq.html())],
-    )  # fmt: skip
+        [
+            (
+                "Risk-standardized performance",
+                f"<p>{html.escape(note)}</p><img src='{chart}' alt='RSP by period'>" + rsp.html(),
+            ),
+            ("Data quality", dq.html()),
+        ],
+    )
     return markdown, page
 
 
@@ -268,9 +317,11 @@ class NationalView:
         chart = f"<img src='{png_data_uri(self.png)}' alt='RSP intervals'>"
         return _html_page(
             "CFSR Round 4: recurrence of maltreatment, national view",
-            [(f"All states, {self.period}", f"<p>{html.escape(self.note)}</p>{chart}" + self.states.html()),
-             ("Pooled observed performance by period", self.pooled.html())],
-        )  # fmt: skip
+            [
+                (f"All states, {self.period}", f"<p>{html.escape(self.note)}</p>{chart}" + self.states.html()),
+                ("Pooled observed performance by period", self.pooled.html()),
+            ],
+        )
 
 
 def national_summary(latest_period_rows: pl.DataFrame, national_rows: pl.DataFrame, national_performance: float) -> str:

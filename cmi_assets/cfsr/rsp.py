@@ -81,9 +81,14 @@ class CellDesign:
         group_index = cells["age_group"].replace_strict(groups, list(range(len(groups)))).to_numpy()
         starts = np.flatnonzero(np.r_[True, state_index[1:] != state_index[:-1]])
         return cls(
-            states, groups, state_index, group_index,
-            cells["n"].to_numpy().astype(float), cells["o"].to_numpy().astype(float), starts,
-        )  # fmt: skip
+            states,
+            groups,
+            state_index,
+            group_index,
+            cells["n"].to_numpy().astype(float),
+            cells["o"].to_numpy().astype(float),
+            starts,
+        )
 
     def linear_predictor(self, alpha: float, beta: np.ndarray) -> np.ndarray:
         """alpha + beta[group] per cell; beta[0] = 0 for the reference group."""
@@ -231,7 +236,9 @@ class ParametricBootstrapInterval:
     def bounds(self, states, fit, cells):
         rng = component_rng(self.seed, "cfsr_rsp_bootstrap")
         cell_p = _cell_probabilities(cells, fit, with_state_effect=True)
-        draws = rng.binomial(cell_p["n"].to_numpy()[:, None], cell_p["p"].to_numpy()[:, None], (cell_p.height, self.n_boot))
+        draws = rng.binomial(
+            cell_p["n"].to_numpy()[:, None], cell_p["p"].to_numpy()[:, None], (cell_p.height, self.n_boot)
+        )
         index = {state: i for i, state in enumerate(states["state"].to_list())}
         simulated = np.zeros((states.height, self.n_boot))
         np.add.at(simulated, np.array([index[s] for s in cell_p["state"].to_list()]), draws)
@@ -301,9 +308,7 @@ def rsp_status(lower: pl.Expr, upper: pl.Expr, national_performance: float) -> p
     )
 
 
-def rsp_from_fit(
-    cells: pl.DataFrame, fit: RandomInterceptFit, options: RSPOptions = RSPOptions()
-) -> pl.DataFrame:
+def rsp_from_fit(cells: pl.DataFrame, fit: RandomInterceptFit, options: RSPOptions = RSPOptions()) -> pl.DataFrame:
     """O, E, P, RSP, interval and status per state of `cells` (DQ handled by the caller)."""
     expected = _cell_probabilities(cells, fit, with_state_effect=False).rename({"p": "p_fixed"})
     predicted = _cell_probabilities(cells, fit, with_state_effect=True).select("state", "age_group", "p")

@@ -62,6 +62,9 @@ def suppress_national(national: pl.DataFrame, min_denominator: int = SUPPRESS_BE
     against its own denominator."""
     passing = suppress_small_cells(national, ("numerator", "observed"), min_denominator=min_denominator)
     return suppress_small_cells(
-        passing, ("numerator_all", "observed_all_states"), denominator="denominator_all",
-        flag="suppressed_all_states", min_denominator=min_denominator,
-    )  # fmt: skip
+        passing,
+        ("numerator_all", "observed_all_states"),
+        denominator="denominator_all",
+        flag="suppressed_all_states",
+        min_denominator=min_denominator,
+    )

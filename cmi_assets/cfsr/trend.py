@@ -15,9 +15,22 @@ import polars as pl
 PUBLISHED_STATUSES = ("better", "no different", "worse")  # not "DQ", not "suppressed"
 
 TREND_COLUMNS = [
-    "state", "period_fy", "period", "denominator", "numerator", "observed", "dq_status",
-    "rsp", "rsp_lower", "rsp_upper", "status", "previous_period", "rsp_change", "observed_change", "status_change",
-]  # fmt: skip
+    "state",
+    "period_fy",
+    "period",
+    "denominator",
+    "numerator",
+    "observed",
+    "dq_status",
+    "rsp",
+    "rsp_lower",
+    "rsp_upper",
+    "status",
+    "previous_period",
+    "rsp_change",
+    "observed_change",
+    "status_change",
+]
 
 
 def periods_the_data_allow(file_years: list[int]) -> list[int]:
@@ -55,21 +68,23 @@ def state_trend(rsp_by_state: pl.DataFrame) -> pl.DataFrame:
 def national_trend(national: pl.DataFrame, rsp_by_state: pl.DataFrame) -> pl.DataFrame:
     """Per period: the pooled observed rate over DQ-passing states (section 2.1 step 12)
     and how many states are better, no different, worse, DQ or suppressed."""
-    statuses = (
-        rsp_by_state.group_by("period_fy")
-        .agg(
-            states_better=(pl.col("status") == "better").sum().cast(pl.Int64),
-            states_no_different=(pl.col("status") == "no different").sum().cast(pl.Int64),
-            states_worse=(pl.col("status") == "worse").sum().cast(pl.Int64),
-            states_dq=(pl.col("status") == "DQ").sum().cast(pl.Int64),
-            states_suppressed=(pl.col("status") == "suppressed").sum().cast(pl.Int64),
-        )
+    statuses = rsp_by_state.group_by("period_fy").agg(
+        states_better=(pl.col("status") == "better").sum().cast(pl.Int64),
+        states_no_different=(pl.col("status") == "no different").sum().cast(pl.Int64),
+        states_worse=(pl.col("status") == "worse").sum().cast(pl.Int64),
+        states_dq=(pl.col("status") == "DQ").sum().cast(pl.Int64),
+        states_suppressed=(pl.col("status") == "suppressed").sum().cast(pl.Int64),
     )
     return (
         national.select(
-            "period_fy", "period", "n_states", "denominator", "numerator", "observed",
+            "period_fy",
+            "period",
+            "n_states",
+            "denominator",
+            "numerator",
+            "observed",
             *[c for c in ("suppressed",) if c in national.columns],
-        )  # fmt: skip
+        )
         .join(statuses, on="period_fy", how="left")
         .sort("period_fy")
     )

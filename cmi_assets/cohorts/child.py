@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-LOW_BIRTH_WEIGHT_G = 2500   # Box 2: "<2.5Kg or <37 weeks gestation"
+LOW_BIRTH_WEIGHT_G = 2500  # Box 2: "<2.5Kg or <37 weeks gestation"
 PRETERM_WEEKS = 37
 
 YES, NO = "yes", "no"
@@ -15,7 +15,9 @@ LOW_BIRTH_WEIGHT_OR_PRETERM = ["yes", "no or unknown"]
 def child_sex(children: pl.DataFrame) -> pl.DataFrame:
     """Box 1 "Gender of child (male / female)". Box 1 has no unknown level: the rare child
     without a recorded sex takes "female", the reference of the study's male indicator."""
-    return children.select("person_key", pl.when(pl.col("sex") == "M").then(pl.lit("male")).otherwise(pl.lit("female")).alias("child_sex"))
+    return children.select(
+        "person_key", pl.when(pl.col("sex") == "M").then(pl.lit("male")).otherwise(pl.lit("female")).alias("child_sex")
+    )
 
 
 def is_low_birth_weight_or_preterm(weight_g: pl.Expr, gestation_weeks: pl.Expr) -> pl.Expr:
@@ -26,4 +28,7 @@ def low_birth_weight_or_preterm(children: pl.DataFrame) -> pl.DataFrame:
     """Box 1 "Low birth weight or pre-term (yes / no or unknown)": under 2,500 g or under 37
     weeks on a birth registration made by 3 months; unknown without one."""
     low = is_low_birth_weight_or_preterm(pl.col("birth_weight_g"), pl.col("gestation_weeks"))
-    return children.select("person_key", pl.when(low).then(pl.lit("yes")).otherwise(pl.lit("no or unknown")).alias("low_birth_weight_or_preterm"))
+    return children.select(
+        "person_key",
+        pl.when(low).then(pl.lit("yes")).otherwise(pl.lit("no or unknown")).alias("low_birth_weight_or_preterm"),
+    )

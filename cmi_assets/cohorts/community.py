@@ -22,20 +22,38 @@ def benefit_address_at_3_months(adults: pl.DataFrame, addresses: pl.DataFrame) -
     """person_key, office_code, deprivation_decile of the primary caregiver's latest benefit
     address effective by the child's 3 months."""
     carer = primary_caregiver(adults)
-    rows = carer.join(addresses.select(pl.col("person_key").alias("adult_key"), day("effective_from").alias("from_day"), "office_code", "deprivation_decile"), on="adult_key")
+    rows = carer.join(
+        addresses.select(
+            pl.col("person_key").alias("adult_key"),
+            day("effective_from").alias("from_day"),
+            "office_code",
+            "deprivation_decile",
+        ),
+        on="adult_key",
+    )
     current = rows.filter(pl.col("from_day") <= pl.col("ref_day") + AT_3_MONTHS_DAYS).sort("person_key", "from_day")
     return current.group_by("person_key").agg(pl.col("office_code").last(), pl.col("deprivation_decile").last())
 
 
 def residence_at_birth(children: pl.DataFrame, adults: pl.DataFrame, addresses: pl.DataFrame) -> pl.DataFrame:
     """person_key, office_code, deprivation_decile (null when unknown)."""
-    benefit = benefit_address_at_3_months(adults, addresses).rename({"office_code": "_b_office", "deprivation_decile": "_b_decile"})
-    frame = children.select("person_key", "registered_by_3_months", "office_code", "deprivation_decile").join(benefit, on="person_key", how="left")
+    benefit = benefit_address_at_3_months(adults, addresses).rename(
+        {"office_code": "_b_office", "deprivation_decile": "_b_decile"}
+    )
+    frame = children.select("person_key", "registered_by_3_months", "office_code", "deprivation_decile").join(
+        benefit, on="person_key", how="left"
+    )
     registered = pl.col("registered_by_3_months")
     return frame.select(
         "person_key",
-        pl.when(registered & pl.col("office_code").is_not_null()).then(pl.col("office_code")).otherwise(pl.col("_b_office")).alias("office_code"),
-        pl.when(registered & pl.col("deprivation_decile").is_not_null()).then(pl.col("deprivation_decile")).otherwise(pl.col("_b_decile")).alias("deprivation_decile"),
+        pl.when(registered & pl.col("office_code").is_not_null())
+        .then(pl.col("office_code"))
+        .otherwise(pl.col("_b_office"))
+        .alias("office_code"),
+        pl.when(registered & pl.col("deprivation_decile").is_not_null())
+        .then(pl.col("deprivation_decile"))
+        .otherwise(pl.col("_b_decile"))
+        .alias("deprivation_decile"),
     )
 
 
@@ -43,10 +61,14 @@ def cp_office(residence: pl.DataFrame) -> pl.DataFrame:
     """Box 1 "CYF site or service centre (43 categories)"; "unknown" where neither the
     registration nor a benefit address gives one (Box 1 has no such level; it is rare)."""
     known = pl.col("office_code").is_in(CP_OFFICE[:-1])
-    return residence.select("person_key", pl.when(known).then(pl.col("office_code")).otherwise(pl.lit(UNKNOWN_OFFICE)).alias("cp_office"))
+    return residence.select(
+        "person_key", pl.when(known).then(pl.col("office_code")).otherwise(pl.lit(UNKNOWN_OFFICE)).alias("cp_office")
+    )
 
 
 def high_deprivation(residence: pl.DataFrame) -> pl.DataFrame:
     """Table 8 "High deprivation neighbourhood (deciles 8-10, of non-missing)": null when
     the decile is unknown."""
-    return residence.select("person_key", pl.col("deprivation_decile").is_in(list(HIGH_DEPRIVATION_DECILES)).alias("high_deprivation"))
+    return residence.select(
+        "person_key", pl.col("deprivation_decile").is_in(list(HIGH_DEPRIVATION_DECILES)).alias("high_deprivation")
+    )

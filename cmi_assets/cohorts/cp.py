@@ -20,7 +20,9 @@ FV_CONTACT_RECORD = "FV_CONTACT_RECORD"
 
 def is_family_violence_record() -> pl.Expr:
     """A police family-violence notification or an FV contact record (para 46)."""
-    return (pl.col("source") == POLICE_FV_SOURCE).fill_null(False) | (pl.col("record_kind") == FV_CONTACT_RECORD).fill_null(False)
+    return (pl.col("source") == POLICE_FV_SOURCE).fill_null(False) | (
+        pl.col("record_kind") == FV_CONTACT_RECORD
+    ).fill_null(False)
 
 
 def is_cp_history_record() -> pl.Expr:
@@ -47,10 +49,18 @@ def findings_with_dates(findings: pl.DataFrame, notifications: pl.DataFrame) -> 
     finding's own key: one investigation per notification)."""
     notes = notifications.select(
         pl.col("event_key").alias("notification_event_key"),
-        day("notification_date").alias("_n_day"), pl.col("age_days").alias("_n_age"),
+        day("notification_date").alias("_n_day"),
+        pl.col("age_days").alias("_n_age"),
     ).unique("notification_event_key")
-    return findings.join(notes, on="notification_event_key", how="left").with_columns(
-        pl.coalesce("_n_day", day("start_date")).alias("event_day"),
-        pl.when(pl.col("_n_day").is_not_null()).then(pl.col("_n_age")).otherwise(pl.col("age_days")).alias("event_age_days"),
-        pl.coalesce("notification_event_key", "event_key").alias("investigation_key"),
-    ).drop("_n_day", "_n_age")
+    return (
+        findings.join(notes, on="notification_event_key", how="left")
+        .with_columns(
+            pl.coalesce("_n_day", day("start_date")).alias("event_day"),
+            pl.when(pl.col("_n_day").is_not_null())
+            .then(pl.col("_n_age"))
+            .otherwise(pl.col("age_days"))
+            .alias("event_age_days"),
+            pl.coalesce("notification_event_key", "event_key").alias("investigation_key"),
+        )
+        .drop("_n_day", "_n_age")
+    )

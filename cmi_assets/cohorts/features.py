@@ -106,11 +106,27 @@ def group_columns(inputs: CohortInputs) -> pl.DataFrame:
     c = inputs.children
     residence = residence_at_birth(c, inputs.adults, inputs.addresses)
     groups = pl.col("ethnicity").str.split(";")
-    flags = [pl.when(pl.col("ethnicity").is_null()).then(None).otherwise(groups.list.contains(g)).alias(f"ethnicity_{g.lower()}") for g in ETHNIC_GROUPS]
-    base = c.select("person_key", "birth_year", "birth_month", "registered_by_3_months", "on_benefit_by_3_months",
-                    "first_observation_source", "weeks_to_first_observation", "ethnicity", *flags)
-    return base.join(residence.select("person_key", "deprivation_decile"), on="person_key", how="left", maintain_order="left").join(
-        high_deprivation(residence), on="person_key", how="left", maintain_order="left")
+    flags = [
+        pl.when(pl.col("ethnicity").is_null())
+        .then(None)
+        .otherwise(groups.list.contains(g))
+        .alias(f"ethnicity_{g.lower()}")
+        for g in ETHNIC_GROUPS
+    ]
+    base = c.select(
+        "person_key",
+        "birth_year",
+        "birth_month",
+        "registered_by_3_months",
+        "on_benefit_by_3_months",
+        "first_observation_source",
+        "weeks_to_first_observation",
+        "ethnicity",
+        *flags,
+    )
+    return base.join(
+        residence.select("person_key", "deprivation_decile"), on="person_key", how="left", maintain_order="left"
+    ).join(high_deprivation(residence), on="person_key", how="left", maintain_order="left")
 
 
 def features_from_inputs(inputs: CohortInputs, include_health: bool = False) -> pl.DataFrame:
@@ -122,7 +138,8 @@ def features_from_inputs(inputs: CohortInputs, include_health: bool = False) -> 
         frame = frame.join(box2_features(inputs), on="person_key", how="left", maintain_order="left")
     frame = frame.join(risk_markers(box1), on="person_key", how="left", maintain_order="left")
     return frame.join(table8_flags(frame), on="person_key", how="left", maintain_order="left").with_columns(
-        pl.lit(inputs.linkage_level).alias("linkage_level"))
+        pl.lit(inputs.linkage_level).alias("linkage_level")
+    )
 
 
 def cohort_features(con, birth_year: int, linkage_level: str, include_health: bool = False) -> pl.DataFrame:

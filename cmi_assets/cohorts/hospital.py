@@ -6,15 +6,28 @@ from __future__ import annotations
 
 import polars as pl
 
-MALTREATMENT_SYNDROME = ("T74",)                       # maltreatment syndromes
-ASSAULT_CAUSE_RANGE = ("X85", "Y09")                   # external causes: assault
+MALTREATMENT_SYNDROME = ("T74",)  # maltreatment syndromes
+ASSAULT_CAUSE_RANGE = ("X85", "Y09")  # external causes: assault
 INTRACRANIAL_INJURY = ("S06",)
-LONG_BONE_FRACTURE = ("S422", "S423", "S424",          # humerus (not clavicle/scapula)
-                      "S52", "S72",                    # forearm, femur
-                      "S821", "S822", "S823", "S824", "S825", "S826", "S827", "S828", "S829")  # tibia/fibula (not patella)
-BIRTH_ABNORMALITY = ("Q",)                             # congenital malformations (Box 2 parenting demands)
-SUBSTANCE_USE_DISORDER = ("F1",)                       # F10-F19 (Box 2 mental health)
-OTHER_MENTAL_DISORDER = ("F",)                         # any other F code
+LONG_BONE_FRACTURE = (
+    "S422",
+    "S423",
+    "S424",  # humerus (not clavicle/scapula)
+    "S52",
+    "S72",  # forearm, femur
+    "S821",
+    "S822",
+    "S823",
+    "S824",
+    "S825",
+    "S826",
+    "S827",
+    "S828",
+    "S829",
+)  # tibia/fibula (not patella)
+BIRTH_ABNORMALITY = ("Q",)  # congenital malformations (Box 2 parenting demands)
+SUBSTANCE_USE_DISORDER = ("F1",)  # F10-F19 (Box 2 mental health)
+OTHER_MENTAL_DISORDER = ("F",)  # any other F code
 
 
 def _code(column: str) -> pl.Expr:

@@ -58,14 +58,17 @@ def first_observations(con, birth_year: int, linkage_level: str) -> pl.DataFrame
     the weeks since birth to it (Figure 5), and whether they are in the study population."""
     check_linkage_level(linkage_level)
     raw = con.execute(_FIRST_OBSERVATIONS_SQL, {"level": linkage_level, "birth_year": int(birth_year)}).pl()
-    return raw.with_columns(birth_reference_date().alias("birth_reference_date")).with_columns(
-        registered_by_3_months(), on_benefit_by_3_months()
-    ).with_columns(
-        pl.min_horizontal("registration_age_days", "benefit_claim_age_days").alias("first_observed_age_days"),
-        first_observation_source(),
-    ).with_columns(
-        (pl.col("first_observed_age_days") // 7).alias("weeks_to_first_observation"),
-        (pl.col("registered_by_3_months") | pl.col("on_benefit_by_3_months")).alias("in_study_population"),
+    return (
+        raw.with_columns(birth_reference_date().alias("birth_reference_date"))
+        .with_columns(registered_by_3_months(), on_benefit_by_3_months())
+        .with_columns(
+            pl.min_horizontal("registration_age_days", "benefit_claim_age_days").alias("first_observed_age_days"),
+            first_observation_source(),
+        )
+        .with_columns(
+            (pl.col("first_observed_age_days") // 7).alias("weeks_to_first_observation"),
+            (pl.col("registered_by_3_months") | pl.col("on_benefit_by_3_months")).alias("in_study_population"),
+        )
     )
 
 
@@ -81,8 +84,10 @@ def first_observation_source() -> pl.Expr:
     """The earlier source; registration wins a tie (its identity is verified)."""
     reg, ben = pl.col("registration_age_days"), pl.col("benefit_claim_age_days")
     return (
-        pl.when(reg.is_not_null() & (ben.is_null() | (reg <= ben))).then(pl.lit(REGISTRATION))
-        .when(ben.is_not_null()).then(pl.lit(BENEFIT))
+        pl.when(reg.is_not_null() & (ben.is_null() | (reg <= ben)))
+        .then(pl.lit(REGISTRATION))
+        .when(ben.is_not_null())
+        .then(pl.lit(BENEFIT))
         .alias("first_observation_source")
     )
 
@@ -93,7 +98,9 @@ def cohort_population(con, birth_year: int, linkage_level: str) -> pl.DataFrame:
     return first_observations(con, birth_year, linkage_level).filter("in_study_population").drop("in_study_population")
 
 
-def observed_by_week(first_observed: pl.DataFrame, max_weeks: int = 26, total_children: int | None = None) -> pl.DataFrame:
+def observed_by_week(
+    first_observed: pl.DataFrame, max_weeks: int = 26, total_children: int | None = None
+) -> pl.DataFrame:
     """Figure 5: percent of children observed in birth registration, in benefit data and in
     either, by each week since birth (observed by week w = age in days <= 7w, so week 13 is
     the 91-day rule). The denominator is `total_children` (the study's estimate of all
@@ -106,10 +113,12 @@ def observed_by_week(first_observed: pl.DataFrame, max_weeks: int = 26, total_ch
         limit = 7 * week
         by_reg = (reg <= limit).fill_null(False)
         by_ben = (ben <= limit).fill_null(False)
-        rows.append({
-            "week": week,
-            "pct_birth_registration": 100 * by_reg.sum() / total if total else float("nan"),
-            "pct_benefit": 100 * by_ben.sum() / total if total else float("nan"),
-            "pct_either": 100 * (by_reg | by_ben).sum() / total if total else float("nan"),
-        })
+        rows.append(
+            {
+                "week": week,
+                "pct_birth_registration": 100 * by_reg.sum() / total if total else float("nan"),
+                "pct_benefit": 100 * by_ben.sum() / total if total else float("nan"),
+                "pct_either": 100 * (by_reg | by_ben).sum() / total if total else float("nan"),
+            }
+        )
     return pl.DataFrame(rows)

@@ -39,10 +39,16 @@ def population_columns() -> list[Column]:
         ("ethnicity", "VARCHAR", "ethnic group as recorded"),
         ("registration_age_days", "INTEGER", "age at birth registration, days (null: never registered)"),
         ("benefit_claim_age_days", "INTEGER", "age at first inclusion in a caregiver's benefit, days (null: never)"),
-        ("birth_reference_date", "DATE", "the 15th of the birth month: the reference date standing in for the date of birth"),
-        OBSERVATION[0], OBSERVATION[1],
+        (
+            "birth_reference_date",
+            "DATE",
+            "the 15th of the birth month: the reference date standing in for the date of birth",
+        ),
+        OBSERVATION[0],
+        OBSERVATION[1],
         ("first_observed_age_days", "INTEGER", "age at the first observation in either source, days"),
-        OBSERVATION[2], OBSERVATION[3],
+        OBSERVATION[2],
+        OBSERVATION[3],
         LEVEL,
     ]
 
@@ -53,11 +59,17 @@ def feature_columns() -> list[Column]:
         ("birth_month", "INTEGER", "month of birth, 1-12"),
         *OBSERVATION,
         ("ethnicity", "VARCHAR", "ethnic group as recorded"),
-        *[(f"ethnicity_{group.lower()}", "BOOLEAN", f"child recorded as {group} (Tables 7 and 9 groups)") for group in ETHNIC_GROUPS],
+        *[
+            (f"ethnicity_{group.lower()}", "BOOLEAN", f"child recorded as {group} (Tables 7 and 9 groups)")
+            for group in ETHNIC_GROUPS
+        ],
         ("deprivation_decile", "INTEGER", "area deprivation decile of the caregiver's address, 1 (least) to 10"),
         ("high_deprivation", "BOOLEAN", "deprivation decile 8-10"),
         *[(name, "VARCHAR", f"Box 1: {_categories(categories)}") for name, categories in FEATURE_CATEGORIES.items()],
-        *[(name, "VARCHAR", f"Box 2 (health data): {_categories(categories)}") for name, categories in BOX2_CATEGORIES.items()],
+        *[
+            (name, "VARCHAR", f"Box 2 (health data): {_categories(categories)}")
+            for name, categories in BOX2_CATEGORIES.items()
+        ],
         *[(name, "BOOLEAN", f"Figure 4 risk marker: {label}") for name, (label, _) in RISK_MARKERS.items()],
         ("marker_count", "INTEGER", f"number of the {len(RISK_MARKERS)} risk markers present, count"),
         ("five_plus_markers", "BOOLEAN", "5 or more risk markers (Figure 4)"),
@@ -67,8 +79,18 @@ def feature_columns() -> list[Column]:
 
 
 def outcome_columns() -> list[Column]:
-    flags = [(outcome_column(target, age), "BOOLEAN", f"target {target} ({TARGET_LABELS[target]}) by age {age}; null while unobservable")
-             for target in TARGETS for age in OUTCOME_AGES]
-    events = [(outcome_column(target, age, events=True), "BIGINT", f"target {target} events by age {age}, count")
-              for target in TARGETS for age in OUTCOME_AGES]
+    flags = [
+        (
+            outcome_column(target, age),
+            "BOOLEAN",
+            f"target {target} ({TARGET_LABELS[target]}) by age {age}; null while unobservable",
+        )
+        for target in TARGETS
+        for age in OUTCOME_AGES
+    ]
+    events = [
+        (outcome_column(target, age, events=True), "BIGINT", f"target {target} events by age {age}, count")
+        for target in TARGETS
+        for age in OUTCOME_AGES
+    ]
     return [*KEY, *flags, *events, LEVEL]

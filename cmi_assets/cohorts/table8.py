@@ -17,29 +17,62 @@ from cmi_assets.cohorts.parents import ADDRESS_CHANGES, CORRECTIONS, MENTAL_HEAL
 # key -> (Table 8 wording, flag over the feature columns); the order is Table 8's
 TABLE8_ROWS: dict[str, tuple[str, pl.Expr]] = {
     "male": ("Male child", pl.col("child_sex") == "male"),
-    "low_birth_weight_or_preterm": ("Low birth weight child or pre-term birth", pl.col("low_birth_weight_or_preterm") == "yes"),
-    "high_parenting_demands": ("Multiple birth child, other children under 2 or 3+ children", pl.col("parenting_demands") == PARENTING_DEMANDS[0]),
+    "low_birth_weight_or_preterm": (
+        "Low birth weight child or pre-term birth",
+        pl.col("low_birth_weight_or_preterm") == "yes",
+    ),
+    "high_parenting_demands": (
+        "Multiple birth child, other children under 2 or 3+ children",
+        pl.col("parenting_demands") == PARENTING_DEMANDS[0],
+    ),
     "no_other_children": ("No other children (estimated)", pl.col("parenting_demands") == PARENTING_DEMANDS[1]),
-    "other_children_cp_history_5y": ("Other children with a care and protection history in the last 5 years", pl.col("other_children_cp_history_5y") == "yes"),
-    "other_children_fv_last_year": ("Other children with a Police family violence notification or contact record in the last year",
-                                    pl.col("family_violence_last_year") != FAMILY_VIOLENCE[0]),
+    "other_children_cp_history_5y": (
+        "Other children with a care and protection history in the last 5 years",
+        pl.col("other_children_cp_history_5y") == "yes",
+    ),
+    "other_children_fv_last_year": (
+        "Other children with a Police family violence notification or contact record in the last year",
+        pl.col("family_violence_last_year") != FAMILY_VIOLENCE[0],
+    ),
     "single_parent": ("Single parent", pl.col("single_parent") != SINGLE_PARENT[2]),
     "no_registration_by_3_months": ("No birth registration at 3 months of age", ~pl.col("registered_by_3_months")),
-    "caregiver_under_25": ("Mother or caregiver aged under 25", pl.col("mother_or_caregiver_age").is_in(["<20", "20-24"])),
-    "parent_cp_history_as_child": ("Parents or caregivers with a care and protection history as a child", pl.col("parent_cp_history_as_child") == "yes"),
-    "parent_behavioural_finding_as_child": ("Parents or caregivers with findings of behavioural or relationship difficulties as a child",
-                                            pl.col("parent_behavioural_finding_as_child") == "yes"),
+    "caregiver_under_25": (
+        "Mother or caregiver aged under 25",
+        pl.col("mother_or_caregiver_age").is_in(["<20", "20-24"]),
+    ),
+    "parent_cp_history_as_child": (
+        "Parents or caregivers with a care and protection history as a child",
+        pl.col("parent_cp_history_as_child") == "yes",
+    ),
+    "parent_behavioural_finding_as_child": (
+        "Parents or caregivers with findings of behavioural or relationship difficulties as a child",
+        pl.col("parent_behavioural_finding_as_child") == "yes",
+    ),
     "on_benefit_by_3_months": ("Child seen on benefit by 3 months of age", pl.col("on_benefit_by_3_months")),
-    "caregiver_benefit_80_100_pct_5y": ("Mother or caregiver's spent 80-100% of time on benefit in the last 5 years",
-                                        pl.col("caregiver_time_on_benefit_5y") == TIME_ON_BENEFIT[3]),
-    "parent_substance_benefit_5y": ("Parents or caregivers received benefit for a substance abuse disorder in the last 5 years",
-                                    pl.col("parent_mental_health_5y").is_in(MENTAL_HEALTH[1:3])),
-    "parent_mental_health_benefit_5y": ("Parents or caregivers received benefit for other mental health disorder in the last 5 years",
-                                        pl.col("parent_mental_health_5y").is_in(MENTAL_HEALTH[3:5])),
-    "caregiver_address_change_last_year": ("Primary caregiver's with 1+ address changes recorded in benefit data in the last year",
-                                           pl.col("caregiver_address_changes_last_year").is_in(ADDRESS_CHANGES[1:3])),
-    "parent_any_sentence_5y": ("Parents or caregivers with any sentence in the last 5 years", pl.col("parent_corrections_5y") != CORRECTIONS[0]),
-    "parent_custodial_sentence_5y": ("Parents or caregivers with a custodial sentence in the last 5 years", pl.col("parent_corrections_5y").is_in(CORRECTIONS[2:4])),
+    "caregiver_benefit_80_100_pct_5y": (
+        "Mother or caregiver's spent 80-100% of time on benefit in the last 5 years",
+        pl.col("caregiver_time_on_benefit_5y") == TIME_ON_BENEFIT[3],
+    ),
+    "parent_substance_benefit_5y": (
+        "Parents or caregivers received benefit for a substance abuse disorder in the last 5 years",
+        pl.col("parent_mental_health_5y").is_in(MENTAL_HEALTH[1:3]),
+    ),
+    "parent_mental_health_benefit_5y": (
+        "Parents or caregivers received benefit for other mental health disorder in the last 5 years",
+        pl.col("parent_mental_health_5y").is_in(MENTAL_HEALTH[3:5]),
+    ),
+    "caregiver_address_change_last_year": (
+        "Primary caregiver's with 1+ address changes recorded in benefit data in the last year",
+        pl.col("caregiver_address_changes_last_year").is_in(ADDRESS_CHANGES[1:3]),
+    ),
+    "parent_any_sentence_5y": (
+        "Parents or caregivers with any sentence in the last 5 years",
+        pl.col("parent_corrections_5y") != CORRECTIONS[0],
+    ),
+    "parent_custodial_sentence_5y": (
+        "Parents or caregivers with a custodial sentence in the last 5 years",
+        pl.col("parent_corrections_5y").is_in(CORRECTIONS[2:4]),
+    ),
     "high_deprivation": ("High deprivation neighborhood (deciles 8-10, of non-missing)", pl.col("high_deprivation")),
 }
 
@@ -56,7 +89,9 @@ def _percent(flags: pl.Series, members: np.ndarray) -> float:
     return round(100 * known.cast(pl.Float64).mean(), 1) if known.len() else float("nan")
 
 
-def table8_profile(features: pl.DataFrame, outcomes: pl.DataFrame, outcome: str = "finding_by_age_2", referred: Any = None) -> pl.DataFrame:
+def table8_profile(
+    features: pl.DataFrame, outcomes: pl.DataFrame, outcome: str = "finding_by_age_2", referred: Any = None
+) -> pl.DataFrame:
     """One row per Table 8 line: % of all children, % of children with `outcome` (default
     findings by age 2; children whose outcome is not yet observable are left out of that
     column), and, given boolean `referred` flags in feature order, % of the referred group.

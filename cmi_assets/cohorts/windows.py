@@ -21,11 +21,11 @@ import polars as pl
 
 BIRTH_REFERENCE_DAY = 15
 AT_3_MONTHS_DAYS = 91
-LOOKBACK_5Y_DAYS = 1826   # five years (NZ study, para 50)
-LAST_YEAR_DAYS = 365      # "in the last year" / "of the last 12 months" (Box 1)
+LOOKBACK_5Y_DAYS = 1826  # five years (NZ study, para 50)
+LAST_YEAR_DAYS = 365  # "in the last year" / "of the last 12 months" (Box 1)
 DAYS_PER_YEAR = 365.25
-DAYS_PER_MONTH = 30.5     # buckets "months of the last 12" (Box 1 family violence)
-ADULT_AGE_YEARS = 18      # childhood ends (para 50: history "as a child")
+DAYS_PER_MONTH = 30.5  # buckets "months of the last 12" (Box 1 family violence)
+ADULT_AGE_YEARS = 18  # childhood ends (para 50: history "as a child")
 
 
 def day(column: str | pl.Expr) -> pl.Expr:
@@ -76,12 +76,17 @@ def union_days(spells: pl.DataFrame, group: list[str], lo: str, hi: str) -> pl.D
     clipped = spells.select(
         *group,
         pl.max_horizontal("start_day", lo).alias("s"),
-        pl.min_horizontal(pl.when(pl.col("end_day").is_null()).then(pl.col(hi)).otherwise(pl.col("end_day") + 1), hi).alias("e"),
+        pl.min_horizontal(
+            pl.when(pl.col("end_day").is_null()).then(pl.col(hi)).otherwise(pl.col("end_day") + 1), hi
+        ).alias("e"),
     ).filter(pl.col("e") > pl.col("s"))
     ordered = clipped.sort([*group, "s"]).with_columns(pl.col("e").cum_max().over(group).alias("_reach"))
     islands = ordered.with_columns(
         (pl.col("_reach").shift(1).over(group).is_null() | (pl.col("s") > pl.col("_reach").shift(1).over(group)))
-        .cast(pl.Int32).cum_sum().over(group).alias("_island")
+        .cast(pl.Int32)
+        .cum_sum()
+        .over(group)
+        .alias("_island")
     )
     spans = islands.group_by([*group, "_island"]).agg((pl.col("e").max() - pl.col("s").min()).alias("days"))
     return spans.group_by(group).agg(pl.col("days").sum())

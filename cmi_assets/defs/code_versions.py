@@ -14,7 +14,7 @@ import hashlib
 import re
 import sys
 import warnings
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import dagster as dg
@@ -41,7 +41,7 @@ _FROM_IMPORT = re.compile(r"^\s*from\s+(\.*[\w.]*)\s+import\s+(\([^)]*\)|[^\n#]+
 _IMPORT = re.compile(r"^\s*import\s+([\w., ]+)", re.MULTILINE)
 
 
-@lru_cache(maxsize=None)
+@cache
 def imported_modules(path: Path, module: str) -> frozenset[str]:
     """The cmi_assets modules one file imports, at the top or inside functions (the
     heavy libraries are imported late on purpose, and still shape the result)."""
@@ -65,7 +65,7 @@ def imported_modules(path: Path, module: str) -> frozenset[str]:
     return frozenset(name for name in found if module_file(name) is not None)
 
 
-@lru_cache(maxsize=None)
+@cache
 def source_closure(module: str) -> tuple[Path, ...]:
     """Every cmi_assets source file `module` rests on, itself included, sorted."""
     seen: dict[str, Path] = {}
@@ -80,7 +80,7 @@ def source_closure(module: str) -> tuple[Path, ...]:
     return tuple(sorted(set(seen.values())))
 
 
-@lru_cache(maxsize=None)
+@cache
 def code_version_of(module: str) -> str:
     digest = hashlib.sha256()
     for path in source_closure(module):
@@ -97,7 +97,9 @@ def with_code_versions(defs: dg.Definitions) -> dg.Definitions:
         if isinstance(assets_def, dg.AssetsDefinition):
             compute = getattr(assets_def.op, "compute_fn", None)
             function = getattr(compute, "decorated_fn", None) or getattr(compute, "__wrapped__", None)
-            module = getattr(function, "__module__", None) or getattr(sys.modules.get(type(assets_def).__module__), "__name__", None)
+            module = getattr(function, "__module__", None) or getattr(
+                sys.modules.get(type(assets_def).__module__), "__name__", None
+            )
             for key in assets_def.keys:
                 modules[key] = module
 

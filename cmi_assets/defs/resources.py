@@ -3,9 +3,9 @@ deployment switches paths, limits or engines by configuration, not code."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import dagster as dg
 import duckdb
@@ -30,7 +30,9 @@ class StorageResource(dg.ConfigurableResource):
         return Storage(
             data_dir=data_dir,
             landing_dir=landing,
-            quarantine_dir=landing.parent / "quarantine" if (self.data_dir or self.landing_dir) else base.quarantine_dir,
+            quarantine_dir=landing.parent / "quarantine"
+            if (self.data_dir or self.landing_dir)
+            else base.quarantine_dir,
             truth_dir=landing.parent / "truth" if (self.data_dir or self.landing_dir) else base.truth_dir,
             memory_limit=self.memory_limit or base.memory_limit,
             temp_dir=Path(self.temp_dir) if self.temp_dir else base.temp_dir,

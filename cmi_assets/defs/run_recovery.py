@@ -71,7 +71,8 @@ def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     for run in abandoned_runs(instance):
         pids = ", ".join(str(pid) for pid in sorted(run_process_ids(instance, run.run_id)))
         instance.report_run_failed(
-            run, f"Marked failed by the run_recovery sensor: its process (pid {pids}) is gone, it was killed or crashed."
+            run,
+            f"Marked failed by the run_recovery sensor: its process (pid {pids}) is gone, it was killed or crashed.",
         )
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         failed.append(run.run_id)

@@ -49,9 +49,11 @@ def rule_pair_count(con: duckdb.DuckDBPyConnection, table: str, rule: str) -> in
         return None
     key_list = ", ".join(keys)
     not_null = " AND ".join(f"({k}) IS NOT NULL" for k in keys)
-    return int(con.execute(
-        f"SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM (SELECT count(*) AS n FROM {table} WHERE {not_null} GROUP BY {key_list})"
-    ).fetchone()[0])
+    return int(
+        con.execute(
+            f"SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM (SELECT count(*) AS n FROM {table} WHERE {not_null} GROUP BY {key_list})"
+        ).fetchone()[0]
+    )
 
 
 def count_pairs_by_rule(
@@ -76,13 +78,15 @@ def count_pairs_by_rule(
     for name in names:
         pairs = rule_pair_count(con, table, rules[name])
         if pairs is None:
-            pairs = int(count_comparisons_from_blocking_rules(
-                register_input(db_api, con, table),
-                blocking_rules=rules[name],
-                link_type="dedupe_only",
-                unique_id_column_name=UNIQUE_ID,
-                record_sample_proportion=record_sample_proportion,
-            )[0]["marginal_comparison_count"])
+            pairs = int(
+                count_comparisons_from_blocking_rules(
+                    register_input(db_api, con, table),
+                    blocking_rules=rules[name],
+                    link_type="dedupe_only",
+                    unique_id_column_name=UNIQUE_ID,
+                    record_sample_proportion=record_sample_proportion,
+                )[0]["marginal_comparison_count"]
+            )
         out[name]["pairs"] = pairs
     return out
 

@@ -25,9 +25,9 @@ from scipy import stats
 from splink import Linker
 
 from cmi_assets.linkage.engine import duckdb_api, register_input
-from cmi_assets.linkage.review_fields import REVIEW_FIELDS
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE, PERSON_RECORDS_TABLE
 from cmi_assets.linkage.predict import register_tf_tables
+from cmi_assets.linkage.review_fields import REVIEW_FIELDS
 
 COHORT_SLOT = ("births", "registrations", "child")
 WEIGHT_BANDS = ((None, 10.0, "<10"), (10.0, 15.0, "10-15"), (15.0, 20.0, "15-20"), (20.0, None, ">=20"))
@@ -68,7 +68,9 @@ def child_review_units(
         .group_by("cluster_id")
         .agg(pl.col("match_weight").min().alias("weakest_link_weight"))
     )
-    units = cohort.join(member, on="unique_id").rename({"unique_id": "unit_id"}).join(weakest, on="cluster_id", how="left")
+    units = (
+        cohort.join(member, on="unique_id").rename({"unique_id": "unit_id"}).join(weakest, on="cluster_id", how="left")
+    )
     return units.with_columns(weight_band(pl.col("weakest_link_weight")).alias("weight_band"))
 
 
@@ -80,29 +82,35 @@ def stratified_sample(
     Table 4), or the given relative shares by stratum key. Each sampled unit carries its
     stratum, the stratum's population size and its sampling weight N_h / n_h."""
     rng = np.random.default_rng(seed)
-    frame = units.with_columns(pl.concat_str([pl.col(s).cast(pl.String).fill_null("") for s in strata], separator="|").alias("stratum"))
-    sizes = frame.group_by("stratum").len("stratum_size").sort("stratum")
-    shares = np.array(
-        [allocation.get(s, 0.0) if allocation else np.sqrt(n) for s, n in sizes.iter_rows()], dtype=float
+    frame = units.with_columns(
+        pl.concat_str([pl.col(s).cast(pl.String).fill_null("") for s in strata], separator="|").alias("stratum")
     )
+    sizes = frame.group_by("stratum").len("stratum_size").sort("stratum")
+    shares = np.array([allocation.get(s, 0.0) if allocation else np.sqrt(n) for s, n in sizes.iter_rows()], dtype=float)
     shares = shares / shares.sum()
     wanted = np.minimum(np.maximum(np.round(shares * n_total).astype(int), 2), sizes["stratum_size"].to_numpy())
     picked = []
     for (stratum, size), n in zip(sizes.iter_rows(), wanted):
         members = frame.filter(pl.col("stratum") == stratum).sort("unit_id")
         rows = np.sort(rng.choice(size, size=int(n), replace=False))
-        picked.append(members[rows].with_columns(pl.lit(int(size)).alias("stratum_size"), pl.lit(size / n).alias("weight")))
+        picked.append(
+            members[rows].with_columns(pl.lit(int(size)).alias("stratum_size"), pl.lit(size / n).alias("weight"))
+        )
     return pl.concat(picked)
 
 
-def weighted_agreement(sample: pl.DataFrame, outcome: str = "agrees", confidence: float = 0.95) -> dict[str, float | int]:
+def weighted_agreement(
+    sample: pl.DataFrame, outcome: str = "agrees", confidence: float = 0.95
+) -> dict[str, float | int]:
     """Stratified estimate of the share agreeing, with a Korn-Graubard 95% CI.
 
     p = sum_h W_h p_h (W_h = N_h / N); var = sum_h W_h^2 (1 - f_h) p_h (1 - p_h) / (n_h - 1);
     the interval is Clopper-Pearson at the effective sample size p (1 - p) / var (the
     actual size when every sampled unit agrees or none does)."""
     by = sample.group_by("stratum").agg(
-        pl.col("stratum_size").first().alias("N"), pl.len().alias("n"), pl.col(outcome).cast(pl.Float64).mean().alias("p")
+        pl.col("stratum_size").first().alias("N"),
+        pl.len().alias("n"),
+        pl.col(outcome).cast(pl.Float64).mean().alias("p"),
     )
     N = by["N"].to_numpy().astype(float)
     n = by["n"].to_numpy().astype(float)
@@ -120,39 +128,70 @@ def weighted_agreement(sample: pl.DataFrame, outcome: str = "agrees", confidence
 
 
 def associated_adult_clusters(
-    con: duckdb.DuckDBPyConnection, clusters: pl.DataFrame, unit_clusters: pl.DataFrame, records_table: str = PERSON_RECORDS_TABLE
+    con: duckdb.DuckDBPyConnection,
+    clusters: pl.DataFrame,
+    unit_clusters: pl.DataFrame,
+    records_table: str = PERSON_RECORDS_TABLE,
 ) -> pl.DataFrame:
     """For each unit (unit_id, cluster_id): the clusters of the adults named on the same
     source records as the child (parents on the registration, caregivers on notifications)."""
     records = con.sql(f"SELECT unique_id, agency, record_type, record_key, role FROM {records_table}").pl()
     member = records.join(clusters.select("unique_id", "cluster_id"), on="unique_id")
-    child_records = unit_clusters.select("unit_id", "cluster_id").join(member, on="cluster_id").select("unit_id", "agency", "record_type", "record_key")
-    adults = member.filter(pl.col("role") == "adult").select("agency", "record_type", "record_key", pl.col("cluster_id").alias("adult_cluster_id"))
-    return child_records.join(adults, on=["agency", "record_type", "record_key"]).select("unit_id", "adult_cluster_id").unique()
+    child_records = (
+        unit_clusters.select("unit_id", "cluster_id")
+        .join(member, on="cluster_id")
+        .select("unit_id", "agency", "record_type", "record_key")
+    )
+    adults = member.filter(pl.col("role") == "adult").select(
+        "agency", "record_type", "record_key", pl.col("cluster_id").alias("adult_cluster_id")
+    )
+    return (
+        child_records.join(adults, on=["agency", "record_type", "record_key"])
+        .select("unit_id", "adult_cluster_id")
+        .unique()
+    )
 
 
 def review_pairs(
-    con: duckdb.DuckDBPyConnection, sample: pl.DataFrame, clusters: pl.DataFrame, pairs_table: str,
-    identities_table: str = IDENTITIES_TABLE, min_match_weight: float = 0.0,
+    con: duckdb.DuckDBPyConnection,
+    sample: pl.DataFrame,
+    clusters: pl.DataFrame,
+    pairs_table: str,
+    identities_table: str = IDENTITIES_TABLE,
+    min_match_weight: float = 0.0,
 ) -> pl.DataFrame:
     """The pairs a reviewer looks at for each sampled unit: every scored pair touching an
     identity of the unit's cluster (links and near-misses above min_match_weight), with
     only the compared identity fields of both sides."""
-    member = clusters.select("identity_id", "cluster_id").unique().join(sample.select("unit_id", "cluster_id"), on="cluster_id")
+    member = (
+        clusters.select("identity_id", "cluster_id")
+        .unique()
+        .join(sample.select("unit_id", "cluster_id"), on="cluster_id")
+    )
     ids = member.select(pl.col("identity_id").alias("unique_id"), "unit_id")
-    pairs = con.sql(f"SELECT unique_id_l, unique_id_r, match_weight, match_probability FROM {pairs_table} WHERE match_weight >= {min_match_weight}").pl()
-    touching = pl.concat([
-        pairs.join(ids, left_on="unique_id_l", right_on="unique_id"),
-        pairs.join(ids, left_on="unique_id_r", right_on="unique_id"),
-    ]).unique(["unit_id", "unique_id_l", "unique_id_r"])
+    pairs = con.sql(
+        f"SELECT unique_id_l, unique_id_r, match_weight, match_probability FROM {pairs_table} WHERE match_weight >= {min_match_weight}"
+    ).pl()
+    touching = pl.concat(
+        [
+            pairs.join(ids, left_on="unique_id_l", right_on="unique_id"),
+            pairs.join(ids, left_on="unique_id_r", right_on="unique_id"),
+        ]
+    ).unique(["unit_id", "unique_id_l", "unique_id_r"])
     fields = con.sql(f"SELECT unique_id, {', '.join(REVIEW_FIELDS)} FROM {identities_table}").pl()
     side_l = fields.rename({c: f"{c}_l" for c in REVIEW_FIELDS})
     side_r = fields.rename({c: f"{c}_r" for c in REVIEW_FIELDS})
-    out = touching.join(side_l, left_on="unique_id_l", right_on="unique_id").join(side_r, left_on="unique_id_r", right_on="unique_id")
+    out = touching.join(side_l, left_on="unique_id_l", right_on="unique_id").join(
+        side_r, left_on="unique_id_r", right_on="unique_id"
+    )
     ordered = ["unit_id", "unique_id_l", "unique_id_r", "match_weight", "match_probability"]
     for c in REVIEW_FIELDS:
         ordered += [f"{c}_l", f"{c}_r"]
-    return out.select(ordered).with_columns(pl.lit(None, pl.Float64).alias("clerical_match_score")).sort("unit_id", "match_weight", descending=[False, True])
+    return (
+        out.select(ordered)
+        .with_columns(pl.lit(None, pl.Float64).alias("clerical_match_score"))
+        .sort("unit_id", "match_weight", descending=[False, True])
+    )
 
 
 def export_review_file(review: pl.DataFrame, path: Path) -> int:
@@ -169,17 +208,23 @@ def load_review_labels(path: Path) -> pl.DataFrame:
     is an error naming the file and row, not the value."""
     frame = pl.read_csv(path, infer_schema=False)
     labels = frame.select(
-        pl.col("unique_id_l").cast(pl.Int64), pl.col("unique_id_r").cast(pl.Int64),
+        pl.col("unique_id_l").cast(pl.Int64),
+        pl.col("unique_id_r").cast(pl.Int64),
         pl.col("clerical_match_score").cast(pl.Float64, strict=False),
     ).with_row_index("row", offset=2)
     bad = labels.filter(pl.col("clerical_match_score").is_not_null() & ~pl.col("clerical_match_score").is_between(0, 1))
     if bad.height:
-        raise ValueError(f"{Path(path).name}: row {bad['row'][0]}, field clerical_match_score: score must be between 0 and 1")
+        raise ValueError(
+            f"{Path(path).name}: row {bad['row'][0]}, field clerical_match_score: score must be between 0 and 1"
+        )
     return labels.drop_nulls("clerical_match_score").drop("row").unique(["unique_id_l", "unique_id_r"], keep="last")
 
 
 def accuracy_from_labels(
-    con: duckdb.DuckDBPyConnection, artefact: dict[str, Any], labels: pl.DataFrame, records_table: str = IDENTITIES_TABLE,
+    con: duckdb.DuckDBPyConnection,
+    artefact: dict[str, Any],
+    labels: pl.DataFrame,
+    records_table: str = IDENTITIES_TABLE,
     threshold_match_probability: float = 0.5,
 ) -> pl.DataFrame:
     """Splink's accuracy analysis (precision, recall by threshold) of the model against

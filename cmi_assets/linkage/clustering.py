@@ -80,16 +80,20 @@ def _share_a_form_sql(a: str, b: str) -> str:
 def _same_name_sql(a: str, b: str) -> str:
     """Equal, or nickname forms of one name (BILL and WILLIAM; CHRISSY and TINA, both short
     for CHRISTINA). a, b: '<alias>.<given|middle>'."""
-    return (f"(CASE WHEN {a}_name IS NULL OR {b}_name IS NULL THEN FALSE WHEN {a}_name = {b}_name THEN TRUE "
-            f"ELSE coalesce({_share_a_form_sql(f'{a}_forms', f'{b}_forms')}, FALSE) END)")
+    return (
+        f"(CASE WHEN {a}_name IS NULL OR {b}_name IS NULL THEN FALSE WHEN {a}_name = {b}_name THEN TRUE "
+        f"ELSE coalesce({_share_a_form_sql(f'{a}_forms', f'{b}_forms')}, FALSE) END)"
+    )
 
 
 def _different_names_sql(a: str, b: str) -> str:
     """Two real, different names: not an initial, a nickname form or a keying slip (a slip
     rarely makes another census name)."""
-    return (f"(CASE WHEN {a}_name IS NULL OR {b}_name IS NULL OR {a}_name = {b}_name OR length({a}_name) < 2 "
-            f"OR length({b}_name) < 2 OR NOT coalesce({a}_is_known AND {b}_is_known, FALSE) THEN FALSE "
-            f"ELSE NOT coalesce({_share_a_form_sql(f'{a}_forms', f'{b}_forms')}, FALSE) END)")
+    return (
+        f"(CASE WHEN {a}_name IS NULL OR {b}_name IS NULL OR {a}_name = {b}_name OR length({a}_name) < 2 "
+        f"OR length({b}_name) < 2 OR NOT coalesce({a}_is_known AND {b}_is_known, FALSE) THEN FALSE "
+        f"ELSE NOT coalesce({_share_a_form_sql(f'{a}_forms', f'{b}_forms')}, FALSE) END)"
+    )
 
 
 def _goes_by_middle_name_sql(l: str, r: str) -> str:
@@ -106,20 +110,24 @@ def dobs_agree_sql(l: str = "l", r: str = "r") -> str:
     sa, sb = f"CAST({a} AS VARCHAR)", f"CAST({b} AS VARCHAR)"
     # different years and a different month or day: two characters apart at least, and not
     # adjacent ('-' lies between), so no slip; this settles most pairs before any string work
-    return (f"(CASE WHEN {a} IS NULL OR {b} IS NULL THEN FALSE "
-            f"WHEN year({a}) <> year({b}) AND (month({a}) <> month({b}) OR day({a}) <> day({b})) THEN FALSE "
-            f"WHEN date_trunc('month', {a}) = date_trunc('month', {b}) THEN TRUE "
-            f"WHEN year({a}) = year({b}) AND month({a}) = day({b}) AND day({a}) = month({b}) THEN TRUE "
-            f"WHEN hamming({sa}, {sb}) <= 1 THEN TRUE WHEN hamming({sa}, {sb}) = 2 THEN damerau_levenshtein({sa}, {sb}) <= 1 "
-            f"ELSE FALSE END)")
+    return (
+        f"(CASE WHEN {a} IS NULL OR {b} IS NULL THEN FALSE "
+        f"WHEN year({a}) <> year({b}) AND (month({a}) <> month({b}) OR day({a}) <> day({b})) THEN FALSE "
+        f"WHEN date_trunc('month', {a}) = date_trunc('month', {b}) THEN TRUE "
+        f"WHEN year({a}) = year({b}) AND month({a}) = day({b}) AND day({a}) = month({b}) THEN TRUE "
+        f"WHEN hamming({sa}, {sb}) <= 1 THEN TRUE WHEN hamming({sa}, {sb}) = 2 THEN damerau_levenshtein({sa}, {sb}) <= 1 "
+        f"ELSE FALSE END)"
+    )
 
 
 def _birth_years_conflict_sql(l: str, r: str) -> str:
     """Birth years (from the DOB, else estimated from an age) two or more apart, and DOBs
     not one keying slip apart: one person has one DOB (an age-based estimate is within
     one year)."""
-    return (f"(CASE WHEN coalesce(abs({l}.birth_year - {r}.birth_year) >= 2, FALSE) THEN NOT {dobs_agree_sql(l, r)} "
-            f"ELSE FALSE END)")
+    return (
+        f"(CASE WHEN coalesce(abs({l}.birth_year - {r}.birth_year) >= 2, FALSE) THEN NOT {dobs_agree_sql(l, r)} "
+        f"ELSE FALSE END)"
+    )
 
 
 def _birth_dates_conflict_sql(l: str, r: str) -> str:
@@ -128,8 +136,10 @@ def _birth_dates_conflict_sql(l: str, r: str) -> str:
     took two slips stays with them). A sibling given the same name, born months apart,
     would otherwise link on everything else."""
     same_id = f"({l}.id_namespace = {r}.id_namespace AND {l}.person_id = {r}.person_id)"
-    return (f"(CASE WHEN {l}.dob IS NULL OR {r}.dob IS NULL OR {l}.dob = {r}.dob OR coalesce({same_id}, FALSE) THEN FALSE "
-            f"ELSE NOT {dobs_agree_sql(l, r)} END)")
+    return (
+        f"(CASE WHEN {l}.dob IS NULL OR {r}.dob IS NULL OR {l}.dob = {r}.dob OR coalesce({same_id}, FALSE) THEN FALSE "
+        f"ELSE NOT {dobs_agree_sql(l, r)} END)"
+    )
 
 
 def _twins_by_name_sql(l: str, r: str) -> str:
@@ -139,9 +149,11 @@ def _twins_by_name_sql(l: str, r: str) -> str:
     named that alike are rare (3% of twin pairs, most of them nickname forms) and are
     told apart by their middle names or agency IDs, while one child's records with such
     a slip are common."""
-    return (f"(CASE WHEN {_different_names_sql(f'{l}.given', f'{r}.given')} "
-            f"AND damerau_levenshtein({l}.given_name, {r}.given_name) > 1 THEN NOT {_goes_by_middle_name_sql(l, r)} "
-            f"ELSE {_different_names_sql(f'{l}.middle', f'{r}.middle')} END)")
+    return (
+        f"(CASE WHEN {_different_names_sql(f'{l}.given', f'{r}.given')} "
+        f"AND damerau_levenshtein({l}.given_name, {r}.given_name) > 1 THEN NOT {_goes_by_middle_name_sql(l, r)} "
+        f"ELSE {_different_names_sql(f'{l}.middle', f'{r}.middle')} END)"
+    )
 
 
 def _first_of_month_and_another_day_sql(l: str, r: str) -> str:
@@ -162,9 +174,11 @@ def _middle_names_conflict_sql(l: str, r: str) -> str:
     two real, different middle names, not a given/middle swap. The same DOB and family
     name is the twin guard's case. A missing DOB leaves them be (a middle name keyed with
     a slip often makes another real name)."""
-    return (f"(CASE WHEN {l}.dob IS NULL OR {r}.dob IS NULL OR {_dobs_confirm_sql(l, r)} THEN FALSE "
-            f"WHEN NOT {_different_names_sql(f'{l}.middle', f'{r}.middle')} THEN FALSE "
-            f"ELSE NOT {_goes_by_middle_name_sql(l, r)} END)")
+    return (
+        f"(CASE WHEN {l}.dob IS NULL OR {r}.dob IS NULL OR {_dobs_confirm_sql(l, r)} THEN FALSE "
+        f"WHEN NOT {_different_names_sql(f'{l}.middle', f'{r}.middle')} THEN FALSE "
+        f"ELSE NOT {_goes_by_middle_name_sql(l, r)} END)"
+    )
 
 
 def _siblings_by_name_sql(l: str, r: str) -> str:
@@ -172,10 +186,12 @@ def _siblings_by_name_sql(l: str, r: str) -> str:
     different names, not one keying slip apart, not the other's middle name. A DOB missing
     on either side (an age only) confirms nothing."""
     # the DOB test first: it is cheaper than the name forms and settles most pairs
-    return (f"(CASE WHEN {dobs_agree_sql(l, r)} THEN FALSE "
-            f"WHEN NOT {_different_names_sql(f'{l}.given', f'{r}.given')} THEN FALSE "
-            f"WHEN damerau_levenshtein({l}.given_name, {r}.given_name) <= 1 THEN FALSE "
-            f"ELSE NOT {_goes_by_middle_name_sql(l, r)} END)")
+    return (
+        f"(CASE WHEN {dobs_agree_sql(l, r)} THEN FALSE "
+        f"WHEN NOT {_different_names_sql(f'{l}.given', f'{r}.given')} THEN FALSE "
+        f"WHEN damerau_levenshtein({l}.given_name, {r}.given_name) <= 1 THEN FALSE "
+        f"ELSE NOT {_goes_by_middle_name_sql(l, r)} END)"
+    )
 
 
 def known_name_key_sql(part: str) -> str:
@@ -210,19 +226,30 @@ def separated_by_sql(l: str = "l", r: str = "r", link: bool = True) -> str:
     record whose DOB took two slips, linked through the person's agency ID."""
     twins = f"{l}.dob = {r}.dob AND {l}.family_name = {r}.family_name"
     dates = _birth_dates_conflict_sql(l, r) if link else "FALSE"
-    return (f"(CASE WHEN NOT {guard_candidate_sql(l, r, link)} THEN NULL "
-            f"WHEN {_birth_years_conflict_sql(l, r)} OR {dates} THEN 'dob' "
-            f"WHEN {twins} THEN (CASE WHEN NOT {_twins_by_name_sql(l, r)} THEN NULL "
-            f"WHEN {_different_names_sql(f'{l}.given', f'{r}.given')} THEN 'given' ELSE 'middle' END) "
-            f"WHEN {_siblings_by_name_sql(l, r)} THEN 'given' WHEN {_middle_names_conflict_sql(l, r)} THEN 'middle' END)")
+    return (
+        f"(CASE WHEN NOT {guard_candidate_sql(l, r, link)} THEN NULL "
+        f"WHEN {_birth_years_conflict_sql(l, r)} OR {dates} THEN 'dob' "
+        f"WHEN {twins} THEN (CASE WHEN NOT {_twins_by_name_sql(l, r)} THEN NULL "
+        f"WHEN {_different_names_sql(f'{l}.given', f'{r}.given')} THEN 'given' ELSE 'middle' END) "
+        f"WHEN {_siblings_by_name_sql(l, r)} THEN 'given' WHEN {_middle_names_conflict_sql(l, r)} THEN 'middle' END)"
+    )
 
 
 # --- a guard evaluated for one pair of nodes (to test and read a rule on its own) -----------------
 
 
 def _pair_frame(rows: list[dict]) -> pl.DataFrame:
-    frame = pl.DataFrame(rows, schema={"given_name": pl.String, "middle_name": pl.String, "family_name": pl.String,
-                                       "dob": pl.Date, "birth_year": pl.Int32, "person_id": pl.String})
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "given_name": pl.String,
+            "middle_name": pl.String,
+            "family_name": pl.String,
+            "dob": pl.Date,
+            "birth_year": pl.Int32,
+            "person_id": pl.String,
+        },
+    )
     frame = frame.with_columns(pl.lit("agency").alias("id_namespace"))
     frame = frame.with_columns(pl.coalesce("birth_year", pl.col("dob").dt.year().cast(pl.Int32)).alias("birth_year"))
     return std.add_guard_name_keys(frame).with_row_index("i")
@@ -239,17 +266,25 @@ def _evaluate_pair(sql: str, a: dict, b: dict):
 
 
 def twins_by_name(given_a, middle_a, given_b, middle_b) -> bool:
-    return _evaluate_pair(_twins_by_name_sql("l", "r"), {"given_name": given_a, "middle_name": middle_a},
-                          {"given_name": given_b, "middle_name": middle_b})
+    return _evaluate_pair(
+        _twins_by_name_sql("l", "r"),
+        {"given_name": given_a, "middle_name": middle_a},
+        {"given_name": given_b, "middle_name": middle_b},
+    )
 
 
 def siblings_by_name(given_a, middle_a, dob_a, given_b, middle_b, dob_b) -> bool:
-    return _evaluate_pair(_siblings_by_name_sql("l", "r"), {"given_name": given_a, "middle_name": middle_a, "dob": dob_a},
-                          {"given_name": given_b, "middle_name": middle_b, "dob": dob_b})
+    return _evaluate_pair(
+        _siblings_by_name_sql("l", "r"),
+        {"given_name": given_a, "middle_name": middle_a, "dob": dob_a},
+        {"given_name": given_b, "middle_name": middle_b, "dob": dob_b},
+    )
 
 
 def birth_years_conflict(dob_a, year_a, dob_b, year_b) -> bool:
-    return _evaluate_pair(_birth_years_conflict_sql("l", "r"), {"dob": dob_a, "birth_year": year_a}, {"dob": dob_b, "birth_year": year_b})
+    return _evaluate_pair(
+        _birth_years_conflict_sql("l", "r"), {"dob": dob_a, "birth_year": year_a}, {"dob": dob_b, "birth_year": year_b}
+    )
 
 
 def birth_dates_conflict(dob_a, dob_b, same_agency_id: bool = False) -> bool:
@@ -264,11 +299,15 @@ def _node_positions(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Each value's position in ids (every value is one of ids): a hash join, several times
     faster than a binary search per value (np.searchsorted) on millions of random ids."""
     index = pl.DataFrame({"id": ids, "position": np.arange(len(ids), dtype=np.int64)})
-    found = pl.DataFrame({"id": np.asarray(values, dtype=np.int64)}).join(index, on="id", how="left", maintain_order="left")
+    found = pl.DataFrame({"id": np.asarray(values, dtype=np.int64)}).join(
+        index, on="id", how="left", maintain_order="left"
+    )
     return found["position"].to_numpy()
 
 
-def _may_break_a_guard(labels: np.ndarray, given_key: np.ndarray, middle_key: np.ndarray, birth_year: np.ndarray) -> np.ndarray:
+def _may_break_a_guard(
+    labels: np.ndarray, given_key: np.ndarray, middle_key: np.ndarray, birth_year: np.ndarray
+) -> np.ndarray:
     """The nodes of the components holding more than one known given name, more than one
     known middle name or birth years two or more apart: only there can two name
     signatures be separated. Keys: known_name_key_sql; each array masked where unknown
@@ -309,25 +348,30 @@ def _separated_signatures(
     name (a person known by their middle name)."""
     name = f"cmi_cluster_labels_{next(_temp_numbers)}"
     positions = np.flatnonzero(candidates)
-    con.register(name, pl.DataFrame({"unique_id": ids[positions], "position": positions, "component": labels[positions].astype(np.int32)}))
+    con.register(
+        name,
+        pl.DataFrame(
+            {"unique_id": ids[positions], "position": positions, "component": labels[positions].astype(np.int32)}
+        ),
+    )
     try:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_cluster_sig_nodes AS
-            SELECT c.position, c.component, (dense_rank() OVER (ORDER BY c.component, {', '.join(f'n.{f}' for f in SIGNATURE)}))::INTEGER AS sig,
-                   {', '.join(f'n.{f}' for f in SIGNATURE + NAME_KEYS)}
+            SELECT c.position, c.component, (dense_rank() OVER (ORDER BY c.component, {", ".join(f"n.{f}" for f in SIGNATURE)}))::INTEGER AS sig,
+                   {", ".join(f"n.{f}" for f in SIGNATURE + NAME_KEYS)}
             FROM {name} c JOIN {nodes} n USING (unique_id)""")
     finally:
         con.unregister(name)
     try:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_cluster_sigs AS
-            SELECT sig, any_value(component) AS component, {', '.join(f'any_value({c}) AS {c}' for c in SIGNATURE + NAME_KEYS)}
+            SELECT sig, any_value(component) AS component, {", ".join(f"any_value({c}) AS {c}" for c in SIGNATURE + NAME_KEYS)}
             FROM cmi_cluster_sig_nodes GROUP BY sig""")
         # pairs from the narrow columns first; name forms only for the few candidates
         narrow = "(SELECT sig, component, given_name, given_is_known, middle_name, middle_is_known, dob, birth_year FROM cmi_cluster_sigs)"
         # only the separated pairs are written (a few % of the candidates)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_cluster_sep AS SELECT * FROM (
-                SELECT c.component, c.sig_a, c.sig_b, {separated_by_sql('l', 'r', link=False)} AS reason
+                SELECT c.component, c.sig_a, c.sig_b, {separated_by_sql("l", "r", link=False)} AS reason
                 FROM (SELECT l.component, l.sig AS sig_a, r.sig AS sig_b FROM {narrow} l JOIN {narrow} r
-                      ON l.component = r.component AND l.sig < r.sig WHERE {guard_candidate_sql('l', 'r', link=False)}) c
+                      ON l.component = r.component AND l.sig < r.sig WHERE {guard_candidate_sql("l", "r", link=False)}) c
                 JOIN cmi_cluster_sigs l ON l.sig = c.sig_a JOIN cmi_cluster_sigs r ON r.sig = c.sig_b) WHERE reason IS NOT NULL""")
         pairs = con.execute("SELECT * FROM cmi_cluster_sep").pl()
         bridges = con.execute("""
@@ -340,7 +384,11 @@ def _separated_signatures(
             con.execute(f"DROP TABLE IF EXISTS {table}")
     sig_of_node = np.full(len(labels), -1, dtype=np.int64)
     sig_of_node[arrays["position"]] = np.asarray(arrays["sig"], dtype=np.int64)
-    return sig_of_node, pairs, (np.asarray(bridges["sig"], dtype=np.int64), np.asarray(bridges["bridge"], dtype=np.int64))
+    return (
+        sig_of_node,
+        pairs,
+        (np.asarray(bridges["sig"], dtype=np.int64), np.asarray(bridges["bridge"], dtype=np.int64)),
+    )
 
 
 @dataclass(frozen=True)
@@ -364,22 +412,35 @@ def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=n))]).astype(np.int64), order
 
 
-def _separations(a: np.ndarray, b: np.ndarray, given: np.ndarray, bridges: tuple[np.ndarray, np.ndarray]) -> _Separations:
+def _separations(
+    a: np.ndarray, b: np.ndarray, given: np.ndarray, bridges: tuple[np.ndarray, np.ndarray]
+) -> _Separations:
     """a, b: the separated token pairs; given: separated by given names only; bridges:
     (signature, bridge) arrays."""
     tokens = np.unique(np.concatenate([a, b, *bridges]))
     ends = np.searchsorted(tokens, np.concatenate([a, b]))
     separated_ptr, order = _csr(ends, len(tokens))
-    partners = np.concatenate([ends[len(a):], ends[: len(a)]])
+    partners = np.concatenate([ends[len(a) :], ends[: len(a)]])
     bridge_of = np.searchsorted(tokens, bridges[0])
     bridge_ptr, bridge_order = _csr(bridge_of, len(tokens))
-    return _Separations(tokens, separated_ptr, partners[order], np.concatenate([given, given])[order],
-                        bridge_ptr, np.searchsorted(tokens, bridges[1])[bridge_order].astype(np.int64))
+    return _Separations(
+        tokens,
+        separated_ptr,
+        partners[order],
+        np.concatenate([given, given])[order],
+        bridge_ptr,
+        np.searchsorted(tokens, bridges[1])[bridge_order].astype(np.int64),
+    )
 
 
 def _greedy_constrained(
-    a: np.ndarray, b: np.ndarray, probability: np.ndarray, dup: np.ndarray, tokens_of_node: list[np.ndarray],
-    separations: _Separations, root: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    probability: np.ndarray,
+    dup: np.ndarray,
+    tokens_of_node: list[np.ndarray],
+    separations: _Separations,
+    root: np.ndarray,
 ) -> None:
     """Union-find over the links of the components that break a constraint, strongest first
     (ties by node index), refusing a merge that would put two duplicate-free records or two
@@ -401,13 +462,27 @@ def _greedy_constrained(
     # each node's tokens as compact ids; -1 for none, or one no conflict test looks at
     stacked = np.column_stack([t[nodes] for t in tokens_of_node])
     position = np.minimum(np.searchsorted(separations.tokens, stacked), max(len(separations.tokens) - 1, 0))
-    looked_at = (stacked >= 0) & (separations.tokens[position] == stacked) if len(separations.tokens) else np.zeros_like(stacked, bool)
+    looked_at = (
+        (stacked >= 0) & (separations.tokens[position] == stacked)
+        if len(separations.tokens)
+        else np.zeros_like(stacked, bool)
+    )
     node_tokens = np.where(looked_at, position, -1).astype(np.int64)
     holder, column = np.nonzero(node_tokens >= 0)
     token_ptr, by_token = _csr(node_tokens[holder, column], len(separations.tokens))
-    group = greedy_roots(local_of[a[order]], local_of[b[order]], dup[nodes].astype(np.int64), node_tokens, token_ptr,
-                         holder[by_token].astype(np.int64), separations.separated_ptr, separations.separated_tokens,
-                         separations.separated_given, separations.bridge_ptr, separations.bridge_tokens)
+    group = greedy_roots(
+        local_of[a[order]],
+        local_of[b[order]],
+        dup[nodes].astype(np.int64),
+        node_tokens,
+        token_ptr,
+        holder[by_token].astype(np.int64),
+        separations.separated_ptr,
+        separations.separated_tokens,
+        separations.separated_given,
+        separations.bridge_ptr,
+        separations.bridge_tokens,
+    )
     root[nodes] = nodes[group]
 
 
@@ -421,8 +496,14 @@ def _token_holders(tokens_of_node: list[np.ndarray]) -> tuple[np.ndarray, np.nda
 
 
 def _constrained_roots(
-    a: np.ndarray, b: np.ndarray, probability: np.ndarray, dup: np.ndarray, tokens_of_node: list[np.ndarray],
-    token_pairs: tuple[np.ndarray, np.ndarray], holders: tuple[np.ndarray, np.ndarray], separations: _Separations,
+    a: np.ndarray,
+    b: np.ndarray,
+    probability: np.ndarray,
+    dup: np.ndarray,
+    tokens_of_node: list[np.ndarray],
+    token_pairs: tuple[np.ndarray, np.ndarray],
+    holders: tuple[np.ndarray, np.ndarray],
+    separations: _Separations,
     labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each node's cluster root (the smallest node index of its cluster) from one level's
@@ -464,7 +545,10 @@ def _twin_id_tokens(
     verified = ", ".join(f"'{namespace}'" for namespace in sorted(VERIFIED_ID_NAMESPACES))
     # two IDs recorded together count only where they share a component, which then holds
     # two IDs of their agency: the records' self-join is restricted to such IDs (a few %)
-    co_recorded = "" if records is None else f""",
+    co_recorded = (
+        ""
+        if records is None
+        else f""",
             ids AS (SELECT c.component, n.id_namespace, n.person_id FROM {nodes} n JOIN {name} c USING (unique_id)
                     WHERE n.person_id IS NOT NULL),
             shared AS (SELECT DISTINCT id_namespace, person_id FROM ids WHERE (component, id_namespace) IN (
@@ -478,7 +562,10 @@ def _twin_id_tokens(
                          WHERE (n.id_namespace, n.person_id) IN (SELECT id_namespace, id_a FROM co UNION SELECT id_namespace, id_b FROM co)),
             co_twins AS (SELECT x.component FROM co JOIN co_nodes x ON x.id_namespace = co.id_namespace AND x.person_id = co.id_a
                          JOIN co_nodes y ON y.component = x.component AND y.id_namespace = co.id_namespace AND y.person_id = co.id_b)"""
-    con.register(name, pl.DataFrame({"unique_id": ids, "position": np.arange(len(ids)), "component": labels.astype(np.int32)}))
+    )
+    con.register(
+        name, pl.DataFrame({"unique_id": ids, "position": np.arange(len(ids)), "component": labels.astype(np.int32)})
+    )
     try:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_cluster_twin_ids AS
             WITH anchors AS (SELECT c.component, n.id_namespace, n.person_id, n.family_name, n.dob, n.parent_given_forms
@@ -509,8 +596,14 @@ def _twin_id_tokens(
 
 
 def cluster_nodes(
-    con: duckdb.DuckDBPyConnection, nodes: str, links: str, levels: Mapping[str, str], twin_ids: bool = True,
-    records: str | None = None, guards: bool = True, registers: tuple[str, ...] = ("duplicate_free_records",),
+    con: duckdb.DuckDBPyConnection,
+    nodes: str,
+    links: str,
+    levels: Mapping[str, str],
+    twin_ids: bool = True,
+    records: str | None = None,
+    guards: bool = True,
+    registers: tuple[str, ...] = ("duplicate_free_records",),
 ) -> dict[str, pl.DataFrame]:
     """Clusters of nodes at each level. nodes: a table or view with NODE_COLUMNS
     (identities, or records with a duplicate_free_records count of 0 or 1; with
@@ -530,13 +623,13 @@ def cluster_nodes(
     The separated signature pairs are found once, inside the components of every level's
     links together: each level's components lie inside those."""
     dup_columns = ", ".join(f"coalesce({c}, 0) AS dup_{j}" for j, c in enumerate(registers))
-    arrays = con.execute(f"""SELECT unique_id, {dup_columns}, {known_name_key_sql('given')} AS given_key,
-                             {known_name_key_sql('middle')} AS middle_key, birth_year FROM {nodes} ORDER BY unique_id""").fetchnumpy()
+    arrays = con.execute(f"""SELECT unique_id, {dup_columns}, {known_name_key_sql("given")} AS given_key,
+                             {known_name_key_sql("middle")} AS middle_key, birth_year FROM {nodes} ORDER BY unique_id""").fetchnumpy()
     ids = np.asarray(arrays["unique_id"], dtype=np.int64)
     dup = np.column_stack([np.asarray(arrays[f"dup_{j}"], dtype=np.int64) for j in range(len(registers))])
     flags = ", ".join(f"coalesce(({condition}), FALSE) AS level_{i}" for i, condition in enumerate(levels.values()))
     rows = con.execute(f"""SELECT * FROM (SELECT unique_id_l, unique_id_r, match_probability, {flags} FROM {links}
-                           WHERE separated_by IS NULL) WHERE {' OR '.join(f'level_{i}' for i in range(len(levels)))}""").fetchnumpy()
+                           WHERE separated_by IS NULL) WHERE {" OR ".join(f"level_{i}" for i in range(len(levels)))}""").fetchnumpy()
     a_all, b_all = _node_positions(ids, rows["unique_id_l"]), _node_positions(ids, rows["unique_id_r"])
     p_all = np.asarray(rows["match_probability"], dtype=np.float64)
     edges = {}
@@ -556,7 +649,9 @@ def cluster_nodes(
         candidates, twin_ids = np.zeros(len(ids), dtype=bool), False
     sig_of_node, pairs, bridges = _separated_signatures(con, nodes, ids, union, candidates)
     tokens_of_node = [sig_of_node]
-    pairs = pairs.select(pl.col("sig_a").cast(pl.Int64).alias("token_a"), pl.col("sig_b").cast(pl.Int64).alias("token_b"), "reason")
+    pairs = pairs.select(
+        pl.col("sig_a").cast(pl.Int64).alias("token_a"), pl.col("sig_b").cast(pl.Int64).alias("token_b"), "reason"
+    )
     if twin_ids:
         id_of_node, id_pairs = _twin_id_tokens(con, nodes, ids, union, int(sig_of_node.max(initial=0)) + 1, records)
         tokens_of_node.append(id_of_node)
@@ -575,14 +670,16 @@ def cluster_nodes(
             if not inside.all():
                 a, b, probability = a[inside], b[inside], probability[inside]
                 labels.pop(level, None)
-        roots[level] = _constrained_roots(a, b, probability, dup, tokens_of_node, token_pairs, holders, separations, labels.get(level))
+        roots[level] = _constrained_roots(
+            a, b, probability, dup, tokens_of_node, token_pairs, holders, separations, labels.get(level)
+        )
     return {level: pl.DataFrame({"unique_id": ids, "cluster_id": ids[roots[level]]}) for level in names}
 
 
 def guarded_links_sql(links: str, nodes: str) -> str:
     """links (unique_id_l, unique_id_r, match_probability, ...) with the guard's
     separated_by, from the two nodes of each link."""
-    return f"""(SELECT e.*, {separated_by_sql('l', 'r')} AS separated_by FROM {links} e
+    return f"""(SELECT e.*, {separated_by_sql("l", "r")} AS separated_by FROM {links} e
                JOIN {nodes} l ON l.unique_id = e.unique_id_l JOIN {nodes} r ON r.unique_id = e.unique_id_r)"""
 
 

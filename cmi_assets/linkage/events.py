@@ -42,14 +42,16 @@ _LEVELS_SQL = "(SELECT * FROM (VALUES " + ", ".join(f"('{lv}')" for lv in LINKAG
 
 def event_key(secret: bytes, kind: str, record_id: str) -> str:
     """A keyed hash of an agency record ID: stable across runs, reveals nothing without the secret."""
-    return hmac.new(secret, f"{kind}|{record_id}".encode("utf-8"), hashlib.sha256).hexdigest()[:EVENT_KEY_HEX_CHARS]
+    return hmac.new(secret, f"{kind}|{record_id}".encode(), hashlib.sha256).hexdigest()[:EVENT_KEY_HEX_CHARS]
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     schema, name = table.split(".")
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
-    ).fetchone()[0])
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+        ).fetchone()[0]
+    )
 
 
 def _prepare(con: duckdb.DuckDBPyConnection) -> None:
@@ -77,7 +79,9 @@ def _prepare(con: duckdb.DuckDBPyConnection) -> None:
             WHERE rank = 1"""
     )
     if _exists(con, AREAS_TABLE):
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {_AREAS} AS SELECT postcode, county_fips, office_code, deprivation_decile FROM {AREAS_TABLE}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {_AREAS} AS SELECT postcode, county_fips, office_code, deprivation_decile FROM {AREAS_TABLE}"
+        )
     else:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {_AREAS} (postcode VARCHAR, county_fips VARCHAR, office_code VARCHAR,
@@ -109,78 +113,108 @@ def _age_days(dob: str, date: str) -> str:
 # table -> (staged tables it needs, SELECT producing linkage_level + the table's columns;
 # columns starting with _ hold agency record IDs turned into event keys in Python)
 _QUERIES: dict[str, tuple[tuple[str, ...], str]] = {
-    "birth": (("stg_births_registrations",), f"""
+    "birth": (
+        ("stg_births_registrations",),
+        f"""
         SELECT lv.level AS linkage_level, c.person_key AS child_key, m.person_key AS mother_key, f.person_key AS father_key,
                year(t.child_dob) AS birth_year, month(t.child_dob) AS birth_month, t.plurality, t.birth_weight_g,
-               t.gestation_weeks, {_age_days('t.child_dob', 't.reg_date')} AS registration_age_days,
+               t.gestation_weeks, {_age_days("t.child_dob", "t.reg_date")} AS registration_age_days,
                t.previous_children_same_parents, a.deprivation_decile, a.office_code, a.county_fips
         FROM stg.stg_births_registrations t CROSS JOIN {_LEVELS_SQL} lv
-        {_slot('c', 'births', 'registrations', 'child', 't.record_key')}
-        {_slot('m', 'births', 'registrations', 'mother', 't.record_key')}
-        {_slot('f', 'births', 'registrations', 'father', 't.record_key')}
-        LEFT JOIN {_AREAS} a ON a.postcode = t.postcode"""),
-    "benefit_spell": (("stg_benefits_spells",), f"""
+        {_slot("c", "births", "registrations", "child", "t.record_key")}
+        {_slot("m", "births", "registrations", "mother", "t.record_key")}
+        {_slot("f", "births", "registrations", "father", "t.record_key")}
+        LEFT JOIN {_AREAS} a ON a.postcode = t.postcode""",
+    ),
+    "benefit_spell": (
+        ("stg_benefits_spells",),
+        f"""
         SELECT lv.level AS linkage_level, coalesce(p.person_key, i.person_key) AS person_key, t.spell_start, t.spell_end,
                t.benefit_type, t.incapacity_code, q.person_key AS partner_key
         FROM stg.stg_benefits_spells t CROSS JOIN {_LEVELS_SQL} lv
-        {_slot('p', 'benefits', 'spells', 'person', 't.record_key')}
-        {_id('i', 'benefits', 't.client_id')}
-        {_id('q', 'benefits', 't.partner_client_id')}"""),
-    "benefit_child": (("stg_benefits_children",), f"""
+        {_slot("p", "benefits", "spells", "person", "t.record_key")}
+        {_id("i", "benefits", "t.client_id")}
+        {_id("q", "benefits", "t.partner_client_id")}""",
+    ),
+    "benefit_child": (
+        ("stg_benefits_children",),
+        f"""
         SELECT lv.level AS linkage_level, g.person_key AS caregiver_key, c.person_key AS child_key, t.relationship,
-               t.inclusion_start, t.inclusion_end, t.claim_date, {_age_days('d.dob', 't.claim_date')} AS child_age_days_at_claim
+               t.inclusion_start, t.inclusion_end, t.claim_date, {_age_days("d.dob", "t.claim_date")} AS child_age_days_at_claim
         FROM stg.stg_benefits_children t CROSS JOIN {_LEVELS_SQL} lv
-        {_slot('c', 'benefits', 'children', 'child', 't.record_key')}
-        {_id('g', 'benefits', 't.client_id')}
-        {_dob('d', 'c.person_key')}"""),
-    "benefit_address": (("stg_benefits_addresses",), f"""
+        {_slot("c", "benefits", "children", "child", "t.record_key")}
+        {_id("g", "benefits", "t.client_id")}
+        {_dob("d", "c.person_key")}""",
+    ),
+    "benefit_address": (
+        ("stg_benefits_addresses",),
+        f"""
         SELECT lv.level AS linkage_level, i.person_key, t.effective_from, a.deprivation_decile, a.office_code
         FROM stg.stg_benefits_addresses t CROSS JOIN {_LEVELS_SQL} lv
-        {_id('i', 'benefits', 't.client_id')}
-        LEFT JOIN {_AREAS} a ON a.postcode = t.postcode"""),
-    "cp_notification": (("stg_child_protection_notifications",), f"""
+        {_id("i", "benefits", "t.client_id")}
+        LEFT JOIN {_AREAS} a ON a.postcode = t.postcode""",
+    ),
+    "cp_notification": (
+        ("stg_child_protection_notifications",),
+        f"""
         SELECT lv.level AS linkage_level, t.notification_id AS _event_key, coalesce(p.person_key, i.person_key) AS person_key,
-               t.notification_date, {_age_days('d.dob', 't.notification_date')} AS age_days, t.source, t.record_kind,
+               t.notification_date, {_age_days("d.dob", "t.notification_date")} AS age_days, t.source, t.record_kind,
                t.further_action, t.office_code, g.person_key AS caregiver_key
         FROM stg.stg_child_protection_notifications t CROSS JOIN {_LEVELS_SQL} lv
-        {_slot('p', 'child_protection', 'notifications', 'person', 't.record_key')}
-        {_id('i', 'child_protection', 't.cp_person_id')}
-        {_slot('g', 'child_protection', 'notifications', 'caregiver1', 't.record_key')}
-        {_dob('d', 'coalesce(p.person_key, i.person_key)')}"""),
-    "cp_finding": (("stg_child_protection_investigations",), f"""
+        {_slot("p", "child_protection", "notifications", "person", "t.record_key")}
+        {_id("i", "child_protection", "t.cp_person_id")}
+        {_slot("g", "child_protection", "notifications", "caregiver1", "t.record_key")}
+        {_dob("d", "coalesce(p.person_key, i.person_key)")}""",
+    ),
+    "cp_finding": (
+        ("stg_child_protection_investigations",),
+        f"""
         SELECT lv.level AS linkage_level, t.record_key AS _event_key, t.notification_id AS _notification_event_key,
                coalesce(n.person_key, i.person_key) AS person_key, t.response, t.start_date, t.completed_date, t.abuse_type,
-               t.finding, {_age_days('d.dob', 't.start_date')} AS age_days
+               t.finding, {_age_days("d.dob", "t.start_date")} AS age_days
         FROM stg.stg_child_protection_investigations t CROSS JOIN {_LEVELS_SQL} lv
-        {_slot('n', 'child_protection', 'notifications', 'person', 't.notification_id')}
-        {_id('i', 'child_protection', 't.cp_person_id')}
-        {_dob('d', 'coalesce(n.person_key, i.person_key)')}"""),
-    "sentence": (("stg_corrections_sentences",), f"""
+        {_slot("n", "child_protection", "notifications", "person", "t.notification_id")}
+        {_id("i", "child_protection", "t.cp_person_id")}
+        {_dob("d", "coalesce(n.person_key, i.person_key)")}""",
+    ),
+    "sentence": (
+        ("stg_corrections_sentences",),
+        f"""
         SELECT lv.level AS linkage_level, coalesce(p.person_key, i.person_key) AS person_key, t.sentence_start,
                t.sentence_end, t.sentence_type, t.offence_category
         FROM stg.stg_corrections_sentences t CROSS JOIN {_LEVELS_SQL} lv
-        {_slot('p', 'corrections', 'sentences', 'person', 't.record_key')}
-        {_id('i', 'corrections', 't.offender_id')}"""),
-    "maternity": (("stg_health_maternity",), f"""
+        {_slot("p", "corrections", "sentences", "person", "t.record_key")}
+        {_id("i", "corrections", "t.offender_id")}""",
+    ),
+    "maternity": (
+        ("stg_health_maternity",),
+        f"""
         SELECT lv.level AS linkage_level, coalesce(p.person_key, i.person_key) AS mother_key,
                year(t.baby_dob) AS baby_birth_year, month(t.baby_dob) AS baby_birth_month, t.plurality,
                t.gestation_weeks, t.smoking_at_booking
         FROM stg.stg_health_maternity t CROSS JOIN {_LEVELS_SQL} lv
-        {_slot('p', 'health', 'maternity', 'mother', 't.record_key')}
-        {_id('i', 'health', 't.mother_health_id')}"""),
-    "hospitalisation": (("stg_health_hospitalisations",), f"""
+        {_slot("p", "health", "maternity", "mother", "t.record_key")}
+        {_id("i", "health", "t.mother_health_id")}""",
+    ),
+    "hospitalisation": (
+        ("stg_health_hospitalisations",),
+        f"""
         SELECT lv.level AS linkage_level, coalesce(p.person_key, i.person_key) AS person_key, t.admit_date, t.discharge_date,
-               t.diagnosis_code, t.external_cause_code, {_age_days('d.dob', 't.admit_date')} AS age_days
+               t.diagnosis_code, t.external_cause_code, {_age_days("d.dob", "t.admit_date")} AS age_days
         FROM stg.stg_health_hospitalisations t CROSS JOIN {_LEVELS_SQL} lv
-        {_slot('p', 'health', 'hospitalisations', 'person', 't.record_key')}
-        {_id('i', 'health', 't.health_id')}
-        {_dob('d', 'coalesce(p.person_key, i.person_key)')}"""),
-    "mental_health": (("stg_health_mental_health",), f"""
+        {_slot("p", "health", "hospitalisations", "person", "t.record_key")}
+        {_id("i", "health", "t.health_id")}
+        {_dob("d", "coalesce(p.person_key, i.person_key)")}""",
+    ),
+    "mental_health": (
+        ("stg_health_mental_health",),
+        f"""
         SELECT lv.level AS linkage_level, coalesce(p.person_key, i.person_key) AS person_key, t.contact_date,
                t.service_type, t.diagnosis_group
         FROM stg.stg_health_mental_health t CROSS JOIN {_LEVELS_SQL} lv
-        {_slot('p', 'health', 'mental_health', 'person', 't.record_key')}
-        {_id('i', 'health', 't.health_id')}"""),
+        {_slot("p", "health", "mental_health", "person", "t.record_key")}
+        {_id("i", "health", "t.health_id")}""",
+    ),
 }
 
 # child-adult relations: parents on the registration (since the birth month), caregivers
@@ -190,28 +224,30 @@ _FAMILY_PARTS: dict[str, str] = {
         SELECT lv.level, c.person_key AS child_key, x.person_key AS adult_key, x.slot AS relation,
                CAST(date_trunc('month', t.child_dob) AS DATE) AS since
         FROM stg.stg_births_registrations t CROSS JOIN {_LEVELS_SQL} lv
-        {_slot('c', 'births', 'registrations', 'child', 't.record_key')}
+        {_slot("c", "births", "registrations", "child", "t.record_key")}
         JOIN {_SLOT_KEYS} x ON x.level = lv.level AND x.agency = 'births' AND x.record_type = 'registrations'
              AND x.slot IN ('mother', 'father') AND x.record_key = t.record_key""",
     "stg_benefits_children": f"""
         SELECT lv.level, c.person_key AS child_key, g.person_key AS adult_key,
                coalesce(lower(t.relationship), 'benefit_caregiver') AS relation, coalesce(t.inclusion_start, t.claim_date) AS since
         FROM stg.stg_benefits_children t CROSS JOIN {_LEVELS_SQL} lv
-        {_slot('c', 'benefits', 'children', 'child', 't.record_key')}
-        {_id('g', 'benefits', 't.client_id')}""",
+        {_slot("c", "benefits", "children", "child", "t.record_key")}
+        {_id("g", "benefits", "t.client_id")}""",
     "stg_child_protection_notifications": f"""
         SELECT lv.level, coalesce(p.person_key, i.person_key) AS child_key, g.person_key AS adult_key,
                'cp_caregiver' AS relation, t.notification_date AS since
         FROM stg.stg_child_protection_notifications t CROSS JOIN {_LEVELS_SQL} lv
-        {_slot('p', 'child_protection', 'notifications', 'person', 't.record_key')}
-        {_id('i', 'child_protection', 't.cp_person_id')}
-        {_slot('g', 'child_protection', 'notifications', 'caregiver1', 't.record_key')}""",
+        {_slot("p", "child_protection", "notifications", "person", "t.record_key")}
+        {_id("i", "child_protection", "t.cp_person_id")}
+        {_slot("g", "child_protection", "notifications", "caregiver1", "t.record_key")}""",
 }
 
 
 def staged_tables_read() -> list[str]:
     """The staged models the event tables read (the event_tables asset's deps)."""
-    names = {name for needs, _ in _QUERIES.values() for name in needs} | set(_FAMILY_PARTS) | {AREAS_TABLE.split(".")[1]}
+    names = (
+        {name for needs, _ in _QUERIES.values() for name in needs} | set(_FAMILY_PARTS) | {AREAS_TABLE.split(".")[1]}
+    )
     return sorted(names)
 
 
@@ -221,7 +257,8 @@ def _person_sql(has_registrations: bool) -> str:
                       FROM stg.stg_births_registrations r JOIN {_SLOT_KEYS} k ON k.agency = 'births'
                            AND k.record_type = 'registrations' AND k.slot = 'child' AND k.record_key = r.record_key
                       WHERE r.ethnicity IS NOT NULL GROUP BY k.level, k.person_key) e ON e.level = p.level AND e.person_key = p.person_key"""
-        if has_registrations else "LEFT JOIN (SELECT NULL AS level, NULL AS person_key, CAST(NULL AS VARCHAR) AS ethnicity) e ON FALSE"
+        if has_registrations
+        else "LEFT JOIN (SELECT NULL AS level, NULL AS person_key, CAST(NULL AS VARCHAR) AS ethnicity) e ON FALSE"
     )
     return f"""
         SELECT p.level AS linkage_level, p.person_key, p.sex, CAST(coalesce(year(d.dob), p.birth_year) AS INTEGER) AS birth_year,
@@ -235,7 +272,9 @@ def _typed(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     """The table's exact columns, in order, with their types (linkage_level first)."""
     types = {"VARCHAR": pl.String, "INTEGER": pl.Int32, "DATE": pl.Date}
     columns = {"linkage_level": pl.String, **{c: types[t] for c, t in EVENT_TABLES[table].items()}}
-    return frame.select([pl.col(c).cast(dtype) if c in frame.columns else pl.lit(None, dtype).alias(c) for c, dtype in columns.items()])
+    return frame.select(
+        [pl.col(c).cast(dtype) if c in frame.columns else pl.lit(None, dtype).alias(c) for c, dtype in columns.items()]
+    )
 
 
 def _empty(table: str) -> pl.DataFrame:
@@ -247,7 +286,12 @@ def build_event_tables(con: duckdb.DuckDBPyConnection, secret: bytes) -> dict[st
     staged tables and person spine. A staged table not delivered yet gives an empty table."""
     _prepare(con)
     tables: dict[str, pl.DataFrame] = {}
-    staged = {name for (name,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'stg'").fetchall()}
+    staged = {
+        name
+        for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'stg'"
+        ).fetchall()
+    }
     tables["person"] = _typed(con.sql(_person_sql("stg_births_registrations" in staged)).pl(), "person")
     for table, (needs, sql) in _QUERIES.items():
         if not set(needs) <= staged:
@@ -283,7 +327,9 @@ def _hash_event_keys(frame: pl.DataFrame, secret: bytes, table: str) -> pl.DataF
     return frame
 
 
-def write_event_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame], schema: str = SCHEMA) -> dict[str, int]:
+def write_event_tables(
+    con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame], schema: str = SCHEMA
+) -> dict[str, int]:
     """Replace the event tables in the analysis zone (one transaction). Rows per table."""
     counts = {}
     con.execute("BEGIN TRANSACTION")

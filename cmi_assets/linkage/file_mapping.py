@@ -17,10 +17,23 @@ import yaml
 
 # canonical field -> the compared field it feeds (settings.SPINE_FIELDS / FILE_FIELDS)
 FIELD_FEEDS = {
-    "given_names": "given_name", "given_name": "given_name", "middle_name": "middle_name", "family_name": "family_name",
-    "dob": "dob", "age_years": "dob", "sex": "sex", "parent1_given_names": "parent_given", "parent2_given_names": "parent_given",
-    "parent1_dob": None, "parent2_dob": None, "address": "address", "locality": "locality", "postcode": "postcode",
-    "event_date": None, "person_id": "person_id", "shared_id": "shared_id",
+    "given_names": "given_name",
+    "given_name": "given_name",
+    "middle_name": "middle_name",
+    "family_name": "family_name",
+    "dob": "dob",
+    "age_years": "dob",
+    "sex": "sex",
+    "parent1_given_names": "parent_given",
+    "parent2_given_names": "parent_given",
+    "parent1_dob": None,
+    "parent2_dob": None,
+    "address": "address",
+    "locality": "locality",
+    "postcode": "postcode",
+    "event_date": None,
+    "person_id": "person_id",
+    "shared_id": "shared_id",
 }
 MULTI_COLUMN_FIELDS = ("address", "locality")  # several columns joined into one line
 OPTIONS = ("dob_format", "role", "duplicate_free")
@@ -89,7 +102,9 @@ def read_person_file(path: Path) -> pl.DataFrame:
     except FileInputError:
         raise
     except Exception as error:  # noqa: BLE001 - any reader failure is the file's, said in one line
-        raise FileInputError(f"{path}: cannot be read as {path.suffix.lstrip('.').upper()} ({type(error).__name__})") from None
+        raise FileInputError(
+            f"{path}: cannot be read as {path.suffix.lstrip('.').upper()} ({type(error).__name__})"
+        ) from None
     frame = frame.rename({c: c.strip() for c in frame.columns})
     return frame.with_columns(pl.all().cast(pl.String).str.strip_chars().replace("", None))
 
@@ -133,7 +148,9 @@ def compared_fields(mapping: dict[str, Any]) -> set[str]:
 def has_family_fields(mapping: dict[str, Any]) -> bool:
     """Parents' names or DOBs, or a register of children: what the twin and sibling guards
     rest on."""
-    return any(f in mapping for f in FAMILY_FIELDS) or (mapping.get("duplicate_free") is True and mapping.get("role") == "child")
+    return any(f in mapping for f in FAMILY_FIELDS) or (
+        mapping.get("duplicate_free") is True and mapping.get("role") == "child"
+    )
 
 
 def _digits_as_written_sql(column: str, date_format: str) -> pl.Expr | None:
@@ -155,7 +172,11 @@ def _digits_as_written_sql(column: str, date_format: str) -> pl.Expr | None:
 
 
 def canonical_frame(
-    frame: pl.DataFrame, mapping: dict[str, Any], label: str, path: Path, max_date_failures: float = MAX_DATE_FAILURES,
+    frame: pl.DataFrame,
+    mapping: dict[str, Any],
+    label: str,
+    path: Path,
+    max_date_failures: float = MAX_DATE_FAILURES,
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """A file's rows in the raw canonical person schema (person_records.RAW columns, and
     address, locality, shared_id, dob_text where mapped) and the count of non-empty dates
@@ -167,13 +188,16 @@ def canonical_frame(
     for field in DATE_FIELDS:
         if field in mapping:
             raw = pl.col(mapping[field])
-            n_failed, n_given = frame.select((raw.is_not_null() & raw.str.to_date(date_format, strict=False).is_null()).sum().alias("failed"),
-                                             raw.is_not_null().sum().alias("given")).row(0)
+            n_failed, n_given = frame.select(
+                (raw.is_not_null() & raw.str.to_date(date_format, strict=False).is_null()).sum().alias("failed"),
+                raw.is_not_null().sum().alias("given"),
+            ).row(0)
             failures[field] = int(n_failed)
             if n_given and n_failed / n_given > max_date_failures:
                 raise FileInputError(
                     f"{path}: field {field!r} (column {mapping[field]!r}): {n_failed} of {n_given} dates "
-                    f"({n_failed / n_given:.1%}) do not parse as {date_format!r}; set dob_format in the mapping or --dob-format")
+                    f"({n_failed / n_given:.1%}) do not parse as {date_format!r}; set dob_format in the mapping or --dob-format"
+                )
 
     def column(field: str, dtype=pl.String) -> pl.Expr:
         name = mapping.get(field)
@@ -221,7 +245,9 @@ def canonical_frame(
         *extra,
     )
     _check_record_keys(out["record_key"], mapping["id"], path)
-    return out.with_columns(pl.when(pl.col("sex_raw").is_in(["M", "F"])).then(pl.col("sex_raw")).alias("sex_raw")), failures
+    return out.with_columns(
+        pl.when(pl.col("sex_raw").is_in(["M", "F"])).then(pl.col("sex_raw")).alias("sex_raw")
+    ), failures
 
 
 def _check_record_keys(keys: pl.Series, column: str, path: Path) -> None:

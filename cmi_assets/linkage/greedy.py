@@ -77,8 +77,21 @@ def _holds_a_bridge(parent, group, token, bridge_ptr, bridge_tokens, token_ptr, 
 
 
 @njit(cache=True)
-def _conflict(parent, next_member, relevant_nodes, group_a, group_b, node_tokens, token_ptr, token_nodes,
-              separated_ptr, separated_tokens, separated_given, bridge_ptr, bridge_tokens):
+def _conflict(
+    parent,
+    next_member,
+    relevant_nodes,
+    group_a,
+    group_b,
+    node_tokens,
+    token_ptr,
+    token_nodes,
+    separated_ptr,
+    separated_tokens,
+    separated_given,
+    bridge_ptr,
+    bridge_tokens,
+):
     """Whether groups a and b hold the two tokens of a separated pair; a pair separated by
     different given names only when neither token's group holds a bridge of the other."""
     if relevant_nodes[group_a] > relevant_nodes[group_b]:
@@ -95,8 +108,9 @@ def _conflict(parent, next_member, relevant_nodes, group_a, group_b, node_tokens
                     continue
                 if not separated_given[i]:
                     return True
-                if not _holds_a_bridge(parent, group_b, x, bridge_ptr, bridge_tokens, token_ptr, token_nodes) and \
-                        not _holds_a_bridge(parent, group_a, y, bridge_ptr, bridge_tokens, token_ptr, token_nodes):
+                if not _holds_a_bridge(
+                    parent, group_b, x, bridge_ptr, bridge_tokens, token_ptr, token_nodes
+                ) and not _holds_a_bridge(parent, group_a, y, bridge_ptr, bridge_tokens, token_ptr, token_nodes):
                     return True
         node = next_member[node]
     return False
@@ -112,8 +126,19 @@ def _over_one(dup, a, b):
 
 
 @njit(cache=True)
-def greedy_roots(edge_a, edge_b, duplicate_free, node_tokens, token_ptr, token_nodes, separated_ptr, separated_tokens,
-                 separated_given, bridge_ptr, bridge_tokens):
+def greedy_roots(
+    edge_a,
+    edge_b,
+    duplicate_free,
+    node_tokens,
+    token_ptr,
+    token_nodes,
+    separated_ptr,
+    separated_tokens,
+    separated_given,
+    bridge_ptr,
+    bridge_tokens,
+):
     """Each node's group root (its smallest node index) after merging along the links in
     the order given (edge_a[i], edge_b[i]: node indices), refusing a merge that would put
     more than one duplicate-free record of one register in a group or break a separated
@@ -144,8 +169,21 @@ def greedy_roots(edge_a, edge_b, duplicate_free, node_tokens, token_ptr, token_n
             versions = version[keep] * (m + 1) + version[drop]
             if key in refused and refused[key] == versions:
                 continue
-            if _conflict(parent, next_member, relevant_nodes, ra, rb, node_tokens, token_ptr, token_nodes,
-                         separated_ptr, separated_tokens, separated_given, bridge_ptr, bridge_tokens):
+            if _conflict(
+                parent,
+                next_member,
+                relevant_nodes,
+                ra,
+                rb,
+                node_tokens,
+                token_ptr,
+                token_nodes,
+                separated_ptr,
+                separated_tokens,
+                separated_given,
+                bridge_ptr,
+                bridge_tokens,
+            ):
                 refused[key] = versions
                 continue
         parent[drop] = keep

@@ -15,7 +15,12 @@ import polars as pl
 
 from cmi_assets.linkage.clustering import cluster_nodes
 from cmi_assets.linkage.keys import assign_keys
-from cmi_assets.linkage.person_records import IDENTITIES_TABLE, PERSON_RECORDS_TABLE, build_identities, write_person_records
+from cmi_assets.linkage.person_records import (
+    IDENTITIES_TABLE,
+    PERSON_RECORDS_TABLE,
+    build_identities,
+    write_person_records,
+)
 from cmi_assets.linkage.predict import PAIRS_TABLE, predict_new_pairs
 from cmi_assets.linkage.spine import (
     LINKS_TABLE,
@@ -105,8 +110,13 @@ def _relink_affected(con: duckdb.DuckDBPyConnection, secret: bytes) -> tuple[dic
                  FROM {LINKS_TABLE} WHERE unique_id_l IN {outer} AND unique_id_r IN {outer})"""
     records = f"""(SELECT * FROM {PERSON_RECORDS_TABLE} WHERE (id_namespace, person_id) IN
                    (SELECT id_namespace, person_id FROM {nodes} WHERE person_id IS NOT NULL))"""
-    node_clusters = cluster_nodes(con, nodes, links, {"conservative": "is_link_conservative AND in_inner",
-                                                      "less_conservative": "is_link_less_conservative"}, records=records)
+    node_clusters = cluster_nodes(
+        con,
+        nodes,
+        links,
+        {"conservative": "is_link_conservative AND in_inner", "less_conservative": "is_link_less_conservative"},
+        records=records,
+    )
     summaries, events = {}, []
     try:
         for level, table in affected.items():
@@ -119,21 +129,28 @@ def _relink_affected(con: duckdb.DuckDBPyConnection, secret: bytes) -> tuple[dic
     return summaries, pl.concat(events)
 
 
-def _rekey(con: duckdb.DuckDBPyConnection, level: str, affected: str, node_clusters: pl.DataFrame,
-           secret: bytes) -> tuple[dict[str, int], pl.DataFrame]:
+def _rekey(
+    con: duckdb.DuckDBPyConnection, level: str, affected: str, node_clusters: pl.DataFrame, secret: bytes
+) -> tuple[dict[str, int], pl.DataFrame]:
     """One level's affected records (table: unique_id, record_ref, identity_id) into the
     spine with their new clusters (node_clusters: unique_id, cluster_id), keyed from
     their previous keys."""
     n_records = con.execute(f"SELECT count(*) FROM {affected}").fetchone()[0]
     register_node_clusters(con, {level: node_clusters}, "cmi_relinked_nodes")
     try:
-        clusters = f"(SELECT r.record_ref, c.cluster_id FROM {affected} r JOIN cmi_relinked_nodes c USING (identity_id))"
+        clusters = (
+            f"(SELECT r.record_ref, c.cluster_id FROM {affected} r JOIN cmi_relinked_nodes c USING (identity_id))"
+        )
         previous = f"""(SELECT record_ref, person_key FROM {SPINE_TABLE} WHERE level = '{level}'
                         AND unique_id IN (SELECT unique_id FROM {affected}))"""
         events = assign_keys(con, clusters, previous, secret, level, issued_keys_sql(con, level), "cmi_relinked_keys")
         n_clusters = con.execute(f"SELECT count(DISTINCT cluster_id) FROM {clusters}").fetchone()[0]
-        con.execute(f"DELETE FROM {SPINE_TABLE} WHERE level = '{level}' AND unique_id IN (SELECT unique_id FROM {affected})")
-        con.execute(f"INSERT INTO {SPINE_TABLE} BY NAME {spine_select(affected, 'cmi_relinked_nodes', {level: 'cmi_relinked_keys'})}")
+        con.execute(
+            f"DELETE FROM {SPINE_TABLE} WHERE level = '{level}' AND unique_id IN (SELECT unique_id FROM {affected})"
+        )
+        con.execute(
+            f"INSERT INTO {SPINE_TABLE} BY NAME {spine_select(affected, 'cmi_relinked_nodes', {level: 'cmi_relinked_keys'})}"
+        )
     finally:
         con.unregister("cmi_relinked_nodes")
         con.execute("DROP TABLE IF EXISTS cmi_relinked_keys")

@@ -48,7 +48,9 @@ def pseudonym_secret(environ: dict | None = None) -> bytes:
     environ = os.environ if environ is None else environ
     if environ.get(KEY_ENV):
         return environ[KEY_ENV].encode("utf-8")
-    path = environ.get(KEY_FILE_ENV) or (str(Path(environ["CMI_DATA_DIR"]) / DATA_DIR_KEY_FILE) if environ.get("CMI_DATA_DIR") else None)
+    path = environ.get(KEY_FILE_ENV) or (
+        str(Path(environ["CMI_DATA_DIR"]) / DATA_DIR_KEY_FILE) if environ.get("CMI_DATA_DIR") else None
+    )
     if path and Path(path).is_file():
         secret = Path(path).read_bytes().strip()
         if secret:
@@ -57,7 +59,7 @@ def pseudonym_secret(environ: dict | None = None) -> bytes:
 
 
 def person_key(secret: bytes, level: str, founding_record_ref: str, salt: int = 0) -> str:
-    message = f"{level}|{founding_record_ref}|{salt}".encode("utf-8")
+    message = f"{level}|{founding_record_ref}|{salt}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()[:KEY_HEX_CHARS]
 
 
@@ -100,7 +102,10 @@ def assign_keys(
     directly; only the rest go through the greedy loop. Other clusters get a fresh key:
     the HMAC of their founding record reference, salted past any key issued before."""
     inner, outer = _hmac_pads(secret)
-    founders = founders or f"(SELECT cluster_id, min(record_ref) AS founder, count(*) AS records FROM {clusters} GROUP BY cluster_id)"
+    founders = (
+        founders
+        or f"(SELECT cluster_id, min(record_ref) AS founder, count(*) AS records FROM {clusters} GROUP BY cluster_id)"
+    )
     inherited = pl.DataFrame(schema={"cluster_id": pl.Int64, "person_key": pl.String})
     if previous is not None:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_key_overlap AS
@@ -108,7 +113,9 @@ def assign_keys(
                         FROM (SELECT c.cluster_id, p.person_key, count(*) AS overlap
                               FROM {clusters} c JOIN {previous} p USING (record_ref) GROUP BY ALL)""")
         direct = con.sql("SELECT cluster_id, person_key FROM cmi_key_overlap WHERE sole").pl()
-        contested = con.sql("SELECT cluster_id, person_key FROM cmi_key_overlap WHERE NOT sole ORDER BY overlap DESC, person_key, cluster_id").fetchall()
+        contested = con.sql(
+            "SELECT cluster_id, person_key FROM cmi_key_overlap WHERE NOT sole ORDER BY overlap DESC, person_key, cluster_id"
+        ).fetchall()
         con.execute("DROP TABLE cmi_key_overlap")
         chosen: dict[int, str] = {}
         taken: set[str] = set()
@@ -116,9 +123,18 @@ def assign_keys(
             if cluster_id not in chosen and key not in taken:
                 chosen[cluster_id] = key
                 taken.add(key)
-        inherited = pl.concat([direct.cast(inherited.schema),
-                               pl.DataFrame({"cluster_id": list(chosen), "person_key": list(chosen.values())}, schema=inherited.schema)])
-    used = " UNION ".join(f"SELECT person_key FROM {r}" for r in (previous, issued) if r is not None) or "SELECT NULL::VARCHAR AS person_key"
+        inherited = pl.concat(
+            [
+                direct.cast(inherited.schema),
+                pl.DataFrame(
+                    {"cluster_id": list(chosen), "person_key": list(chosen.values())}, schema=inherited.schema
+                ),
+            ]
+        )
+    used = (
+        " UNION ".join(f"SELECT person_key FROM {r}" for r in (previous, issued) if r is not None)
+        or "SELECT NULL::VARCHAR AS person_key"
+    )
     con.register("cmi_inherited_keys", inherited)
     try:
         con.execute(
@@ -142,13 +158,15 @@ def assign_keys(
             )
             con.execute(f"""DELETE FROM cmi_salted_keys s WHERE EXISTS (SELECT 1 FROM ({used}) u WHERE u.person_key = s.person_key)
                             OR s.person_key IN (SELECT person_key FROM cmi_fresh_keys)""")
-            con.execute("UPDATE cmi_fresh_keys f SET person_key = s.person_key FROM cmi_salted_keys s WHERE s.cluster_id = f.cluster_id")
+            con.execute(
+                "UPDATE cmi_fresh_keys f SET person_key = s.person_key FROM cmi_salted_keys s WHERE s.cluster_id = f.cluster_id"
+            )
             con.execute("DELETE FROM cmi_key_clashes WHERE cluster_id IN (SELECT cluster_id FROM cmi_salted_keys)")
             salt += 1
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {out_table} AS
                         SELECT cluster_id, person_key, FALSE AS fresh FROM cmi_inherited_keys
                         UNION ALL SELECT cluster_id, person_key, TRUE FROM cmi_fresh_keys""")
-        new = f"SELECT 'new' AS event, person_key, NULL AS other_person_key, records FROM cmi_fresh_keys"
+        new = "SELECT 'new' AS event, person_key, NULL AS other_person_key, records FROM cmi_fresh_keys"
         events = _key_events(con, clusters, previous, out_table, level, new)
     finally:
         con.unregister("cmi_inherited_keys")
@@ -157,7 +175,9 @@ def assign_keys(
     return events
 
 
-def _key_events(con: duckdb.DuckDBPyConnection, clusters: str, previous: str | None, keys: str, level: str, new: str) -> pl.DataFrame:
+def _key_events(
+    con: duckdb.DuckDBPyConnection, clusters: str, previous: str | None, keys: str, level: str, new: str
+) -> pl.DataFrame:
     """Events between two spines: a previous key whose records now carry several keys
     split; a current key holding records of several previous keys absorbed (merged) them;
     a previous key no longer used and not merged is retired; fresh keys are new (`new`:
@@ -197,9 +217,15 @@ def assign_person_keys(
         con.register("cmi_clusters", clusters.select("record_ref", pl.col("cluster_id").cast(pl.Int64)))
         if previous is not None:
             con.register("cmi_previous", previous.select("record_ref", "person_key"))
-        con.register("cmi_issued", pl.DataFrame({"person_key": sorted(issued_keys or ())}, schema={"person_key": pl.String}))
-        events = assign_keys(con, "cmi_clusters", "cmi_previous" if previous is not None else None, secret, level, "cmi_issued")
-        spine = con.sql("SELECT c.record_ref, c.cluster_id, k.person_key FROM cmi_clusters c JOIN cmi_cluster_keys k USING (cluster_id)").pl()
+        con.register(
+            "cmi_issued", pl.DataFrame({"person_key": sorted(issued_keys or ())}, schema={"person_key": pl.String})
+        )
+        events = assign_keys(
+            con, "cmi_clusters", "cmi_previous" if previous is not None else None, secret, level, "cmi_issued"
+        )
+        spine = con.sql(
+            "SELECT c.record_ref, c.cluster_id, k.person_key FROM cmi_clusters c JOIN cmi_cluster_keys k USING (cluster_id)"
+        ).pl()
     finally:
         con.close()
     return clusters.select("record_ref").join(spine, on="record_ref", how="left"), events

@@ -30,21 +30,31 @@ from cmi_assets.linkage.expected_quality import expected_quality
 from cmi_assets.linkage.file_mapping import (
     MAX_DATE_FAILURES,
     FileInputError,
-    in_files,
     canonical_frame,
     compared_fields,
     file_mappings,
     has_family_fields,
+    in_files,
     load_mapping,
     read_person_file,
 )
-from cmi_assets.linkage.person_records import FILE_IDENTITY_COLUMNS, build_identities, standardise_person_records, write_person_records
+from cmi_assets.linkage.person_records import (
+    FILE_IDENTITY_COLUMNS,
+    build_identities,
+    standardise_person_records,
+    write_person_records,
+)
 from cmi_assets.linkage.predict import predict_pairs
 from cmi_assets.linkage.thresholds import LEVELS, choose_thresholds, flag_links
 from cmi_assets.linkage.train import refit_prior, train_model
 from cmi_assets.storage import configure_connection
 
-RECORDS, IDENTITIES, PAIRS, LINKS = "linkage.person_records", "linkage.person_identities", "linkage.person_pairs", "linkage.person_links"
+RECORDS, IDENTITIES, PAIRS, LINKS = (
+    "linkage.person_records",
+    "linkage.person_identities",
+    "linkage.person_pairs",
+    "linkage.person_links",
+)
 LINK_FLAGS = {level: f"is_link_{level}" for level in LEVELS}
 
 
@@ -75,8 +85,11 @@ def _registers(con: duckdb.DuckDBPyConnection, labels: list[str], mappings: list
         if mapping.get("duplicate_free"):
             column = f"register_{i}"
             con.execute(f"ALTER TABLE {IDENTITIES} ADD COLUMN {column} BIGINT DEFAULT 0")
-            con.execute(f"""UPDATE {IDENTITIES} i SET {column} = c.n FROM (SELECT identity_id, count(*) AS n FROM {RECORDS}
-                            WHERE agency = ? GROUP BY identity_id) c WHERE c.identity_id = i.unique_id""", [label])
+            con.execute(
+                f"""UPDATE {IDENTITIES} i SET {column} = c.n FROM (SELECT identity_id, count(*) AS n FROM {RECORDS}
+                            WHERE agency = ? GROUP BY identity_id) c WHERE c.identity_id = i.unique_id""",
+                [label],
+            )
             columns.append(column)
     return tuple(columns) or ("duplicate_free_records",)
 
@@ -89,15 +102,20 @@ def _drop_pairs_inside_registers(con: duckdb.DuckDBPyConnection, registers: list
     before = con.execute(f"SELECT count(*) FROM {PAIRS}").fetchone()[0]
     con.execute(f"""DELETE FROM {PAIRS} p USING {IDENTITIES} l, {IDENTITIES} r
                     WHERE l.unique_id = p.unique_id_l AND r.unique_id = p.unique_id_r
-                    AND l.id_namespace = r.id_namespace AND {in_files('l.id_namespace', registers)}""")
+                    AND l.id_namespace = r.id_namespace AND {in_files("l.id_namespace", registers)}""")
     return before - con.execute(f"SELECT count(*) FROM {PAIRS}").fetchone()[0]
 
 
 def _possible_pairs(con: duckdb.DuckDBPyConnection, registers: list[str]) -> int:
     """Identity pairs the model could score: all of them but those inside one
     duplicate-free file."""
-    return int(con.execute(f"""SELECT (sum(n) * (sum(n) - 1) - coalesce(sum(n * (n - 1)) FILTER (WHERE {in_files('id_namespace', registers)}), 0)) // 2
-                               FROM (SELECT id_namespace, count(*) AS n FROM {IDENTITIES} GROUP BY ALL)""").fetchone()[0] or 0)
+    return int(
+        con.execute(f"""SELECT (sum(n) * (sum(n) - 1) - coalesce(sum(n * (n - 1)) FILTER (WHERE {in_files("id_namespace", registers)}), 0)) // 2
+                               FROM (SELECT id_namespace, count(*) AS n FROM {IDENTITIES} GROUP BY ALL)""").fetchone()[
+            0
+        ]
+        or 0
+    )
 
 
 def _write_pairs(con: duckdb.DuckDBPyConnection, path: Path, registers: list[str]) -> dict[str, int]:
@@ -120,15 +138,26 @@ def _write_pairs(con: duckdb.DuckDBPyConnection, path: Path, registers: list[str
                                 count(*) FILTER (WHERE is_link_conservative AND file_l = file_r),
                                 count(*) FILTER (WHERE is_link_less_conservative AND file_l <> file_r),
                                 count(*) FILTER (WHERE is_link_less_conservative AND file_l = file_r) FROM cmi_record_pairs""").fetchone()
-    return {"record_pairs": row[0], "record_pairs_cross_file": row[1], "record_pairs_within_file": row[0] - row[1],
-            "record_pairs_same_identity": row[2], "links_conservative_cross_file": row[3], "links_conservative_within_file": row[4],
-            "links_less_conservative_cross_file": row[5], "links_less_conservative_within_file": row[6]}
+    return {
+        "record_pairs": row[0],
+        "record_pairs_cross_file": row[1],
+        "record_pairs_within_file": row[0] - row[1],
+        "record_pairs_same_identity": row[2],
+        "links_conservative_cross_file": row[3],
+        "links_conservative_within_file": row[4],
+        "links_less_conservative_cross_file": row[5],
+        "links_less_conservative_within_file": row[6],
+    }
 
 
 def _record_clusters(con: duckdb.DuckDBPyConnection, node_clusters: dict[str, pl.DataFrame]) -> pl.DataFrame:
     records = con.sql(f"SELECT unique_id, identity_id, agency AS file, record_key FROM {RECORDS}").pl()
     for level, nodes in node_clusters.items():
-        records = records.join(nodes.rename({"unique_id": "identity_id", "cluster_id": f"cluster_id_{level}"}), on="identity_id", how="left")
+        records = records.join(
+            nodes.rename({"unique_id": "identity_id", "cluster_id": f"cluster_id_{level}"}),
+            on="identity_id",
+            how="left",
+        )
     return records
 
 
@@ -145,7 +174,7 @@ def _split_links(con: duckdb.DuckDBPyConnection, clusters: pl.DataFrame, registe
                 SELECT '{level}' AS level, p.file_l, p.record_key_l, p.file_r, p.record_key_r, p.match_probability,
                        CASE WHEN k.separated_by IS NOT NULL THEN 'guard: ' || k.separated_by
                             WHEN EXISTS (SELECT 1 FROM cmi_record_clusters x JOIN cmi_record_clusters y ON x.file = y.file
-                                         WHERE x.{cluster} = a.{cluster} AND y.{cluster} = b.{cluster} AND {in_files('x.file', registers)})
+                                         WHERE x.{cluster} = a.{cluster} AND y.{cluster} = b.{cluster} AND {in_files("x.file", registers)})
                             THEN 'one record per duplicate-free file' ELSE 'whole-cluster guard' END AS reason
                 FROM cmi_record_pairs p
                 JOIN cmi_record_clusters a ON a.file = p.file_l AND a.record_key = p.record_key_l
@@ -189,7 +218,9 @@ def link_files(
     raw = pl.concat(frames, how="diagonal_relaxed")
     records = standardise_person_records(raw)
     present = {c for c in records.columns if records[c].null_count() < records.height}
-    fields = frozenset(f for m in mappings for f in compared_fields(m) if f in present or f == "dob" and "birth_year" in present)
+    fields = frozenset(
+        f for m in mappings for f in compared_fields(m) if f in present or f == "dob" and "birth_year" in present
+    )
     extra = tuple(c for c in FILE_IDENTITY_COLUMNS if c in fields)
     registers = [label for label, m in zip(labels, mappings) if m.get("duplicate_free")]
     out_dir = Path(out_dir)
@@ -204,7 +235,15 @@ def link_files(
         counts = predict_pairs(con, artefact, IDENTITIES, PAIRS)
         _drop_pairs_inside_registers(con, registers)
         refitted = refit_prior(con, artefact, PAIRS, _possible_pairs(con, registers))
-        if abs(math.log(refitted["model"]["probability_two_random_records_match"] / artefact["model"]["probability_two_random_records_match"])) > 0.1:
+        if (
+            abs(
+                math.log(
+                    refitted["model"]["probability_two_random_records_match"]
+                    / artefact["model"]["probability_two_random_records_match"]
+                )
+            )
+            > 0.1
+        ):
             # the probabilities move with the prior: pairs scored under the floor may now pass it
             counts = predict_pairs(con, refitted, IDENTITIES, PAIRS)
         artefact = refitted
@@ -212,30 +251,64 @@ def link_files(
         thresholds = choose_thresholds(con, PAIRS)
         counts.update(flag_links(con, thresholds, PAIRS, IDENTITIES, LINKS, guards=guards))
         counts.update(_write_pairs(con, out_dir / "pairs.parquet", registers))
-        node_clusters = cluster_nodes(con, IDENTITIES, LINKS, LINK_FLAGS, twin_ids=guards, records=RECORDS, guards=guards,
-                                      registers=register_columns)
+        node_clusters = cluster_nodes(
+            con,
+            IDENTITIES,
+            LINKS,
+            LINK_FLAGS,
+            twin_ids=guards,
+            records=RECORDS,
+            guards=guards,
+            registers=register_columns,
+        )
         clusters = _record_clusters(con, node_clusters)
         clusters.drop("unique_id", "identity_id").sort("file", "record_key").write_parquet(out_dir / "clusters.parquet")
         split = _split_links(con, clusters, registers)
         split.write_parquet(out_dir / "split_links.parquet")
-        con.register("cmi_identity_clusters", clusters.select(pl.col("identity_id").alias("unique_id"), *(f"cluster_id_{level}" for level in LEVELS)).unique())
-        quality = expected_quality(con, artefact, IDENTITIES, PAIRS, LINKS, "cmi_identity_clusters", registers, seed=seed)
+        con.register(
+            "cmi_identity_clusters",
+            clusters.select(
+                pl.col("identity_id").alias("unique_id"), *(f"cluster_id_{level}" for level in LEVELS)
+            ).unique(),
+        )
+        quality = expected_quality(
+            con, artefact, IDENTITIES, PAIRS, LINKS, "cmi_identity_clusters", registers, seed=seed
+        )
     finally:
         con.close()
     return {
-        "files": {label: {"records": int((records["agency"] == label).sum()), "dates_not_parsed": date_failures[label],
-                          "duplicate_free": label in registers} for label in labels},
+        "files": {
+            label: {
+                "records": int((records["agency"] == label).sum()),
+                "dates_not_parsed": date_failures[label],
+                "duplicate_free": label in registers,
+            }
+            for label in labels
+        },
         "mode": "dedupe" if len(paths) == 1 else "link",
         "fields_compared": sorted(fields),
         "guards": guards_why,
         "blocking_rules": list(artefact["blocking_rules"]),
         "thresholds": thresholds.as_dict(),
         "model_sha256": artefact["sha256"],
-        "prior": {"deterministic_rules": artefact.get("prior_refitted_from", artefact["model"]["probability_two_random_records_match"]),
-                  "refitted": artefact["model"]["probability_two_random_records_match"]},
+        "prior": {
+            "deterministic_rules": artefact.get(
+                "prior_refitted_from", artefact["model"]["probability_two_random_records_match"]
+            ),
+            "refitted": artefact["model"]["probability_two_random_records_match"],
+        },
         **counts,
         **{f"clusters_{level}": int(clusters[f"cluster_id_{level}"].n_unique()) for level in LEVELS},
-        "split_links": {level: {reason: int(n) for reason, n in split.filter(pl.col("level") == level)
-                                .group_by("reason").len().sort("reason").iter_rows()} for level in LEVELS},
+        "split_links": {
+            level: {
+                reason: int(n)
+                for reason, n in split.filter(pl.col("level") == level)
+                .group_by("reason")
+                .len()
+                .sort("reason")
+                .iter_rows()
+            }
+            for level in LEVELS
+        },
         "expected_quality": quality,
     }

@@ -25,16 +25,33 @@ IDENTITIES_TABLE = "linkage.person_identities"
 # scores identities, not records. A child named on hundreds of notifications the same way
 # costs one row, not hundreds squared pairs.
 IDENTITY_COLUMNS = (
-    "role", "id_namespace", "person_id", "given_name", "middle_name", "family_name", "dob", "birth_year", "sex",
-    "parent1_given", "parent2_given", "postcode",
+    "role",
+    "id_namespace",
+    "person_id",
+    "given_name",
+    "middle_name",
+    "family_name",
+    "dob",
+    "birth_year",
+    "sex",
+    "parent1_given",
+    "parent2_given",
+    "postcode",
 )
 # Compared fields a file mapping may add (settings.FILE_FIELDS): part of an identity where
 # the records carry them.
 FILE_IDENTITY_COLUMNS = ("address", "locality", "shared_id", "dob_text")
 # Fields an identity carries for Splink and the clustering constraints.
 IDENTITY_FIELDS = IDENTITY_COLUMNS + (
-    "family_parts", "given_forms", "given_is_known", "middle_forms", "middle_is_known", "given_soundex", "family_soundex",
-    "dob_year_month", "parent_given_forms",
+    "family_parts",
+    "given_forms",
+    "given_is_known",
+    "middle_forms",
+    "middle_is_known",
+    "given_soundex",
+    "family_soundex",
+    "dob_year_month",
+    "parent_given_forms",
 )
 # (agency, record_type, slot) of registers holding at most one record per person: a birth
 # registration is one child, so two registrations never merge (clustering.py).
@@ -97,7 +114,9 @@ def _sex_sql(person: PersonSpec) -> str:
     """Canonical sex M / F through the entry's sex_map; codes outside the map (unknown,
     indeterminate) are null; a constant where the record type implies the sex."""
     if person.sex:
-        cases = " ".join(f"WHEN '{code}' THEN '{sex}'" for code, sex in (person.sex_map or {}).items() if sex in ("M", "F"))
+        cases = " ".join(
+            f"WHEN '{code}' THEN '{sex}'" for code, sex in (person.sex_map or {}).items() if sex in ("M", "F")
+        )
         return f'CASE TRIM(CAST("{person.sex.lower()}" AS VARCHAR)) {cases or "WHEN NULL THEN NULL"} ELSE NULL END'
     if person.sex_constant in ("M", "F"):
         return f"'{person.sex_constant}'"
@@ -111,7 +130,9 @@ def _any_identity_present(person: PersonSpec) -> str:
     return " OR ".join(f"NULLIF(TRIM(CAST(\"{c.lower()}\" AS VARCHAR)), '') IS NOT NULL" for c in columns) or "TRUE"
 
 
-def _caregiver_given_lookup(con, agency: AgencySpec, spec: RecordTypeSpec, schema: str) -> tuple[str, pl.DataFrame] | None:
+def _caregiver_given_lookup(
+    con, agency: AgencySpec, spec: RecordTypeSpec, schema: str
+) -> tuple[str, pl.DataFrame] | None:
     """For a child slot without parents' names: a column of the record that holds the
     person ID of an adult slot in another record type of the same agency (benefits
     children carry the caregiver's client_id), and that adult's given names by ID.
@@ -120,21 +141,23 @@ def _caregiver_given_lookup(con, agency: AgencySpec, spec: RecordTypeSpec, schem
     for other in agency.record_types.values():
         if other.name == spec.name:
             continue
-        for index, adult in enumerate(other.persons):
+        for adult in other.persons:
             id_column = (adult.person_id or "").lower()
             given = adult.given_names or adult.given_name
             if adult.role != "adult" or not id_column or not given or id_column not in columns:
                 continue
             names = con.sql(
                 f'SELECT DISTINCT CAST("{id_column}" AS VARCHAR) AS caregiver_id, CAST("{given.lower()}" AS VARCHAR) AS given '
-                f"FROM {staged_table(other, schema)} WHERE \"{given.lower()}\" IS NOT NULL"
+                f'FROM {staged_table(other, schema)} WHERE "{given.lower()}" IS NOT NULL'
             ).pl()
             names = names.with_columns(std.first_word(std.standard_name(pl.col("given"))).alias("given")).drop_nulls()
             return id_column, names.group_by("caregiver_id").agg(pl.col("given").unique().sort().head(2))
     return None
 
 
-def person_records_for(con: duckdb.DuckDBPyConnection, agency: AgencySpec, spec: RecordTypeSpec, schema: str = "stg") -> pl.DataFrame:
+def person_records_for(
+    con: duckdb.DuckDBPyConnection, agency: AgencySpec, spec: RecordTypeSpec, schema: str = "stg"
+) -> pl.DataFrame:
     """Raw canonical person rows (unstandardised) for every persons entry of one record type."""
     frames = []
     for index, person in enumerate(spec.persons):
@@ -143,7 +166,9 @@ def person_records_for(con: duckdb.DuckDBPyConnection, agency: AgencySpec, spec:
             lookup = _caregiver_given_lookup(con, agency, spec, schema)
             if lookup is not None:
                 id_column, names = lookup
-                ids = con.sql(f'SELECT CAST("{id_column}" AS VARCHAR) AS caregiver_id FROM {staged_table(spec, schema)} WHERE {_any_identity_present(person)}').pl()
+                ids = con.sql(
+                    f'SELECT CAST("{id_column}" AS VARCHAR) AS caregiver_id FROM {staged_table(spec, schema)} WHERE {_any_identity_present(person)}'
+                ).pl()
                 frame = (
                     frame.with_columns(ids["caregiver_id"])
                     .join(names, on="caregiver_id", how="left", maintain_order="left")
@@ -179,31 +204,66 @@ def standardise_person_records(raw: pl.DataFrame) -> pl.DataFrame:
         .alias("role"),
         # Year of birth: from the DOB, else estimated from the age at the event (CP
         # notifications with an age only: NZ para 97, estimated DOBs).
-        pl.coalesce(pl.col("dob").dt.year(), pl.col("event_date").dt.year() - pl.col("age_years")).cast(pl.Int32).alias("birth_year"),
+        pl.coalesce(pl.col("dob").dt.year(), pl.col("event_date").dt.year() - pl.col("age_years"))
+        .cast(pl.Int32)
+        .alias("birth_year"),
         pl.col("dob").dt.strftime("%Y-%m").alias("dob_year_month"),
-        (pl.col("agency") + "|" + pl.col("record_type") + "|" + pl.col("record_key") + "|" + pl.col("slot")).alias("record_ref"),
+        (pl.col("agency") + "|" + pl.col("record_type") + "|" + pl.col("record_key") + "|" + pl.col("slot")).alias(
+            "record_ref"
+        ),
         (pl.col("agency") + "__" + pl.col("record_type")).alias("source_dataset"),
         pl.col("agency").alias("id_namespace"),
     )
     if "locality_raw" in frame.columns:
         frame = frame.with_columns(std.standard_name(pl.col("locality_raw")).alias("locality"))
     if "shared_id" in frame.columns:  # identifiers compare without case, spaces or punctuation
-        frame = frame.with_columns(pl.col("shared_id").str.to_uppercase().str.replace_all(r"[^0-9A-Z]", "").replace("", None))
+        frame = frame.with_columns(
+            pl.col("shared_id").str.to_uppercase().str.replace_all(r"[^0-9A-Z]", "").replace("", None)
+        )
     frame = std.add_name_keys(frame)
     extra = [c for c in FILE_IDENTITY_COLUMNS if c in frame.columns and c != "address"]
     return frame.select(
-        "record_ref", "source_dataset", "agency", "record_type", "record_key", "slot", "role", "id_namespace", "person_id",
-        "given_name", "middle_name", "family_name", "family_parts", "given_forms", "given_is_known", "middle_forms",
-        "middle_is_known", "given_soundex", "family_soundex", "dob", "dob_year_month", "birth_year", "sex",
-        "parent1_given", "parent2_given", "parent_given_forms", "parent1_dob", "parent2_dob",
-        "address", "postcode", "event_date", *extra,
+        "record_ref",
+        "source_dataset",
+        "agency",
+        "record_type",
+        "record_key",
+        "slot",
+        "role",
+        "id_namespace",
+        "person_id",
+        "given_name",
+        "middle_name",
+        "family_name",
+        "family_parts",
+        "given_forms",
+        "given_is_known",
+        "middle_forms",
+        "middle_is_known",
+        "given_soundex",
+        "family_soundex",
+        "dob",
+        "dob_year_month",
+        "birth_year",
+        "sex",
+        "parent1_given",
+        "parent2_given",
+        "parent_given_forms",
+        "parent1_dob",
+        "parent2_dob",
+        "address",
+        "postcode",
+        "event_date",
+        *extra,
     )
 
 
 def _age_years(dob: pl.Expr, at: pl.Expr) -> pl.Expr:
     """Whole years from dob to at (birthday not yet reached that year counts one less)."""
     years = at.dt.year() - dob.dt.year()
-    before_birthday = (at.dt.month() < dob.dt.month()) | ((at.dt.month() == dob.dt.month()) & (at.dt.day() < dob.dt.day()))
+    before_birthday = (at.dt.month() < dob.dt.month()) | (
+        (at.dt.month() == dob.dt.month()) & (at.dt.day() < dob.dt.day())
+    )
     return (years - before_birthday.cast(pl.Int32)).cast(pl.Int64)
 
 
@@ -235,7 +295,10 @@ def _identity_id_sql(columns: tuple[str, ...] = IDENTITY_COLUMNS) -> str:
 
 
 def write_person_records(
-    con: duckdb.DuckDBPyConnection, records: pl.DataFrame, table: str = PERSON_RECORDS_TABLE, extra_fields: tuple[str, ...] = (),
+    con: duckdb.DuckDBPyConnection,
+    records: pl.DataFrame,
+    table: str = PERSON_RECORDS_TABLE,
+    extra_fields: tuple[str, ...] = (),
 ) -> None:
     """Write standardised records with their stable BIGINT unique_id (from the record
     reference) and identity_id (from the compared fields: IDENTITY_COLUMNS and the
@@ -266,14 +329,16 @@ def build_identities(
     record, keys.py, is the smallest over its identities) and how many of them sit in a
     duplicate-free register. With only_new_from: the identities of that records table not
     yet in `table`."""
-    dup_free = " OR ".join(f"(agency = '{a}' AND record_type = '{r}' AND slot = '{s}')" for a, r, s in sorted(DUPLICATE_FREE_SLOTS))
+    dup_free = " OR ".join(
+        f"(agency = '{a}' AND record_type = '{r}' AND slot = '{s}')" for a, r, s in sorted(DUPLICATE_FREE_SLOTS)
+    )
     fields = ", ".join(f"arg_min({c}, record_ref) AS {c}" for c in IDENTITY_FIELDS + tuple(extra_fields))
     source = only_new_from or records_table
     where = f"WHERE identity_id NOT IN (SELECT unique_id FROM {IDENTITIES_TABLE})" if only_new_from else ""
     con.execute(
         f"""CREATE OR REPLACE TABLE {table} AS
             SELECT identity_id AS unique_id, {fields}, count(*) AS n_records, min(record_ref) AS first_record_ref,
-                   count(*) FILTER (WHERE {dup_free or 'FALSE'}) AS duplicate_free_records
+                   count(*) FILTER (WHERE {dup_free or "FALSE"}) AS duplicate_free_records
             FROM {source} {where} GROUP BY identity_id ORDER BY identity_id"""
     )
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]

@@ -30,7 +30,9 @@ def linker_for(con: duckdb.DuckDBPyConnection, artefact: dict[str, Any], tables:
     db_api = duckdb_api(con)
     frames = [register_input(db_api, con, t) for t in tables]
     # the model's settings were validated when it was trained (and the artefact is hashed)
-    linker = Linker(frames[0] if len(frames) == 1 else frames, artefact["model"], log_level=logging.WARNING, validate_settings=False)
+    linker = Linker(
+        frames[0] if len(frames) == 1 else frames, artefact["model"], log_level=logging.WARNING, validate_settings=False
+    )
     register_tf_tables(linker, db_api, con, artefact)
     return linker
 
@@ -50,7 +52,7 @@ def _write_pairs(con: duckdb.DuckDBPyConnection, physical_name: str, out_table: 
     if schema:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     gammas = [r[0] for r in con.execute(f"DESCRIBE {physical_name}").fetchall() if r[0].startswith("gamma_")]
-    select = f"""SELECT unique_id_l, unique_id_r, match_weight, match_probability, {', '.join(gammas)}
+    select = f"""SELECT unique_id_l, unique_id_r, match_weight, match_probability, {", ".join(gammas)}
                  FROM {physical_name}"""
     if append:
         con.execute(f"INSERT INTO {out_table} BY NAME {select}")
@@ -89,8 +91,12 @@ def predict_new_pairs(
     db_api = linker._db_api  # noqa: SLF001 - the linker's own backend, to register the two roles
     existing = register_input(db_api, con, existing_table)
     new = register_input(db_api, con, new_table)
-    between = linker.inference.predict_between(existing, new, threshold_match_probability=min_match_probability, warning_mode="never")
-    within = linker.inference.predict_within(new, threshold_match_probability=min_match_probability, warning_mode="never")
+    between = linker.inference.predict_between(
+        existing, new, threshold_match_probability=min_match_probability, warning_mode="never"
+    )
+    within = linker.inference.predict_within(
+        new, threshold_match_probability=min_match_probability, warning_mode="never"
+    )
     exists = _table_exists(con, out_table)
     n_between = _write_pairs(con, between.physical_name, out_table, append=exists)
     n_within = _write_pairs(con, within.physical_name, out_table, append=True)

@@ -57,7 +57,9 @@ def attach_truth(records: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     )
     one_left = unmatched.filter(pl.len().over(keys) == 1)
     aligned = one_left.join(one_free, on=keys, how="left")
-    rest = unmatched.join(one_left.select(keys), on=keys, how="anti").with_columns(pl.lit(None, pl.Int64).alias("true_person_id"))
+    rest = unmatched.join(one_left.select(keys), on=keys, how="anti").with_columns(
+        pl.lit(None, pl.Int64).alias("true_person_id")
+    )
     return pl.concat([matched, aligned, rest], how="diagonal_relaxed")
 
 
@@ -69,8 +71,14 @@ def _prf(tp: int, predicted: int, true: int) -> dict[str, float | int]:
     precision = tp / predicted if predicted else 1.0
     recall = tp / true if true else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"true_pairs": int(true), "predicted_pairs": int(predicted), "correct_pairs": int(tp),
-            "precision": precision, "recall": recall, "f1": f1}
+    return {
+        "true_pairs": int(true),
+        "predicted_pairs": int(predicted),
+        "correct_pairs": int(tp),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+    }
 
 
 def _pair_counts_by_role(frame: pl.DataFrame, group: list[str]) -> dict[str, int]:
@@ -119,10 +127,20 @@ def pair_metrics_by_source_pair(labelled: pl.DataFrame) -> pl.DataFrame:
     predicted = _pairs_by_source(frame, ["cluster_id"]).rename({"pairs": "predicted_pairs"})
     true = _pairs_by_source(frame, ["true_person_id"]).rename({"pairs": "true_pairs"})
     correct = _pairs_by_source(frame, ["cluster_id", "true_person_id"]).rename({"pairs": "correct_pairs"})
-    out = predicted.join(true, on=keys, how="full", coalesce=True).join(correct, on=keys, how="full", coalesce=True).fill_null(0)
+    out = (
+        predicted.join(true, on=keys, how="full", coalesce=True)
+        .join(correct, on=keys, how="full", coalesce=True)
+        .fill_null(0)
+    )
     return out.with_columns(
-        pl.when(pl.col("predicted_pairs") > 0).then(pl.col("correct_pairs") / pl.col("predicted_pairs")).otherwise(1.0).alias("precision"),
-        pl.when(pl.col("true_pairs") > 0).then(pl.col("correct_pairs") / pl.col("true_pairs")).otherwise(1.0).alias("recall"),
+        pl.when(pl.col("predicted_pairs") > 0)
+        .then(pl.col("correct_pairs") / pl.col("predicted_pairs"))
+        .otherwise(1.0)
+        .alias("precision"),
+        pl.when(pl.col("true_pairs") > 0)
+        .then(pl.col("correct_pairs") / pl.col("true_pairs"))
+        .otherwise(1.0)
+        .alias("recall"),
     ).sort(keys)
 
 
@@ -175,12 +193,23 @@ def person_agreement_by_group(
     agency (a person counts under every agency holding a record of theirs)."""
     outcomes = person_outcomes(labelled)
     tables = {}
-    summary = [pl.len().alias("persons"), pl.col("agrees").mean().alias("agreement"),
-               pl.col("split").mean().alias("split_rate"), pl.col("merged").mean().alias("merged_rate")]
-    tables["role"] = outcomes.with_columns(
-        pl.when(pl.col("has_child_record")).then(pl.lit("child")).otherwise(pl.lit("adult")).alias("role")
-    ).group_by("role").agg(summary).sort("role")
-    tables["agency"] = outcomes.explode("agencies").rename({"agencies": "agency"}).group_by("agency").agg(summary).sort("agency")
+    summary = [
+        pl.len().alias("persons"),
+        pl.col("agrees").mean().alias("agreement"),
+        pl.col("split").mean().alias("split_rate"),
+        pl.col("merged").mean().alias("merged_rate"),
+    ]
+    tables["role"] = (
+        outcomes.with_columns(
+            pl.when(pl.col("has_child_record")).then(pl.lit("child")).otherwise(pl.lit("adult")).alias("role")
+        )
+        .group_by("role")
+        .agg(summary)
+        .sort("role")
+    )
+    tables["agency"] = (
+        outcomes.explode("agencies").rename({"agencies": "agency"}).group_by("agency").agg(summary).sort("agency")
+    )
     if persons is not None:
         p = persons.rename({"pid": "true_person_id"}) if "pid" in persons.columns else persons
         p = p.with_columns(pl.col("true_person_id").cast(pl.Int64))
@@ -189,7 +218,9 @@ def person_agreement_by_group(
             tables["sex"] = joined.group_by("sex").agg(summary).sort("sex", nulls_last=True)
         if "dob" in p.columns:
             age = (pl.lit(reference_date) - pl.col("dob")).dt.total_days() / 365.25
-            tables["age_band"] = joined.with_columns(age_band(age).alias("age_band")).group_by("age_band").agg(summary).sort("age_band")
+            tables["age_band"] = (
+                joined.with_columns(age_band(age).alias("age_band")).group_by("age_band").agg(summary).sort("age_band")
+            )
         if "ethnicity" in p.columns:
             eth = joined.with_columns(pl.col("ethnicity").str.split(";")).explode("ethnicity")
             tables["ethnicity"] = eth.group_by("ethnicity").agg(summary).sort("ethnicity", nulls_last=True)
@@ -214,33 +245,60 @@ def person_groups(
     NZ Table 4)."""
     frame = labelled.filter(pl.col("true_person_id").is_not_null())
     base = frame.group_by("true_person_id").agg(
-        (pl.col("role") == "child").any().alias("has_child_record"), pl.col("agency").unique().alias("agencies"))
+        (pl.col("role") == "child").any().alias("has_child_record"), pl.col("agency").unique().alias("agencies")
+    )
     if persons is not None:
         p = persons.rename({"pid": "true_person_id"}) if "pid" in persons.columns else persons
         base = base.join(p.with_columns(pl.col("true_person_id").cast(pl.Int64)), on="true_person_id", how="left")
     is_child = pl.col("role") == "child" if "role" in base.columns else pl.col("has_child_record")
-    base = base.with_columns(pl.when(is_child.fill_null(pl.col("has_child_record"))).then(pl.lit("child")).otherwise(pl.lit("adult"))
-                             .alias("person_class"))
+    base = base.with_columns(
+        pl.when(is_child.fill_null(pl.col("has_child_record")))
+        .then(pl.lit("child"))
+        .otherwise(pl.lit("adult"))
+        .alias("person_class")
+    )
     keys = ["true_person_id", "person_class"]
-    tables = [base.select(*keys, pl.lit("all").alias("group"), pl.lit("all").alias("value")),
-              base.select(*keys, pl.lit("agency").alias("group"), pl.col("agencies").alias("value")).explode("value")]
+    tables = [
+        base.select(*keys, pl.lit("all").alias("group"), pl.lit("all").alias("value")),
+        base.select(*keys, pl.lit("agency").alias("group"), pl.col("agencies").alias("value")).explode("value"),
+    ]
     if "sex" in base.columns:
         tables.append(base.select(*keys, pl.lit("sex").alias("group"), pl.col("sex").cast(pl.String).alias("value")))
     if "dob" in base.columns:
         age = (pl.lit(reference_date) - pl.col("dob")).dt.total_days() / 365.25
         tables.append(base.select(*keys, pl.lit("age_band").alias("group"), age_band(age).alias("value")))
     if "ethnicity" in base.columns:
-        tables.append(base.select(*keys, pl.lit("ethnicity").alias("group"), pl.col("ethnicity").str.split(";").alias("value")).explode("value"))
+        tables.append(
+            base.select(
+                *keys, pl.lit("ethnicity").alias("group"), pl.col("ethnicity").str.split(";").alias("value")
+            ).explode("value")
+        )
     if children is not None:
         finding = f"finding_by_age_{FINDINGS_AGE}"
-        cohort = children.filter(pl.col("in_study_population")) if "in_study_population" in children.columns else children
-        cohort = cohort.filter(pl.col(finding).is_not_null()).select(pl.col("true_person_id").cast(pl.Int64), finding)  # old enough to tell
+        cohort = (
+            children.filter(pl.col("in_study_population")) if "in_study_population" in children.columns else children
+        )
+        cohort = cohort.filter(pl.col(finding).is_not_null()).select(
+            pl.col("true_person_id").cast(pl.Int64), finding
+        )  # old enough to tell
         cohort = base.select("true_person_id").join(cohort, on="true_person_id")
-        label = pl.when(pl.col(finding)).then(pl.lit(f"finding by age {FINDINGS_AGE}")).otherwise(pl.lit(f"no finding by age {FINDINGS_AGE}"))
+        label = (
+            pl.when(pl.col(finding))
+            .then(pl.lit(f"finding by age {FINDINGS_AGE}"))
+            .otherwise(pl.lit(f"no finding by age {FINDINGS_AGE}"))
+        )
         for value in (label, pl.lit("cohort children")):
-            tables.append(cohort.select("true_person_id", pl.lit("child").alias("person_class"), pl.lit("findings").alias("group"),
-                                        value.alias("value")))
-    return pl.concat([t.with_columns(pl.col("value").fill_null("unknown")) for t in tables], how="vertical_relaxed").unique()
+            tables.append(
+                cohort.select(
+                    "true_person_id",
+                    pl.lit("child").alias("person_class"),
+                    pl.lit("findings").alias("group"),
+                    value.alias("value"),
+                )
+            )
+    return pl.concat(
+        [t.with_columns(pl.col("value").fill_null("unknown")) for t in tables], how="vertical_relaxed"
+    ).unique()
 
 
 def quality_by_group(labelled: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
@@ -261,27 +319,58 @@ def quality_by_group(labelled: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFra
     member_cells = cells.join(groups, on="true_person_id")
     choose2 = lambda e: e * (e - 1) // 2  # noqa: E731
     correct = member_cells.group_by(key).agg(choose2(pl.col("n")).sum().alias("correct_pairs"))
-    true = groups.join(person_sizes, on="true_person_id").group_by(key).agg(choose2(pl.col("person_n")).sum().alias("true_pairs"))
-    in_cluster = member_cells.group_by(*key, "cluster_id").agg(pl.col("n").sum().alias("group_n")).join(cluster_sizes, on="cluster_id")
+    true = (
+        groups.join(person_sizes, on="true_person_id")
+        .group_by(key)
+        .agg(choose2(pl.col("person_n")).sum().alias("true_pairs"))
+    )
+    in_cluster = (
+        member_cells.group_by(*key, "cluster_id")
+        .agg(pl.col("n").sum().alias("group_n"))
+        .join(cluster_sizes, on="cluster_id")
+    )
     predicted = in_cluster.group_by(key).agg(
-        (choose2(pl.col("cluster_n")) - choose2(pl.col("cluster_n") - pl.col("group_n"))).sum().alias("predicted_pairs"),
-        pl.len().alias("clusters"), (pl.col("people") == 1).sum().alias("pure_clusters"))
+        (choose2(pl.col("cluster_n")) - choose2(pl.col("cluster_n") - pl.col("group_n")))
+        .sum()
+        .alias("predicted_pairs"),
+        pl.len().alias("clusters"),
+        (pl.col("people") == 1).sum().alias("pure_clusters"),
+    )
     outcomes = person_outcomes(labelled).select("true_person_id", "split", "merged", "agrees")
-    persons = groups.join(outcomes, on="true_person_id").group_by(key).agg(
-        pl.len().alias("persons"), (~pl.col("split")).sum().alias("unsplit_persons"), pl.col("agrees").sum().alias("agreeing_persons"))
-    out = persons.join(true, on=key, how="left").join(correct, on=key, how="left").join(predicted, on=key, how="left").fill_null(0)
+    persons = (
+        groups.join(outcomes, on="true_person_id")
+        .group_by(key)
+        .agg(
+            pl.len().alias("persons"),
+            (~pl.col("split")).sum().alias("unsplit_persons"),
+            pl.col("agrees").sum().alias("agreeing_persons"),
+        )
+    )
+    out = (
+        persons.join(true, on=key, how="left")
+        .join(correct, on=key, how="left")
+        .join(predicted, on=key, how="left")
+        .fill_null(0)
+    )
 
     def ratio(num: str, den: str) -> pl.Expr:
         return pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den)).otherwise(1.0)
 
     def f1(p: str, r: str) -> pl.Expr:
-        return pl.when(pl.col(p) + pl.col(r) > 0).then(2 * pl.col(p) * pl.col(r) / (pl.col(p) + pl.col(r))).otherwise(0.0)
+        return (
+            pl.when(pl.col(p) + pl.col(r) > 0).then(2 * pl.col(p) * pl.col(r) / (pl.col(p) + pl.col(r))).otherwise(0.0)
+        )
 
     out = out.with_columns(
-        ratio("correct_pairs", "predicted_pairs").alias("pair_precision"), ratio("correct_pairs", "true_pairs").alias("pair_recall"),
-        ratio("pure_clusters", "clusters").alias("cluster_precision"), ratio("unsplit_persons", "persons").alias("cluster_recall"),
+        ratio("correct_pairs", "predicted_pairs").alias("pair_precision"),
+        ratio("correct_pairs", "true_pairs").alias("pair_recall"),
+        ratio("pure_clusters", "clusters").alias("cluster_precision"),
+        ratio("unsplit_persons", "persons").alias("cluster_recall"),
         ratio("agreeing_persons", "persons").alias("agreement"),
-    ).with_columns(f1("pair_precision", "pair_recall").alias("pair_f1"), f1("cluster_precision", "cluster_recall").alias("cluster_f1"))
+    ).with_columns(
+        f1("pair_precision", "pair_recall").alias("pair_f1"),
+        f1("cluster_precision", "cluster_recall").alias("cluster_f1"),
+    )
     return out.sort(key)
 
 
@@ -292,15 +381,15 @@ def blocking_recall(
     prediction blocking rule, and by each rule alone. truth_ids: unique_id, true_person_id."""
     con.register("_cmi_truth_ids", truth_ids.select("unique_id", "true_person_id"))
     try:
-        rule_columns = ", ".join(f"({rule}) AS \"{name}\"" for name, rule in blocking_rules.items())
-        any_rule = " OR ".join(f"coalesce(\"{name}\", FALSE)" for name in blocking_rules)
+        rule_columns = ", ".join(f'({rule}) AS "{name}"' for name, rule in blocking_rules.items())
+        any_rule = " OR ".join(f'coalesce("{name}", FALSE)' for name in blocking_rules)
         row = con.execute(
             f"""
             WITH rec AS (SELECT r.*, t.true_person_id FROM {records_table} r JOIN _cmi_truth_ids t USING (unique_id)),
             pairs AS (SELECT {rule_columns} FROM rec l JOIN rec r
                       ON l.true_person_id = r.true_person_id AND l.unique_id < r.unique_id)
             SELECT count(*), count(*) FILTER (WHERE {any_rule}),
-                   {', '.join(f'count(*) FILTER (WHERE coalesce("{n}", FALSE))' for n in blocking_rules)}
+                   {", ".join(f'count(*) FILTER (WHERE coalesce("{n}", FALSE))' for n in blocking_rules)}
             FROM pairs
             """
         ).fetchone()

@@ -28,6 +28,7 @@ SPINE_FIELDS: frozenset[str] = frozenset(
 # date itself does not parse: 19450493 still agrees with 19450403 to one character).
 FILE_FIELDS: frozenset[str] = frozenset({"address", "locality", "shared_id", "dob_text"})
 
+
 def _null(sql: str) -> dict[str, Any]:
     return {"sql_condition": sql, "label_for_charts": "null", "is_null_level": True}
 
@@ -51,7 +52,10 @@ def given_name_comparison(fields: frozenset[str] = SPINE_FIELDS) -> dict[str, An
     """Informal names (nicknames, an initial only) and given/middle swaps are the commonest
     disagreements in care and protection records (NZ study, para 97); given and family
     name keyed into each other's field are a common slip in any register."""
-    levels = [_null("given_name_l IS NULL OR given_name_r IS NULL"), _level("given_name_l = given_name_r", "exact", tf_column="given_name")]
+    levels = [
+        _null("given_name_l IS NULL OR given_name_r IS NULL"),
+        _level("given_name_l = given_name_r", "exact", tf_column="given_name"),
+    ]
     if "middle_name" in fields:
         levels.append(_level("given_name_l = middle_name_r OR middle_name_l = given_name_r", "given/middle swapped"))
     if "family_name" in fields:
@@ -66,7 +70,9 @@ def given_name_comparison(fields: frozenset[str] = SPINE_FIELDS) -> dict[str, An
         ),
         _else(),
     ]
-    return _comparison("given_name", "given name: exact, swapped with middle or family name, nickname, close spelling, initial", levels)
+    return _comparison(
+        "given_name", "given name: exact, swapped with middle or family name, nickname, close spelling, initial", levels
+    )
 
 
 def names_swapped_sql() -> str:
@@ -81,7 +87,10 @@ def middle_name_comparison() -> dict[str, Any]:
         [
             _null("middle_name_l IS NULL OR middle_name_r IS NULL"),
             _level("middle_name_l = middle_name_r", "exact"),
-            _level("left(middle_name_l, 1) = left(middle_name_r, 1) AND (length(middle_name_l) = 1 OR length(middle_name_r) = 1)", "initial agrees"),
+            _level(
+                "left(middle_name_l, 1) = left(middle_name_r, 1) AND (length(middle_name_l) = 1 OR length(middle_name_r) = 1)",
+                "initial agrees",
+            ),
             _level("jaro_winkler_similarity(middle_name_l, middle_name_r) >= 0.88", "Jaro-Winkler >= 0.88"),
             _else(),
         ],
@@ -92,7 +101,10 @@ def family_name_comparison(fields: frozenset[str] = SPINE_FIELDS) -> dict[str, A
     """Surnames change with partnering and are double-barrelled: a shared part agrees. A
     swap with the given name is evidence here too (else the swap would count as two
     disagreeing names)."""
-    levels = [_null("family_name_l IS NULL OR family_name_r IS NULL"), _level("family_name_l = family_name_r", "exact", tf_column="family_name")]
+    levels = [
+        _null("family_name_l IS NULL OR family_name_r IS NULL"),
+        _level("family_name_l = family_name_r", "exact", tf_column="family_name"),
+    ]
     if "given_name" in fields:
         levels.append(_level(names_swapped_sql(), "given/family swapped"))
     levels += [
@@ -101,7 +113,11 @@ def family_name_comparison(fields: frozenset[str] = SPINE_FIELDS) -> dict[str, A
         _level("jaro_winkler_similarity(family_name_l, family_name_r) >= 0.80", "Jaro-Winkler >= 0.80"),
         _else(),
     ]
-    return _comparison("family_name", "family name: exact, swapped with given name, a shared part (hyphenated/changed), close spelling", levels)
+    return _comparison(
+        "family_name",
+        "family name: exact, swapped with given name, a shared part (hyphenated/changed), close spelling",
+        levels,
+    )
 
 
 def dob_comparison(fields: frozenset[str] = SPINE_FIELDS) -> dict[str, Any]:
@@ -252,28 +268,46 @@ _PRECISE_RULES: dict[str, tuple[str, frozenset[str]]] = {
     "same_shared_id": ("l.shared_id = r.shared_id", frozenset({"shared_id"})),
     "dob_given_soundex": ("l.dob = r.dob AND l.given_soundex = r.given_soundex", frozenset({"dob", "given_name"})),
     "dob_family_soundex": ("l.dob = r.dob AND l.family_soundex = r.family_soundex", frozenset({"dob", "family_name"})),
-    "given_family_exact": ("l.given_name = r.given_name AND l.family_name = r.family_name", frozenset({"given_name", "family_name"})),
+    "given_family_exact": (
+        "l.given_name = r.given_name AND l.family_name = r.family_name",
+        frozenset({"given_name", "family_name"}),
+    ),
     "family_soundex_year_initial": (
         "l.family_soundex = r.family_soundex AND l.birth_year = r.birth_year AND left(l.given_name, 1) = left(r.given_name, 1)",
         frozenset({"family_name", "dob", "given_name"}),
     ),
     "dob_postcode": ("l.dob = r.dob AND l.postcode = r.postcode", frozenset({"dob", "postcode"})),
-    "family_parent1_given": ("l.family_name = r.family_name AND l.parent1_given = r.parent1_given", frozenset({"family_name", "parent_given"})),
+    "family_parent1_given": (
+        "l.family_name = r.family_name AND l.parent1_given = r.parent1_given",
+        frozenset({"family_name", "parent_given"}),
+    ),
     "given_soundex_year_postcode": (
         "l.given_soundex = r.given_soundex AND l.birth_year = r.birth_year AND l.postcode = r.postcode",
         frozenset({"given_name", "dob", "postcode"}),
     ),
     # given and family name keyed into each other's field
-    "names_swapped": ("l.given_name = r.family_name AND l.family_name = r.given_name", frozenset({"given_name", "family_name"})),
+    "names_swapped": (
+        "l.given_name = r.family_name AND l.family_name = r.given_name",
+        frozenset({"given_name", "family_name"}),
+    ),
 }
 # Wider rules, for what the precise ones miss (a typo in a name and another in the DOB; a
 # name replaced): each kept only while it stays cheap on these records
 # (blocking.WIDE_PAIRS_PER_RECORD), which a small file allows and a state's volume does not.
 _WIDE_RULES: dict[str, tuple[str, frozenset[str]]] = {
-    "given_family_soundex": ("l.given_soundex = r.given_soundex AND l.family_soundex = r.family_soundex", frozenset({"given_name", "family_name"})),
+    "given_family_soundex": (
+        "l.given_soundex = r.given_soundex AND l.family_soundex = r.family_soundex",
+        frozenset({"given_name", "family_name"}),
+    ),
     "address_exact": ("l.address = r.address", frozenset({"address"})),
-    "postcode_family": ("l.postcode = r.postcode AND l.family_name = r.family_name", frozenset({"postcode", "family_name"})),
-    "postcode_given": ("l.postcode = r.postcode AND l.given_name = r.given_name", frozenset({"postcode", "given_name"})),
+    "postcode_family": (
+        "l.postcode = r.postcode AND l.family_name = r.family_name",
+        frozenset({"postcode", "family_name"}),
+    ),
+    "postcode_given": (
+        "l.postcode = r.postcode AND l.given_name = r.given_name",
+        frozenset({"postcode", "given_name"}),
+    ),
     "locality_birth_year": ("l.locality = r.locality AND l.birth_year = r.birth_year", frozenset({"locality", "dob"})),
     "dob": ("l.dob = r.dob", frozenset({"dob"})),
     "postcode": ("l.postcode = r.postcode", frozenset({"postcode"})),
@@ -322,7 +356,11 @@ def deterministic_rules(fields: frozenset[str] = SPINE_FIELDS) -> list[str]:
     if "person_id" in fields:
         rules.append("l.id_namespace = r.id_namespace AND l.person_id = r.person_id")
     if "shared_id" in fields:
-        rules.append("l.shared_id = r.shared_id AND l.family_name = r.family_name" if "family_name" in fields else "l.shared_id = r.shared_id")
+        rules.append(
+            "l.shared_id = r.shared_id AND l.family_name = r.family_name"
+            if "family_name" in fields
+            else "l.shared_id = r.shared_id"
+        )
     rules.append(" AND ".join(f"l.{f} = r.{f}" for f in ("given_name", "family_name", "dob") if f in fields))
     return [rule for rule in rules if rule]
 
@@ -339,7 +377,9 @@ def linkage_settings(blocking_rules: list[str], fields: frozenset[str] = SPINE_F
         "unique_id_column_name": UNIQUE_ID,
         "probability_two_random_records_match": 1e-5,
         "comparisons": comparisons(fields),
-        "blocking_rules_to_generate_predictions": [{"blocking_rule": r, "sql_dialect": "duckdb"} for r in blocking_rules],
+        "blocking_rules_to_generate_predictions": [
+            {"blocking_rule": r, "sql_dialect": "duckdb"} for r in blocking_rules
+        ],
         "retain_matching_columns": False,
         "retain_intermediate_calculation_columns": False,
         "max_iterations": 25,

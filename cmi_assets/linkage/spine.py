@@ -34,7 +34,9 @@ THRESHOLDS_TABLE = "linkage.link_thresholds"
 LEVEL_CONDITIONS = {level: f"is_link_{level}" for level in LEVELS}
 
 
-def score_and_flag(con: duckdb.DuckDBPyConnection, artefact: dict[str, Any], identities_table: str = IDENTITIES_TABLE) -> tuple[Thresholds, dict]:
+def score_and_flag(
+    con: duckdb.DuckDBPyConnection, artefact: dict[str, Any], identities_table: str = IDENTITIES_TABLE
+) -> tuple[Thresholds, dict]:
     """person_links: predict every blocked identity pair once, choose both thresholds, flag
     the links of both levels from the same scored pairs."""
     counts = predict_pairs(con, artefact, identities_table, PAIRS_TABLE)
@@ -58,7 +60,9 @@ def cluster_levels(
 
 
 def cluster_sizes(con: duckdb.DuckDBPyConnection, level: str, clusters_table: str = CLUSTERS_TABLE) -> dict:
-    sizes = con.execute(f"SELECT count(*) AS n FROM {clusters_table} WHERE level = ? GROUP BY cluster_id", [level]).pl()["n"]
+    sizes = con.execute(
+        f"SELECT count(*) AS n FROM {clusters_table} WHERE level = ? GROUP BY cluster_id", [level]
+    ).pl()["n"]
     return size_summary(sizes)
 
 
@@ -70,15 +74,21 @@ def issued_keys_sql(con: duckdb.DuckDBPyConnection, level: str) -> str | None:
         parts.append(f"SELECT person_key FROM {SPINE_TABLE} WHERE level = '{level}'")
     if _exists(con, EVENTS_TABLE):
         parts.append(f"SELECT person_key FROM {EVENTS_TABLE} WHERE level = '{level}'")
-        parts.append(f"SELECT other_person_key FROM {EVENTS_TABLE} WHERE level = '{level}' AND other_person_key IS NOT NULL")
+        parts.append(
+            f"SELECT other_person_key FROM {EVENTS_TABLE} WHERE level = '{level}' AND other_person_key IS NOT NULL"
+        )
     return f"({' UNION '.join(parts)})" if parts else None
 
 
 def register_node_clusters(con: duckdb.DuckDBPyConnection, node_clusters: dict[str, pl.DataFrame], name: str) -> None:
     """The identities' clusters of every level as one registered frame (identity_id,
     cluster_id, level)."""
-    frame = pl.concat([c.select(pl.col("unique_id").alias("identity_id"), "cluster_id", pl.lit(level).alias("level"))
-                       for level, c in node_clusters.items()])
+    frame = pl.concat(
+        [
+            c.select(pl.col("unique_id").alias("identity_id"), "cluster_id", pl.lit(level).alias("level"))
+            for level, c in node_clusters.items()
+        ]
+    )
     con.register(name, frame)
 
 
@@ -94,8 +104,12 @@ def spine_select(records: str, node_clusters: str, keys: dict[str, str]) -> str:
 
 
 def build_spine(
-    con: duckdb.DuckDBPyConnection, node_clusters: dict[str, pl.DataFrame], secret: bytes, run_id: str = "full",
-    records_table: str = PERSON_RECORDS_TABLE, identities_table: str = IDENTITIES_TABLE,
+    con: duckdb.DuckDBPyConnection,
+    node_clusters: dict[str, pl.DataFrame],
+    secret: bytes,
+    run_id: str = "full",
+    records_table: str = PERSON_RECORDS_TABLE,
+    identities_table: str = IDENTITIES_TABLE,
 ) -> dict[str, Any]:
     """person_spine: every record's cluster and person_key at both levels, keys inherited
     from the previous spine by overlap (keys.assign_keys); the run's key events appended
@@ -118,12 +132,18 @@ def build_spine(
             clusters = f"""(SELECT r.record_ref, c.cluster_id FROM {records_table} r
                             JOIN cmi_node_clusters c ON c.identity_id = r.identity_id AND c.level = '{level}')"""
             founders = f"(SELECT cluster_id, founder, records FROM cmi_cluster_founders WHERE level = '{level}')"
-            previous = f"(SELECT record_ref, person_key FROM {SPINE_TABLE} WHERE level = '{level}')" if has_previous else None
+            previous = (
+                f"(SELECT record_ref, person_key FROM {SPINE_TABLE} WHERE level = '{level}')" if has_previous else None
+            )
             keys[level] = f"cmi_keys_{level}"
-            events.append(assign_keys(con, clusters, previous, secret, level, issued_keys_sql(con, level), keys[level], founders))
+            events.append(
+                assign_keys(con, clusters, previous, secret, level, issued_keys_sql(con, level), keys[level], founders)
+            )
             # the level's distinct keys, from its clusters' keys (every cluster has records)
             persons[level] = con.execute(f"SELECT count(DISTINCT person_key) FROM {keys[level]}").fetchone()[0]
-        con.execute(f"CREATE OR REPLACE TABLE {SPINE_TABLE} AS {spine_select(records_table, 'cmi_node_clusters', keys)}")
+        con.execute(
+            f"CREATE OR REPLACE TABLE {SPINE_TABLE} AS {spine_select(records_table, 'cmi_node_clusters', keys)}"
+        )
         sizes = con.execute("SELECT level, records AS n FROM cmi_cluster_founders").pl()
     finally:
         con.unregister("cmi_node_clusters")
@@ -134,8 +154,11 @@ def build_spine(
     append_events(con, level_events, run_id)
     summary = {}
     for level in LEVELS:
-        summary[level] = {"persons": int(persons[level]), **_event_counts(level_events.filter(pl.col("level") == level)),
-                          **size_summary(sizes.filter(pl.col("level") == level)["n"])}
+        summary[level] = {
+            "persons": int(persons[level]),
+            **_event_counts(level_events.filter(pl.col("level") == level)),
+            **size_summary(sizes.filter(pl.col("level") == level)["n"]),
+        }
     return summary
 
 
@@ -143,11 +166,14 @@ def create_clusters_view(con: duckdb.DuckDBPyConnection) -> None:
     """person_clusters: record -> cluster at each level, a view of the spine (one table
     written per run, not two)."""
     kind = con.execute(
-        "SELECT table_type FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", CLUSTERS_TABLE.split(".")
+        "SELECT table_type FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        CLUSTERS_TABLE.split("."),
     ).fetchone()
     if kind and kind[0] != "VIEW":  # a table from an earlier version
         con.execute(f"DROP TABLE {CLUSTERS_TABLE}")
-    con.execute(f"CREATE OR REPLACE VIEW {CLUSTERS_TABLE} AS SELECT unique_id, record_ref, identity_id, cluster_id, level FROM {SPINE_TABLE}")
+    con.execute(
+        f"CREATE OR REPLACE VIEW {CLUSTERS_TABLE} AS SELECT unique_id, record_ref, identity_id, cluster_id, level FROM {SPINE_TABLE}"
+    )
 
 
 def append_events(con: duckdb.DuckDBPyConnection, events: pl.DataFrame, run_id: str) -> None:
@@ -166,7 +192,9 @@ def _event_counts(events: pl.DataFrame) -> dict[str, int]:
     return {f"events_{e}": int(counts.get(e, 0)) for e in ("new", "split", "merge", "retired")}
 
 
-def link_persons(con: duckdb.DuckDBPyConnection, artefact: dict[str, Any], secret: bytes, run_id: str = "full") -> dict[str, Any]:
+def link_persons(
+    con: duckdb.DuckDBPyConnection, artefact: dict[str, Any], secret: bytes, run_id: str = "full"
+) -> dict[str, Any]:
     """A full relink with a (re)trained model: score, flag, cluster, key (person records
     and identities built first: person_records.build_person_records). Keys carry over
     from the previous spine by overlap. Returns counts and thresholds only."""
@@ -177,6 +205,8 @@ def link_persons(con: duckdb.DuckDBPyConnection, artefact: dict[str, Any], secre
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     schema, name = table.split(".")
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
-    ).fetchone()[0])
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+        ).fetchone()[0]
+    )

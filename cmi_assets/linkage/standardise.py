@@ -122,7 +122,9 @@ def add_guard_name_keys(frame: pl.DataFrame) -> pl.DataFrame:
             frame = frame.join(forms, on=column, how="left", maintain_order="left")
         if f"{kind}_is_known" not in frame.columns:
             known = _map_distinct(frame, column, is_known_given_name, pl.Boolean).rename({"_v": f"{kind}_is_known"})
-            frame = frame.join(known, on=column, how="left", maintain_order="left").with_columns(pl.col(f"{kind}_is_known").fill_null(False))
+            frame = frame.join(known, on=column, how="left", maintain_order="left").with_columns(
+                pl.col(f"{kind}_is_known").fill_null(False)
+            )
     return frame
 
 
@@ -141,7 +143,9 @@ def add_name_keys(frame: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.col("family_name").str.split(" ").alias("family_parts"))
     )
     parents = frame.select(pl.concat_list("parent1_given", "parent2_given").alias("p")).explode("p")
-    parent_forms = _map_distinct(parents, "p", given_name_forms, pl.List(pl.String)).rename({"_v": "forms", "p": "name"})
+    parent_forms = _map_distinct(parents, "p", given_name_forms, pl.List(pl.String)).rename(
+        {"_v": "forms", "p": "name"}
+    )
     out = out.with_row_index("_row")
     exploded = (
         out.select("_row", pl.concat_list("parent1_given", "parent2_given").alias("name"))

@@ -51,7 +51,9 @@ class Thresholds:
         return asdict(self)
 
 
-def expected_f1_by_threshold(probabilities: np.ndarray, counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def expected_f1_by_threshold(
+    probabilities: np.ndarray, counts: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """For each candidate threshold (each distinct probability, descending): the expected
     F1 of linking every pair at or above it. Expected TP = sum of p above, FP = sum of
     1 - p above, FN = sum of p below. counts: how many pairs hold each probability (the
@@ -101,8 +103,10 @@ def parents_agree_sql(l: str = "l", r: str = "r") -> str:
     for a in (f"{l}.parent1_given", f"{l}.parent2_given"):
         for b in (f"{r}.parent1_given", f"{r}.parent2_given"):
             initial = f"((length({a}) = 1 OR length({b}) = 1) AND left({a}, 1) = left({b}, 1))"
-            slip = (f"(length({a}) >= {PARENT_NAME_SLIP_MIN_LENGTH} AND length({b}) >= {PARENT_NAME_SLIP_MIN_LENGTH} "
-                    f"AND damerau_levenshtein({a}, {b}) <= 1)")
+            slip = (
+                f"(length({a}) >= {PARENT_NAME_SLIP_MIN_LENGTH} AND length({b}) >= {PARENT_NAME_SLIP_MIN_LENGTH} "
+                f"AND damerau_levenshtein({a}, {b}) <= 1)"
+            )
             slips.append(f"coalesce({initial} OR {slip}, FALSE)")
     same = f"coalesce({parent_names_agree_sql(f'{l}.parent_given_forms', f'{r}.parent_given_forms')}, FALSE)"
     return f"(CASE WHEN {same} THEN TRUE ELSE {' OR '.join(slips)} END)"
@@ -134,8 +138,8 @@ def flag_links(
     has_parents = "parent1_given IS NOT NULL OR parent2_given IS NOT NULL"
     parents_key = "hash(parent1_given, parent2_given)"
     con.execute(f"""CREATE OR REPLACE TEMP TABLE cmi_flag_nodes AS
-        SELECT unique_id, birth_year, dob, role = 'child' AS is_child, {known_name_key_sql('given')} AS given_key,
-               {known_name_key_sql('middle')} AS middle_key, CASE WHEN {has_parents} THEN {parents_key} END AS parents_key
+        SELECT unique_id, birth_year, dob, role = 'child' AS is_child, {known_name_key_sql("given")} AS given_key,
+               {known_name_key_sql("middle")} AS middle_key, CASE WHEN {has_parents} THEN {parents_key} END AS parents_key
         FROM {records_table}""")
     tested = "l.is_child AND r.is_child AND l.parents_key IS NOT NULL AND r.parents_key IS NOT NULL"
     # the parent-name sets only where the parent condition is looked up (NULL elsewhere:
@@ -147,7 +151,7 @@ def flag_links(
                p.match_probability >= {t_less!r} AS is_link_less_conservative,
                {tested} AS parents_tested, CASE WHEN {needed} THEN l.parents_key END AS parents_l,
                CASE WHEN {needed} THEN r.parents_key END AS parents_r,
-               {guard_candidate_sql('l', 'r', name_keys=True) if guards else 'FALSE'} AS guard_candidate
+               {guard_candidate_sql("l", "r", name_keys=True) if guards else "FALSE"} AS guard_candidate
         FROM {pairs_table} p
         JOIN cmi_flag_nodes l ON l.unique_id = p.unique_id_l
         JOIN cmi_flag_nodes r ON r.unique_id = p.unique_id_r
@@ -157,9 +161,9 @@ def flag_links(
         WITH needed AS (SELECT DISTINCT parents_l, parents_r FROM cmi_flag_pairs WHERE parents_l IS NOT NULL),
         sets AS (SELECT DISTINCT {parents_key} AS parents_key, parent1_given, parent2_given, parent_given_forms FROM {records_table}
                  WHERE ({has_parents}) AND {parents_key} IN (SELECT parents_l FROM needed UNION SELECT parents_r FROM needed))
-        SELECT n.parents_l, n.parents_r, bool_or({parents_agree_sql('l', 'r')}) AS parents_agree FROM needed n
+        SELECT n.parents_l, n.parents_r, bool_or({parents_agree_sql("l", "r")}) AS parents_agree FROM needed n
         JOIN sets l ON l.parents_key = n.parents_l JOIN sets r ON r.parents_key = n.parents_r GROUP BY n.parents_l, n.parents_r""")
-    link = f"""f.unique_id_l, f.unique_id_r, f.match_weight, f.match_probability,
+    link = """f.unique_id_l, f.unique_id_r, f.match_weight, f.match_probability,
                f.above_conservative AND (NOT f.parents_tested OR coalesce(a.parents_agree, FALSE)) AS is_link_conservative,
                f.is_link_less_conservative"""
     parents = "LEFT JOIN cmi_flag_parents a ON a.parents_l = f.parents_l AND a.parents_r = f.parents_r"
@@ -167,7 +171,7 @@ def flag_links(
         SELECT * FROM (
             SELECT {link}, NULL::VARCHAR AS separated_by FROM cmi_flag_pairs f {parents} WHERE NOT f.guard_candidate
             UNION ALL
-            SELECT {link}, {separated_by_sql('l', 'r')} AS separated_by FROM cmi_flag_pairs f {parents}
+            SELECT {link}, {separated_by_sql("l", "r")} AS separated_by FROM cmi_flag_pairs f {parents}
             JOIN {records_table} l ON l.unique_id = f.unique_id_l JOIN {records_table} r ON r.unique_id = f.unique_id_r
             WHERE f.guard_candidate)
         WHERE is_link_conservative OR is_link_less_conservative"""

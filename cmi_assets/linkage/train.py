@@ -72,7 +72,9 @@ def training_plan(
     counts: dict[str, Any] = {}
     candidates = {**candidate_blocking_rules(fields), **wide_blocking_rules(fields)}
     if blocking_rules is None:
-        blocking_rules, counts = choose_blocking_rules(con, table, candidate_blocking_rules(fields), wide=wide_blocking_rules(fields))
+        blocking_rules, counts = choose_blocking_rules(
+            con, table, candidate_blocking_rules(fields), wide=wide_blocking_rules(fields)
+        )
     # an EM rule that is also a candidate was counted already
     measured = {candidates[name]: c["pairs"] for name, c in counts.items() if c.get("pairs") is not None}
     em_passes = []
@@ -118,7 +120,9 @@ def train_model(
         _SPLINK_TRAINING_LOG.removeFilter(chosen)
     for em_pass in plan["training"]["em_passes"]:
         linker.training.estimate_parameters_using_expectation_maximisation(
-            em_pass["blocking_rule"], record_sample_proportion=em_pass["record_sample_proportion"], estimate_without_term_frequencies=True
+            em_pass["blocking_rule"],
+            record_sample_proportion=em_pass["record_sample_proportion"],
+            estimate_without_term_frequencies=True,
         )
     model = _stable_model_dict(linker)
     # Splink's training tables (EM comparison vectors, blocked pairs: over a GB at a million
@@ -136,7 +140,11 @@ def train_model(
 
 
 def refit_prior(
-    con: duckdb.DuckDBPyConnection, artefact: dict[str, Any], pairs: str, possible_pairs: int, iterations: int = 200,
+    con: duckdb.DuckDBPyConnection,
+    artefact: dict[str, Any],
+    pairs: str,
+    possible_pairs: int,
+    iterations: int = 200,
 ) -> dict[str, Any]:
     """The artefact with its prior (probability two random identities match) re-estimated
     from the scored pairs, m and u held fixed: the expectation-maximisation update
@@ -160,8 +168,11 @@ def refit_prior(
             refitted = updated
             break
         refitted = updated
-    out = {**artefact, "model": {**artefact["model"], "probability_two_random_records_match": round_floats(refitted)},
-           "prior_refitted_from": round_floats(prior)}
+    out = {
+        **artefact,
+        "model": {**artefact["model"], "probability_two_random_records_match": round_floats(refitted)},
+        "prior_refitted_from": round_floats(prior),
+    }
     out.pop("sha256", None)
     out["sha256"] = artefact_sha256(out)
     return out
@@ -192,7 +203,11 @@ def floor_m_probabilities(model: dict[str, Any], floor: float = M_PROBABILITY_FL
     then veto a link outright whatever else agrees. Raise tiny m to the floor and
     renormalise each comparison's m over its non-null levels."""
     for comparison in model["comparisons"]:
-        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level") and lv.get("m_probability") is not None]
+        levels = [
+            lv
+            for lv in comparison["comparison_levels"]
+            if not lv.get("is_null_level") and lv.get("m_probability") is not None
+        ]
         for level in levels:
             level["m_probability"] = max(float(level["m_probability"]), floor)
         total = sum(level["m_probability"] for level in levels)
@@ -231,7 +246,9 @@ def _tf_table(con: duckdb.DuckDBPyConnection, table: str, column: str) -> list[l
 def artefact_sha256(artefact: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of the artefact without its own sha256."""
     body = {k: v for k, v in artefact.items() if k != "sha256"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")).hexdigest()
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
+    ).hexdigest()
 
 
 def save_artefact(artefact: dict[str, Any], path: Path) -> str:

@@ -21,7 +21,12 @@ evaluation, proportionality, selection_frequency, study, oracle (the synthetic t
 by person_key), artefact, report.
 """
 
-from cmi_assets.prm.alternative import AlternativeFitError, AlternativeModel, compare_on_validation, fit_alternative_model
+from cmi_assets.prm.alternative import (
+    AlternativeFitError,
+    AlternativeModel,
+    compare_on_validation,
+    fit_alternative_model,
+)
 from cmi_assets.prm.artefact import ModelArtefact, model_card_markdown, model_from_json, model_to_json
 from cmi_assets.prm.design import VariableSpec, design_matrix, infer_variable_specs
 from cmi_assets.prm.evaluation import (

@@ -193,7 +193,9 @@ def threshold_table(
         referred = np.zeros(len(y), dtype=bool)
         referred[order[:k]] = True
         rows.append(_threshold_row(f"Top {share * 100:g}%", share, y[mask], s, referred[mask], order, k, group_events))
-    rows.append(_threshold_row("All", 1.0, y[mask], s, np.ones(int(mask.sum()), dtype=bool), order, len(y), group_events))
+    rows.append(
+        _threshold_row("All", 1.0, y[mask], s, np.ones(int(mask.sum()), dtype=bool), order, len(y), group_events)
+    )
     table = pl.DataFrame(rows)
     return table if event_counts is not None else table.drop("events_referred", "share_of_events")
 

@@ -26,8 +26,12 @@ import polars as pl
 CHILD_RECORD_SLOTS = (("births", "registrations", "child"), ("benefits", "children", "child"))
 # truth column -> the cohort outcome it is the true probability of
 ORACLE_COLUMNS = {"p_finding_by_age_2": "finding_by_age_2", "p_finding_by_age_5": "finding_by_age_5"}
-ORACLE_SCHEMA = {"person_key": pl.String, "linkage_level": pl.String, "birth_year": pl.Int32,
-                 **{column: pl.Float64 for column in ORACLE_COLUMNS}}
+ORACLE_SCHEMA = {
+    "person_key": pl.String,
+    "linkage_level": pl.String,
+    "birth_year": pl.Int32,
+    **{column: pl.Float64 for column in ORACLE_COLUMNS},
+}
 
 
 def oracle_column(outcome: str) -> str | None:
@@ -42,15 +46,17 @@ def child_record_keys(records_with_truth: pl.DataFrame, spine: pl.DataFrame) -> 
     `records_with_truth`: person records (unique_id, agency, record_type, slot) with
     true_person_id (linkage.quality.attach_truth); `spine`: unique_id, level, person_key."""
     preference = {f"{a}|{r}|{s}": i for i, (a, r, s) in enumerate(CHILD_RECORD_SLOTS)}
-    slots = records_with_truth.with_columns(
-        pl.concat_str("agency", "record_type", "slot", separator="|").alias("_slot")
-    ).filter(pl.col("_slot").is_in(list(preference)) & pl.col("true_person_id").is_not_null()).with_columns(
-        pl.col("_slot").replace_strict(preference, return_dtype=pl.Int32).alias("_preference")
+    slots = (
+        records_with_truth.with_columns(pl.concat_str("agency", "record_type", "slot", separator="|").alias("_slot"))
+        .filter(pl.col("_slot").is_in(list(preference)) & pl.col("true_person_id").is_not_null())
+        .with_columns(pl.col("_slot").replace_strict(preference, return_dtype=pl.Int32).alias("_preference"))
     )
     keyed = slots.join(spine.select("unique_id", pl.col("level").alias("linkage_level"), "person_key"), on="unique_id")
-    return keyed.group_by("true_person_id", "linkage_level", "person_key").agg(
-        pl.col("_slot").sort_by("_preference").first().str.split("|").list.first().alias("source")
-    ).sort("true_person_id", "linkage_level", "person_key")
+    return (
+        keyed.group_by("true_person_id", "linkage_level", "person_key")
+        .agg(pl.col("_slot").sort_by("_preference").first().str.split("|").list.first().alias("source"))
+        .sort("true_person_id", "linkage_level", "person_key")
+    )
 
 
 def oracle_risk_table(children: pl.DataFrame, keys: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
@@ -69,7 +75,9 @@ def oracle_risk_table(children: pl.DataFrame, keys: pl.DataFrame) -> tuple[pl.Da
         per_child = mine.group_by("true_person_id").len()
         counts[f"children_keyed_{level}"] = per_child.height
         counts[f"split_children_{level}"] = per_child.filter(pl.col("len") > 1).height
-        counts[f"shared_keys_{level}"] = table.filter((pl.col("linkage_level") == level) & (pl.col("_children") > 1)).height
+        counts[f"shared_keys_{level}"] = table.filter(
+            (pl.col("linkage_level") == level) & (pl.col("_children") > 1)
+        ).height
     ordered = table.drop("_children").sort("linkage_level", "person_key").select(list(ORACLE_SCHEMA))
     return ordered.cast(ORACLE_SCHEMA), counts
 
@@ -87,17 +95,32 @@ def oracle_comparison(
     some lack an oracle risk (`oracle_coverage` < 1)."""
     from cmi_assets.prm.evaluation import delong_auc
 
-    frame = pl.DataFrame({"person_key": person_key, "_y": np.asarray(outcome, dtype=float),
-                          "_score": np.asarray(model_score, dtype=float)})
+    frame = pl.DataFrame(
+        {
+            "person_key": person_key,
+            "_y": np.asarray(outcome, dtype=float),
+            "_score": np.asarray(model_score, dtype=float),
+        }
+    )
     matched = frame.join(oracle.select("person_key", risk_column).unique("person_key"), on="person_key", how="inner")
     matched = matched.filter(pl.col(risk_column).is_not_null())
-    out: dict[str, float | int | None] = {"children": frame.height, "children_with_oracle": matched.height,
-                                          "oracle_coverage": matched.height / frame.height if frame.height else None}
+    out: dict[str, float | int | None] = {
+        "children": frame.height,
+        "children_with_oracle": matched.height,
+        "oracle_coverage": matched.height / frame.height if frame.height else None,
+    }
     y = matched["_y"].to_numpy()
     out["positives"] = int(y.sum())
     if not 0 < y.sum() < len(y):
         return {**out, "auc_model": None, "auc_oracle": None, "oracle_gap": None}
     model, truth = delong_auc(y, matched["_score"].to_numpy()), delong_auc(y, matched[risk_column].to_numpy())
-    return {**out, "auc_model": model.auc, "auc_model_ci_low": model.ci_low,
-            "auc_model_ci_high": model.ci_high, "auc_oracle": truth.auc, "auc_oracle_ci_low": truth.ci_low,
-            "auc_oracle_ci_high": truth.ci_high, "oracle_gap": truth.auc - model.auc}
+    return {
+        **out,
+        "auc_model": model.auc,
+        "auc_model_ci_low": model.ci_low,
+        "auc_model_ci_high": model.ci_high,
+        "auc_oracle": truth.auc,
+        "auc_oracle_ci_low": truth.ci_low,
+        "auc_oracle_ci_high": truth.ci_high,
+        "oracle_gap": truth.auc - model.auc,
+    }

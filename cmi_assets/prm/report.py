@@ -31,35 +31,82 @@ from cmi_assets.markdown import markdown_cell
 
 # table name -> (section title, one-line explanation), in report order
 TABLE_SECTIONS: dict[str, tuple[str, str]] = {
-    "table1": ("Table 1: base model", "Cohort size and prevalence of the training cohort(s), modelling sample size, "
-               "validation AUC with its DeLong 95% interval, misclassification rate and cumulative lift at the top 3%."),
-    "table2": ("Table 2: referral thresholds", "Children referred at the top 1%..20% of scores in the scored cohort, "
-               "with PPV, NPV, sensitivity and specificity against findings by age 5."),
-    "table3": ("Table 3: referral thresholds for one group", "The Table 2 thresholds (set on every child) counted among "
-               "the children of one group (column `group`; the study's Maori children, here AIAN children by default)."),
-    "figure1": ("Figure 1: outcomes by age at the top 5%", "The same referred group (top 5% of scores) against findings by age 1..5."),
-    "table6": ("Table 6: conservative vs less conservative linkage", "AUC and accuracy at the top 5% when the cohort is linked each way."),
-    "table7": ("Table 7: composition of the referred group", "Share of each group among all children, children with findings "
-               "and the top 5% of scores (of known values)."),
-    "table8": ("Table 8: profile of the referred group", "Percent of all children, of children with findings by age 2 and of the top 5%."),
-    "table9": ("Table 9: separate models per group", "Separate models for each group, the top 5% drawn from each group in "
-               "proportion to its children with findings by age 2, against findings by age 5 (status says why a split was not fitted)."),
-    "table10": ("Table 10: alternative targets", "A model per target A-E: validation AUC, measures at the threshold nearest "
-                "each target's prevalence by age 2, and the top 5% against the target and against findings by age 5."),
-    "table11": ("Table 11: agency data drawn on", "The model with health data added (A), the base model (B), and without births "
-                "(C, children on benefit by 3 months) and corrections data (D); referred-group profile in percent of known values."),
-    "figure3": ("Figure 3: main predictors across models", "How many of the models fitted select each variable, and its mean "
-                "entry rank where selected (1 = entered first); a split variable counts as appearing in its group models."),
-    "figure4": ("Figure 4: risk markers by score band", "Share of children with 5 or more of the 11 risk markers in each band."),
-    "figure5": ("Figure 5: children observed by weeks since birth", "Percent of the cohort's children (seen in either source, "
-                "less conservative linkage) observed in birth registration, in benefit data and in either, by week."),
+    "table1": (
+        "Table 1: base model",
+        "Cohort size and prevalence of the training cohort(s), modelling sample size, "
+        "validation AUC with its DeLong 95% interval, misclassification rate and cumulative lift at the top 3%.",
+    ),
+    "table2": (
+        "Table 2: referral thresholds",
+        "Children referred at the top 1%..20% of scores in the scored cohort, "
+        "with PPV, NPV, sensitivity and specificity against findings by age 5.",
+    ),
+    "table3": (
+        "Table 3: referral thresholds for one group",
+        "The Table 2 thresholds (set on every child) counted among "
+        "the children of one group (column `group`; the study's Maori children, here AIAN children by default).",
+    ),
+    "figure1": (
+        "Figure 1: outcomes by age at the top 5%",
+        "The same referred group (top 5% of scores) against findings by age 1..5.",
+    ),
+    "table6": (
+        "Table 6: conservative vs less conservative linkage",
+        "AUC and accuracy at the top 5% when the cohort is linked each way.",
+    ),
+    "table7": (
+        "Table 7: composition of the referred group",
+        "Share of each group among all children, children with findings and the top 5% of scores (of known values).",
+    ),
+    "table8": (
+        "Table 8: profile of the referred group",
+        "Percent of all children, of children with findings by age 2 and of the top 5%.",
+    ),
+    "table9": (
+        "Table 9: separate models per group",
+        "Separate models for each group, the top 5% drawn from each group in "
+        "proportion to its children with findings by age 2, against findings by age 5 (status says why a split was not fitted).",
+    ),
+    "table10": (
+        "Table 10: alternative targets",
+        "A model per target A-E: validation AUC, measures at the threshold nearest "
+        "each target's prevalence by age 2, and the top 5% against the target and against findings by age 5.",
+    ),
+    "table11": (
+        "Table 11: agency data drawn on",
+        "The model with health data added (A), the base model (B), and without births "
+        "(C, children on benefit by 3 months) and corrections data (D); referred-group profile in percent of known values.",
+    ),
+    "figure3": (
+        "Figure 3: main predictors across models",
+        "How many of the models fitted select each variable, and its mean "
+        "entry rank where selected (1 = entered first); a split variable counts as appearing in its group models.",
+    ),
+    "figure4": (
+        "Figure 4: risk markers by score band",
+        "Share of children with 5 or more of the 11 risk markers in each band.",
+    ),
+    "figure5": (
+        "Figure 5: children observed by weeks since birth",
+        "Percent of the cohort's children (seen in either source, "
+        "less conservative linkage) observed in birth registration, in benefit data and in either, by week.",
+    ),
     "calibration": ("Calibration", "Mean predicted probability and observed rate in equal-count bins of the score."),
-    "oracle": ("Oracle", "The synthetic world's true risk as a score, beside the model's AUC on the same children "
-               "(validation sample and scored cohort); the gap is what a better model could still gain."),
-    "model_comparison": ("Second model family", "The alternative model beside the stepwise model on the same validation set."),
-    "selection_frequency": ("Bootstrap selection frequencies", "Share of bootstrap resamples of the training sample in which "
-                            "stepwise selection keeps each variable, and its mean entry step (Austin and Tu 2004: stepwise "
-                            "selection is unstable; a variable kept in few resamples is a weak finding)."),
+    "oracle": (
+        "Oracle",
+        "The synthetic world's true risk as a score, beside the model's AUC on the same children "
+        "(validation sample and scored cohort); the gap is what a better model could still gain.",
+    ),
+    "model_comparison": (
+        "Second model family",
+        "The alternative model beside the stepwise model on the same validation set.",
+    ),
+    "selection_frequency": (
+        "Bootstrap selection frequencies",
+        "Share of bootstrap resamples of the training sample in which "
+        "stepwise selection keeps each variable, and its mean entry step (Austin and Tu 2004: stepwise "
+        "selection is unstable; a variable kept in few resamples is a weak finding).",
+    ),
 }
 
 
@@ -88,8 +135,11 @@ def transpose_for_display(frame: pl.DataFrame, key: str, digits: int = 3) -> pl.
     if not frame.height:
         return frame
     names = [str(v) for v in frame[key].to_list()]
-    rows = [{"measure": column, **{n: markdown_cell(v, digits) for n, v in zip(names, frame[column].to_list())}}
-            for column in frame.columns if column != key]
+    rows = [
+        {"measure": column, **{n: markdown_cell(v, digits) for n, v in zip(names, frame[column].to_list())}}
+        for column in frame.columns
+        if column != key
+    ]
     return pl.DataFrame(rows, schema={"measure": pl.String, **{n: pl.String for n in names}})
 
 
@@ -98,7 +148,8 @@ def frame_html(frame: pl.DataFrame, digits: int = 3) -> str:
         return "<p><em>(empty)</em></p>"
     head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(markdown_cell(v, digits))}</td>" for v in row) + "</tr>" for row in frame.iter_rows()
+        "<tr>" + "".join(f"<td>{html.escape(markdown_cell(v, digits))}</td>" for v in row) + "</tr>"
+        for row in frame.iter_rows()
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -112,9 +163,7 @@ def feasibility_sections(
     """The commentary on what changed (first, when given), one section per known table
     present in `tables` (report order), then the notes and the model card."""
     sections = [Section(CHANGES_TITLE, "\n".join(f"- {line}" for line in commentary))] if commentary else []
-    sections += [
-        Section(title, text, tables[name]) for name, (title, text) in TABLE_SECTIONS.items() if name in tables
-    ]
+    sections += [Section(title, text, tables[name]) for name, (title, text) in TABLE_SECTIONS.items() if name in tables]
     if notes:
         sections.append(Section("Notes", "\n".join(f"- {note}" for note in notes)))
     if model_card:
@@ -132,7 +181,9 @@ def report_markdown(title: str, sections: Sequence[Section]) -> str:
             parts.append(frame_markdown(section.table))
         if section.markdown:
             # demote the block's headings below the section's
-            parts.append("\n".join("##" + line if line.startswith("#") else line for line in section.markdown.splitlines()))
+            parts.append(
+                "\n".join("##" + line if line.startswith("#") else line for line in section.markdown.splitlines())
+            )
     return "\n\n".join(parts) + "\n"
 
 
@@ -152,8 +203,10 @@ STYLE = (
 
 
 def report_html(title: str, sections: Sequence[Section]) -> str:
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+    ]
     for section in sections:
         parts.append(f"<h2>{html.escape(section.title)}</h2>")
         if section.text:
@@ -199,8 +252,10 @@ def _known(*values) -> bool:
     return all(v is not None and v == v for v in values)
 
 
-def _change(label: str, now, before, scale: float = 1.0, digits: int = 3, unit: str = "", delta_unit: str = "") -> str | None:
-    """"label 0.812 (was 0.801, +0.011)"; None when the current value is unknown."""
+def _change(
+    label: str, now, before, scale: float = 1.0, digits: int = 3, unit: str = "", delta_unit: str = ""
+) -> str | None:
+    """ "label 0.812 (was 0.801, +0.011)"; None when the current value is unknown."""
     if not _known(now):
         return None
     shown = f"{label} {scale * now:.{digits}f}{unit}"
@@ -223,20 +278,29 @@ def change_commentary(current: Mapping, previous: Mapping | None) -> list[str]:
     if current["training_cohort"] != previous["training_cohort"]:
         cohort += f" (was {previous['training_cohort']})"
     if _known(current["training_children"], previous["training_children"]):
-        cohort += (f": {current['training_children']:,} children, {current['training_positives']:,} with the outcome "
-                   f"(was {previous['training_children']:,} and {previous['training_positives']:,})")
+        cohort += (
+            f": {current['training_children']:,} children, {current['training_positives']:,} with the outcome "
+            f"(was {previous['training_children']:,} and {previous['training_positives']:,})"
+        )
     lines.append(cohort + ".")
     entered = [v for v in current["variables"] if v not in previous["variables"]]
     dropped = [v for v in previous["variables"] if v not in current["variables"]]
     if entered or dropped:
-        parts = [f"entered: {', '.join(entered)}" if entered else "", f"dropped: {', '.join(dropped)}" if dropped else ""]
-        lines.append(f"Variables {'; '.join(p for p in parts if p)} ({len(current['variables'])} selected now, "
-                     f"{len(previous['variables'])} before).")
+        parts = [
+            f"entered: {', '.join(entered)}" if entered else "",
+            f"dropped: {', '.join(dropped)}" if dropped else "",
+        ]
+        lines.append(
+            f"Variables {'; '.join(p for p in parts if p)} ({len(current['variables'])} selected now, "
+            f"{len(previous['variables'])} before)."
+        )
     else:
         lines.append(f"The same {len(current['variables'])} variables were selected.")
-    measured = [_change("Validation AUC", current["validation_auc"], previous["validation_auc"]),
-                _change("gap to the oracle AUC on the same children", current["oracle_gap"], previous["oracle_gap"]),
-                _change("calibration slope", current["calibration_slope"], previous["calibration_slope"], digits=2)]
+    measured = [
+        _change("Validation AUC", current["validation_auc"], previous["validation_auc"]),
+        _change("gap to the oracle AUC on the same children", current["oracle_gap"], previous["oracle_gap"]),
+        _change("calibration slope", current["calibration_slope"], previous["calibration_slope"], digits=2),
+    ]
     measured = [m for m in measured if m]
     if measured:
         lines.append("; ".join(measured) + ".")
@@ -245,15 +309,32 @@ def change_commentary(current: Mapping, previous: Mapping | None) -> list[str]:
         scored = f"cohort {current['scored_birth_year']}"
         if previous["scored_birth_year"] not in (None, current["scored_birth_year"]):
             scored += f", was cohort {previous['scored_birth_year']}"
-        lines.append(f"At the top {100 * share:g}% of the scored {scored}: " + "; ".join(
-            m for m in (_change("PPV", current["ppv"], previous["ppv"], 100, 1, "%", " points"),
-                        _change("sensitivity", current["sensitivity"], previous["sensitivity"], 100, 1, "%", " points")) if m)
-            + ".")
-    shifts = {g: current["group_shares"][g] - previous["group_shares"][g] for g in current["group_shares"]
-              if _known(current["group_shares"][g], previous["group_shares"].get(g))}
+        lines.append(
+            f"At the top {100 * share:g}% of the scored {scored}: "
+            + "; ".join(
+                m
+                for m in (
+                    _change("PPV", current["ppv"], previous["ppv"], 100, 1, "%", " points"),
+                    _change("sensitivity", current["sensitivity"], previous["sensitivity"], 100, 1, "%", " points"),
+                )
+                if m
+            )
+            + "."
+        )
+    shifts = {
+        g: current["group_shares"][g] - previous["group_shares"][g]
+        for g in current["group_shares"]
+        if _known(current["group_shares"][g], previous["group_shares"].get(g))
+    }
     if shifts:
         largest = sorted(shifts, key=lambda g: (-abs(shifts[g]), g))[:TOP_SHIFTS_SHOWN]
-        lines.append("Largest shifts in group shares of the top-scored children: " + "; ".join(
-            f"{g} {100 * current['group_shares'][g]:.1f}% (was {100 * previous['group_shares'][g]:.1f}%, "
-            f"{100 * shifts[g]:+.1f} points)" for g in largest) + ".")
+        lines.append(
+            "Largest shifts in group shares of the top-scored children: "
+            + "; ".join(
+                f"{g} {100 * current['group_shares'][g]:.1f}% (was {100 * previous['group_shares'][g]:.1f}%, "
+                f"{100 * shifts[g]:+.1f} points)"
+                for g in largest
+            )
+            + "."
+        )
     return lines

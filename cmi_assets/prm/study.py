@@ -28,7 +28,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from cmi_assets.prm.evaluation import AucResult, confusion_at_share, confusion_counts, delong_auc, referred_count, top_n_flags
+from cmi_assets.prm.evaluation import (
+    AucResult,
+    confusion_at_share,
+    confusion_counts,
+    delong_auc,
+    referred_count,
+    top_n_flags,
+)
 from cmi_assets.prm.prior import PriorCorrection
 from cmi_assets.prm.proportionality import separate_models_referral
 from cmi_assets.prm.sampling import NZ_NEGATIVES_PER_POSITIVE, NZ_TRAIN_SHARE, ModellingSample, modelling_sample
@@ -96,7 +103,9 @@ class FittedModel:
 
     def validation_scores(self) -> tuple[np.ndarray, np.ndarray]:
         """(outcome, prior-corrected probability) of the validation children."""
-        return self.sample.validation[self.outcome].cast(pl.Int64).to_numpy(), self.predict_proba(self.sample.validation)[0]
+        return self.sample.validation[self.outcome].cast(pl.Int64).to_numpy(), self.predict_proba(
+            self.sample.validation
+        )[0]
 
     def summary(self) -> dict[str, Any]:
         """Table 1 / 10 / 11 training-side rows: cohort size, prevalence, sample, validation AUC."""
@@ -172,8 +181,15 @@ def fit_sampled_stepwise(
     y, score = FittedModel(name, outcome, model, sample, prior, None).validation_scores()
     if 0 < y.sum() < len(y):
         return FittedModel(name, outcome, model, sample, prior, delong_auc(y, score))
-    return FittedModel(name, outcome, model, sample, prior, None,
-                       (f"{name}: the validation set lacks one outcome class: no validation AUC",))
+    return FittedModel(
+        name,
+        outcome,
+        model,
+        sample,
+        prior,
+        None,
+        (f"{name}: the validation set lacks one outcome class: no validation AUC",),
+    )
 
 
 # --- measures shared by Tables 10 and 11 --------------------------------------------------------
@@ -225,7 +241,9 @@ def scored_cohort_row(
         return row, [f"{fitted.name}: no child of the scored cohort is in this model's population"]
     score, unseen = fitted.predict_proba(population)
     if unseen:
-        notes.append(f"{fitted.name}: {unseen} scored values of levels absent from training scored as the reference level")
+        notes.append(
+            f"{fitted.name}: {unseen} scored values of levels absent from training scored as the reference level"
+        )
     share = selected_threshold(fitted.sample.population_prevalence)
     y2 = population[target_by_2].cast(pl.Int64)
     at_threshold = confusion_at_share(y2, score, share, population[tie_key])
@@ -244,7 +262,9 @@ def scored_cohort_row(
     outcomes = {"target": target_by_5, "finding": SCORING_FINDING} if target_by_5 else {"finding": SCORING_FINDING}
     for label, column in outcomes.items():
         counts = confusion_counts(scored[column].cast(pl.Int64), referred)
-        row.update({f"{measure}_{label}_by_age_5": value for measure, value in counts.rates().items() if measure != "npv"})
+        row.update(
+            {f"{measure}_{label}_by_age_5": value for measure, value in counts.rates().items() if measure != "npv"}
+        )
     if profile:
         row.update({f"referred_pct_{k}": v for k, v in referral_profile(scored, referred, profile).items()})
     return row, notes
@@ -268,9 +288,16 @@ class GroupSplit:
 # ethnicity go with "not" (fill_null(False)).
 TABLE9_SPLITS: tuple[GroupSplit, ...] = (
     GroupSplit("AIAN child versus not", "ethnicity_aian", pl.col("ethnicity_aian").fill_null(False)),
-    GroupSplit("With other children with CP history versus not", "other_children_cp_history_5y",
-               pl.col("other_children_cp_history_5y") == "yes"),
-    GroupSplit("Child supported by benefit versus not", "on_benefit_by_3_months", pl.col("on_benefit_by_3_months").fill_null(False)),
+    GroupSplit(
+        "With other children with CP history versus not",
+        "other_children_cp_history_5y",
+        pl.col("other_children_cp_history_5y") == "yes",
+    ),
+    GroupSplit(
+        "Child supported by benefit versus not",
+        "on_benefit_by_3_months",
+        pl.col("on_benefit_by_3_months").fill_null(False),
+    ),
 )
 
 
@@ -301,8 +328,9 @@ def separate_models_table(
     if scored is not None and scored.height:
         base_score, _ = base.predict_proba(scored)
         base_flags = top_n_flags(base_score, n, scored[tie_key])
-        rows.append({"model": "Base model", "split_variable": None, "status": "fitted",
-                     **_table9_measures(scored, base_flags)})
+        rows.append(
+            {"model": "Base model", "split_variable": None, "status": "fitted", **_table9_measures(scored, base_flags)}
+        )
     else:
         notes.append("Table 9: no scored cohort (outcomes to age 5): separate models fitted, referrals not evaluated")
     for split in splits:
@@ -319,8 +347,9 @@ def separate_models_table(
             children = training.filter(pl.Series(member == inside))
             row[f"positives_{tag}_group"] = int(children[base.outcome].cast(pl.Int64).sum()) if children.height else 0
             try:  # the base model's candidates, less any that no longer vary within the group
-                fitted[inside] = fit_sampled_stepwise(children, base.outcome, rng_for(name), settings,
-                                                      base.candidate_names, name=name)
+                fitted[inside] = fit_sampled_stepwise(
+                    children, base.outcome, rng_for(name), settings, base.candidate_names, name=name
+                )
             except ModelNotFitted as error:
                 reasons.append(f"{group}: {error}")
                 continue
@@ -338,9 +367,17 @@ def separate_models_table(
             rows_of = in_group == inside
             if rows_of.any():
                 score[rows_of] = fitted[inside].predict_proba(scored.filter(pl.Series(rows_of)))[0]
-        referred = separate_models_referral(in_group, score, n, scored[ALLOCATION_FINDING].cast(pl.Int64), scored[tie_key])
-        rows.append({**row, "status": "fitted", "referred_in_group": int((referred & in_group).sum()),
-                     **_table9_measures(scored, referred)})
+        referred = separate_models_referral(
+            in_group, score, n, scored[ALLOCATION_FINDING].cast(pl.Int64), scored[tie_key]
+        )
+        rows.append(
+            {
+                **row,
+                "status": "fitted",
+                "referred_in_group": int((referred & in_group).sum()),
+                **_table9_measures(scored, referred),
+            }
+        )
     return pl.DataFrame(rows, infer_schema_length=None), models, notes
 
 
@@ -398,8 +435,9 @@ def alternative_targets_table(
         row.update(status="fitted", **fitted.summary())
         if scored is not None and scored.height:
             n = referred_count(scored.height, NZ_REFERRAL_SHARE) if n_referred is None else n_referred
-            measured, more = scored_cohort_row(fitted, scored, n, target_by_2=outcome,
-                                               target_by_5=outcome_column(target, 5))
+            measured, more = scored_cohort_row(
+                fitted, scored, n, target_by_2=outcome, target_by_5=outcome_column(target, 5)
+            )
             row.update(measured)
             notes += more
         rows.append(row)
@@ -485,12 +523,22 @@ class DataVariant:
 
 
 TABLE11_VARIANTS: tuple[DataVariant, ...] = (
-    DataVariant("A", "Health, benefit, care and protection, sentencing and birth data",
-                frozenset({HEALTH, BENEFITS, CP, CORRECTIONS, BIRTHS})),
-    DataVariant("B", "Base model (benefit, care and protection, sentencing and birth data)",
-                frozenset({BENEFITS, CP, CORRECTIONS, BIRTHS})),
-    DataVariant("C", "Benefit, care and protection and sentencing data", frozenset({BENEFITS, CP, CORRECTIONS}),
-                "on_benefit_by_3_months"),
+    DataVariant(
+        "A",
+        "Health, benefit, care and protection, sentencing and birth data",
+        frozenset({HEALTH, BENEFITS, CP, CORRECTIONS, BIRTHS}),
+    ),
+    DataVariant(
+        "B",
+        "Base model (benefit, care and protection, sentencing and birth data)",
+        frozenset({BENEFITS, CP, CORRECTIONS, BIRTHS}),
+    ),
+    DataVariant(
+        "C",
+        "Benefit, care and protection and sentencing data",
+        frozenset({BENEFITS, CP, CORRECTIONS}),
+        "on_benefit_by_3_months",
+    ),
     DataVariant("D", "Benefit and care and protection data", frozenset({BENEFITS, CP}), "on_benefit_by_3_months"),
 )
 # NZ Table 11 "profile of referred children": label -> boolean feature column
@@ -527,10 +575,13 @@ def agency_data_table(
     models: dict[str, FittedModel] = {}
     rows = []
     for variant in variants:
-        row: dict[str, Any] = {"variant": variant.column, "label": variant.label,
-                               "sources": ", ".join(sorted(variant.sources)),
-                               "population": variant.population or "study population",
-                               "variables_dropped": ", ".join(variant.dropped()) or None}
+        row: dict[str, Any] = {
+            "variant": variant.column,
+            "label": variant.label,
+            "sources": ", ".join(sorted(variant.sources)),
+            "population": variant.population or "study population",
+            "variables_dropped": ", ".join(variant.dropped()) or None,
+        }
         candidates = variant.candidates()
         missing = [n for n in candidates if n not in training.columns]
         if variant.column == "B":
@@ -551,9 +602,14 @@ def agency_data_table(
         row.update(status="fitted", candidates=len(candidates), **fitted.summary())
         if scored is not None and scored.height:
             n = referred_count(scored.height, NZ_REFERRAL_SHARE) if n_referred is None else n_referred
-            measured, more = scored_cohort_row(fitted, scored, n, target_by_2=base.outcome,
-                                               in_population=_population_mask(scored, variant.population),
-                                               profile=TABLE11_PROFILE)
+            measured, more = scored_cohort_row(
+                fitted,
+                scored,
+                n,
+                target_by_2=base.outcome,
+                in_population=_population_mask(scored, variant.population),
+                profile=TABLE11_PROFILE,
+            )
             row.update(measured)
             notes += more
         rows.append(row)
@@ -567,5 +623,7 @@ def figure3_table(models: Mapping[str, FittedModel], splits: Sequence[GroupSplit
     """NZ Figure 3 across every model fitted: models a variable appears in, their share and
     its mean entry rank (1 = entered first). A Table 9 group model counts its split
     variable as appearing (Figure 3 note 1)."""
-    split_variables = {name: split.variable for name in models for split in splits if name.startswith(f"Table 9: {split.label} (")}
+    split_variables = {
+        name: split.variable for name in models for split in splits if name.startswith(f"Table 9: {split.label} (")
+    }
     return selection_across_models({name: fitted.model for name, fitted in models.items()}, split_variables)

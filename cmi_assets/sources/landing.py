@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable
 
 from cmi_assets.sources.spec import load_spec
 
@@ -36,7 +36,7 @@ class LandedFile:
     def sha256(self) -> str:
         return file_sha256(self.path)
 
-    def with_sha256(self, sha256: str) -> "LandedFile":
+    def with_sha256(self, sha256: str) -> LandedFile:
         """A copy whose hash is already known (computed from bytes the caller has read)."""
         copy = replace(self)
         copy.__dict__["sha256"] = sha256  # primes the cached_property
@@ -71,7 +71,7 @@ def landed_file(path: Path, agency: str) -> LandedFile:
         path=path,
         size=stat.st_size,
         record_type=record_type.name if record_type else None,
-        modified_at=datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc),
+        modified_at=datetime.fromtimestamp(stat.st_mtime, tz=UTC),
     )
 
 

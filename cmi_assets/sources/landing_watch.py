@@ -33,9 +33,10 @@ import hashlib
 import json
 import os
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Protocol
+from typing import Protocol
 
 from cmi_assets.sources.landing import IN_PROGRESS_SUFFIXES
 
@@ -100,8 +101,9 @@ class WatchState:
         it; without one (unit tests, a sensor with no instance), the cursor holds it all."""
         settling = {name: list(seen) for name, seen in sorted(self.settling.items())}
         if store is None:
-            return json.dumps({"v": CURSOR_VERSION, "acted": self.acted, "settling": settling},
-                              separators=(",", ":"), sort_keys=True)
+            return json.dumps(
+                {"v": CURSOR_VERSION, "acted": self.acted, "settling": settling}, separators=(",", ":"), sort_keys=True
+            )
         digest = self.ledger_digest() if self.acted else None
         if digest is not None:
             ledgers = _read_ledgers(store)
@@ -114,7 +116,7 @@ class WatchState:
         )
 
     @classmethod
-    def from_cursor(cls, cursor: str | None, store: LedgerStore | None = None) -> "WatchState":
+    def from_cursor(cls, cursor: str | None, store: LedgerStore | None = None) -> WatchState:
         if not cursor:
             return cls()
         data = json.loads(cursor)
@@ -214,10 +216,16 @@ def plan_tick(
             continue  # touched (copied again) but identical content
         if previous is None and materialized_sha256(obs.name) == sha256:
             continue  # already loaded before this sensor saw it
-        requests.append(ExtractRequest(
-            name=obs.name, sha256=sha256, new_partition=previous is None, mtime_ns=obs.mtime_ns,
-            replaces=previous[2] if previous is not None else None,
-        ))
-    new_state = WatchState(acted=acted, settling=settling, loaded_from=state.loaded_from,
-                           ledger_changed=state.ledger_changed or changed)
+        requests.append(
+            ExtractRequest(
+                name=obs.name,
+                sha256=sha256,
+                new_partition=previous is None,
+                mtime_ns=obs.mtime_ns,
+                replaces=previous[2] if previous is not None else None,
+            )
+        )
+    new_state = WatchState(
+        acted=acted, settling=settling, loaded_from=state.loaded_from, ledger_changed=state.ledger_changed or changed
+    )
     return new_state, requests

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -105,8 +105,8 @@ def load_extract(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, spec: Reco
 
 
 def _with_provenance(frame: pl.DataFrame, file: LandedFile) -> pl.DataFrame:
-    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    delivered_at = file.modified_at.astimezone(timezone.utc).replace(tzinfo=None)
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    delivered_at = file.modified_at.astimezone(UTC).replace(tzinfo=None)
     if ROW_NUMBER not in frame.columns:
         frame = frame.with_columns(pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(ROW_NUMBER))
     return frame.with_columns(
@@ -153,7 +153,11 @@ def ingest_extract(
     try:
         if data is None:
             raise ExtractError(
-                file.name, None, None, "a symbolic link, not a delivered file: links in landing are not followed", SYMLINK
+                file.name,
+                None,
+                None,
+                "a symbolic link, not a delivered file: links in landing are not followed",
+                SYMLINK,
             )
         if spec is None:
             raise ExtractError(
@@ -162,7 +166,9 @@ def ingest_extract(
         frame = read_extract_bytes(data, file.name, spec, max_errors)
     except ExtractError as error:
         target = quarantine_extract(file.path, quarantine_dir, agency.agency, error)
-        return IngestResult(file.name, file.sha256, file.record_type, raw_table(spec) if spec else None, 0, error, target)
+        return IngestResult(
+            file.name, file.sha256, file.record_type, raw_table(spec) if spec else None, 0, error, target
+        )
     rows = load_extract(con, frame, spec, file)
     return IngestResult(file.name, file.sha256, spec.name, raw_table(spec), rows)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import glob
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cmi_assets.sources.landing import file_sha256
@@ -40,7 +40,7 @@ def reason_text(file_name: str, agency: str, sha256: str, error: ExtractError) -
         f"file: {file_name}",
         f"agency: {agency}",
         f"sha256: {sha256}",
-        f"quarantined_at: {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
+        f"quarantined_at: {datetime.now(UTC).isoformat(timespec='seconds')}",
         f"problems: {error.total} (listed: {len(error.errors)})",
         "",
     ]

@@ -9,11 +9,11 @@ fails at import time, not on the first extract.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import cache
 from pathlib import Path
-from typing import Mapping
 
 import yaml
 
@@ -23,17 +23,44 @@ COLUMN_TYPES = ("string", "int", "float", "date")
 PERSON_ROLES = ("child", "adult", "by_age")
 
 _COLUMN_KEYS = {
-    "name", "type", "required", "codes", "multi_codes", "min", "max", "pattern",
-    "date_format", "identifying", "not_future",
+    "name",
+    "type",
+    "required",
+    "codes",
+    "multi_codes",
+    "min",
+    "max",
+    "pattern",
+    "date_format",
+    "identifying",
+    "not_future",
 }
 _RECORD_TYPE_KEYS = {
-    "file_pattern", "encoding", "delimiter", "date_format", "key", "columns", "persons",
+    "file_pattern",
+    "encoding",
+    "delimiter",
+    "date_format",
+    "key",
+    "columns",
+    "persons",
 }
 # Person keys that name a column of the record type (the rest are constants or maps).
 _PERSON_COLUMN_KEYS = (
-    "person_id", "given_names", "given_name", "middle_name", "family_name", "dob",
-    "age_years", "sex", "parent1_given_names", "parent1_dob", "parent2_given_names",
-    "parent2_dob", "address", "postcode", "event_date",
+    "person_id",
+    "given_names",
+    "given_name",
+    "middle_name",
+    "family_name",
+    "dob",
+    "age_years",
+    "sex",
+    "parent1_given_names",
+    "parent1_dob",
+    "parent2_given_names",
+    "parent2_dob",
+    "address",
+    "postcode",
+    "event_date",
 )
 _PERSON_KEYS = {"role", "sex_map", "sex_constant", *_PERSON_COLUMN_KEYS}
 

@@ -32,7 +32,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -97,7 +97,7 @@ class ExtractError(Exception):
         field: str | None,
         reason: str,
         rule: str = "invalid",
-        errors: list["ExtractError"] | None = None,
+        errors: list[ExtractError] | None = None,
         total: int | None = None,
         counts: dict[str, int] | None = None,
     ):
@@ -113,8 +113,8 @@ class ExtractError(Exception):
 
     @classmethod
     def from_errors(
-        cls, errors: list["ExtractError"], total: int | None = None, counts: dict[str, int] | None = None
-    ) -> "ExtractError":
+        cls, errors: list[ExtractError], total: int | None = None, counts: dict[str, int] | None = None
+    ) -> ExtractError:
         first = errors[0]
         return cls(first.file, first.row, first.field, first.reason, first.rule, errors, total, counts)
 
@@ -176,7 +176,9 @@ def _decode(data: bytes, file_name: str, spec: RecordTypeSpec) -> str:
     nul = data.find(b"\x00")
     if nul >= 0 and not spec.encoding.lower().replace("-", "").startswith(("utf16", "utf32")):
         line, field = _locate_byte(data, nul, spec)
-        raise ExtractError(file_name, line, field, f"NUL byte: a binary or UTF-16 file, not {spec.encoding} text", ENCODING)
+        raise ExtractError(
+            file_name, line, field, f"NUL byte: a binary or UTF-16 file, not {spec.encoding} text", ENCODING
+        )
     try:
         text = data.decode(spec.encoding)
     except UnicodeDecodeError as exc:
@@ -209,7 +211,9 @@ def _physical_lines(text: str, file_name: str) -> pl.Series:
     if not text.strip():
         raise ExtractError(file_name, None, None, "empty file: no header line", EMPTY)
     if "\n" not in text and "\r" in text:
-        raise ExtractError(file_name, None, None, "lines end in a bare CR (classic Mac): deliver LF or CRLF line ends", LAYOUT)
+        raise ExtractError(
+            file_name, None, None, "lines end in a bare CR (classic Mac): deliver LF or CRLF line ends", LAYOUT
+        )
     if "\n" not in text:
         raise ExtractError(file_name, None, None, "no data rows after the header", EMPTY)
     return pl.Series("line", [text], dtype=pl.Utf8).str.split("\n").list.explode()
@@ -229,7 +233,9 @@ def _check_header(header_line: str, file_name: str, spec: RecordTypeSpec) -> lis
         # A first line with none of the spec's columns is data (a file without its header)
         # or not split by the spec's delimiter: its fields may be values, so none is named.
         raise ExtractError(
-            file_name, 1, None,
+            file_name,
+            1,
+            None,
             f"no {spec.table_name} column in the first line: the header line is missing, "
             f"or the file is not delimited by {spec.delimiter!r}",
             HEADER,
@@ -326,9 +332,12 @@ def _value(name: str) -> str:
 def _judged(delivered: pl.DataFrame, spec: RecordTypeSpec) -> pl.DataFrame:
     """Per column the trimmed text (empty -> null) and the typed value, computed once."""
     texts = [pl.col(c.name).str.strip_chars().replace("", None).alias(_text(c.name)) for c in spec.columns]
-    return delivered.lazy().with_columns(texts).with_columns(
-        [_parse(c).alias(_value(c.name)) for c in spec.columns if c.type != "string"]
-    ).collect()
+    return (
+        delivered.lazy()
+        .with_columns(texts)
+        .with_columns([_parse(c).alias(_value(c.name)) for c in spec.columns if c.type != "string"])
+        .collect()
+    )
 
 
 def _parse(column: ColumnSpec) -> pl.Expr:
@@ -389,7 +398,7 @@ def _column_rules(column: ColumnSpec) -> list[_Rule]:
 
 
 def _latest_plausible_date() -> date:
-    return datetime.now(timezone.utc).date() + timedelta(days=FUTURE_SLACK_DAYS)
+    return datetime.now(UTC).date() + timedelta(days=FUTURE_SLACK_DAYS)
 
 
 def _codes_allowed(column: ColumnSpec, text: pl.Expr, value: pl.Expr) -> pl.Expr:
@@ -427,13 +436,18 @@ def _check_values(judged: pl.DataFrame, file_name: str, spec: RecordTypeSpec, ma
     rules = [rule for column in spec.columns for rule in _column_rules(column)]
     rules.append(_key_rule(spec))
     # One pass: for every rule the count of bad rows and the first max_errors lines.
-    summary = judged.lazy().select(
-        *[rule.bad.sum().alias(f"count_{i}") for i, rule in enumerate(rules)],
-        *[
-            pl.col(ROW_NUMBER).filter(rule.bad).head(max_errors).implode().alias(f"lines_{i}")
-            for i, rule in enumerate(rules)
-        ],
-    ).collect().row(0, named=True)
+    summary = (
+        judged.lazy()
+        .select(
+            *[rule.bad.sum().alias(f"count_{i}") for i, rule in enumerate(rules)],
+            *[
+                pl.col(ROW_NUMBER).filter(rule.bad).head(max_errors).implode().alias(f"lines_{i}")
+                for i, rule in enumerate(rules)
+            ],
+        )
+        .collect()
+        .row(0, named=True)
+    )
     counts: dict[str, int] = {}
     for i, rule in enumerate(rules):
         if summary[f"count_{i}"]:
@@ -469,7 +483,9 @@ def _first_lines_of_keys(judged: pl.DataFrame, spec: RecordTypeSpec, lines: list
     keyed = judged.select(ROW_NUMBER, *[k.alias(f"key_{i}") for i, k in enumerate(_key_columns(spec))])
     key = [f"key_{i}" for i in range(len(spec.key))]
     duplicates = keyed.filter(pl.col(ROW_NUMBER).is_in(lines))
-    firsts = keyed.join(duplicates.select(key).unique(), on=key).group_by(key).agg(pl.col(ROW_NUMBER).min().alias("first"))
+    firsts = (
+        keyed.join(duplicates.select(key).unique(), on=key).group_by(key).agg(pl.col(ROW_NUMBER).min().alias("first"))
+    )
     return dict(duplicates.join(firsts, on=key).select(ROW_NUMBER, "first").iter_rows())
 
 

@@ -36,7 +36,11 @@ TABLE8_TARGETS: dict[str, tuple[str, float, float]] = {
     "caregiver_benefit_80_100_pct_5y": ("Mother/caregiver 80-100% of time on benefit in last 5 years", 11.7, 50.7),
     "parent_substance_benefit_5y": ("Parents/caregivers benefit for substance abuse, last 5 years", 1.5, 8.2),
     "parent_mental_health_benefit_5y": ("Parents/caregivers benefit for other mental health, last 5 y", 4.9, 17.4),
-    "caregiver_address_change_last_year": ("Primary caregiver 1+ address changes in benefit data last year", 11.6, 26.1),
+    "caregiver_address_change_last_year": (
+        "Primary caregiver 1+ address changes in benefit data last year",
+        11.6,
+        26.1,
+    ),
     "parent_any_sentence_5y": ("Parents/caregivers with any sentence in the last 5 years", 7.2, 25.5),
     "parent_custodial_sentence_5y": ("Parents/caregivers with a custodial sentence, last 5 years", 3.1, 11.1),
     "high_deprivation": ("High deprivation neighbourhood (deciles 8-10, of non-missing)", 36.9, 69.0),
@@ -80,16 +84,18 @@ def calibration_table(children: pl.DataFrame, birth_years: tuple[int, int] = CAL
     rows = []
     for key, (label, all_target, found_target) in TABLE8_TARGETS.items():
         x = study[f"t8_{key}"].to_numpy().astype(float)
-        rows.append({
-            "marker": label,
-            "target_all": all_target,
-            "measured_all": round(100 * x.mean(), 1),
-            "target_findings": found_target,
-            "measured_findings": round(100 * found[f"t8_{key}"].mean(), 1),
-            "expected_findings": round(100 * float(p @ x / p.sum()), 1),
-            "tolerance_all": tolerance(all_target),
-            "tolerance_findings": tolerance(found_target),
-        })
+        rows.append(
+            {
+                "marker": label,
+                "target_all": all_target,
+                "measured_all": round(100 * x.mean(), 1),
+                "target_findings": found_target,
+                "measured_findings": round(100 * found[f"t8_{key}"].mean(), 1),
+                "expected_findings": round(100 * float(p @ x / p.sum()), 1),
+                "tolerance_all": tolerance(all_target),
+                "tolerance_findings": tolerance(found_target),
+            }
+        )
     return pl.DataFrame(rows)
 
 
@@ -98,7 +104,11 @@ def headline_rates(children: pl.DataFrame, birth_years: tuple[int, int] = CALIBR
     months (all births), the oracle AUC, and findings by age 2 per cohort."""
     cohort = children.filter(pl.col("birth_year").is_between(*birth_years))
     study = study_children(children, birth_years)
-    by_year = study.group_by("birth_year").agg((100 * pl.col("finding_by_age_2").mean()).round(2).alias("pct")).sort("birth_year")
+    by_year = (
+        study.group_by("birth_year")
+        .agg((100 * pl.col("finding_by_age_2").mean()).round(2).alias("pct"))
+        .sort("birth_year")
+    )
     return {
         "children": len(study),
         "findings_by_age_2_pct": round(100 * study["finding_by_age_2"].mean(), 2),
@@ -111,8 +121,9 @@ def headline_rates(children: pl.DataFrame, birth_years: tuple[int, int] = CALIBR
     }
 
 
-def solve_outcome_coefficients(children: pl.DataFrame, params: dict, rate_by_age_2: float,
-                               birth_years: tuple[int, int] = CALIBRATION_BIRTH_YEARS) -> dict:
+def solve_outcome_coefficients(
+    children: pl.DataFrame, params: dict, rate_by_age_2: float, birth_years: tuple[int, int] = CALIBRATION_BIRTH_YEARS
+) -> dict:
     """alpha and beta such that, over the study population, E[finding by 2] equals
     `rate_by_age_2` and the expected share of each Table 8 marker among children with
     findings equals Table 8 column 2 (moment matching; the rest of eta is held fixed)."""
@@ -130,8 +141,11 @@ def solve_outcome_coefficients(children: pl.DataFrame, params: dict, rate_by_age
         return np.concatenate([[np.log(p.mean() / rate_by_age_2)], 10 * (shares - targets)])
 
     fit = least_squares(residuals, np.concatenate([[float(out["alpha"])], beta0]), method="lm", xtol=1e-10, ftol=1e-12)
-    return {"alpha": round(float(fit.x[0]), 4), "beta": {k: round(float(v), 4) for k, v in zip(TABLE8_MARKERS, fit.x[1:])},
-            "max_share_error": float(np.abs(residuals(fit.x)[1:] / 10).max())}
+    return {
+        "alpha": round(float(fit.x[0]), 4),
+        "beta": {k: round(float(v), 4) for k, v in zip(TABLE8_MARKERS, fit.x[1:])},
+        "max_share_error": float(np.abs(residuals(fit.x)[1:] / 10).max()),
+    }
 
 
 # The generative knob that moves each marker's prevalence (Table 8 column 1), and how:
@@ -178,8 +192,13 @@ def adjust_prevalence_knobs(params: dict, table: pl.DataFrame, damping: float = 
             params[section][key] = updates[(section, key)] = profile
             continue
         value = float(params[section][key])
-        new = {"add": value + gap, "sub": value - gap, "years": value - 4 * gap, "mul": value * np.exp(0.7 * gap),
-               "inv": value * np.exp(-0.7 * gap)}[how]
+        new = {
+            "add": value + gap,
+            "sub": value - gap,
+            "years": value - 4 * gap,
+            "mul": value * np.exp(0.7 * gap),
+            "inv": value * np.exp(-0.7 * gap),
+        }[how]
         if key.endswith("_share"):
             new = min(new, 0.95)
         updates[(section, key)] = round(float(new), 4)
@@ -194,9 +213,13 @@ def adjust_headline_knobs(params: dict, rates: dict, damping: float = 0.8) -> di
     reg_gap = damping * (_logit(REGISTERED_BY_3_MONTHS / 100) - _logit(rates["registered_by_3_months_pct"] / 100))
     params["registration"]["on_time_logit"] = round(float(params["registration"]["on_time_logit"]) + reg_gap, 4)
     notif_gap = damping * (_logit(NOTIFICATIONS_BY_AGE_2 / 100) - _logit(rates["notifications_by_age_2_pct"] / 100))
-    params["outcomes"]["notification_multiplier"] = round(float(params["outcomes"]["notification_multiplier"]) * float(np.exp(notif_gap)), 4)
-    return {("registration", "on_time_logit"): params["registration"]["on_time_logit"],
-            ("outcomes", "notification_multiplier"): params["outcomes"]["notification_multiplier"]}
+    params["outcomes"]["notification_multiplier"] = round(
+        float(params["outcomes"]["notification_multiplier"]) * float(np.exp(notif_gap)), 4
+    )
+    return {
+        ("registration", "on_time_logit"): params["registration"]["on_time_logit"],
+        ("outcomes", "notification_multiplier"): params["outcomes"]["notification_multiplier"],
+    }
 
 
 def write_world_yaml_values(path, updates: dict) -> None:
@@ -226,8 +249,14 @@ def write_world_yaml_values(path, updates: dict) -> None:
     Path(path).write_text("\n".join(lines) + "\n")
 
 
-def tune(profile: dict, scale: float = 0.2, seed: int = 0, iterations: int = 6, rate_by_age_2: float = 0.0255,
-         birth_years: tuple[int, int] = CALIBRATION_BIRTH_YEARS) -> dict:
+def tune(
+    profile: dict,
+    scale: float = 0.2,
+    seed: int = 0,
+    iterations: int = 6,
+    rate_by_age_2: float = 0.0255,
+    birth_years: tuple[int, int] = CALIBRATION_BIRTH_YEARS,
+) -> dict:
     """Alternate prevalence-knob steps (column 1) and the outcome solve (column 2).
     Returns every updated value keyed as write_world_yaml_values expects."""
     from cmi_assets.synthetic.world import simulate_world
@@ -246,12 +275,21 @@ def tune(profile: dict, scale: float = 0.2, seed: int = 0, iterations: int = 6, 
         params["outcomes"]["beta"] = solved["beta"]
         updates[("outcomes", "alpha")] = solved["alpha"]
         updates.update({("outcomes", "beta", k): v for k, v in solved["beta"].items()})
-        print(f"iteration {i}: worst column-1 gap {worst:.2f} points, column-2 share error {solved['max_share_error']:.4f}", file=sys.stderr)
+        print(
+            f"iteration {i}: worst column-1 gap {worst:.2f} points, column-2 share error {solved['max_share_error']:.4f}",
+            file=sys.stderr,
+        )
     return updates
 
 
-def calibrate(profile: dict, scale: float = 0.3, seed: int = 0, iterations: int = 4, rate_by_age_2: float = 0.0255,
-              birth_years: tuple[int, int] = CALIBRATION_BIRTH_YEARS) -> dict:
+def calibrate(
+    profile: dict,
+    scale: float = 0.3,
+    seed: int = 0,
+    iterations: int = 4,
+    rate_by_age_2: float = 0.0255,
+    birth_years: tuple[int, int] = CALIBRATION_BIRTH_YEARS,
+) -> dict:
     """Fixed point of simulate -> solve (siblings' CP history depends on the outcome model).
     Returns the profile's new `outcomes` alpha/beta."""
     from cmi_assets.synthetic.world import simulate_world
@@ -280,7 +318,10 @@ def main() -> None:
         updates = tune(profile, scale=scale, iterations=iterations)
     else:
         solved = calibrate(profile, scale=scale, iterations=iterations)
-        updates = {("outcomes", "alpha"): solved["alpha"], **{("outcomes", "beta", k): v for k, v in solved["beta"].items()}}
+        updates = {
+            ("outcomes", "alpha"): solved["alpha"],
+            **{("outcomes", "beta", k): v for k, v in solved["beta"].items()},
+        }
     write_world_yaml_values(PROFILES_DIR / "default" / "world.yaml", updates)
     for key, value in updates.items():
         print(".".join(key), value)

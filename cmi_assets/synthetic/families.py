@@ -25,10 +25,16 @@ def draw_birth_events(mothers: Mothers, params: dict, rng: np.random.Generator) 
     kmax = int(fert["max_births"])
     extra = rng.poisson(np.exp(fert["extra_births_lambda_log"] + fert["extra_births_z"] * mothers.z))
     n_births = 1 + np.minimum(extra, kmax - 1)
-    first_age = fert["first_birth_age_median"] + fert["first_birth_age_z"] * mothers.z + fert["first_birth_age_sd"] * rng.standard_normal(n)
+    first_age = (
+        fert["first_birth_age_median"]
+        + fert["first_birth_age_z"] * mothers.z
+        + fert["first_birth_age_sd"] * rng.standard_normal(n)
+    )
     first_age = np.maximum(first_age, fert["min_birth_age"] + rng.random(n) * 2)
     gaps = fert["interval_min_years"] + rng.gamma(
-        fert["interval_shape"], fert["interval_scale_years"] * np.exp(fert["interval_z"] * mothers.z)[:, None], (n, kmax - 1)
+        fert["interval_shape"],
+        fert["interval_scale_years"] * np.exp(fert["interval_z"] * mothers.z)[:, None],
+        (n, kmax - 1),
     )
     ages = np.concatenate([first_age[:, None], first_age[:, None] + np.cumsum(gaps, axis=1)], axis=1)
     parity = np.broadcast_to(np.arange(1, kmax + 1), (n, kmax))
@@ -37,7 +43,9 @@ def draw_birth_events(mothers: Mothers, params: dict, rng: np.random.Generator) 
     keep = (parity <= n_births[:, None]) & (ages <= fert["max_birth_age"]) & (dob <= end)
     mother_index, col = np.nonzero(keep)
     u = rng.random(mother_index.size)
-    plurality = np.where(u < fert["triplet_probability"], 3, np.where(u < fert["triplet_probability"] + fert["twin_probability"], 2, 1))
+    plurality = np.where(
+        u < fert["triplet_probability"], 3, np.where(u < fert["triplet_probability"] + fert["twin_probability"], 2, 1)
+    )
     return pl.DataFrame(
         {
             "mother_index": mother_index.astype("int64"),
@@ -64,7 +72,9 @@ def draw_partnerships(events: pl.DataFrame, z: np.ndarray, params: dict, rng: np
     part = params["partnerships"]
     zz = z[events["mother_index"].to_numpy()]
     parity = events["parity"].to_numpy()
-    new_partner = (parity > 1) & (rng.random(len(events)) < expit(part["new_partner_logit"] + part["new_partner_z"] * zz))
+    new_partner = (parity > 1) & (
+        rng.random(len(events)) < expit(part["new_partner_logit"] + part["new_partner_z"] * zz)
+    )
     frame = events.with_columns(pl.Series("new_partner", new_partner))
     frame = frame.sort("mother_index", "parity").with_columns(
         pl.col("new_partner").cast(pl.Int64).cum_sum().over("mother_index").alias("partner_seq")
@@ -73,9 +83,7 @@ def draw_partnerships(events: pl.DataFrame, z: np.ndarray, params: dict, rng: np
     pz = z[pairs["mother_index"].to_numpy()]
     not_listed = rng.random(len(pairs)) < expit(part["father_not_listed_logit"] + part["father_not_listed_z"] * pz)
     apart = rng.random(len(pairs)) < expit(part["not_cohabiting_logit"] + part["not_cohabiting_z"] * pz)
-    pairs = pairs.with_columns(
-        pl.Series("father_listed", ~not_listed), pl.Series("cohabiting", ~(apart | not_listed))
-    )
+    pairs = pairs.with_columns(pl.Series("father_listed", ~not_listed), pl.Series("cohabiting", ~(apart | not_listed)))
     return frame.drop("new_partner").join(pairs, on=["mother_index", "partner_seq"], how="left")
 
 
@@ -91,7 +99,9 @@ def draw_birth_outcomes(n_children: int, z: np.ndarray, multiple: np.ndarray, pa
     """Gestation (weeks) and birth weight (g) per child: pre-term and low weight more
     likely for disadvantaged mothers and multiple births (Box 1 child marker)."""
     bo = params["birth_outcomes"]
-    preterm = rng.random(n_children) < expit(bo["preterm_logit"] + bo["preterm_z"] * z + bo["preterm_multiple"] * multiple)
+    preterm = rng.random(n_children) < expit(
+        bo["preterm_logit"] + bo["preterm_z"] * z + bo["preterm_multiple"] * multiple
+    )
     gestation = np.where(
         preterm,
         rng.integers(bo["preterm_weeks"][0], bo["preterm_weeks"][1] + 1, n_children),
@@ -102,7 +112,9 @@ def draw_birth_outcomes(n_children: int, z: np.ndarray, multiple: np.ndarray, pa
     return gestation, np.clip(np.rint(weight), 300, 6500).astype("int64")
 
 
-def draw_registration_days(dob: np.ndarray, z: np.ndarray, single: np.ndarray, params: dict, rng: np.random.Generator) -> np.ndarray:
+def draw_registration_days(
+    dob: np.ndarray, z: np.ndarray, single: np.ndarray, params: dict, rng: np.random.Generator
+) -> np.ndarray:
     """Registration date per birth event: ~91% within 91 days, the rest later (up to
     several years) or never (NZ section 11, para 154). MISSING_DAY = not registered by the
     observation end."""
@@ -119,15 +131,27 @@ def draw_registration_days(dob: np.ndarray, z: np.ndarray, single: np.ndarray, p
     return day
 
 
-def draw_benefit_inclusion(dob: np.ndarray, z: np.ndarray, single: np.ndarray, teen: np.ndarray, unregistered: np.ndarray,
-                           params: dict, rng: np.random.Generator) -> dict:
+def draw_benefit_inclusion(
+    dob: np.ndarray,
+    z: np.ndarray,
+    single: np.ndarray,
+    teen: np.ndarray,
+    unregistered: np.ndarray,
+    params: dict,
+    rng: np.random.Generator,
+) -> dict:
     """Per birth event: whether the child is included in a caregiver's benefit by 3 months
     (claim weeks after birth, payments backdated to the birth: NZ para 153) or later in the
     first year, and who the client is (PARENT or a caregiver who is not a birth parent)."""
     ben = params["benefit_at_birth"]
     n = dob.size
     # families slow to register a birth are mostly families known to the benefit system
-    logit = ben["by_3_months_logit"] + ben["by_3_months_z"] * z + ben["by_3_months_single"] * single + ben["by_3_months_teen"] * teen
+    logit = (
+        ben["by_3_months_logit"]
+        + ben["by_3_months_z"] * z
+        + ben["by_3_months_single"] * single
+        + ben["by_3_months_teen"] * teen
+    )
     by_3m = rng.random(n) < expit(logit + ben["by_3_months_unregistered"] * unregistered)
     later = ~by_3m & (rng.random(n) < expit(ben["later_logit"] + ben["by_3_months_z"] * z))
     lo, hi = ben["claim_lag_days"]
@@ -158,8 +182,20 @@ def draw_benefit_inclusion(dob: np.ndarray, z: np.ndarray, single: np.ndarray, t
 # ---------------------------------------------------------------------------------------
 
 PERSON_SCHEMA_ORDER = [
-    "true_person_id", "sex", "dob", "given_name", "middle_name", "family_name", "birth_family_name",
-    "name_change_day", "ethnicity", "z", "mother_id", "father_id", "home_postcode", "role",
+    "true_person_id",
+    "sex",
+    "dob",
+    "given_name",
+    "middle_name",
+    "family_name",
+    "birth_family_name",
+    "name_change_day",
+    "ethnicity",
+    "z",
+    "mother_id",
+    "father_id",
+    "home_postcode",
+    "role",
 ]
 
 
@@ -169,7 +205,9 @@ def draw_middle_names(pools, rng: np.random.Generator, sex: np.ndarray, share: f
     return middle
 
 
-def _adult_frame(ids, sex, dob, given, middle, family, birth_family, change_day, ethnicity, z, postcode, role) -> pl.DataFrame:
+def _adult_frame(
+    ids, sex, dob, given, middle, family, birth_family, change_day, ethnicity, z, postcode, role
+) -> pl.DataFrame:
     n = len(ids)
     return pl.DataFrame(
         {
@@ -191,8 +229,15 @@ def _adult_frame(ids, sex, dob, given, middle, family, birth_family, change_day,
     )
 
 
-def build_families(mothers: Mothers, events: pl.DataFrame, areas: pl.DataFrame, params: dict,
-                   rng: np.random.Generator, pools, first_id: int) -> dict[str, pl.DataFrame]:
+def build_families(
+    mothers: Mothers,
+    events: pl.DataFrame,
+    areas: pl.DataFrame,
+    params: dict,
+    rng: np.random.Generator,
+    pools,
+    first_id: int,
+) -> dict[str, pl.DataFrame]:
     """Persons (mothers, partners, children, caregivers who are not parents), births (one
     row per child) and the caregivers' birth-related benefit spells for one block of
     families. `events` are this block's birth events with `mother_index` into `mothers`."""
@@ -219,9 +264,11 @@ def build_families(mothers: Mothers, events: pl.DataFrame, areas: pl.DataFrame, 
     mother_ethnicity = draw_ethnicity_labels(mothers.group, None, params)
 
     # -- partners (one per mother x partner_seq)
-    pairs = events.select("mother_index", "partner_seq", "father_listed", "cohabiting", "dob_day").group_by(
-        "mother_index", "partner_seq", maintain_order=True
-    ).agg(pl.first("father_listed"), pl.first("cohabiting"), pl.min("dob_day").alias("first_child_day"))
+    pairs = (
+        events.select("mother_index", "partner_seq", "father_listed", "cohabiting", "dob_day")
+        .group_by("mother_index", "partner_seq", maintain_order=True)
+        .agg(pl.first("father_listed"), pl.first("cohabiting"), pl.min("dob_day").alias("first_child_day"))
+    )
     n_p = len(pairs)
     p_m = pairs["mother_index"].to_numpy()
     father_ids = np.arange(next_id, next_id + n_p, dtype="int64")
@@ -230,13 +277,29 @@ def build_families(mothers: Mothers, events: pl.DataFrame, areas: pl.DataFrame, 
     father_dob = np.minimum(mothers.dob[p_m] + gap, pairs["first_child_day"].to_numpy() - years_to_days(16.5))
     father_z = partner_z(mothers.z[p_m], pop["father_z_correlation"], rng)
     same_group = rng.random(n_p) < 0.8
-    father_group = np.where(same_group, mothers.group[p_m], rng.choice(len(pop["groups"]), n_p, p=np.asarray(pop["shares"]) / np.sum(pop["shares"])))
+    father_group = np.where(
+        same_group,
+        mothers.group[p_m],
+        rng.choice(len(pop["groups"]), n_p, p=np.asarray(pop["shares"]) / np.sum(pop["shares"])),
+    )
     father_family = pools.draw_family(rng, n_p)
-    pairs = pairs.with_columns(pl.Series("father_id", father_ids), pl.Series("father_family", father_family), pl.Series("father_group", father_group))
-    events = events.join(pairs.select("mother_index", "partner_seq", "father_id", "father_family", "father_group"), on=["mother_index", "partner_seq"], how="left").sort("event_id")
+    pairs = pairs.with_columns(
+        pl.Series("father_id", father_ids),
+        pl.Series("father_family", father_family),
+        pl.Series("father_group", father_group),
+    )
+    events = events.join(
+        pairs.select("mother_index", "partner_seq", "father_id", "father_family", "father_group"),
+        on=["mother_index", "partner_seq"],
+        how="left",
+    ).sort("event_id")
 
     # -- a mother may take the surname of her first cohabiting, listed partner
-    takes = pairs.filter(pl.col("cohabiting") & pl.col("father_listed")).group_by("mother_index", maintain_order=True).first()
+    takes = (
+        pairs.filter(pl.col("cohabiting") & pl.col("father_listed"))
+        .group_by("mother_index", maintain_order=True)
+        .first()
+    )
     takes = takes.filter(pl.Series(rng.random(len(takes)) < part["mother_takes_surname"]))
     change_day = np.full(n_m, MISSING_DAY, dtype="int64")
     mother_family = mother_birth_family.copy()
@@ -263,20 +326,32 @@ def build_families(mothers: Mothers, events: pl.DataFrame, areas: pl.DataFrame, 
         similar = pools.draw_similar_given(rng, given[first_of_set], sex[later_twin])
         given[later_twin] = np.where(same & (sex[later_twin] == sex[first_of_set]), given[first_of_set], similar)
         same_name_rows = np.flatnonzero(later_twin)[given[later_twin] == given[first_of_set]]
-        middle[same_name_rows] = pools.draw_similar_given(rng, np.where(middle[same_name_rows] == None, given[same_name_rows], middle[same_name_rows]), sex[same_name_rows])  # noqa: E711
+        middle[same_name_rows] = pools.draw_similar_given(
+            rng,
+            np.where(np.equal(middle[same_name_rows], None), given[same_name_rows], middle[same_name_rows]),
+            sex[same_name_rows],
+        )  # noqa: E711
     ev = lambda col: events[col].to_numpy()[child_event]  # noqa: E731
     c_m = ev("mother_index")
     c_dob = ev("dob_day")
     listed, cohab = ev("father_listed"), ev("cohabiting")
-    mother_surname_then = np.where((change_day[c_m] != MISSING_DAY) & (change_day[c_m] <= c_dob), mother_family[c_m], mother_birth_family[c_m])
+    mother_surname_then = np.where(
+        (change_day[c_m] != MISSING_DAY) & (change_day[c_m] <= c_dob), mother_family[c_m], mother_birth_family[c_m]
+    )
     # twins share one draw for the surname rule
     takes_father = (rng.random(len(events)) < part["child_takes_father_surname"])[child_event] & listed & cohab
     child_family = np.where(takes_father, ev("father_family"), mother_surname_then).astype(object)
-    hyphen = (rng.random(len(events)) < part["hyphenated_surname"])[child_event] & listed & (ev("father_family") != mother_surname_then)
+    hyphen = (
+        (rng.random(len(events)) < part["hyphenated_surname"])[child_event]
+        & listed
+        & (ev("father_family") != mother_surname_then)
+    )
     child_family[hyphen] = mother_surname_then[hyphen] + "-" + ev("father_family")[hyphen]
     second_group = np.where(
         rng.random(n_c) < pop["second_ethnicity_share"],
-        np.where(ev("father_group") != mothers.group[c_m], ev("father_group"), rng.integers(0, len(pop["groups"]), n_c)),
+        np.where(
+            ev("father_group") != mothers.group[c_m], ev("father_group"), rng.integers(0, len(pop["groups"]), n_c)
+        ),
         -1,
     )
     child_ethnicity = draw_ethnicity_labels(mothers.group[c_m], second_group, params)
@@ -303,13 +378,29 @@ def build_families(mothers: Mothers, events: pl.DataFrame, areas: pl.DataFrame, 
         grand_id[need_grand] = ids
         dob_g = mothers.dob[need_grand] - years_to_days(rng.uniform(17, 32, need_grand.size))
         zg = 0.7 * mothers.z[need_grand] + np.sqrt(1 - 0.49) * rng.standard_normal(need_grand.size)
-        extra_frames.append(_adult_frame(ids, np.full(ids.size, "F"), dob_g, pools.draw_given(rng, np.full(ids.size, "F")),
-                                         draw_middle_names(pools, rng, np.full(ids.size, "F")), mother_birth_family[need_grand],
-                                         mother_birth_family[need_grand], np.full(ids.size, MISSING_DAY), mother_ethnicity[need_grand], zg,
-                                         mother_postcode[need_grand], "grandparent"))
+        extra_frames.append(
+            _adult_frame(
+                ids,
+                np.full(ids.size, "F"),
+                dob_g,
+                pools.draw_given(rng, np.full(ids.size, "F")),
+                draw_middle_names(pools, rng, np.full(ids.size, "F")),
+                mother_birth_family[need_grand],
+                mother_birth_family[need_grand],
+                np.full(ids.size, MISSING_DAY),
+                mother_ethnicity[need_grand],
+                zg,
+                mother_postcode[need_grand],
+                "grandparent",
+            )
+        )
     g_rows = included & (rel == "GRANDPARENT")
     caregiver[g_rows] = grand_id[m_idx[g_rows]]
-    for code, sex_code, role in (("STEP", "M", "step_parent"), ("OTHER_RELATIVE", "F", "other_relative"), ("NON_RELATIVE", "F", "non_relative")):
+    for code, sex_code, role in (
+        ("STEP", "M", "step_parent"),
+        ("OTHER_RELATIVE", "F", "other_relative"),
+        ("NON_RELATIVE", "F", "non_relative"),
+    ):
         rows = np.flatnonzero(included & (rel == code))
         if not rows.size:
             continue
@@ -317,42 +408,97 @@ def build_families(mothers: Mothers, events: pl.DataFrame, areas: pl.DataFrame, 
         next_id += rows.size
         caregiver[rows] = ids
         base_dob = mothers.dob[m_idx[rows]]
-        offset = {"STEP": rng.normal(3, 4, rows.size), "OTHER_RELATIVE": rng.normal(0, 6, rows.size), "NON_RELATIVE": rng.normal(8, 10, rows.size)}[code]
+        offset = {
+            "STEP": rng.normal(3, 4, rows.size),
+            "OTHER_RELATIVE": rng.normal(0, 6, rows.size),
+            "NON_RELATIVE": rng.normal(8, 10, rows.size),
+        }[code]
         dob_x = np.minimum(base_dob + years_to_days(offset), events["dob_day"].to_numpy()[rows] - years_to_days(18))
         zx = partner_z(zz[rows], 0.6, rng)
         fam = mother_birth_family[m_idx[rows]] if code == "OTHER_RELATIVE" else pools.draw_family(rng, rows.size)
-        extra_frames.append(_adult_frame(ids, np.full(rows.size, sex_code), dob_x, pools.draw_given(rng, np.full(rows.size, sex_code)),
-                                         draw_middle_names(pools, rng, np.full(rows.size, sex_code)), fam, fam,
-                                         np.full(rows.size, MISSING_DAY), mother_ethnicity[m_idx[rows]], zx,
-                                         mother_postcode[m_idx[rows]], role))
+        extra_frames.append(
+            _adult_frame(
+                ids,
+                np.full(rows.size, sex_code),
+                dob_x,
+                pools.draw_given(rng, np.full(rows.size, sex_code)),
+                draw_middle_names(pools, rng, np.full(rows.size, sex_code)),
+                fam,
+                fam,
+                np.full(rows.size, MISSING_DAY),
+                mother_ethnicity[m_idx[rows]],
+                zx,
+                mother_postcode[m_idx[rows]],
+                role,
+            )
+        )
 
     # the caregiver's benefit spell around the birth; the partner on it where one lives there
     spell_rows = np.flatnonzero(included)
     single_rows = single[spell_rows] | (rel[spell_rows] != "PARENT")
-    partner = np.where(rel[spell_rows] == "PARENT", np.where(single[spell_rows], -1, events["father_id"].to_numpy()[spell_rows]),
-                       np.where(rel[spell_rows] == "STEP", mother_ids[m_idx[spell_rows]], -1))
+    partner = np.where(
+        rel[spell_rows] == "PARENT",
+        np.where(single[spell_rows], -1, events["father_id"].to_numpy()[spell_rows]),
+        np.where(rel[spell_rows] == "STEP", mother_ids[m_idx[spell_rows]], -1),
+    )
     birth_spells = pl.DataFrame(
         {
             "person_id": caregiver[spell_rows],
             "start_day": incl["spell_start_day"][spell_rows],
             "end_day": incl["spell_end_day"][spell_rows],
-            "benefit_type": np.where(single_rows & (rel[spell_rows] != "STEP"), "SPB", np.where(rng.random(spell_rows.size) < 0.7, "UB", "OTH")),
+            "benefit_type": np.where(
+                single_rows & (rel[spell_rows] != "STEP"),
+                "SPB",
+                np.where(rng.random(spell_rows.size) < 0.7, "UB", "OTH"),
+            ),
             "partner_id": partner.astype("int64"),
         }
     ).with_columns(pl.when(pl.col("partner_id") >= 0).then(pl.col("partner_id")).alias("partner_id"))
 
     # -- persons frame
-    mothers_frame = _adult_frame(mother_ids, np.full(n_m, "F"), mothers.dob, mother_given, mother_middle, mother_family,
-                                 mother_birth_family, change_day, mother_ethnicity, mothers.z, mother_postcode, "mother")
-    father_ethnicity = draw_ethnicity_labels(father_group, None, params)
-    fathers_frame = _adult_frame(father_ids, np.full(n_p, "M"), father_dob, pools.draw_given(rng, np.full(n_p, "M")),
-                                 draw_middle_names(pools, rng, np.full(n_p, "M")), father_family, father_family,
-                                 np.full(n_p, MISSING_DAY), father_ethnicity, father_z,
-                                 draw_home_postcodes(father_z, areas, params, rng), "father")
-    children_frame = _adult_frame(child_ids, sex, c_dob, given, middle, child_family, child_family, np.full(n_c, MISSING_DAY),
-                                  child_ethnicity, mothers.z[c_m], mother_postcode[c_m], "child").with_columns(
-        pl.Series("mother_id", mother_ids[c_m]), pl.Series("father_id", ev("father_id"))
+    mothers_frame = _adult_frame(
+        mother_ids,
+        np.full(n_m, "F"),
+        mothers.dob,
+        mother_given,
+        mother_middle,
+        mother_family,
+        mother_birth_family,
+        change_day,
+        mother_ethnicity,
+        mothers.z,
+        mother_postcode,
+        "mother",
     )
+    father_ethnicity = draw_ethnicity_labels(father_group, None, params)
+    fathers_frame = _adult_frame(
+        father_ids,
+        np.full(n_p, "M"),
+        father_dob,
+        pools.draw_given(rng, np.full(n_p, "M")),
+        draw_middle_names(pools, rng, np.full(n_p, "M")),
+        father_family,
+        father_family,
+        np.full(n_p, MISSING_DAY),
+        father_ethnicity,
+        father_z,
+        draw_home_postcodes(father_z, areas, params, rng),
+        "father",
+    )
+    children_frame = _adult_frame(
+        child_ids,
+        sex,
+        c_dob,
+        given,
+        middle,
+        child_family,
+        child_family,
+        np.full(n_c, MISSING_DAY),
+        child_ethnicity,
+        mothers.z[c_m],
+        mother_postcode[c_m],
+        "child",
+    ).with_columns(pl.Series("mother_id", mother_ids[c_m]), pl.Series("father_id", ev("father_id")))
     persons = pl.concat([mothers_frame, fathers_frame, children_frame, *extra_frames], how="vertical")
 
     births = pl.DataFrame(
@@ -379,7 +525,9 @@ def build_families(mothers: Mothers, events: pl.DataFrame, areas: pl.DataFrame, 
             "claim_day": incl["claim_day"][child_event],
             "inclusion_start_day": incl["inclusion_start_day"][child_event],
             "caregiver_id": caregiver[child_event],
-            "caregiver_relationship": pl.Series(np.where(included[child_event], rel[child_event], "")).replace("", None),
+            "caregiver_relationship": pl.Series(np.where(included[child_event], rel[child_event], "")).replace(
+                "", None
+            ),
             "z": mothers.z[c_m],
         }
     )

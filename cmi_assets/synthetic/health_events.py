@@ -37,31 +37,72 @@ def draw_maternity(births: pl.DataFrame, persons: pl.DataFrame, params: dict, rn
     smoker = rng.random(n) < expit(h["smoking_logit"] + h["smoking_z"] * ev["z"].to_numpy())
     smoking = np.where(rng.random(n) < h["smoking_unknown_share"], "U", np.where(smoker, "Y", "N"))
     return ev.select(
-        pl.col("mother_id").alias("person_id"), "dob_day", "plurality", "gestation_weeks", pl.col("birth_postcode").alias("postcode"), "event_id", "child_id"
+        pl.col("mother_id").alias("person_id"),
+        "dob_day",
+        "plurality",
+        "gestation_weeks",
+        pl.col("birth_postcode").alias("postcode"),
+        "event_id",
+        "child_id",
     ).with_columns(pl.Series("smoking_at_booking", smoking))
 
 
-def draw_hospitalisations(births: pl.DataFrame, reports: pl.DataFrame, findings: pl.DataFrame, undetected: pl.DataFrame,
-                          incidents: pl.DataFrame, params: dict, rng: np.random.Generator) -> pl.DataFrame:
+def draw_hospitalisations(
+    births: pl.DataFrame,
+    reports: pl.DataFrame,
+    findings: pl.DataFrame,
+    undetected: pl.DataFrame,
+    incidents: pl.DataFrame,
+    params: dict,
+    rng: np.random.Generator,
+) -> pl.DataFrame:
     """Admissions: physical-abuse findings (some coded T74, infants often S06), undetected
     physical maltreatment (injury codes without T74), accidental injuries, birth
     abnormalities, and mothers' assault admissions after family violence."""
     h = params["health"]
     lo, hi = _window(params)
     frames = []
-    phys = findings.filter((pl.col("abuse_type") == "PHYSICAL") & (pl.col("finding") == "SUBSTANTIATED")).select("report_id").unique()
-    phys = reports.join(phys, on="report_id").select("person_id", "notification_day").join(
-        births.select(pl.col("child_id").alias("person_id"), "dob_day"), on="person_id")
+    phys = (
+        findings.filter((pl.col("abuse_type") == "PHYSICAL") & (pl.col("finding") == "SUBSTANTIATED"))
+        .select("report_id")
+        .unique()
+    )
+    phys = (
+        reports.join(phys, on="report_id")
+        .select("person_id", "notification_day")
+        .join(births.select(pl.col("child_id").alias("person_id"), "dob_day"), on="person_id")
+    )
     phys = phys.filter(pl.Series(rng.random(len(phys)) < h["physical_finding_admission_share"]))
     infant = (phys["notification_day"] - phys["dob_day"]).to_numpy() < 365
     n = len(phys)
-    code = np.where(rng.random(n) < 0.5, rng.choice(MALTREATMENT_SYNDROME, n), np.where(infant, rng.choice(INTRACRANIAL, n), rng.choice(LONG_BONE, n)))
-    frames.append(_admissions(phys["person_id"].to_numpy(), phys["notification_day"].to_numpy() - rng.integers(0, 4, n), code, rng.choice(ASSAULT_CAUSE, n), rng, "maltreatment"))
+    code = np.where(
+        rng.random(n) < 0.5,
+        rng.choice(MALTREATMENT_SYNDROME, n),
+        np.where(infant, rng.choice(INTRACRANIAL, n), rng.choice(LONG_BONE, n)),
+    )
+    frames.append(
+        _admissions(
+            phys["person_id"].to_numpy(),
+            phys["notification_day"].to_numpy() - rng.integers(0, 4, n),
+            code,
+            rng.choice(ASSAULT_CAUSE, n),
+            rng,
+            "maltreatment",
+        )
+    )
     und = undetected.filter("physical")
     und = und.filter(pl.Series(rng.random(len(und)) < h["undetected_physical_admission_share"]))
     m = len(und)
-    frames.append(_admissions(und["person_id"].to_numpy(), und["episode_day"].to_numpy(), np.where(rng.random(m) < 0.5, rng.choice(INTRACRANIAL, m), rng.choice(LONG_BONE, m)),
-                              np.full(m, None), rng, "undetected_maltreatment"))
+    frames.append(
+        _admissions(
+            und["person_id"].to_numpy(),
+            und["episode_day"].to_numpy(),
+            np.where(rng.random(m) < 0.5, rng.choice(INTRACRANIAL, m), rng.choice(LONG_BONE, m)),
+            np.full(m, None),
+            rng,
+            "undetected_maltreatment",
+        )
+    )
     # accidental injuries ages 0-17 and birth abnormalities
     dob = births["dob_day"].to_numpy()
     years = np.clip((np.minimum(dob + 6575, hi) - np.maximum(dob, lo)) / 365.25, 0, None)
@@ -69,16 +110,52 @@ def draw_hospitalisations(births: pl.DataFrame, reports: pl.DataFrame, findings:
     rows = np.repeat(np.arange(len(births)), counts)
     start, stop = np.maximum(dob[rows], lo), np.minimum(dob[rows] + 6575, hi)
     day = start + (rng.random(rows.size) * np.maximum(stop - start, 1)).astype("int64")
-    frames.append(_admissions(births["child_id"].to_numpy()[rows], day, rng.choice(ACCIDENT, rows.size), rng.choice(ACCIDENT_CAUSE, rows.size), rng, "accident"))
+    frames.append(
+        _admissions(
+            births["child_id"].to_numpy()[rows],
+            day,
+            rng.choice(ACCIDENT, rows.size),
+            rng.choice(ACCIDENT_CAUSE, rows.size),
+            rng,
+            "accident",
+        )
+    )
     abn = rng.random(len(births)) < h["birth_abnormality_share"]
-    frames.append(_admissions(births["child_id"].to_numpy()[abn], dob[abn] + rng.integers(0, 30, abn.sum()), rng.choice(BIRTH_ABNORMALITY, abn.sum()), np.full(abn.sum(), None), rng, "birth_abnormality"))
-    fv = incidents.filter(pl.Series(rng.random(len(incidents)) < params["family_violence"]["mother_assault_admission_share"]))
+    frames.append(
+        _admissions(
+            births["child_id"].to_numpy()[abn],
+            dob[abn] + rng.integers(0, 30, abn.sum()),
+            rng.choice(BIRTH_ABNORMALITY, abn.sum()),
+            np.full(abn.sum(), None),
+            rng,
+            "birth_abnormality",
+        )
+    )
+    fv = incidents.filter(
+        pl.Series(rng.random(len(incidents)) < params["family_violence"]["mother_assault_admission_share"])
+    )
     k = len(fv)
-    frames.append(_admissions(fv["mother_id"].to_numpy(), fv["incident_day"].to_numpy(), rng.choice(ASSAULT_INJURY, k), rng.choice(ASSAULT_CAUSE, k), rng, "mother_assault"))
+    frames.append(
+        _admissions(
+            fv["mother_id"].to_numpy(),
+            fv["incident_day"].to_numpy(),
+            rng.choice(ASSAULT_INJURY, k),
+            rng.choice(ASSAULT_CAUSE, k),
+            rng,
+            "mother_assault",
+        )
+    )
     out = pl.concat(frames)
-    return out.filter(pl.col("admit_day").is_between(lo, hi)).with_columns(
-        pl.when(pl.col("discharge_day") > hi).then(MISSING_DAY).otherwise(pl.col("discharge_day")).alias("discharge_day")
-    ).sort("person_id", "admit_day")
+    return (
+        out.filter(pl.col("admit_day").is_between(lo, hi))
+        .with_columns(
+            pl.when(pl.col("discharge_day") > hi)
+            .then(MISSING_DAY)
+            .otherwise(pl.col("discharge_day"))
+            .alias("discharge_day")
+        )
+        .sort("person_id", "admit_day")
+    )
 
 
 def _admissions(person_id, admit_day, diagnosis, external_cause, rng, origin: str) -> pl.DataFrame:

@@ -15,8 +15,8 @@ CHAGE, fills the realism columns and formats.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import polars as pl
@@ -149,7 +149,8 @@ def dob_sex_conflicts(frame: pl.DataFrame, dq_by_fy: Mapping[int, Mapping], rng)
     return (
         frame.join(pairs, on=["CHID", "SUBYR"], how="left", maintain_order="left")
         .with_columns(
-            CHSEX=pl.when(sex_error).then(pl.when(pl.col("CHSEX") == "1").then(pl.lit("2")).otherwise(pl.lit("1")))
+            CHSEX=pl.when(sex_error)
+            .then(pl.when(pl.col("CHSEX") == "1").then(pl.lit("2")).otherwise(pl.lit("1")))
             .otherwise(pl.col("CHSEX")),
             CHBDATE=pl.when(dob_error).then(shifted_dob).otherwise(pl.col("CHBDATE")),
         )
@@ -184,7 +185,10 @@ def missing_ages(frame: pl.DataFrame, dq_by_fy: Mapping[int, Mapping], rng) -> p
     missing = rng.random(n) < _rate(frame, dq_by_fy, "missing_age")
     blank = rng.random(n) < _rate(frame, dq_by_fy, "missing_age_blank")
     return frame.with_columns(
-        CHAGE=pl.when(pl.Series(missing & blank)).then(None).when(pl.Series(missing)).then(pl.lit(CHAGE_UNKNOWN))
+        CHAGE=pl.when(pl.Series(missing & blank))
+        .then(None)
+        .when(pl.Series(missing))
+        .then(pl.lit(CHAGE_UNKNOWN))
         .otherwise(pl.col("CHAGE")),
         CHBDATE=pl.when(pl.Series(missing)).then(None).otherwise(pl.col("CHBDATE")),
     )
@@ -215,20 +219,26 @@ def out_of_state_and_unknown_counties(frame: pl.DataFrame, dq_by_fy: Mapping[int
     unknown = _rate(frame, dq_by_fy, "unknown_county")
     child_draw, report_draw = rng.random(n), rng.random(n)
     return frame.with_columns(
-        CHCNTY=pl.when(pl.Series(child_draw < out_of_state)).then(pl.lit(OUT_OF_STATE_COUNTY))
-        .when(pl.Series(child_draw < out_of_state + unknown)).then(pl.lit(UNKNOWN_COUNTY))
+        CHCNTY=pl.when(pl.Series(child_draw < out_of_state))
+        .then(pl.lit(OUT_OF_STATE_COUNTY))
+        .when(pl.Series(child_draw < out_of_state + unknown))
+        .then(pl.lit(UNKNOWN_COUNTY))
         .otherwise(pl.col("CHCNTY")),
-        RPTCNTY=pl.when(pl.Series(report_draw < out_of_state / 5)).then(pl.lit(OUT_OF_STATE_COUNTY))
-        .when(pl.Series(report_draw < out_of_state / 5 + unknown)).then(pl.lit(UNKNOWN_COUNTY))
+        RPTCNTY=pl.when(pl.Series(report_draw < out_of_state / 5))
+        .then(pl.lit(OUT_OF_STATE_COUNTY))
+        .when(pl.Series(report_draw < out_of_state / 5 + unknown))
+        .then(pl.lit(UNKNOWN_COUNTY))
         .otherwise(pl.col("RPTCNTY")),
-    )  # fmt: skip
+    )
 
 
 def unknown_maltreatment_death(frame: pl.DataFrame, dq_by_fy: Mapping[int, Mapping], rng) -> pl.DataFrame:
     """MALDEATH 9 (unknown) instead of 2 (no); a death (1) is never blurred."""
     unknown = rng.random(frame.height) < _rate(frame, dq_by_fy, "maldeath_unknown")
     return frame.with_columns(
-        MALDEATH=pl.when(pl.Series(unknown) & (pl.col("MALDEATH") != "1")).then(pl.lit("9")).otherwise(pl.col("MALDEATH"))
+        MALDEATH=pl.when(pl.Series(unknown) & (pl.col("MALDEATH") != "1"))
+        .then(pl.lit("9"))
+        .otherwise(pl.col("MALDEATH"))
     )
 
 
@@ -254,19 +264,23 @@ def prior_victim(frame: pl.DataFrame, first_victim_days: pl.DataFrame, rng) -> p
     return (
         frame.join(first_victim_days, on="CHID", how="left", maintain_order="left")
         .with_columns(
-            CHPRIOR=pl.when(pl.Series(unknown)).then(pl.lit("9"))
-            .when((pl.col("RPTDT") > pl.col("first_victim_day")).fill_null(False)).then(pl.lit("1"))
+            CHPRIOR=pl.when(pl.Series(unknown))
+            .then(pl.lit("9"))
+            .when((pl.col("RPTDT") > pl.col("first_victim_day")).fill_null(False))
+            .then(pl.lit("1"))
             .otherwise(pl.lit("2"))
         )
         .drop("first_victim_day")
-    )  # fmt: skip
+    )
 
 
 def fill_realism_columns(frame: pl.DataFrame, reports_cfg: Mapping, rng) -> pl.DataFrame:
     """NOTIFS (per report), CHLVNG and CHMIL (per row) when the input does not carry them."""
     if "NOTIFS" not in frame.columns:
         report_ids = frame.select("RPTID").unique().sort("RPTID")
-        report_ids = report_ids.with_columns(pl.Series("NOTIFS", choice_from(reports_cfg["notifications"], report_ids.height, rng)))
+        report_ids = report_ids.with_columns(
+            pl.Series("NOTIFS", choice_from(reports_cfg["notifications"], report_ids.height, rng))
+        )
         frame = frame.join(report_ids, on="RPTID", how="left", maintain_order="left")
     n = frame.height
     if "CHLVNG" not in frame.columns:
@@ -317,7 +331,9 @@ def rows_for_child_files(reports: pl.DataFrame, fiscal_years: list[int]) -> pl.D
     later ones, see `first_victimization_days`). The home state's rows cut to these block by
     block (a child's rows are all in one block) give the same Child Files without holding
     its whole report history in memory."""
-    in_files = pl.col("RPTDISDT").is_not_null() & fiscal_year(pl.col("RPTDISDT")).is_between(fiscal_years[0], fiscal_years[-1])
+    in_files = pl.col("RPTDISDT").is_not_null() & fiscal_year(pl.col("RPTDISDT")).is_between(
+        fiscal_years[0], fiscal_years[-1]
+    )
     first_victim_day = pl.col("RPTDT").filter(is_victim_record()).min().over("CHID")
     return reports.filter(in_files | (is_victim_record() & (pl.col("RPTDT") == first_victim_day)))
 
@@ -342,9 +358,14 @@ class _TruthWriter:
     """Streams ncands_record_persons.parquet one state at a time."""
 
     schema = pa.schema(
-        [("agency", pa.string()), ("record_type", pa.string()), ("record_key", pa.string()),
-         ("slot", pa.string()), ("true_person_id", pa.int64())]
-    )  # fmt: skip
+        [
+            ("agency", pa.string()),
+            ("record_type", pa.string()),
+            ("record_key", pa.string()),
+            ("slot", pa.string()),
+            ("true_person_id", pa.int64()),
+        ]
+    )
 
     def __init__(self, path: Path):
         self.writer = pq.ParquetWriter(path, self.schema)
@@ -406,17 +427,24 @@ def write_ncands(
                 continue
             entry = entries[row["state"]]
             model = StateModel(
-                state=row["state"], state_number=row["state_number"], size=row["size"],
-                state_effect=row["state_effect"], expected_rate=row["expected_rate"],
+                state=row["state"],
+                state_number=row["state_number"],
+                size=row["size"],
+                state_effect=row["state_effect"],
+                expected_rate=row["expected_rate"],
                 indicated_share=float(entry.get("indicated_share", cfg["victim_histories"]["indicated_share"])),
-            )  # fmt: skip
+            )
             reports = state_report_rows(
                 model, cfg, first_day, family_first_day, last_day, component_rng(seed, f"ncands {row['state']}")
             )
-            files += _write_state(reports, row["state"], cfg, entries.get(row["state"]), folder, truth, seed, rows_by_fy)
+            files += _write_state(
+                reports, row["state"], cfg, entries.get(row["state"]), folder, truth, seed, rows_by_fy
+            )
             state_rows.append({**row, "is_home": False})
         if home_state is not None:
-            files += _write_state(home_reports, home_state, cfg, entries.get(home_state), folder, truth, seed, rows_by_fy)
+            files += _write_state(
+                home_reports, home_state, cfg, entries.get(home_state), folder, truth, seed, rows_by_fy
+            )
             state_rows.append(_home_state_row(home_state, home_reports, entries.get(home_state)))
     finally:
         truth.close()

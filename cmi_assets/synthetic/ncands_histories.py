@@ -41,10 +41,26 @@ RACE_FLAGS = ("CHRACAI", "CHRACAS", "CHRACBL", "CHRACNH", "CHRACWH", "CHRACUD")
 MALTREATMENT_SLOTS = (("CHMAL1", "MAL1LEV"), ("CHMAL2", "MAL2LEV"), ("CHMAL3", "MAL3LEV"), ("CHMAL4", "MAL4LEV"))
 # Report-child columns handed to to_child_file (the world simulator's home_reports schema).
 REPORT_COLUMNS = (
-    "STATERR", "RPTID", "CHID", "RPTDT", "INVDATE", "RPTSRC", "RPTDISP", "RPTDISDT", "CHBDATE",
-    "CHSEX", *RACE_FLAGS, "CHETHN", "RPTCNTY", "CHCNTY",
-    *(c for slot in MALTREATMENT_SLOTS for c in slot), "MALDEATH", "INCIDDT", "AFCARSID", "true_person_id",
-)  # fmt: skip
+    "STATERR",
+    "RPTID",
+    "CHID",
+    "RPTDT",
+    "INVDATE",
+    "RPTSRC",
+    "RPTDISP",
+    "RPTDISDT",
+    "CHBDATE",
+    "CHSEX",
+    *RACE_FLAGS,
+    "CHETHN",
+    "RPTCNTY",
+    "CHCNTY",
+    *(c for slot in MALTREATMENT_SLOTS for c in slot),
+    "MALDEATH",
+    "INCIDDT",
+    "AFCARSID",
+    "true_person_id",
+)
 # Disposition of a report that is not a victimization -> level of each of its maltreatments.
 LEVEL_CODES = ["1", "2", "3", "4", "5", "6", "7", "8", "88", "99"]  # MALnLEV (element #27 ...)
 NONVICTIM_LEVEL = {"03": "3", "04": "4", "05": "5", "06": "6", "07": "7", "88": "88", "99": "99"}
@@ -268,7 +284,9 @@ def children_frame(
 # --------------------------------------------------------------------------- victim histories
 
 
-def continuing_age_mix(shares: np.ndarray, rate: float, later: float, lag_mean: float, later_lag_mean: float) -> np.ndarray:
+def continuing_age_mix(
+    shares: np.ndarray, rate: float, later: float, lag_mean: float, later_lag_mean: float
+) -> np.ndarray:
     """Age-group mix of children whose first victimization in a FY continues an earlier
     history: ages of the target mix moved on by one recurrence or later-victimization
     lag (a deterministic grid, not a sample); those reaching 18 drop out."""
@@ -372,16 +390,20 @@ def victim_report_rows(chains: pl.DataFrame, cfg: dict, last_day: int, rng) -> p
     frames.append(_rows(child[rereport], re_day, re_incident, "victim", np.zeros(k, bool)))
     k = int(duplicate.sum())
     frames.append(
-        _rows(child[duplicate], day[duplicate] + rng.integers(15, 121, size=k), incident[duplicate], "victim",
-              np.zeros(k, bool))
-    )  # fmt: skip
+        _rows(
+            child[duplicate],
+            day[duplicate] + rng.integers(15, 121, size=k),
+            incident[duplicate],
+            "victim",
+            np.zeros(k, bool),
+        )
+    )
     k = int(nonvictim.sum())
     shift = rng.integers(-365, 366, size=k)
     shift = np.where(death[nonvictim], -np.abs(shift), shift)  # nothing after a fatal report
     nv_day = day[nonvictim] + shift
     disposition = choice_from(cfg["nonvictim_families"]["dispositions"], k, rng)
-    frames.append(_rows(child[nonvictim], nv_day, nv_day - rng.integers(0, 15, size=k), disposition,
-                        np.zeros(k, bool)))  # fmt: skip
+    frames.append(_rows(child[nonvictim], nv_day, nv_day - rng.integers(0, 15, size=k), disposition, np.zeros(k, bool)))
     rows = pl.concat(frames).filter(pl.col("day") <= last_day)
     return _no_reports_after_death(rows)
 
@@ -407,12 +429,15 @@ def _no_reports_after_death(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def victim_histories(state: StateModel, cfg: dict, first_day: int, last_day: int, rng) -> tuple[pl.DataFrame, pl.DataFrame]:
+def victim_histories(
+    state: StateModel, cfg: dict, first_day: int, last_day: int, rng
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Children with victim histories starting in [first_day, last_day] and their report
     rows (before report details): (children, rows)."""
     histories, recurrence = cfg["victim_histories"], cfg["recurrence"]
-    per_starter = victims_per_starter(state.expected_rate, histories["later_victimization"],
-                                      histories["recurrence_lag_mean_days"])  # fmt: skip
+    per_starter = victims_per_starter(
+        state.expected_rate, histories["later_victimization"], histories["recurrence_lag_mean_days"]
+    )
     years = (last_day - first_day + 1) / 365.25
     n = int(rng.poisson(state.size / per_starter * years))
     start_day = first_day + np.sort(rng.integers(0, last_day - first_day + 1, size=n))
@@ -457,8 +482,11 @@ def nonvictim_families(
     eldest_age = rng.integers(0, 18 * 365, size=n_families)
     birth_order = np.arange(n) - np.repeat(np.cumsum(n_children) - n_children, n_children)
     gap = np.where(birth_order > 0, rng.integers(365, 5 * 365, size=n), 0)
-    dob = first_report_day[family_of_child] - eldest_age[family_of_child] + np.cumsum(gap) - _family_cumsum(
-        gap, n_children
+    dob = (
+        first_report_day[family_of_child]
+        - eldest_age[family_of_child]
+        + np.cumsum(gap)
+        - _family_cumsum(gap, n_children)
     )
     race_group, _ = draw_race_groups(cfg["recurrence"], n_families, rng)
     children = children_frame(state, first_child, dob, race_group[family_of_child], families["afcars_share"], cfg, rng)
@@ -473,8 +501,14 @@ def nonvictim_families(
     ).with_columns(incident_day=_family_incident_days(report_day, cfg["reports"], rng))
     rows = (
         reports.join(
-            pl.DataFrame({"family": family_of_child, "child": np.arange(first_child, first_child + n),
-                          "dob_day": dob, "birth_order": birth_order}),  # fmt: skip
+            pl.DataFrame(
+                {
+                    "family": family_of_child,
+                    "child": np.arange(first_child, first_child + n),
+                    "dob_day": dob,
+                    "birth_order": birth_order,
+                }
+            ),
             on="family",
             maintain_order="left_right",
         )
@@ -503,8 +537,9 @@ def _family_cumsum(gap: np.ndarray, n_children: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- report details
 
 
-def maltreatment_columns(kind: np.ndarray, no_allegation: np.ndarray, death: np.ndarray, indicated_share: float,
-                         cfg: dict, rng) -> dict[str, pl.Series]:  # fmt: skip
+def maltreatment_columns(
+    kind: np.ndarray, no_allegation: np.ndarray, death: np.ndarray, indicated_share: float, cfg: dict, rng
+) -> dict[str, pl.Series]:
     """CHMAL1-4 and MAL1LEV-4 per report-child row (section 6, elements #26-33): 1-4
     distinct maltreatment types; a victim row has at least one substantiated or indicated
     level (in a random slot, other slots substantiated or not), a non-victim row the level
@@ -565,7 +600,8 @@ def report_detail_columns(n_reports: int, report_day: np.ndarray, cfg: dict, rng
     reports = cfg["reports"]
     inv_lag = rng.poisson(reports["investigation_lag_mean_days"], n_reports)
     disp_lag = np.floor(
-        reports["disposition_lag_median_days"] * np.exp(reports["disposition_lag_sigma"] * rng.standard_normal(n_reports))
+        reports["disposition_lag_median_days"]
+        * np.exp(reports["disposition_lag_sigma"] * rng.standard_normal(n_reports))
     ).astype(np.int64)
     disp_lag = np.clip(np.maximum(disp_lag, inv_lag), 0, MAX_DISPOSITION_LAG_DAYS)
     inv_day = report_day + inv_lag
@@ -576,8 +612,9 @@ def report_detail_columns(n_reports: int, report_day: np.ndarray, cfg: dict, rng
     }
 
 
-def state_report_rows(state: StateModel, cfg: dict, first_day: int, bulk_first_day: int, last_day: int,
-                      rng) -> pl.DataFrame:  # fmt: skip
+def state_report_rows(
+    state: StateModel, cfg: dict, first_day: int, bulk_first_day: int, last_day: int, rng
+) -> pl.DataFrame:
     """All true report-child rows of one generated state, in the home_reports schema."""
     v_children, v_rows = victim_histories(state, cfg, first_day, last_day, rng)
     f_children, f_rows = nonvictim_families(state, cfg, v_children.height, bulk_first_day, last_day, rng)
@@ -585,8 +622,9 @@ def state_report_rows(state: StateModel, cfg: dict, first_day: int, bulk_first_d
     f_rows = f_rows.with_columns(pl.col("report") + v_rows.height)
     rows = pl.concat([v_rows.select(f_rows.columns), f_rows])
     kind = rows["kind"].to_numpy()
-    mal = maltreatment_columns(kind, rows["no_allegation"].to_numpy(), rows["death"].to_numpy(),
-                               state.indicated_share, cfg, rng)  # fmt: skip
+    mal = maltreatment_columns(
+        kind, rows["no_allegation"].to_numpy(), rows["death"].to_numpy(), state.indicated_share, cfg, rng
+    )
     report_index = rows["report"].to_numpy()
     rows = rows.with_columns(
         pl.Series("RPTID", encoded_ids("report", state.state_number, report_index)),

@@ -20,11 +20,59 @@ from scipy.stats import norm
 
 # 50 states, DC and Puerto Rico: the order fixes each state's number in true person IDs.
 STATE_CODES: tuple[str, ...] = (
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL",
-    "IN", "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE",
-    "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "PR", "RI", "SC",
-    "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
-)  # fmt: skip
+    "AL",
+    "AK",
+    "AZ",
+    "AR",
+    "CA",
+    "CO",
+    "CT",
+    "DE",
+    "DC",
+    "FL",
+    "GA",
+    "HI",
+    "ID",
+    "IL",
+    "IN",
+    "IA",
+    "KS",
+    "KY",
+    "LA",
+    "ME",
+    "MD",
+    "MA",
+    "MI",
+    "MN",
+    "MS",
+    "MO",
+    "MT",
+    "NE",
+    "NV",
+    "NH",
+    "NJ",
+    "NM",
+    "NY",
+    "NC",
+    "ND",
+    "OH",
+    "OK",
+    "OR",
+    "PA",
+    "PR",
+    "RI",
+    "SC",
+    "SD",
+    "TN",
+    "TX",
+    "UT",
+    "VT",
+    "VA",
+    "WA",
+    "WV",
+    "WI",
+    "WY",
+)
 
 
 def state_sizes(n_states: int, smallest: float, median: float, largest: float) -> np.ndarray:
@@ -84,7 +132,9 @@ def intercept_for_pooled_rate(
 ) -> float:
     """The shift d with sum_s size_s * sum_c share_c * expit(cell_c + u_s + d) / sum size
     = target: the expected pooled rate over states of the given sizes."""
-    return brentq(lambda shift: pooled_rate(sizes, state_logits + shift, cell_logits, cell_shares) - target, -10.0, 10.0)
+    return brentq(
+        lambda shift: pooled_rate(sizes, state_logits + shift, cell_logits, cell_shares) - target, -10.0, 10.0
+    )
 
 
 def median_state_shift(cell_logits: np.ndarray, cell_shares: np.ndarray, median_rate: float) -> float:

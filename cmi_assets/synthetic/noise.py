@@ -305,7 +305,9 @@ def _hit_rows(rng: np.random.Generator, n: int, rate: float) -> np.ndarray:
     return np.flatnonzero(rng.random(n) < rate)
 
 
-def _apply_per_value(work: _NoisyFrame, column: str, rows: np.ndarray, func: Callable, slot: str, noise_type: str) -> None:
+def _apply_per_value(
+    work: _NoisyFrame, column: str, rows: np.ndarray, func: Callable, slot: str, noise_type: str
+) -> None:
     """Apply `func(value, k)` to the hit rows' non-blank values; None from func = not possible."""
     if len(rows) == 0:
         return
@@ -401,7 +403,7 @@ def _noise_names(
         if column:
             rows = _hit_rows(rng, n, rates.typo)
             u = rng.random((len(rows), 3))
-            _apply_per_value(work, column, rows, lambda v, k: keyboard_typo(v, u[k]), slot.slot, "typo")
+            _apply_per_value(work, column, rows, lambda v, k, u=u: keyboard_typo(v, u[k]), slot.slot, "typo")
 
 
 def _noise_dob(work: _NoisyFrame, slot: PersonColumns, rates: NoiseRates, rng) -> None:

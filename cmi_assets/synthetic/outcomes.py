@@ -14,14 +14,26 @@ from cmi_assets.synthetic.dates import MISSING_DAY, day_number, years_to_days
 
 # Report categories: how a notification ends
 FINDING, BEHAVIOURAL, UNSUBSTANTIATED, ALTERNATIVE_RESPONSE, SCREENED_OUT, FV_REFERRAL = (
-    "finding", "behavioural", "unsubstantiated", "alternative_response", "screened_out", "fv_referral")
+    "finding",
+    "behavioural",
+    "unsubstantiated",
+    "alternative_response",
+    "screened_out",
+    "fv_referral",
+)
 
 # categories whose notification leads to an investigation or assessment (further action)
 INVESTIGATED = (FINDING, BEHAVIOURAL, UNSUBSTANTIATED, ALTERNATIVE_RESPONSE)
 
 REPORT_SCHEMA = {
-    "person_id": pl.Int64, "notification_day": pl.Int64, "incident_day": pl.Int64, "source": pl.String,
-    "category": pl.String, "origin": pl.String, "death": pl.Boolean, "unborn": pl.Boolean,
+    "person_id": pl.Int64,
+    "notification_day": pl.Int64,
+    "incident_day": pl.Int64,
+    "source": pl.String,
+    "category": pl.String,
+    "origin": pl.String,
+    "death": pl.Boolean,
+    "unborn": pl.Boolean,
 }
 
 
@@ -31,7 +43,9 @@ def reports_frame(person_id, day, source, category, origin, incident_day=None, d
         {
             "person_id": np.asarray(person_id, dtype="int64"),
             "notification_day": np.asarray(day, dtype="int64"),
-            "incident_day": np.full(n, MISSING_DAY, dtype="int64") if incident_day is None else np.asarray(incident_day, dtype="int64"),
+            "incident_day": np.full(n, MISSING_DAY, dtype="int64")
+            if incident_day is None
+            else np.asarray(incident_day, dtype="int64"),
             "source": np.asarray(source).astype(str) if n else np.array([], dtype=str),
             "category": np.asarray(category).astype(str) if n else np.array([], dtype=str),
             "origin": np.full(n, origin).astype(str) if n else np.array([], dtype=str),
@@ -42,7 +56,9 @@ def reports_frame(person_id, day, source, category, origin, incident_day=None, d
     )
 
 
-def draw_sources(n: int, params: dict, rng: np.random.Generator, age_years: np.ndarray | None = None, police_fv: bool = True) -> np.ndarray:
+def draw_sources(
+    n: int, params: dict, rng: np.random.Generator, age_years: np.ndarray | None = None, police_fv: bool = True
+) -> np.ndarray:
     """Notifier per report. Police FV referrals are family-violence incidents
     (draw_family_violence_reports); only reports leading to findings also arise from them."""
     out = params["outcomes"]
@@ -57,6 +73,7 @@ def draw_sources(n: int, params: dict, rng: np.random.Generator, age_years: np.n
 
 
 # ---- hazard ------------------------------------------------------------------------------------
+
 
 def band_exposure(dob: np.ndarray, lo_day: int, hi_day: int, edges: list[float]) -> np.ndarray:
     """Years of each age band lived inside [lo_day, hi_day] (rows: children, cols: bands)."""
@@ -74,14 +91,23 @@ def cumulative_baseline(age_years: float, params: dict) -> float:
     return float(widths @ rates)
 
 
-def events_in_bands(rate: np.ndarray, dob: np.ndarray, lo_day: int, hi_day: int, params: dict, rng: np.random.Generator,
-                    age_profile: list[float] | None = None):
+def events_in_bands(
+    rate: np.ndarray,
+    dob: np.ndarray,
+    lo_day: int,
+    hi_day: int,
+    params: dict,
+    rng: np.random.Generator,
+    age_profile: list[float] | None = None,
+):
     """Poisson events with intensity rate_i * baseline(age) [* age_profile] in
     [lo_day, hi_day]; returns (row index, event day)."""
     out = params["outcomes"]
     edges = out["age_band_edges"]
     exposure = band_exposure(dob, lo_day, hi_day, edges)
-    hazard = np.asarray(out["baseline_hazard"], float) * (1.0 if age_profile is None else np.asarray(age_profile, float))
+    hazard = np.asarray(out["baseline_hazard"], float) * (
+        1.0 if age_profile is None else np.asarray(age_profile, float)
+    )
     # Intensities are capped (events per year): exp(eta) of the highest-risk children is
     # large, and without a ceiling they would carry hundreds of reports a year. The cap
     # hardly moves first-event probabilities (they are ~1 above it) and keeps counts real.
@@ -97,7 +123,14 @@ def events_in_bands(rate: np.ndarray, dob: np.ndarray, lo_day: int, hi_day: int,
     return rows, day
 
 
-def eta_of(table8: pl.DataFrame, extras: pl.DataFrame, offices: pl.Series, office_effects: dict, cohort_year: np.ndarray, params: dict) -> np.ndarray:
+def eta_of(
+    table8: pl.DataFrame,
+    extras: pl.DataFrame,
+    offices: pl.Series,
+    office_effects: dict,
+    cohort_year: np.ndarray,
+    params: dict,
+) -> np.ndarray:
     """eta = alpha + beta . Table 8 markers + fixed Box 1 increments + office effect +
     cohort trend (no unobserved frailty)."""
     out = params["outcomes"]
@@ -118,7 +151,10 @@ def draw_office_effects(n_offices: int, sd: float, rng: np.random.Generator) -> 
 
 # ---- children's own outcomes --------------------------------------------------------------------
 
-def simulate_child_reports(children: pl.DataFrame, eta: np.ndarray, known: np.ndarray, params: dict, rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame]:
+
+def simulate_child_reports(
+    children: pl.DataFrame, eta: np.ndarray, known: np.ndarray, params: dict, rng: np.random.Generator
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """CP reports of the given children over ages 0-17 inside the CP data window, and
     their undetected maltreatment episodes (truth only). `children` has child_id, dob_day;
     `known` flags families known to benefits/CP (higher detection)."""
@@ -135,7 +171,15 @@ def simulate_child_reports(children: pl.DataFrame, eta: np.ndarray, known: np.nd
     age = (day - dob[rows]) / 365.25
     death = (age < 5) & (rng.random(rows.size) < out["death_per_finding_under_5"])
     incident = np.where(rng.random(rows.size) < 0.85, day - rng.integers(0, 10, rows.size), MISSING_DAY)
-    findings = reports_frame(ids[rows], day, draw_sources(rows.size, params, rng, age), np.full(rows.size, FINDING), "child_outcome", incident, death)
+    findings = reports_frame(
+        ids[rows],
+        day,
+        draw_sources(rows.size, params, rng, age),
+        np.full(rows.size, FINDING),
+        "child_outcome",
+        incident,
+        death,
+    )
     frames.append(findings)
 
     # other notifications: screened out, unsubstantiated, or alternative response
@@ -143,23 +187,62 @@ def simulate_child_reports(children: pl.DataFrame, eta: np.ndarray, known: np.nd
     n_rate = out["notification_multiplier"] * np.exp(alpha + out["notification_slope"] * (eta - alpha))
     rows_n, day_n = events_in_bands(n_rate, dob, lo, hi, params, rng, out["notification_age_profile"])
     u = rng.random(rows_n.size)
-    cat = np.where(u < out["screened_out_share"], SCREENED_OUT, np.where(u < out["screened_out_share"] + out["assessment_share"], ALTERNATIVE_RESPONSE, UNSUBSTANTIATED))
+    cat = np.where(
+        u < out["screened_out_share"],
+        SCREENED_OUT,
+        np.where(u < out["screened_out_share"] + out["assessment_share"], ALTERNATIVE_RESPONSE, UNSUBSTANTIATED),
+    )
     age_n = (day_n - dob[rows_n]) / 365.25
-    frames.append(reports_frame(ids[rows_n], day_n, draw_sources(rows_n.size, params, rng, age_n, police_fv=False), cat, "child_outcome"))
+    frames.append(
+        reports_frame(
+            ids[rows_n], day_n, draw_sources(rows_n.size, params, rng, age_n, police_fv=False), cat, "child_outcome"
+        )
+    )
 
     # CFSR edge cases built on the findings
-    f_day, f_pid, f_inc = findings["notification_day"].to_numpy(), findings["person_id"].to_numpy(), findings["incident_day"].to_numpy()
+    f_day, f_pid, f_inc = (
+        findings["notification_day"].to_numpy(),
+        findings["person_id"].to_numpy(),
+        findings["incident_day"].to_numpy(),
+    )
     re = rng.random(len(findings)) < out["re_report_14_days_share"]
     re_day = f_day[re] + rng.integers(1, 15, re.sum())
-    frames.append(reports_frame(f_pid[re], re_day, draw_sources(re.sum(), params, rng), np.where(rng.random(re.sum()) < 0.5, FINDING, UNSUBSTANTIATED), "re_report_14_days"))
+    frames.append(
+        reports_frame(
+            f_pid[re],
+            re_day,
+            draw_sources(re.sum(), params, rng),
+            np.where(rng.random(re.sum()) < 0.5, FINDING, UNSUBSTANTIATED),
+            "re_report_14_days",
+        )
+    )
     dup = (rng.random(len(findings)) < out["same_incident_duplicate_share"]) & (f_inc != MISSING_DAY)
     dup_day = f_day[dup] + rng.integers(15, 90, dup.sum())
-    frames.append(reports_frame(f_pid[dup], dup_day, draw_sources(dup.sum(), params, rng), np.full(dup.sum(), FINDING), "same_incident_duplicate", f_inc[dup]))
+    frames.append(
+        reports_frame(
+            f_pid[dup],
+            dup_day,
+            draw_sources(dup.sum(), params, rng),
+            np.full(dup.sum(), FINDING),
+            "same_incident_duplicate",
+            f_inc[dup],
+        )
+    )
     with_finding = np.unique(f_pid)
     late = with_finding[rng.random(with_finding.size) < out["report_18_plus_share"]]
     dob_of = dict(zip(ids.tolist(), dob.tolist()))
-    late_day = np.array([dob_of[p] for p in late.tolist()], dtype="int64") + years_to_days(rng.uniform(18.0, 19.5, late.size))
-    frames.append(reports_frame(late, late_day, draw_sources(late.size, params, rng), np.full(late.size, UNSUBSTANTIATED), "reported_at_18_plus"))
+    late_day = np.array([dob_of[p] for p in late.tolist()], dtype="int64") + years_to_days(
+        rng.uniform(18.0, 19.5, late.size)
+    )
+    frames.append(
+        reports_frame(
+            late,
+            late_day,
+            draw_sources(late.size, params, rng),
+            np.full(late.size, UNSUBSTANTIATED),
+            "reported_at_18_plus",
+        )
+    )
     reports = pl.concat(frames).filter(pl.col("notification_day").is_between(lo, hi))
     reports = drop_after_death(reports)
 
@@ -174,54 +257,98 @@ def simulate_child_reports(children: pl.DataFrame, eta: np.ndarray, known: np.nd
 def drop_after_death(reports: pl.DataFrame) -> pl.DataFrame:
     """A child who dies of maltreatment has no later reports."""
     death_day = reports.filter("death").group_by("person_id").agg(pl.min("notification_day").alias("death_day"))
-    return reports.join(death_day, on="person_id", how="left").filter(
-        pl.col("death_day").is_null() | (pl.col("notification_day") <= pl.col("death_day"))
-    ).drop("death_day")
+    return (
+        reports.join(death_day, on="person_id", how="left")
+        .filter(pl.col("death_day").is_null() | (pl.col("notification_day") <= pl.col("death_day")))
+        .drop("death_day")
+    )
 
 
-def draw_prenatal_reports(births: pl.DataFrame, all_births: pl.DataFrame, reports: pl.DataFrame, params: dict, rng: np.random.Generator) -> pl.DataFrame:
+def draw_prenatal_reports(
+    births: pl.DataFrame, all_births: pl.DataFrame, reports: pl.DataFrame, params: dict, rng: np.random.Generator
+) -> pl.DataFrame:
     """Unborn-child reports: births to mothers with another child's substantiated finding
     in the two years before the birth are sometimes notified before birth."""
-    sib_findings = reports.filter(pl.col("category") == FINDING).join(
-        all_births.select(pl.col("child_id").alias("person_id"), "mother_id"), on="person_id"
-    ).select("mother_id", "notification_day")
-    cand = births.select("child_id", "mother_id", "dob_day", "twin_index").filter(pl.col("twin_index") == 0).join(sib_findings, on="mother_id").filter(
-        pl.col("notification_day").is_between(pl.col("dob_day") - 730, pl.col("dob_day") - 1)
-    ).select("child_id", "dob_day").unique().sort("child_id")
+    sib_findings = (
+        reports.filter(pl.col("category") == FINDING)
+        .join(all_births.select(pl.col("child_id").alias("person_id"), "mother_id"), on="person_id")
+        .select("mother_id", "notification_day")
+    )
+    cand = (
+        births.select("child_id", "mother_id", "dob_day", "twin_index")
+        .filter(pl.col("twin_index") == 0)
+        .join(sib_findings, on="mother_id")
+        .filter(pl.col("notification_day").is_between(pl.col("dob_day") - 730, pl.col("dob_day") - 1))
+        .select("child_id", "dob_day")
+        .unique()
+        .sort("child_id")
+    )
     pick = rng.random(len(cand)) < params["outcomes"]["prenatal_report_share"]
     cand = cand.filter(pl.Series(pick))
     day = cand["dob_day"].to_numpy() - rng.integers(7, 150, len(cand))
     lo = day_number(params["timeline"]["data_start"]["child_protection"])
-    frame = reports_frame(cand["child_id"].to_numpy(), day, np.where(rng.random(len(cand)) < 0.6, "HEALTH", "SOCIAL_SERVICES"),
-                          np.full(len(cand), ALTERNATIVE_RESPONSE), "prenatal", unborn=np.ones(len(cand), bool))
+    frame = reports_frame(
+        cand["child_id"].to_numpy(),
+        day,
+        np.where(rng.random(len(cand)) < 0.6, "HEALTH", "SOCIAL_SERVICES"),
+        np.full(len(cand), ALTERNATIVE_RESPONSE),
+        "prenatal",
+        unborn=np.ones(len(cand), bool),
+    )
     return frame.filter(pl.col("notification_day") >= lo)
 
 
 # ---- family violence and parents' childhood ---------------------------------------------------
 
-def draw_family_violence_reports(births: pl.DataFrame, mothers_z: pl.DataFrame, params: dict, rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame]:
+
+def draw_family_violence_reports(
+    births: pl.DataFrame, mothers_z: pl.DataFrame, params: dict, rng: np.random.Generator
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Police FV incidents per mother (while she has children under 17); every child
     present gets a POLICE_FV record (NZ paras 45-46). Returns (reports, incidents)."""
     fv = params["family_violence"]
     lo = day_number(params["timeline"]["data_start"]["child_protection"])
     hi = day_number(params["timeline"]["observation_end"])
-    span = births.group_by("mother_id").agg(pl.min("dob_day").alias("first"), pl.max("dob_day").alias("last")).join(
-        mothers_z, left_on="mother_id", right_on="true_person_id").sort("mother_id")
+    span = (
+        births.group_by("mother_id")
+        .agg(pl.min("dob_day").alias("first"), pl.max("dob_day").alias("last"))
+        .join(mothers_z, left_on="mother_id", right_on="true_person_id")
+        .sort("mother_id")
+    )
     start = np.maximum(span["first"].to_numpy(), lo)
     stop = np.minimum(span["last"].to_numpy() + years_to_days(17), hi)
     years = np.maximum(stop - start, 0) / 365.25
     counts = rng.poisson(years * np.exp(fv["incidents_per_year_log"] + fv["incidents_z"] * span["z"].to_numpy()))
     rows = np.repeat(np.arange(len(span)), counts)
     day = start[rows] + (rng.random(rows.size) * (stop[rows] - start[rows])).astype("int64")
-    incidents = pl.DataFrame({"incident_id": np.arange(rows.size, dtype="int64"), "mother_id": span["mother_id"].to_numpy()[rows], "incident_day": day.astype("int64")})
-    present = incidents.join(births.select("mother_id", "child_id", "dob_day"), on="mother_id").filter(
-        (pl.col("dob_day") <= pl.col("incident_day")) & (pl.col("incident_day") - pl.col("dob_day") < years_to_days(17))
-    ).sort("incident_id", "child_id")
+    incidents = pl.DataFrame(
+        {
+            "incident_id": np.arange(rows.size, dtype="int64"),
+            "mother_id": span["mother_id"].to_numpy()[rows],
+            "incident_day": day.astype("int64"),
+        }
+    )
+    present = (
+        incidents.join(births.select("mother_id", "child_id", "dob_day"), on="mother_id")
+        .filter(
+            (pl.col("dob_day") <= pl.col("incident_day"))
+            & (pl.col("incident_day") - pl.col("dob_day") < years_to_days(17))
+        )
+        .sort("incident_id", "child_id")
+    )
     further = rng.random(len(present)) < fv["further_action_share"]
-    cat = np.where(further, np.where(rng.random(len(present)) < 0.5, UNSUBSTANTIATED, ALTERNATIVE_RESPONSE), FV_REFERRAL)
+    cat = np.where(
+        further, np.where(rng.random(len(present)) < 0.5, UNSUBSTANTIATED, ALTERNATIVE_RESPONSE), FV_REFERRAL
+    )
     notified = present["incident_day"].to_numpy() + rng.integers(0, 3, len(present))
-    reports = reports_frame(present["child_id"].to_numpy(), notified, np.full(len(present), "POLICE_FV"), cat,
-                            "family_violence", present["incident_day"].to_numpy())
+    reports = reports_frame(
+        present["child_id"].to_numpy(),
+        notified,
+        np.full(len(present), "POLICE_FV"),
+        cat,
+        "family_violence",
+        present["incident_day"].to_numpy(),
+    )
     return reports.filter(pl.col("notification_day") <= hi), incidents
 
 
@@ -245,13 +372,26 @@ def draw_parents_childhood_reports(adults: pl.DataFrame, params: dict, rng: np.r
     investigated = rng.random(rows.size) < cp["investigated_share"]
     substantiated = investigated & (rng.random(rows.size) < cp["substantiated_share"])
     behavioural = substantiated & (age >= 8) & (rng.random(rows.size) < cp["behavioural_share"])
-    cat = np.where(behavioural, BEHAVIOURAL, np.where(substantiated, FINDING, np.where(investigated, UNSUBSTANTIATED, SCREENED_OUT)))
-    return reports_frame(adults["true_person_id"].to_numpy()[rows], day, draw_sources(rows.size, params, rng, age), cat, "parent_childhood")
+    cat = np.where(
+        behavioural,
+        BEHAVIOURAL,
+        np.where(substantiated, FINDING, np.where(investigated, UNSUBSTANTIATED, SCREENED_OUT)),
+    )
+    return reports_frame(
+        adults["true_person_id"].to_numpy()[rows],
+        day,
+        draw_sources(rows.size, params, rng, age),
+        cat,
+        "parent_childhood",
+    )
 
 
 # ---- investigations and findings ---------------------------------------------------------------
 
-def draw_investigations(reports: pl.DataFrame, params: dict, rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame]:
+
+def draw_investigations(
+    reports: pl.DataFrame, params: dict, rng: np.random.Generator
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Adds record_kind, further_action, response, start/completed days to `reports` (which
     must carry report_id) and returns (reports, findings) with one findings row per abuse
     type of each investigation. Investigations still open at the observation end have no
@@ -271,7 +411,9 @@ def draw_investigations(reports: pl.DataFrame, params: dict, rng: np.random.Gene
     reports = reports.with_columns(
         pl.Series("record_kind", kind),
         pl.Series("further_action", np.where(investigated, "Y", "N")),
-        pl.Series("response", np.where(investigated, np.where(assessment, "ASSESSMENT", "INVESTIGATION"), "")).replace("", None),
+        pl.Series("response", np.where(investigated, np.where(assessment, "ASSESSMENT", "INVESTIGATION"), "")).replace(
+            "", None
+        ),
         pl.Series("start_day", np.where(investigated & (start <= hi), start, MISSING_DAY)),
         pl.Series("completed_day", np.where(investigated & ~open_at_end, completed, MISSING_DAY)),
     )
@@ -287,15 +429,37 @@ def draw_investigations(reports: pl.DataFrame, params: dict, rng: np.random.Gene
     second_on &= second != first
     c = inv["category"].to_numpy()
     done = inv["completed_day"].to_numpy() != MISSING_DAY
-    first = np.where(c == BEHAVIOURAL, "BEHAVIOURAL", np.where((c == ALTERNATIVE_RESPONSE) & (rng.random(m) < 0.4), "NONE", first))
-    finding_first = np.where(~done, "NO_FINDING", np.where(np.isin(c, [FINDING, BEHAVIOURAL]), "SUBSTANTIATED",
-                             np.where(c == UNSUBSTANTIATED, np.where(rng.random(m) < 0.8, "NOT_SUBSTANTIATED", "NO_FINDING"), "NO_FINDING")))
-    finding_second = np.where(~done, "NO_FINDING", np.where(c == FINDING, np.where(rng.random(m) < 0.5, "SUBSTANTIATED", "NOT_SUBSTANTIATED"),
-                              np.where(c == ALTERNATIVE_RESPONSE, "NO_FINDING", "NOT_SUBSTANTIATED")))
+    first = np.where(
+        c == BEHAVIOURAL, "BEHAVIOURAL", np.where((c == ALTERNATIVE_RESPONSE) & (rng.random(m) < 0.4), "NONE", first)
+    )
+    finding_first = np.where(
+        ~done,
+        "NO_FINDING",
+        np.where(
+            np.isin(c, [FINDING, BEHAVIOURAL]),
+            "SUBSTANTIATED",
+            np.where(
+                c == UNSUBSTANTIATED, np.where(rng.random(m) < 0.8, "NOT_SUBSTANTIATED", "NO_FINDING"), "NO_FINDING"
+            ),
+        ),
+    )
+    finding_second = np.where(
+        ~done,
+        "NO_FINDING",
+        np.where(
+            c == FINDING,
+            np.where(rng.random(m) < 0.5, "SUBSTANTIATED", "NOT_SUBSTANTIATED"),
+            np.where(c == ALTERNATIVE_RESPONSE, "NO_FINDING", "NOT_SUBSTANTIATED"),
+        ),
+    )
     second_on &= (c != BEHAVIOURAL) & (first != "NONE")
     rid = inv["report_id"].to_numpy()
-    findings = pl.concat([
-        pl.DataFrame({"report_id": rid, "abuse_type": first, "finding": finding_first}),
-        pl.DataFrame({"report_id": rid[second_on], "abuse_type": second[second_on], "finding": finding_second[second_on]}),
-    ]).sort("report_id", "abuse_type")
+    findings = pl.concat(
+        [
+            pl.DataFrame({"report_id": rid, "abuse_type": first, "finding": finding_first}),
+            pl.DataFrame(
+                {"report_id": rid[second_on], "abuse_type": second[second_on], "finding": finding_second[second_on]}
+            ),
+        ]
+    ).sort("report_id", "abuse_type")
     return reports, findings

@@ -53,7 +53,7 @@ class Mothers:
     def __len__(self) -> int:
         return self.dob.size
 
-    def take(self, index: np.ndarray) -> "Mothers":
+    def take(self, index: np.ndarray) -> Mothers:
         return Mothers(self.dob[index], self.group[index], self.z[index])
 
 

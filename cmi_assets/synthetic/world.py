@@ -14,8 +14,8 @@ import numpy as np
 import polars as pl
 
 from cmi_assets.synthetic.families import draw_birth_events, restrict_to_birth_years
-from cmi_assets.synthetic.population import Mothers, draw_mothers, make_areas
 from cmi_assets.synthetic.outcomes import draw_office_effects
+from cmi_assets.synthetic.population import Mothers, draw_mothers, make_areas
 from cmi_assets.synthetic.profile import component_rng, load_profile
 from cmi_assets.synthetic.simulate import Block, simulate_block
 
@@ -36,7 +36,9 @@ class World(Block):
     block: int = 0
 
     @classmethod
-    def from_block(cls, profile: dict, scale: float, seed: int, areas: pl.DataFrame, block: Block, index: int = 0) -> "World":
+    def from_block(
+        cls, profile: dict, scale: float, seed: int, areas: pl.DataFrame, block: Block, index: int = 0
+    ) -> World:
         frames = {f.name: getattr(block, f.name) for f in fields(Block)}
         return cls(**frames, profile=profile, scale=scale, seed=seed, areas=areas, block=index)
 
@@ -56,7 +58,9 @@ class Plan:
 def plan_world(profile: dict, scale: float, seed: int, birth_years: tuple[int, int] | None = None) -> Plan:
     params = profile["world"]
     areas = make_areas(params["jurisdiction"], component_rng(seed, "areas"))
-    office_effects = draw_office_effects(int(params["jurisdiction"]["n_offices"]), params["outcomes"]["office_effect_sd"], component_rng(seed, "offices"))
+    office_effects = draw_office_effects(
+        int(params["jurisdiction"]["n_offices"]), params["outcomes"]["office_effect_sd"], component_rng(seed, "offices")
+    )
     mothers = draw_mothers(params, scale, component_rng(seed, "mothers"))
     events = draw_birth_events(mothers, params, component_rng(seed, "fertility"))
     if birth_years is not None:
@@ -75,9 +79,22 @@ def block_slices(plan: Plan, mothers_per_block: int = MOTHERS_PER_BLOCK) -> list
     return [used[k::n_blocks] for k in range(n_blocks)]
 
 
-def simulate_plan_block(plan: Plan, seed: int, block: int, mother_index: np.ndarray, first_id: int, first_report_id: int, pools) -> Block:
+def simulate_plan_block(
+    plan: Plan, seed: int, block: int, mother_index: np.ndarray, first_id: int, first_report_id: int, pools
+) -> Block:
     events = plan.events.filter(pl.col("mother_index").is_in(pl.Series(mother_index).implode()))
-    return simulate_block(plan.params, plan.mothers, events, plan.areas, plan.office_effects, seed, block, pools, first_id, first_report_id)
+    return simulate_block(
+        plan.params,
+        plan.mothers,
+        events,
+        plan.areas,
+        plan.office_effects,
+        seed,
+        block,
+        pools,
+        first_id,
+        first_report_id,
+    )
 
 
 def simulate_world(profile: dict, scale: float, seed: int, birth_years: tuple[int, int] | None = None) -> World:
@@ -119,5 +136,9 @@ def generate_world(out: Path, profile: str = "default", scale: float = 1.0, seed
         del block
     summary = writer.finish()
     summary["seconds"] = round(time.perf_counter() - started, 2)
-    (Path(out) / "truth" / "world.json").write_text(json.dumps({**json.loads((Path(out) / "truth" / "world.json").read_text()), "seconds": summary["seconds"]}, indent=2))
+    (Path(out) / "truth" / "world.json").write_text(
+        json.dumps(
+            {**json.loads((Path(out) / "truth" / "world.json").read_text()), "seconds": summary["seconds"]}, indent=2
+        )
+    )
     return summary

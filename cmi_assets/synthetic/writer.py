@@ -46,10 +46,22 @@ def truth_persons(world) -> pl.DataFrame:
     birth_pc = world.births.select(pl.col("child_id").alias("true_person_id"), "birth_postcode")
     p = world.persons.join(birth_pc, on="true_person_id", how="left")
     return p.select(
-        "true_person_id", "given_name", "middle_name", "family_name", "birth_family_name",
-        pl.col("dob_day").cast(pl.Int32).cast(pl.Date).alias("dob"), "sex", "ethnicity", "mother_id", "father_id",
-        pl.coalesce("birth_postcode", "home_postcode").alias("birth_postcode"), "role",
-        *[(pl.col("role") == r).alias(f"is_{r}") for r in ("mother", "father", "child", "grandparent", "step_parent", "other_relative", "non_relative")],
+        "true_person_id",
+        "given_name",
+        "middle_name",
+        "family_name",
+        "birth_family_name",
+        pl.col("dob_day").cast(pl.Int32).cast(pl.Date).alias("dob"),
+        "sex",
+        "ethnicity",
+        "mother_id",
+        "father_id",
+        pl.coalesce("birth_postcode", "home_postcode").alias("birth_postcode"),
+        "role",
+        *[
+            (pl.col("role") == r).alias(f"is_{r}")
+            for r in ("mother", "father", "child", "grandparent", "step_parent", "other_relative", "non_relative")
+        ],
     )
 
 
@@ -101,9 +113,15 @@ class WorldWriter:
         date_format = spec.get("date_format", "%Y-%m-%d")
         timeline = self.profile["world"]["timeline"]
         first_year = int(timeline["data_start"].get(output.agency, timeline["observation_start"])[:4])
-        frame = output.frame.filter(pl.col(output.date_column) <= pl.lit(self.observation_end).cast(pl.Int32).cast(pl.Date))
+        frame = output.frame.filter(
+            pl.col(output.date_column) <= pl.lit(self.observation_end).cast(pl.Int32).cast(pl.Date)
+        )
         years = frame[output.date_column].dt.year().to_numpy()
-        labels = np.array([period_label(int(y), first_year, self.last_history_year) for y in years]) if len(frame) else np.array([], dtype=str)
+        labels = (
+            np.array([period_label(int(y), first_year, self.last_history_year) for y in years])
+            if len(frame)
+            else np.array([], dtype=str)
+        )
         prefix = FILE_PREFIX.get(output.agency, output.agency)
         for label in sorted(set(labels.tolist())):
             part = frame.filter(pl.Series(labels == label)).select(pl.exclude("^_.*$"))
@@ -130,10 +148,18 @@ class WorldWriter:
         ncands = self._write_ncands()
         shutil.rmtree(self.parts)
         files = {a: len(list((self.landing / a).glob("*.csv"))) for a in AGENCIES}
-        summary = {"births": self.births_in_study, "files": files, "rows": dict(sorted(self.rows.items())), "ncands": ncands}
+        summary = {
+            "births": self.births_in_study,
+            "files": files,
+            "rows": dict(sorted(self.rows.items())),
+            "ncands": ncands,
+        }
         world_json = {
             "generator_version": self.profile["world"].get("generator_version"),
-            "scale": self.scale, "seed": self.seed, "blocks": self.blocks, "counts": summary,
+            "scale": self.scale,
+            "seed": self.seed,
+            "blocks": self.blocks,
+            "counts": summary,
             "profile": self.profile,
         }
         (self.truth / "world.json").write_text(json.dumps(world_json, indent=2, default=str))

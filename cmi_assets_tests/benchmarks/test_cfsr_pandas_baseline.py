@@ -51,9 +51,10 @@ def ncands_files(tmp_path_factory) -> dict[int, pl.DataFrame]:
         paths = sorted((out / "landing" / "child_protection").glob(f"ncands_child_*_FY{fy}.csv"))
         frame = pl.concat([pl.read_csv(p, infer_schema=False) for p in paths])
         return frame.with_columns(
-            pl.col("SUBYR").cast(pl.Int64), pl.col("CHAGE").cast(pl.Int64),
+            pl.col("SUBYR").cast(pl.Int64),
+            pl.col("CHAGE").cast(pl.Int64),
             *(pl.col(c).str.to_date("%m%d%Y") for c in ("RPTDT", "CHBDATE", "INCIDDT")),
-        ).select(list(CHILD_FILE_SCHEMA))  # fmt: skip
+        ).select(list(CHILD_FILE_SCHEMA))
 
     return {fy: read(fy) for fy in (2018, 2019, 2020, 2021)}
 

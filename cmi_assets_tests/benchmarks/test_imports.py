@@ -16,10 +16,12 @@ FILES = sorted([*REPO.glob("benchmarks/*.py"), *REPO.glob("scripts/*.py")])
 def project_imports(path: Path) -> list[tuple[str, str, int]]:
     """(module, name, line) of every `from cmi_assets... import name`, at any depth."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return [(node.module, alias.name, node.lineno)
-            for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "cmi_assets"
-            for alias in node.names]
+    return [
+        (node.module, alias.name, node.lineno)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "cmi_assets"
+        for alias in node.names
+    ]
 
 
 def test_there_are_benchmarks_and_scripts_to_check():

@@ -59,9 +59,18 @@ AGE_GROUPS = (
 )
 
 NEEDED_COLUMNS = (
-    "SUBYR", "STATERR", "RPTID", "CHID", "RPTDT", "CHAGE", "CHBDATE", "CHSEX",
-    *MALTREATMENT_LEVEL_COLUMNS, "MALDEATH", "INCIDDT",
-)  # fmt: skip
+    "SUBYR",
+    "STATERR",
+    "RPTID",
+    "CHID",
+    "RPTDT",
+    "CHAGE",
+    "CHBDATE",
+    "CHSEX",
+    *MALTREATMENT_LEVEL_COLUMNS,
+    "MALDEATH",
+    "INCIDDT",
+)
 
 
 @dataclass(frozen=True)
@@ -171,7 +180,9 @@ def first_record(records: list[Record]) -> Record:
 
 def victim_flag() -> pl.Expr:
     """2.1 step 3: any MalNLev in {1, 2}, or MalDeath = 1."""
-    levels = [pl.col(c).str.strip_chars().is_in(list(VICTIM_LEVELS)).fill_null(False) for c in MALTREATMENT_LEVEL_COLUMNS]
+    levels = [
+        pl.col(c).str.strip_chars().is_in(list(VICTIM_LEVELS)).fill_null(False) for c in MALTREATMENT_LEVEL_COLUMNS
+    ]
     death = (pl.col("MALDEATH").str.strip_chars() == MALDEATH_YES).fill_null(False)
     return pl.any_horizontal(*levels) | death
 
@@ -310,7 +321,11 @@ def child_outcome(records: list[Record], window_start: date, window_end: date) -
             continue
         # Step 10: same incident date as the initial report (both present): duplicate record,
         # ignored; later records are still looked at.
-        if r.incident_date is not None and initial.incident_date is not None and r.incident_date == initial.incident_date:
+        if (
+            r.incident_date is not None
+            and initial.incident_date is not None
+            and r.incident_date == initial.incident_date
+        ):
             continue
         # Step 11: recurrence when 14 < d <= 365 (a missing age on this record does not matter).
         if d <= FOLLOW_UP_DAYS:

@@ -91,12 +91,23 @@ def test_six_age_groups_tile_0_to_216_months():
 @pytest.mark.parametrize(
     ("months", "six", "single"),
     [
-        (0, "0-3 mo", "0-3 mo"), (3, "0-3 mo", "0-3 mo"), (4, "4-11 mo", "4-11 mo"), (11, "4-11 mo", "4-11 mo"),
-        (12, "1-5 y", "1 y"), (71, "1-5 y", "5 y"), (72, "6-10 y", "6 y"), (131, "6-10 y", "10 y"),
-        (132, "11-16 y", "11 y"), (203, "11-16 y", "16 y"), (204, "17 y", "17 y"), (215, "17 y", "17 y"),
-        (216, None, None), (-1, None, None), (None, None, None),
+        (0, "0-3 mo", "0-3 mo"),
+        (3, "0-3 mo", "0-3 mo"),
+        (4, "4-11 mo", "4-11 mo"),
+        (11, "4-11 mo", "4-11 mo"),
+        (12, "1-5 y", "1 y"),
+        (71, "1-5 y", "5 y"),
+        (72, "6-10 y", "6 y"),
+        (131, "6-10 y", "10 y"),
+        (132, "11-16 y", "11 y"),
+        (203, "11-16 y", "16 y"),
+        (204, "17 y", "17 y"),
+        (215, "17 y", "17 y"),
+        (216, None, None),
+        (-1, None, None),
+        (None, None, None),
     ],
-)  # fmt: skip
+)
 def test_age_group_boundaries(months, six, single):
     frame = pl.DataFrame({"age_months": [months]}, schema={"age_months": pl.Int32})
     assert frame.select(age_group("age_months")).item() == six
@@ -114,12 +125,21 @@ CASES = pl.DataFrame(
     {
         "CHAGE": [5, 0, 0, 99, None, 77, 17, 18, 99, 17],
         "CHBDATE": [
-            None, None, D(2018, 9, 10), None, D(2010, 5, 5), None, D(2001, 3, 15), None, D(2019, 1, 11), D(2001, 3, 16),
+            None,
+            None,
+            D(2018, 9, 10),
+            None,
+            D(2010, 5, 5),
+            None,
+            D(2001, 3, 15),
+            None,
+            D(2019, 1, 11),
+            D(2001, 3, 16),
         ],
         "RPTDT": [D(2019, 1, 10)] * 6 + [D(2019, 3, 15), D(2019, 1, 10), D(2019, 1, 10), D(2019, 3, 15)],
     },
     schema={"CHAGE": pl.Int64, "CHBDATE": pl.Date, "RPTDT": pl.Date},
-)  # fmt: skip
+)
 
 
 def _on_cases(expr: pl.Expr) -> list:

@@ -17,10 +17,17 @@ PAIR = "FY2019-FY2020"
 
 def record(state, rptid, chid, subyr, *, rptdt=None, chage=5, dob=None, sex="1", lev="1"):
     return {
-        "SUBYR": subyr, "STATERR": state, "RPTID": rptid, "CHID": chid,
+        "SUBYR": subyr,
+        "STATERR": state,
+        "RPTID": rptid,
+        "CHID": chid,
         "RPTDT": rptdt or (D(2019, 3, 1) if subyr == 2019 else D(2020, 3, 1)),
-        "CHAGE": chage, "CHBDATE": dob, "CHSEX": sex, "MAL1LEV": lev, "MALDEATH": "2",
-    }  # fmt: skip
+        "CHAGE": chage,
+        "CHBDATE": dob,
+        "CHSEX": sex,
+        "MAL1LEV": lev,
+        "MALDEATH": "2",
+    }
 
 
 def frame(records: list[dict]) -> pl.DataFrame:
@@ -66,11 +73,14 @@ def test_check_1_fails_below_1_percent_of_victim_ids_matching(matched, result):
 
 def test_check_1_counts_unique_victims_and_matches_victims_only():
     rows = [
-        record("AL", "T1", "K1", 2019), record("AL", "T2", "K1", 2019),  # one child, two reports
-        record("AL", "T3", "K2", 2019), record("AL", "T4", "K3", 2019, lev="5"),  # K3 is no victim in 2019
+        record("AL", "T1", "K1", 2019),
+        record("AL", "T2", "K1", 2019),  # one child, two reports
+        record("AL", "T3", "K2", 2019),
+        record("AL", "T4", "K3", 2019, lev="5"),  # K3 is no victim in 2019
         record("AL", "U1", "K1", 2020, lev="5"),  # K1 in 2020 but not as a victim
-        record("AL", "U2", "K2", 2020), record("AL", "U3", "K3", 2020),
-    ]  # fmt: skip
+        record("AL", "U2", "K2", 2020),
+        record("AL", "U3", "K3", 2020),
+    ]
     assert check(dq_checks(*split(rows)), "AL", 1) == (1, 2, "pass")
 
 
@@ -186,8 +196,17 @@ def test_table_has_rates_limits_and_state_status():
     missing = dq_status_by_state(table, {"FY2019": ["AL", "AZ"], "FY2020": ["AZ"]})
     assert missing.filter(pl.col("state") == "AL").row(0) == ("AL", "DQ", "no records in the FY2020 file")
     assert table.columns == [
-        "state", "check", "check_name", "files", "numerator", "denominator", "rate", "limit", "fails_when", "result"
-    ]  # fmt: skip
+        "state",
+        "check",
+        "check_name",
+        "files",
+        "numerator",
+        "denominator",
+        "rate",
+        "limit",
+        "fails_when",
+        "result",
+    ]
 
 
 def test_files_must_be_consecutive_years():
@@ -200,13 +219,14 @@ def test_files_must_be_consecutive_years():
 
 def test_flagged_records_name_the_reason_per_record():
     rows = [
-        record("AL", "T1", "K1", 2019, chage=5), record("AL", "T2", "K1", 2019, chage=5, rptdt=D(2019, 5, 1)),
+        record("AL", "T1", "K1", 2019, chage=5),
+        record("AL", "T2", "K1", 2019, chage=5, rptdt=D(2019, 5, 1)),
         record("AL", "U1", "K1", 2020, chage=2),  # age went down: every victim record of K1
         record("AL", "T3", "K2", 2019, chage=99),  # missing age
         record("AL", "T4", "K3", 2019, chage=0),  # infant without DOB
         record("AL", "T5", "K4", 2019, chage=0, dob=D(2018, 10, 1)),  # fine
         record("AL", "T6", "K5", 2019, chage=99, lev="5"),  # not a victim: never flagged
-    ]  # fmt: skip
+    ]
     flagged = dq_flagged_records(*split(rows)).sort("RPTID")
     assert flagged.select("RPTID", "flag_id_mismatch", "flag_missing_age", "flag_infant_without_dob").rows() == [
         ("T1", True, False, False),

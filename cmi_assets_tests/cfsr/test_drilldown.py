@@ -38,8 +38,15 @@ def test_race_ethnicity_groups_of_section_2_3():
         ]
     )
     assert rows.select(race_ethnicity())["race_ethnicity"].to_list() == [
-        "hispanic", "white", "two_or_more", "missing", "missing", "aian", "nhpi", "asian",
-    ]  # fmt: skip
+        "hispanic",
+        "white",
+        "two_or_more",
+        "missing",
+        "missing",
+        "aian",
+        "nhpi",
+        "asian",
+    ]
 
 
 def test_sex_and_county_codes():
@@ -52,12 +59,16 @@ def test_sex_and_county_codes():
 def test_maltreatment_types_are_the_substantiated_or_indicated_ones():
     frame = pl.DataFrame(
         {
-            "CHMAL1": ["2", "1", "1"], "MAL1LEV": ["1", "2", "5"],
-            "CHMAL2": ["4", "4", None], "MAL2LEV": ["5", "1", None],
-            "CHMAL3": [None, None, None], "MAL3LEV": [None, None, None],
-            "CHMAL4": [None, None, None], "MAL4LEV": [None, None, None],
+            "CHMAL1": ["2", "1", "1"],
+            "MAL1LEV": ["1", "2", "5"],
+            "CHMAL2": ["4", "4", None],
+            "MAL2LEV": ["5", "1", None],
+            "CHMAL3": [None, None, None],
+            "MAL3LEV": [None, None, None],
+            "CHMAL4": [None, None, None],
+            "MAL4LEV": [None, None, None],
         }
-    )  # fmt: skip
+    )
     assert frame.select(maltreatment_types())["maltreatment_type"].to_list() == [
         ["neglect or deprivation"],  # the sexual abuse allegation was unsubstantiated
         ["physical abuse", "sexual abuse"],
@@ -79,9 +90,15 @@ def test_counts_dq_states_and_suppression_by_hand():
     table = observed_by_group(children, "sex", dq)
     rows = {(r["state"], r["group"]): r for r in table.iter_rows(named=True)}
     assert rows[("AA", "female")] == {
-        "state": "AA", "dimension": "sex", "group": "female", "denominator": 12, "numerator": 3,
-        "observed": 0.25, "suppressed": False, "dq_status": "pass",
-    }  # fmt: skip
+        "state": "AA",
+        "dimension": "sex",
+        "group": "female",
+        "denominator": 12,
+        "numerator": 3,
+        "observed": 0.25,
+        "suppressed": False,
+        "dq_status": "pass",
+    }
     # 5 children < 11: no numerator, no rate
     assert rows[("AA", "male")]["denominator"] == 5
     assert rows[("AA", "male")]["numerator"] is None and rows[("AA", "male")]["observed"] is None
@@ -102,11 +119,17 @@ def test_threshold_is_eleven_children():
 
 def test_a_child_with_two_types_counts_in_both_groups():
     children = pl.DataFrame(
-        {"state": ["AA"] * 12, "recur": [True] + [False] * 11,
-         "maltreatment_type": [["neglect or deprivation", "physical abuse"]] + [["neglect or deprivation"]] * 11}
-    )  # fmt: skip
+        {
+            "state": ["AA"] * 12,
+            "recur": [True] + [False] * 11,
+            "maltreatment_type": [["neglect or deprivation", "physical abuse"]] + [["neglect or deprivation"]] * 11,
+        }
+    )
     table = observed_by_group(children, "maltreatment_type", pl.DataFrame({"state": ["AA"], "dq_status": ["pass"]}))
-    aa = {r["group"]: (r["denominator"], r["numerator"]) for r in table.filter(pl.col("state") == "AA").iter_rows(named=True)}
+    aa = {
+        r["group"]: (r["denominator"], r["numerator"])
+        for r in table.filter(pl.col("state") == "AA").iter_rows(named=True)
+    }
     assert aa == {"neglect or deprivation": (12, 1), "physical abuse": (1, None)}
 
 
@@ -117,11 +140,21 @@ def test_unknown_dimension_is_an_error():
 
 def _record(subyr: int, rptid: str, chid: str, county_code: str, **codes) -> dict:
     base = {
-        "SUBYR": subyr, "STATERR": "AA", "RPTID": rptid, "CHID": chid, "RPTCNTY": county_code, "CHSEX": "2",
-        "CHETHN": "2", **{flag: "2" for flag in RACE}, "CHRACWH": "1", "MALDEATH": "2",
-        **{f"CHMAL{i}": None for i in range(1, 5)}, **{f"MAL{i}LEV": None for i in range(1, 5)},
-        "CHMAL1": "2", "MAL1LEV": "1",
-    }  # fmt: skip
+        "SUBYR": subyr,
+        "STATERR": "AA",
+        "RPTID": rptid,
+        "CHID": chid,
+        "RPTCNTY": county_code,
+        "CHSEX": "2",
+        "CHETHN": "2",
+        **{flag: "2" for flag in RACE},
+        "CHRACWH": "1",
+        "MALDEATH": "2",
+        **{f"CHMAL{i}": None for i in range(1, 5)},
+        **{f"MAL{i}LEV": None for i in range(1, 5)},
+        "CHMAL1": "2",
+        "MAL1LEV": "1",
+    }
     return base | codes
 
 
@@ -130,22 +163,37 @@ def test_children_get_the_attributes_of_their_initial_report_from_the_later_file
     # R1/C1 re-submitted in file t+1 with a corrected county: the later submission wins.
     file_t1 = pl.DataFrame([_record(2020, "R1", "C1", "005"), _record(2020, "R3", "C1", "007")])
     audit = pl.DataFrame(
-        {"STATERR": ["AA", "AA"], "CHID": ["C1", "C2"], "initial_rptid": ["R1", "R2"],
-         "in_denominator": [True, False], "recur": [True, False], "age_group": ["1-5 y", "17 y"]}
-    )  # fmt: skip
+        {
+            "STATERR": ["AA", "AA"],
+            "CHID": ["C1", "C2"],
+            "initial_rptid": ["R1", "R2"],
+            "in_denominator": [True, False],
+            "recur": [True, False],
+            "age_group": ["1-5 y", "17 y"],
+        }
+    )
     children = denominator_children(audit, initial_report_records(file_t, file_t1))
     assert children.to_dicts() == [
-        {"state": "AA", "recur": True, "age_group": "1-5 y", "race_ethnicity": "white", "sex": "female",
-         "county": "005", "maltreatment_type": ["neglect or deprivation"]}
-    ]  # fmt: skip
+        {
+            "state": "AA",
+            "recur": True,
+            "age_group": "1-5 y",
+            "race_ethnicity": "white",
+            "sex": "female",
+            "county": "005",
+            "maltreatment_type": ["neglect or deprivation"],
+        }
+    ]
     assert not {"CHID", "RPTID", "initial_rptid"} & set(children.columns)
 
 
 def test_drilldown_table_stacks_every_dimension():
     children = _children([("AA", "female", 12, 3)]).with_columns(
-        age_group=pl.lit("1-5 y"), race_ethnicity=pl.lit("white"), county=pl.lit("001"),
+        age_group=pl.lit("1-5 y"),
+        race_ethnicity=pl.lit("white"),
+        county=pl.lit("001"),
         maltreatment_type=pl.lit(["neglect or deprivation"]),
-    )  # fmt: skip
+    )
     table = drilldown_table(children, pl.DataFrame({"state": ["AA"], "dq_status": ["pass"]}))
     assert sorted(table["dimension"].unique()) == ["age_group", "county", "maltreatment_type", "race_ethnicity", "sex"]
     assert table.filter(pl.col("state") == "AA")["denominator"].to_list() == [12] * 5

@@ -23,15 +23,30 @@ def record(state, child, report, subyr, rptdt, chage=None, dob=None, sex="1", le
     """One Child File row (only the columns the rules read); level "1" = substantiated,
     "5" = unsubstantiated (not a victim record)."""
     return {
-        "SUBYR": subyr, "STATERR": state, "RPTID": report, "CHID": child, "RPTDT": rptdt,
-        "CHAGE": chage, "CHBDATE": dob, "CHSEX": sex, "MAL1LEV": level, "MAL2LEV": None,
-        "MAL3LEV": None, "MAL4LEV": None, "MALDEATH": death, "INCIDDT": incident,
-    }  # fmt: skip
+        "SUBYR": subyr,
+        "STATERR": state,
+        "RPTID": report,
+        "CHID": child,
+        "RPTDT": rptdt,
+        "CHAGE": chage,
+        "CHBDATE": dob,
+        "CHSEX": sex,
+        "MAL1LEV": level,
+        "MAL2LEV": None,
+        "MAL3LEV": None,
+        "MAL4LEV": None,
+        "MALDEATH": death,
+        "INCIDDT": incident,
+    }
 
 
 SCHEMA = {c: pl.String for c in NEEDED_COLUMNS} | {
-    "SUBYR": pl.Int64, "CHAGE": pl.Int64, "RPTDT": pl.Date, "CHBDATE": pl.Date, "INCIDDT": pl.Date,
-}  # fmt: skip
+    "SUBYR": pl.Int64,
+    "CHAGE": pl.Int64,
+    "RPTDT": pl.Date,
+    "CHBDATE": pl.Date,
+    "INCIDDT": pl.Date,
+}
 
 
 def files(rows: list[dict]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -143,9 +158,11 @@ def test_14_day_rule_from_the_initial_report_and_365_days():
     # E2: d = 14 only: rolled up, no recurrence.   E3: d = 15: recurrence.
     # E4: d = 365 (11/1/2019, file t+1): recurrence. E5: d = 366: none.
     for child, later, subyr in (
-        ("E2", date(2018, 11, 15), T), ("E3", date(2018, 11, 16), T),
-        ("E4", date(2019, 11, 1), T1), ("E5", date(2019, 11, 2), T1),
-    ):  # fmt: skip
+        ("E2", date(2018, 11, 15), T),
+        ("E3", date(2018, 11, 16), T),
+        ("E4", date(2019, 11, 1), T1),
+        ("E5", date(2019, 11, 2), T1),
+    ):
         rows += [
             record("EE", child, f"{child}a", T, initial, 5, date(2013, 6, 1)),
             record("EE", child, f"{child}b", subyr, later, 6, date(2013, 6, 1)),
@@ -260,9 +277,7 @@ def test_id_mismatch_children_are_dropped():
 def test_dq_checks_1_and_3():
     # JJ: every Child ID in file t+1 is new (a system conversion): 0% of file-t victims
     # match -> check 1 (< 1%) fails.
-    rows = [
-        {**r, "CHID": r["CHID"] + ("new" if r["SUBYR"] == T1 else "")} for r in fillers("JJ")
-    ]
+    rows = [{**r, "CHID": r["CHID"] + ("new" if r["SUBYR"] == T1 else "")} for r in fillers("JJ")]
     # KK: 6 of 56 file-t victims with a missing age (10.7% > 5%) -> check 3 fails.
     rows += fillers("KK")
     rows += [record("KK", f"M{i}", f"M{i}a", T, date(2019, 1, 1), 99, None) for i in range(6)]
@@ -312,9 +327,14 @@ def compare_with_the_oracle(by_fy: dict[int, pl.DataFrame]) -> dict:
     problems, passing, total, dq_periods, numerators = [], 0, 0, {}, 0
     for fy in cohorts:
         oracle = independent_recurrence(by_fy[fy], by_fy[fy + 1], fy)
-        project = {row["state"]: row for row in observed_recurrence(by_fy[fy], by_fy[fy + 1], fy).by_state.iter_rows(named=True)}
+        project = {
+            row["state"]: row
+            for row in observed_recurrence(by_fy[fy], by_fy[fy + 1], fy).by_state.iter_rows(named=True)
+        }
         if set(project) != set(oracle):
-            problems.append(f"FY{fy}: states oracle-only {sorted(set(oracle) - set(project))}, project-only {sorted(set(project) - set(oracle))}")
+            problems.append(
+                f"FY{fy}: states oracle-only {sorted(set(oracle) - set(project))}, project-only {sorted(set(project) - set(oracle))}"
+            )
         for state, expected in sorted(oracle.items()):
             total += 1
             row = project.get(state)
@@ -330,9 +350,17 @@ def compare_with_the_oracle(by_fy: dict[int, pl.DataFrame]) -> dict:
             got = (row["denominator"], row["numerator"], row["dq_status"])
             want = (expected["denominator"], expected["numerator"], "pass")
             if got != want:
-                problems.append(f"FY{fy} {state}: oracle (denominator, numerator, dq) {want}, project {got} ({row.get('dq_reason')})")
-    return {"cohorts": cohorts, "problems": problems, "passing": passing, "total": total, "dq_periods": dq_periods,
-            "numerators": numerators}
+                problems.append(
+                    f"FY{fy} {state}: oracle (denominator, numerator, dq) {want}, project {got} ({row.get('dq_reason')})"
+                )
+    return {
+        "cohorts": cohorts,
+        "problems": problems,
+        "passing": passing,
+        "total": total,
+        "dq_periods": dq_periods,
+        "numerators": numerators,
+    }
 
 
 def test_project_matches_the_oracle(child_files):
@@ -347,6 +375,11 @@ def test_project_matches_the_oracle(child_files):
         # The profile's DQ scenarios (ncands.yaml): KY re-issues every ID from FY2020 (check 1
         # fails on FY2019-FY2020); MI has 25% sex/DOB conflicts in FY2020 (check 2) and OK 12%
         # missing ages in FY2020 (check 3), so both fail the periods using that file.
-        for state, fy, check in (("KY", 2019, "check 1"), ("MI", 2019, "check 2"), ("MI", 2020, "check 2"),
-                                 ("OK", 2019, "check 3"), ("OK", 2020, "check 3")):  # fmt: skip
+        for state, fy, check in (
+            ("KY", 2019, "check 1"),
+            ("MI", 2019, "check 2"),
+            ("MI", 2020, "check 2"),
+            ("OK", 2019, "check 3"),
+            ("OK", 2020, "check 3"),
+        ):
             assert any(reason.startswith(check) for reason in dq_periods.get((state, fy), [])), (state, fy, check)

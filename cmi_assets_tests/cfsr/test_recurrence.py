@@ -32,9 +32,19 @@ def record(
     state, rptid, chid, rptdt, subyr=FY, *, chage=5, dob=None, sex="1", lev="1", death="2", incid=None, lev2=None
 ):
     return {
-        "SUBYR": subyr, "STATERR": state, "RPTID": rptid, "CHID": chid, "RPTDT": rptdt, "CHAGE": chage,
-        "CHBDATE": dob, "CHSEX": sex, "MAL1LEV": lev, "MAL2LEV": lev2, "MALDEATH": death, "INCIDDT": incid,
-    }  # fmt: skip
+        "SUBYR": subyr,
+        "STATERR": state,
+        "RPTID": rptid,
+        "CHID": chid,
+        "RPTDT": rptdt,
+        "CHAGE": chage,
+        "CHBDATE": dob,
+        "CHSEX": sex,
+        "MAL1LEV": lev,
+        "MAL2LEV": lev2,
+        "MALDEATH": death,
+        "INCIDDT": incid,
+    }
 
 
 def child_files(records: list[dict], fy: int = FY) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -230,8 +240,14 @@ def test_fixture_children_in_numerator_and_denominator(fixture_result):
     recurring = set(audit.filter(pl.col("in_denominator") & pl.col("recur"))["CHID"])
     assert in_denominator == {
         *(f"A{i}" for i in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 18, 19, 20, 21, 22)),
-        "Z1", "Z2", "Z3", "C1", "D2", "F2", "F3",
-    }  # fmt: skip
+        "Z1",
+        "Z2",
+        "Z3",
+        "C1",
+        "D2",
+        "F2",
+        "F3",
+    }
     assert recurring == {"A1", "A4", "A5", "A7", "A8", "A13", "A20", "Z1", "C1", "D2", "F3"}
 
 
@@ -261,8 +277,10 @@ def test_fixture_exclusion_counts_per_rule(fixture_result):
 
 
 def test_fixture_dq_table(fixture_result):
-    dq = {(r["state"], r["check"], r["files"]): (r["numerator"], r["denominator"], r["result"])
-          for r in fixture_result.dq.iter_rows(named=True)}  # fmt: skip
+    dq = {
+        (r["state"], r["check"], r["files"]): (r["numerator"], r["denominator"], r["result"])
+        for r in fixture_result.dq.iter_rows(named=True)
+    }
     pair = "FY2019-FY2020"
     # Check 1: AL 2 of 20 victims of file 2019 (A5, A6) are victims in file 2020.
     assert dq[("AL", 1, pair)] == (2, 20, "pass")
@@ -308,9 +326,11 @@ def test_fixture_options_change_the_counts_they_should():
     file_t, file_t1 = child_files(FIXTURE)
 
     def al(**options):
-        return observed_recurrence(file_t, file_t1, FY, RecurrenceOptions(**options)).by_state.filter(
-            pl.col("state") == "AL"
-        ).row(0, named=True)
+        return (
+            observed_recurrence(file_t, file_t1, FY, RecurrenceOptions(**options))
+            .by_state.filter(pl.col("state") == "AL")
+            .row(0, named=True)
+        )
 
     chained = al(chained_14_day=True)  # A20 rolls up: 17 / 6
     assert (chained["denominator"], chained["numerator"], chained["excluded_14_day_records"]) == (17, 6, 4)
@@ -345,11 +365,13 @@ def test_files_must_hold_their_submission_year():
 
 
 def test_same_report_child_pair_in_both_files_is_kept_once_from_the_later_file():
-    file_t, file_t1 = child_files([
-        record("AL", "R1", "C1", D(2019, 9, 1), lev="1"),
-        record("AL", "R1", "C1", D(2019, 9, 1), 2020, lev="5"),
-        record("AL", "R1", "C2", D(2019, 9, 1), lev="1"),  # same RptID, other child: kept
-    ])  # fmt: skip
+    file_t, file_t1 = child_files(
+        [
+            record("AL", "R1", "C1", D(2019, 9, 1), lev="1"),
+            record("AL", "R1", "C1", D(2019, 9, 1), 2020, lev="5"),
+            record("AL", "R1", "C2", D(2019, 9, 1), lev="1"),  # same RptID, other child: kept
+        ]
+    )
     records, removed = deduplicate_across_files(file_t, file_t1)
     assert sorted(records.select("CHID", "SUBYR", "MAL1LEV").rows()) == [("C1", 2020, "5"), ("C2", 2019, "1")]
     assert removed.height == 1 and removed["SUBYR"].to_list() == [2019]
@@ -377,13 +399,21 @@ def test_victim_records_are_substantiated_indicated_or_fatal(levels, death, vict
 
 
 def test_window_start_has_no_look_back():
-    audit = run([record("AL", "R1", "C1", D(2018, 9, 30)), record("AL", "R2", "C1", D(2018, 10, 1)),
-                 record("AL", "R3", "C1", D(2018, 10, 20))])  # fmt: skip
+    audit = run(
+        [
+            record("AL", "R1", "C1", D(2018, 9, 30)),
+            record("AL", "R2", "C1", D(2018, 10, 1)),
+            record("AL", "R3", "C1", D(2018, 10, 20)),
+        ]
+    )
     c1 = child(audit, "C1")
     # The 2018-09-30 report is before 10/1/2018: initial is 2018-10-01, the next is d=19.
     assert (c1["initial_rptid"], c1["n_dropped_before_window"], c1["recur"], c1["days_to_recurrence"]) == (
-        "R2", 1, True, 19,
-    )  # fmt: skip
+        "R2",
+        1,
+        True,
+        19,
+    )
 
 
 def test_initial_report_on_last_day_of_period_counts_the_next_day_does_not():
@@ -393,12 +423,14 @@ def test_initial_report_on_last_day_of_period_counts_the_next_day_does_not():
 
 
 def test_18th_birthday_on_the_report_date_is_out_the_day_before_is_in():
-    audit = run([
-        record("AL", "R1", "C1", D(2019, 3, 15), chage=17, dob=D(2001, 3, 15)),  # turns 18 that day
-        record("AL", "R2", "C2", D(2019, 3, 15), chage=17, dob=D(2001, 3, 16)),  # 18 tomorrow
-        record("AL", "R3", "C3", D(2019, 3, 15), chage=18),  # ChAge alone is enough
-        record("AL", "R4", "C4", D(2019, 2, 28), chage=17, dob=D(2001, 2, 28)),  # leap-day-free control
-    ])  # fmt: skip
+    audit = run(
+        [
+            record("AL", "R1", "C1", D(2019, 3, 15), chage=17, dob=D(2001, 3, 15)),  # turns 18 that day
+            record("AL", "R2", "C2", D(2019, 3, 15), chage=17, dob=D(2001, 3, 16)),  # 18 tomorrow
+            record("AL", "R3", "C3", D(2019, 3, 15), chage=18),  # ChAge alone is enough
+            record("AL", "R4", "C4", D(2019, 2, 28), chage=17, dob=D(2001, 2, 28)),  # leap-day-free control
+        ]
+    )
     assert not child(audit, "C1")["in_denominator"] and child(audit, "C1")["n_dropped_age_18_plus"] == 1
     assert child(audit, "C2")["in_denominator"] and child(audit, "C2")["age_group"] == "17 y"
     assert child(audit, "C3")["n_dropped_age_18_plus"] == 1
@@ -406,26 +438,37 @@ def test_18th_birthday_on_the_report_date_is_out_the_day_before_is_in():
 
 
 def test_victimization_after_18th_birthday_never_counts_as_recurrence():
-    audit = run([record("AL", "R1", "C1", D(2018, 11, 1), chage=17, dob=D(2001, 6, 1)),
-                 record("AL", "R2", "C1", D(2019, 6, 1), chage=18, dob=D(2001, 6, 1))])  # fmt: skip
+    audit = run(
+        [
+            record("AL", "R1", "C1", D(2018, 11, 1), chage=17, dob=D(2001, 6, 1)),
+            record("AL", "R2", "C1", D(2019, 6, 1), chage=18, dob=D(2001, 6, 1)),
+        ]
+    )
     c1 = child(audit, "C1")
     assert c1["in_denominator"] and not c1["recur"] and c1["n_dropped_age_18_plus"] == 1
 
 
 def test_initial_is_the_earliest_report_with_same_day_ties_by_report_id():
-    audit = run([record("AL", "R9", "C1", D(2019, 1, 1)), record("AL", "R3", "C1", D(2019, 1, 1)),
-                 record("AL", "R1", "C1", D(2019, 1, 2))])  # fmt: skip
+    audit = run(
+        [
+            record("AL", "R9", "C1", D(2019, 1, 1)),
+            record("AL", "R3", "C1", D(2019, 1, 1)),
+            record("AL", "R1", "C1", D(2019, 1, 2)),
+        ]
+    )
     c1 = child(audit, "C1")
     assert c1["initial_rptid"] == "R3" and c1["n_dropped_14_day"] == 2 and not c1["recur"]
 
 
 def test_unborn_by_chage_77_and_by_dob_after_report_date():
-    audit = run([
-        record("AL", "R1", "C1", D(2019, 1, 10), chage=77),
-        record("AL", "R2", "C2", D(2019, 1, 10), chage=0, dob=D(2019, 1, 11)),
-        record("AL", "R3", "C3", D(2019, 1, 10), chage=0, dob=D(2019, 1, 10)),  # born that day: 0-3 mo
-        record("AL", "R4", "C4", D(2019, 1, 10), chage=77, dob=D(2018, 12, 1)),  # ChAge 77 alone decides
-    ])  # fmt: skip
+    audit = run(
+        [
+            record("AL", "R1", "C1", D(2019, 1, 10), chage=77),
+            record("AL", "R2", "C2", D(2019, 1, 10), chage=0, dob=D(2019, 1, 11)),
+            record("AL", "R3", "C3", D(2019, 1, 10), chage=0, dob=D(2019, 1, 10)),  # born that day: 0-3 mo
+            record("AL", "R4", "C4", D(2019, 1, 10), chage=77, dob=D(2018, 12, 1)),  # ChAge 77 alone decides
+        ]
+    )
     assert child(audit, "C1")["excluded_unborn"] and child(audit, "C2")["excluded_unborn"]
     assert child(audit, "C4")["excluded_unborn"]
     c3 = child(audit, "C3")
@@ -435,17 +478,23 @@ def test_unborn_by_chage_77_and_by_dob_after_report_date():
 def test_unborn_is_judged_at_the_initial_report_only():
     # Born in between: the prenatal report is the initial one, so the child is out even
     # though a later report was after birth.
-    audit = run([record("AL", "R1", "C1", D(2019, 1, 10), chage=77),
-                 record("AL", "R2", "C1", D(2019, 5, 10), chage=0, dob=D(2019, 2, 1))])  # fmt: skip
+    audit = run(
+        [
+            record("AL", "R1", "C1", D(2019, 1, 10), chage=77),
+            record("AL", "R2", "C1", D(2019, 5, 10), chage=0, dob=D(2019, 2, 1)),
+        ]
+    )
     assert child(audit, "C1")["excluded_unborn"] and not child(audit, "C1")["in_denominator"]
 
 
 def test_chage_0_without_dob_is_excluded_and_with_dob_is_grouped_by_months():
-    audit = run([
-        record("AL", "R1", "C1", D(2019, 1, 10), chage=0),
-        record("AL", "R2", "C2", D(2019, 1, 10), chage=0, dob=D(2018, 9, 10)),  # 4 months
-        record("AL", "R3", "C3", D(2019, 1, 10), chage=0, dob=D(2018, 9, 11)),  # 3 months
-    ])  # fmt: skip
+    audit = run(
+        [
+            record("AL", "R1", "C1", D(2019, 1, 10), chage=0),
+            record("AL", "R2", "C2", D(2019, 1, 10), chage=0, dob=D(2018, 9, 10)),  # 4 months
+            record("AL", "R3", "C3", D(2019, 1, 10), chage=0, dob=D(2018, 9, 11)),  # 3 months
+        ]
+    )
     assert child(audit, "C1")["excluded_no_age_group"] and not child(audit, "C1")["in_denominator"]
     assert (child(audit, "C2")["age_months"], child(audit, "C2")["age_group"]) == (4, "4-11 mo")
     assert (child(audit, "C3")["age_months"], child(audit, "C3")["age_group"]) == (3, "0-3 mo")
@@ -454,8 +503,11 @@ def test_chage_0_without_dob_is_excluded_and_with_dob_is_grouped_by_months():
 
 
 def test_age_group_without_dob_uses_chage_years_and_single_years_option():
-    rows = [record("AL", "R1", "C1", D(2019, 1, 10), chage=5), record("AL", "R2", "C2", D(2019, 1, 10), chage=11),
-            record("AL", "R3", "C3", D(2019, 1, 10), chage=1)]  # fmt: skip
+    rows = [
+        record("AL", "R1", "C1", D(2019, 1, 10), chage=5),
+        record("AL", "R2", "C2", D(2019, 1, 10), chage=11),
+        record("AL", "R3", "C3", D(2019, 1, 10), chage=1),
+    ]
     six = run(rows)
     assert [child(six, c)["age_group"] for c in ("C1", "C2", "C3")] == ["1-5 y", "11-16 y", "1-5 y"]
     single = run(rows, age_grouping="single_years")
@@ -501,8 +553,12 @@ def test_same_incident_rule_drops_the_duplicate_and_keeps_looking():
     [(None, D(2018, 12, 30)), (D(2018, 12, 30), None), (None, None)],
 )
 def test_same_incident_rule_needs_both_incident_dates(initial_incident, follow_up_incident):
-    audit = run([record("AL", "R1", "C1", D(2019, 1, 1), incid=initial_incident),
-                 record("AL", "R2", "C1", D(2019, 3, 1), incid=follow_up_incident)])  # fmt: skip
+    audit = run(
+        [
+            record("AL", "R1", "C1", D(2019, 1, 1), incid=initial_incident),
+            record("AL", "R2", "C1", D(2019, 3, 1), incid=follow_up_incident),
+        ]
+    )
     assert child(audit, "C1")["recur"] and child(audit, "C1")["n_dropped_same_incident"] == 0
 
 
@@ -523,8 +579,11 @@ def test_365_day_window_counts_days_not_months(initial, follow_up, recur):
 
 
 def test_initial_fatality_option_drops_the_child():
-    rows = [record("AL", "R1", "C1", D(2019, 1, 1), death="1"), record("AL", "R2", "C2", D(2019, 1, 1)),
-            record("AL", "R3", "C2", D(2019, 3, 1), death="1")]  # fmt: skip
+    rows = [
+        record("AL", "R1", "C1", D(2019, 1, 1), death="1"),
+        record("AL", "R2", "C2", D(2019, 1, 1)),
+        record("AL", "R3", "C2", D(2019, 3, 1), death="1"),
+    ]
     assert child(run(rows), "C1")["in_denominator"]
     excluded = run(rows, exclude_initial_fatality=True)
     assert child(excluded, "C1")["excluded_initial_fatality"] and not child(excluded, "C1")["in_denominator"]
@@ -535,8 +594,10 @@ def test_initial_fatality_option_drops_the_child():
 def test_an_id_failing_check_2_drops_the_child_whole_but_state_status_is_separate():
     # C1's ID is a victim in both files with two sexes (check 2): the whole child goes
     # (step 4), and with 1 of 1 matched IDs disagreeing the state is DQ.
-    rows = [record("AL", "R1", "C1", D(2019, 1, 1), chage=4, sex="1"),
-            record("AL", "R2", "C1", D(2019, 11, 1), 2020, chage=4, sex="2")]  # fmt: skip
+    rows = [
+        record("AL", "R1", "C1", D(2019, 1, 1), chage=4, sex="1"),
+        record("AL", "R2", "C1", D(2019, 11, 1), 2020, chage=4, sex="2"),
+    ]
     file_t, file_t1 = child_files(rows)
     row = observed_recurrence(file_t, file_t1, FY).by_state.row(0, named=True)
     assert (row["denominator"], row["excluded_dq_flagged_children"], row["dq_status"]) == (0, 1, "DQ")
@@ -562,11 +623,16 @@ def test_age_is_judged_at_the_initial_report_only():
     Denominator C1 + C4 = 2, numerator C1 = 1; C2 and C3 are excluded_no_age_group.
     Check 3 (missing age, file t): C1 and C2 among 4 victims, 50% > 5%: the state is DQ,
     its counts stand but are not published."""
-    rows = [record("AL", "R1", "C1", D(2018, 9, 1), chage=99), record("AL", "R2", "C1", D(2019, 1, 10), chage=5),
-            record("AL", "R3", "C1", D(2019, 4, 10), chage=99), record("AL", "R4", "C1", D(2020, 2, 20), 2020, chage=0),
-            record("AL", "R5", "C2", D(2019, 2, 1), chage=99), record("AL", "R6", "C2", D(2019, 6, 1), chage=6),
-            record("AL", "R7", "C3", D(2019, 3, 1), chage=0),
-            record("AL", "R8", "C4", D(2019, 3, 1), chage=0, dob=D(2018, 12, 15))]  # fmt: skip
+    rows = [
+        record("AL", "R1", "C1", D(2018, 9, 1), chage=99),
+        record("AL", "R2", "C1", D(2019, 1, 10), chage=5),
+        record("AL", "R3", "C1", D(2019, 4, 10), chage=99),
+        record("AL", "R4", "C1", D(2020, 2, 20), 2020, chage=0),
+        record("AL", "R5", "C2", D(2019, 2, 1), chage=99),
+        record("AL", "R6", "C2", D(2019, 6, 1), chage=6),
+        record("AL", "R7", "C3", D(2019, 3, 1), chage=0),
+        record("AL", "R8", "C4", D(2019, 3, 1), chage=0, dob=D(2018, 12, 15)),
+    ]
     file_t, file_t1 = child_files(rows)
     result = observed_recurrence(file_t, file_t1, FY)
     row = result.by_state.row(0, named=True)
@@ -575,7 +641,11 @@ def test_age_is_judged_at_the_initial_report_only():
     assert (row["excluded_before_window_records"], row["excluded_beyond_365_days_records"]) == (1, 1)
     assert row["dq_status"] == "DQ" and row["observed"] is None
     audit = result.audit
-    assert child(audit, "C1")["in_denominator"] and child(audit, "C1")["recur"] and child(audit, "C1")["days_to_recurrence"] == 90
+    assert (
+        child(audit, "C1")["in_denominator"]
+        and child(audit, "C1")["recur"]
+        and child(audit, "C1")["days_to_recurrence"] == 90
+    )
     assert child(audit, "C1")["dq_flag_missing_age"]  # flagged, and still counted
     assert not child(audit, "C2")["in_denominator"] and child(audit, "C2")["excluded_no_age_group"]
     assert child(audit, "C4")["age_group"] == "0-3 mo"
@@ -584,9 +654,13 @@ def test_age_is_judged_at_the_initial_report_only():
 def test_a_state_missing_from_one_file_is_dq_with_the_reason():
     # WA has victims in file t+1 only: its rate would be 1 of 1 from a quarter of its data.
     # AL has both files and passes.
-    rows = [record("AL", "R1", "C1", D(2019, 1, 1), chage=4), record("AL", "R2", "C1", D(2019, 11, 1), 2020, chage=4),
-            *(record("AL", f"R{i + 3}", f"C{i + 3}", D(2019, 2, 1), chage=5) for i in range(20)),
-            record("WA", "W1", "X1", D(2019, 9, 1), 2020, chage=3), record("WA", "W2", "X1", D(2019, 12, 1), 2020, chage=3)]  # fmt: skip
+    rows = [
+        record("AL", "R1", "C1", D(2019, 1, 1), chage=4),
+        record("AL", "R2", "C1", D(2019, 11, 1), 2020, chage=4),
+        *(record("AL", f"R{i + 3}", f"C{i + 3}", D(2019, 2, 1), chage=5) for i in range(20)),
+        record("WA", "W1", "X1", D(2019, 9, 1), 2020, chage=3),
+        record("WA", "W2", "X1", D(2019, 12, 1), 2020, chage=3),
+    ]
     file_t, file_t1 = child_files(rows)
     result = observed_recurrence(file_t, file_t1, FY)
     wa = by_state_row(result, "WA")
@@ -599,8 +673,11 @@ def test_a_state_missing_from_one_file_is_dq_with_the_reason():
 
 
 def test_records_without_a_report_date_are_dropped_and_counted():
-    rows = [record("AL", "R1", "C1", D(2019, 1, 1), chage=4), record("AL", "R2", "C1", None, chage=4),
-            record("AL", "R3", "C1", D(2019, 6, 1), chage=4)]  # fmt: skip
+    rows = [
+        record("AL", "R1", "C1", D(2019, 1, 1), chage=4),
+        record("AL", "R2", "C1", None, chage=4),
+        record("AL", "R3", "C1", D(2019, 6, 1), chage=4),
+    ]
     file_t, file_t1 = child_files(rows)
     result = observed_recurrence(file_t, file_t1, FY)
     row = result.by_state.row(0, named=True)
@@ -624,8 +701,9 @@ def test_states_are_independent_even_with_equal_child_ids():
 
 def test_result_is_the_same_whatever_the_row_order():
     file_t, file_t1 = child_files(FIXTURE)
-    shuffled = observed_recurrence(file_t.sample(fraction=1.0, shuffle=True, seed=7),
-                                   file_t1.sample(fraction=1.0, shuffle=True, seed=8), FY)  # fmt: skip
+    shuffled = observed_recurrence(
+        file_t.sample(fraction=1.0, shuffle=True, seed=7), file_t1.sample(fraction=1.0, shuffle=True, seed=8), FY
+    )
     original = observed_recurrence(file_t, file_t1, FY)
     assert shuffled.by_state.equals(original.by_state)
     assert shuffled.audit.equals(original.audit)
@@ -660,11 +738,18 @@ def random_child_files(seed: int, n_children: int = 300) -> list[dict]:
                 disposed = day + dt.timedelta(days=int(rng.integers(0, 120)))
                 subyr = disposed.year + (disposed.month >= 10)
                 row = record(
-                    state, f"{c}x{k}", f"C{c}", day, subyr, chage=chage, dob=dob if has_dob else None,
+                    state,
+                    f"{c}x{k}",
+                    f"C{c}",
+                    day,
+                    subyr,
+                    chage=chage,
+                    dob=dob if has_dob else None,
                     lev=str(rng.choice(["1", "2", "3", "5", "7"], p=[0.45, 0.1, 0.15, 0.25, 0.05])),
-                    death="1" if rng.random() < 0.03 else "2", incid=incident,
+                    death="1" if rng.random() < 0.03 else "2",
+                    incid=incident,
                     lev2="2" if rng.random() < 0.05 else None,
-                )  # fmt: skip
+                )
                 rows.append(row)
                 if subyr == FY and rng.random() < 0.08:  # re-submitted in file t+1
                     rows.append({**row, "SUBYR": FY + 1, "MAL1LEV": str(rng.choice(["1", "5"]))})
@@ -742,7 +827,9 @@ def test_matches_child_by_child_reference_on_random_world(seed, options):
     rows = random_child_files(seed)
     file_t, file_t1 = child_files(rows)
     # step 4 drops children whose ID fails check 2; the age flags act at the initial report
-    flagged = set(dq_flagged_records(file_t, file_t1).filter(pl.col("flag_id_mismatch")).select("STATERR", "CHID").iter_rows())
+    flagged = set(
+        dq_flagged_records(file_t, file_t1).filter(pl.col("flag_id_mismatch")).select("STATERR", "CHID").iter_rows()
+    )
     result = observed_recurrence(file_t, file_t1, FY, options)
     got = {r["state"]: (r["denominator"], r["numerator"]) for r in result.by_state.iter_rows(named=True)}
     expected = reference_recurrence(rows, flagged, options)

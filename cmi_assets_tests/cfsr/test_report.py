@@ -31,20 +31,37 @@ def _trend() -> pl.DataFrame:
 def _dq() -> pl.DataFrame:
     return pl.DataFrame(
         {
-            "period_fy": [2019, 2019], "period": ["FY19-20", "FY19-20"], "state": ["AA", "AA"], "check": [1, 3],
+            "period_fy": [2019, 2019],
+            "period": ["FY19-20", "FY19-20"],
+            "state": ["AA", "AA"],
+            "check": [1, 3],
             "check_name": ["victim child IDs match across years", "missing age for victims"],
-            "files": ["FY2019-FY2020", "FY2019"], "numerator": [0, 3], "denominator": [800, 1000],
-            "rate": [0.0, 0.003], "limit": [0.01, 0.05], "fails_when": ["below", "above"], "result": ["fail", "pass"],
+            "files": ["FY2019-FY2020", "FY2019"],
+            "numerator": [0, 3],
+            "denominator": [800, 1000],
+            "rate": [0.0, 0.003],
+            "limit": [0.01, 0.05],
+            "fails_when": ["below", "above"],
+            "result": ["fail", "pass"],
         }
-    )  # fmt: skip
+    )
 
 
 def _national() -> pl.DataFrame:
     return pl.DataFrame(
-        {"period_fy": [2018, 2019], "period": ["FY18-19", "FY19-20"], "n_states": [2, 1], "denominator": [1500, 520],
-         "numerator": [137, 41], "observed": [137 / 1500, 41 / 520], "states_better": [0, 1],
-         "states_no_different": [1, 0], "states_worse": [1, 0], "states_dq": [0, 1]}
-    )  # fmt: skip
+        {
+            "period_fy": [2018, 2019],
+            "period": ["FY18-19", "FY19-20"],
+            "n_states": [2, 1],
+            "denominator": [1500, 520],
+            "numerator": [137, 41],
+            "observed": [137 / 1500, 41 / 520],
+            "states_better": [0, 1],
+            "states_no_different": [1, 0],
+            "states_worse": [1, 0],
+            "states_dq": [0, 1],
+        }
+    )
 
 
 def test_percent_with_one_decimal_and_dq():
@@ -65,8 +82,15 @@ def test_rsp_table_shows_dq_periods_without_values():
 def test_dq_page_names_the_limit_and_result():
     table = dq_table(_dq())
     assert table.rows[0] == [
-        "FY19-20", "1. victim child IDs match across years", "FY2019-FY2020", "0", "800", "0.0%", "DQ when < 1%", "fail",
-    ]  # fmt: skip
+        "FY19-20",
+        "1. victim child IDs match across years",
+        "FY2019-FY2020",
+        "0",
+        "800",
+        "0.0%",
+        "DQ when < 1%",
+        "fail",
+    ]
     assert table.rows[1][6] == "DQ when > 5%"
 
 
@@ -91,17 +115,29 @@ def test_a_suppressed_state_shows_its_denominator_only(tmp_path):
         [
             _trend(),
             pl.DataFrame(
-                {"state": ["CC"], "period_fy": [2019], "period": ["FY19-20"], "denominator": [7], "numerator": [None],
-                 "observed": [None], "dq_status": ["pass"], "rsp": [None], "rsp_lower": [None], "rsp_upper": [None],
-                 "status": ["suppressed"]},
+                {
+                    "state": ["CC"],
+                    "period_fy": [2019],
+                    "period": ["FY19-20"],
+                    "denominator": [7],
+                    "numerator": [None],
+                    "observed": [None],
+                    "dq_status": ["pass"],
+                    "rsp": [None],
+                    "rsp_lower": [None],
+                    "rsp_upper": [None],
+                    "status": ["suppressed"],
+                },
                 schema=_trend().schema,
-            ),  # fmt: skip
+            ),
         ]
     )
     table = rsp_table(trend.filter(pl.col("state") == "CC"))
     assert table.rows[0] == ["FY19-20", "suppressed", "suppressed", "suppressed", "suppressed", "suppressed", "7"]
     dq = _dq().with_columns(
-        numerator=pl.Series([None, 3], dtype=pl.Int64), rate=pl.Series([None, 0.003]), suppressed=pl.Series([True, False])
+        numerator=pl.Series([None, 3], dtype=pl.Int64),
+        rate=pl.Series([None, 0.003]),
+        suppressed=pl.Series([True, False]),
     )
     assert dq_table(dq).rows[0][3:6] == ["suppressed", "800", "suppressed"]
     report = write_cfsr_report(tmp_path, trend, dq, _national().with_columns(states_suppressed=pl.lit(1)))

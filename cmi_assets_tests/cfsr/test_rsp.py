@@ -17,7 +17,6 @@ from cmi_assets.cfsr.recurrence import CHILD_FILE_SCHEMA, observed_recurrence
 from cmi_assets.cfsr.rsp import (
     CellDesign,
     ConditionalVarianceInterval,
-    LogBinomialInterval,
     ParametricBootstrapInterval,
     PoissonLogInterval,
     RandomInterceptFit,
@@ -33,14 +32,18 @@ NP = 0.097
 
 TINY = pl.DataFrame(
     [
-        ("S1", "a", 40, 3), ("S1", "b", 25, 6),
-        ("S2", "a", 30, 9), ("S2", "b", 20, 9),
-        ("S3", "a", 50, 2), ("S3", "b", 10, 1),
-        ("S4", "a", 35, 7), ("S4", "b", 30, 11),
+        ("S1", "a", 40, 3),
+        ("S1", "b", 25, 6),
+        ("S2", "a", 30, 9),
+        ("S2", "b", 20, 9),
+        ("S3", "a", 50, 2),
+        ("S3", "b", 10, 1),
+        ("S4", "a", 35, 7),
+        ("S4", "b", 30, 11),
     ],
     schema=["state", "age_group", "n", "o"],
     orient="row",
-)  # fmt: skip
+)
 
 
 def dense_grid_loglik(cells: pl.DataFrame, alpha: float, beta_b: float, sigma: float) -> float:
@@ -71,8 +74,9 @@ def test_fit_matches_brute_force_maximisation_on_a_tiny_case():
     def negative(theta):
         return -dense_grid_loglik(TINY, theta[0], theta[1], math.exp(theta[2]))
 
-    brute = minimize(negative, x0=[0.0, 0.0, 0.0], method="Nelder-Mead",
-                     options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 4000})  # fmt: skip
+    brute = minimize(
+        negative, x0=[0.0, 0.0, 0.0], method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 4000}
+    )
     assert brute.success
     assert fit.converged
     assert fit.alpha == pytest.approx(brute.x[0], abs=2e-3)
@@ -197,9 +201,14 @@ def test_parametric_bootstrap_interval_brackets_rsp_and_is_reproducible():
 
 @pytest.mark.parametrize(
     ("lower", "upper", "status"),
-    [(0.05, 0.09, "better"), (0.098, 0.12, "worse"), (0.09, 0.11, "no different"), (0.097, 0.12, "no different"),
-     (None, None, "no different")],
-)  # fmt: skip
+    [
+        (0.05, 0.09, "better"),
+        (0.098, 0.12, "worse"),
+        (0.09, 0.11, "no different"),
+        (0.097, 0.12, "no different"),
+        (None, None, "no different"),
+    ],
+)
 def test_status_needs_the_whole_interval_on_one_side(lower, upper, status):
     frame = pl.DataFrame({"lower": [lower], "upper": [upper]}, schema={"lower": pl.Float64, "upper": pl.Float64})
     assert frame.select(rsp_status(pl.col("lower"), pl.col("upper"), NP)).item() == status
@@ -227,15 +236,22 @@ def test_state_at_the_pooled_rate_is_worse_when_the_typical_state_is_lower():
 def test_risk_standardized_performance_from_observed_recurrence():
     rng = np.random.default_rng(9)
     rows = []
-    for s, (state, rate) in enumerate([("AA", 0.05), ("BB", 0.10), ("CC", 0.2), ("DD", 0.1)]):
+    for state, rate in [("AA", 0.05), ("BB", 0.10), ("CC", 0.2), ("DD", 0.1)]:
         for c in range(400):
             first = dt.date(2018, 10, 1) + dt.timedelta(days=int(rng.integers(0, 365)))
             chage = int(rng.integers(1, 17)) if state != "DD" or c > 40 else 99  # DD fails DQ check 3
             base = {"STATERR": state, "CHID": f"{state}{c}", "CHAGE": chage, "CHSEX": "1", "MAL1LEV": "1"}
             rows.append({**base, "SUBYR": 2019, "RPTID": f"{state}{c}a", "RPTDT": first})
             if rng.random() < rate:
-                rows.append({**base, "SUBYR": 2020, "RPTID": f"{state}{c}b", "RPTDT": first + dt.timedelta(days=200),
-                             "CHAGE": chage if chage == 99 else chage + 1})  # fmt: skip
+                rows.append(
+                    {
+                        **base,
+                        "SUBYR": 2020,
+                        "RPTID": f"{state}{c}b",
+                        "RPTDT": first + dt.timedelta(days=200),
+                        "CHAGE": chage if chage == 99 else chage + 1,
+                    }
+                )
     frame = pl.DataFrame(rows, schema=CHILD_FILE_SCHEMA)
     recurrence = observed_recurrence(frame.filter(pl.col("SUBYR") == 2019), frame.filter(pl.col("SUBYR") == 2020), 2019)
     result = risk_standardized_performance(recurrence)

@@ -66,9 +66,15 @@ def test_an_unknown_column_is_an_error_not_a_silent_pass():
 
 def test_pooled_rows_are_suppressed_against_their_own_denominator():
     national = pl.DataFrame(
-        {"denominator": [8], "numerator": [1], "observed": [0.125],
-         "denominator_all": [40], "numerator_all": [5], "observed_all_states": [0.125]}
-    )  # fmt: skip
+        {
+            "denominator": [8],
+            "numerator": [1],
+            "observed": [0.125],
+            "denominator_all": [40],
+            "numerator_all": [5],
+            "observed_all_states": [0.125],
+        }
+    )
     row = suppress_national(national).row(0, named=True)
     assert row["numerator"] is None and row["observed"] is None and row["suppressed"]
     assert row["numerator_all"] == 5 and row["observed_all_states"] == 0.125 and not row["suppressed_all_states"]

@@ -49,13 +49,24 @@ def test_changes_since_the_previous_published_period_by_hand():
 
 def test_national_trend_counts_statuses_per_period():
     national = pl.DataFrame(
-        {"period_fy": [2019, 2018], "period": ["FY19-20", "FY18-19"], "n_states": [1, 2],
-         "denominator": [60, 150], "numerator": [6, 14], "observed": [0.1, 14 / 150]}
-    )  # fmt: skip
+        {
+            "period_fy": [2019, 2018],
+            "period": ["FY19-20", "FY18-19"],
+            "n_states": [1, 2],
+            "denominator": [60, 150],
+            "numerator": [6, 14],
+            "observed": [0.1, 14 / 150],
+        }
+    )
     out = national_trend(national, _rsp_rows())
     assert out["period_fy"].to_list() == [2018, 2019]
     first = out.row(0, named=True)
-    assert (first["states_better"], first["states_no_different"], first["states_worse"], first["states_dq"]) == (0, 2, 0, 0)
+    assert (first["states_better"], first["states_no_different"], first["states_worse"], first["states_dq"]) == (
+        0,
+        2,
+        0,
+        0,
+    )
     second = out.row(1, named=True)
     assert (second["states_better"], second["states_dq"]) == (1, 1)
 
@@ -73,8 +84,15 @@ def test_suppressed_periods_are_skipped_like_dq_periods_and_counted():
     assert bb[2020]["previous_period"] == "FY18-19" and bb[2020]["rsp_change"] == pytest.approx(-0.02)
     assert bb[2019]["rsp_change"] is None and bb[2019]["status_change"] is None
     national = pl.DataFrame(
-        {"period_fy": [2019], "period": ["FY19-20"], "n_states": [1], "denominator": [60], "numerator": [6],
-         "observed": [0.1], "suppressed": [False]}
-    )  # fmt: skip
+        {
+            "period_fy": [2019],
+            "period": ["FY19-20"],
+            "n_states": [1],
+            "denominator": [60],
+            "numerator": [6],
+            "observed": [0.1],
+            "suppressed": [False],
+        }
+    )
     out = national_trend(national, rows).row(0, named=True)
     assert (out["states_dq"], out["states_suppressed"], out["suppressed"]) == (1, 1, False)

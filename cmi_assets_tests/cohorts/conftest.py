@@ -58,44 +58,172 @@ class EventsWorld:
     def add(self, table: str, level: str = CONS, **values) -> None:
         unknown = set(values) - set(EVENT_TABLES[table])
         assert not unknown, f"{table}: unknown columns {unknown}"
-        self.rows[table].append({"linkage_level": level, **{k: d(v) if EVENT_TABLES[table][k] == "DATE" and v else v for k, v in values.items()}})
+        self.rows[table].append(
+            {
+                "linkage_level": level,
+                **{k: d(v) if EVENT_TABLES[table][k] == "DATE" and v else v for k, v in values.items()},
+            }
+        )
 
-    def person(self, key: str, born: str | None, sex: str | None = None, ethnicity: str | None = None, level: str = CONS) -> None:
+    def person(
+        self, key: str, born: str | None, sex: str | None = None, ethnicity: str | None = None, level: str = CONS
+    ) -> None:
         year, month = (int(born[:4]), int(born[5:7])) if born else (None, None)
         self.add("person", level, person_key=key, sex=sex, birth_year=year, birth_month=month, ethnicity=ethnicity)
 
-    def birth(self, child: str, mother: str, father: str | None, born: str, reg_days: int | None, level: str = CONS, **extra) -> None:
-        values = dict(plurality=1, birth_weight_g=3400, gestation_weeks=39, previous_children_same_parents=0, deprivation_decile=5, office_code="O01")
+    def birth(
+        self, child: str, mother: str, father: str | None, born: str, reg_days: int | None, level: str = CONS, **extra
+    ) -> None:
+        values = dict(
+            plurality=1,
+            birth_weight_g=3400,
+            gestation_weeks=39,
+            previous_children_same_parents=0,
+            deprivation_decile=5,
+            office_code="O01",
+        )
         values.update(extra)
-        self.add("birth", level, child_key=child, mother_key=mother, father_key=father, birth_year=int(born[:4]),
-                 birth_month=int(born[5:7]), registration_age_days=reg_days, **values)
+        self.add(
+            "birth",
+            level,
+            child_key=child,
+            mother_key=mother,
+            father_key=father,
+            birth_year=int(born[:4]),
+            birth_month=int(born[5:7]),
+            registration_age_days=reg_days,
+            **values,
+        )
 
-    def notification(self, key: str, person: str, date: str, source: str = "HEALTH", kind: str = "NOTIFICATION", further: str = "N",
-                     age_days: int | None = None, level: str = CONS) -> None:
-        self.add("cp_notification", level, event_key=key, person_key=person, notification_date=date, age_days=age_days, source=source,
-                 record_kind=kind, further_action=further, office_code="O01")
+    def notification(
+        self,
+        key: str,
+        person: str,
+        date: str,
+        source: str = "HEALTH",
+        kind: str = "NOTIFICATION",
+        further: str = "N",
+        age_days: int | None = None,
+        level: str = CONS,
+    ) -> None:
+        self.add(
+            "cp_notification",
+            level,
+            event_key=key,
+            person_key=person,
+            notification_date=date,
+            age_days=age_days,
+            source=source,
+            record_kind=kind,
+            further_action=further,
+            office_code="O01",
+        )
 
-    def finding(self, key: str, notification: str | None, person: str, start: str, abuse: str, finding: str, response: str = "INVESTIGATION",
-                age_days: int | None = None, level: str = CONS) -> None:
-        self.add("cp_finding", level, event_key=key, notification_event_key=notification, person_key=person, response=response,
-                 start_date=start, completed_date=start, abuse_type=abuse, finding=finding, age_days=age_days)
+    def finding(
+        self,
+        key: str,
+        notification: str | None,
+        person: str,
+        start: str,
+        abuse: str,
+        finding: str,
+        response: str = "INVESTIGATION",
+        age_days: int | None = None,
+        level: str = CONS,
+    ) -> None:
+        self.add(
+            "cp_finding",
+            level,
+            event_key=key,
+            notification_event_key=notification,
+            person_key=person,
+            response=response,
+            start_date=start,
+            completed_date=start,
+            abuse_type=abuse,
+            finding=finding,
+            age_days=age_days,
+        )
 
-    def spell(self, person: str, start: str, end: str | None, benefit: str = "UB", incapacity: str | None = None, partner: str | None = None, level: str = CONS) -> None:
-        self.add("benefit_spell", level, person_key=person, spell_start=start, spell_end=end, benefit_type=benefit, incapacity_code=incapacity, partner_key=partner)
+    def spell(
+        self,
+        person: str,
+        start: str,
+        end: str | None,
+        benefit: str = "UB",
+        incapacity: str | None = None,
+        partner: str | None = None,
+        level: str = CONS,
+    ) -> None:
+        self.add(
+            "benefit_spell",
+            level,
+            person_key=person,
+            spell_start=start,
+            spell_end=end,
+            benefit_type=benefit,
+            incapacity_code=incapacity,
+            partner_key=partner,
+        )
 
-    def inclusion(self, caregiver: str, child: str, relationship: str, claim: str, age_days: int, level: str = CONS) -> None:
-        self.add("benefit_child", level, caregiver_key=caregiver, child_key=child, relationship=relationship, inclusion_start=claim,
-                 inclusion_end=None, claim_date=claim, child_age_days_at_claim=age_days)
+    def inclusion(
+        self, caregiver: str, child: str, relationship: str, claim: str, age_days: int, level: str = CONS
+    ) -> None:
+        self.add(
+            "benefit_child",
+            level,
+            caregiver_key=caregiver,
+            child_key=child,
+            relationship=relationship,
+            inclusion_start=claim,
+            inclusion_end=None,
+            claim_date=claim,
+            child_age_days_at_claim=age_days,
+        )
 
-    def address(self, person: str, date: str, office: str = "O01", decile: int | None = None, level: str = CONS) -> None:
-        self.add("benefit_address", level, person_key=person, effective_from=date, office_code=office, deprivation_decile=decile)
+    def address(
+        self, person: str, date: str, office: str = "O01", decile: int | None = None, level: str = CONS
+    ) -> None:
+        self.add(
+            "benefit_address",
+            level,
+            person_key=person,
+            effective_from=date,
+            office_code=office,
+            deprivation_decile=decile,
+        )
 
     def sentence(self, person: str, start: str, end: str, kind: str, offence: str, level: str = CONS) -> None:
-        self.add("sentence", level, person_key=person, sentence_start=start, sentence_end=end, sentence_type=kind, offence_category=offence)
+        self.add(
+            "sentence",
+            level,
+            person_key=person,
+            sentence_start=start,
+            sentence_end=end,
+            sentence_type=kind,
+            offence_category=offence,
+        )
 
-    def admission(self, person: str, admit: str, discharge: str, diagnosis: str, cause: str | None = None, age_days: int | None = None, level: str = CONS) -> None:
-        self.add("hospitalisation", level, person_key=person, admit_date=admit, discharge_date=discharge, diagnosis_code=diagnosis,
-                 external_cause_code=cause, age_days=age_days)
+    def admission(
+        self,
+        person: str,
+        admit: str,
+        discharge: str,
+        diagnosis: str,
+        cause: str | None = None,
+        age_days: int | None = None,
+        level: str = CONS,
+    ) -> None:
+        self.add(
+            "hospitalisation",
+            level,
+            person_key=person,
+            admit_date=admit,
+            discharge_date=discharge,
+            diagnosis_code=diagnosis,
+            external_cause_code=cause,
+            age_days=age_days,
+        )
 
     def load(self, con) -> None:
         create_event_tables(con)
@@ -113,21 +241,23 @@ def family_a(w: EventsWorld, level: str = CONS) -> None:
     w.person("FA", "1978-02", "M", level=level)
     w.person("SA1", "2005-01", "F", level=level)
     w.person("SA2", "2003-01", "M", level=level)
-    w.birth("A", "MA", "FA", "2010-06", 20, level, previous_children_same_parents=2, deprivation_decile=9, office_code="O05")
+    w.birth(
+        "A", "MA", "FA", "2010-06", 20, level, previous_children_same_parents=2, deprivation_decile=9, office_code="O05"
+    )
     w.birth("SA1", "MA", None, "2005-01", 30, level)
     w.birth("SA2", "MA", None, "2003-01", 30, level)
-    w.notification("N-SA1-1", "SA1", "2006-06-20", level=level)                       # 4 years before: counts
-    w.notification("N-SA2-1", "SA2", "2004-06-10", level=level)                       # 6 years before: does not
+    w.notification("N-SA1-1", "SA1", "2006-06-20", level=level)  # 4 years before: counts
+    w.notification("N-SA2-1", "SA2", "2004-06-10", level=level)  # 6 years before: does not
     w.notification("N-SA1-FV1", "SA1", "2009-12-20", "POLICE_FV", "FV_CONTACT_RECORD", level=level)
     w.notification("N-SA1-FV2", "SA1", "2009-12-25", "POLICE_FV", "FV_CONTACT_RECORD", level=level)  # same month
     w.notification("N-SA1-FV3", "SA1", "2009-05-20", "POLICE_FV", "FV_CONTACT_RECORD", level=level)  # 13 months before
     w.sentence("FA", "2007-06-01", "2008-06-01", "CUSTODIAL", "VIOLENT", level)
     w.sentence("FA", "2009-01-01", "2009-06-30", "COMMUNITY", "NON_VIOLENT", level)
     w.sentence("MA", "2008-09-01", "2008-10-01", "CUSTODIAL", "NON_VIOLENT", level)
-    w.notification("N-FA-CHILD", "FA", "1985-06-15", level=level)                     # 25 years before (para 50)
+    w.notification("N-FA-CHILD", "FA", "1985-06-15", level=level)  # 25 years before (para 50)
     w.finding("F-FA-BEH", None, "FA", "1994-03-01", "BEHAVIOURAL", "SUBSTANTIATED", "ASSESSMENT", level=level)
-    w.spell("MA", "2006-06-15", "2008-06-14", "UB", level=level)                      # 731 days
-    w.spell("MA", "2008-06-15", "2009-08-31", "SB", "MH", level=level)                # 443 days
+    w.spell("MA", "2006-06-15", "2008-06-14", "UB", level=level)  # 731 days
+    w.spell("MA", "2008-06-15", "2009-08-31", "SB", "MH", level=level)  # 443 days
     w.address("MA", "2005-01-01", "O05", 9, level)
     w.address("MA", "2009-09-01", "O05", 9, level)
     w.address("MA", "2010-01-10", "O06", 9, level)
@@ -141,11 +271,11 @@ def family_b(w: EventsWorld, level: str = CONS) -> None:
     w.birth("B", "MB", None, "2010-05", 30, level, office_code="O07", deprivation_decile=3)
     w.inclusion("MB", "SB1", "PARENT", "2009-02-01", 17, level)
     w.birth("SB2", "MB", None, "1998-01", 20, level)
-    w.notification("N-SB2-1", "SB2", "2004-04-01", level=level)                       # 6 years before
+    w.notification("N-SB2-1", "SB2", "2004-04-01", level=level)  # 6 years before
     w.notification("N-SB2-FV1", "SB2", "2009-08-10", "POLICE_FV", "NOTIFICATION", level=level)
     w.notification("N-SB2-FV2", "SB2", "2010-01-20", "POLICE_FV", "FV_CONTACT_RECORD", level=level)
-    w.spell("MB", "2007-01-01", "2009-12-31", "IB", "MH", level=level)                # 1,096 days
-    w.spell("MB", "2008-01-01", "2009-12-31", "SB", "SUB", level=level)               # 731 days, inside
+    w.spell("MB", "2007-01-01", "2009-12-31", "IB", "MH", level=level)  # 1,096 days
+    w.spell("MB", "2008-01-01", "2009-12-31", "SB", "SUB", level=level)  # 731 days, inside
     w.address("MB", "2006-02-01", "O07", 3, level)
 
 
@@ -157,9 +287,9 @@ def family_c(w: EventsWorld) -> None:
     w.birth("C", "MC", None, "2010-03", 15, office_code="O12", deprivation_decile=8)
     w.inclusion("GC", "C", "GRANDPARENT", "2010-04-24", 40)
     w.inclusion("GC", "MC", "PARENT", "1998-01-01", 1780)
-    w.notification("N-MC-1", "MC", "2007-05-01")                                    # MC aged 14
+    w.notification("N-MC-1", "MC", "2007-05-01")  # MC aged 14
     w.spell("GC", "2005-01-01", None, "UB", partner="PC")
-    w.spell("GC", "2006-01-01", "2009-12-31", "SB", "SUB")                          # 1,461 days
+    w.spell("GC", "2006-01-01", "2009-12-31", "SB", "SUB")  # 1,461 days
     w.sentence("PC", "2009-03-01", "2009-09-01", "COMMUNITY", "NON_VIOLENT")
     for date in ("2004-01-01", "2009-05-01", "2009-07-01", "2009-12-01"):
         w.address("GC", date, "O12", 8)
@@ -170,10 +300,32 @@ def family_d(w: EventsWorld) -> None:
     w.person("T2", "2010-07", "M", "ASIAN")
     w.person("MD", "1981-01", "F")
     w.person("FD", "1979-03", "M")
-    w.birth("T1", "MD", "FD", "2010-07", 10, plurality=2, birth_weight_g=2300, gestation_weeks=37, office_code="O30", deprivation_decile=2)
-    w.birth("T2", "MD", "FD", "2010-07", 10, plurality=2, birth_weight_g=2600, gestation_weeks=36, office_code="O30", deprivation_decile=2)
+    w.birth(
+        "T1",
+        "MD",
+        "FD",
+        "2010-07",
+        10,
+        plurality=2,
+        birth_weight_g=2300,
+        gestation_weeks=37,
+        office_code="O30",
+        deprivation_decile=2,
+    )
+    w.birth(
+        "T2",
+        "MD",
+        "FD",
+        "2010-07",
+        10,
+        plurality=2,
+        birth_weight_g=2600,
+        gestation_weeks=36,
+        office_code="O30",
+        deprivation_decile=2,
+    )
     w.sentence("FD", "2008-02-01", "2008-08-01", "CUSTODIAL", "NON_VIOLENT")
-    w.sentence("FD", "2003-01-01", "2004-12-31", "CUSTODIAL", "VIOLENT")           # ended before the 5 years
+    w.sentence("FD", "2003-01-01", "2004-12-31", "CUSTODIAL", "VIOLENT")  # ended before the 5 years
     w.spell("FD", "2006-01-01", "2009-12-31", "SB", "MH")
 
 
@@ -181,7 +333,17 @@ def family_e(w: EventsWorld) -> None:
     w.person("E", "2010-02", "F", None)
     w.person("ME", None, "F")
     w.person("FE", "1980-01", "M")
-    w.birth("E", "ME", "FE", "2010-02", 100, birth_weight_g=2000, gestation_weeks=34, office_code="O40", deprivation_decile=10)
+    w.birth(
+        "E",
+        "ME",
+        "FE",
+        "2010-02",
+        100,
+        birth_weight_g=2000,
+        gestation_weeks=34,
+        office_code="O40",
+        deprivation_decile=10,
+    )
     w.inclusion("ME", "E", "PARENT", "2010-03-27", 40)
     w.spell("ME", "2009-12-01", None, "SPB")
     w.address("ME", "2009-12-01", "O21", None)
@@ -230,15 +392,61 @@ def outcome_events(w: EventsWorld) -> None:
 
 
 def health_events(w: EventsWorld) -> None:
-    w.add("maternity", mother_key="MA", baby_birth_year=2010, baby_birth_month=6, plurality=1, gestation_weeks=35, smoking_at_booking="N")
-    w.add("maternity", mother_key="MD", baby_birth_year=2010, baby_birth_month=7, plurality=2, gestation_weeks=36, smoking_at_booking="Y")
-    w.add("maternity", mother_key="MB", baby_birth_year=2010, baby_birth_month=5, plurality=1, gestation_weeks=40, smoking_at_booking="U")
-    w.add("maternity", mother_key="ME", baby_birth_year=2010, baby_birth_month=2, plurality=1, gestation_weeks=34, smoking_at_booking="N")
-    w.add("maternity", mother_key="MG", baby_birth_year=2008, baby_birth_month=9, plurality=1, gestation_weeks=39, smoking_at_booking="N")
-    w.admission("MA", "2008-01-01", "2008-01-03", "S02.2", "X85")            # mother assaulted, 2.5 years before
+    w.add(
+        "maternity",
+        mother_key="MA",
+        baby_birth_year=2010,
+        baby_birth_month=6,
+        plurality=1,
+        gestation_weeks=35,
+        smoking_at_booking="N",
+    )
+    w.add(
+        "maternity",
+        mother_key="MD",
+        baby_birth_year=2010,
+        baby_birth_month=7,
+        plurality=2,
+        gestation_weeks=36,
+        smoking_at_booking="Y",
+    )
+    w.add(
+        "maternity",
+        mother_key="MB",
+        baby_birth_year=2010,
+        baby_birth_month=5,
+        plurality=1,
+        gestation_weeks=40,
+        smoking_at_booking="U",
+    )
+    w.add(
+        "maternity",
+        mother_key="ME",
+        baby_birth_year=2010,
+        baby_birth_month=2,
+        plurality=1,
+        gestation_weeks=34,
+        smoking_at_booking="N",
+    )
+    w.add(
+        "maternity",
+        mother_key="MG",
+        baby_birth_year=2008,
+        baby_birth_month=9,
+        plurality=1,
+        gestation_weeks=39,
+        smoking_at_booking="N",
+    )
+    w.admission("MA", "2008-01-01", "2008-01-03", "S02.2", "X85")  # mother assaulted, 2.5 years before
     w.admission("MC", "1993-08-01", "1993-08-05", "S06.0", "Y04", age_days=167)  # other child injured before age 1
     w.admission("E", "2010-03-07", "2010-03-09", "Q21.0", None, age_days=20)  # birth abnormality
-    w.add("mental_health", person_key="MA", contact_date="2009-03-01", service_type="COMMUNITY", diagnosis_group="SUBSTANCE")
+    w.add(
+        "mental_health",
+        person_key="MA",
+        contact_date="2009-03-01",
+        service_type="COMMUNITY",
+        diagnosis_group="SUBSTANCE",
+    )
     for date in ("2006-03-01", "2007-03-01", "2008-03-01"):
         w.add("mental_health", person_key="MG", contact_date=date, service_type="COMMUNITY", diagnosis_group="OTHER_MH")
 

@@ -21,7 +21,7 @@ def test_grandmother_caregiver_is_primary_and_her_partner_is_a_caregiver(events_
 
 def test_parents_of_a_registration_after_3_months_are_not_known(events_con):
     adults = _inputs(events_con).adults.filter(pl.col("person_key") == "E")
-    assert adults["adult_key"].to_list() == ["ME"]          # FE only on the registration at 100 days
+    assert adults["adult_key"].to_list() == ["ME"]  # FE only on the registration at 100 days
     assert adults["primary"].to_list() == [True]
 
 

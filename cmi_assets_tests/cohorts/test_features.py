@@ -27,5 +27,7 @@ def test_ethnicity_flags_are_null_without_a_registration_ethnicity(value, featur
 
 
 def test_prm_accepts_the_box1_columns(features_2010):
-    specs = infer_variable_specs(features_2010, ["child_sex", "mother_or_caregiver_age", "marker_count", "five_plus_markers"])
+    specs = infer_variable_specs(
+        features_2010, ["child_sex", "mother_or_caregiver_age", "marker_count", "five_plus_markers"]
+    )
     assert [s.kind for s in specs] == ["categorical", "categorical", "numeric", "numeric"]

@@ -6,14 +6,32 @@ from cmi_assets.cohorts.markers import RISK_MARKERS
 
 EXPECTED = {
     # A: other children CP, parent CP as child, MH, FV, sentence, address change
-    "A": {"marker_other_children_cp_history", "marker_parent_cp_history_as_child", "marker_parent_mental_health",
-          "marker_family_violence", "marker_parent_sentence", "marker_address_change"},
+    "A": {
+        "marker_other_children_cp_history",
+        "marker_parent_cp_history_as_child",
+        "marker_parent_mental_health",
+        "marker_family_violence",
+        "marker_parent_sentence",
+        "marker_address_change",
+    },
     # B: MH (substance), FV 2+, single (father not listed), high demands (other child under 2)
-    "B": {"marker_parent_mental_health", "marker_family_violence", "marker_single_parent", "marker_high_parenting_demands"},
+    "B": {
+        "marker_parent_mental_health",
+        "marker_family_violence",
+        "marker_single_parent",
+        "marker_high_parenting_demands",
+    },
     # C: everything but FV, under 20 and high demands
-    "C": {"marker_other_children_cp_history", "marker_caregiver_benefit_80_plus", "marker_parent_cp_history_as_child",
-          "marker_parent_mental_health", "marker_single_parent", "marker_parent_sentence",
-          "marker_caregiver_not_registration_parent", "marker_address_change"},
+    "C": {
+        "marker_other_children_cp_history",
+        "marker_caregiver_benefit_80_plus",
+        "marker_parent_cp_history_as_child",
+        "marker_parent_mental_health",
+        "marker_single_parent",
+        "marker_parent_sentence",
+        "marker_caregiver_not_registration_parent",
+        "marker_address_change",
+    },
     "E": {"marker_single_parent"},
     "G": {"marker_caregiver_under_20", "marker_high_parenting_demands"},
     "K": set(),

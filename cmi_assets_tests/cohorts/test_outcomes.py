@@ -18,8 +18,8 @@ def test_one_investigation_with_two_abuse_types_is_one_finding_event(value, outc
 
 
 def test_target_d_excludes_emotional_abuse(value, outcomes_2010):
-    assert value(outcomes_2010, "A", "target_d_by_age_5") is False   # emotional
-    assert value(outcomes_2010, "B", "target_d_by_age_3") is True    # physical
+    assert value(outcomes_2010, "A", "target_d_by_age_5") is False  # emotional
+    assert value(outcomes_2010, "B", "target_d_by_age_3") is True  # physical
 
 
 def test_behavioural_findings_and_no_finding_assessments_are_investigations_not_findings(value, outcomes_2010):
@@ -31,8 +31,8 @@ def test_behavioural_findings_and_no_finding_assessments_are_investigations_not_
 def test_notifications_count_fv_contact_records_of_children_known_to_cp(value, outcomes_2010):
     # C: notifications at 100 and 500 days and a contact record at 600 (Table 10 note 2)
     assert [value(outcomes_2010, "C", f"n_notification_events_by_age_{k}") for k in (1, 2)] == [1, 3]
-    assert value(outcomes_2010, "G", "notification_by_age_5") is False   # a contact record only
-    assert value(outcomes_2010, "E", "notification_by_age_5") is False   # unborn notification
+    assert value(outcomes_2010, "G", "notification_by_age_5") is False  # a contact record only
+    assert value(outcomes_2010, "E", "notification_by_age_5") is False  # unborn notification
 
 
 def test_target_e_hospitalisations(value, outcomes_2010):
@@ -50,14 +50,17 @@ def test_ages_not_yet_observable_are_null(value, events_con):
     out = cohort_outcomes(events_con, 2010, "conservative", observation_end=dt.date(2012, 5, 31))
     # B (2010-05-15): age 2 reached 2012-05-14.5 (observable), age 3 not
     assert value(out, "B", "finding_by_age_2") is False and value(out, "B", "finding_by_age_3") is None
-    assert value(out, "A", "n_finding_events_by_age_2") is None      # A reaches 2 in June 2012
+    assert value(out, "A", "n_finding_events_by_age_2") is None  # A reaches 2 in June 2012
     # default: the latest notification date in the data (2012-06-13: A's notification)
     default = cohort_outcomes(events_con, 2010, "conservative")
     assert value(default, "A", "finding_by_age_2") is None and value(default, "B", "finding_by_age_2") is False
 
 
 def test_outcome_columns_per_target_and_age(outcomes_2010):
-    assert outcome_column("A", 2) == "finding_by_age_2" and outcome_column("E", 5, events=True) == "n_target_e_events_by_age_5"
+    assert (
+        outcome_column("A", 2) == "finding_by_age_2"
+        and outcome_column("E", 5, events=True) == "n_target_e_events_by_age_5"
+    )
     expected = {outcome_column(t, k, e) for t in TARGETS for k in range(1, 6) for e in (False, True)}
     assert set(outcomes_2010.columns) == {"person_key", "birth_year", *expected}
 

@@ -22,7 +22,15 @@ def test_registered_at_100_days_but_on_benefit_at_40_days(events_con):
     assert row["first_observed_age_days"] == 40 and row["weeks_to_first_observation"] == 5
 
 
-@pytest.mark.parametrize("child, source, weeks", [("A", "birth_registration", 2), ("C", "birth_registration", 2), ("G", "birth_registration", 13), ("K", "benefit", 13)])
+@pytest.mark.parametrize(
+    "child, source, weeks",
+    [
+        ("A", "birth_registration", 2),
+        ("C", "birth_registration", 2),
+        ("G", "birth_registration", 13),
+        ("K", "benefit", 13),
+    ],
+)
 def test_first_observation_source_and_weeks(events_con, child, source, weeks):
     row = cohort_population(events_con, 2010, "conservative").filter(pl.col("person_key") == child).row(0, named=True)
     assert (row["first_observation_source"], row["weeks_to_first_observation"]) == (source, weeks)
@@ -35,7 +43,7 @@ def test_first_observations_include_children_seen_after_3_months(events_con):
 
 
 def test_observed_by_week_figure_5(events_con):
-    seen = first_observations(events_con, 2010, "conservative")   # 10 children
+    seen = first_observations(events_con, 2010, "conservative")  # 10 children
     curve = observed_by_week(seen, max_weeks=14).filter(pl.col("week").is_in([1, 13, 14]))
     # week 1 (<= 7 days): nobody; week 13 (<= 91 days): registrations A,B,C,G,T1,T2 = 6 of 10,
     # benefit C,E,K = 3, either 8; week 14 (<= 98): H registered at 92, I on benefit at 92

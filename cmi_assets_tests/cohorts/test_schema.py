@@ -10,11 +10,14 @@ from cmi_assets.cohorts.schema import feature_columns, outcome_columns, populati
 from cmi_assets_tests.cohorts.conftest import CONS
 
 
-@pytest.mark.parametrize("build, declared", [
-    (lambda con: cohort_population(con, 2010, CONS), population_columns),
-    (lambda con: cohort_features(con, 2010, CONS, include_health=True), feature_columns),
-    (lambda con: cohort_outcomes(con, 2010, CONS), outcome_columns),
-])
+@pytest.mark.parametrize(
+    "build, declared",
+    [
+        (lambda con: cohort_population(con, 2010, CONS), population_columns),
+        (lambda con: cohort_features(con, 2010, CONS, include_health=True), feature_columns),
+        (lambda con: cohort_outcomes(con, 2010, CONS), outcome_columns),
+    ],
+)
 def test_declared_columns_are_the_written_columns(events_con, build, declared):
     frame = build(events_con)
     if "linkage_level" not in frame.columns:  # the assets add the level when they write

@@ -15,10 +15,10 @@ def test_profile_of_the_hand_built_cohort(features_2010, outcomes_2010):
     profile = table8_profile(features_2010, outcomes_2010)
     rows = {r["row"]: r for r in profile.iter_rows(named=True)}
     # 8 children: A B C E G K T1 T2; findings by age 2: A only
-    assert rows["male"]["pct_all"] == 62.5                      # A C G K T2
-    assert rows["single_parent"]["pct_all"] == 37.5             # B C E
-    assert rows["no_registration_by_3_months"]["pct_all"] == 25.0   # E K
-    assert rows["high_deprivation"]["pct_all"] == pytest.approx(33.3)   # A C of the 6 with a decile
+    assert rows["male"]["pct_all"] == 62.5  # A C G K T2
+    assert rows["single_parent"]["pct_all"] == 37.5  # B C E
+    assert rows["no_registration_by_3_months"]["pct_all"] == 25.0  # E K
+    assert rows["high_deprivation"]["pct_all"] == pytest.approx(33.3)  # A C of the 6 with a decile
     assert rows["other_children_cp_history_5y"]["pct_finding_by_age_2"] == 100.0
     assert rows["single_parent"]["pct_finding_by_age_2"] == 0.0
     assert profile["n_finding_by_age_2"][0] == 1

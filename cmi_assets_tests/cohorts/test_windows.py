@@ -31,7 +31,12 @@ def test_by_age_2_is_an_age_under_730_and_a_half_days(age_days, by_2):
 def test_five_year_window_ends_the_day_before_the_reference_day():
     ref = 10_000
     events = pl.DataFrame({"day": [ref - 1827, ref - 1826, ref - 1, ref]})
-    assert events.select(in_window_before(pl.col("day"), pl.lit(ref), 1826))["day"].to_list() == [False, True, True, False]
+    assert events.select(in_window_before(pl.col("day"), pl.lit(ref), 1826))["day"].to_list() == [
+        False,
+        True,
+        True,
+        False,
+    ]
 
 
 def test_months_of_the_last_year_are_30_and_a_half_day_buckets():
@@ -48,7 +53,14 @@ def test_overlap_days_counts_inclusive_spells_and_open_ends():
 
 def test_union_days_counts_overlapping_spells_once():
     # [0, 99] and [50, 149] overlap: 150 days, not 200; [300, 309] adds 10; window [0, 1000)
-    spells = pl.DataFrame({"k": ["x"] * 3 + ["y"], "start_day": [0, 50, 300, 10], "end_day": [99, 149, 309, None],
-                           "lo": [0] * 4, "hi": [1000] * 4})
+    spells = pl.DataFrame(
+        {
+            "k": ["x"] * 3 + ["y"],
+            "start_day": [0, 50, 300, 10],
+            "end_day": [99, 149, 309, None],
+            "lo": [0] * 4,
+            "hi": [1000] * 4,
+        }
+    )
     out = dict(union_days(spells, ["k"], "lo", "hi").iter_rows())
     assert out == {"x": 160, "y": 990}

@@ -14,9 +14,7 @@ from cmi_assets.defs.resources import StorageResource
 from cmi_assets.defs.sources.assets import RAW_ASSETS
 from cmi_assets.defs.staging.assets import SQL_MODEL_ASSETS
 
-_spec = importlib.util.spec_from_file_location(
-    "raw_asset_tests", Path(__file__).parent / "sources" / "test_assets.py"
-)
+_spec = importlib.util.spec_from_file_location("raw_asset_tests", Path(__file__).parent / "sources" / "test_assets.py")
 raw_asset_tests = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(raw_asset_tests)
 

@@ -24,7 +24,10 @@ def test_relative_and_multi_line_imports_are_read(tmp_path, monkeypatch):
     for cached in (imported_modules, source_closure, code_version_of):
         cached.cache_clear()
     try:
-        assert imported_modules(package / "lib" / "a.py", "cmi_assets.lib.a") >= {"cmi_assets.lib.b", "cmi_assets.lib.c"}
+        assert imported_modules(package / "lib" / "a.py", "cmi_assets.lib.a") >= {
+            "cmi_assets.lib.b",
+            "cmi_assets.lib.c",
+        }
         before = code_version_of("cmi_assets.lib.a")
         (package / "lib" / "c.py").write_text("X = 2\n")  # a library the module rests on changes
         for cached in (imported_modules, source_closure, code_version_of):

@@ -36,7 +36,15 @@ def webserver(tmp_path, walkthrough):
     port = walkthrough.free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "CMI_DATA_DIR": str(data)}
     env.pop("CMI_LANDING_DIR", None)
-    command = [str(Path(sys.executable).parent / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"]
+    command = [
+        str(Path(sys.executable).parent / "dagster-webserver"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        "workspace.yaml",
+    ]
     with walkthrough.DevServer(command, env, tmp_path / "webserver.log", port, cwd=PROJECT_ROOT) as server:
         server.wait_until_serving()
         yield walkthrough.GraphQL(port), data
@@ -45,7 +53,9 @@ def webserver(tmp_path, walkthrough):
 def _wait_for_run(gql, run_id: str, timeout: float = 300) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = gql("query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", id=run_id)["runOrError"]["status"]
+        status = gql("query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", id=run_id)["runOrError"][
+            "status"
+        ]
         if status in ("SUCCESS", "FAILURE", "CANCELED"):
             return status
         time.sleep(1)
@@ -63,7 +73,9 @@ def test_webserver_serves_graph_and_runs_a_materialization_with_checks(webserver
     added = gql(
         """mutation($sel: RepositorySelector!, $name: String!, $key: String!) {
              addDynamicPartition(repositorySelector: $sel, partitionsDefName: $name, partitionKey: $key) { __typename } }""",
-        sel=repository, name="reference_extracts", key="reference_areas_2021.csv",
+        sel=repository,
+        name="reference_extracts",
+        key="reference_areas_2021.csv",
     )
     assert added["addDynamicPartition"]["__typename"] == "AddDynamicPartitionSuccess"
 
@@ -72,8 +84,12 @@ def test_webserver_serves_graph_and_runs_a_materialization_with_checks(webserver
         """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
              __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
         p={
-            "selector": {**repository, "jobName": "__ASSET_JOB", "assetSelection": [{"path": ["raw_reference"]}],
-                         "assetCheckSelection": checks},
+            "selector": {
+                **repository,
+                "jobName": "__ASSET_JOB",
+                "assetSelection": [{"path": ["raw_reference"]}],
+                "assetCheckSelection": checks,
+            },
             "executionMetadata": {"tags": [{"key": "dagster/partition", "value": "reference_areas_2021.csv"}]},
         },
     )["launchRun"]

@@ -19,8 +19,13 @@ from cmi_assets.linkage.quality import attach_truth
 
 def test_weighted_agreement_by_hand():
     # stratum A: N=100, n=10, 9 agree; stratum B: N=300, n=10, 10 agree
-    sample = pl.DataFrame({"stratum": ["A"] * 10 + ["B"] * 10, "stratum_size": [100] * 10 + [300] * 10,
-                           "agrees": [True] * 9 + [False] + [True] * 10})
+    sample = pl.DataFrame(
+        {
+            "stratum": ["A"] * 10 + ["B"] * 10,
+            "stratum_size": [100] * 10 + [300] * 10,
+            "agrees": [True] * 9 + [False] + [True] * 10,
+        }
+    )
     out = weighted_agreement(sample)
     assert out["estimate"] == pytest.approx(0.25 * 0.9 + 0.75 * 1.0)
     var = 0.25**2 * (1 - 10 / 100) * 0.9 * 0.1 / 9
@@ -42,12 +47,19 @@ def _truth_agreement(linked, level):
     """Per cluster: does it hold exactly one true person's records, all of them?"""
     con, truth = linked["con"], linked["world"]["truth"]
     records = con.sql("SELECT unique_id, agency, record_type, record_key, slot FROM linkage.person_records").pl()
-    clusters = con.sql(f"SELECT unique_id, identity_id, cluster_id FROM linkage.person_clusters WHERE level = '{level}'").pl()
+    clusters = con.sql(
+        f"SELECT unique_id, identity_id, cluster_id FROM linkage.person_clusters WHERE level = '{level}'"
+    ).pl()
     labelled = attach_truth(records, truth).join(clusters, on="unique_id")
-    per_cluster = labelled.group_by("cluster_id").agg(pl.col("true_person_id").n_unique().alias("people"), pl.col("true_person_id").first().alias("pid"), pl.len().alias("n"))
+    per_cluster = labelled.group_by("cluster_id").agg(
+        pl.col("true_person_id").n_unique().alias("people"),
+        pl.col("true_person_id").first().alias("pid"),
+        pl.len().alias("n"),
+    )
     per_person = labelled.group_by("true_person_id").len("person_n")
     agrees = per_cluster.join(per_person, left_on="pid", right_on="true_person_id").with_columns(
-        ((pl.col("people") == 1) & (pl.col("n") == pl.col("person_n"))).alias("agrees"))
+        ((pl.col("people") == 1) & (pl.col("n") == pl.col("person_n"))).alias("agrees")
+    )
     return clusters, agrees.select("cluster_id", "agrees")
 
 
@@ -73,8 +85,14 @@ def test_table5_child_and_associated_adults(linked_mini):
     units = child_review_units(con, clusters, "linkage.person_links", "less_conservative").join(agrees, on="cluster_id")
     adults = associated_adult_clusters(con, clusters, units)
     assert adults.height > 0
-    adult_agrees = adults.join(agrees, left_on="adult_cluster_id", right_on="cluster_id").group_by("unit_id").agg(pl.col("agrees").all().alias("adults_agree"))
-    family = units.join(adult_agrees, on="unit_id", how="left").with_columns((pl.col("agrees") & pl.col("adults_agree").fill_null(True)).alias("family_agrees"))
+    adult_agrees = (
+        adults.join(agrees, left_on="adult_cluster_id", right_on="cluster_id")
+        .group_by("unit_id")
+        .agg(pl.col("agrees").all().alias("adults_agree"))
+    )
+    family = units.join(adult_agrees, on="unit_id", how="left").with_columns(
+        (pl.col("agrees") & pl.col("adults_agree").fill_null(True)).alias("family_agrees")
+    )
     # NZ Table 5: agreement for a child and all associated adults is below the child's alone
     assert family["family_agrees"].mean() <= family["agrees"].mean()
 
@@ -93,7 +111,9 @@ def test_review_file_roundtrip_and_splink_accuracy(linked_mini, tmp_path):
     path = tmp_path / "review.csv"
     export_review_file(review, path)
     # the reviewer marks pairs above p = 0.5 as matches, the rest as non-matches
-    reviewed = pl.read_csv(path).with_columns((pl.col("match_probability") > 0.5).cast(pl.Float64).alias("clerical_match_score"))
+    reviewed = pl.read_csv(path).with_columns(
+        (pl.col("match_probability") > 0.5).cast(pl.Float64).alias("clerical_match_score")
+    )
     reviewed.write_csv(path)
     labels = load_review_labels(path)
     assert labels.columns == ["unique_id_l", "unique_id_r", "clerical_match_score"]

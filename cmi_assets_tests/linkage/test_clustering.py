@@ -2,7 +2,14 @@ import datetime as dt
 
 import polars as pl
 
-from cmi_assets.linkage.clustering import birth_dates_conflict, birth_years_conflict, cluster_frame, cluster_size_summary, siblings_by_name, twins_by_name
+from cmi_assets.linkage.clustering import (
+    birth_dates_conflict,
+    birth_years_conflict,
+    cluster_frame,
+    cluster_size_summary,
+    siblings_by_name,
+    twins_by_name,
+)
 
 D = dt.date(2012, 5, 6)
 
@@ -10,15 +17,31 @@ D = dt.date(2012, 5, 6)
 def _records(rows):
     """Nodes from (id, ref, agency, record_type, slot, dob, family, given, middle) rows; a
     birth registration's child slot is the duplicate-free register."""
-    frame = pl.DataFrame(rows, schema={"unique_id": pl.Int64, "record_ref": pl.String, "agency": pl.String, "record_type": pl.String,
-                                       "slot": pl.String, "dob": pl.Date, "family_name": pl.String, "given_name": pl.String,
-                                       "middle_name": pl.String}, orient="row")
-    registration = (pl.col("agency") == "births") & (pl.col("record_type") == "registrations") & (pl.col("slot") == "child")
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "unique_id": pl.Int64,
+            "record_ref": pl.String,
+            "agency": pl.String,
+            "record_type": pl.String,
+            "slot": pl.String,
+            "dob": pl.Date,
+            "family_name": pl.String,
+            "given_name": pl.String,
+            "middle_name": pl.String,
+        },
+        orient="row",
+    )
+    registration = (
+        (pl.col("agency") == "births") & (pl.col("record_type") == "registrations") & (pl.col("slot") == "child")
+    )
     return frame.with_columns(registration.cast(pl.Int64).alias("duplicate_free_records"))
 
 
 def _edges(rows):
-    return pl.DataFrame(rows, schema={"unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "match_probability": pl.Float64}, orient="row")
+    return pl.DataFrame(
+        rows, schema={"unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "match_probability": pl.Float64}, orient="row"
+    )
 
 
 def _clusters(records, edges):
@@ -35,12 +58,14 @@ def test_connected_components_and_ids():
 def test_two_birth_registrations_never_merge():
     """Record 3 (a CP record) links to both registrations; the stronger link wins and the
     weaker one is refused."""
-    records = _records([
-        (1, "b1", "births", "registrations", "child", D, "LEE", "AMY", None),
-        (2, "b2", "births", "registrations", "child", D, "LEE", "AMY", None),
-        (3, "n1", "child_protection", "notifications", "person", D, "LEE", "AMY", None),
-        (4, "n2", "child_protection", "notifications", "person", D, "LEE", "AMY", None),
-    ])
+    records = _records(
+        [
+            (1, "b1", "births", "registrations", "child", D, "LEE", "AMY", None),
+            (2, "b2", "births", "registrations", "child", D, "LEE", "AMY", None),
+            (3, "n1", "child_protection", "notifications", "person", D, "LEE", "AMY", None),
+            (4, "n2", "child_protection", "notifications", "person", D, "LEE", "AMY", None),
+        ]
+    )
     edges = _edges([(1, 3, 0.99), (2, 3, 0.95), (3, 4, 0.999), (2, 4, 0.9)])
     assert _clusters(records, edges) == {frozenset({1, 3, 4}), frozenset({2})}
 
@@ -55,12 +80,14 @@ def test_twin_guard_separates_alike_twins_but_not_typos_or_swaps():
     assert not twins_by_name("WILLIAM", None, "BILL", None)  # a nickname
     assert not twins_by_name("J", None, "JASON", None)  # an initial
     assert not twins_by_name("MARY", "ANN", "ANN", "MARY")  # given/middle swapped
-    records = _records([
-        (1, "a", "health", "h", "person", D, "LEE", "JACOB", None),
-        (2, "b", "health", "h", "person", D, "LEE", "JASON", None),
-        (3, "c", "benefits", "c", "child", D, "LEE", "JASNO", None),
-        (4, "d", "benefits", "c", "child", None, "LEE", "JACOB", None),
-    ])
+    records = _records(
+        [
+            (1, "a", "health", "h", "person", D, "LEE", "JACOB", None),
+            (2, "b", "health", "h", "person", D, "LEE", "JASON", None),
+            (3, "c", "benefits", "c", "child", D, "LEE", "JASNO", None),
+            (4, "d", "benefits", "c", "child", None, "LEE", "JACOB", None),
+        ]
+    )
     # the direct twin link 1-2 is dropped; the chain 1-4-3-2 would still join the twins, so
     # the weakest link of the chain (3-4) is refused; the typo record 3 stays with 2
     edges = _edges([(1, 2, 0.99), (2, 3, 0.98), (1, 4, 0.97), (3, 4, 0.5)])
@@ -88,12 +115,14 @@ def test_sibling_guard_needs_agreeing_dobs_for_different_given_names():
 def test_sibling_guard_keeps_household_look_alikes_apart():
     """Two siblings (same family, one CP record with no DOB) linked by household evidence
     stay apart; the child's own nickname record with no DOB joins them."""
-    records = _records([
-        (1, "b1", "births", "registrations", "child", D, "LEE", "JACOB", "PAUL"),
-        (2, "n1", "child_protection", "notifications", "person", None, "LEE", "EMMA", None),
-        (3, "b2", "births", "registrations", "child", dt.date(2014, 2, 1), "LEE", "EMMA", "ROSE"),
-        (4, "n2", "child_protection", "notifications", "person", None, "LEE", "JAKE", None),
-    ])
+    records = _records(
+        [
+            (1, "b1", "births", "registrations", "child", D, "LEE", "JACOB", "PAUL"),
+            (2, "n1", "child_protection", "notifications", "person", None, "LEE", "EMMA", None),
+            (3, "b2", "births", "registrations", "child", dt.date(2014, 2, 1), "LEE", "EMMA", "ROSE"),
+            (4, "n2", "child_protection", "notifications", "person", None, "LEE", "JAKE", None),
+        ]
+    )
     edges = _edges([(1, 2, 0.8), (2, 3, 0.99), (1, 4, 0.9), (2, 4, 0.7)])
     assert _clusters(records, edges) == {frozenset({1, 4}), frozenset({2, 3})}
 
@@ -101,11 +130,13 @@ def test_sibling_guard_keeps_household_look_alikes_apart():
 def test_person_known_by_middle_name_is_one_cluster():
     """Records under the given name and under the middle name join through a record holding
     both (same DOB and family: the twin guard must not split them)."""
-    records = _records([
-        (1, "b1", "births", "registrations", "child", D, "LEE", "SANDRA", "MELISSA"),
-        (2, "n1", "child_protection", "notifications", "person", D, "LEE", "MELISSA", None),
-        (3, "h1", "health", "h", "person", D, "LEE", "SANDRA", None),
-    ])
+    records = _records(
+        [
+            (1, "b1", "births", "registrations", "child", D, "LEE", "SANDRA", "MELISSA"),
+            (2, "n1", "child_protection", "notifications", "person", D, "LEE", "MELISSA", None),
+            (3, "h1", "health", "h", "person", D, "LEE", "SANDRA", None),
+        ]
+    )
     edges = _edges([(1, 2, 0.99), (1, 3, 0.99), (2, 3, 0.9)])
     assert _clusters(records, edges) == {frozenset({1, 2, 3})}
 
@@ -124,11 +155,13 @@ def test_conflicting_birth_dates_never_merge():
     assert not birth_dates_conflict(D, dt.date(2012, 6, 5))  # day and month transposed
     assert not birth_dates_conflict(D, dt.date(2012, 5, 1))  # an unknown day keyed as the 1st
     assert not birth_dates_conflict(D, None)  # no DOB: nothing to compare
-    records = _records([
-        (1, "b1", "births", "registrations", "child", D, "LEE", "JACOB", None),
-        (2, "b1f", "births", "registrations", "father", dt.date(1985, 3, 2), "LEE", "JACOB", None),
-        (3, "n1", "child_protection", "notifications", "person", None, "LEE", "JACOB", None),
-    ])
+    records = _records(
+        [
+            (1, "b1", "births", "registrations", "child", D, "LEE", "JACOB", None),
+            (2, "b1f", "births", "registrations", "father", dt.date(1985, 3, 2), "LEE", "JACOB", None),
+            (3, "n1", "child_protection", "notifications", "person", None, "LEE", "JACOB", None),
+        ]
+    )
     edges = _edges([(1, 3, 0.9), (2, 3, 0.8)])
     assert _clusters(records, edges) == {frozenset({1, 3}), frozenset({2})}
 
@@ -139,25 +172,58 @@ def _twin_world(con, with_registrations: bool, co_recorded: bool):
     registrations (verified IDs) carry the middle names."""
     rows = [
         # unique_id, namespace, person_id, given, middle, dob, duplicate-free
-        (1, "child_protection", "P1", "BARRY", None, 0), (2, "child_protection", "P1", "BARRY", None, 0),
-        (3, "child_protection", "P2", "BARRY", None, 0), (4, "child_protection", "P2", "BARRY", None, 0),
+        (1, "child_protection", "P1", "BARRY", None, 0),
+        (2, "child_protection", "P1", "BARRY", None, 0),
+        (3, "child_protection", "P2", "BARRY", None, 0),
+        (4, "child_protection", "P2", "BARRY", None, 0),
     ]
     if with_registrations:
         rows += [(5, "births", "B1", "BARRY", "ANTHONY", 1), (6, "births", "B2", "BARRY", "TY", 1)]
-    nodes = pl.DataFrame(rows, schema={"unique_id": pl.Int64, "id_namespace": pl.String, "person_id": pl.String, "given_name": pl.String,
-                                       "middle_name": pl.String, "duplicate_free_records": pl.Int64}, orient="row").with_columns(
-        pl.lit("MCNEILL").alias("family_name"), pl.lit(D).alias("dob"), pl.lit(2012, pl.Int32).alias("birth_year"),
-        pl.lit(["YVONNE"]).alias("parent_given_forms"))
+    nodes = pl.DataFrame(
+        rows,
+        schema={
+            "unique_id": pl.Int64,
+            "id_namespace": pl.String,
+            "person_id": pl.String,
+            "given_name": pl.String,
+            "middle_name": pl.String,
+            "duplicate_free_records": pl.Int64,
+        },
+        orient="row",
+    ).with_columns(
+        pl.lit("MCNEILL").alias("family_name"),
+        pl.lit(D).alias("dob"),
+        pl.lit(2012, pl.Int32).alias("birth_year"),
+        pl.lit(["YVONNE"]).alias("parent_given_forms"),
+    )
     from cmi_assets.linkage import standardise as std
 
     con.register("twin_nodes", std.add_guard_name_keys(nodes))
     # every CP record links every other strongly; each registration links every CP record
     edges = [(a, b, 0.999) for a in (1, 2, 3, 4) for b in (1, 2, 3, 4) if a < b]
-    edges += [(a, b, 0.98 if (a, b) in ((1, 5), (2, 5), (3, 6), (4, 6)) else 0.97) for a in (1, 2, 3, 4) for b in (5, 6)] if with_registrations else []
-    con.register("twin_links", pl.DataFrame(edges, schema={"unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "match_probability": pl.Float64},
-                                            orient="row"))
-    records = pl.DataFrame({"source_dataset": ["cp"] * 2, "slot": ["person"] * 2, "event_date": [dt.date(2015, 3, 1)] * 2, "dob": [D] * 2,
-                            "id_namespace": ["child_protection"] * 2, "person_id": ["P1", "P2"]})
+    edges += (
+        [(a, b, 0.98 if (a, b) in ((1, 5), (2, 5), (3, 6), (4, 6)) else 0.97) for a in (1, 2, 3, 4) for b in (5, 6)]
+        if with_registrations
+        else []
+    )
+    con.register(
+        "twin_links",
+        pl.DataFrame(
+            edges,
+            schema={"unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "match_probability": pl.Float64},
+            orient="row",
+        ),
+    )
+    records = pl.DataFrame(
+        {
+            "source_dataset": ["cp"] * 2,
+            "slot": ["person"] * 2,
+            "event_date": [dt.date(2015, 3, 1)] * 2,
+            "dob": [D] * 2,
+            "id_namespace": ["child_protection"] * 2,
+            "person_id": ["P1", "P2"],
+        }
+    )
     con.register("twin_records", records if co_recorded else records.clear())
 
 
@@ -195,27 +261,54 @@ def test_children_born_on_one_day_are_not_twins_notified_together():
     from cmi_assets.linkage.clustering import cluster_nodes, guarded_links_sql
 
     rows = [  # unique_id, namespace, person_id, given, middle, family, duplicate-free
-        (1, "births", "B1", "JOHN", "MARK", "KERR", 1), (2, "child_protection", "P1", "JOHN", None, "KERR", 0),
-        (3, "child_protection", "P2", "JOHN", None, "KERR", 0), (4, "births", "B2", "JOHN", "ROBERT", "PERKINS", 1),
+        (1, "births", "B1", "JOHN", "MARK", "KERR", 1),
+        (2, "child_protection", "P1", "JOHN", None, "KERR", 0),
+        (3, "child_protection", "P2", "JOHN", None, "KERR", 0),
+        (4, "births", "B2", "JOHN", "ROBERT", "PERKINS", 1),
     ]
-    nodes = pl.DataFrame(rows, schema={"unique_id": pl.Int64, "id_namespace": pl.String, "person_id": pl.String, "given_name": pl.String,
-                                       "middle_name": pl.String, "family_name": pl.String, "duplicate_free_records": pl.Int64},
-                         orient="row").with_columns(pl.lit(D).alias("dob"), pl.lit(2012, pl.Int32).alias("birth_year"),
-                                                    pl.Series("parent_given_forms", [["REBECCA"], ["REBECCA"], ["REBECCA"], ["LINDA"]]))
+    nodes = pl.DataFrame(
+        rows,
+        schema={
+            "unique_id": pl.Int64,
+            "id_namespace": pl.String,
+            "person_id": pl.String,
+            "given_name": pl.String,
+            "middle_name": pl.String,
+            "family_name": pl.String,
+            "duplicate_free_records": pl.Int64,
+        },
+        orient="row",
+    ).with_columns(
+        pl.lit(D).alias("dob"),
+        pl.lit(2012, pl.Int32).alias("birth_year"),
+        pl.Series("parent_given_forms", [["REBECCA"], ["REBECCA"], ["REBECCA"], ["LINDA"]]),
+    )
     # KERR's records link strongly; PERKINS's registration weakly to one of them (one component)
     edges = _edges([(1, 2, 0.999), (2, 3, 0.99), (1, 3, 0.98), (3, 4, 0.6)])
 
     def clusters(recorded: list[tuple[str, str]]):
-        records = pl.DataFrame({"source_dataset": [f"{ns}_source" for ns, _ in recorded], "slot": ["child"] * len(recorded),
-                                "event_date": [D] * len(recorded), "dob": [D] * len(recorded),
-                                "id_namespace": [ns for ns, _ in recorded], "person_id": [pid for _, pid in recorded]})
+        records = pl.DataFrame(
+            {
+                "source_dataset": [f"{ns}_source" for ns, _ in recorded],
+                "slot": ["child"] * len(recorded),
+                "event_date": [D] * len(recorded),
+                "dob": [D] * len(recorded),
+                "id_namespace": [ns for ns, _ in recorded],
+                "person_id": [pid for _, pid in recorded],
+            }
+        )
         con = duckdb.connect()
         try:
             con.register("kerr_nodes", std.add_guard_name_keys(nodes))
             con.register("kerr_links", edges)
             con.register("kerr_records", records)
-            out = cluster_nodes(con, "kerr_nodes", guarded_links_sql("kerr_links", "kerr_nodes"), {"all": "TRUE"},
-                                records="kerr_records")["all"]
+            out = cluster_nodes(
+                con,
+                "kerr_nodes",
+                guarded_links_sql("kerr_links", "kerr_nodes"),
+                {"all": "TRUE"},
+                records="kerr_records",
+            )["all"]
         finally:
             con.close()
         return {frozenset(g) for g in out.group_by("cluster_id").agg("unique_id")["unique_id"].to_list()}
@@ -232,14 +325,16 @@ def test_day_unknown_dob_does_not_bridge_two_middle_names():
     given name. Two different middle names are two people unless the DOBs confirm one; a
     1st of the month does not confirm the 25th."""
     aug1, aug25 = dt.date(1998, 8, 1), dt.date(1998, 8, 25)
-    records = _records([
-        (1, "b1", "births", "registrations", "child", aug25, "HERRERA", "THOMAS", "PATRICK"),
-        (2, "n1", "child_protection", "notifications", "person", aug25, "HERRERA", "THOMAS", None),
-        (3, "n2", "child_protection", "notifications", "person", aug1, "HERRERA", "THOMAS", None),
-        (4, "n3", "child_protection", "notifications", "person", aug1, "RUSSELL", "THOMAS", None),
-        (5, "c1", "benefits", "children", "child", aug1, "RUSSELL", "THOMAS", "GLENN"),
-        (6, "n4", "child_protection", "notifications", "person", aug1, "HERRERA", "T", None),
-    ])
+    records = _records(
+        [
+            (1, "b1", "births", "registrations", "child", aug25, "HERRERA", "THOMAS", "PATRICK"),
+            (2, "n1", "child_protection", "notifications", "person", aug25, "HERRERA", "THOMAS", None),
+            (3, "n2", "child_protection", "notifications", "person", aug1, "HERRERA", "THOMAS", None),
+            (4, "n3", "child_protection", "notifications", "person", aug1, "RUSSELL", "THOMAS", None),
+            (5, "c1", "benefits", "children", "child", aug1, "RUSSELL", "THOMAS", "GLENN"),
+            (6, "n4", "child_protection", "notifications", "person", aug1, "HERRERA", "T", None),
+        ]
+    )
     # 3-4 and 6-4: the bridges; the strongest links first, so the initial joins THOMAS RUSSELL
     edges = _edges([(1, 2, 0.999), (2, 3, 0.99), (2, 6, 0.99), (4, 5, 0.999), (3, 4, 0.73), (4, 6, 0.995)])
     assert _clusters(records, edges) == {frozenset({1, 2, 3}), frozenset({4, 5, 6})}

@@ -6,7 +6,6 @@ no identifier from the landing files (names, dates of birth, agency IDs, address
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import re
 
 import duckdb
@@ -19,9 +18,23 @@ from cmi_assets_tests.linkage.conftest import TEST_U_MAX_PAIRS
 
 SECRET = b"test-events-secret"
 ID_COLUMNS = {
-    "reg_number", "client_id", "child_client_id", "partner_client_id", "cp_person_id", "offender_id", "health_id",
-    "mother_health_id", "notification_id", "investigation_id", "spell_id", "inclusion_id", "address_id", "event_id",
-    "contact_id", "maternity_id", "sentence_id",
+    "reg_number",
+    "client_id",
+    "child_client_id",
+    "partner_client_id",
+    "cp_person_id",
+    "offender_id",
+    "health_id",
+    "mother_health_id",
+    "notification_id",
+    "investigation_id",
+    "spell_id",
+    "inclusion_id",
+    "address_id",
+    "event_id",
+    "contact_id",
+    "maternity_id",
+    "sentence_id",
 }
 
 
@@ -72,16 +85,34 @@ def test_every_event_table_has_exactly_the_cohort_schema(events_world):
 
 def test_tables_hold_both_levels_and_keys_from_the_spine(events_world):
     con, warehouse = events_world["con"], events_world["warehouse"]
-    for table in ("person", "birth", "benefit_spell", "benefit_child", "cp_notification", "cp_finding", "sentence",
-                  "maternity", "hospitalisation", "mental_health", "family"):
+    for table in (
+        "person",
+        "birth",
+        "benefit_spell",
+        "benefit_child",
+        "cp_notification",
+        "cp_finding",
+        "sentence",
+        "maternity",
+        "hospitalisation",
+        "mental_health",
+        "family",
+    ):
         levels = {row[0] for row in warehouse.execute(f"SELECT DISTINCT linkage_level FROM events.{table}").fetchall()}
         assert levels == set(LINKAGE_LEVELS), table
     spine = con.sql("SELECT level AS linkage_level, person_key FROM linkage.person_spine").pl().unique()
     persons = warehouse.sql("SELECT linkage_level, person_key FROM events.person").pl()
-    assert persons.height == spine.height and persons.join(spine, on=["linkage_level", "person_key"]).height == spine.height
+    assert (
+        persons.height == spine.height
+        and persons.join(spine, on=["linkage_level", "person_key"]).height == spine.height
+    )
     # every birth registration's child has a key, and so do most events
     assert warehouse.execute("SELECT count(*) FROM events.birth WHERE child_key IS NULL").fetchone()[0] == 0
-    for table, key in (("cp_notification", "person_key"), ("hospitalisation", "person_key"), ("benefit_spell", "person_key")):
+    for table, key in (
+        ("cp_notification", "person_key"),
+        ("hospitalisation", "person_key"),
+        ("benefit_spell", "person_key"),
+    ):
         total, keyed = warehouse.execute(f"SELECT count(*), count({key}) FROM events.{table}").fetchone()
         assert total and keyed / total > 0.99, table
     # a finding's notification key is the notification's event key (both HMACs)
@@ -91,22 +122,29 @@ def test_tables_hold_both_levels_and_keys_from_the_spine(events_world):
     ).fetchone()
     assert findings and joined == findings
     one = con.execute("SELECT notification_id FROM stg.stg_child_protection_notifications LIMIT 1").fetchone()[0]
-    assert warehouse.execute("SELECT count(*) FROM events.cp_notification WHERE event_key = ?",
-                             [event_key(SECRET, "cp_notification", one)]).fetchone()[0] == len(LINKAGE_LEVELS)
+    assert warehouse.execute(
+        "SELECT count(*) FROM events.cp_notification WHERE event_key = ?", [event_key(SECRET, "cp_notification", one)]
+    ).fetchone()[0] == len(LINKAGE_LEVELS)
 
 
 def test_ages_in_days_come_from_the_birth_registration_dob(events_world):
     con, tables = events_world["con"], events_world["tables"]
-    spine = con.sql(
-        """SELECT s.level AS linkage_level, s.person_key, r.dob FROM linkage.person_spine s JOIN linkage.person_records r USING (unique_id)
+    spine = (
+        con.sql(
+            """SELECT s.level AS linkage_level, s.person_key, r.dob FROM linkage.person_spine s JOIN linkage.person_records r USING (unique_id)
            WHERE r.agency = 'births' AND r.record_type = 'registrations' AND r.slot = 'child' AND r.dob IS NOT NULL"""
-    ).pl().unique(["linkage_level", "person_key"])
+        )
+        .pl()
+        .unique(["linkage_level", "person_key"])
+    )
     notes = tables["cp_notification"].join(spine, on=["linkage_level", "person_key"])
     assert notes.height > 0
     expected = (notes["notification_date"] - notes["dob"]).dt.total_days().cast(pl.Int32)
     assert (notes["age_days"] == expected).mean() > 0.99  # a child whose records disagree on DOB may differ
     people = tables["person"].join(spine, on=["linkage_level", "person_key"])
-    assert (people["birth_year"] == people["dob"].dt.year()).all() and (people["birth_month"] == people["dob"].dt.month()).all()
+    assert (people["birth_year"] == people["dob"].dt.year()).all() and (
+        people["birth_month"] == people["dob"].dt.month()
+    ).all()
     births = tables["birth"]
     assert births["registration_age_days"].drop_nulls().min() >= 0
     assert births["deprivation_decile"].null_count() < births.height  # areas found by postcode
@@ -139,19 +177,32 @@ def test_no_identifier_in_any_event_table(events_world):
     # no column holds a full date of birth: the only dates are event dates, and no event
     # date equals its person's DOB more often than by chance (a newborn's admission)
     con = events_world["con"]
-    dobs = con.sql(
-        """SELECT s.level AS linkage_level, s.person_key, r.dob FROM linkage.person_spine s
+    dobs = (
+        con.sql(
+            """SELECT s.level AS linkage_level, s.person_key, r.dob FROM linkage.person_spine s
            JOIN linkage.person_records r USING (unique_id) WHERE r.dob IS NOT NULL"""
-    ).pl().unique()
+        )
+        .pl()
+        .unique()
+    )
     for table, frame in tables.items():
-        key = "person_key" if "person_key" in frame.columns else next(c for c in frame.columns if c.endswith("_key") and c != "event_key")
+        key = (
+            "person_key"
+            if "person_key" in frame.columns
+            else next(c for c in frame.columns if c.endswith("_key") and c != "event_key")
+        )
         for column, kind in EVENT_TABLES[table].items():
             if kind != "DATE":
                 continue
-            joined = frame.select("linkage_level", key, column).drop_nulls().join(
-                dobs.rename({"person_key": key}), on=["linkage_level", key])
+            joined = (
+                frame.select("linkage_level", key, column)
+                .drop_nulls()
+                .join(dobs.rename({"person_key": key}), on=["linkage_level", key])
+            )
             if joined.height:
                 assert (joined[column] == joined["dob"]).mean() < 0.2, (table, column)
     for table in ("person", "birth", "maternity"):
         assert not [c for c, kind in EVENT_TABLES[table].items() if kind == "DATE"]
-    assert not any(re.search(r"dob|birth_date|name|address|postcode", c) for cols in EVENT_TABLES.values() for c in cols)
+    assert not any(
+        re.search(r"dob|birth_date|name|address|postcode", c) for cols in EVENT_TABLES.values() for c in cols
+    )

@@ -20,7 +20,9 @@ def incremental_run(mini_world, linked_mini, stg_loader):
     stg_loader(con, mini_world)
     build_person_records(con)
     records = con.sql("SELECT * EXCLUDE (unique_id) FROM linkage.person_records").pl()
-    latest = records.filter((pl.col("source_dataset") == "child_protection__notifications") & (pl.col("record_key") > "N0000000190"))
+    latest = records.filter(
+        (pl.col("source_dataset") == "child_protection__notifications") & (pl.col("record_key") > "N0000000190")
+    )
     write_person_records(con, records.join(latest, on="record_ref", how="anti"))
     build_identities(con)
     artefact = linked_mini["artefact"]
@@ -29,8 +31,15 @@ def incremental_run(mini_world, linked_mini, stg_loader):
     pairs_before = con.sql("SELECT * FROM linkage.person_pairs").pl()
     summary = link_new_records(con, artefact, latest, SECRET)
     after = con.sql(f"SELECT record_ref, level, cluster_id, person_key FROM {SPINE_TABLE}").pl()
-    yield {"con": con, "artefact": artefact, "latest": latest, "before": before, "after": after, "summary": summary,
-           "pairs_before": pairs_before}
+    yield {
+        "con": con,
+        "artefact": artefact,
+        "latest": latest,
+        "before": before,
+        "after": after,
+        "summary": summary,
+        "pairs_before": pairs_before,
+    }
     con.close()
 
 
@@ -57,8 +66,17 @@ def test_incremental_scores_equal_a_full_predict(incremental_run, linked_mini):
     """Stored model and TF tables: a pair scores the same whether found incrementally or
     by the full run on all records (linked_mini)."""
     full = linked_mini["con"].sql("SELECT unique_id_l, unique_id_r, match_probability FROM linkage.person_pairs").pl()
-    incremental = incremental_run["con"].sql("SELECT unique_id_l, unique_id_r, match_probability FROM linkage.person_pairs").pl()
-    norm = lambda f: f.select(pl.min_horizontal("unique_id_l", "unique_id_r").alias("a"), pl.max_horizontal("unique_id_l", "unique_id_r").alias("b"), "match_probability")  # noqa: E731
+    incremental = (
+        incremental_run["con"].sql("SELECT unique_id_l, unique_id_r, match_probability FROM linkage.person_pairs").pl()
+    )
+
+    def norm(f: pl.DataFrame) -> pl.DataFrame:
+        return f.select(
+            pl.min_horizontal("unique_id_l", "unique_id_r").alias("a"),
+            pl.max_horizontal("unique_id_l", "unique_id_r").alias("b"),
+            "match_probability",
+        )
+
     joined = norm(full).join(norm(incremental), on=["a", "b"], suffix="_incremental")
     assert joined.height == full.height == incremental.height
     assert (joined["match_probability"] - joined["match_probability_incremental"]).abs().max() < 1e-9
@@ -68,8 +86,12 @@ def test_incremental_quality_matches_the_full_run(incremental_run, linked_mini):
     truth = linked_mini["world"]["truth"]
 
     def child_recall(con):
-        records = con.sql("SELECT unique_id, agency, record_type, record_key, slot, role, source_dataset FROM linkage.person_records").pl()
-        clusters = con.sql("SELECT unique_id, cluster_id FROM linkage.person_clusters WHERE level = 'less_conservative'").pl()
+        records = con.sql(
+            "SELECT unique_id, agency, record_type, record_key, slot, role, source_dataset FROM linkage.person_records"
+        ).pl()
+        clusters = con.sql(
+            "SELECT unique_id, cluster_id FROM linkage.person_clusters WHERE level = 'less_conservative'"
+        ).pl()
         return pair_metrics(attach_truth(records, truth).join(clusters, on="unique_id"))["child"]
 
     full, incremental = child_recall(linked_mini["con"]), child_recall(incremental_run["con"])

@@ -10,7 +10,10 @@ SECRET = b"s3cret"
 
 
 def _clusters(mapping):
-    return pl.DataFrame({"record_ref": list(mapping), "cluster_id": list(mapping.values())}, schema={"record_ref": pl.String, "cluster_id": pl.Int64})
+    return pl.DataFrame(
+        {"record_ref": list(mapping), "cluster_id": list(mapping.values())},
+        schema={"record_ref": pl.String, "cluster_id": pl.Int64},
+    )
 
 
 def test_key_is_an_hmac_of_the_founding_record():
@@ -25,7 +28,9 @@ def test_key_is_an_hmac_of_the_founding_record():
 
 
 def test_keys_carry_over_by_greatest_overlap_and_record_split_and_merge():
-    previous = pl.DataFrame({"record_ref": ["a", "b", "c", "d", "e", "f"], "person_key": ["K1", "K1", "K1", "K2", "K3", "K3"]})
+    previous = pl.DataFrame(
+        {"record_ref": ["a", "b", "c", "d", "e", "f"], "person_key": ["K1", "K1", "K1", "K2", "K3", "K3"]}
+    )
     # K1 {a,b,c} splits into {a,b} and {c}; K2 {d} and K3 {e,f} merge into one cluster with new record g
     clusters = _clusters({"a": 10, "b": 10, "c": 11, "d": 12, "e": 12, "f": 12, "g": 12})
     spine, events = assign_person_keys(clusters, previous, SECRET, "lvl")
@@ -33,7 +38,9 @@ def test_keys_carry_over_by_greatest_overlap_and_record_split_and_merge():
     assert keys["a"] == keys["b"] == "K1"  # the larger part keeps the key
     assert keys["e"] == keys["f"] == keys["d"] == keys["g"] == "K3"  # greatest overlap (2 records) wins
     assert keys["c"] == person_key(SECRET, "lvl", "c")
-    rows = {(e, k, o, n) for e, k, o, n in events.select("event", "person_key", "other_person_key", "records").iter_rows()}
+    rows = {
+        (e, k, o, n) for e, k, o, n in events.select("event", "person_key", "other_person_key", "records").iter_rows()
+    }
     assert ("split", "K1", keys["c"], 1) in rows
     assert ("merge", "K3", "K2", 1) in rows
     assert ("new", keys["c"], None, 1) in rows
@@ -67,9 +74,11 @@ def test_secret_from_env_or_file(tmp_path):
     assert "CMI_PSEUDONYM_KEY" in str(error.value)
 
 
-@pytest.mark.parametrize("secret", [b"k", b"x" * 64, b"a-secret-longer-than-one-sha256-block-" * 3, "clé".encode("utf-8")])
+@pytest.mark.parametrize("secret", [b"k", b"x" * 64, b"a-secret-longer-than-one-sha256-block-" * 3, "clé".encode()])
 def test_keys_computed_in_duckdb_equal_the_hmac(secret):
     refs = ["births|registrations|B000000001|child", "child_protection|notifications|N1|person", "héalth|x|1|person"]
     spine, _ = assign_person_keys(_clusters({ref: i for i, ref in enumerate(refs)}), None, secret, "conservative")
     keys = dict(zip(spine["record_ref"], spine["person_key"]))
-    assert keys == {ref: hmac.new(secret, f"conservative|{ref}|0".encode("utf-8"), hashlib.sha256).hexdigest()[:32] for ref in refs}
+    assert keys == {
+        ref: hmac.new(secret, f"conservative|{ref}|0".encode(), hashlib.sha256).hexdigest()[:32] for ref in refs
+    }

@@ -1,7 +1,5 @@
 import copy
 
-import pytest
-
 from cmi_assets.linkage.predict import MIN_MATCH_PROBABILITY, predict_pairs
 
 
@@ -19,7 +17,9 @@ def test_stored_tf_tables_drive_the_scores(linked_mini):
     con, artefact = linked_mini["con"], linked_mini["artefact"]
     name, _ = max(artefact["tf_tables"]["family_name"], key=lambda row: row[1])
     common = copy.deepcopy(artefact)
-    common["tf_tables"]["family_name"] = [[v, 0.5 if v == name else tf] for v, tf in artefact["tf_tables"]["family_name"]]
+    common["tf_tables"]["family_name"] = [
+        [v, 0.5 if v == name else tf] for v, tf in artefact["tf_tables"]["family_name"]
+    ]
     predict_pairs(con, common, out_table="linkage.pairs_tf_test")
     diff = con.execute(f"""
         SELECT avg(t.match_weight - p.match_weight) FROM linkage.pairs_tf_test t JOIN linkage.person_pairs p USING (unique_id_l, unique_id_r)

@@ -24,7 +24,7 @@ def _dtype(column: str) -> pl.DataType:
 def _level_label(comparison: dict, left: dict, right: dict) -> str:
     con = duckdb.connect()
     columns = {f"{k}_l": v for k, v in left.items()} | {f"{k}_r": v for k, v in right.items()}
-    frame = pl.DataFrame([columns], schema={c: _dtype(c) for c in columns})
+    con.register("frame", pl.DataFrame([columns], schema={c: _dtype(c) for c in columns}))
     con.execute("CREATE TABLE p AS SELECT * FROM frame")
     for level in comparison["comparison_levels"]:
         if level["sql_condition"] == "ELSE":
@@ -35,7 +35,12 @@ def _level_label(comparison: dict, left: dict, right: dict) -> str:
 
 
 def _given(name, middle=None, forms=None, family="SMITH"):
-    return {"given_name": name, "middle_name": middle, "given_forms": forms or ([name] if name else None), "family_name": family}
+    return {
+        "given_name": name,
+        "middle_name": middle,
+        "given_forms": forms or ([name] if name else None),
+        "family_name": family,
+    }
 
 
 @pytest.mark.parametrize(
@@ -43,7 +48,11 @@ def _given(name, middle=None, forms=None, family="SMITH"):
     [
         (_given("WILLIAM"), _given("WILLIAM"), "exact"),
         (_given("JAMES", "PAUL"), _given("PAUL", "JAMES"), "given/middle swapped"),
-        (_given("BILL", forms=["BILL", "WILLIAM"]), _given("WILLIAM", forms=["WILLIAM", "BILL"]), "nickname or formal form"),
+        (
+            _given("BILL", forms=["BILL", "WILLIAM"]),
+            _given("WILLIAM", forms=["WILLIAM", "BILL"]),
+            "nickname or formal form",
+        ),
         (_given("JONATHAN"), _given("JONATHON"), "Jaro-Winkler >= 0.92"),
         (_given("JONES", family="MARY"), _given("MARY", family="JONES"), "given/family swapped"),
         (_given("W"), _given("WILLIAM"), "initial agrees"),
@@ -56,7 +65,11 @@ def test_given_name_levels(left, right, label):
 
 
 def _dob(d, year=None):
-    return {"dob": d, "birth_year": year or (d.year if d else None), "dob_year_month": d.strftime("%Y-%m") if d else None}
+    return {
+        "dob": d,
+        "birth_year": year or (d.year if d else None),
+        "dob_year_month": d.strftime("%Y-%m") if d else None,
+    }
 
 
 @pytest.mark.parametrize(
@@ -78,10 +91,26 @@ def test_dob_levels(left, right, label):
 @pytest.mark.parametrize(
     "left, right, label",
     [
-        ({"family_name": "SMITH", "family_parts": ["SMITH"]}, {"family_name": "SMITH JONES", "family_parts": ["SMITH", "JONES"]}, "a part agrees"),
-        ({"family_name": "SMITH", "family_parts": ["SMITH"]}, {"family_name": "SMITH", "family_parts": ["SMITH"]}, "exact"),
-        ({"family_name": "SMITH", "family_parts": ["SMITH"]}, {"family_name": "SMYTH", "family_parts": ["SMYTH"]}, "Jaro-Winkler >= 0.80"),
-        ({"family_name": "ANN", "family_parts": ["ANN"], "given_name": "SMITH"}, {"family_name": "SMITH", "family_parts": ["SMITH"]}, "given/family swapped"),
+        (
+            {"family_name": "SMITH", "family_parts": ["SMITH"]},
+            {"family_name": "SMITH JONES", "family_parts": ["SMITH", "JONES"]},
+            "a part agrees",
+        ),
+        (
+            {"family_name": "SMITH", "family_parts": ["SMITH"]},
+            {"family_name": "SMITH", "family_parts": ["SMITH"]},
+            "exact",
+        ),
+        (
+            {"family_name": "SMITH", "family_parts": ["SMITH"]},
+            {"family_name": "SMYTH", "family_parts": ["SMYTH"]},
+            "Jaro-Winkler >= 0.80",
+        ),
+        (
+            {"family_name": "ANN", "family_parts": ["ANN"], "given_name": "SMITH"},
+            {"family_name": "SMITH", "family_parts": ["SMITH"]},
+            "given/family swapped",
+        ),
     ],
 )
 def test_family_name_levels(left, right, label):
@@ -99,7 +128,10 @@ def test_agency_id_only_within_one_agency():
 
 def test_parent_names_nickname_aware():
     comparison = settings.parent_given_names_comparison()
-    assert _level_label(comparison, {"parent_given_forms": ["BETH", "ELIZABETH"]}, {"parent_given_forms": ["ELIZABETH"]}) == "a parent agrees"
+    assert (
+        _level_label(comparison, {"parent_given_forms": ["BETH", "ELIZABETH"]}, {"parent_given_forms": ["ELIZABETH"]})
+        == "a parent agrees"
+    )
     assert _level_label(comparison, {"parent_given_forms": ["ANN"]}, {"parent_given_forms": ["ZOE"]}) == "all other"
 
 
@@ -108,7 +140,15 @@ def test_comparisons_only_for_the_fields_given():
     comparison (and no level comparing a field it lacks), and gets address and locality."""
     fields = frozenset({"given_name", "family_name", "dob", "address", "locality", "postcode", "shared_id"})
     built = settings.comparisons(fields)
-    assert [c["output_column_name"] for c in built] == ["given_name", "family_name", "dob", "address", "locality", "postcode", "shared_id"]
+    assert [c["output_column_name"] for c in built] == [
+        "given_name",
+        "family_name",
+        "dob",
+        "address",
+        "locality",
+        "postcode",
+        "shared_id",
+    ]
     given_labels = [lv["label_for_charts"] for lv in built[0]["comparison_levels"]]
     assert "given/middle swapped" not in given_labels and "given/family swapped" in given_labels
     sql = " ".join(lv["sql_condition"] for c in built for lv in c["comparison_levels"])
@@ -126,7 +166,20 @@ def test_settings_dictionary_is_valid_for_splink():
     rules = list(settings.CANDIDATE_BLOCKING_RULES.values())
     s = settings.linkage_settings(rules)
     assert [c["output_column_name"] for c in s["comparisons"]] == [
-        "given_name", "middle_name", "family_name", "dob", "sex", "parent_given_names", "postcode", "agency_id"]
-    tf = [lv["tf_adjustment_column"] for c in s["comparisons"] for lv in c["comparison_levels"] if "tf_adjustment_column" in lv]
+        "given_name",
+        "middle_name",
+        "family_name",
+        "dob",
+        "sex",
+        "parent_given_names",
+        "postcode",
+        "agency_id",
+    ]
+    tf = [
+        lv["tf_adjustment_column"]
+        for c in s["comparisons"]
+        for lv in c["comparison_levels"]
+        if "tf_adjustment_column" in lv
+    ]
     assert tf == ["given_name", "family_name"]
     Linker(DuckDBAPI(con).register("r"), s, validate_settings=False)  # parses

@@ -10,11 +10,19 @@ from cmi_assets.linkage.spine import SPINE_TABLE, link_persons
 def _report(linked):
     con = linked["con"]
     clusters = {
-        level: con.sql(f"SELECT unique_id, record_ref, cluster_id FROM linkage.person_clusters WHERE level = '{level}'").pl()
+        level: con.sql(
+            f"SELECT unique_id, record_ref, cluster_id FROM linkage.person_clusters WHERE level = '{level}'"
+        ).pl()
         for level in ("conservative", "less_conservative")
     }
-    return linkage_quality(con, clusters, linked["world"]["truth"], "linkage.person_records", linked["world"]["persons"],
-                           linked["artefact"]["blocking_rules"])
+    return linkage_quality(
+        con,
+        clusters,
+        linked["world"]["truth"],
+        "linkage.person_records",
+        linked["world"]["persons"],
+        linked["artefact"]["blocking_rules"],
+    )
 
 
 def test_less_conservative_links_are_accurate(linked_mini):
@@ -33,19 +41,28 @@ def test_conservative_level_trades_recall_for_precision(linked_mini):
     report = _report(linked_mini)
     cons, less = report["conservative"]["pairs"], report["less_conservative"]["pairs"]
     assert cons["child"]["recall"] < less["child"]["recall"]
-    false_pairs = {level: p["child"]["predicted_pairs"] - p["child"]["correct_pairs"] for level, p in (("c", cons), ("l", less))}
+    false_pairs = {
+        level: p["child"]["predicted_pairs"] - p["child"]["correct_pairs"] for level, p in (("c", cons), ("l", less))
+    }
     assert false_pairs["c"] <= false_pairs["l"]
-    assert report["conservative"]["clusters"]["person_agreement"] < report["less_conservative"]["clusters"]["person_agreement"]
+    assert (
+        report["conservative"]["clusters"]["person_agreement"]
+        < report["less_conservative"]["clusters"]["person_agreement"]
+    )
 
 
 def test_both_levels_kept_for_every_record(linked_mini):
     con = linked_mini["con"]
     n = con.execute("SELECT count(*) FROM linkage.person_records").fetchone()[0]
-    by_level = dict(con.execute(f"SELECT level, count(DISTINCT unique_id) FROM {SPINE_TABLE} GROUP BY level").fetchall())
+    by_level = dict(
+        con.execute(f"SELECT level, count(DISTINCT unique_id) FROM {SPINE_TABLE} GROUP BY level").fetchall()
+    )
     assert by_level == {"conservative": n, "less_conservative": n}
     # a person at the conservative level never spans two less-conservative persons
     spans = con.execute(f"""SELECT max(n) FROM (SELECT c.person_key, count(DISTINCT l.person_key) n FROM {SPINE_TABLE} c
-        JOIN {SPINE_TABLE} l USING (unique_id) WHERE c.level = 'conservative' AND l.level = 'less_conservative' GROUP BY 1)""").fetchone()[0]
+        JOIN {SPINE_TABLE} l USING (unique_id) WHERE c.level = 'conservative' AND l.level = 'less_conservative' GROUP BY 1)""").fetchone()[
+        0
+    ]
     assert spans == 1
 
 
@@ -53,7 +70,9 @@ def test_summary_cluster_sizes_are_the_spines(linked_mini):
     # the summary's sizes come from the identities' record counts, not from the spine
     con = linked_mini["con"]
     for level in ("conservative", "less_conservative"):
-        sizes = con.execute(f"SELECT count(*) AS n FROM {SPINE_TABLE} WHERE level = ? GROUP BY cluster_id", [level]).pl()["n"]
+        sizes = con.execute(
+            f"SELECT count(*) AS n FROM {SPINE_TABLE} WHERE level = ? GROUP BY cluster_id", [level]
+        ).pl()["n"]
         expected = size_summary(sizes)
         summary = linked_mini["summary"][level]
         assert {k: summary[k] for k in expected} == expected

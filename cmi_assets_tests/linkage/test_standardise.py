@@ -6,7 +6,15 @@ from cmi_assets.linkage import standardise as std
 
 @pytest.mark.parametrize(
     "raw, expected",
-    [("O'Brien", "OBRIEN"), ("  mary-jane  ", "MARY JANE"), ("Smith-Jones", "SMITH JONES"), ("J.", "J"), ("", None), ("--", None), (None, None)],
+    [
+        ("O'Brien", "OBRIEN"),
+        ("  mary-jane  ", "MARY JANE"),
+        ("Smith-Jones", "SMITH JONES"),
+        ("J.", "J"),
+        ("", None),
+        ("--", None),
+        (None, None),
+    ],
 )
 def test_standard_name(raw, expected):
     out = pl.DataFrame({"n": [raw]}, schema={"n": pl.String}).select(std.standard_name(pl.col("n")))["n"][0]
@@ -23,8 +31,17 @@ def test_first_word_and_rest():
 @pytest.mark.parametrize(
     "name, code",
     # American Soundex reference values (US National Archives examples)
-    [("ROBERT", "R163"), ("RUPERT", "R163"), ("RUBIN", "R150"), ("ASHCRAFT", "A261"), ("TYMCZAK", "T522"),
-     ("PFISTER", "P236"), ("HONEYMAN", "H555"), ("LEE", "L000"), (None, None)],
+    [
+        ("ROBERT", "R163"),
+        ("RUPERT", "R163"),
+        ("RUBIN", "R150"),
+        ("ASHCRAFT", "A261"),
+        ("TYMCZAK", "T522"),
+        ("PFISTER", "P236"),
+        ("HONEYMAN", "H555"),
+        ("LEE", "L000"),
+        (None, None),
+    ],
 )
 def test_soundex(name, code):
     assert std.soundex(name) == code

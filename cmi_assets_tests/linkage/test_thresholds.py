@@ -31,10 +31,19 @@ def test_conservative_needs_a_parent_name_for_two_children():
         (7, 'child', 'A', NULL, ['A']), (8, 'child', 'CATHRINE', NULL, ['CATHRINE']), (9, 'child', 'CATHERINE', NULL, ['CATHERINE']),
         (10, 'child', 'ZOLA', NULL, ['ZOLA'])) t(unique_id, role, parent1_given, parent2_given, parent_given_forms)""")
     # the clustering guard's fields (clustering.separated_by_sql), unknown here
-    for column, kind in (("given_name", "VARCHAR"), ("middle_name", "VARCHAR"), ("family_name", "VARCHAR"), ("dob", "DATE"),
-                         ("birth_year", "INTEGER"), ("given_forms", "VARCHAR[]"), ("given_is_known", "BOOLEAN"),
-                         ("middle_forms", "VARCHAR[]"), ("middle_is_known", "BOOLEAN"), ("id_namespace", "VARCHAR"),
-                         ("person_id", "VARCHAR")):
+    for column, kind in (
+        ("given_name", "VARCHAR"),
+        ("middle_name", "VARCHAR"),
+        ("family_name", "VARCHAR"),
+        ("dob", "DATE"),
+        ("birth_year", "INTEGER"),
+        ("given_forms", "VARCHAR[]"),
+        ("given_is_known", "BOOLEAN"),
+        ("middle_forms", "VARCHAR[]"),
+        ("middle_is_known", "BOOLEAN"),
+        ("id_namespace", "VARCHAR"),
+        ("person_id", "VARCHAR"),
+    ):
         con.execute(f"ALTER TABLE rec ADD COLUMN {column} {kind}")
     con.execute("""CREATE TABLE pairs AS SELECT * FROM (VALUES
         (1, 2, 30.0, 0.9999999),   -- children, a parent agrees
@@ -48,7 +57,17 @@ def test_conservative_needs_a_parent_name_for_two_children():
         (2, 5, 1.0, 0.3))          -- below both
         t(unique_id_l, unique_id_r, match_weight, match_probability)""")
     counts = flag_links(con, Thresholds(0.9999, 0.5, 0.9), "pairs", "rec", "links")
-    rows = con.execute("SELECT unique_id_l, unique_id_r, is_link_conservative, is_link_less_conservative FROM links ORDER BY 1, 2").fetchall()
-    assert rows == [(1, 2, True, True), (1, 6, False, True), (1, 7, True, True), (2, 3, True, True), (3, 4, False, True),
-                    (4, 5, True, True), (6, 10, False, True), (8, 9, True, True)]
+    rows = con.execute(
+        "SELECT unique_id_l, unique_id_r, is_link_conservative, is_link_less_conservative FROM links ORDER BY 1, 2"
+    ).fetchall()
+    assert rows == [
+        (1, 2, True, True),
+        (1, 6, False, True),
+        (1, 7, True, True),
+        (2, 3, True, True),
+        (3, 4, False, True),
+        (4, 5, True, True),
+        (6, 10, False, True),
+        (8, 9, True, True),
+    ]
     assert counts == {"links_conservative": 5, "links_less_conservative": 8}

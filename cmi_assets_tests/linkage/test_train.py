@@ -24,7 +24,10 @@ def test_trained_model_learns_what_agreement_means(linked_mini):
     for comparison in ("given_name", "family_name", "dob"):
         exact = _level(artefact, comparison, "exact")
         assert exact["m_probability"] > 0.5 and exact["m_probability"] > 20 * exact["u_probability"]
-    assert _level(artefact, "agency_id", "same ID")["m_probability"] > 50 * _level(artefact, "agency_id", "same ID")["u_probability"]
+    assert (
+        _level(artefact, "agency_id", "same ID")["m_probability"]
+        > 50 * _level(artefact, "agency_id", "same ID")["u_probability"]
+    )
     assert set(artefact["tf_tables"]) == {"given_name", "family_name"}
     assert abs(sum(tf for _, tf in artefact["tf_tables"]["family_name"]) - 1) < 1e-6
     # the exact-identifier EM pass runs first
@@ -51,8 +54,11 @@ def test_training_is_deterministic_for_a_seed(linked_mini):
 
 
 def test_m_floor_renormalises():
-    model = {"comparisons": [{"comparison_levels": [
-        {"is_null_level": True}, {"m_probability": 0.999999999}, {"m_probability": 1e-12}]}]}
+    model = {
+        "comparisons": [
+            {"comparison_levels": [{"is_null_level": True}, {"m_probability": 0.999999999}, {"m_probability": 1e-12}]}
+        ]
+    }
     levels = floor_m_probabilities(model, floor=1e-5)["comparisons"][0]["comparison_levels"]
     assert levels[2]["m_probability"] == pytest.approx(1e-5, rel=1e-3)
     assert levels[1]["m_probability"] + levels[2]["m_probability"] == pytest.approx(1.0)
@@ -81,7 +87,9 @@ def test_tf_tables_equal_splinks_own(linked_mini):
 
 def test_splinks_default_max_pairs_warning_is_dropped_and_nothing_else():
     def record(message: str) -> logging.LogRecord:
-        return logging.LogRecord("splink.internals.linker_components.training", logging.WARNING, __file__, 1, message, None, None)
+        return logging.LogRecord(
+            "splink.internals.linker_components.training", logging.WARNING, __file__, 1, message, None, None
+        )
 
     chosen = ChosenMaxPairs()
     assert not chosen.filter(record("You are using the default value for `max_pairs`, which may be too small"))

@@ -89,15 +89,29 @@ def test_small_samples_use_the_folds_they_can_fill(simulate, candidates):
     boosted = fit_alternative_model(small, "finding", candidates, np.random.default_rng(2), "gradient_boosting")
     assert boosted.settings["early_stopping"] is False  # a 20% hold-out would hold no positive
     assert np.all(np.isfinite(boosted.predict_proba(small)))
-    larger = fit_alternative_model(_with_positives(simulate(2000, seed=8, prevalence=0.05), 40), "finding", candidates,
-                                   np.random.default_rng(2), "gradient_boosting")
+    larger = fit_alternative_model(
+        _with_positives(simulate(2000, seed=8, prevalence=0.05), 40),
+        "finding",
+        candidates,
+        np.random.default_rng(2),
+        "gradient_boosting",
+    )
     assert larger.settings["early_stopping"] is True
 
 
 def test_too_small_for_cross_validation_says_why(simulate, candidates):
     one = _with_positives(simulate(300, seed=8, prevalence=0.05), 1)
-    with pytest.raises(AlternativeFitError, match="at least 2 training children in each outcome class; the smaller class has 1"):
+    with pytest.raises(
+        AlternativeFitError, match="at least 2 training children in each outcome class; the smaller class has 1"
+    ):
         fit_alternative_model(one, "finding", candidates, np.random.default_rng(0), "elastic_net")
-    assert fit_alternative_model(one, "finding", candidates, np.random.default_rng(0), "gradient_boosting").settings["n_iterations"] > 0
+    assert (
+        fit_alternative_model(one, "finding", candidates, np.random.default_rng(0), "gradient_boosting").settings[
+            "n_iterations"
+        ]
+        > 0
+    )
     with pytest.raises(AlternativeFitError, match="one value only"):
-        fit_alternative_model(_with_positives(one, 0), "finding", candidates, np.random.default_rng(0), "gradient_boosting")
+        fit_alternative_model(
+            _with_positives(one, 0), "finding", candidates, np.random.default_rng(0), "gradient_boosting"
+        )

@@ -228,7 +228,13 @@ def test_table3_counts_one_group_at_thresholds_set_on_everyone():
     group = [False, True, True, True, False, False, False, False, False, True]
     table = threshold_table(outcome, score, shares=(0.2,), group=group)
     top = table.row(0, named=True)
-    assert (top["referred"], top["true_positives"], top["false_positives"], top["false_negatives"], top["true_negatives"]) == (1, 1, 0, 1, 2)
+    assert (
+        top["referred"],
+        top["true_positives"],
+        top["false_positives"],
+        top["false_negatives"],
+        top["true_negatives"],
+    ) == (1, 1, 0, 1, 2)
     assert top["cutoff_score"] == 9.0  # the population's cut-off, not the group's
     assert top["ppv"] == 1.0 and top["sensitivity"] == 0.5
     everyone = table.row(1, named=True)

@@ -40,32 +40,59 @@ def test_frame_markdown_handles_nulls_and_nan():
 
 # --- what changed since the last model ---------------------------------------------------------
 
+
 def _document(cohort: str, variables: list[str], auc: float, gap: float | None, children: int, positives: int) -> dict:
     metrics = {"auc_validation": auc, "calibration_slope": 0.97}
     if gap is not None:
         metrics["oracle_gap_validation"] = gap
-    return {"training_cohort": cohort, "variables": [{"name": v} for v in variables], "validation_metrics": metrics,
-            "sample_sizes": {"population": children, "population_positives": positives}}
+    return {
+        "training_cohort": cohort,
+        "variables": [{"name": v} for v in variables],
+        "validation_metrics": metrics,
+        "sample_sizes": {"population": children, "population_positives": positives},
+    }
 
 
 def test_commentary_compares_the_current_model_with_the_previous_one():
-    previous = model_summary(_document("2011", ["benefit", "sibling_cp", "mother_age"], 0.801, 0.030, 5200, 140), "aaa111",
-                             {"scored_birth_year": 2008, "share_referred": 0.05, "ppv": 0.28, "sensitivity": 0.30,
-                              "top_share_by_group": {"ethnicity_aian": 0.418, "high_deprivation": 0.60, "ethnicity_white": 0.40}})
-    current = model_summary(_document("2012", ["benefit", "sibling_cp", "parent_cp"], 0.812, 0.021, 5400, 151), "bbb222",
-                            {"scored_birth_year": 2009, "share_referred": 0.05, "ppv": 0.301, "sensitivity": 0.31,
-                             "top_share_by_group": {"ethnicity_aian": 0.45, "high_deprivation": 0.59, "ethnicity_white": 0.37}})
+    previous = model_summary(
+        _document("2011", ["benefit", "sibling_cp", "mother_age"], 0.801, 0.030, 5200, 140),
+        "aaa111",
+        {
+            "scored_birth_year": 2008,
+            "share_referred": 0.05,
+            "ppv": 0.28,
+            "sensitivity": 0.30,
+            "top_share_by_group": {"ethnicity_aian": 0.418, "high_deprivation": 0.60, "ethnicity_white": 0.40},
+        },
+    )
+    current = model_summary(
+        _document("2012", ["benefit", "sibling_cp", "parent_cp"], 0.812, 0.021, 5400, 151),
+        "bbb222",
+        {
+            "scored_birth_year": 2009,
+            "share_referred": 0.05,
+            "ppv": 0.301,
+            "sensitivity": 0.31,
+            "top_share_by_group": {"ethnicity_aian": 0.45, "high_deprivation": 0.59, "ethnicity_white": 0.37},
+        },
+    )
     lines = change_commentary(current, previous)
     assert lines[0] == "Model bbb222 replaces model aaa111."
     assert lines[1] == "Trained on cohort(s) 2012 (was 2011): 5,400 children, 151 with the outcome (was 5,200 and 140)."
     assert lines[2] == "Variables entered: parent_cp; dropped: mother_age (3 selected now, 3 before)."
-    assert lines[3] == ("Validation AUC 0.812 (was 0.801, +0.011); gap to the oracle AUC on the same children 0.021 "
-                        "(was 0.030, -0.009); calibration slope 0.97 (was 0.97, +0.00).")
-    assert lines[4] == ("At the top 5% of the scored cohort 2009, was cohort 2008: PPV 30.1% (was 28.0%, +2.1 points); "
-                        "sensitivity 31.0% (was 30.0%, +1.0 points).")
+    assert lines[3] == (
+        "Validation AUC 0.812 (was 0.801, +0.011); gap to the oracle AUC on the same children 0.021 "
+        "(was 0.030, -0.009); calibration slope 0.97 (was 0.97, +0.00)."
+    )
+    assert lines[4] == (
+        "At the top 5% of the scored cohort 2009, was cohort 2008: PPV 30.1% (was 28.0%, +2.1 points); "
+        "sensitivity 31.0% (was 30.0%, +1.0 points)."
+    )
     # largest absolute shifts first: AIAN +3.2, white -3.0, deprivation -1.0
-    assert lines[5] == ("Largest shifts in group shares of the top-scored children: ethnicity_aian 45.0% (was 41.8%, +3.2 points); "
-                        "ethnicity_white 37.0% (was 40.0%, -3.0 points); high_deprivation 59.0% (was 60.0%, -1.0 points).")
+    assert lines[5] == (
+        "Largest shifts in group shares of the top-scored children: ethnicity_aian 45.0% (was 41.8%, +3.2 points); "
+        "ethnicity_white 37.0% (was 40.0%, -3.0 points); high_deprivation 59.0% (was 60.0%, -1.0 points)."
+    )
 
 
 def test_commentary_for_a_first_model_an_unchanged_model_and_missing_measures():
@@ -81,7 +108,9 @@ def test_commentary_for_a_first_model_an_unchanged_model_and_missing_measures():
 
 
 def test_study_tables_are_shown_one_column_per_model():
-    table = pl.DataFrame({"target": ["A", "B"], "auc_validation": [0.8123, None], "status": ["fitted", "not fitted: few"]})
+    table = pl.DataFrame(
+        {"target": ["A", "B"], "auc_validation": [0.8123, None], "status": ["fitted", "not fitted: few"]}
+    )
     shown = transpose_for_display(table, "target")
     assert shown.columns == ["measure", "A", "B"]
     assert shown.rows() == [("auc_validation", "0.812", ""), ("status", "fitted", "not fitted: few")]
@@ -89,4 +118,13 @@ def test_study_tables_are_shown_one_column_per_model():
 
 def test_tables_are_listed_in_report_order_not_alphabetically():
     names = ["table10", "oracle", "table2", "table11", "figure5", "table1", "scratch", "table9"]
-    assert in_report_order(names) == ["table1", "table2", "table9", "table10", "table11", "figure5", "oracle", "scratch"]
+    assert in_report_order(names) == [
+        "table1",
+        "table2",
+        "table9",
+        "table10",
+        "table11",
+        "figure5",
+        "oracle",
+        "scratch",
+    ]

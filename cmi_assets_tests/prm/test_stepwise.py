@@ -26,7 +26,7 @@ def model(train, candidates):
     return stepwise_logistic(train, "finding", candidates)
 
 
-def hand_coded_design(frame: pl.DataFrame, selected, references) -> "tuple[np.ndarray, list[str]]":
+def hand_coded_design(frame: pl.DataFrame, selected, references) -> tuple[np.ndarray, list[str]]:
     """Dummies built here with plain numpy, independently of prm.design."""
     columns, names = [np.ones(frame.height)], ["intercept"]
     for name in selected:

@@ -44,22 +44,35 @@ def study_cohort(n: int, seed: int, year: int) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
     cols = {name: rng.choice(levels, size=n) for name, levels in FEATURE_CATEGORIES.items()}
     benefit = cols["caregiver_time_on_benefit_5y"] == "80-100%"
-    eta = -3.6 + 2.2 * benefit + 1.6 * (cols["parent_cp_history_as_child"] == "yes") + 1.4 * (cols["other_children_cp_history_5y"] == "yes")
+    eta = (
+        -3.6
+        + 2.2 * benefit
+        + 1.6 * (cols["parent_cp_history_as_child"] == "yes")
+        + 1.4 * (cols["other_children_cp_history_5y"] == "yes")
+    )
     first_age = np.where(rng.random(n) < expit(eta), rng.integers(1, 8, n), 99)
     extra_notification = np.where(rng.random(n) < 0.06, rng.integers(1, 8, n), 99)
     physical = rng.random(n) < 0.6
     aian = rng.random(n) < 0.25 + 0.3 * benefit
-    frame = pl.DataFrame({
-        "person_key": [f"k{year}_{i:05d}" for i in range(n)], "birth_year": [year] * n, **cols,
-        "ethnicity_aian": pl.Series(aian).set(pl.Series(rng.random(n) < 0.05), None),
-        "on_benefit_by_3_months": benefit | (rng.random(n) < 0.15),
-    })
+    frame = pl.DataFrame(
+        {
+            "person_key": [f"k{year}_{i:05d}" for i in range(n)],
+            "birth_year": [year] * n,
+            **cols,
+            "ethnicity_aian": pl.Series(aian).set(pl.Series(rng.random(n) < 0.05), None),
+            "on_benefit_by_3_months": benefit | (rng.random(n) < 0.15),
+        }
+    )
     outcomes = {}
     for age in (1, 2, 3, 4, 5):
         finding = first_age <= age
-        outcomes |= {f"finding_by_age_{age}": finding, f"notification_by_age_{age}": finding | (extra_notification <= age),
-                     f"investigation_by_age_{age}": finding | (extra_notification <= age - 1),
-                     f"target_d_by_age_{age}": finding & physical, f"target_e_by_age_{age}": finding & physical & (first_age <= 1)}
+        outcomes |= {
+            f"finding_by_age_{age}": finding,
+            f"notification_by_age_{age}": finding | (extra_notification <= age),
+            f"investigation_by_age_{age}": finding | (extra_notification <= age - 1),
+            f"target_d_by_age_{age}": finding & physical,
+            f"target_e_by_age_{age}": finding & physical & (first_age <= 1),
+        }
     frame = frame.with_columns(**{k: pl.Series(v) for k, v in outcomes.items()})
     return frame.with_columns(
         (pl.col("other_children_cp_history_5y") == "yes").alias("t8_other_children_cp_history_5y"),
@@ -94,7 +107,9 @@ def test_the_recipe_is_the_sampling_and_stepwise_fit_done_by_hand(training, base
     model = stepwise_logistic(sample.train, OUTCOME, model_candidates(sample.train, CANDIDATES))
     assert base.model.selected_names == model.selected_names
     assert np.array_equal(base.model.coefficients, model.coefficients)
-    assert {"caregiver_time_on_benefit_5y", "parent_cp_history_as_child", "other_children_cp_history_5y"} <= set(model.selected_names)
+    assert {"caregiver_time_on_benefit_5y", "parent_cp_history_as_child", "other_children_cp_history_5y"} <= set(
+        model.selected_names
+    )
     prior = sample.prior_correction()
     expected = delong_auc(sample.validation[OUTCOME].cast(pl.Int64), model.predict_proba(sample.validation, prior))
     assert base.validation_auc.auc == pytest.approx(expected.auc, abs=1e-12)
@@ -108,7 +123,9 @@ def test_too_few_positives_or_unobserved_outcomes_say_why(training):
     few = pl.concat([training.filter(pl.col(OUTCOME)).head(4), training.filter(~pl.col(OUTCOME)).head(200)])
     with pytest.raises(ModelNotFitted, match=f"too few positives: 4 children with {OUTCOME}"):
         fit_sampled_stepwise(few, OUTCOME, np.random.default_rng(0), candidates=CANDIDATES)
-    unobserved = training.with_columns(pl.when(pl.col("person_key") == "k2010_00000").then(None).otherwise(pl.col(OUTCOME)).alias(OUTCOME))
+    unobserved = training.with_columns(
+        pl.when(pl.col("person_key") == "k2010_00000").then(None).otherwise(pl.col(OUTCOME)).alias(OUTCOME)
+    )
     with pytest.raises(ModelNotFitted, match="not yet observed"):
         fit_sampled_stepwise(unobserved, OUTCOME, np.random.default_rng(0), candidates=CANDIDATES)
     with pytest.raises(ModelNotFitted, match="no candidate variable varies"):
@@ -135,13 +152,15 @@ def test_table9_refers_each_group_in_proportion_to_its_known_findings(training, 
     score = np.empty(scored.height)
     for inside, label in ((True, "in group"), (False, "not in group")):
         name = f"Table 9: {split.label} ({label})"
-        own = fit_sampled_stepwise(training.filter(pl.Series(member_train == inside)), OUTCOME, rng_for(name),
-                                   candidates=base.candidate_names)
+        own = fit_sampled_stepwise(
+            training.filter(pl.Series(member_train == inside)), OUTCOME, rng_for(name), candidates=base.candidate_names
+        )
         assert np.array_equal(own.model.coefficients, models[name].model.coefficients)
         score[member == inside] = own.predict_proba(scored.filter(pl.Series(member == inside)))[0]
     y2 = scored["finding_by_age_2"].to_numpy()
-    quotas = allocate_referrals({True: y2[member].sum(), False: y2[~member].sum()},
-                                {True: int(member.sum()), False: int((~member).sum())}, n)
+    quotas = allocate_referrals(
+        {True: y2[member].sum(), False: y2[~member].sum()}, {True: int(member.sum()), False: int((~member).sum())}, n
+    )
     referred = np.zeros(scored.height, dtype=bool)
     for inside in (True, False):
         rows_of = np.flatnonzero(member == inside)
@@ -152,7 +171,8 @@ def test_table9_refers_each_group_in_proportion_to_its_known_findings(training, 
     assert row["status"] == "fitted" and row["referred_in_group"] == quotas[True]
     assert (row["referred"], row["true_positives"]) == (n, counts.a)
     assert (row["ppv"], row["npv"], row["sensitivity"], row["specificity"]) == pytest.approx(
-        (counts.ppv, counts.npv, counts.sensitivity, counts.specificity))
+        (counts.ppv, counts.npv, counts.sensitivity, counts.specificity)
+    )
     assert row["positives_in_group"] == int(training.filter(pl.Series(member_train))[OUTCOME].sum())
 
 
@@ -166,8 +186,13 @@ def test_table9_keeps_a_split_it_cannot_fit_with_the_reason(training, scored, ba
 
 
 def test_table10_fits_each_target_on_its_own_cohort(training, scored, base):
-    frames = {"A": (training, "2010"), "B": (training, "2010"), "C": (training.head(3000), "2010 (half)"),
-              "D": "no birth cohort has target_d_by_age_2 observed for every child", "E": (training.head(60), "2010")}
+    frames = {
+        "A": (training, "2010"),
+        "B": (training, "2010"),
+        "C": (training.head(3000), "2010 (half)"),
+        "D": "no birth cohort has target_d_by_age_2 observed for every child",
+        "E": (training.head(60), "2010"),
+    }
     table, models, _ = alternative_targets_table(base, frames, scored, rng_for, FitSettings())
     rows = {r["target"]: r for r in table.iter_rows(named=True)}
     assert rows["A"]["auc_validation"] == pytest.approx(base.validation_auc.auc)
@@ -175,11 +200,15 @@ def test_table10_fits_each_target_on_its_own_cohort(training, scored, base):
     assert rows["E"]["status"].startswith("not fitted: too few positives")
     assert rows["C"]["number_in_cohort"] == 3000 and rows["C"]["training_cohort"] == "2010 (half)"
     # target B by hand: its own model, the threshold nearest its prevalence, the top N at age 5
-    own = fit_sampled_stepwise(training, "notification_by_age_2", rng_for("Table 10: target B"), candidates=base.candidate_names)
+    own = fit_sampled_stepwise(
+        training, "notification_by_age_2", rng_for("Table 10: target B"), candidates=base.candidate_names
+    )
     assert rows["B"]["auc_validation"] == pytest.approx(own.validation_auc.auc)
     score = own.predict_proba(scored)[0]
     share = selected_threshold(training["notification_by_age_2"].mean())
-    at_threshold = confusion_at_share(scored["notification_by_age_2"].cast(pl.Int64), score, share, scored["person_key"])
+    at_threshold = confusion_at_share(
+        scored["notification_by_age_2"].cast(pl.Int64), score, share, scored["person_key"]
+    )
     assert rows["B"]["selected_share"] == share
     assert rows["B"]["misclassification_rate"] == pytest.approx(at_threshold.misclassification_rate)
     assert rows["B"]["cumulative_lift"] == pytest.approx(at_threshold.cumulative_lift)
@@ -196,11 +225,17 @@ def test_table11_variables_follow_their_agencies():
     assert variants["B"].candidates() == list(FEATURE_CATEGORIES)
     # without births: only-births variables go (the caregiver is compared with the registration parents)
     assert variants["C"].dropped() == ["low_birth_weight_or_preterm", "caregiver_not_registration_parent"]
-    assert variants["D"].dropped() == ["low_birth_weight_or_preterm", "caregiver_not_registration_parent", "parent_corrections_5y"]
+    assert variants["D"].dropped() == [
+        "low_birth_weight_or_preterm",
+        "caregiver_not_registration_parent",
+        "parent_corrections_5y",
+    ]
     with_health = variants["A"].candidates()
     assert not set(BOX2_REPLACES.values()) & set(with_health)
     assert set(BOX2_REPLACES) | {"moh_mother_smoker"} <= set(with_health)
-    assert available_from("single_parent", {"benefits"}) and not available_from("moh_family_violence", {"child_protection"})
+    assert available_from("single_parent", {"benefits"}) and not available_from(
+        "moh_family_violence", {"child_protection"}
+    )
 
 
 def test_table11_restricts_the_children_without_births_data(training, scored, base):
@@ -209,7 +244,10 @@ def test_table11_restricts_the_children_without_births_data(training, scored, ba
     assert rows["A"]["status"].startswith("not fitted: moh_") and "not in the cohort features" in rows["A"]["status"]
     assert rows["B"]["auc_validation"] == pytest.approx(base.validation_auc.auc)
     on_benefit = training["on_benefit_by_3_months"].sum()
-    assert rows["C"]["number_in_cohort"] == on_benefit and rows["C"]["scored_children"] == scored["on_benefit_by_3_months"].sum()
+    assert (
+        rows["C"]["number_in_cohort"] == on_benefit
+        and rows["C"]["scored_children"] == scored["on_benefit_by_3_months"].sum()
+    )
     model_c = models["Table 11: C"]
     assert not {"low_birth_weight_or_preterm", "caregiver_not_registration_parent"} & set(model_c.candidate_names)
     # only children on benefit can be referred; sensitivity is over every child with findings (note 4)
@@ -231,7 +269,10 @@ def test_figure3_counts_every_model_and_the_split_criteria(training, scored, bas
     table = figure3_table(models)
     rows = {r["variable"]: r for r in table.iter_rows(named=True)}
     # the benefit split counts on_benefit_by_3_months in both group models (Figure 3 note 1)
-    assert rows["on_benefit_by_3_months"]["models_appearing"] == 2 and rows["on_benefit_by_3_months"]["mean_entry_rank"] is None
+    assert (
+        rows["on_benefit_by_3_months"]["models_appearing"] == 2
+        and rows["on_benefit_by_3_months"]["mean_entry_rank"] is None
+    )
     ranks = [m.model.entry_ranks.get("parent_cp_history_as_child") for m in models.values()]
     ranks = [r for r in ranks if r is not None]
     assert rows["parent_cp_history_as_child"]["models_appearing"] == len(ranks)

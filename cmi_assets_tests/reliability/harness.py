@@ -14,10 +14,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RELIABILITY_DOC = PROJECT_ROOT / "docs" / "reliability.md"
@@ -33,8 +33,16 @@ TEST_PSEUDONYM_KEY = "test-only-key-not-secret"
 PLANTED_GIVEN_NAME, PLANTED_FAMILY_NAME = "Zebediah", "Quixotewell"
 PLANTED_DOB = (1987, 6, 23)
 
-_ENV_NAMES = ("CMI_DATA_DIR", "CMI_LANDING_DIR", "CMI_QUARANTINE_DIR", "CMI_TRUTH_DIR", "CMI_PSEUDONYM_KEY",
-              "CMI_COHORT_YEARS", "CMI_DUCKDB_LOCK_WAIT_SECONDS", "DAGSTER_HOME")
+_ENV_NAMES = (
+    "CMI_DATA_DIR",
+    "CMI_LANDING_DIR",
+    "CMI_QUARANTINE_DIR",
+    "CMI_TRUTH_DIR",
+    "CMI_PSEUDONYM_KEY",
+    "CMI_COHORT_YEARS",
+    "CMI_DUCKDB_LOCK_WAIT_SECONDS",
+    "DAGSTER_HOME",
+)
 
 
 # ---- environment and world --------------------------------------------------------------------
@@ -72,7 +80,9 @@ def generate_source_world(folder: Path) -> Path:
 def yearly_files(source_landing: Path, years: tuple[int, ...], agencies=PERSON_AGENCIES) -> list[Path]:
     """The world's files of single calendar years (not the history file, not NCANDS)."""
     return sorted(
-        path for agency in agencies for path in (source_landing / agency).glob("*.csv")
+        path
+        for agency in agencies
+        for path in (source_landing / agency).glob("*.csv")
         if path.stem[-4:].isdigit() and int(path.stem[-4:]) in years and not path.name.startswith("ncands_")
     )
 
@@ -198,8 +208,16 @@ def start_subprocess_run(
     if partition is not None:
         command += ["--partition", partition]
     if pause_at is not None:
-        command += ["--pause-at", pause_at, "--pause-seconds", str(pause_seconds), "--marker", str(marker),
-                    "--release", str(release)]
+        command += [
+            "--pause-at",
+            pause_at,
+            "--pause-seconds",
+            str(pause_seconds),
+            "--marker",
+            str(marker),
+            "--release",
+            str(release),
+        ]
         if pause_after:
             command.append("--pause-after")
     environment = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
@@ -213,9 +231,13 @@ def start_subprocess_run(
 
 def row_counts(con, schema: str) -> dict[str, int]:
     """Rows of every table of a schema."""
-    tables = [row[0] for row in con.execute(
-        "select table_name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE'", [schema]
-    ).fetchall()]
+    tables = [
+        row[0]
+        for row in con.execute(
+            "select table_name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE'",
+            [schema],
+        ).fetchall()
+    ]
     return {table: con.execute(f'select count(*) from {schema}."{table}"').fetchone()[0] for table in sorted(tables)}
 
 
@@ -274,6 +296,16 @@ def render_reliability_doc(log: ReliabilityLog) -> str:
     ]
     for section, title in SECTIONS.items():
         rows = log.rows[section]
-        lines += ["", f"## {title}", "", f"{len(rows)} case{'' if len(rows) == 1 else 's'}.", "", "| case | expected | observed |", "|---|---|---|"]
-        lines += [f"| {_cell(case)} | {_cell(expected)} | {_cell(observed)} |" for case, (expected, observed) in rows.items()]
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            f"{len(rows)} case{'' if len(rows) == 1 else 's'}.",
+            "",
+            "| case | expected | observed |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {_cell(case)} | {_cell(expected)} | {_cell(observed)} |" for case, (expected, observed) in rows.items()
+        ]
     return "\n".join(lines) + "\n"

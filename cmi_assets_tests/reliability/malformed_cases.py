@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 from cmi_assets.sources.spec import RecordTypeSpec
 from cmi_assets_tests.reliability.harness import PLANTED_DOB, PLANTED_FAMILY_NAME, PLANTED_GIVEN_NAME
@@ -37,8 +37,12 @@ class Rejected:
     also_fields: tuple[str, ...] = ()  # further fields the reason file must name
 
     def describe(self) -> str:
-        where = ", ".join(p for p in (f"line {self.line}" if self.line else "", f"field {self.field}" if self.field else "") if p)
-        return f"rejected: {where or 'the whole file'}, rule {self.rule}; quarantined with a reason; nothing else changes"
+        where = ", ".join(
+            p for p in (f"line {self.line}" if self.line else "", f"field {self.field}" if self.field else "") if p
+        )
+        return (
+            f"rejected: {where or 'the whole file'}, rule {self.rule}; quarantined with a reason; nothing else changes"
+        )
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,9 @@ def _tagged_key(value: str, number: int, index: int) -> str:
 
 
 def source_rows(source_landing: Path, agency: str, spec: RecordTypeSpec, number: int) -> list[dict[str, str]]:
-    path = next(p for p in sorted((source_landing / agency).glob(spec.file_pattern)) if p.stem.endswith(str(SOURCE_YEAR)))
+    path = next(
+        p for p in sorted((source_landing / agency).glob(spec.file_pattern)) if p.stem.endswith(str(SOURCE_YEAR))
+    )
     with open(path, newline="", encoding="utf-8") as handle:
         rows = [row for _, row in zip(range(ROWS_PER_FILE), csv.DictReader(handle))]
     key = spec.key[0]
@@ -268,7 +274,7 @@ def nul_byte(column: str):
 def blank_line(extract: Extract) -> Delivery:
     extract.plant()
     lines = extract.text().splitlines(keepends=True)
-    return Delivery(extract.file_name(), "".join([*lines[:BAD + 1], "\n", *lines[BAD + 1:]]).encode("utf-8"))
+    return Delivery(extract.file_name(), "".join([*lines[: BAD + 1], "\n", *lines[BAD + 1 :]]).encode("utf-8"))
 
 
 def bare_cr_line_ends(extract: Extract) -> Delivery:
@@ -327,69 +333,211 @@ CASES = [
     # births: the column layout
     Case("missing column", "births", "registrations", missing_column("child_sex"), Rejected(1, "child_sex", "header")),
     Case("extra column", "births", "registrations", extra_column, Rejected(1, "favourite_colour", "header")),
-    Case("renamed column", "births", "registrations", renamed_column("child_dob", "child_date_of_birth"),
-         Rejected(1, "child_date_of_birth", "header", also_fields=("child_dob",))),
-    Case("reordered columns", "births", "registrations", reordered_columns,
-         Accepted("the spec names columns, so their order carries no meaning; exporters reorder them")),
-    Case("no header line (the first line is data)", "births", "registrations", no_header_line, Rejected(1, None, "header")),
+    Case(
+        "renamed column",
+        "births",
+        "registrations",
+        renamed_column("child_dob", "child_date_of_birth"),
+        Rejected(1, "child_date_of_birth", "header", also_fields=("child_dob",)),
+    ),
+    Case(
+        "reordered columns",
+        "births",
+        "registrations",
+        reordered_columns,
+        Accepted("the spec names columns, so their order carries no meaning; exporters reorder them"),
+    ),
+    Case(
+        "no header line (the first line is data)",
+        "births",
+        "registrations",
+        no_header_line,
+        Rejected(1, None, "header"),
+    ),
     # births: values
-    Case("bad date (day/month/year where the spec says ISO)", "births", "registrations", bad_value("reg_date", "08/01/2019"),
-         Rejected(BAD_LINE, "reg_date", "date")),
-    Case("impossible date (30 February)", "births", "registrations", bad_value("child_dob", "2019-02-30"),
-         Rejected(BAD_LINE, "child_dob", "date")),
-    Case("future date of birth", "births", "registrations", bad_value("child_dob", FUTURE), Rejected(BAD_LINE, "child_dob", "future")),
+    Case(
+        "bad date (day/month/year where the spec says ISO)",
+        "births",
+        "registrations",
+        bad_value("reg_date", "08/01/2019"),
+        Rejected(BAD_LINE, "reg_date", "date"),
+    ),
+    Case(
+        "impossible date (30 February)",
+        "births",
+        "registrations",
+        bad_value("child_dob", "2019-02-30"),
+        Rejected(BAD_LINE, "child_dob", "date"),
+    ),
+    Case(
+        "future date of birth",
+        "births",
+        "registrations",
+        bad_value("child_dob", FUTURE),
+        Rejected(BAD_LINE, "child_dob", "future"),
+    ),
     Case("wrong code", "births", "registrations", bad_value("child_sex", "Q"), Rejected(BAD_LINE, "child_sex", "code")),
-    Case("numeric overflow (beyond 64-bit)", "births", "registrations", bad_value("birth_weight_g", "99999999999999999999"),
-         Rejected(BAD_LINE, "birth_weight_g", "int")),
-    Case("very long field (2,700 characters)", "births", "registrations",
-         bad_value("child_given_names", "Zebediah " * 300), Rejected(BAD_LINE, "child_given_names", "length")),
-    Case("spreadsheet formula in a name (=HYPERLINK)", "births", "registrations", bad_value("child_family_name", FORMULA),
-         Rejected(BAD_LINE, "child_family_name", "formula")),
-    Case("embedded newline in a quoted value", "births", "registrations", newline_inside_a_value("address_line"),
-         Rejected(BAD_LINE, None, "layout")),
-    Case("embedded quotes in a quoted value", "births", "registrations", quotes_inside_a_value("address_line"),
-         Accepted('RFC 4180 quoting ("" inside a quoted value) is how every exporter writes a quote; the value keeps it')),
+    Case(
+        "numeric overflow (beyond 64-bit)",
+        "births",
+        "registrations",
+        bad_value("birth_weight_g", "99999999999999999999"),
+        Rejected(BAD_LINE, "birth_weight_g", "int"),
+    ),
+    Case(
+        "very long field (2,700 characters)",
+        "births",
+        "registrations",
+        bad_value("child_given_names", "Zebediah " * 300),
+        Rejected(BAD_LINE, "child_given_names", "length"),
+    ),
+    Case(
+        "spreadsheet formula in a name (=HYPERLINK)",
+        "births",
+        "registrations",
+        bad_value("child_family_name", FORMULA),
+        Rejected(BAD_LINE, "child_family_name", "formula"),
+    ),
+    Case(
+        "embedded newline in a quoted value",
+        "births",
+        "registrations",
+        newline_inside_a_value("address_line"),
+        Rejected(BAD_LINE, None, "layout"),
+    ),
+    Case(
+        "embedded quotes in a quoted value",
+        "births",
+        "registrations",
+        quotes_inside_a_value("address_line"),
+        Accepted(
+            'RFC 4180 quoting ("" inside a quoted value) is how every exporter writes a quote; the value keeps it'
+        ),
+    ),
     # births: the file
     Case("0-byte file", "births", "registrations", zero_bytes, Rejected(None, None, "empty")),
     Case("header-only file", "births", "registrations", header_only, Rejected(None, None, "empty")),
-    Case("UTF-8 byte order mark", "births", "registrations", with_bom,
-         Accepted("Excel and Windows tools write a BOM; it is not part of the first column's name")),
-    Case("file name with spaces", "births", "registrations", renamed_file(" resent copy"),
-         Accepted("the name still matches the spec's pattern; spaces are common in names people type")),
+    Case(
+        "UTF-8 byte order mark",
+        "births",
+        "registrations",
+        with_bom,
+        Accepted("Excel and Windows tools write a BOM; it is not part of the first column's name"),
+    ),
+    Case(
+        "file name with spaces",
+        "births",
+        "registrations",
+        renamed_file(" resent copy"),
+        Accepted("the name still matches the spec's pattern; spaces are common in names people type"),
+    ),
     # benefits
-    Case("CRLF line ends", "benefits", "spells", crlf_line_ends,
-         Accepted("Windows exports end lines in CRLF; the CR is not part of the last value")),
-    Case("Latin-1 encoded name", "benefits", "spells", latin1_name("surname"), Rejected(BAD_LINE, "surname", "encoding")),
-    Case("ISO date where the spec says day/month/year", "benefits", "spells", bad_value("spell_start", "2019-01-01"),
-         Rejected(BAD_LINE, "spell_start", "date")),
+    Case(
+        "CRLF line ends",
+        "benefits",
+        "spells",
+        crlf_line_ends,
+        Accepted("Windows exports end lines in CRLF; the CR is not part of the last value"),
+    ),
+    Case(
+        "Latin-1 encoded name", "benefits", "spells", latin1_name("surname"), Rejected(BAD_LINE, "surname", "encoding")
+    ),
+    Case(
+        "ISO date where the spec says day/month/year",
+        "benefits",
+        "spells",
+        bad_value("spell_start", "2019-01-01"),
+        Rejected(BAD_LINE, "spell_start", "date"),
+    ),
     Case("null key", "benefits", "children", null_key, Rejected(BAD_LINE, "inclusion_id", "required")),
-    Case("spreadsheet formula in a name (+cmd)", "benefits", "children", bad_value("child_first_name", DDE),
-         Rejected(BAD_LINE, "child_first_name", "formula")),
+    Case(
+        "spreadsheet formula in a name (+cmd)",
+        "benefits",
+        "children",
+        bad_value("child_first_name", DDE),
+        Rejected(BAD_LINE, "child_first_name", "formula"),
+    ),
     Case("duplicate key", "benefits", "addresses", duplicate_key(), Rejected(4, "address_id", "duplicate_key")),
     # child protection
     Case("truncated last line", "child_protection", "notifications", truncated_last_line, Rejected(4, None, "layout")),
-    Case("invalid UTF-8", "child_protection", "notifications", invalid_utf8, Rejected(BAD_LINE, "family_name", "encoding")),
-    Case("text after a closing quote", "child_protection", "notifications", text_after_closing_quote("given_name"),
-         Rejected(BAD_LINE, None, "layout")),
-    Case("file name with non-ASCII letters", "child_protection", "notifications", renamed_file("_M\u0101ori_\u00e9t\u00e9"),
-         Accepted("file systems and Dagster partition keys are Unicode; the name matches the spec's pattern")),
-    Case("duplicate composite key (codes differing in case)", "child_protection", "investigations",
-         duplicate_key(lower_case_codes=True), Rejected(4, "investigation_id+abuse_type", "duplicate_key")),
-    Case("wrong code in a finding", "child_protection", "investigations", bad_value("finding", "MAYBE"),
-         Rejected(BAD_LINE, "finding", "code")),
+    Case(
+        "invalid UTF-8",
+        "child_protection",
+        "notifications",
+        invalid_utf8,
+        Rejected(BAD_LINE, "family_name", "encoding"),
+    ),
+    Case(
+        "text after a closing quote",
+        "child_protection",
+        "notifications",
+        text_after_closing_quote("given_name"),
+        Rejected(BAD_LINE, None, "layout"),
+    ),
+    Case(
+        "file name with non-ASCII letters",
+        "child_protection",
+        "notifications",
+        renamed_file("_M\u0101ori_\u00e9t\u00e9"),
+        Accepted("file systems and Dagster partition keys are Unicode; the name matches the spec's pattern"),
+    ),
+    Case(
+        "duplicate composite key (codes differing in case)",
+        "child_protection",
+        "investigations",
+        duplicate_key(lower_case_codes=True),
+        Rejected(4, "investigation_id+abuse_type", "duplicate_key"),
+    ),
+    Case(
+        "wrong code in a finding",
+        "child_protection",
+        "investigations",
+        bad_value("finding", "MAYBE"),
+        Rejected(BAD_LINE, "finding", "code"),
+    ),
     # corrections
     Case("blank line inside the file", "corrections", "sentences", blank_line, Rejected(BAD_LINE, None, "layout")),
     Case("semicolon-delimited file", "corrections", "sentences", other_delimiter, Rejected(1, None, "header")),
-    Case("NUL byte in a name", "corrections", "sentences", nul_byte("given_names"), Rejected(BAD_LINE, "given_names", "encoding")),
+    Case(
+        "NUL byte in a name",
+        "corrections",
+        "sentences",
+        nul_byte("given_names"),
+        Rejected(BAD_LINE, "given_names", "encoding"),
+    ),
     Case("symbolic link in landing", "corrections", "sentences", symlink_to_outside, Rejected(None, None, "symlink")),
     # health
     Case("gzip file named .csv", "health", "maternity", gzip_named_csv, Rejected(None, None, "encoding")),
-    Case("value out of range", "health", "maternity", bad_value("plurality", "9"), Rejected(BAD_LINE, "plurality", "range")),
-    Case("future date of birth (hospital patient)", "health", "hospitalisations", bad_value("dob", FUTURE),
-         Rejected(BAD_LINE, "dob", "future")),
-    Case("code not matching its pattern", "health", "hospitalisations", bad_value("diagnosis_code", "T7.41"),
-         Rejected(BAD_LINE, "diagnosis_code", "pattern")),
-    Case("bare CR line ends (classic Mac)", "health", "mental_health", bare_cr_line_ends, Rejected(None, None, "layout")),
+    Case(
+        "value out of range",
+        "health",
+        "maternity",
+        bad_value("plurality", "9"),
+        Rejected(BAD_LINE, "plurality", "range"),
+    ),
+    Case(
+        "future date of birth (hospital patient)",
+        "health",
+        "hospitalisations",
+        bad_value("dob", FUTURE),
+        Rejected(BAD_LINE, "dob", "future"),
+    ),
+    Case(
+        "code not matching its pattern",
+        "health",
+        "hospitalisations",
+        bad_value("diagnosis_code", "T7.41"),
+        Rejected(BAD_LINE, "diagnosis_code", "pattern"),
+    ),
+    Case(
+        "bare CR line ends (classic Mac)", "health", "mental_health", bare_cr_line_ends, Rejected(None, None, "layout")
+    ),
     Case("empty file (blank lines only)", "health", "mental_health", blank_lines_only, Rejected(None, None, "empty")),
-    Case("file name matching no record type", "health", "maternity", unknown_record_type, Rejected(None, None, "file_name")),
+    Case(
+        "file name matching no record type",
+        "health",
+        "maternity",
+        unknown_record_type,
+        Rejected(None, None, "file_name"),
+    ),
 ]

@@ -45,8 +45,9 @@ class Writers:
 
     def rows(self, table: str, file_name: str) -> int:
         with self.storage.connect(IDENTIFIED, read_only=True) as con:
-            if not con.execute("select count(*) from information_schema.tables where table_schema = 'raw' and table_name = ?",
-                               [table]).fetchone()[0]:
+            if not con.execute(
+                "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = ?", [table]
+            ).fetchone()[0]:
                 return 0
             return con.execute(f"select count(*) from raw.{table} where _extract_file = ?", [file_name]).fetchone()[0]
 
@@ -99,20 +100,30 @@ def _new_run_id(instance: dg.DagsterInstance, known: set[str]) -> str | None:
 
 
 SCENARIOS = {
-    "pool": dict(pool_limit=1, lock_wait=None,
-                 expected="serialised by the duckdb_write pool: B's step waits for A's slot; both loads complete"),
-    "lock": dict(pool_limit=None, lock_wait=None,
-                 expected="no pool: B's connection waits for DuckDB's lock (storage.connect_waiting_for_lock); "
-                          "both loads complete"),
-    "lock_timeout": dict(pool_limit=None, lock_wait="1",
-                         expected="no pool and a 1 s lock wait: B fails cleanly with DuckDB's lock message and loads "
-                                  "nothing; its retry loads the file; nothing lost"),
+    "pool": dict(
+        pool_limit=1,
+        lock_wait=None,
+        expected="serialised by the duckdb_write pool: B's step waits for A's slot; both loads complete",
+    ),
+    "lock": dict(
+        pool_limit=None,
+        lock_wait=None,
+        expected="no pool: B's connection waits for DuckDB's lock (storage.connect_waiting_for_lock); "
+        "both loads complete",
+    ),
+    "lock_timeout": dict(
+        pool_limit=None,
+        lock_wait="1",
+        expected="no pool and a 1 s lock wait: B fails cleanly with DuckDB's lock message and loads "
+        "nothing; its retry loads the file; nothing lost",
+    ),
 }
 YEARS = {"pool": 2019, "lock": 2020, "lock_timeout": 2021}
 
 
 def _b_is_waiting(instance, scenario: str, second: SubprocessRun, known: set[str]):
     """When B is known to wait (or to have given up): then A may go on."""
+
     def check() -> bool:
         if scenario == "lock_timeout":
             return second.process.poll() is not None
@@ -120,6 +131,7 @@ def _b_is_waiting(instance, scenario: str, second: SubprocessRun, known: set[str
             return "is locked by another process; waiting" in second.output()
         run_id = _new_run_id(instance, known)
         return run_id is not None and any(BLOCKED in m for m in _engine_messages(instance, run_id))
+
     return check
 
 
@@ -127,8 +139,11 @@ def _b_is_waiting(instance, scenario: str, second: SubprocessRun, known: set[str
 def test_two_runs_write_one_duckdb_file(writers, reliability_log, scenario):
     settings = SCENARIOS[scenario]
     home = write_instance_yaml(writers.root / f"home_{scenario}", settings["pool_limit"])
-    sources = [p for p in yearly_files(writers.source_landing, (YEARS[scenario],), ("births", "health"))
-               if p.name.startswith(("births_", "health_maternity_"))]
+    sources = [
+        p
+        for p in yearly_files(writers.source_landing, (YEARS[scenario],), ("births", "health"))
+        if p.name.startswith(("births_", "health_maternity_"))
+    ]
     births, health = land_files(sources, writers.storage.landing_dir)
     env = {"DAGSTER_HOME": str(home)}
     runs = writers.root / "runs"
@@ -136,12 +151,22 @@ def test_two_runs_write_one_duckdb_file(writers, reliability_log, scenario):
         register_partitions(instance, writers.storage.landing_dir)
         started: list[SubprocessRun] = []
         try:
-            first = start_subprocess_run(["raw_births"], runs, f"{scenario}_a", partition=births.name,
-                                         pause_at=PAUSE_IN_LOAD, pause_seconds=120, env=env)
+            first = start_subprocess_run(
+                ["raw_births"],
+                runs,
+                f"{scenario}_a",
+                partition=births.name,
+                pause_at=PAUSE_IN_LOAD,
+                pause_seconds=120,
+                env=env,
+            )
             started.append(first)
             first.wait_until_paused()
             known = {run.run_id for run in instance.get_runs()}
-            second_env = {**env, **({"CMI_DUCKDB_LOCK_WAIT_SECONDS": settings["lock_wait"]} if settings["lock_wait"] else {})}
+            second_env = {
+                **env,
+                **({"CMI_DUCKDB_LOCK_WAIT_SECONDS": settings["lock_wait"]} if settings["lock_wait"] else {}),
+            }
             second = start_subprocess_run(["raw_health"], runs, f"{scenario}_b", partition=health.name, env=second_env)
             started.append(second)
             _wait_for(_b_is_waiting(instance, scenario, second, known), what=f"run B to wait ({scenario})")
@@ -158,23 +183,43 @@ def test_two_runs_write_one_duckdb_file(writers, reliability_log, scenario):
         rows_after_both = writers.rows("health__maternity", health.name)
         retried = None
         if codes[1] != 0:
-            retried = start_subprocess_run(["raw_health"], runs, f"{scenario}_retry", partition=health.name, env=env).wait()
+            retried = start_subprocess_run(
+                ["raw_health"], runs, f"{scenario}_retry", partition=health.name, env=env
+            ).wait()
 
-    loaded = {"births": writers.rows("births__registrations", births.name), "health": writers.rows("health__maternity", health.name)}
+    loaded = {
+        "births": writers.rows("births__registrations", births.name),
+        "health": writers.rows("health__maternity", health.name),
+    }
     delivered = {"births": _data_rows(births), "health": _data_rows(health)}
     b_after_a = b_step.get("STEP_START", 0) >= a_step.get("STEP_SUCCESS", float("inf"))
-    observed = "; ".join(filter(None, [
-        f"A {'succeeded' if codes[0] == 0 else 'FAILED'}, B {'succeeded' if codes[1] == 0 else 'failed'}",
-        "B's step waited for the pool slot and started after A's step ended" if blocked and b_after_a else None,
-        "B's step started at once (no pool)" if not blocked else None,
-        "B waited for DuckDB's lock" if lock_waited and codes[1] == 0 else None,
-        (f"B failed after waiting 1 s for DuckDB's lock: {'the lock message' if LOCK_MESSAGE in failure else 'ANOTHER ERROR'}, "
-         f"{rows_after_both} rows loaded by B" if codes[1] != 0 else None),
-        f"retry {'succeeded' if retried == 0 else 'FAILED'}" if retried is not None else None,
-        "rows loaded = rows delivered for both files" if loaded == delivered else f"ROWS LOST: {loaded} of {delivered}",
-    ]))
-    reliability_log.record("concurrency", f"A (raw_births) holds identified.duckdb in its load, B (raw_health) starts: {scenario}",
-                           settings["expected"], observed)
+    observed = "; ".join(
+        filter(
+            None,
+            [
+                f"A {'succeeded' if codes[0] == 0 else 'FAILED'}, B {'succeeded' if codes[1] == 0 else 'failed'}",
+                "B's step waited for the pool slot and started after A's step ended" if blocked and b_after_a else None,
+                "B's step started at once (no pool)" if not blocked else None,
+                "B waited for DuckDB's lock" if lock_waited and codes[1] == 0 else None,
+                (
+                    f"B failed after waiting 1 s for DuckDB's lock: {'the lock message' if LOCK_MESSAGE in failure else 'ANOTHER ERROR'}, "
+                    f"{rows_after_both} rows loaded by B"
+                    if codes[1] != 0
+                    else None
+                ),
+                f"retry {'succeeded' if retried == 0 else 'FAILED'}" if retried is not None else None,
+                "rows loaded = rows delivered for both files"
+                if loaded == delivered
+                else f"ROWS LOST: {loaded} of {delivered}",
+            ],
+        )
+    )
+    reliability_log.record(
+        "concurrency",
+        f"A (raw_births) holds identified.duckdb in its load, B (raw_health) starts: {scenario}",
+        settings["expected"],
+        observed,
+    )
 
     assert codes[0] == 0 and loaded == delivered, observed
     if scenario == "pool":

@@ -55,8 +55,13 @@ class World:
 
     def table_exists(self, zone: str, table: str) -> bool:
         schema, name = table.split(".")
-        return bool(self.scalar(zone, "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                                [schema, name]))
+        return bool(
+            self.scalar(
+                zone,
+                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                [schema, name],
+            )
+        )
 
     def recover(self) -> list[str]:
         """What the run_recovery sensor does on its next tick."""
@@ -83,7 +88,9 @@ def world(tmp_path_factory):
             yield World(instance, storage, root / "runs")
 
 
-def _kill_at(world: World, name: str, assets: list[str], pause_at: str, partition: str | None = None, after=False) -> str:
+def _kill_at(
+    world: World, name: str, assets: list[str], pause_at: str, partition: str | None = None, after=False
+) -> str:
     """Start a run, SIGKILL it at the statement, and return its run ID (from the instance)."""
     known = {run.run_id for run in world.instance.get_runs()}
     run = start_subprocess_run(assets, world.runs, name, partition=partition, pause_at=pause_at, pause_after=after)
@@ -117,8 +124,14 @@ RAW_FILE, RAW_TABLE = "births_registrations_2019.csv", "raw.births__registration
 
 def _raw_state(world: World) -> dict:
     rows = dict(world.query(IDENTIFIED, f"select _extract_file, count(*) from {RAW_TABLE} group by 1"))
-    duplicates = world.scalar(IDENTIFIED, f"select count(*) - count(distinct (_extract_file, reg_number)) from {RAW_TABLE}")
-    return {"file": rows.get(RAW_FILE, 0), "others": {f: n for f, n in rows.items() if f != RAW_FILE}, "duplicates": duplicates}
+    duplicates = world.scalar(
+        IDENTIFIED, f"select count(*) - count(distinct (_extract_file, reg_number)) from {RAW_TABLE}"
+    )
+    return {
+        "file": rows.get(RAW_FILE, 0),
+        "others": {f: n for f, n in rows.items() if f != RAW_FILE},
+        "duplicates": duplicates,
+    }
 
 
 def _redeliver_without_last_rows(world: World, rows: int) -> int:
@@ -132,7 +145,11 @@ def _redeliver_without_last_rows(world: World, rows: int) -> int:
 @pytest.mark.parametrize(
     "case, pause_at, after",
     [
-        ("inside the load's transaction (the earlier rows already deleted)", r"^INSERT INTO raw\.births__registrations", False),
+        (
+            "inside the load's transaction (the earlier rows already deleted)",
+            r"^INSERT INTO raw\.births__registrations",
+            False,
+        ),
         ("after the load's commit, before Dagster records the materialization", r"^commit$", True),
     ],
     ids=["inside_transaction", "after_commit"],
@@ -169,13 +186,24 @@ def _spine_state(world: World) -> dict:
     if not world.table_exists(IDENTIFIED, "linkage.person_spine"):
         return {"spine": None, "events": world.table_exists(IDENTIFIED, "linkage.person_key_events")}
     records = world.scalar(IDENTIFIED, "select count(*) from linkage.person_records")
-    spine = world.query(IDENTIFIED, "select count(*), count(distinct (unique_id, level)), count(distinct level) from linkage.person_spine")[0]
-    keys_without_one_new_event = world.scalar(IDENTIFIED, """
+    spine = world.query(
+        IDENTIFIED,
+        "select count(*), count(distinct (unique_id, level)), count(distinct level) from linkage.person_spine",
+    )[0]
+    keys_without_one_new_event = world.scalar(
+        IDENTIFIED,
+        """
         select count(*) from (select distinct level, person_key from linkage.person_spine) s
         where (select count(*) from linkage.person_key_events e
-               where e.level = s.level and e.person_key = s.person_key and e.event = 'new') <> 1""")
-    return {"records": records, "rows": spine[0], "distinct": spine[1], "levels": spine[2],
-            "keys_without_one_new_event": keys_without_one_new_event}
+               where e.level = s.level and e.person_key = s.person_key and e.event = 'new') <> 1""",
+    )
+    return {
+        "records": records,
+        "rows": spine[0],
+        "distinct": spine[1],
+        "levels": spine[2],
+        "keys_without_one_new_event": keys_without_one_new_event,
+    }
 
 
 def test_kill_during_the_first_person_spine(world, reliability_log):
@@ -196,9 +224,12 @@ def test_kill_during_the_first_person_spine(world, reliability_log):
         f"{spine['rows'] - spine['distinct']} duplicates, {spine['keys_without_one_new_event']} keys without exactly one 'new' event"
     )
     reliability_log.record(
-        "crash", "person_spine killed between writing the spine and its key events",
+        "crash",
+        "person_spine killed between writing the spine and its key events",
         "nothing of the killed run remains (one transaction); the rerun writes one row per record and level, and every "
-        "key has its 'new' event", observed)
+        "key has its 'new' event",
+        observed,
+    )
     assert after_kill == {"spine": None, "events": False}, observed
     assert spine["rows"] == spine["distinct"] == spine["levels"] * spine["records"] and spine["levels"] == 2, observed
     assert spine["keys_without_one_new_event"] == 0, observed
@@ -214,7 +245,9 @@ def _cohort_rows(world: World) -> dict[int, int]:
 
 
 def _cohort_duplicates(world: World) -> int:
-    return world.scalar(WAREHOUSE, "select count(*) - count(distinct (birth_year, linkage_level, person_key)) from cohorts.population")
+    return world.scalar(
+        WAREHOUSE, "select count(*) - count(distinct (birth_year, linkage_level, person_key)) from cohorts.population"
+    )
 
 
 def _study_population(world: World, birth_year: int) -> int:
@@ -222,8 +255,10 @@ def _study_population(world: World, birth_year: int) -> int:
     from cmi_assets.cohorts import first_observations
 
     with world.storage.connect(WAREHOUSE, read_only=True) as con:
-        return sum(first_observations(con, birth_year, level).filter("in_study_population").height
-                   for level in ("conservative", "less_conservative"))
+        return sum(
+            first_observations(con, birth_year, level).filter("in_study_population").height
+            for level in ("conservative", "less_conservative")
+        )
 
 
 @pytest.fixture(scope="module")
@@ -241,7 +276,9 @@ def event_tables(world):
 )
 def test_kill_during_a_cohort_partition(world, event_tables, reliability_log, case, year):
     before = _cohort_rows(world)
-    killed = _kill_at(world, f"cohort_{year}", ["cohort_population"], r"^insert into cohorts\.population\b", partition=str(year))
+    killed = _kill_at(
+        world, f"cohort_{year}", ["cohort_population"], r"^insert into cohorts\.population\b", partition=str(year)
+    )
     after_kill = _cohort_rows(world)
     recovery = _recover(world, killed)
     _rerun(world, f"cohort_rerun_{year}", ["cohort_population"], partition=str(year))
@@ -255,8 +292,11 @@ def test_kill_during_a_cohort_partition(world, event_tables, reliability_log, ca
         f"{event_tables[year]}), {duplicates} duplicates"
     )
     reliability_log.record(
-        "crash", f"cohort_population killed during {case}",
+        "crash",
+        f"cohort_population killed during {case}",
         "the partition holds what it held before the run (nothing, or its old rows), other partitions untouched; "
-        "the rerun writes the whole study population once", observed)
+        "the rerun writes the whole study population once",
+        observed,
+    )
     assert after_kill == before, observed
     assert after_rerun == {**before, year: event_tables[year]} and duplicates == 0, observed

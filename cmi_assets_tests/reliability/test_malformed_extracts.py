@@ -60,14 +60,21 @@ class Base:
 
     def raw_rows(self, table: str, file_name: str) -> list[dict]:
         with self.storage.connect(IDENTIFIED, read_only=True) as con:
-            frame = con.execute(f"select * from raw.{table} where _extract_file = ? order by _row_number", [file_name]).pl()
+            frame = con.execute(
+                f"select * from raw.{table} where _extract_file = ? order by _row_number", [file_name]
+            ).pl()
         return frame.to_dicts()
 
 
 def _materialize(instance, agency: str, staged: list[str], partition: str | None):
     assets = ([RAW[f"raw_{agency}"]] if partition else []) + [STAGED[name] for name in staged]
-    return dg.materialize(assets, instance=instance, partition_key=partition, resources={"storage": StorageResource()},
-                          raise_on_error=False)
+    return dg.materialize(
+        assets,
+        instance=instance,
+        partition_key=partition,
+        resources={"storage": StorageResource()},
+        raise_on_error=False,
+    )
 
 
 def _staged_model(agency: str, record_type: str) -> str:
@@ -124,11 +131,16 @@ def _expected_value(column, text: str):
 
 def _changed(before: dict, after: dict, allowed: set) -> list[str]:
     keys = sorted(set(before) | set(after), key=str)
-    return [f"{'.'.join(k)} {before.get(k, 0)}->{after.get(k, 0)}" for k in keys
-            if k not in allowed and before.get(k, 0) != after.get(k, 0)]
+    return [
+        f"{'.'.join(k)} {before.get(k, 0)}->{after.get(k, 0)}"
+        for k in keys
+        if k not in allowed and before.get(k, 0) != after.get(k, 0)
+    ]
 
 
-def _observe_rejection(base: Base, case: Case, delivery: Delivery, landed: Path, result, before, after, extract) -> tuple[str, dict]:
+def _observe_rejection(
+    base: Base, case: Case, delivery: Delivery, landed: Path, result, before, after, extract
+) -> tuple[str, dict]:
     quarantined = base.storage.quarantine_dir / case.agency / delivery.name
     reason = reason_path(quarantined).read_text(encoding="utf-8") if reason_path(quarantined).exists() else ""
     problems = _PROBLEM.findall(reason)
@@ -140,25 +152,37 @@ def _observe_rejection(base: Base, case: Case, delivery: Delivery, landed: Path,
         "first": (None if line == "-" else int(line), None if field_name == "-" else field_name, rule),
         "fields": {p[1] for p in problems},
         # failed by its blocking check, the file recorded as not loaded (not by an exception)
-        "run_failed": not result.success and failures == ["DagsterAssetCheckFailedError"]
+        "run_failed": not result.success
+        and failures == ["DagsterAssetCheckFailedError"]
         and [m.metadata["loaded"].value for m in materializations] == [False]
-        and any(not e.passed and e.severity == dg.AssetCheckSeverity.ERROR for e in result.get_asset_check_evaluations()),
+        and any(
+            not e.passed and e.severity == dg.AssetCheckSeverity.ERROR for e in result.get_asset_check_evaluations()
+        ),
         # the failed check's description starts with the file's name, then its line and field
-        "names_file": any(not e.passed and (e.description or "").startswith(delivery.name)
-                          for e in result.get_asset_check_evaluations()),
-        "quarantined": (quarantined.is_file() or quarantined.is_symlink()) and not (landed.exists() or landed.is_symlink()),
+        "names_file": any(
+            not e.passed and (e.description or "").startswith(delivery.name)
+            for e in result.get_asset_check_evaluations()
+        ),
+        "quarantined": (quarantined.is_file() or quarantined.is_symlink())
+        and not (landed.exists() or landed.is_symlink()),
         "changed": _changed(before, after, set()),
         "shown": values_shown([reason, *events], extract.secrets),
     }
-    where = ", ".join(p for p in (f"line {line}" if line != "-" else "", f"field {field_name}" if field_name != "-" else "") if p)
-    observed = "; ".join([
-        f"rejected: {where or 'the whole file'}, rule {rule} ({text})",
-        "the failed check names the file" if facts["names_file"] else "THE FAILED CHECK DOES NOT NAME THE FILE",
-        "partition failed by its blocking check" if facts["run_failed"] else f"PARTITION NOT FAILED BY ITS CHECK ({failures})",
-        "quarantined with a reason" if facts["quarantined"] and reason else "NOT QUARANTINED",
-        "nothing else changed" if not facts["changed"] else "CHANGED " + ", ".join(facts["changed"]),
-        "no value shown" if not facts["shown"] else f"{len(facts['shown'])} VALUES SHOWN",
-    ])
+    where = ", ".join(
+        p for p in (f"line {line}" if line != "-" else "", f"field {field_name}" if field_name != "-" else "") if p
+    )
+    observed = "; ".join(
+        [
+            f"rejected: {where or 'the whole file'}, rule {rule} ({text})",
+            "the failed check names the file" if facts["names_file"] else "THE FAILED CHECK DOES NOT NAME THE FILE",
+            "partition failed by its blocking check"
+            if facts["run_failed"]
+            else f"PARTITION NOT FAILED BY ITS CHECK ({failures})",
+            "quarantined with a reason" if facts["quarantined"] and reason else "NOT QUARANTINED",
+            "nothing else changed" if not facts["changed"] else "CHANGED " + ", ".join(facts["changed"]),
+            "no value shown" if not facts["shown"] else f"{len(facts['shown'])} VALUES SHOWN",
+        ]
+    )
     return observed, facts
 
 
@@ -174,13 +198,15 @@ def _observe_acceptance(base: Base, case: Case, delivery: Delivery, result, befo
         "staged_added": after.get(("stg", staged), 0) - before.get(("stg", staged), 0),
         "changed": _changed(before, after, {(table, delivery.name), ("stg", staged)}),
     }
-    observed = "; ".join([
-        f"accepted: {facts['rows']} rows loaded into raw.{table}",
-        "every value as delivered" if facts["values_as_delivered"] else "VALUES DIFFER",
-        f"{staged} +{facts['staged_added']} rows",
-        "partition succeeded" if facts["run_succeeded"] else "PARTITION FAILED",
-        "nothing else changed" if not facts["changed"] else "CHANGED " + ", ".join(facts["changed"]),
-    ])
+    observed = "; ".join(
+        [
+            f"accepted: {facts['rows']} rows loaded into raw.{table}",
+            "every value as delivered" if facts["values_as_delivered"] else "VALUES DIFFER",
+            f"{staged} +{facts['staged_added']} rows",
+            "partition succeeded" if facts["run_succeeded"] else "PARTITION FAILED",
+            "nothing else changed" if not facts["changed"] else "CHANGED " + ", ".join(facts["changed"]),
+        ]
+    )
     return observed, facts
 
 
@@ -201,7 +227,9 @@ def test_malformed_extract(base, reliability_log, number, case):
         observed, facts = _observe_rejection(base, case, delivery, landed, result, before, after, extract)
     else:
         observed, facts = _observe_acceptance(base, case, delivery, result, before, after)
-    reliability_log.record("malformed", f"{case.agency} {case.record_type}: {case.name}", case.expected.describe(), observed)
+    reliability_log.record(
+        "malformed", f"{case.agency} {case.record_type}: {case.name}", case.expected.describe(), observed
+    )
 
     if isinstance(case.expected, Rejected):
         assert facts["first"] == (case.expected.line, case.expected.field, case.expected.rule), observed

@@ -35,9 +35,16 @@ from cmi_assets_tests.reliability.malformed_cases import CASES, Extract, source_
 
 RAW = {asset.key.to_user_string(): asset for asset in RAW_ASSETS}
 PLANTED_CASES = [
-    "no header line (the first line is data)", "text after a closing quote", "Latin-1 encoded name", "NUL byte in a name",
-    "very long field (2,700 characters)", "spreadsheet formula in a name (=HYPERLINK)", "future date of birth",
-    "impossible date (30 February)", "duplicate key", "invalid UTF-8",
+    "no header line (the first line is data)",
+    "text after a closing quote",
+    "Latin-1 encoded name",
+    "NUL byte in a name",
+    "very long field (2,700 characters)",
+    "spreadsheet formula in a name (=HYPERLINK)",
+    "future date of birth",
+    "impossible date (30 February)",
+    "duplicate key",
+    "invalid UTF-8",
 ]
 IN_SUBPROCESS = "no header line (the first line is data)"  # as `dagster asset materialize` would run it
 
@@ -82,17 +89,29 @@ def delivered(tmp_path_factory):
                 path.write_bytes(delivery.content)
                 instance.add_dynamic_partitions(f"{case.agency}_extracts", [delivery.name])
                 if name == IN_SUBPROCESS:
-                    run = start_subprocess_run([f"raw_{case.agency}"], root / "runs", "planted", partition=delivery.name)
+                    run = start_subprocess_run(
+                        [f"raw_{case.agency}"], root / "runs", "planted", partition=delivery.name
+                    )
                     run.wait()
                     subprocess_output = run.output()
                 else:
-                    dg.materialize([RAW[f"raw_{case.agency}"]], instance=instance, partition_key=delivery.name,
-                                   resources={"storage": StorageResource()}, raise_on_error=False)
+                    dg.materialize(
+                        [RAW[f"raw_{case.agency}"]],
+                        instance=instance,
+                        partition_key=delivery.name,
+                        resources={"storage": StorageResource()},
+                        raise_on_error=False,
+                    )
             runs = instance.get_runs()
             event_records = [dg.serialize_value(record) for run in runs for record in instance.all_logs(run.run_id)]
         yield {
-            "storage": storage, "home": home, "secrets": secrets, "errors": errors, "runs": runs,
-            "event_records": event_records, "subprocess_output": subprocess_output,
+            "storage": storage,
+            "home": home,
+            "secrets": secrets,
+            "errors": errors,
+            "runs": runs,
+            "event_records": event_records,
+            "subprocess_output": subprocess_output,
         }
 
 
@@ -112,7 +131,9 @@ def test_planted_identity_reaches_no_error_reason_file_event_log_or_compute_log(
     found = {place: values_shown(texts, secrets) for place, texts in places.items()}
     # The search is real: the planted values are in the quarantined files themselves, and
     # every place searched holds the runs' messages.
-    control = values_shown([p.read_bytes().decode("latin-1") for p in quarantined], {PLANTED_GIVEN_NAME, PLANTED_FAMILY_NAME})
+    control = values_shown(
+        [p.read_bytes().decode("latin-1") for p in quarantined], {PLANTED_GIVEN_NAME, PLANTED_FAMILY_NAME}
+    )
     observed = (
         f"{len(delivered['runs'])} runs and {len(reasons)} reason files, with every event record and compute log, "
         f"searched for {len(secrets)} planted values (name, date of birth in four formats, agency IDs): "
@@ -120,11 +141,16 @@ def test_planted_identity_reaches_no_error_reason_file_event_log_or_compute_log(
         + f"; control: the planted name found in the quarantined files ({len(control)} of 2 parts)"
     )
     reliability_log.record(
-        "privacy", f"{len(PLANTED_CASES)} malformed files carrying a planted person ({', '.join(PLANTED_CASES)})",
-        "the planted name, date of birth and IDs appear nowhere but in the quarantined files", observed)
+        "privacy",
+        f"{len(PLANTED_CASES)} malformed files carrying a planted person ({', '.join(PLANTED_CASES)})",
+        "the planted name, date of birth and IDs appear nowhere but in the quarantined files",
+        observed,
+    )
 
     assert len(reasons) == len(PLANTED_CASES) and len(delivered["runs"]) == len(PLANTED_CASES), observed
-    assert compute_logs and any("quarantined to" in text for text in places["compute logs"]), "no compute log of the runs"
+    assert compute_logs and any("quarantined to" in text for text in places["compute logs"]), (
+        "no compute log of the runs"
+    )
     assert "problem(s), quarantined" in delivered["subprocess_output"], delivered["subprocess_output"][-2000:]
     assert control == sorted([PLANTED_FAMILY_NAME, PLANTED_GIVEN_NAME]), observed
     assert not any(found.values()), observed

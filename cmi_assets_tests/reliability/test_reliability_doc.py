@@ -19,9 +19,15 @@ def test_reliability_doc_is_what_the_cases_observed(reliability_log, every_case_
         RELIABILITY_DOC.write_text(generated, encoding="utf-8")
         return
     committed = RELIABILITY_DOC.read_text(encoding="utf-8") if RELIABILITY_DOC.exists() else ""
-    diff = "\n".join(difflib.unified_diff(
-        committed.splitlines(), generated.splitlines(), "docs/reliability.md (committed)", "observed by this run", lineterm=""
-    ))
+    diff = "\n".join(
+        difflib.unified_diff(
+            committed.splitlines(),
+            generated.splitlines(),
+            "docs/reliability.md (committed)",
+            "observed by this run",
+            lineterm="",
+        )
+    )
     assert committed == generated, (
         f"docs/reliability.md differs from what the cases observed; regenerate it with "
         f"{WRITE_DOC_VARIABLE}=1 .venv/bin/pytest -q cmi_assets_tests/reliability\n{diff}"

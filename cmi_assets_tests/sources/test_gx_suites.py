@@ -42,7 +42,9 @@ def test_suite_counts_failures_without_values():
     assert not outcome.success and outcome.evaluated == 4 and outcome.successful == 0
     assert by_type[("expect_column_values_to_be_unique", "spell_id")].unexpected_count == 2
     assert by_type[("expect_column_values_to_not_be_null", "client_id")].unexpected_count == 1
-    assert by_type[("expect_column_pair_values_a_to_be_greater_than_b", "spell_end vs spell_start")].unexpected_count == 1
+    assert (
+        by_type[("expect_column_pair_values_a_to_be_greater_than_b", "spell_end vs spell_start")].unexpected_count == 1
+    )
     assert by_type[("expect_column_values_to_be_in_set", "incapacity_code")].unexpected_count == 1
     assert "Jane Doe" not in repr(outcome) and "1985-04-04" not in repr(outcome)
 

@@ -158,8 +158,9 @@ def test_a_lost_ledger_rehashes_once_and_reloads_only_what_changed():
     files["b.csv"] = (3, 50 * SEC)
     state = WatchState.from_cursor(cursor, store)
     assert state.ledger_missing and state.acted == {}
-    cursor, req, hashed, _ = _stored_tick(files, cursor, store, hashes, now=200 * SEC,
-                                          materialized_sha256={"a.csv": "ha", "b.csv": "hb"}.get)
+    cursor, req, hashed, _ = _stored_tick(
+        files, cursor, store, hashes, now=200 * SEC, materialized_sha256={"a.csv": "ha", "b.csv": "hb"}.get
+    )
     assert sorted(hashed) == ["a.csv", "b.csv"] and [r.name for r in req] == ["b.csv"]
     assert not WatchState.from_cursor(cursor, store).ledger_missing
 

@@ -37,7 +37,7 @@ def births_spec():
 
 
 def _land(tmp_path, write_extract, name, rows):
-    path = write_extract(tmp_path / "landing" / "births" / name, rows)
+    write_extract(tmp_path / "landing" / "births" / name, rows)
     return find_landed_file(tmp_path / "landing", "births", name)
 
 
@@ -122,7 +122,9 @@ def test_ingest_quarantines_a_file_matching_no_record_type(tmp_path, con):
     path = tmp_path / "landing" / "births" / "deaths_2011.csv"
     path.parent.mkdir(parents=True)
     path.write_text("a,b\n1,2\n")
-    result = ingest_extract(con, load_spec("births"), find_landed_file(tmp_path / "landing", "births", path.name), tmp_path / "q")
+    result = ingest_extract(
+        con, load_spec("births"), find_landed_file(tmp_path / "landing", "births", path.name), tmp_path / "q"
+    )
     assert not result.loaded and result.error.rule == "file_name" and result.table is None
     assert not result.error.keys_checked
     assert (tmp_path / "q" / "births" / "deaths_2011.csv").exists()

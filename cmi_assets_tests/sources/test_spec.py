@@ -68,11 +68,27 @@ def _document(**column_overrides):
         (_document(colour="red"), "unknown keys"),
         (_document(type="decimal"), "type"),
         (_document(pattern="[0-9"), "pattern does not compile"),
-        ({**_document(), "record_types": {"things": {"file_pattern": "x", "key": ["nope"], "columns": [{"name": "id"}]}}},
-         "key column 'nope'"),
-        ({**_document(), "record_types": {"things": {"file_pattern": "x", "key": ["id"], "columns": [{"name": "id"}],
-                                                    "persons": [{"role": "child", "dob": "birthday"}]}}},
-         "unknown column 'birthday'"),
+        (
+            {
+                **_document(),
+                "record_types": {"things": {"file_pattern": "x", "key": ["nope"], "columns": [{"name": "id"}]}},
+            },
+            "key column 'nope'",
+        ),
+        (
+            {
+                **_document(),
+                "record_types": {
+                    "things": {
+                        "file_pattern": "x",
+                        "key": ["id"],
+                        "columns": [{"name": "id"}],
+                        "persons": [{"role": "child", "dob": "birthday"}],
+                    }
+                },
+            },
+            "unknown column 'birthday'",
+        ),
         (_document(type="date", codes=["A"]), "codes are only allowed"),
     ],
 )

@@ -33,10 +33,18 @@ def _expected_value(column, text: str):
 @pytest.mark.parametrize(
     "key",
     [
-        ("births", "registrations"), ("benefits", "spells"), ("benefits", "children"), ("benefits", "addresses"),
-        ("child_protection", "notifications"), ("child_protection", "investigations"),
-        ("child_protection", "ncands_child"), ("corrections", "sentences"), ("health", "maternity"),
-        ("health", "hospitalisations"), ("health", "mental_health"), ("reference", "areas"),
+        ("births", "registrations"),
+        ("benefits", "spells"),
+        ("benefits", "children"),
+        ("benefits", "addresses"),
+        ("child_protection", "notifications"),
+        ("child_protection", "investigations"),
+        ("child_protection", "ncands_child"),
+        ("corrections", "sentences"),
+        ("health", "maternity"),
+        ("health", "hospitalisations"),
+        ("health", "mental_health"),
+        ("reference", "areas"),
     ],
 )
 def test_valid_file_of_every_record_type_reads_typed(tmp_path, valid_rows, file_names, write_extract, key):
@@ -103,7 +111,9 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize("column, bad, field, rule, reason", BAD_VALUES)
-def test_bad_value_names_file_line_and_field_not_the_value(tmp_path, valid_rows, write_extract, column, bad, field, rule, reason):
+def test_bad_value_names_file_line_and_field_not_the_value(
+    tmp_path, valid_rows, write_extract, column, bad, field, rule, reason
+):
     spec = _spec(*BIRTHS)
     rows = valid_rows[BIRTHS]
     rows[1][column] = bad

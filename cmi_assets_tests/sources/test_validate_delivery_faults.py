@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gzip
 import zipfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -54,7 +54,9 @@ def test_another_delimiter_is_named_as_the_likely_cause(tmp_path, valid_rows, wr
 
 
 @pytest.mark.parametrize("line", ['"Tom" Jr', 'To""m', 'To"m"'])
-def test_a_quote_inside_an_unquoted_value_is_a_layout_error_not_a_parser_message(tmp_path, valid_rows, write_extract, line):
+def test_a_quote_inside_an_unquoted_value_is_a_layout_error_not_a_parser_message(
+    tmp_path, valid_rows, write_extract, line
+):
     data = _file(tmp_path, valid_rows, write_extract).replace(b"Tom", line.encode(), 1)
     error = _error(data)
     assert _where(error) == (3, None, "layout")
@@ -91,13 +93,18 @@ def test_bare_cr_line_ends_are_named(tmp_path, valid_rows, write_extract):
 
 
 def test_text_up_to_the_limit_passes_and_longer_text_does_not(tmp_path, valid_rows, write_extract):
-    assert read_extract(write_extract(tmp_path / "a" / FILE, [dict(valid_rows[BIRTHS][0], address_line="x" * MAX_TEXT_CHARS)]),
-                        _spec()).height == 1
+    assert (
+        read_extract(
+            write_extract(tmp_path / "a" / FILE, [dict(valid_rows[BIRTHS][0], address_line="x" * MAX_TEXT_CHARS)]),
+            _spec(),
+        ).height
+        == 1
+    )
     error = _error(_file(tmp_path, valid_rows, write_extract, address_line="x" * (MAX_TEXT_CHARS + 1)))
     assert _where(error) == (3, "address_line", "length")
 
 
-@pytest.mark.parametrize("value", ["=HYPERLINK(\"http://x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", " =1+1"])
+@pytest.mark.parametrize("value", ['=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", " =1+1"])
 def test_free_text_starting_like_a_formula_is_rejected(tmp_path, valid_rows, write_extract, value):
     error = _error(_file(tmp_path, valid_rows, write_extract, child_family_name=value))
     assert _where(error) == (3, "child_family_name", "formula")
@@ -111,7 +118,7 @@ def test_formula_characters_inside_a_name_are_fine(tmp_path, valid_rows, write_e
 
 
 def test_dates_of_birth_in_the_future_are_rejected_with_a_day_of_slack(tmp_path, valid_rows, write_extract):
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     tomorrow, later = (today + timedelta(days=1)).isoformat(), (today + timedelta(days=3)).isoformat()
     rows = valid_rows[BIRTHS]
     rows[1].update(child_dob=tomorrow, reg_date=later)  # reg_date may lie ahead: only DOBs are not_future
@@ -121,8 +128,12 @@ def test_dates_of_birth_in_the_future_are_rejected_with_a_day_of_slack(tmp_path,
 
 
 def test_not_future_is_only_for_dates():
-    document = {"agency": "x", "record_types": {"r": {"file_pattern": "*.csv", "key": ["a"],
-                                                      "columns": [{"name": "a", "type": "int", "not_future": True}]}}}
+    document = {
+        "agency": "x",
+        "record_types": {
+            "r": {"file_pattern": "*.csv", "key": ["a"], "columns": [{"name": "a", "type": "int", "not_future": True}]}
+        },
+    }
     with pytest.raises(SpecError, match="not_future is only allowed on date columns"):
         parse_spec(document)
 

@@ -72,8 +72,11 @@ def test_solver_recovers_known_coefficients():
     lam2 = cumulative_baseline(2.0, params)
     p = 1 - np.exp(-np.exp(eta) * lam2)
     frame = pl.DataFrame({f"t8_{m}": x[:, j].astype(bool) for j, m in enumerate(TABLE8_MARKERS)}).with_columns(
-        pl.Series("eta", eta), pl.lit(True).alias("in_study_population"), pl.lit(2008).alias("birth_year"))
-    targets = {m: (TABLE8_TARGETS[m][0], 50.0, 100 * float(p @ x[:, j] / p.sum())) for j, m in enumerate(TABLE8_MARKERS)}
+        pl.Series("eta", eta), pl.lit(True).alias("in_study_population"), pl.lit(2008).alias("birth_year")
+    )
+    targets = {
+        m: (TABLE8_TARGETS[m][0], 50.0, 100 * float(p @ x[:, j] / p.sum())) for j, m in enumerate(TABLE8_MARKERS)
+    }
     params["outcomes"]["alpha"], params["outcomes"]["beta"] = true_alpha, dict(zip(TABLE8_MARKERS, true_beta.tolist()))
     import cmi_assets.synthetic.calibration as calibration
 

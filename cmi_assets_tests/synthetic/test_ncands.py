@@ -140,7 +140,9 @@ def test_submission_year_is_fiscal_year_of_disposition_and_names_the_file(typed)
 def test_dates_are_consistent(typed):
     assert (typed["RPTDISDT"] >= typed["RPTDT"]).all()
     assert (typed["INVDATE"].drop_nulls() >= typed.filter(pl.col("INVDATE").is_not_null())["RPTDT"]).all()
-    assert (typed.filter(pl.col("INCIDDT").is_not_null()).select(pl.col("INCIDDT") <= pl.col("RPTDT")).to_series()).all()
+    assert (
+        typed.filter(pl.col("INCIDDT").is_not_null()).select(pl.col("INCIDDT") <= pl.col("RPTDT")).to_series()
+    ).all()
 
 
 def test_report_disposition_agrees_with_maltreatment_levels(typed):
@@ -215,8 +217,14 @@ def test_child_ids_change_and_dob_sex_conflict_across_years(world, typed):
     assert ids_per_person.filter(pl.col("n") > 1).height > 0
     per_file = keyed.group_by("STATERR", "CHID", "SUBYR").agg(pl.col("CHSEX").first(), pl.col("CHBDATE").first())
     pairs = per_file.join(per_file.with_columns(pl.col("SUBYR") - 1), on=["STATERR", "CHID", "SUBYR"], suffix="_next")
-    assert pairs.filter(pl.col("CHSEX").is_in(["1", "2"]) & pl.col("CHSEX_next").is_in(["1", "2"])
-                        & (pl.col("CHSEX") != pl.col("CHSEX_next"))).height > 0  # fmt: skip
+    assert (
+        pairs.filter(
+            pl.col("CHSEX").is_in(["1", "2"])
+            & pl.col("CHSEX_next").is_in(["1", "2"])
+            & (pl.col("CHSEX") != pl.col("CHSEX_next"))
+        ).height
+        > 0
+    )
     assert pairs.filter(pl.col("CHBDATE") != pl.col("CHBDATE_next")).height > 0
 
 
@@ -274,22 +282,68 @@ def test_same_seed_same_files_and_other_seed_other_files(tmp_path):
 def _home_rows() -> pl.DataFrame:
     """Three report-child rows of a home state, truth values (the world simulator's schema)."""
     base = {
-        "STATERR": "CT", "INVDATE": None, "RPTSRC": "04", "CHSEX": "2", "CHRACAI": "2", "CHRACAS": "2",
-        "CHRACBL": "1", "CHRACNH": "2", "CHRACWH": "2", "CHRACUD": "2", "CHETHN": "2", "RPTCNTY": "003",
-        "CHCNTY": "003", "CHMAL1": "2", "CHMAL2": None, "MAL2LEV": None, "CHMAL3": None, "MAL3LEV": None,
-        "CHMAL4": None, "MAL4LEV": None, "MALDEATH": "2", "INCIDDT": None, "AFCARSID": None,
-    }  # fmt: skip
+        "STATERR": "CT",
+        "INVDATE": None,
+        "RPTSRC": "04",
+        "CHSEX": "2",
+        "CHRACAI": "2",
+        "CHRACAS": "2",
+        "CHRACBL": "1",
+        "CHRACNH": "2",
+        "CHRACWH": "2",
+        "CHRACUD": "2",
+        "CHETHN": "2",
+        "RPTCNTY": "003",
+        "CHCNTY": "003",
+        "CHMAL1": "2",
+        "CHMAL2": None,
+        "MAL2LEV": None,
+        "CHMAL3": None,
+        "MAL3LEV": None,
+        "CHMAL4": None,
+        "MAL4LEV": None,
+        "MALDEATH": "2",
+        "INCIDDT": None,
+        "AFCARSID": None,
+    }
     rows = [
         # unborn at the report: DOB after RPTDT -> CHAGE 77; disposed in FY2020
-        {**base, "RPTID": "R1", "CHID": "C1", "RPTDT": dt.date(2019, 11, 1), "RPTDISDT": dt.date(2019, 12, 1),
-         "CHBDATE": dt.date(2020, 1, 15), "RPTDISP": "01", "MAL1LEV": "1", "true_person_id": 101},
+        {
+            **base,
+            "RPTID": "R1",
+            "CHID": "C1",
+            "RPTDT": dt.date(2019, 11, 1),
+            "RPTDISDT": dt.date(2019, 12, 1),
+            "CHBDATE": dt.date(2020, 1, 15),
+            "RPTDISP": "01",
+            "MAL1LEV": "1",
+            "true_person_id": 101,
+        },
         # 9th birthday the day after the report -> 8; report in FY2019, disposed in FY2020
-        {**base, "RPTID": "R2", "CHID": "C2", "RPTDT": dt.date(2019, 9, 20), "RPTDISDT": dt.date(2019, 10, 5),
-         "CHBDATE": dt.date(2010, 9, 21), "RPTDISP": "05", "MAL1LEV": "5", "true_person_id": 102},
+        {
+            **base,
+            "RPTID": "R2",
+            "CHID": "C2",
+            "RPTDT": dt.date(2019, 9, 20),
+            "RPTDISDT": dt.date(2019, 10, 5),
+            "CHBDATE": dt.date(2010, 9, 21),
+            "RPTDISP": "05",
+            "MAL1LEV": "5",
+            "true_person_id": 102,
+        },
         # disposed in FY2022: outside the files, not written
-        {**base, "RPTID": "R3", "CHID": "C2", "RPTDT": dt.date(2021, 9, 20), "RPTDISDT": dt.date(2021, 10, 5),
-         "CHBDATE": dt.date(2010, 9, 21), "RPTDISP": "05", "MAL1LEV": "5", "true_person_id": 102},
-    ]  # fmt: skip
+        {
+            **base,
+            "RPTID": "R3",
+            "CHID": "C2",
+            "RPTDT": dt.date(2021, 9, 20),
+            "RPTDISDT": dt.date(2021, 10, 5),
+            "CHBDATE": dt.date(2010, 9, 21),
+            "RPTDISP": "05",
+            "MAL1LEV": "5",
+            "true_person_id": 102,
+        },
+    ]
     return pl.DataFrame(rows).with_columns(pl.col("INVDATE", "INCIDDT").cast(pl.Date)).select(REPORT_COLUMNS)
 
 
@@ -362,8 +416,14 @@ def test_rows_for_child_files_give_the_same_child_file():
     the Child File must come out the same as from the whole history."""
     cfg = load_profile("default")["ncands"]
     state = StateModel("VT", 45, size=300.0, state_effect=-2.4, expected_rate=0.08, indicated_share=0.1)
-    reports = state_report_rows(state, cfg, fiscal_year_start(2008), fiscal_year_start(2008), fiscal_year_start(2023) - 1,
-                                np.random.default_rng(3))  # fmt: skip
+    reports = state_report_rows(
+        state,
+        cfg,
+        fiscal_year_start(2008),
+        fiscal_year_start(2008),
+        fiscal_year_start(2023) - 1,
+        np.random.default_rng(3),
+    )
     dq = dq_settings_by_fiscal_year(cfg, None)
     kept = rows_for_child_files(reports, list(dq))
     assert 0 < kept.height < reports.height  # reports before FY2016 and after FY2021 exist and go

@@ -53,9 +53,11 @@ def age_mix(result) -> pl.DataFrame:
 
 def print_tables(fy: int, result) -> None:
     national = result.national.row(0, named=True)
-    print(f"\n{result.by_state['period'][0]}: pooled over all states {national['observed_all_states'] * 100:.2f}%"
-          f" (target {NATIONAL_PERFORMANCE} +/- {POOLED_TOLERANCE}), over DQ-passing states"
-          f" {national['observed'] * 100:.2f}% ({national['n_states']} of {national['n_states_all']} pass)")  # fmt: skip
+    print(
+        f"\n{result.by_state['period'][0]}: pooled over all states {national['observed_all_states'] * 100:.2f}%"
+        f" (target {NATIONAL_PERFORMANCE} +/- {POOLED_TOLERANCE}), over DQ-passing states"
+        f" {national['observed'] * 100:.2f}% ({national['n_states']} of {national['n_states_all']} pass)"
+    )
     print("state  denominator  observed  dq")
     for row in result.by_state.iter_rows(named=True):
         observed = "" if row["observed"] is None else f"{row['observed'] * 100:.1f}%"

@@ -38,7 +38,9 @@ def test_whole_months_agrees_with_the_rules_engine():
     rng = np.random.default_rng(0)
     dob = rng.integers(0, 20_000, 5_000)
     day = dob + rng.integers(-100, 8_000, 5_000)
-    frame = pl.DataFrame({"dob": pl.Series(dob.astype(np.int32)).cast(pl.Date), "day": pl.Series(day.astype(np.int32)).cast(pl.Date)})
+    frame = pl.DataFrame(
+        {"dob": pl.Series(dob.astype(np.int32)).cast(pl.Date), "day": pl.Series(day.astype(np.int32)).cast(pl.Date)}
+    )
     expected = frame.select(age_in_months("dob", "day")).to_series().to_numpy()
     assert np.array_equal(whole_months(dob, day), expected)
     # 29 Feb birthday: 18 years on 1 March of a non-leap year (section 2.2 convention).
@@ -66,6 +68,12 @@ def test_a_state_too_small_for_any_report_gives_an_empty_frame():
     """Tiny worlds (scale 0.001) scale the smallest states below one victim or family."""
     cfg = load_profile("default")["ncands"]
     state = StateModel("VT", 45, size=0.0, state_effect=-2.4, expected_rate=0.08, indicated_share=0.1)
-    rows = state_report_rows(state, cfg, fiscal_year_start(2013), fiscal_year_start(2016), fiscal_year_start(2022) - 1,
-                             np.random.default_rng(0))  # fmt: skip
+    rows = state_report_rows(
+        state,
+        cfg,
+        fiscal_year_start(2013),
+        fiscal_year_start(2016),
+        fiscal_year_start(2022) - 1,
+        np.random.default_rng(0),
+    )
     assert rows.height == 0 and rows.columns == list(REPORT_COLUMNS)

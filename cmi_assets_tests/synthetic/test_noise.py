@@ -14,7 +14,6 @@ from nicknames import NickNamer
 
 from cmi_assets.synthetic.names import load_name_pools
 from cmi_assets.synthetic.noise import (
-    DOB_NOISE_TYPES,
     NOISE_LOG_SCHEMA,
     NOISE_TYPES,
     NoiseRates,
@@ -183,9 +182,16 @@ def test_age_in_years_across_birthdays_and_leap_days():
 # ---------------------------------------------------------------------------------------
 
 CHILD = PersonColumns(
-    slot="child", given="given", middle="middle", family="family", alt_family="alt_family",
-    dob="dob", age_years="age_years", event_date="event_date", sex="sex",
-)  # fmt: skip
+    slot="child",
+    given="given",
+    middle="middle",
+    family="family",
+    alt_family="alt_family",
+    dob="dob",
+    age_years="age_years",
+    event_date="event_date",
+    sex="sex",
+)
 CAREGIVER = PersonColumns(slot="caregiver1", given="cg_given", family="cg_family", dob="cg_dob")
 SLOTS = [CHILD, CAREGIVER]
 NAME_COLUMNS = ["given", "middle", "family", "cg_given", "cg_family"]
@@ -223,9 +229,15 @@ def make_frame(n: int, seed: int, pools) -> pl.DataFrame:
 
 def run(frame, rates, pools, seed=5, slots=SLOTS):
     return apply_identity_noise(
-        frame, slots, rates, np.random.default_rng(seed), pools, key="notification_id",
-        agency="child_protection", record_type="notifications",
-    )  # fmt: skip
+        frame,
+        slots,
+        rates,
+        np.random.default_rng(seed),
+        pools,
+        key="notification_id",
+        agency="child_protection",
+        record_type="notifications",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -302,12 +314,21 @@ def eligible_rows(frame: pl.DataFrame, noise_type: str, column: str) -> pl.Serie
 
 
 ISOLATED_CASES = [
-    ("typo", "given"), ("typo", "middle"), ("typo", "cg_family"), ("nickname", "given"),
-    ("nickname", "cg_given"), ("given_middle_swap", "given"), ("surname_change", "family"),
-    ("surname_change", "cg_family"), ("dob_missing", "dob"), ("dob_missing", "cg_dob"),
-    ("dob_first_of_month", "dob"), ("dob_day_month_swap", "dob"), ("dob_age_only", "dob"),
+    ("typo", "given"),
+    ("typo", "middle"),
+    ("typo", "cg_family"),
+    ("nickname", "given"),
+    ("nickname", "cg_given"),
+    ("given_middle_swap", "given"),
+    ("surname_change", "family"),
+    ("surname_change", "cg_family"),
+    ("dob_missing", "dob"),
+    ("dob_missing", "cg_dob"),
+    ("dob_first_of_month", "dob"),
+    ("dob_day_month_swap", "dob"),
+    ("dob_age_only", "dob"),
     ("sex_unknown", "sex"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("noise_type", "column"), ISOLATED_CASES)
@@ -328,10 +349,16 @@ def test_with_all_noise_on_independent_types_keep_their_rates(frame, cp_noised):
     _, log = cp_noised
     rates = noise_rates_for("child_protection")
     for noise_type, column in [
-        ("typo", "given"), ("typo", "family"), ("typo", "cg_given"), ("surname_change", "cg_family"),
-        ("dob_missing", "dob"), ("dob_first_of_month", "dob"), ("dob_day_month_swap", "dob"),
-        ("dob_age_only", "dob"), ("sex_unknown", "sex"),
-    ]:  # fmt: skip
+        ("typo", "given"),
+        ("typo", "family"),
+        ("typo", "cg_given"),
+        ("surname_change", "cg_family"),
+        ("dob_missing", "dob"),
+        ("dob_first_of_month", "dob"),
+        ("dob_day_month_swap", "dob"),
+        ("dob_age_only", "dob"),
+        ("sex_unknown", "sex"),
+    ]:
         eligible = int(eligible_rows(frame, noise_type, column).sum())
         assert within_4_sigma(len(logged(log, noise_type, column)), eligible, getattr(rates, noise_type)), noise_type
     dob_noise = log.filter(pl.col("field") == "dob")
@@ -359,9 +386,14 @@ def test_informal_name_rate_and_forms(frame, pools):
 
 def test_informal_name_takes_another_persons_family_name_when_nothing_else_applies(pools):
     frame = pl.DataFrame(
-        {"notification_id": ["N1", "N2"], "given": ["J", "J"], "family": ["Smith", "Smith"],
-         "cg_given": ["Ann", "Ann"], "cg_family": ["Jones", "SMITH"]}
-    )  # fmt: skip
+        {
+            "notification_id": ["N1", "N2"],
+            "given": ["J", "J"],
+            "family": ["Smith", "Smith"],
+            "cg_given": ["Ann", "Ann"],
+            "cg_family": ["Jones", "SMITH"],
+        }
+    )
     slots = [PersonColumns("child", given="given", family="family"), PersonColumns("caregiver1", family="cg_family")]
     noisy, log = run(frame, dataclasses.replace(NoiseRates.zero(), informal_name=1.0), pools, slots=slots)
     # the child takes the caregiver's surname and the caregiver the child's (as recorded);
@@ -387,8 +419,16 @@ def test_deterministic_swaps_and_dates_at_rate_one(pools):
             "sex": ["F", "M", "U", None],
         }
     )
-    separate = PersonColumns("child", given="given", middle="middle", dob="dob", age_years="age_years",
-                             event_date="event_date", sex="sex", unknown_sex_code="U")  # fmt: skip
+    separate = PersonColumns(
+        "child",
+        given="given",
+        middle="middle",
+        dob="dob",
+        age_years="age_years",
+        event_date="event_date",
+        sex="sex",
+        unknown_sex_code="U",
+    )
     combined = PersonColumns("child", given_names="given_names")
 
     def only(noise_type, slots=(separate,)):
@@ -408,21 +448,32 @@ def test_deterministic_swaps_and_dates_at_rate_one(pools):
     assert noisy["dob"].to_list() == [None, None, dt.date(2010, 3, 13), None]
     assert noisy.schema == frame.schema
     assert sorted(log.select("record_key", "field").rows()) == [
-        ("N1", "age_years"), ("N1", "dob"), ("N2", "age_years"), ("N2", "dob"),
-    ]  # fmt: skip
+        ("N1", "age_years"),
+        ("N1", "dob"),
+        ("N2", "age_years"),
+        ("N2", "dob"),
+    ]
     noisy, _ = only("dob_missing")
     assert noisy["dob"].null_count() == 4
     noisy, _ = only("sex_unknown")
     assert noisy["sex"].to_list() == ["U", "U", "U", None]
-    noisy, log = run(frame, dataclasses.replace(NoiseRates.zero(), sex_unknown=1.0), pools,
-                     slots=[dataclasses.replace(separate, unknown_sex_code="X")])  # fmt: skip
+    noisy, log = run(
+        frame,
+        dataclasses.replace(NoiseRates.zero(), sex_unknown=1.0),
+        pools,
+        slots=[dataclasses.replace(separate, unknown_sex_code="X")],
+    )
     assert noisy["sex"].to_list() == ["X", "X", "X", None] and log.height == 3
 
 
 def test_nickname_in_a_given_names_column_keeps_the_middle_name(pools):
     frame = pl.DataFrame({"notification_id": ["N1", "N2"], "given_names": ["William James", "Zzyzx Lee"]})
-    noisy, log = run(frame, dataclasses.replace(NoiseRates.zero(), nickname=1.0), pools,
-                     slots=[PersonColumns("child", given_names="given_names")])  # fmt: skip
+    noisy, log = run(
+        frame,
+        dataclasses.replace(NoiseRates.zero(), nickname=1.0),
+        pools,
+        slots=[PersonColumns("child", given_names="given_names")],
+    )
     first, rest = noisy["given_names"][0].split(" ", 1)
     assert first in pools.nicknames_of("William") and rest == "James"
     assert noisy["given_names"][1] == "Zzyzx Lee" and log.height == 1
@@ -489,11 +540,19 @@ def test_second_identity_share_and_id_integrity():
     order = rng.integers(0, 10_000, len(persons)).astype("datetime64[D]")
     rate = noise_rates_for("child_protection").second_identity
     ids, second = assign_agency_ids(persons, order, rate, np.random.default_rng(4), make_id)
-    frame = pl.DataFrame({"person": persons, "order": order, "row": np.arange(len(persons)), "id": ids, "second": second})
-    per_person = frame.sort("order", "row").group_by("person", maintain_order=True).agg(
-        pl.len().alias("rows"), pl.col("second").first().alias("first_is_second"),
-        pl.col("second").any().alias("has_second"), pl.col("id").n_unique().alias("ids"),
-    )  # fmt: skip
+    frame = pl.DataFrame(
+        {"person": persons, "order": order, "row": np.arange(len(persons)), "id": ids, "second": second}
+    )
+    per_person = (
+        frame.sort("order", "row")
+        .group_by("person", maintain_order=True)
+        .agg(
+            pl.len().alias("rows"),
+            pl.col("second").first().alias("first_is_second"),
+            pl.col("second").any().alias("has_second"),
+            pl.col("id").n_unique().alias("ids"),
+        )
+    )
     multi = per_person.filter(pl.col("rows") >= 2)
     assert within_4_sigma(int(multi["has_second"].sum()), multi.height, rate)
     assert not per_person["first_is_second"].any()

@@ -47,7 +47,9 @@ def test_events_stay_inside_the_window_and_childhood():
     params = params_with([1.0, 1.0, 1.0, 1.0, 1.0])
     rng = np.random.default_rng(2)
     dob = np.array([day_number("1985-06-01"), day_number("2019-01-01")])
-    rows, day = events_in_bands(np.array([5.0, 5.0]), dob, day_number("1990-01-01"), day_number("2021-09-30"), params, rng)
+    rows, day = events_in_bands(
+        np.array([5.0, 5.0]), dob, day_number("1990-01-01"), day_number("2021-09-30"), params, rng
+    )
     assert (day >= day_number("1990-01-01")).all() and (day <= day_number("2021-09-30")).all()
     assert ((day - dob[rows]) < 18 * 365.25 + 1).all() and ((day - dob[rows]) >= 0).all()
 
@@ -55,20 +57,30 @@ def test_events_stay_inside_the_window_and_childhood():
 def test_investigations_follow_the_report_category():
     params = load_profile()["world"]
     rng = np.random.default_rng(3)
-    cats = np.array(["finding", "behavioural", "unsubstantiated", "alternative_response", "screened_out", "fv_referral"] * 200)
+    cats = np.array(
+        ["finding", "behavioural", "unsubstantiated", "alternative_response", "screened_out", "fv_referral"] * 200
+    )
     days = np.full(cats.size, day_number("2012-03-01"))
     days[-6:] = day_number("2021-09-29")  # still open at the observation end
     reports = reports_frame(np.arange(cats.size), days, np.full(cats.size, "HEALTH"), cats, "test").with_columns(
-        pl.int_range(pl.len()).cast(pl.Int64).alias("report_id"))
+        pl.int_range(pl.len()).cast(pl.Int64).alias("report_id")
+    )
     reports, findings = draw_investigations(reports, params, rng)
     joined = reports.join(findings, on="report_id", how="left")
     done = joined.filter(pl.col("notification_day") < day_number("2021-01-01"))
     assert (done.filter(pl.col("category").is_in(["screened_out", "fv_referral"]))["further_action"] == "N").all()
-    assert done.filter(pl.col("category") == "finding").group_by("report_id").agg((pl.col("finding") == "SUBSTANTIATED").any())["finding"].all()
+    assert (
+        done.filter(pl.col("category") == "finding")
+        .group_by("report_id")
+        .agg((pl.col("finding") == "SUBSTANTIATED").any())["finding"]
+        .all()
+    )
     assert (done.filter(pl.col("category") == "behavioural")["abuse_type"] == "BEHAVIOURAL").all()
     assert (done.filter(pl.col("category") == "alternative_response")["response"] == "ASSESSMENT").all()
     assert (done.filter(pl.col("category") == "alternative_response")["finding"] == "NO_FINDING").all()
     assert (done.filter(pl.col("category") == "unsubstantiated")["finding"] != "SUBSTANTIATED").all()
-    open_rows = joined.filter((pl.col("notification_day") == day_number("2021-09-29")) & (pl.col("further_action") == "Y"))
+    open_rows = joined.filter(
+        (pl.col("notification_day") == day_number("2021-09-29")) & (pl.col("further_action") == "Y")
+    )
     assert open_rows["report_id"].n_unique() == 4 and (open_rows["finding"] == "NO_FINDING").all()
     assert not findings.select("report_id", "abuse_type").is_duplicated().any()

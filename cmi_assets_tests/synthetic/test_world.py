@@ -93,6 +93,7 @@ def check_file(path: Path, rt: dict) -> list[str]:
 # fixtures
 # ---------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def small_world(tmp_path_factory):
     out = tmp_path_factory.mktemp("world")
@@ -110,12 +111,17 @@ def truth(out: Path, name: str) -> pl.DataFrame:
 
 
 def file_hashes(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 # ---------------------------------------------------------------------------------------
 # determinism and file validity
 # ---------------------------------------------------------------------------------------
+
 
 def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
     a = generate_world(tmp_path / "a", scale=SMALL_SCALE, seed=5)
@@ -124,7 +130,10 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
     ha, hb, hc = (file_hashes(tmp_path / x / "landing") for x in "abc")
     assert ha == hb and len(ha) > 50
     for name in ("persons", "record_persons", "children", "noise_log"):
-        assert file_hashes(tmp_path / "a" / "truth")[f"{name}.parquet"] == file_hashes(tmp_path / "b" / "truth")[f"{name}.parquet"]
+        assert (
+            file_hashes(tmp_path / "a" / "truth")[f"{name}.parquet"]
+            == file_hashes(tmp_path / "b" / "truth")[f"{name}.parquet"]
+        )
     assert a["rows"] == b["rows"]
     differing = [k for k in ha if k in hc and ha[k] != hc[k]]
     assert len(differing) > 0.9 * len(ha)
@@ -166,7 +175,9 @@ def test_every_landed_file_matches_its_spec(small_world):
     expected = {(a, rt) for a, spec in specs.items() for rt in spec["record_types"]}
     assert set(seen) == expected
     # one history file up to 2009 then one per calendar year 2010..2021
-    assert sorted(seen[("child_protection", "notifications")]) == ["cp_notifications_1990-2009.csv"] + [f"cp_notifications_{y}.csv" for y in range(2010, 2022)]
+    assert sorted(seen[("child_protection", "notifications")]) == ["cp_notifications_1990-2009.csv"] + [
+        f"cp_notifications_{y}.csv" for y in range(2010, 2022)
+    ]
     assert "benefits_spells_1993-2009.csv" in seen[("benefits", "spells")]
     assert "corrections_sentences_1995-2009.csv" in seen[("corrections", "sentences")]
     assert "health_maternity_2000-2009.csv" in seen[("health", "maternity")]
@@ -217,7 +228,9 @@ def test_truth_covers_every_person_slot_of_every_record(small_world):
         rows = read_extracts(out, agency, glob)
         keys = rows.select(pl.concat_str(list(key), separator="|").alias("record_key"))
         for slot in slots:
-            covered = rp.filter((pl.col("agency") == agency) & (pl.col("record_type") == record_type) & (pl.col("slot") == slot))
+            covered = rp.filter(
+                (pl.col("agency") == agency) & (pl.col("record_type") == record_type) & (pl.col("slot") == slot)
+            )
             assert keys["record_key"].is_in(covered["record_key"].implode()).all(), (agency, record_type, slot)
             assert covered["record_key"].is_in(keys["record_key"].implode()).all(), (agency, record_type, slot)
     # optional slots: a father row exactly where the registration names a father
@@ -226,19 +239,39 @@ def test_truth_covers_every_person_slot_of_every_record(small_world):
     named = births.filter(pl.col("father_given_names").is_not_null())["reg_number"]
     assert set(named.to_list()) == set(fathers["record_key"].to_list())
     # the truth is the truth: registered child DOBs match the true DOBs (births noise spares child DOBs almost always)
-    child = rp.filter((pl.col("record_type") == "registrations") & (pl.col("slot") == "child")).join(
-        births.select(pl.col("reg_number").alias("record_key"), "child_dob"), on="record_key").join(
-        persons.select("true_person_id", pl.col("dob").cast(pl.String).alias("true_dob")), on="true_person_id")
+    child = (
+        rp.filter((pl.col("record_type") == "registrations") & (pl.col("slot") == "child"))
+        .join(births.select(pl.col("reg_number").alias("record_key"), "child_dob"), on="record_key")
+        .join(persons.select("true_person_id", pl.col("dob").cast(pl.String).alias("true_dob")), on="true_person_id")
+    )
     assert (child["child_dob"] == child["true_dob"]).mean() > 0.99
 
 
 def test_children_truth_table_has_the_study_columns(small_world):
     out, _ = small_world
     children = truth(out, "children")
-    for column in ["true_person_id", "dob", "birth_year", "in_study_population", "p_finding_by_age_2", "p_finding_by_age_5",
-                   "true_maltreatment_by_age_2", "true_maltreatment_by_age_5", "n_findings_by_age_5", "n_notifications_by_age_5",
-                   "parenting_demands", "family_violence", "single_parent", "caregiver_not_birth_parent", "caregiver_age",
-                   "caregiver_time_on_benefit_5y", "mental_health_5y", "address_changes_last_year", "corrections_5y", "office"]:
+    for column in [
+        "true_person_id",
+        "dob",
+        "birth_year",
+        "in_study_population",
+        "p_finding_by_age_2",
+        "p_finding_by_age_5",
+        "true_maltreatment_by_age_2",
+        "true_maltreatment_by_age_5",
+        "n_findings_by_age_5",
+        "n_notifications_by_age_5",
+        "parenting_demands",
+        "family_violence",
+        "single_parent",
+        "caregiver_not_birth_parent",
+        "caregiver_age",
+        "caregiver_time_on_benefit_5y",
+        "mental_health_5y",
+        "address_changes_last_year",
+        "corrections_5y",
+        "office",
+    ]:
         assert column in children.columns, column
     for age in range(1, 6):
         assert {f"finding_by_age_{age}", f"notification_by_age_{age}"} <= set(children.columns)
@@ -251,25 +284,37 @@ def test_children_truth_table_has_the_study_columns(small_world):
     assert (seen["finding_by_age_5"] <= seen["true_maltreatment_by_age_5"]).all()
     assert (children["p_finding_by_age_5"] >= children["p_finding_by_age_2"]).all()
     # outcomes not yet observable at the observation end (born after Sep 2016 for age 5) are null
-    assert children.filter(pl.col("birth_year") == 2020)["finding_by_age_2"].null_count() == children.filter(pl.col("birth_year") == 2020).height
+    assert (
+        children.filter(pl.col("birth_year") == 2020)["finding_by_age_2"].null_count()
+        == children.filter(pl.col("birth_year") == 2020).height
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # families and edge cases
 # ---------------------------------------------------------------------------------------
 
+
 def test_family_structures_the_issue_lists(small_world):
     out, _ = small_world
     persons = truth(out, "persons")
     kids = persons.filter(pl.col("is_child"))
-    twins = kids.group_by("mother_id", "dob").agg(pl.col("given_name"), pl.col("middle_name"), pl.len().alias("n")).filter(pl.col("n") == 2)
+    twins = (
+        kids.group_by("mother_id", "dob")
+        .agg(pl.col("given_name"), pl.col("middle_name"), pl.len().alias("n"))
+        .filter(pl.col("n") == 2)
+    )
     assert twins.height > 0
-    similar = twins.filter(pl.col("given_name").list.first().str.slice(0, 1) == pl.col("given_name").list.last().str.slice(0, 1))
+    similar = twins.filter(
+        pl.col("given_name").list.first().str.slice(0, 1) == pl.col("given_name").list.last().str.slice(0, 1)
+    )
     assert similar.height >= 0.5 * twins.height  # look-alike names (same first letter), NZ para 102
     births = read_extracts(out, "births", "births_registrations_*.csv")
     assert births["father_given_names"].null_count() > 0.03 * births.height  # fathers not listed
     assert (births["previous_children_same_parents"].cast(pl.Int64) > 0).any()
-    half_siblings = kids.group_by("mother_id").agg(pl.col("father_id").n_unique().alias("fathers")).filter(pl.col("fathers") > 1)
+    half_siblings = (
+        kids.group_by("mother_id").agg(pl.col("father_id").n_unique().alias("fathers")).filter(pl.col("fathers") > 1)
+    )
     assert half_siblings.height > 0  # new partners
     inclusions = read_extracts(out, "benefits", "benefits_children_*.csv")
     rel = set(inclusions["relationship"].unique().to_list())
@@ -282,7 +327,11 @@ def test_family_structures_the_issue_lists(small_world):
     roles = persons.filter(pl.col("true_person_id").is_in(not_parent["client"].implode()))["role"].unique().to_list()
     assert {"grandparent", "step_parent"} <= set(roles)
     # the benefit claim lags the birth (NZ para 153)
-    lag = inclusions.select((pl.col("claim_date").str.to_date("%d/%m/%Y") - pl.col("child_dob").str.to_date("%d/%m/%Y", strict=False)).dt.total_days())
+    lag = inclusions.select(
+        (
+            pl.col("claim_date").str.to_date("%d/%m/%Y") - pl.col("child_dob").str.to_date("%d/%m/%Y", strict=False)
+        ).dt.total_days()
+    )
     assert lag.to_series().drop_nulls().median() > 7
 
 
@@ -305,20 +354,25 @@ def test_child_protection_edge_cases_occur(edge_world):
     inv = read_extracts(out, "child_protection", "cp_investigations_*.csv")
     rp = truth(out, "record_persons").filter((pl.col("record_type") == "notifications") & (pl.col("slot") == "child"))
     persons = truth(out, "persons").select("true_person_id", "role", pl.col("dob").alias("true_dob"))
-    n = notes.join(rp.select(pl.col("record_key").alias("notification_id"), "true_person_id"), on="notification_id").join(persons, on="true_person_id")
+    n = notes.join(
+        rp.select(pl.col("record_key").alias("notification_id"), "true_person_id"), on="notification_id"
+    ).join(persons, on="true_person_id")
     n = n.with_columns(pl.col("notification_date").str.to_date())
     # police FV notifications and (after July 2010) contact records
     assert (n["source"] == "POLICE_FV").any() and (n["record_kind"] == "FV_CONTACT_RECORD").any()
     assert n.filter(pl.col("record_kind") == "FV_CONTACT_RECORD")["notification_date"].min() >= dt.date(2010, 7, 1)
     # re-reports of the same child inside 14 days
     gaps = n.sort("true_person_id", "notification_date").with_columns(
-        (pl.col("notification_date") - pl.col("notification_date").shift(1).over("true_person_id")).dt.total_days().alias("gap"))
+        (pl.col("notification_date") - pl.col("notification_date").shift(1).over("true_person_id"))
+        .dt.total_days()
+        .alias("gap")
+    )
     assert gaps.filter(pl.col("gap").is_between(1, 14) & (pl.col("source") != "POLICE_FV")).height > 0
     # unborn (prenatal) reports: no DOB, notified before the true birth
     unborn = n.filter(pl.col("notification_date") < pl.col("true_dob"))
     assert unborn.height > 0 and unborn["dob"].null_count() == unborn.height
     # children reported at 18+, and parents' own childhood records
-    age = ((pl.col("notification_date") - pl.col("true_dob")).dt.total_days() / 365.25)
+    age = (pl.col("notification_date") - pl.col("true_dob")).dt.total_days() / 365.25
     assert n.filter((pl.col("role") == "child") & (age >= 18)).height > 0
     assert n.filter(pl.col("role").is_in(["mother", "father"]) & (age < 18)).height > 0
     # findings by abuse type incl. behavioural; alternative response without finding
@@ -341,9 +395,25 @@ def test_home_reports_frame_for_ncands(edge_world):
 
     world, _ = edge_world
     _, home = write_child_protection(world, Context(world.profile, world.seed, load_name_pools(), world.areas))
-    expected = {"STATERR": pl.String, "RPTID": pl.String, "CHID": pl.String, "RPTDT": pl.Date, "INVDATE": pl.Date, "RPTSRC": pl.String,
-                "RPTDISP": pl.String, "RPTDISDT": pl.Date, "CHBDATE": pl.Date, "CHSEX": pl.String, "CHETHN": pl.String, "RPTCNTY": pl.String,
-                "CHCNTY": pl.String, "MALDEATH": pl.String, "INCIDDT": pl.Date, "AFCARSID": pl.String, "true_person_id": pl.Int64}
+    expected = {
+        "STATERR": pl.String,
+        "RPTID": pl.String,
+        "CHID": pl.String,
+        "RPTDT": pl.Date,
+        "INVDATE": pl.Date,
+        "RPTSRC": pl.String,
+        "RPTDISP": pl.String,
+        "RPTDISDT": pl.Date,
+        "CHBDATE": pl.Date,
+        "CHSEX": pl.String,
+        "CHETHN": pl.String,
+        "RPTCNTY": pl.String,
+        "CHCNTY": pl.String,
+        "MALDEATH": pl.String,
+        "INCIDDT": pl.Date,
+        "AFCARSID": pl.String,
+        "true_person_id": pl.Int64,
+    }
     expected |= {f: pl.String for f in ("CHRACAI", "CHRACAS", "CHRACBL", "CHRACNH", "CHRACWH", "CHRACUD")}
     expected |= {f"CHMAL{k}": pl.String for k in range(1, 5)} | {f"MAL{k}LEV": pl.String for k in range(1, 5)}
     assert dict(home.schema) == expected
@@ -351,19 +421,29 @@ def test_home_reports_frame_for_ncands(edge_world):
     assert {"01", "03", "04", "05"} <= set(home["RPTDISP"].unique())
     victims = home.filter(pl.col("RPTDISP") == "01")
     assert (victims.select(pl.any_horizontal([pl.col(f"MAL{k}LEV") == "1" for k in range(1, 5)]))).to_series().all()
-    assert home.filter(pl.col("RPTDISP") != "01").select(pl.any_horizontal([pl.col(f"MAL{k}LEV") == "1" for k in range(1, 5)])).to_series().sum() == 0
+    assert (
+        home.filter(pl.col("RPTDISP") != "01")
+        .select(pl.any_horizontal([pl.col(f"MAL{k}LEV") == "1" for k in range(1, 5)]))
+        .to_series()
+        .sum()
+        == 0
+    )
     assert (home["MALDEATH"] == "1").any() and (home["RPTDISDT"] >= home["RPTDT"]).all()
     assert home.select("STATERR", "RPTID", "CHID").is_duplicated().sum() == 0
     assert (home["CHBDATE"] > home["RPTDT"]).any()  # unborn at the report: CHAGE 77 downstream
     dup = home.filter(pl.col("INCIDDT").is_not_null()).group_by("CHID", "INCIDDT").len().filter(pl.col("len") > 1)
     assert dup.height > 0  # duplicate reports of the same incident
-    assert home["CHID"].str.contains("^[A-Za-z0-9]{1,12}$").all() and home["RPTID"].str.contains("^[A-Za-z0-9]{1,12}$").all()
+    assert (
+        home["CHID"].str.contains("^[A-Za-z0-9]{1,12}$").all()
+        and home["RPTID"].str.contains("^[A-Za-z0-9]{1,12}$").all()
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # identity noise: realised rates against the profile (measured from the extracts, the noise
 # log and the truth on a mid-size world)
 # ---------------------------------------------------------------------------------------
+
 
 def within(realised: float, rate: float, n: int, slack: float = 0.1) -> bool:
     """Binomial 4 sigma plus a relative slack (hits where the noise was impossible)."""
@@ -377,14 +457,24 @@ def test_noise_rates_match_the_profile(tmp_path_factory):
     generate_world(out, scale=0.05, seed=21)
     profile = load_profile()
     cp = noise_rates_for("child_protection", profile)
-    persons = truth(out, "persons").select("true_person_id", pl.col("dob").alias("true_dob"), pl.col("sex").alias("true_sex"))
+    persons = truth(out, "persons").select(
+        "true_person_id", pl.col("dob").alias("true_dob"), pl.col("sex").alias("true_sex")
+    )
     rp = truth(out, "record_persons")
     log = truth(out, "noise_log")
 
     notes = read_extracts(out, "child_protection", "cp_notifications_*.csv")
-    child = rp.filter((pl.col("record_type") == "notifications") & (pl.col("slot") == "child")).select(pl.col("record_key").alias("notification_id"), "true_person_id")
-    n = notes.join(child, on="notification_id").join(persons, on="true_person_id").with_columns(pl.col("dob").str.to_date())
-    born = n.filter(pl.col("given_name").is_not_null() | pl.col("dob").is_not_null() | pl.col("age_years").is_not_null())
+    child = rp.filter((pl.col("record_type") == "notifications") & (pl.col("slot") == "child")).select(
+        pl.col("record_key").alias("notification_id"), "true_person_id"
+    )
+    n = (
+        notes.join(child, on="notification_id")
+        .join(persons, on="true_person_id")
+        .with_columns(pl.col("dob").str.to_date())
+    )
+    born = n.filter(
+        pl.col("given_name").is_not_null() | pl.col("dob").is_not_null() | pl.col("age_years").is_not_null()
+    )
     total = born.height
     # the four DOB noises are one categorical draw per DOB cell
     missing = born.filter(pl.col("dob").is_null() & pl.col("age_years").is_null()).height / total
@@ -394,15 +484,26 @@ def test_noise_rates_match_the_profile(tmp_path_factory):
     day1 = born.filter(pl.col("true_dob").dt.day() != 1)
     first = day1.filter(pl.col("dob") == pl.col("true_dob").dt.truncate("1mo")).height / day1.height
     assert within(first, cp.dob_first_of_month, day1.height), first
-    swappable = born.filter((pl.col("true_dob").dt.day() <= 12) & (pl.col("true_dob").dt.day() != pl.col("true_dob").dt.month()))
-    swapped = swappable.filter(
-        (pl.col("dob").dt.day() == pl.col("true_dob").dt.month()) & (pl.col("dob").dt.month() == pl.col("true_dob").dt.day())
-        & (pl.col("dob").dt.year() == pl.col("true_dob").dt.year())).height / swappable.height
+    swappable = born.filter(
+        (pl.col("true_dob").dt.day() <= 12) & (pl.col("true_dob").dt.day() != pl.col("true_dob").dt.month())
+    )
+    swapped = (
+        swappable.filter(
+            (pl.col("dob").dt.day() == pl.col("true_dob").dt.month())
+            & (pl.col("dob").dt.month() == pl.col("true_dob").dt.day())
+            & (pl.col("dob").dt.year() == pl.col("true_dob").dt.year())
+        ).height
+        / swappable.height
+    )
     assert within(swapped, cp.dob_day_month_swap, swappable.height), swapped
     unknown_sex = born.filter(pl.col("sex") == "U").height / total
     assert within(unknown_sex, cp.sex_unknown, total), unknown_sex
     # second CP identities: persons with 2+ notifications holding two person IDs
-    ids = n.group_by("true_person_id").agg(pl.len().alias("rows"), pl.col("cp_person_id").n_unique().alias("ids")).filter(pl.col("rows") >= 2)
+    ids = (
+        n.group_by("true_person_id")
+        .agg(pl.len().alias("rows"), pl.col("cp_person_id").n_unique().alias("ids"))
+        .filter(pl.col("rows") >= 2)
+    )
     second = (ids["ids"] > 1).mean()
     assert within(second, cp.second_identity, ids.height, slack=0.15), second
 
@@ -414,10 +515,21 @@ def test_noise_rates_match_the_profile(tmp_path_factory):
         ("health", "hospitalisations", "patient", "given_name", "typo", None),
     ):
         rate = getattr(noise_rates_for(agency, profile), noise_type)
-        hits = log.filter((pl.col("agency") == agency) & (pl.col("record_type") == record_type) & (pl.col("slot") == slot)
-                          & (pl.col("field") == field) & (pl.col("noise_type") == noise_type)).select("record_key").n_unique()
+        hits = (
+            log.filter(
+                (pl.col("agency") == agency)
+                & (pl.col("record_type") == record_type)
+                & (pl.col("slot") == slot)
+                & (pl.col("field") == field)
+                & (pl.col("noise_type") == noise_type)
+            )
+            .select("record_key")
+            .n_unique()
+        )
         if eligible is None:
-            eligible = rp.filter((pl.col("agency") == agency) & (pl.col("record_type") == record_type) & (pl.col("slot") == slot)).height
+            eligible = rp.filter(
+                (pl.col("agency") == agency) & (pl.col("record_type") == record_type) & (pl.col("slot") == slot)
+            ).height
         assert within(hits / eligible, rate, int(eligible), slack=0.2), (agency, noise_type, hits / eligible, rate)
 
     # the remaining name noises, over the rows where each was possible (true names from the truth)
@@ -425,7 +537,9 @@ def test_noise_rates_match_the_profile(tmp_path_factory):
 
     pools = load_name_pools()
     names = truth(out, "persons").select("true_person_id", "given_name", "middle_name")
-    clients = rp.filter((pl.col("agency") == "benefits") & (pl.col("record_type") == "spells") & (pl.col("slot") == "client"))
+    clients = rp.filter(
+        (pl.col("agency") == "benefits") & (pl.col("record_type") == "spells") & (pl.col("slot") == "client")
+    )
     clients = clients.join(names, on="true_person_id")
     has_nickname = clients["given_name"].map_elements(lambda g: bool(pools.nicknames_of(g)), return_dtype=pl.Boolean)
     benefits = noise_rates_for("benefits", profile)
@@ -433,10 +547,25 @@ def test_noise_rates_match_the_profile(tmp_path_factory):
         ("nickname", int(has_nickname.sum()), benefits.nickname),
         ("given_middle_swap", int(clients["middle_name"].is_not_null().sum()), benefits.given_middle_swap),
     ):
-        hits = log.filter((pl.col("agency") == "benefits") & (pl.col("record_type") == "spells")
-                          & (pl.col("slot") == "client") & (pl.col("noise_type") == noise_type)).select("record_key").n_unique()
+        hits = (
+            log.filter(
+                (pl.col("agency") == "benefits")
+                & (pl.col("record_type") == "spells")
+                & (pl.col("slot") == "client")
+                & (pl.col("noise_type") == noise_type)
+            )
+            .select("record_key")
+            .n_unique()
+        )
         assert within(hits / eligible, rate, eligible, slack=0.2), (noise_type, hits / eligible, rate)
-    informal = log.filter((pl.col("agency") == "child_protection") & (pl.col("noise_type") == "informal_name")
-                          & (pl.col("slot") == "child")).select("record_key").n_unique()
+    informal = (
+        log.filter(
+            (pl.col("agency") == "child_protection")
+            & (pl.col("noise_type") == "informal_name")
+            & (pl.col("slot") == "child")
+        )
+        .select("record_key")
+        .n_unique()
+    )
     child_rows = rp.filter((pl.col("record_type") == "notifications") & (pl.col("slot") == "child")).height
     assert within(informal / child_rows, cp.informal_name, child_rows, slack=0.2), informal / child_rows

@@ -13,14 +13,12 @@ and state codes only, and everything published goes through one small-cell rule
 (cfsr/suppression.py): under 11 children, no numerator and no rate.
 """
 
-
 import json
 
 import dagster as dg
 import polars as pl
 
 from cmi_assets.cfsr.ages import age_group_labels
-
 from cmi_assets.cfsr.child_file import (
     CHILD_FILE_TABLE,
     STAGED_TABLE,
@@ -43,7 +41,6 @@ from cmi_assets.cfsr.suppression import (
     suppress_national,
     suppress_small_cells,
 )
-from cmi_assets.tables import read_table, replace_partition_rows, replace_table, table_exists
 from cmi_assets.cfsr.trend import national_trend, state_trend
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cfsr.checks import (
@@ -57,6 +54,7 @@ from cmi_assets.defs.cfsr.checks import (
 from cmi_assets.defs.cfsr.partitions import FILE_YEARS, FILES_USED_BY_PERIODS, PERIODS, fy_key, fy_of_key
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE
+from cmi_assets.tables import read_table, replace_partition_rows, replace_table, table_exists
 
 GROUP = "cfsr"
 OWNERS = ["team:cfsr-analysts"]
@@ -97,51 +95,86 @@ PERIOD_COLUMNS = (
 STATE_COLUMN = ("state", "string", "two-letter state code, STATERR (code)")
 COUNT_COLUMNS = (
     ("denominator", "int", "children with a substantiated or indicated report in the 12-month period (children)"),
-    ("numerator", "int", "of them, children with another within 12 months of the initial report; "
-                         f"{SUPPRESSED_NOTE} (children)"),
-    ("observed", "float", f"observed recurrence, numerator / denominator; {SUPPRESSED_NOTE} "
-                          "(proportion 0-1, lower is better)"),
-    ("dq_status", "string", "pass, or DQ when the state failed an NCANDS data-quality check for the files used "
-                            "(status)"),
-)  # fmt: skip
+    (
+        "numerator",
+        "int",
+        f"of them, children with another within 12 months of the initial report; {SUPPRESSED_NOTE} (children)",
+    ),
+    (
+        "observed",
+        "float",
+        f"observed recurrence, numerator / denominator; {SUPPRESSED_NOTE} (proportion 0-1, lower is better)",
+    ),
+    (
+        "dq_status",
+        "string",
+        "pass, or DQ when the state failed an NCANDS data-quality check for the files used (status)",
+    ),
+)
 SUPPRESSED_COLUMN = ("suppressed", "bool", f"true when the denominator is under {SUPPRESS_BELOW} children (flag)")
 RSP_COLUMNS = (
-    ("rsp", "float", f"risk-standardized performance, O/E x 9.7%; {SUPPRESSED_NOTE} "
-                     "(proportion 0-1, lower is better)"),
-    ("rsp_lower", "float", f"lower bound of the 95% RSP interval, log-scale binomial; {SUPPRESSED_NOTE} "
-                           "(proportion 0-1)"),
+    ("rsp", "float", f"risk-standardized performance, O/E x 9.7%; {SUPPRESSED_NOTE} (proportion 0-1, lower is better)"),
+    (
+        "rsp_lower",
+        "float",
+        f"lower bound of the 95% RSP interval, log-scale binomial; {SUPPRESSED_NOTE} (proportion 0-1)",
+    ),
     ("rsp_upper", "float", f"upper bound of the 95% RSP interval; {SUPPRESSED_NOTE} (proportion 0-1)"),
-    ("status", "string", "better / no different / worse than national performance 9.7% by the whole interval; "
-                         "DQ; suppressed (status)"),
-)  # fmt: skip
+    (
+        "status",
+        "string",
+        "better / no different / worse than national performance 9.7% by the whole interval; DQ; suppressed (status)",
+    ),
+)
 
 CHILD_FILE_SCHEMA_METADATA = _schema(
-    ("subyr", "int", "submission FY, #1 (fiscal year)"), ("staterr", "string", "state, #2 (code)"),
-    ("rptid", "string", "report ID, #3; identifying (ID)"), ("chid", "string", "child ID, #4; identifying (ID)"),
-    ("rptdt", "date", "report date, #6 (date)"), ("chage", "int", "age at report, #12; 77 unborn, 99 unknown (years)"),
+    ("subyr", "int", "submission FY, #1 (fiscal year)"),
+    ("staterr", "string", "state, #2 (code)"),
+    ("rptid", "string", "report ID, #3; identifying (ID)"),
+    ("chid", "string", "child ID, #4; identifying (ID)"),
+    ("rptdt", "date", "report date, #6 (date)"),
+    ("chage", "int", "age at report, #12; 77 unborn, 99 unknown (years)"),
     ("chbdate", "date", "date of birth, #13; identifying (date)"),
     ("chsex", "string", "sex, #14: 1 male, 2 female, 9 unknown (code)"),
     ("mal1lev..mal4lev", "string", "maltreatment disposition levels, #27-33: 1 substantiated, 2 indicated, ... (code)"),
-    ("maldeath", "string", "died of maltreatment, #34: 1 yes (code)"), ("inciddt", "date", "incident date, #146 (date)"),
+    ("maldeath", "string", "died of maltreatment, #34: 1 yes (code)"),
+    ("inciddt", "date", "incident date, #146 (date)"),
     ("...", "", "county, race, maltreatment types, AFCARSID, provenance (see the Child File layout)"),
-)  # fmt: skip
-DQ_REASON_COLUMN = ("dq_reason", "string", "why the state-period is DQ: the checks it fails and the period's files "
-                                           "holding none of its records; blank on a pass (reason)")
+)
+DQ_REASON_COLUMN = (
+    "dq_reason",
+    "string",
+    "why the state-period is DQ: the checks it fails and the period's files "
+    "holding none of its records; blank on a pass (reason)",
+)
 BY_STATE_SCHEMA = _schema(
-    PERIOD_COLUMNS[0], STATE_COLUMN, PERIOD_COLUMNS[1], *COUNT_COLUMNS, DQ_REASON_COLUMN,
+    PERIOD_COLUMNS[0],
+    STATE_COLUMN,
+    PERIOD_COLUMNS[1],
+    *COUNT_COLUMNS,
+    DQ_REASON_COLUMN,
     *[(e.column, "int", f"{e.rule} ({e.unit})") for e in BY_STATE_EXCLUSIONS],
     SUPPRESSED_COLUMN,
-)  # fmt: skip
+)
 RSP_SCHEMA = _schema(
-    PERIOD_COLUMNS[0], STATE_COLUMN, PERIOD_COLUMNS[1], *COUNT_COLUMNS,
-    ("E", "float", "expected recurrences: model probabilities with the state effect at 0, summed over the state's "
-                   "children (children)"),
+    PERIOD_COLUMNS[0],
+    STATE_COLUMN,
+    PERIOD_COLUMNS[1],
+    *COUNT_COLUMNS,
+    (
+        "E",
+        "float",
+        "expected recurrences: model probabilities with the state effect at 0, summed over the state's "
+        "children (children)",
+    ),
     ("P", "float", f"predicted recurrences with the state's own effect; {SUPPRESSED_NOTE} (children)"),
     ("u_mode", "float", f"the state's random intercept, conditional mode; {SUPPRESSED_NOTE} (log-odds)"),
-    *RSP_COLUMNS, SUPPRESSED_COLUMN,
-)  # fmt: skip
+    *RSP_COLUMNS,
+    SUPPRESSED_COLUMN,
+)
 DRILLDOWN_SCHEMA_METADATA = _schema(
-    *PERIOD_COLUMNS, ("state", "string", "two-letter state code, or 'national' for DQ-passing states pooled (code)"),
+    *PERIOD_COLUMNS,
+    ("state", "string", "two-letter state code, or 'national' for DQ-passing states pooled (code)"),
     ("dimension", "string", "age_group, race_ethnicity, sex, county or maltreatment_type of the initial report (name)"),
     ("group", "string", "the group within the dimension, e.g. 1-5 y, hispanic, out of state (label)"),
     ("denominator", "int", "children in the denominator in this group (children)"),
@@ -149,15 +182,21 @@ DRILLDOWN_SCHEMA_METADATA = _schema(
     ("observed", "float", f"numerator / denominator; {SUPPRESSED_NOTE} (proportion 0-1, lower is better)"),
     ("suppressed", "bool", f"true when the group has fewer than {SUPPRESS_BELOW} children (flag)"),
     COUNT_COLUMNS[3],
-)  # fmt: skip
+)
 TREND_SCHEMA = _schema(
-    STATE_COLUMN, *PERIOD_COLUMNS, *COUNT_COLUMNS, *RSP_COLUMNS,
-    ("previous_period", "string", "the state's previous period with a published RSP, DQ and suppressed periods "
-                                  "skipped (label)"),
+    STATE_COLUMN,
+    *PERIOD_COLUMNS,
+    *COUNT_COLUMNS,
+    *RSP_COLUMNS,
+    (
+        "previous_period",
+        "string",
+        "the state's previous period with a published RSP, DQ and suppressed periods skipped (label)",
+    ),
     ("rsp_change", "float", "RSP minus the previous published period's (proportion points)"),
     ("observed_change", "float", "observed minus the previous published period's (proportion points)"),
     ("status_change", "string", "previous status -> this status (status)"),
-)  # fmt: skip
+)
 
 
 def _table_metadata(zone: str, table: str, schema: dg.TableSchema) -> dict:
@@ -199,7 +238,9 @@ def ncands_child_file(context: dg.AssetExecutionContext, storage: StorageResourc
     fy = fy_of_key(context.partition_key)
     with storage.identified() as con:
         if not table_exists(con, STAGED_TABLE):
-            raise dg.Failure(description=f"{STAGED_TABLE} does not exist yet: materialize {STAGED_KEY.to_user_string()}")
+            raise dg.Failure(
+                description=f"{STAGED_TABLE} does not exist yet: materialize {STAGED_KEY.to_user_string()}"
+            )
         missing = missing_elements(con)
         if missing:
             yield elements_and_codes_result(missing, {}, 0)
@@ -218,8 +259,11 @@ def ncands_child_file(context: dg.AssetExecutionContext, storage: StorageResourc
             yield from undelivered_year_results(fy, previous_states)
             return
         fingerprint = extracts_fingerprint(frame)
-        stored = con.execute(f"select count(*) from {CHILD_FILE_TABLE} where subyr = ?", [fy]).fetchone()[0] if (
-            table_exists(con, CHILD_FILE_TABLE)) else 0  # fmt: skip
+        stored = (
+            con.execute(f"select count(*) from {CHILD_FILE_TABLE} where subyr = ?", [fy]).fetchone()[0]
+            if (table_exists(con, CHILD_FILE_TABLE))
+            else 0
+        )
         if fingerprint == _last_fingerprint(context) and stored == frame.height:
             # Another year's extract changed the staged table, not this year's: skipping
             # keeps the periods that use this file from rerunning.
@@ -339,7 +383,9 @@ def _by_state_markdown(by_state: pl.DataFrame) -> str:
     for r in by_state.iter_rows(named=True):
         numerator = "suppressed" if r["suppressed"] else str(r["numerator"])
         shown = "DQ" if r["dq_status"] == "DQ" else ("suppressed" if r["suppressed"] else _percent(r["observed"]))
-        lines.append(f"| {r['state']} | {r['denominator']} | {numerator} | {shown} | {r.get('dq_reason') or r['dq_status']} |")
+        lines.append(
+            f"| {r['state']} | {r['denominator']} | {numerator} | {shown} | {r.get('dq_reason') or r['dq_status']} |"
+        )
     return "\n".join(lines)
 
 
@@ -351,7 +397,9 @@ def _rsp_markdown(by_state: pl.DataFrame) -> str:
             lines.append(f"| {r['state']} | {r['status']} | {r['status']} | {r['status']} | {r['status']} |")
             continue
         interval = "-" if r["rsp_lower"] is None else f"{_percent(r['rsp_lower'])}-{_percent(r['rsp_upper'])}"
-        lines.append(f"| {r['state']} | {_percent(r['observed'])} | {_percent(r['rsp'])} | {interval} | {r['status']} |")
+        lines.append(
+            f"| {r['state']} | {_percent(r['observed'])} | {_percent(r['rsp'])} | {interval} | {r['status']} |"
+        )
     return "\n".join(lines)
 
 
@@ -395,11 +443,16 @@ def cfsr_rsp(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.
     fit = result.fit
     model = pl.DataFrame(
         {
-            "period_fy": [fy], "period": [period_label(fy)], "alpha": [fit.alpha], "sigma": [fit.sigma],
-            "beta": [json.dumps(fit.beta)], "loglik": [fit.loglik], "converged": [fit.converged],
+            "period_fy": [fy],
+            "period": [period_label(fy)],
+            "alpha": [fit.alpha],
+            "sigma": [fit.sigma],
+            "beta": [json.dumps(fit.beta)],
+            "loglik": [fit.loglik],
+            "converged": [fit.converged],
             "national_performance": [NATIONAL_PERFORMANCE],
         }
-    )  # fmt: skip
+    )
     published = suppress_small_cells(result.by_state, RSP_VALUES, status="status")
     with storage.warehouse() as con:
         replace_partition_rows(con, RSP_TABLE, _with_period(published, fy), "period_fy", fy)
@@ -463,7 +516,9 @@ def cfsr_drilldown(context: dg.AssetExecutionContext, storage: StorageResource) 
     with storage.warehouse() as con:
         dq_status = read_table(con, BY_STATE_TABLE, "where period_fy = ?", [fy]).select("state", "dq_status")
         table = drilldown_table(children, dq_status)
-        stored = table.select(pl.lit(fy, pl.Int64).alias("period_fy"), pl.lit(period_label(fy)).alias("period"), pl.all())
+        stored = table.select(
+            pl.lit(fy, pl.Int64).alias("period_fy"), pl.lit(period_label(fy)).alias("period"), pl.all()
+        )
         replace_partition_rows(con, DRILLDOWN_TABLE, stored, "period_fy", fy)
     suppressed = int(table["suppressed"].sum())
     context.log.info(f"{period_label(fy)}: {table.height} drill-down cells, {suppressed} suppressed")
@@ -472,7 +527,9 @@ def cfsr_drilldown(context: dg.AssetExecutionContext, storage: StorageResource) 
             "dagster/row_count": table.height,
             "period": period_label(fy),
             "cells_suppressed": suppressed,
-            "cells_by_dimension": dg.MetadataValue.json(dict(table.group_by("dimension").len().sort("dimension").iter_rows())),
+            "cells_by_dimension": dg.MetadataValue.json(
+                dict(table.group_by("dimension").len().sort("dimension").iter_rows())
+            ),
             "national": dg.MetadataValue.md(_national_drilldown_markdown(table)),
         }
     )
@@ -484,11 +541,15 @@ def _national_drilldown_markdown(table: pl.DataFrame) -> str:
     order = {label: i for i, label in enumerate(age_group_labels("six_groups"))}
     national = table.filter((pl.col("state") == "national") & (pl.col("dimension") != "county")).with_row_index("_row")
     national = national.with_columns(
-        _order=pl.col("group").replace_strict(order, default=None, return_dtype=pl.Int64).fill_null(pl.col("_row").cast(pl.Int64))
+        _order=pl.col("group")
+        .replace_strict(order, default=None, return_dtype=pl.Int64)
+        .fill_null(pl.col("_row").cast(pl.Int64))
     ).sort("dimension", "_order", maintain_order=True)
     for r in national.iter_rows(named=True):
         numerator = "suppressed" if r["suppressed"] else str(r["numerator"])
-        lines.append(f"| {r['dimension']} | {r['group']} | {r['denominator']} | {numerator} | {_percent(r['observed'])} |")
+        lines.append(
+            f"| {r['dimension']} | {r['group']} | {r['denominator']} | {numerator} | {_percent(r['observed'])} |"
+        )
     return "\n".join(lines)
 
 

@@ -60,7 +60,9 @@ def elements_and_codes_result(missing: list[str], invalid: dict[str, int], rows:
     )
 
 
-def states_complete_result(missing_states: list[str], states: list[str], previous_states: list[str]) -> dg.AssetCheckResult:
+def states_complete_result(
+    missing_states: list[str], states: list[str], previous_states: list[str]
+) -> dg.AssetCheckResult:
     if not previous_states:
         description = "no file in the previous year to compare with"
     elif missing_states:
@@ -87,19 +89,24 @@ def undelivered_year_results(fy: int, previous_states: list[str]) -> list[dg.Ass
     expected = f" ({len(previous_states)} states delivered FY{fy - 1})" if previous_states else ""
     return [
         dg.AssetCheckResult(
-            check_name=ELEMENTS_AND_CODES, passed=False, severity=dg.AssetCheckSeverity.WARN,
+            check_name=ELEMENTS_AND_CODES,
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
             description=f"{missing}: no rows to check",
             metadata={"rows": 0, "missing_elements": "not checked", "invalid_codes": {}},
         ),
         dg.AssetCheckResult(
-            check_name=STATES_COMPLETE, passed=False, severity=dg.AssetCheckSeverity.WARN,
+            check_name=STATES_COMPLETE,
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
             description=missing + expected,
             metadata={
-                "states": 0, "states_previous_year": len(previous_states),
+                "states": 0,
+                "states_previous_year": len(previous_states),
                 "missing_states": ", ".join(previous_states) or "none",
             },
         ),
-    ]  # fmt: skip
+    ]
 
 
 def dq_check_specs(asset_key: str) -> list[dg.AssetCheckSpec]:
@@ -137,10 +144,12 @@ def dq_check_results(dq: pl.DataFrame) -> list[dg.AssetCheckResult]:
         if rows.is_empty() or not (rows["denominator"].fill_null(0) > 0).any():
             results.append(
                 dg.AssetCheckResult(
-                    check_name=DQ_CHECK_NAMES[check.number], passed=False, severity=dg.AssetCheckSeverity.WARN,
+                    check_name=DQ_CHECK_NAMES[check.number],
+                    passed=False,
+                    severity=dg.AssetCheckSeverity.WARN,
                     description=f"no victims to check in the Child Files of this period ({rows.height} state rows)",
                     metadata={"limit": check.limit, "fails_when": check.fails_when, "state_rows": rows.height},
-                )  # fmt: skip
+                )
             )
             continue
         failing = sorted(set(rows.filter(pl.col("result") == "fail")["state"].to_list()))
@@ -148,10 +157,13 @@ def dq_check_results(dq: pl.DataFrame) -> list[dg.AssetCheckResult]:
         records = [
             dg.TableRecord(
                 {
-                    "state": r["state"], "files": r["files"], "numerator": r["numerator"],
-                    "denominator": r["denominator"], "rate": round(r["rate"], 5) if r["rate"] is not None else None,
+                    "state": r["state"],
+                    "files": r["files"],
+                    "numerator": r["numerator"],
+                    "denominator": r["denominator"],
+                    "rate": round(r["rate"], 5) if r["rate"] is not None else None,
                     "result": r["result"] or "",
-                }  # fmt: skip
+                }
             )
             for r in rows.iter_rows(named=True)
         ]

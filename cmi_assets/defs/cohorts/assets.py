@@ -11,7 +11,6 @@ its birth year's rows. Analysis zone only: person_key pseudonyms, no identified 
 Metadata carries counts, shares and percentages, never a person_key.
 """
 
-
 import dagster as dg
 import polars as pl
 
@@ -50,9 +49,13 @@ def read_cohort_table(con, table: str, linkage_level: str, birth_years: list[int
 
 
 def _table_metadata(table: str, columns: list[tuple[str, str, str]]) -> dict:
-    return {"dagster/table_name": f"{WAREHOUSE}.{table}", "zone": WAREHOUSE,
-            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name, kind, description=text)
-                                                             for name, kind, text in columns])}
+    return {
+        "dagster/table_name": f"{WAREHOUSE}.{table}",
+        "zone": WAREHOUSE,
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in columns]
+        ),
+    }
 
 
 # --- cohort_population ---------------------------------------------------------------------
@@ -85,18 +88,30 @@ def cohort_population(context: dg.AssetExecutionContext, storage: StorageResourc
             population = seen.filter("in_study_population").drop("in_study_population")
             frames.append(population.with_columns(pl.lit(level).alias("linkage_level")))
             share = population.height / seen.height if seen.height else float("nan")
-            rows.append({"linkage_level": level, "children_seen": seen.height, "study_population": population.height,
-                         "share_in_study_population": share})
+            rows.append(
+                {
+                    "linkage_level": level,
+                    "children_seen": seen.height,
+                    "study_population": population.height,
+                    "share_in_study_population": share,
+                }
+            )
         written = replace_birth_year(con, POPULATION_TABLE, pl.concat(frames, how="diagonal_relaxed"), birth_year)
     summary = pl.DataFrame(rows)
-    context.log.info(f"cohort {birth_year}: " + ", ".join(f"{r['linkage_level']} {r['study_population']}" for r in rows))
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": written,
-        "rows_conservative": rows[0]["study_population"],
-        "rows_less_conservative": rows[1]["study_population"],
-        "share_in_study_population_conservative": dg.MetadataValue.float(float(rows[0]["share_in_study_population"])),
-        "population_by_level": dg.MetadataValue.md(frame_markdown(summary)),
-    })
+    context.log.info(
+        f"cohort {birth_year}: " + ", ".join(f"{r['linkage_level']} {r['study_population']}" for r in rows)
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": written,
+            "rows_conservative": rows[0]["study_population"],
+            "rows_less_conservative": rows[1]["study_population"],
+            "share_in_study_population_conservative": dg.MetadataValue.float(
+                float(rows[0]["share_in_study_population"])
+            ),
+            "population_by_level": dg.MetadataValue.md(frame_markdown(summary)),
+        }
+    )
 
 
 # --- cohort_features -----------------------------------------------------------------------
@@ -127,19 +142,31 @@ def cohort_features(context: dg.AssetExecutionContext, storage: StorageResource)
     with storage.warehouse() as con:
         # with the Box 2 health variables: the Table 11 model with health data (prm_study_models) needs them
         frames = {level: build_features(con, birth_year, level, include_health=True) for level in LEVELS}
-        written = replace_birth_year(con, FEATURES_TABLE, pl.concat(frames.values(), how="diagonal_relaxed"), birth_year)
+        written = replace_birth_year(
+            con, FEATURES_TABLE, pl.concat(frames.values(), how="diagonal_relaxed"), birth_year
+        )
     conservative = frames["conservative"]
-    markers = pl.DataFrame([
-        {"marker": name, "share_conservative": float(conservative[name].cast(pl.Float64).mean() or 0.0) if conservative.height else float("nan")}
-        for name in RISK_MARKERS if name in conservative.columns
-    ])
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": written,
-        "rows_conservative": frames["conservative"].height,
-        "rows_less_conservative": frames["less_conservative"].height,
-        "box1_variables": len(FEATURE_CATEGORIES),
-        "risk_marker_shares": dg.MetadataValue.md(frame_markdown(markers) if markers.height else "no children"),
-    })
+    markers = pl.DataFrame(
+        [
+            {
+                "marker": name,
+                "share_conservative": float(conservative[name].cast(pl.Float64).mean() or 0.0)
+                if conservative.height
+                else float("nan"),
+            }
+            for name in RISK_MARKERS
+            if name in conservative.columns
+        ]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": written,
+            "rows_conservative": frames["conservative"].height,
+            "rows_less_conservative": frames["less_conservative"].height,
+            "box1_variables": len(FEATURE_CATEGORIES),
+            "risk_marker_shares": dg.MetadataValue.md(frame_markdown(markers) if markers.height else "no children"),
+        }
+    )
 
 
 # --- cohort_outcomes -----------------------------------------------------------------------
@@ -162,20 +189,27 @@ def cohort_features(context: dg.AssetExecutionContext, storage: StorageResource)
     metadata=_table_metadata(OUTCOMES_TABLE, outcome_columns()),
 )
 def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    from cmi_assets.cohorts import OUTCOME_AGES, cohort_outcomes as build_outcomes, table8_profile
+    from cmi_assets.cohorts import OUTCOME_AGES, table8_profile
+    from cmi_assets.cohorts import cohort_outcomes as build_outcomes
 
     birth_year = int(context.partition_key)
     with storage.warehouse() as con:
-        frames = {level: build_outcomes(con, birth_year, level).with_columns(pl.lit(level).alias("linkage_level"))
-                  for level in LEVELS}
-        written = replace_birth_year(con, OUTCOMES_TABLE, pl.concat(frames.values(), how="diagonal_relaxed"), birth_year)
+        frames = {
+            level: build_outcomes(con, birth_year, level).with_columns(pl.lit(level).alias("linkage_level"))
+            for level in LEVELS
+        }
+        written = replace_birth_year(
+            con, OUTCOMES_TABLE, pl.concat(frames.values(), how="diagonal_relaxed"), birth_year
+        )
         features = read_cohort_table(con, FEATURES_TABLE, "conservative", [birth_year])
     rates = []
     for level, frame in frames.items():
         row: dict = {"linkage_level": level, "children": frame.height}
         for age in OUTCOME_AGES:
             column = frame[f"finding_by_age_{age}"]
-            row[f"finding_by_age_{age}"] = None if column.null_count() == frame.height else float(column.cast(pl.Float64).mean())
+            row[f"finding_by_age_{age}"] = (
+                None if column.null_count() == frame.height else float(column.cast(pl.Float64).mean())
+            )
         rates.append(row)
     metadata = {
         "dagster/row_count": written,
@@ -187,7 +221,9 @@ def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource)
         profile = table8_profile(features, frames["conservative"].drop("linkage_level"))
         metadata["table8_profile_conservative"] = dg.MetadataValue.md(frame_markdown(profile.drop("row"), digits=1))
     else:
-        metadata["table8_profile_conservative"] = dg.MetadataValue.md("no children in this cohort at the conservative level")
+        metadata["table8_profile_conservative"] = dg.MetadataValue.md(
+            "no children in this cohort at the conservative level"
+        )
     return dg.MaterializeResult(metadata=metadata)
 
 

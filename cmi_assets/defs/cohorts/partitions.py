@@ -15,7 +15,7 @@ DEFAULT_COHORT_YEARS = "2004-2016"
 
 
 def parse_cohort_years(text: str) -> list[int]:
-    """"2004-2016" -> [2004, ..., 2016]; "2007,2010" -> [2007, 2010]; sorted, unique."""
+    """ "2004-2016" -> [2004, ..., 2016]; "2007,2010" -> [2007, 2010]; sorted, unique."""
     years: set[int] = set()
     for part in (p.strip() for p in text.split(",")):
         if not part:

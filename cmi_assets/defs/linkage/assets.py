@@ -12,7 +12,6 @@ tables. Metadata and logs carry counts, rates, parameters and schemas only: the 
 term-frequency tables and the review file hold names, so they stay on disk.
 """
 
-
 import base64
 import io
 from pathlib import Path
@@ -21,8 +20,8 @@ import dagster as dg
 
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
-from cmi_assets.sources.spec import all_specs
 from cmi_assets.markdown import frame_markdown, markdown_table
+from cmi_assets.sources.spec import all_specs
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE
 from cmi_assets.tables import table_exists, transaction
 
@@ -51,7 +50,9 @@ def staged_person_models() -> list[dg.AssetKey]:
 
 
 def _schema(*columns: tuple[str, str] | tuple[str, str, str]) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(c[0], c[1], description=c[2] if len(c) > 2 else None) for c in columns])
+    return dg.TableSchema(
+        columns=[dg.TableColumn(c[0], c[1], description=c[2] if len(c) > 2 else None) for c in columns]
+    )
 
 
 def _table(zone: str, table: str, schema: dg.TableSchema | None = None) -> dict:
@@ -60,30 +61,57 @@ def _table(zone: str, table: str, schema: dg.TableSchema | None = None) -> dict:
 
 
 PERSON_RECORDS_SCHEMA = _schema(
-    ("unique_id", "BIGINT", "hash of record_ref"), ("identity_id", "BIGINT", "hash of the compared fields"),
-    ("record_ref", "VARCHAR", "agency|record_type|record_key|slot"), ("source_dataset", "VARCHAR"), ("agency", "VARCHAR"),
-    ("record_type", "VARCHAR"), ("record_key", "VARCHAR", "identifying"), ("slot", "VARCHAR"), ("role", "VARCHAR", "child or adult"),
-    ("id_namespace", "VARCHAR"), ("person_id", "VARCHAR", "agency ID; identifying"),
-    ("given_name", "VARCHAR", "identifying"), ("middle_name", "VARCHAR", "identifying"), ("family_name", "VARCHAR", "identifying"),
-    ("family_parts", "VARCHAR[]"), ("given_forms", "VARCHAR[]"), ("given_is_known", "BOOLEAN"), ("middle_forms", "VARCHAR[]"),
-    ("middle_is_known", "BOOLEAN"), ("given_soundex", "VARCHAR"),
-    ("family_soundex", "VARCHAR"), ("dob", "DATE", "identifying"), ("dob_year_month", "VARCHAR"), ("birth_year", "INTEGER"),
-    ("sex", "VARCHAR"), ("parent1_given", "VARCHAR"), ("parent2_given", "VARCHAR"), ("parent_given_forms", "VARCHAR[]"),
-    ("parent1_dob", "DATE"), ("parent2_dob", "DATE"), ("address", "VARCHAR", "identifying"), ("postcode", "VARCHAR"),
+    ("unique_id", "BIGINT", "hash of record_ref"),
+    ("identity_id", "BIGINT", "hash of the compared fields"),
+    ("record_ref", "VARCHAR", "agency|record_type|record_key|slot"),
+    ("source_dataset", "VARCHAR"),
+    ("agency", "VARCHAR"),
+    ("record_type", "VARCHAR"),
+    ("record_key", "VARCHAR", "identifying"),
+    ("slot", "VARCHAR"),
+    ("role", "VARCHAR", "child or adult"),
+    ("id_namespace", "VARCHAR"),
+    ("person_id", "VARCHAR", "agency ID; identifying"),
+    ("given_name", "VARCHAR", "identifying"),
+    ("middle_name", "VARCHAR", "identifying"),
+    ("family_name", "VARCHAR", "identifying"),
+    ("family_parts", "VARCHAR[]"),
+    ("given_forms", "VARCHAR[]"),
+    ("given_is_known", "BOOLEAN"),
+    ("middle_forms", "VARCHAR[]"),
+    ("middle_is_known", "BOOLEAN"),
+    ("given_soundex", "VARCHAR"),
+    ("family_soundex", "VARCHAR"),
+    ("dob", "DATE", "identifying"),
+    ("dob_year_month", "VARCHAR"),
+    ("birth_year", "INTEGER"),
+    ("sex", "VARCHAR"),
+    ("parent1_given", "VARCHAR"),
+    ("parent2_given", "VARCHAR"),
+    ("parent_given_forms", "VARCHAR[]"),
+    ("parent1_dob", "DATE"),
+    ("parent2_dob", "DATE"),
+    ("address", "VARCHAR", "identifying"),
+    ("postcode", "VARCHAR"),
     ("event_date", "DATE"),
-)  # fmt: skip
+)
 LINKS_SCHEMA = _schema(
-    ("unique_id_l", "BIGINT", "identity"), ("unique_id_r", "BIGINT", "identity"), ("match_weight", "DOUBLE"),
-    ("match_probability", "DOUBLE"), ("is_link_conservative", "BOOLEAN", "NZ para 88"),
+    ("unique_id_l", "BIGINT", "identity"),
+    ("unique_id_r", "BIGINT", "identity"),
+    ("match_weight", "DOUBLE"),
+    ("match_probability", "DOUBLE"),
+    ("is_link_conservative", "BOOLEAN", "NZ para 88"),
     ("is_link_less_conservative", "BOOLEAN", "NZ para 90"),
     ("separated_by", "VARCHAR", "why the clustering guards keep the two apart (dob, given, middle) or null"),
-)  # fmt: skip
+)
 SPINE_SCHEMA = _schema(
-    ("unique_id", "BIGINT", "person record"), ("record_ref", "VARCHAR", "agency|record_type|record_key|slot of the record"),
-    ("identity_id", "BIGINT", "the record's identity"), ("level", "VARCHAR", "conservative / less_conservative"),
+    ("unique_id", "BIGINT", "person record"),
+    ("record_ref", "VARCHAR", "agency|record_type|record_key|slot of the record"),
+    ("identity_id", "BIGINT", "the record's identity"),
+    ("level", "VARCHAR", "conservative / less_conservative"),
     ("cluster_id", "BIGINT", "this run's cluster (its smallest identity id); not stable across runs: use person_key"),
     ("person_key", "VARCHAR", "HMAC-SHA256 pseudonym, persistent across runs"),
-)  # fmt: skip
+)
 
 
 def _shown(value, digits: int = 4):
@@ -160,8 +188,15 @@ def parameters_markdown(artefact: dict) -> str:
                 continue
             m, u = level.get("m_probability"), level.get("u_probability")
             weight = math.log2(m / u) if m and u else None
-            rows.append([comparison["output_column_name"], level.get("label_for_charts", ""), m, u,
-                         "-" if weight is None else f"{weight:.2f}"])
+            rows.append(
+                [
+                    comparison["output_column_name"],
+                    level.get("label_for_charts", ""),
+                    m,
+                    u,
+                    "-" if weight is None else f"{weight:.2f}",
+                ]
+            )
     prior = model["probability_two_random_records_match"]
     head = f"prior P(match) = {prior:.3g}; trained on {artefact['training']['records']} identities\n\n"
     return head + markdown_table(["comparison", "level", "m", "u", "match weight"], rows)
@@ -170,8 +205,10 @@ def parameters_markdown(artefact: dict) -> str:
 def blocking_markdown(artefact: dict) -> str:
     counts = artefact.get("blocking_rule_pair_counts") or {}
     chosen = artefact["blocking_rules"]
-    rows = [[name, "yes" if name in chosen else "no (over budget)", c.get("pairs", ""), c.get("marginal_pairs", "")]
-            for name, c in counts.items()]
+    rows = [
+        [name, "yes" if name in chosen else "no (over budget)", c.get("pairs", ""), c.get("marginal_pairs", "")]
+        for name, c in counts.items()
+    ]
     if not rows:
         rows = [[name, "yes", "", ""] for name in chosen]
     return markdown_table(["rule", "used for prediction", "pairs alone", "pairs added in order"], rows)
@@ -221,7 +258,9 @@ def match_weight_chart(artefact: dict) -> str:
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
 )
-def linkage_model(context: dg.AssetExecutionContext, config: LinkageModelConfig, storage: StorageResource) -> dg.MaterializeResult:
+def linkage_model(
+    context: dg.AssetExecutionContext, config: LinkageModelConfig, storage: StorageResource
+) -> dg.MaterializeResult:
     from cmi_assets.linkage.train import model_summary, save_artefact, train_model
 
     with storage.identified() as con:
@@ -274,8 +313,10 @@ def person_links(context: dg.AssetExecutionContext, storage: StorageResource) ->
     artefact = load_artefact(path)
     with storage.identified() as con:
         thresholds, counts = score_and_flag(con, artefact)
-    context.log.info(f"{counts['pairs']} scored pairs; links: {counts['links_conservative']} conservative, "
-                     f"{counts['links_less_conservative']} less conservative")
+    context.log.info(
+        f"{counts['pairs']} scored pairs; links: {counts['links_conservative']} conservative, "
+        f"{counts['links_less_conservative']} less conservative"
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": counts["links_less_conservative"],
@@ -327,16 +368,19 @@ def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) ->
         rows = con.execute(f"SELECT count(*) FROM {SPINE_TABLE}").fetchone()[0]
     metadata: dict = {"dagster/row_count": rows}
     for level, values in summary.items():
-        context.log.info(f"{level}: {values['persons']} persons, {values['events_new']} new keys, "
-                         f"{values['events_split']} splits, {values['events_merge']} merges")
+        context.log.info(
+            f"{level}: {values['persons']} persons, {values['events_new']} new keys, "
+            f"{values['events_split']} splits, {values['events_merge']} merges"
+        )
         metadata.update({f"{level}/{name}": _shown(value) for name, value in values.items()})
     return dg.MaterializeResult(metadata=metadata)
 
 
-
 def _level_clusters(con) -> dict:
     return {
-        level: con.sql(f"SELECT unique_id, record_ref, identity_id, cluster_id FROM {CLUSTERS_TABLE} WHERE level = '{level}'").pl()
+        level: con.sql(
+            f"SELECT unique_id, record_ref, identity_id, cluster_id FROM {CLUSTERS_TABLE} WHERE level = '{level}'"
+        ).pl()
         for level in LEVELS
     }
 
@@ -369,8 +413,10 @@ def _truth_files(storage: StorageResource) -> tuple[Path, Path] | None:
 def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource):
     files = _truth_files(storage)
     if files is None:
-        context.log.info("linkage_quality skipped: no synthetic truth (record_persons.parquet) in the truth folder; "
-                         "real data is measured by the clerical review sample instead")
+        context.log.info(
+            "linkage_quality skipped: no synthetic truth (record_persons.parquet) in the truth folder; "
+            "real data is measured by the clerical review sample instead"
+        )
         return
     import polars as pl
 
@@ -379,14 +425,23 @@ def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource)
     from cmi_assets.linkage.train import load_artefact
 
     truth = pl.read_parquet(files[0])
-    persons = pl.read_parquet(files[1], columns=["true_person_id", "sex", "dob", "ethnicity", "role"]) if files[1].exists() else None
+    persons = (
+        pl.read_parquet(files[1], columns=["true_person_id", "sex", "dob", "ethnicity", "role"])
+        if files[1].exists()
+        else None
+    )
     children_file = files[0].parent / "children.parquet"
-    children = (pl.read_parquet(children_file, columns=["true_person_id", "in_study_population", "finding_by_age_2"])
-                if children_file.exists() else None)
+    children = (
+        pl.read_parquet(children_file, columns=["true_person_id", "in_study_population", "finding_by_age_2"])
+        if children_file.exists()
+        else None
+    )
     artefact = load_artefact(current_artefact_path(storage))
     with storage.identified(read_only=True) as con:
         clusters = _level_clusters(con)
-        report = measure_quality(con, clusters, truth, PERSON_RECORDS_TABLE, persons, artefact["blocking_rules"], children=children)
+        report = measure_quality(
+            con, clusters, truth, PERSON_RECORDS_TABLE, persons, artefact["blocking_rules"], children=children
+        )
     metadata: dict = {"records": report["records"], "records_without_truth": report["records_without_truth"]}
     for level in LEVELS:
         result = report[level]
@@ -395,20 +450,50 @@ def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource)
             for measure in ("precision", "recall", "f1"):
                 metadata[f"{level}/{role}_pair_{measure}"] = _shown(float(pairs[role][measure]))
         metadata.update({f"{level}/{k}": _shown(v) for k, v in result["clusters"].items()})
-        metadata[f"{level}/pairs_by_role"] = dg.MetadataValue.md(markdown_table(
-            ["role", "true pairs", "predicted pairs", "correct pairs", "precision", "recall", "F1"],
-            [[role, p["true_pairs"], p["predicted_pairs"], p["correct_pairs"], p["precision"], p["recall"], p["f1"]]
-             for role, p in pairs.items()]))
+        metadata[f"{level}/pairs_by_role"] = dg.MetadataValue.md(
+            markdown_table(
+                ["role", "true pairs", "predicted pairs", "correct pairs", "precision", "recall", "F1"],
+                [
+                    [
+                        role,
+                        p["true_pairs"],
+                        p["predicted_pairs"],
+                        p["correct_pairs"],
+                        p["precision"],
+                        p["recall"],
+                        p["f1"],
+                    ]
+                    for role, p in pairs.items()
+                ],
+            )
+        )
         metadata[f"{level}/by_source_pair"] = dg.MetadataValue.md(frame_markdown(result["by_source_pair"]))
-        metadata[f"{level}/by_group"] = dg.MetadataValue.md("\n\n".join(
-            f"**{group}**\n\n{frame_markdown(table)}" for group, table in result["by_group"].items()))
-        metadata[f"{level}/quality_by_group"] = dg.MetadataValue.md(frame_markdown(result["quality_by_group"].select(
-            "group", "person_class", "value", "persons", "pair_precision", "pair_recall", "pair_f1", "cluster_precision",
-            "cluster_recall", "cluster_f1", "agreement")))
+        metadata[f"{level}/by_group"] = dg.MetadataValue.md(
+            "\n\n".join(f"**{group}**\n\n{frame_markdown(table)}" for group, table in result["by_group"].items())
+        )
+        metadata[f"{level}/quality_by_group"] = dg.MetadataValue.md(
+            frame_markdown(
+                result["quality_by_group"].select(
+                    "group",
+                    "person_class",
+                    "value",
+                    "persons",
+                    "pair_precision",
+                    "pair_recall",
+                    "pair_f1",
+                    "cluster_precision",
+                    "cluster_recall",
+                    "cluster_f1",
+                    "agreement",
+                )
+            )
+        )
         sizes = cluster_size_summary(clusters[level])
         metadata[f"{level}/cluster_sizes"] = dg.MetadataValue.json(_shown(sizes))
-        context.log.info(f"{level}: child pairs P {pairs['child']['precision']:.4f} R {pairs['child']['recall']:.4f}; "
-                         f"cluster precision {result['clusters']['cluster_precision']:.4f}")
+        context.log.info(
+            f"{level}: child pairs P {pairs['child']['precision']:.4f} R {pairs['child']['recall']:.4f}; "
+            f"cluster precision {result['clusters']['cluster_precision']:.4f}"
+        )
     if "blocking" in report:
         blocking = report["blocking"]
         metadata["blocking_recall"] = _shown(float(blocking["blocking_recall"]))
@@ -419,19 +504,27 @@ def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource)
 
 # --- linkage_clerical_sample ------------------------------------------------------------------
 
+
 def _review_file_schema() -> dg.TableSchema:
     """The review CSV's columns (linkage.clerical.review_pairs): both sides' compared fields
     side by side, and the column the reviewer fills in."""
     from cmi_assets.linkage.review_fields import REVIEW_FIELDS
 
-    columns = [("unit_id", "BIGINT", "the sampled child's birth-registration record (with its adults) under review"),
-               ("unique_id_l", "BIGINT", "left record's identity"), ("unique_id_r", "BIGINT", "right record's identity"),
-               ("match_weight", "DOUBLE", "Splink match weight, log2 Bayes factor"),
-               ("match_probability", "DOUBLE", "Splink match probability, 0-1")]
+    columns = [
+        ("unit_id", "BIGINT", "the sampled child's birth-registration record (with its adults) under review"),
+        ("unique_id_l", "BIGINT", "left record's identity"),
+        ("unique_id_r", "BIGINT", "right record's identity"),
+        ("match_weight", "DOUBLE", "Splink match weight, log2 Bayes factor"),
+        ("match_probability", "DOUBLE", "Splink match probability, 0-1"),
+    ]
     for field in REVIEW_FIELDS:
-        columns += [(f"{field}_l", "VARCHAR", f"left record's {field} (identified)"),
-                    (f"{field}_r", "VARCHAR", f"right record's {field} (identified)")]
-    columns.append(("clerical_match_score", "DOUBLE", "filled in by the reviewer: 1 same person, 0 different, 0-1 unsure"))
+        columns += [
+            (f"{field}_l", "VARCHAR", f"left record's {field} (identified)"),
+            (f"{field}_r", "VARCHAR", f"right record's {field} (identified)"),
+        ]
+    columns.append(
+        ("clerical_match_score", "DOUBLE", "filled in by the reviewer: 1 same person, 0 different, 0-1 unsure")
+    )
     return dg.TableSchema(columns=[dg.TableColumn(n, t, description=d) for n, t, d in columns])
 
 
@@ -491,41 +584,74 @@ def linkage_clerical_sample(
             if units.is_empty():
                 metadata[f"{level}/sampled_children"] = 0
                 continue
-            cp = con.sql(cp_clusters_sql.format(clusters=CLUSTERS_TABLE, records=PERSON_RECORDS_TABLE, level=level)).pl()
+            cp = con.sql(
+                cp_clusters_sql.format(clusters=CLUSTERS_TABLE, records=PERSON_RECORDS_TABLE, level=level)
+            ).pl()
             units = units.with_columns(
-                pl.when(pl.col("cluster_id").is_in(cp["cluster_id"].implode())).then(pl.lit("cp_record")).otherwise(pl.lit("no_cp_record"))
-                .alias("outcome_group"))
+                pl.when(pl.col("cluster_id").is_in(cp["cluster_id"].implode()))
+                .then(pl.lit("cp_record"))
+                .otherwise(pl.lit("no_cp_record"))
+                .alias("outcome_group")
+            )
             sample = stratified_sample(units, ["outcome_group", "weight_band"], config.children_per_level, config.seed)
             # about one in five sampled children reviewed with their associated adults (NZ Table 5)
             n_family = max(1, round(sample.height * config.family_share))
-            family_units = sample.sample(n=min(n_family, sample.height), seed=config.seed).select("unit_id", "cluster_id")
+            family_units = sample.sample(n=min(n_family, sample.height), seed=config.seed).select(
+                "unit_id", "cluster_id"
+            )
             adults = associated_adult_clusters(con, clusters[level], family_units)
             review = review_pairs(con, sample, clusters[level], "linkage.person_pairs")
             adult_review = review_pairs(
-                con, adults.select("unit_id", pl.col("adult_cluster_id").alias("cluster_id")).unique(), clusters[level],
-                "linkage.person_pairs")
-            rows = export_review_file(pl.concat([review, adult_review]).unique(maintain_order=True), review_dir / f"review_{level}.csv")
+                con,
+                adults.select("unit_id", pl.col("adult_cluster_id").alias("cluster_id")).unique(),
+                clusters[level],
+                "linkage.person_pairs",
+            )
+            rows = export_review_file(
+                pl.concat([review, adult_review]).unique(maintain_order=True), review_dir / f"review_{level}.csv"
+            )
             total += sample.height
             metadata[f"{level}/sampled_children"] = sample.height
             metadata[f"{level}/children_with_adults"] = family_units.height
             metadata[f"{level}/review_pairs"] = rows
-            metadata[f"{level}/strata"] = dg.MetadataValue.md(frame_markdown(
-                sample.group_by("stratum").agg(pl.col("stratum_size").first().alias("children"), pl.len().alias("sampled"),
-                                               pl.col("weight").first().alias("weight")).sort("stratum")))
+            metadata[f"{level}/strata"] = dg.MetadataValue.md(
+                frame_markdown(
+                    sample.group_by("stratum")
+                    .agg(
+                        pl.col("stratum_size").first().alias("children"),
+                        pl.len().alias("sampled"),
+                        pl.col("weight").first().alias("weight"),
+                    )
+                    .sort("stratum")
+                )
+            )
             if truth_agrees is not None:
                 agrees = truth_agrees[level]
-                labelled = sample.join(agrees, on="cluster_id", how="left").with_columns(pl.col("agrees").fill_null(False))
+                labelled = sample.join(agrees, on="cluster_id", how="left").with_columns(
+                    pl.col("agrees").fill_null(False)
+                )
                 estimate = weighted_agreement(labelled)
                 metadata.update({f"{level}/child_agreement_{k}": v for k, v in estimate.items()})
-                family = family_units.join(adults, on="unit_id", how="left").join(
-                    agrees.rename({"cluster_id": "adult_cluster_id", "agrees": "adult_agrees"}), on="adult_cluster_id", how="left"
-                ).group_by("unit_id").agg(pl.col("adult_agrees").fill_null(True).all())
-                family = labelled.join(family, on="unit_id").with_columns((pl.col("agrees") & pl.col("adult_agrees")).alias("family_agrees"))
+                family = (
+                    family_units.join(adults, on="unit_id", how="left")
+                    .join(
+                        agrees.rename({"cluster_id": "adult_cluster_id", "agrees": "adult_agrees"}),
+                        on="adult_cluster_id",
+                        how="left",
+                    )
+                    .group_by("unit_id")
+                    .agg(pl.col("adult_agrees").fill_null(True).all())
+                )
+                family = labelled.join(family, on="unit_id").with_columns(
+                    (pl.col("agrees") & pl.col("adult_agrees")).alias("family_agrees")
+                )
                 if family.height:
                     fam = weighted_agreement(family, "family_agrees")
                     metadata.update({f"{level}/family_agreement_{k}": v for k, v in fam.items()})
-                context.log.info(f"{level}: {sample.height} children sampled; weighted agreement {estimate['estimate']:.4f} "
-                                 f"(95% CI {estimate['ci_low']:.4f}-{estimate['ci_high']:.4f})")
+                context.log.info(
+                    f"{level}: {sample.height} children sampled; weighted agreement {estimate['estimate']:.4f} "
+                    f"(95% CI {estimate['ci_low']:.4f}-{estimate['ci_high']:.4f})"
+                )
     metadata["dagster/row_count"] = total
     return dg.MaterializeResult(metadata=metadata)
 
@@ -544,9 +670,13 @@ def _truth_agreement(con, clusters: dict, truth_path: Path) -> dict:
     for level, level_clusters in clusters.items():
         labelled = with_truth.join(level_clusters.select("unique_id", "cluster_id"), on="unique_id")
         per_cluster = labelled.group_by("cluster_id").agg(
-            pl.col("true_person_id").n_unique().alias("people"), pl.col("true_person_id").first().alias("pid"), pl.len().alias("n"))
+            pl.col("true_person_id").n_unique().alias("people"),
+            pl.col("true_person_id").first().alias("pid"),
+            pl.len().alias("n"),
+        )
         out[level] = per_cluster.join(per_person, left_on="pid", right_on="true_person_id").select(
-            "cluster_id", ((pl.col("people") == 1) & (pl.col("n") == pl.col("person_n"))).alias("agrees"))
+            "cluster_id", ((pl.col("people") == 1) & (pl.col("n") == pl.col("person_n"))).alias("agrees")
+        )
     return out
 
 
@@ -556,8 +686,13 @@ def _truth_agreement(con, clusters: dict, truth_path: Path) -> dict:
 def _event_tables_schema() -> dg.TableSchema:
     from cmi_assets.cohorts.events import EVENT_TABLES
 
-    return _schema(*[(f"{table}.{column}", kind) for table, columns in EVENT_TABLES.items()
-                     for column, kind in {"linkage_level": "VARCHAR", **columns}.items()])
+    return _schema(
+        *[
+            (f"{table}.{column}", kind)
+            for table, columns in EVENT_TABLES.items()
+            for column, kind in {"linkage_level": "VARCHAR", **columns}.items()
+        ]
+    )
 
 
 def _event_table_deps() -> list:
@@ -580,7 +715,11 @@ def _event_table_deps() -> list:
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
-    metadata={"dagster/table_name": f"{WAREHOUSE}.events.*", "zone": WAREHOUSE, "dagster/column_schema": _event_tables_schema()},
+    metadata={
+        "dagster/table_name": f"{WAREHOUSE}.events.*",
+        "zone": WAREHOUSE,
+        "dagster/column_schema": _event_tables_schema(),
+    },
 )
 def event_tables(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.linkage.events import build_event_tables, event_table_counts, write_event_tables
@@ -600,12 +739,31 @@ def event_tables(context: dg.AssetExecutionContext, storage: StorageResource) ->
         metadata={
             "dagster/row_count": sum(rows.values()),
             "rows_by_table": dg.MetadataValue.json(rows),
-            "rows_by_table_and_level": dg.MetadataValue.md(markdown_table(
-                ["table", "rows conservative", "rows less conservative", "person column", "rows without a person key"],
-                [[t, c["rows_conservative"], c["rows_less_conservative"], c["key_column"], c["rows_without_key"]]
-                 for t, c in counts.items()])),
+            "rows_by_table_and_level": dg.MetadataValue.md(
+                markdown_table(
+                    [
+                        "table",
+                        "rows conservative",
+                        "rows less conservative",
+                        "person column",
+                        "rows without a person key",
+                    ],
+                    [
+                        [t, c["rows_conservative"], c["rows_less_conservative"], c["key_column"], c["rows_without_key"]]
+                        for t, c in counts.items()
+                    ],
+                )
+            ),
         }
     )
 
 
-LINKAGE_ASSETS = [person_records, linkage_model, person_links, person_spine, linkage_quality, linkage_clerical_sample, event_tables]
+LINKAGE_ASSETS = [
+    person_records,
+    linkage_model,
+    person_links,
+    person_spine,
+    linkage_quality,
+    linkage_clerical_sample,
+    event_tables,
+]

@@ -11,7 +11,6 @@ in the metadata, never a value):
                         breaks every analysis keyed on them).
 """
 
-
 import dagster as dg
 
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
@@ -41,9 +40,11 @@ class KeyStabilityConfig(dg.Config):
 
 def _exists(con, table: str) -> bool:
     schema, name = table.split(".")
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
-    ).fetchone()[0])
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+        ).fetchone()[0]
+    )
 
 
 @dg.asset_check(
@@ -60,18 +61,27 @@ def link_rate_per_source(config: LinkRateConfig, storage: StorageResource) -> dg
                 SELECT level, source_dataset, count(*) AS records, count(*) FILTER (WHERE n > 1) AS linked
                 FROM c JOIN sizes USING (level, cluster_id) GROUP BY ALL ORDER BY level, source_dataset"""
         ).fetchall()
-    table = [(level, source, records, linked, linked / records if records else 0.0) for level, source, records, linked in rows]
-    outside = [f"{source} ({level}): {rate:.3f}" for level, source, _, _, rate in table
-               if not config.min_link_rate <= rate <= config.max_link_rate]
+    table = [
+        (level, source, records, linked, linked / records if records else 0.0)
+        for level, source, records, linked in rows
+    ]
+    outside = [
+        f"{source} ({level}): {rate:.3f}"
+        for level, source, _, _, rate in table
+        if not config.min_link_rate <= rate <= config.max_link_rate
+    ]
     return dg.AssetCheckResult(
         passed=not outside and bool(table),
         severity=dg.AssetCheckSeverity.WARN,
-        description=(f"link rates outside [{config.min_link_rate}, {config.max_link_rate}]: " + "; ".join(outside)) if outside
+        description=(f"link rates outside [{config.min_link_rate}, {config.max_link_rate}]: " + "; ".join(outside))
+        if outside
         else f"{len(table)} source-level link rates within [{config.min_link_rate}, {config.max_link_rate}]",
         metadata={
             "sources_outside_bounds": len(outside),
             "min_link_rate": min((r[4] for r in table), default=0.0),
-            "link_rates": dg.MetadataValue.md(markdown_table(["level", "source", "records", "linked", "link rate"], table)),
+            "link_rates": dg.MetadataValue.md(
+                markdown_table(["level", "source", "records", "linked", "link rate"], table)
+            ),
         },
     )
 
@@ -98,9 +108,12 @@ def max_cluster_size(config: ClusterSizeConfig, storage: StorageResource) -> dg.
         metadata={
             "clusters_too_large": too_large,
             "largest_cluster_records": max((r[2] for r in rows), default=0),
-            "by_level": dg.MetadataValue.md(markdown_table(["level", "clusters", "largest (records)", "too large"], rows)),
-            "largest_persons": dg.MetadataValue.md(markdown_table(
-                ["level", "person_key", "records", "identities", "records by agency"], largest)),
+            "by_level": dg.MetadataValue.md(
+                markdown_table(["level", "clusters", "largest (records)", "too large"], rows)
+            ),
+            "largest_persons": dg.MetadataValue.md(
+                markdown_table(["level", "person_key", "records", "identities", "records by agency"], largest)
+            ),
         },
     )
 
@@ -129,8 +142,12 @@ def largest_persons(con, per_level: int = 5) -> list[tuple]:
 def key_stability(config: KeyStabilityConfig, storage: StorageResource) -> dg.AssetCheckResult:
     with storage.identified(read_only=True) as con:
         if not _exists(con, PREVIOUS_SPINE_TABLE):
-            return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
-                                       description="first spine: no previous keys to compare", metadata={"previous_records": 0})
+            return dg.AssetCheckResult(
+                passed=True,
+                severity=dg.AssetCheckSeverity.WARN,
+                description="first spine: no previous keys to compare",
+                metadata={"previous_records": 0},
+            )
         rows = con.execute(
             f"""SELECT p.level, count(*) AS previous_records, count(c.person_key) AS still_present,
                        count(*) FILTER (WHERE c.person_key = p.person_key) AS unchanged,
@@ -139,8 +156,10 @@ def key_stability(config: KeyStabilityConfig, storage: StorageResource) -> dg.As
                 FROM {PREVIOUS_SPINE_TABLE} p LEFT JOIN {SPINE_TABLE} c USING (level, record_ref)
                 GROUP BY p.level ORDER BY p.level"""
         ).fetchall()
-    table = [(level, prev, present, unchanged, unchanged / present if present else 1.0, keys, kept)
-             for level, prev, present, unchanged, keys, kept in rows]
+    table = [
+        (level, prev, present, unchanged, unchanged / present if present else 1.0, keys, kept)
+        for level, prev, present, unchanged, keys, kept in rows
+    ]
     worst = min((r[4] for r in table), default=1.0)
     return dg.AssetCheckResult(
         passed=worst >= config.min_unchanged_share,
@@ -148,8 +167,20 @@ def key_stability(config: KeyStabilityConfig, storage: StorageResource) -> dg.As
         description=f"lowest share of records keeping their key: {worst:.4f} (minimum {config.min_unchanged_share})",
         metadata={
             "min_unchanged_share": worst,
-            "by_level": dg.MetadataValue.md(markdown_table(
-                ["level", "previous records", "still present", "key unchanged", "share unchanged", "previous keys", "keys kept"], table)),
+            "by_level": dg.MetadataValue.md(
+                markdown_table(
+                    [
+                        "level",
+                        "previous records",
+                        "still present",
+                        "key unchanged",
+                        "share unchanged",
+                        "previous keys",
+                        "keys kept",
+                    ],
+                    table,
+                )
+            ),
         },
     )
 

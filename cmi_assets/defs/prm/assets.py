@@ -50,8 +50,20 @@ STUDY_NOTES_TABLE = f"{SCHEMA}.study_notes"  # prm_study_models' notes, for the 
 TABLE3_GROUP = "ethnicity_aian"  # Table 3's group (the study's Maori children; as in Table 9)
 REFERRAL_SHARE = 0.05  # Figure 1, Tables 6-8: the top 5% of scores
 SCORING_AGE = 5  # outcomes to age 5 for the scored cohort (NZ study, Table 2 and Figure 1)
-EVALUATION_TABLES = ("table1", "table2", "table3", "figure1", "table6", "table7", "table8", "figure4", "calibration", "oracle",
-                     "model_comparison", "selection_frequency")
+EVALUATION_TABLES = (
+    "table1",
+    "table2",
+    "table3",
+    "figure1",
+    "table6",
+    "table7",
+    "table8",
+    "figure4",
+    "calibration",
+    "oracle",
+    "model_comparison",
+    "selection_frequency",
+)
 STUDY_TABLES = ("table9", "table10", "table11", "figure3", "figure5")
 STUDY_TABLE_KEYS = {"table9": "model", "table10": "target", "table11": "variant"}  # the model each row is
 REPORT_TABLES = EVALUATION_TABLES + STUDY_TABLES
@@ -79,22 +91,35 @@ class PrmModelConfig(dg.Config):
 
 
 # The main columns of each evaluation table (`table.column`, as the event tables declare theirs)
-EVALUATION_SCHEMA = dg.TableSchema(columns=[
-    dg.TableColumn(name, kind, description=text) for name, kind, text in (
-        ("table1.auc_validation", "DOUBLE", "validation AUC (written by prm_model)"),
-        ("table1.oracle_auc_validation", "DOUBLE", "the oracle's AUC on the same validation children"),
-        ("table1.calibration_slope", "DOUBLE", "after prior correction, on the training cohort population"),
-        ("table2.threshold", "VARCHAR", "Top 1% .. Top 20%, All"), ("table2.ppv", "DOUBLE", None),
-        ("table2.sensitivity", "DOUBLE", None), ("figure1.age", "VARCHAR", None), ("figure1.ppv", "DOUBLE", None),
-        ("table6.linkage_level", "VARCHAR", None), ("table6.auc", "DOUBLE", "against findings by age 5"),
-        ("table7.group", "VARCHAR", None), ("table7.share_referred", "DOUBLE", "share of the top 5%"),
-        ("table8.label", "VARCHAR", None), ("table8.pct_referred", "DOUBLE", None),
-        ("figure4.band", "VARCHAR", None), ("figure4.share_with_min_markers", "DOUBLE", "5+ of the 11 markers"),
-        ("calibration.mean_predicted", "DOUBLE", None), ("calibration.observed_rate", "DOUBLE", None),
-        ("oracle.children_scored", "VARCHAR", "validation sample or scored cohort"), ("oracle.auc_model", "DOUBLE", None),
-        ("oracle.auc_oracle", "DOUBLE", None), ("oracle.oracle_gap", "DOUBLE", "oracle minus model, same children"),
-    )
-])
+EVALUATION_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn(name, kind, description=text)
+        for name, kind, text in (
+            ("table1.auc_validation", "DOUBLE", "validation AUC (written by prm_model)"),
+            ("table1.oracle_auc_validation", "DOUBLE", "the oracle's AUC on the same validation children"),
+            ("table1.calibration_slope", "DOUBLE", "after prior correction, on the training cohort population"),
+            ("table2.threshold", "VARCHAR", "Top 1% .. Top 20%, All"),
+            ("table2.ppv", "DOUBLE", None),
+            ("table2.sensitivity", "DOUBLE", None),
+            ("figure1.age", "VARCHAR", None),
+            ("figure1.ppv", "DOUBLE", None),
+            ("table6.linkage_level", "VARCHAR", None),
+            ("table6.auc", "DOUBLE", "against findings by age 5"),
+            ("table7.group", "VARCHAR", None),
+            ("table7.share_referred", "DOUBLE", "share of the top 5%"),
+            ("table8.label", "VARCHAR", None),
+            ("table8.pct_referred", "DOUBLE", None),
+            ("figure4.band", "VARCHAR", None),
+            ("figure4.share_with_min_markers", "DOUBLE", "5+ of the 11 markers"),
+            ("calibration.mean_predicted", "DOUBLE", None),
+            ("calibration.observed_rate", "DOUBLE", None),
+            ("oracle.children_scored", "VARCHAR", "validation sample or scored cohort"),
+            ("oracle.auc_model", "DOUBLE", None),
+            ("oracle.auc_oracle", "DOUBLE", None),
+            ("oracle.oracle_gap", "DOUBLE", "oracle minus model, same children"),
+        )
+    ]
+)
 
 # --- shared helpers -----------------------------------------------------------------------
 
@@ -134,7 +159,8 @@ def complete_birth_years(con, outcome: str, linkage_level: str) -> list[int]:
         return []
     rows = con.execute(
         f"select birth_year from {OUTCOMES_TABLE} where linkage_level = ? group by 1 "
-        f"having count(*) > 0 and count({outcome}) = count(*) order by 1 desc", [linkage_level]
+        f"having count(*) > 0 and count({outcome}) = count(*) order by 1 desc",
+        [linkage_level],
     ).fetchall()
     return [int(r[0]) for r in rows]
 
@@ -147,7 +173,8 @@ def cohort_frame(con, linkage_level: str, birth_years: list[int]) -> pl.DataFram
     return con.execute(
         f"select f.*, o.* exclude (person_key, birth_year, linkage_level) from {FEATURES_TABLE} f "
         f"join {OUTCOMES_TABLE} o using (person_key, birth_year, linkage_level) "
-        f"where f.linkage_level = ? and f.birth_year in ({years}) order by f.birth_year, f.person_key", [linkage_level]
+        f"where f.linkage_level = ? and f.birth_year in ({years}) order by f.birth_year, f.person_key",
+        [linkage_level],
     ).pl()
 
 
@@ -188,21 +215,28 @@ def read_table(con, table: str) -> pl.DataFrame:
 # --- prm_model -----------------------------------------------------------------------------
 
 
-def training_cohorts(con, outcome: str, linkage_level: str, min_positives: int, max_pooled: int) -> tuple[list[int], list[str]]:
+def training_cohorts(
+    con, outcome: str, linkage_level: str, min_positives: int, max_pooled: int
+) -> tuple[list[int], list[str]]:
     """The newest complete cohort, plus earlier complete cohorts while positives are too few."""
     years = complete_birth_years(con, outcome, linkage_level)
     if not years:
         return [], [f"no birth cohort has {outcome} observed for every child"]
-    positives = dict(con.execute(
-        f"select birth_year, sum({outcome}::int) from {OUTCOMES_TABLE} where linkage_level = ? group by 1", [linkage_level]
-    ).fetchall())
+    positives = dict(
+        con.execute(
+            f"select birth_year, sum({outcome}::int) from {OUTCOMES_TABLE} where linkage_level = ? group by 1",
+            [linkage_level],
+        ).fetchall()
+    )
     chosen = [years[0]]
     while sum(positives.get(y) or 0 for y in chosen) < min_positives and len(chosen) < min(max_pooled, len(years)):
         chosen.append(years[len(chosen)])
     notes = []
     if len(chosen) > 1:
-        notes.append(f"cohort {years[0]} has {positives.get(years[0]) or 0} children with {outcome} (< {min_positives}): "
-                     f"pooled cohorts {min(chosen)}-{max(chosen)} for training")
+        notes.append(
+            f"cohort {years[0]} has {positives.get(years[0]) or 0} children with {outcome} (< {min_positives}): "
+            f"pooled cohorts {min(chosen)}-{max(chosen)} for training"
+        )
     return sorted(chosen), notes
 
 
@@ -237,47 +271,78 @@ def fit_prm(frame: pl.DataFrame, outcome: str, config: PrmModelConfig, oracle: p
     val_y, val_score = fitted.validation_scores()
     table1 = None
     if fitted.validation_auc is not None:
-        table1 = base_model_summary(population_y, population_score, val_y, val_score, sample.sample_size,
-                                    tie_key=frame["person_key"])
+        table1 = base_model_summary(
+            population_y, population_score, val_y, val_score, sample.sample_size, tie_key=frame["person_key"]
+        )
         risk = oracle_column(outcome)
         if risk is None or oracle is None or not oracle.height:
             notes.append(oracle_note(oracle is not None and oracle.height > 0, outcome))
         else:
             comparison = oracle_comparison(sample.validation["person_key"], val_y, val_score, oracle, risk)
-            table1.update(oracle_auc_validation=comparison["auc_oracle"], oracle_ci_low=comparison.get("auc_oracle_ci_low"),
-                          oracle_ci_high=comparison.get("auc_oracle_ci_high"), oracle_gap_validation=comparison["oracle_gap"],
-                          oracle_coverage_validation=comparison["oracle_coverage"])
+            table1.update(
+                oracle_auc_validation=comparison["auc_oracle"],
+                oracle_ci_low=comparison.get("auc_oracle_ci_low"),
+                oracle_ci_high=comparison.get("auc_oracle_ci_high"),
+                oracle_gap_validation=comparison["oracle_gap"],
+                oracle_coverage_validation=comparison["oracle_coverage"],
+            )
             if comparison["oracle_coverage"] is not None and comparison["oracle_coverage"] < 1:
                 table1["auc_validation_with_oracle"] = comparison["auc_model"]
-                notes.append(f"{comparison['children'] - comparison['children_with_oracle']} validation children have no "
-                             "oracle risk (no truth child behind their person_key): the oracle and model AUCs beside it "
-                             "are on the other children (auc_validation_with_oracle)")
+                notes.append(
+                    f"{comparison['children'] - comparison['children_with_oracle']} validation children have no "
+                    "oracle risk (no truth child behind their person_key): the oracle and model AUCs beside it "
+                    "are on the other children (auc_validation_with_oracle)"
+                )
         try:  # on the whole training cohort population (every child of the training birth years)
             fit = calibration_fit(population_y, population_score)
-            table1.update(calibration_slope=fit.slope, calibration_intercept=fit.intercept,
-                          calibration_in_the_large=fit.calibration_in_the_large)
+            table1.update(
+                calibration_slope=fit.slope,
+                calibration_intercept=fit.intercept,
+                calibration_in_the_large=fit.calibration_in_the_large,
+            )
         except Exception as error:  # noqa: BLE001 - a tiny cohort can separate perfectly
             notes.append(f"calibration slope not estimated ({type(error).__name__})")
     comparison = None
     try:
-        alternative = fit_alternative_model(sample.train, outcome, model_candidates(sample.train),
-                                            component_rng(config.seed, "prm_alternative"),
-                                            family=config.alternative_family, prior_correction=prior)
+        alternative = fit_alternative_model(
+            sample.train,
+            outcome,
+            model_candidates(sample.train),
+            component_rng(config.seed, "prm_alternative"),
+            family=config.alternative_family,
+            prior_correction=prior,
+        )
         if table1 is not None:
             # the second family uses every candidate: align the validation set to all of them
             both, _ = align_to_training_levels(sample.validation, alternative.variables)
-            comparison = compare_on_validation(both, outcome, {"stepwise": scorer, config.alternative_family: alternative})
+            comparison = compare_on_validation(
+                both, outcome, {"stepwise": scorer, config.alternative_family: alternative}
+            )
     except Exception as error:  # noqa: BLE001 - sklearn raises many kinds on tiny folds; the note says which
         notes.append(f"second model family {config.alternative_family} not fitted ({type(error).__name__}: {error})")
     frequencies = None
     if config.bootstrap_resamples > 0:
         try:
-            frequencies = bootstrap_selection_frequencies(sample.train, outcome, model_candidates(sample.train),
-                                                          component_rng(config.seed, "prm_bootstrap"), config.bootstrap_resamples)
+            frequencies = bootstrap_selection_frequencies(
+                sample.train,
+                outcome,
+                model_candidates(sample.train),
+                component_rng(config.seed, "prm_bootstrap"),
+                config.bootstrap_resamples,
+            )
         except Exception as error:  # noqa: BLE001 - a tiny sample can defeat every resample; the note says how
             notes.append(f"bootstrap selection frequencies not computed ({type(error).__name__}: {error})")
-    return {"model": model, "sample": sample, "prior": prior, "scorer": scorer, "table1": table1,
-            "comparison": comparison, "notes": notes, "population_score": population_score, "frequencies": frequencies}
+    return {
+        "model": model,
+        "sample": sample,
+        "prior": prior,
+        "scorer": scorer,
+        "table1": table1,
+        "comparison": comparison,
+        "notes": notes,
+        "population_score": population_score,
+        "frequencies": frequencies,
+    }
 
 
 def tables_listed(names) -> dg.MetadataValue:
@@ -320,7 +385,9 @@ def snapshot_id(frame: pl.DataFrame, outcome: str) -> str:
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
 )
-def prm_model(context: dg.AssetExecutionContext, config: PrmModelConfig, storage: StorageResource) -> dg.MaterializeResult:
+def prm_model(
+    context: dg.AssetExecutionContext, config: PrmModelConfig, storage: StorageResource
+) -> dg.MaterializeResult:
     from cmi_assets.cohorts import outcome_column
     from cmi_assets.defs.prm.oracle import read_oracle
     from cmi_assets.prm import model_card_markdown, model_to_json, threshold_table
@@ -329,13 +396,21 @@ def prm_model(context: dg.AssetExecutionContext, config: PrmModelConfig, storage
     outcome = outcome_column(config.target, config.outcome_age)
     risk = oracle_column(outcome)
     with storage.warehouse() as con:
-        years, notes = training_cohorts(con, outcome, config.linkage_level, config.min_training_positives, config.max_pooled_cohorts)
+        years, notes = training_cohorts(
+            con, outcome, config.linkage_level, config.min_training_positives, config.max_pooled_cohorts
+        )
         frame = cohort_frame(con, config.linkage_level, years)
         oracle = read_oracle(con, config.linkage_level, risk) if risk else None
-    result = fit_prm(frame, outcome, config, oracle) if years else {"error": notes.pop() if notes else "no complete cohort"}
+    result = (
+        fit_prm(frame, outcome, config, oracle) if years else {"error": notes.pop() if notes else "no complete cohort"}
+    )
     notes += result.get("notes", [])
-    metadata: dict = {"outcome": outcome, "linkage_level": config.linkage_level,
-                      "training_birth_years": dg.MetadataValue.json(years), "training_children": frame.height}
+    metadata: dict = {
+        "outcome": outcome,
+        "linkage_level": config.linkage_level,
+        "training_birth_years": dg.MetadataValue.json(years),
+        "training_children": frame.height,
+    }
     if "error" in result:
         notes.append(result["error"])
         previous, path = current_artefact(storage)
@@ -347,15 +422,27 @@ def prm_model(context: dg.AssetExecutionContext, config: PrmModelConfig, storage
     model, sample, table1 = result["model"], result["sample"], result["table1"]
     validation_metrics = {k: finite_or_none(v) for k, v in (table1 or {}).items()}
     label = f"{min(years)}" if len(years) == 1 else f"{min(years)}-{max(years)}"
-    json_text, sha = model_to_json(model, {
-        "training_cohort": label, "linkage_level": config.linkage_level, "data_snapshot_id": snapshot_id(frame, outcome),
-        "sample_sizes": sample.sizes(), "validation_metrics": validation_metrics,
-        "training_birth_years": years, "seed": config.seed, "notes": notes,
-        # what prm_study_models needs to refit this model and its variants the same way
-        "target": config.target, "outcome_age": config.outcome_age, "negatives_per_positive": config.negatives_per_positive,
-        "train_share": config.train_share, "min_training_positives": config.min_training_positives,
-        "max_pooled_cohorts": config.max_pooled_cohorts,
-    }, result["prior"])
+    json_text, sha = model_to_json(
+        model,
+        {
+            "training_cohort": label,
+            "linkage_level": config.linkage_level,
+            "data_snapshot_id": snapshot_id(frame, outcome),
+            "sample_sizes": sample.sizes(),
+            "validation_metrics": validation_metrics,
+            "training_birth_years": years,
+            "seed": config.seed,
+            "notes": notes,
+            # what prm_study_models needs to refit this model and its variants the same way
+            "target": config.target,
+            "outcome_age": config.outcome_age,
+            "negatives_per_positive": config.negatives_per_positive,
+            "train_share": config.train_share,
+            "min_training_positives": config.min_training_positives,
+            "max_pooled_cohorts": config.max_pooled_cohorts,
+        },
+        result["prior"],
+    )
     path = models_dir(storage) / f"{sha[:12]}.json"
     path.write_text(json_text, encoding="utf-8")
     _, replaced = current_artefact(storage)
@@ -364,33 +451,65 @@ def prm_model(context: dg.AssetExecutionContext, config: PrmModelConfig, storage
     (models_dir(storage) / CURRENT_MODEL_FILE).write_text(path.name, encoding="utf-8")
     thresholds = threshold_table(frame[outcome].cast(pl.Int64), result["population_score"], tie_key=frame["person_key"])
     context.log.info(f"prm model {sha[:12]}: {len(model.selected_names)} variables, trained on cohorts {label}")
-    metadata.update({
-        "status": "new model",
-        "sha256": sha,
-        "artefact": dg.MetadataValue.path(str(path)),
-        "selected_variables": dg.MetadataValue.json(model.selected_names),
-        "stop_reason": model.stop_reason,
-        "sample_sizes": dg.MetadataValue.json(sample.sizes()),
-        "model_card": dg.MetadataValue.md(model_card_markdown(json_text, thresholds)),
-        "table1": dg.MetadataValue.md(frame_markdown(pl.DataFrame([validation_metrics])) if table1 else "no validation AUC"),
-        "model_comparison": dg.MetadataValue.md(frame_markdown(result["comparison"]) if result["comparison"] is not None
-                                                else "not compared (see notes)"),
-        "selection_frequency": dg.MetadataValue.md(frame_markdown(result["frequencies"], digits=2) if result["frequencies"] is not None
-                                                   else "no bootstrap (bootstrap_resamples = 0)"),
-        "notes": dg.MetadataValue.md(notes_markdown(notes)),
-    })
-    for key, name in (("auc_validation", "validation_auc"), ("oracle_auc_validation", "oracle_auc_validation"),
-                      ("oracle_gap_validation", "oracle_gap_validation"), ("calibration_slope", "calibration_slope"),
-                      ("calibration_intercept", "calibration_intercept")):
+    metadata.update(
+        {
+            "status": "new model",
+            "sha256": sha,
+            "artefact": dg.MetadataValue.path(str(path)),
+            "selected_variables": dg.MetadataValue.json(model.selected_names),
+            "stop_reason": model.stop_reason,
+            "sample_sizes": dg.MetadataValue.json(sample.sizes()),
+            "model_card": dg.MetadataValue.md(model_card_markdown(json_text, thresholds)),
+            "table1": dg.MetadataValue.md(
+                frame_markdown(pl.DataFrame([validation_metrics])) if table1 else "no validation AUC"
+            ),
+            "model_comparison": dg.MetadataValue.md(
+                frame_markdown(result["comparison"]) if result["comparison"] is not None else "not compared (see notes)"
+            ),
+            "selection_frequency": dg.MetadataValue.md(
+                frame_markdown(result["frequencies"], digits=2)
+                if result["frequencies"] is not None
+                else "no bootstrap (bootstrap_resamples = 0)"
+            ),
+            "notes": dg.MetadataValue.md(notes_markdown(notes)),
+        }
+    )
+    for key, name in (
+        ("auc_validation", "validation_auc"),
+        ("oracle_auc_validation", "oracle_auc_validation"),
+        ("oracle_gap_validation", "oracle_gap_validation"),
+        ("calibration_slope", "calibration_slope"),
+        ("calibration_intercept", "calibration_intercept"),
+    ):
         if validation_metrics.get(key) is not None:
             metadata[name] = dg.MetadataValue.float(validation_metrics[key])
     with storage.warehouse() as con:
-        write_table(con, f"{SCHEMA}.table1", pl.DataFrame([{"model_sha12": sha[:12], "training_cohort": label,
-                                                            "linkage_level": config.linkage_level, **validation_metrics}]))
-        comparison = result["comparison"] if result["comparison"] is not None else pl.DataFrame({"model_sha12": [sha[:12]]})
+        write_table(
+            con,
+            f"{SCHEMA}.table1",
+            pl.DataFrame(
+                [
+                    {
+                        "model_sha12": sha[:12],
+                        "training_cohort": label,
+                        "linkage_level": config.linkage_level,
+                        **validation_metrics,
+                    }
+                ]
+            ),
+        )
+        comparison = (
+            result["comparison"] if result["comparison"] is not None else pl.DataFrame({"model_sha12": [sha[:12]]})
+        )
         write_table(con, f"{SCHEMA}.model_comparison", comparison)
-        frequencies = result["frequencies"] if result["frequencies"] is not None else pl.DataFrame({"variable": []}, schema={"variable": pl.String})
-        write_table(con, f"{SCHEMA}.selection_frequency", frequencies.with_columns(pl.lit(sha[:12]).alias("model_sha12")))
+        frequencies = (
+            result["frequencies"]
+            if result["frequencies"] is not None
+            else pl.DataFrame({"variable": []}, schema={"variable": pl.String})
+        )
+        write_table(
+            con, f"{SCHEMA}.selection_frequency", frequencies.with_columns(pl.lit(sha[:12]).alias("model_sha12"))
+        )
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(sha[:12]))
 
 
@@ -405,8 +524,10 @@ def scoring_birth_year(con, training_years: list[int], outcome: str) -> tuple[in
     if earlier:
         return earlier[0], []
     if years:
-        return years[0], [f"no cohort older than the training cohorts has {outcome} for every child: scored cohort "
-                          f"{years[0]}, which overlaps training (optimistic)"]
+        return years[0], [
+            f"no cohort older than the training cohorts has {outcome} for every child: scored cohort "
+            f"{years[0]}, which overlaps training (optimistic)"
+        ]
     return None, [f"no cohort has {outcome} observed for every child: nothing scored"]
 
 
@@ -423,12 +544,20 @@ def scoring_birth_year(con, training_years: list[int], outcome: str) -> tuple[in
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
-    metadata={"dagster/table_name": f"{WAREHOUSE}.{SCORES_TABLE}", "zone": WAREHOUSE, "dagster/column_schema": dg.TableSchema(
-        columns=[dg.TableColumn("person_key", "VARCHAR", description="pseudonymous child key"),
-                 dg.TableColumn("birth_year", "INTEGER"), dg.TableColumn("linkage_level", "VARCHAR"),
-                 dg.TableColumn("score", "DOUBLE", description="prior-corrected probability of a finding by age 2"),
-                 dg.TableColumn("score_rank", "BIGINT", description="1 = highest; ties by person_key"),
-                 dg.TableColumn("model_sha12", "VARCHAR", description="the model artefact's version")])},
+    metadata={
+        "dagster/table_name": f"{WAREHOUSE}.{SCORES_TABLE}",
+        "zone": WAREHOUSE,
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn("person_key", "VARCHAR", description="pseudonymous child key"),
+                dg.TableColumn("birth_year", "INTEGER"),
+                dg.TableColumn("linkage_level", "VARCHAR"),
+                dg.TableColumn("score", "DOUBLE", description="prior-corrected probability of a finding by age 2"),
+                dg.TableColumn("score_rank", "BIGINT", description="1 = highest; ties by person_key"),
+                dg.TableColumn("model_sha12", "VARCHAR", description="the model artefact's version"),
+            ]
+        ),
+    },
 )
 def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.cohorts import outcome_column
@@ -436,8 +565,15 @@ def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> d
 
     artefact, path = current_artefact(storage)
     if artefact is None:
-        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "status": "no model", "notes": dg.MetadataValue.md(
-            notes_markdown(["prm_model has not produced a model yet (see its notes): nothing scored"]))})
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": 0,
+                "status": "no model",
+                "notes": dg.MetadataValue.md(
+                    notes_markdown(["prm_model has not produced a model yet (see its notes): nothing scored"])
+                ),
+            }
+        )
     training_years = [int(y) for y in artefact.document["metadata"].get("training_birth_years", [])]
     frames, rows, notes = [], [], []
     with storage.warehouse() as con:
@@ -453,24 +589,48 @@ def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> d
             score = artefact.predict_proba(aligned)
             rank = np.empty(len(score), dtype=np.int64)
             rank[referral_order(score, frame["person_key"])] = np.arange(1, len(score) + 1)
-            frames.append(frame.select("person_key", "birth_year", "linkage_level").with_columns(
-                pl.Series("score", score), pl.Series("score_rank", rank), pl.lit(artefact.version).alias("model_sha12")))
-            rows.append({"linkage_level": level, "children": frame.height, "mean_score": float(np.mean(score)),
-                         "max_score": float(np.max(score))})
-        scores = pl.concat(frames) if frames else pl.DataFrame(schema={
-            "person_key": pl.String, "birth_year": pl.Int32, "linkage_level": pl.String, "score": pl.Float64,
-            "score_rank": pl.Int64, "model_sha12": pl.String})
+            frames.append(
+                frame.select("person_key", "birth_year", "linkage_level").with_columns(
+                    pl.Series("score", score),
+                    pl.Series("score_rank", rank),
+                    pl.lit(artefact.version).alias("model_sha12"),
+                )
+            )
+            rows.append(
+                {
+                    "linkage_level": level,
+                    "children": frame.height,
+                    "mean_score": float(np.mean(score)),
+                    "max_score": float(np.max(score)),
+                }
+            )
+        scores = (
+            pl.concat(frames)
+            if frames
+            else pl.DataFrame(
+                schema={
+                    "person_key": pl.String,
+                    "birth_year": pl.Int32,
+                    "linkage_level": pl.String,
+                    "score": pl.Float64,
+                    "score_rank": pl.Int64,
+                    "model_sha12": pl.String,
+                }
+            )
+        )
         written = write_table(con, SCORES_TABLE, scores)
     context.log.info(f"prm_scores: cohort {year}, {written} scores with model {artefact.version}")
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": written,
-        "status": "scored" if written else "nothing scored",
-        "scored_birth_year": year if year is not None else -1,
-        "model_sha12": artefact.version,
-        "model_artefact": dg.MetadataValue.path(str(path)),
-        "scores_by_level": dg.MetadataValue.md(frame_markdown(pl.DataFrame(rows)) if rows else "none"),
-        "notes": dg.MetadataValue.md(notes_markdown(notes)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": written,
+            "status": "scored" if written else "nothing scored",
+            "scored_birth_year": year if year is not None else -1,
+            "model_sha12": artefact.version,
+            "model_artefact": dg.MetadataValue.path(str(path)),
+            "scores_by_level": dg.MetadataValue.md(frame_markdown(pl.DataFrame(rows)) if rows else "none"),
+            "notes": dg.MetadataValue.md(notes_markdown(notes)),
+        }
+    )
 
 
 # --- prm_evaluation ------------------------------------------------------------------------
@@ -479,7 +639,8 @@ def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> d
 def group_columns(frame: pl.DataFrame) -> list[str]:
     """Table 7 groups: ethnic groups, benefit and registration by 3 months, high deprivation."""
     return [c for c in frame.columns if c.startswith("ethnicity_")] + [
-        c for c in ("on_benefit_by_3_months", "registered_by_3_months", "high_deprivation") if c in frame.columns]
+        c for c in ("on_benefit_by_3_months", "registered_by_3_months", "high_deprivation") if c in frame.columns
+    ]
 
 
 def evaluate_level(frame: pl.DataFrame, level: str, notes: list[str]) -> dict[str, pl.DataFrame]:
@@ -504,23 +665,38 @@ def evaluate_level(frame: pl.DataFrame, level: str, notes: list[str]) -> dict[st
     referred = top_share_flags(score, REFERRAL_SHARE, key)
     out = {
         "table2": threshold_table(y5, score, events=frame["n_finding_events_by_age_5"], tie_key=key),
-        "figure1": outcomes_at_share_table({age: frame[f"finding_by_age_{age}"].cast(pl.Int64) for age in range(1, 6)},
-                                           score, REFERRAL_SHARE, key).rename({"outcome": "age"}),
+        "figure1": outcomes_at_share_table(
+            {age: frame[f"finding_by_age_{age}"].cast(pl.Int64) for age in range(1, 6)}, score, REFERRAL_SHARE, key
+        ).rename({"outcome": "age"}),
         "table7": composition_table(frame, group_columns(frame), "finding_by_age_5", referred),
         "table8": table8_profile(frame, frame, "finding_by_age_2", referred=referred),
-        "figure4": marker_count_by_score_band(frame.with_columns(pl.col(list(RISK_MARKERS)).fill_null(False)),
-                                              list(RISK_MARKERS), score, tie_key=key),
+        "figure4": marker_count_by_score_band(
+            frame.with_columns(pl.col(list(RISK_MARKERS)).fill_null(False)), list(RISK_MARKERS), score, tie_key=key
+        ),
         "calibration": calibration_table(y2, score, n_bins=min(10, len(score))),
     }
     if TABLE3_GROUP in frame.columns and frame[TABLE3_GROUP].fill_null(False).any():
         # Table 3: the same thresholds (set on every child) seen from one group's children
-        out["table3"] = threshold_table(y5, score, events=frame["n_finding_events_by_age_5"], tie_key=key,
-                                        group=frame[TABLE3_GROUP].fill_null(False)).with_columns(pl.lit(TABLE3_GROUP).alias("group"))
+        out["table3"] = threshold_table(
+            y5,
+            score,
+            events=frame["n_finding_events_by_age_5"],
+            tie_key=key,
+            group=frame[TABLE3_GROUP].fill_null(False),
+        ).with_columns(pl.lit(TABLE3_GROUP).alias("group"))
     else:
         notes.append(f"{level}: no child of group {TABLE3_GROUP} in the scored cohort: no Table 3")
     counts = confusion_at_share(y5, score, REFERRAL_SHARE, key)
-    row = {"children": frame.height, "prevalence_by_age_5": float(y5.mean()), "share_referred": REFERRAL_SHARE,
-           "referred": counts.referred, **counts.rates(), "auc": None, "auc_ci_low": None, "auc_ci_high": None}
+    row = {
+        "children": frame.height,
+        "prevalence_by_age_5": float(y5.mean()),
+        "share_referred": REFERRAL_SHARE,
+        "referred": counts.referred,
+        **counts.rates(),
+        "auc": None,
+        "auc_ci_low": None,
+        "auc_ci_high": None,
+    }
     if 0 < y5.sum() < len(y5):
         auc = delong_auc(y5, score)
         row.update(auc=auc.auc, auc_ci_low=auc.ci_low, auc_ci_high=auc.ci_high)
@@ -531,7 +707,8 @@ def evaluate_level(frame: pl.DataFrame, level: str, notes: list[str]) -> dict[st
         try:
             fit = calibration_fit(y2, score).to_dict()
             out["calibration"] = out["calibration"].with_columns(
-                pl.lit(fit["slope"]).alias("calibration_slope"), pl.lit(fit["intercept"]).alias("calibration_intercept"))
+                pl.lit(fit["slope"]).alias("calibration_slope"), pl.lit(fit["intercept"]).alias("calibration_intercept")
+            )
         except Exception as error:  # noqa: BLE001 - a tiny cohort can separate perfectly
             notes.append(f"{level}: calibration slope not estimated ({type(error).__name__})")
     return {name: table.with_columns(tag) for name, table in out.items()}
@@ -547,8 +724,13 @@ def figure1_chart(figure1: pl.DataFrame) -> str:
     data = figure1.filter(pl.col("linkage_level") == "conservative")
     figure, axis = plt.subplots(figsize=(5, 3))
     for column, colour in (("ppv", "#2a7ab9"), ("sensitivity", "#c0392b")):
-        axis.plot(data["age"].to_list(), [100 * (v if v is not None else float("nan")) for v in data[column].to_list()],
-                  marker="o", color=colour, label=column.upper() if column == "ppv" else column)
+        axis.plot(
+            data["age"].to_list(),
+            [100 * (v if v is not None else float("nan")) for v in data[column].to_list()],
+            marker="o",
+            color=colour,
+            label=column.upper() if column == "ppv" else column,
+        )
     axis.set_xlabel("findings by age")
     axis.set_ylabel("% (top 5% of scores)")
     axis.legend()
@@ -566,8 +748,10 @@ def oracle_note(has_oracle: bool, outcome: str = "finding_by_age_2") -> str:
     if oracle_column(outcome) is None:
         return f"oracle AUC not computed: the synthetic truth holds no true probability of {outcome}"
     if not has_oracle:
-        return ("oracle AUC not computed: prm.oracle_risk is empty (no synthetic truth in this deployment, or "
-                "prm_oracle_risk has not run)")
+        return (
+            "oracle AUC not computed: prm.oracle_risk is empty (no synthetic truth in this deployment, or "
+            "prm_oracle_risk has not run)"
+        )
     return "oracle AUC not computed"
 
 
@@ -582,10 +766,17 @@ def oracle_rows(con, frame: pl.DataFrame, level: str, year: int) -> list[dict]:
         oracle = read_oracle(con, level, risk)
         if not oracle.height:
             continue
-        measured = oracle_comparison(frame["person_key"], frame[outcome].cast(pl.Int64).to_numpy(), frame["score"].to_numpy(),
-                                     oracle, risk)
-        rows.append({"linkage_level": level, "children_scored": f"cohort {year}", "outcome": outcome,
-                     **{k: finite_or_none(v) for k, v in measured.items()}})
+        measured = oracle_comparison(
+            frame["person_key"], frame[outcome].cast(pl.Int64).to_numpy(), frame["score"].to_numpy(), oracle, risk
+        )
+        rows.append(
+            {
+                "linkage_level": level,
+                "children_scored": f"cohort {year}",
+                "outcome": outcome,
+                **{k: finite_or_none(v) for k, v in measured.items()},
+            }
+        )
     return rows
 
 
@@ -595,12 +786,21 @@ def validation_oracle_row(table1: pl.DataFrame) -> list[dict]:
         return []
     row = table1.row(0, named=True)
     every_child = row.get("auc_validation_with_oracle") is None  # the model's interval is over the same children
-    return [{"linkage_level": row["linkage_level"], "children_scored": f"validation sample (cohort {row['training_cohort']})",
-             "outcome": "training outcome", "auc_model": row["auc_validation"] if every_child else row["auc_validation_with_oracle"],
-             "auc_model_ci_low": row.get("auc_ci_low") if every_child else None,
-             "auc_model_ci_high": row.get("auc_ci_high") if every_child else None, "auc_oracle": row["oracle_auc_validation"],
-             "auc_oracle_ci_low": row.get("oracle_ci_low"), "auc_oracle_ci_high": row.get("oracle_ci_high"),
-             "oracle_gap": row.get("oracle_gap_validation"), "oracle_coverage": row.get("oracle_coverage_validation")}]
+    return [
+        {
+            "linkage_level": row["linkage_level"],
+            "children_scored": f"validation sample (cohort {row['training_cohort']})",
+            "outcome": "training outcome",
+            "auc_model": row["auc_validation"] if every_child else row["auc_validation_with_oracle"],
+            "auc_model_ci_low": row.get("auc_ci_low") if every_child else None,
+            "auc_model_ci_high": row.get("auc_ci_high") if every_child else None,
+            "auc_oracle": row["oracle_auc_validation"],
+            "auc_oracle_ci_low": row.get("oracle_ci_low"),
+            "auc_oracle_ci_high": row.get("oracle_ci_high"),
+            "oracle_gap": row.get("oracle_gap_validation"),
+            "oracle_coverage": row.get("oracle_coverage_validation"),
+        }
+    ]
 
 
 def evaluation_summary(combined: dict[str, pl.DataFrame], scores: pl.DataFrame) -> dict:
@@ -615,12 +815,16 @@ def evaluation_summary(combined: dict[str, pl.DataFrame], scores: pl.DataFrame) 
             row = rows.row(0, named=True)
             summary.update(ppv=row["ppv"], sensitivity=row["sensitivity"], auc=row["auc"])
     if "oracle" in combined:
-        rows = combined["oracle"].filter((pl.col("linkage_level") == "conservative") & (pl.col("outcome") == "finding_by_age_5"))
+        rows = combined["oracle"].filter(
+            (pl.col("linkage_level") == "conservative") & (pl.col("outcome") == "finding_by_age_5")
+        )
         if rows.height:
             summary["oracle_auc"] = rows["auc_oracle"][0]
     if "table7" in combined:
         top = combined["table7"].filter(pl.col("linkage_level") == "conservative")
-        summary["top_share_by_group"] = {g: finite_or_none(v) for g, v in zip(top["group"].to_list(), top["share_referred"].to_list())}
+        summary["top_share_by_group"] = {
+            g: finite_or_none(v) for g, v in zip(top["group"].to_list(), top["share_referred"].to_list())
+        }
     return {k: finite_or_none(v) if not isinstance(v, dict) else v for k, v in summary.items()}
 
 
@@ -640,7 +844,11 @@ def evaluation_summary(combined: dict[str, pl.DataFrame], scores: pl.DataFrame) 
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
-    metadata={"dagster/table_name": f"{WAREHOUSE}.{SCHEMA}.*", "zone": WAREHOUSE, "dagster/column_schema": EVALUATION_SCHEMA},
+    metadata={
+        "dagster/table_name": f"{WAREHOUSE}.{SCHEMA}.*",
+        "zone": WAREHOUSE,
+        "dagster/column_schema": EVALUATION_SCHEMA,
+    },
 )
 def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     notes: list[str] = []
@@ -654,7 +862,9 @@ def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) 
                 notes.append(f"{level}: no scores (see prm_scores)")
                 continue
             year = int(level_scores["birth_year"][0])
-            frame = cohort_frame(con, level, [year]).join(level_scores.select("person_key", "score"), on="person_key", how="inner")
+            frame = cohort_frame(con, level, [year]).join(
+                level_scores.select("person_key", "score"), on="person_key", how="inner"
+            )
             frame = frame.sort("person_key")
             for name, table in evaluate_level(frame, level, notes).items():
                 tables.setdefault(name, []).append(table)
@@ -671,27 +881,40 @@ def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) 
             write_table(con, f"{SCHEMA}.{name}", table)
     summary = evaluation_summary(combined, scores)
     if summary.get("model_sha12"):
-        evaluation_path(storage, summary["model_sha12"]).write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
-    metadata: dict = {"dagster/row_count": sum(t.height for t in combined.values()),
-                      "tables": tables_listed([*combined, *(["table1"] if table1.height else [])])}
+        evaluation_path(storage, summary["model_sha12"]).write_text(
+            json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8"
+        )
+    metadata: dict = {
+        "dagster/row_count": sum(t.height for t in combined.values()),
+        "tables": tables_listed([*combined, *(["table1"] if table1.height else [])]),
+    }
     if table1.height:
         metadata["table1"] = dg.MetadataValue.md(frame_markdown(table1))
     if "oracle" in combined:
         metadata["oracle"] = dg.MetadataValue.md(frame_markdown(combined["oracle"], digits=3))
-        scored = combined["oracle"].filter((pl.col("linkage_level") == "conservative") & (pl.col("outcome") == "finding_by_age_5"))
+        scored = combined["oracle"].filter(
+            (pl.col("linkage_level") == "conservative") & (pl.col("outcome") == "finding_by_age_5")
+        )
         if scored.height and scored["auc_oracle"][0] is not None:
             metadata["oracle_auc_scored_cohort"] = dg.MetadataValue.float(float(scored["auc_oracle"][0]))
             metadata["model_auc_scored_cohort"] = dg.MetadataValue.float(float(scored["auc_model"][0]))
     for name in ("table2", "table3", "figure1", "table6", "table7", "table8", "figure4", "calibration"):
         if name in combined:
-            table = combined[name].filter(pl.col("linkage_level") == "conservative") if name not in ("table6",) else combined[name]
-            metadata[name] = dg.MetadataValue.md(frame_markdown(table.drop("label") if name == "table8" else table, digits=3))
+            table = (
+                combined[name].filter(pl.col("linkage_level") == "conservative")
+                if name not in ("table6",)
+                else combined[name]
+            )
+            metadata[name] = dg.MetadataValue.md(
+                frame_markdown(table.drop("label") if name == "table8" else table, digits=3)
+            )
     if "figure1" in combined:
         metadata["figure1_chart"] = dg.MetadataValue.md(figure1_chart(combined["figure1"]))
     if "table7" in combined:
         top = combined["table7"].filter(pl.col("linkage_level") == "conservative")
         metadata["top_share_by_group"] = dg.MetadataValue.json(
-            {g: finite_or_none(s) for g, s in zip(top["group"].to_list(), top["share_referred"].to_list())})
+            {g: finite_or_none(s) for g, s in zip(top["group"].to_list(), top["share_referred"].to_list())}
+        )
     metadata["notes"] = dg.MetadataValue.md(notes_markdown(notes))
     context.log.info(f"prm_evaluation: {len(combined)} tables")
     return dg.MaterializeResult(metadata=metadata)
@@ -741,8 +964,11 @@ def feasibility_report(context: dg.AssetExecutionContext, storage: StorageResour
         notes += list(artefact.document["metadata"].get("notes", []))
         previous, _ = current_artefact(storage, PREVIOUS_MODEL_FILE)
         current_summary = model_summary(artefact.document, artefact.version, read_evaluation(storage, artefact.version))
-        previous_summary = (model_summary(previous.document, previous.version, read_evaluation(storage, previous.version))
-                            if previous is not None and previous.version != artefact.version else None)
+        previous_summary = (
+            model_summary(previous.document, previous.version, read_evaluation(storage, previous.version))
+            if previous is not None and previous.version != artefact.version
+            else None
+        )
         commentary = change_commentary(current_summary, previous_summary)
     if study_notes.height:
         notes += study_notes["note"].to_list()
@@ -760,13 +986,15 @@ def feasibility_report(context: dg.AssetExecutionContext, storage: StorageResour
     (out_dir / "latest.md").write_text(markdown, encoding="utf-8")
     (out_dir / "latest.html").write_text(page, encoding="utf-8")
     context.log.info(f"feasibility report {stem} with {len(tables)} tables")
-    return dg.MaterializeResult(metadata={
-        "report_html": dg.MetadataValue.path(str(out_dir / f"{stem}.html")),
-        "report_markdown": dg.MetadataValue.path(str(out_dir / f"{stem}.md")),
-        "tables": tables_listed(tables),
-        "what_changed": dg.MetadataValue.md(notes_markdown(commentary) if commentary else "no model"),
-        "report": dg.MetadataValue.md(markdown),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "report_html": dg.MetadataValue.path(str(out_dir / f"{stem}.html")),
+            "report_markdown": dg.MetadataValue.path(str(out_dir / f"{stem}.md")),
+            "tables": tables_listed(tables),
+            "what_changed": dg.MetadataValue.md(notes_markdown(commentary) if commentary else "no model"),
+            "report": dg.MetadataValue.md(markdown),
+        }
+    )
 
 
 PRM_ASSETS = [prm_model, prm_scores, prm_evaluation, feasibility_report]

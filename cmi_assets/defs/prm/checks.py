@@ -24,33 +24,55 @@ def _latest_two(instance: dg.DagsterInstance, asset: str, key: str) -> tuple:
     """(current, previous) value of a metadata entry over the asset's last materializations
     that carry it; None where absent."""
     records = instance.fetch_materializations(dg.AssetKey(asset), limit=20).records
-    values = [r.asset_materialization.metadata[key].value for r in records
-              if r.asset_materialization and key in r.asset_materialization.metadata]
+    values = [
+        r.asset_materialization.metadata[key].value
+        for r in records
+        if r.asset_materialization and key in r.asset_materialization.metadata
+    ]
     latest = records[0].asset_materialization.metadata if records and records[0].asset_materialization else {}
     current = latest[key].value if key in latest else None
-    previous = values[1] if current is not None and len(values) > 1 else (values[0] if current is None and values else None)
+    previous = (
+        values[1] if current is not None and len(values) > 1 else (values[0] if current is None and values else None)
+    )
     return current, previous
 
 
 def auc_drop_result(current: float | None, previous: float | None, max_drop: float) -> dg.AssetCheckResult:
     if current is None or previous is None:
-        return dg.AssetCheckResult(passed=True, metadata={
-            "note": "no new validation AUC" if current is None else "no previous model to compare with",
-            "max_drop": max_drop})
+        return dg.AssetCheckResult(
+            passed=True,
+            metadata={
+                "note": "no new validation AUC" if current is None else "no previous model to compare with",
+                "max_drop": max_drop,
+            },
+        )
     drop = previous - current
-    return dg.AssetCheckResult(passed=drop <= max_drop, metadata={
-        "validation_auc": current, "previous_validation_auc": previous, "drop": drop, "max_drop": max_drop})
+    return dg.AssetCheckResult(
+        passed=drop <= max_drop,
+        metadata={"validation_auc": current, "previous_validation_auc": previous, "drop": drop, "max_drop": max_drop},
+    )
 
 
 def share_shift_result(current: dict | None, previous: dict | None, max_shift: float) -> dg.AssetCheckResult:
     if not current or not previous:
-        return dg.AssetCheckResult(passed=True, metadata={"note": "no previous evaluation to compare with", "max_shift": max_shift})
-    shifts = {g: abs(current[g] - previous[g]) for g in current
-              if g in previous and current[g] is not None and previous[g] is not None}
+        return dg.AssetCheckResult(
+            passed=True, metadata={"note": "no previous evaluation to compare with", "max_shift": max_shift}
+        )
+    shifts = {
+        g: abs(current[g] - previous[g])
+        for g in current
+        if g in previous and current[g] is not None and previous[g] is not None
+    }
     worst = max(shifts, key=shifts.get) if shifts else None
-    return dg.AssetCheckResult(passed=all(s <= max_shift for s in shifts.values()), metadata={
-        "largest_shift_group": worst or "", "largest_shift": shifts.get(worst, 0.0) if worst else 0.0,
-        "max_shift": max_shift, "shifts": dg.MetadataValue.json(shifts)})
+    return dg.AssetCheckResult(
+        passed=all(s <= max_shift for s in shifts.values()),
+        metadata={
+            "largest_shift_group": worst or "",
+            "largest_shift": shifts.get(worst, 0.0) if worst else 0.0,
+            "max_shift": max_shift,
+            "shifts": dg.MetadataValue.json(shifts),
+        },
+    )
 
 
 @dg.asset_check(
@@ -66,8 +88,10 @@ def validation_auc_not_dropped(context: dg.AssetCheckExecutionContext) -> dg.Ass
 @dg.asset_check(
     asset="prm_evaluation",
     name="top_share_composition_stable",
-    description=("No group's share of the top 5% of scores (Table 7, conservative linkage) moved more than "
-                 "CMI_PRM_MAX_GROUP_SHARE_SHIFT (default 0.10) since the previous evaluation."),
+    description=(
+        "No group's share of the top 5% of scores (Table 7, conservative linkage) moved more than "
+        "CMI_PRM_MAX_GROUP_SHARE_SHIFT (default 0.10) since the previous evaluation."
+    ),
 )
 def top_share_composition_stable(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     current, previous = _latest_two(context.instance, "prm_evaluation", "top_share_by_group")

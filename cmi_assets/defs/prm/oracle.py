@@ -35,7 +35,9 @@ def read_oracle(con, linkage_level: str, risk_column: str) -> pl.DataFrame:
 
     if not table_exists(con, ORACLE_TABLE):
         return pl.DataFrame(schema={"person_key": pl.String, risk_column: pl.Float64})
-    return con.execute(f"select person_key, {risk_column} from {ORACLE_TABLE} where linkage_level = ?", [linkage_level]).pl()
+    return con.execute(
+        f"select person_key, {risk_column} from {ORACLE_TABLE} where linkage_level = ?", [linkage_level]
+    ).pl()
 
 
 @dg.asset(
@@ -52,12 +54,19 @@ def read_oracle(con, linkage_level: str, risk_column: str) -> pl.DataFrame:
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
-    metadata={"dagster/table_name": f"{WAREHOUSE}.{ORACLE_TABLE}", "zone": WAREHOUSE, "dagster/column_schema": dg.TableSchema(
-        columns=[dg.TableColumn("person_key", "VARCHAR", description="pseudonymous child key"),
-                 dg.TableColumn("linkage_level", "VARCHAR", description="conservative / less_conservative"),
-                 dg.TableColumn("birth_year", "INTEGER"),
-                 dg.TableColumn("p_finding_by_age_2", "DOUBLE", description="true probability of a finding by age 2"),
-                 dg.TableColumn("p_finding_by_age_5", "DOUBLE", description="true probability of a finding by age 5")])},
+    metadata={
+        "dagster/table_name": f"{WAREHOUSE}.{ORACLE_TABLE}",
+        "zone": WAREHOUSE,
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn("person_key", "VARCHAR", description="pseudonymous child key"),
+                dg.TableColumn("linkage_level", "VARCHAR", description="conservative / less_conservative"),
+                dg.TableColumn("birth_year", "INTEGER"),
+                dg.TableColumn("p_finding_by_age_2", "DOUBLE", description="true probability of a finding by age 2"),
+                dg.TableColumn("p_finding_by_age_5", "DOUBLE", description="true probability of a finding by age 5"),
+            ]
+        ),
+    },
 )
 def prm_oracle_risk(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.defs.prm.assets import write_table
@@ -75,8 +84,10 @@ def prm_oracle_risk(context: dg.AssetExecutionContext, storage: StorageResource)
         with storage.identified(read_only=True) as con:
             if table_exists(con, PERSON_RECORDS_TABLE) and table_exists(con, SPINE_TABLE):
                 wanted = " or ".join(f"(agency = '{a}' and record_type = '{r}')" for a, r, _ in CHILD_RECORD_SLOTS)
-                records = con.execute(f"select unique_id, agency, record_type, record_key, slot from {PERSON_RECORDS_TABLE} "
-                                      f"where {wanted}").pl()
+                records = con.execute(
+                    f"select unique_id, agency, record_type, record_key, slot from {PERSON_RECORDS_TABLE} "
+                    f"where {wanted}"
+                ).pl()
                 spine = con.execute(f"select unique_id, level, person_key from {SPINE_TABLE}").pl()
             else:
                 records = spine = None
@@ -85,18 +96,25 @@ def prm_oracle_risk(context: dg.AssetExecutionContext, storage: StorageResource)
         else:
             children = pl.read_parquet(files[0], columns=["true_person_id", "birth_year", *ORACLE_COLUMNS])
             record_truth = pl.read_parquet(files[1]).filter(  # every slot of those records, as linkage_quality reads it
-                pl.concat_str("agency", "record_type", separator="|").is_in([f"{a}|{r}" for a, r, _ in CHILD_RECORD_SLOTS]))
+                pl.concat_str("agency", "record_type", separator="|").is_in(
+                    [f"{a}|{r}" for a, r, _ in CHILD_RECORD_SLOTS]
+                )
+            )
             keys = child_record_keys(attach_truth(records, record_truth), spine)
             table, counts = oracle_risk_table(children, keys)
-            note = (f"{table.height} person_keys carry a true risk, from the children's birth-registration and "
-                    "benefit-inclusion slots; a child split over several keys gives each its risk, a key shared by "
-                    "several true children carries their mean risk")
+            note = (
+                f"{table.height} person_keys carry a true risk, from the children's birth-registration and "
+                "benefit-inclusion slots; a child split over several keys gives each its risk, a key shared by "
+                "several true children carries their mean risk"
+            )
     with storage.warehouse() as con:
         written = write_table(con, ORACLE_TABLE, table)
     context.log.info(f"prm_oracle_risk: {note}")
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": written,
-        "truth": files is not None,
-        **{key: value for key, value in counts.items()},
-        "note": note,
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": written,
+            "truth": files is not None,
+            **{key: value for key, value in counts.items()},
+            "note": note,
+        }
+    )

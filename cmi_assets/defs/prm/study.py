@@ -46,24 +46,37 @@ FIGURE5_LEVEL = "less_conservative"  # NZ para 152: the best estimate of the num
 FIGURE5_MAX_WEEKS = 26
 # The main columns of each table (`table.column`, as the event tables declare theirs); Tables
 # 9-11 add the measures of prm/study.py (validation AUC, threshold and top-5% measures).
-STUDY_SCHEMA = dg.TableSchema(columns=[
-    dg.TableColumn(name, kind, description=text) for name, kind, text in (
-        ("table9.model", "VARCHAR", "Base model, or the split whose group models are combined"),
-        ("table9.status", "VARCHAR", "fitted, or not fitted and why"),
-        ("table9.ppv", "DOUBLE", "top 5% of the scored cohort against findings by age 5"),
-        ("table9.sensitivity", "DOUBLE", None), ("table9.specificity", "DOUBLE", None), ("table9.npv", "DOUBLE", None),
-        ("table10.target", "VARCHAR", "A-E (cohorts.TARGETS)"), ("table10.status", "VARCHAR", None),
-        ("table10.auc_validation", "DOUBLE", None), ("table10.selected_share", "DOUBLE", "threshold nearest the prevalence"),
-        ("table10.ppv_target_by_age_5", "DOUBLE", None), ("table10.ppv_finding_by_age_5", "DOUBLE", None),
-        ("table11.variant", "VARCHAR", "A health added, B base, C without births, D also without corrections"),
-        ("table11.sources", "VARCHAR", "agencies drawn on"), ("table11.status", "VARCHAR", None),
-        ("table11.auc_validation", "DOUBLE", None), ("table11.referred_pct_aian_child", "DOUBLE", None),
-        ("figure3.variable", "VARCHAR", None), ("figure3.models_appearing", "BIGINT", None),
-        ("figure3.mean_entry_rank", "DOUBLE", "1 = entered first"),
-        ("figure5.week", "BIGINT", "weeks since birth"), ("figure5.pct_birth_registration", "DOUBLE", None),
-        ("figure5.pct_benefit", "DOUBLE", None), ("figure5.pct_either", "DOUBLE", None),
-    )
-])
+STUDY_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn(name, kind, description=text)
+        for name, kind, text in (
+            ("table9.model", "VARCHAR", "Base model, or the split whose group models are combined"),
+            ("table9.status", "VARCHAR", "fitted, or not fitted and why"),
+            ("table9.ppv", "DOUBLE", "top 5% of the scored cohort against findings by age 5"),
+            ("table9.sensitivity", "DOUBLE", None),
+            ("table9.specificity", "DOUBLE", None),
+            ("table9.npv", "DOUBLE", None),
+            ("table10.target", "VARCHAR", "A-E (cohorts.TARGETS)"),
+            ("table10.status", "VARCHAR", None),
+            ("table10.auc_validation", "DOUBLE", None),
+            ("table10.selected_share", "DOUBLE", "threshold nearest the prevalence"),
+            ("table10.ppv_target_by_age_5", "DOUBLE", None),
+            ("table10.ppv_finding_by_age_5", "DOUBLE", None),
+            ("table11.variant", "VARCHAR", "A health added, B base, C without births, D also without corrections"),
+            ("table11.sources", "VARCHAR", "agencies drawn on"),
+            ("table11.status", "VARCHAR", None),
+            ("table11.auc_validation", "DOUBLE", None),
+            ("table11.referred_pct_aian_child", "DOUBLE", None),
+            ("figure3.variable", "VARCHAR", None),
+            ("figure3.models_appearing", "BIGINT", None),
+            ("figure3.mean_entry_rank", "DOUBLE", "1 = entered first"),
+            ("figure5.week", "BIGINT", "weeks since birth"),
+            ("figure5.pct_birth_registration", "DOUBLE", None),
+            ("figure5.pct_benefit", "DOUBLE", None),
+            ("figure5.pct_either", "DOUBLE", None),
+        )
+    ]
+)
 
 
 def base_and_settings(artefact):
@@ -72,11 +85,19 @@ def base_and_settings(artefact):
     from cmi_assets.prm.study import FitSettings
 
     doc, meta = artefact.document, artefact.document["metadata"]
-    settings = FitSettings(negatives_per_positive=float(meta.get("negatives_per_positive", 4.0)),
-                           train_share=float(meta.get("train_share", 0.7)))
-    return (doc["outcome"], doc["linkage_level"], [int(y) for y in meta.get("training_birth_years", [])], int(meta.get("seed", 2014)),
-            settings, int(meta.get("min_training_positives", DEFAULT_MIN_TRAINING_POSITIVES)),
-            int(meta.get("max_pooled_cohorts", DEFAULT_MAX_POOLED_COHORTS)))
+    settings = FitSettings(
+        negatives_per_positive=float(meta.get("negatives_per_positive", 4.0)),
+        train_share=float(meta.get("train_share", 0.7)),
+    )
+    return (
+        doc["outcome"],
+        doc["linkage_level"],
+        [int(y) for y in meta.get("training_birth_years", [])],
+        int(meta.get("seed", 2014)),
+        settings,
+        int(meta.get("min_training_positives", DEFAULT_MIN_TRAINING_POSITIVES)),
+        int(meta.get("max_pooled_cohorts", DEFAULT_MAX_POOLED_COHORTS)),
+    )
 
 
 def training_by_target(con, level: str, min_positives: int, max_pooled: int, age: int = 2) -> dict:
@@ -85,8 +106,13 @@ def training_by_target(con, level: str, min_positives: int, max_pooled: int, age
     from cmi_assets.cohorts import TARGETS, outcome_column
 
     schema, table = OUTCOMES_TABLE.split(".")
-    columns = {r[0] for r in con.execute("select column_name from information_schema.columns where table_schema = ? "
-                                         "and table_name = ?", [schema, table]).fetchall()}
+    columns = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()
+    }
     out: dict = {}
     for target in TARGETS:
         if outcome_column(target, age) not in columns:
@@ -109,7 +135,10 @@ def figure5_table(con, birth_year: int, linkage_level: str = FIGURE5_LEVEL) -> p
 
     seen = first_observations(con, birth_year, linkage_level)
     return observed_by_week(seen, FIGURE5_MAX_WEEKS).with_columns(
-        pl.lit(birth_year).alias("birth_year"), pl.lit(linkage_level).alias("linkage_level"), pl.lit(seen.height).alias("children"))
+        pl.lit(birth_year).alias("birth_year"),
+        pl.lit(linkage_level).alias("linkage_level"),
+        pl.lit(seen.height).alias("children"),
+    )
 
 
 def _png(figure) -> str:
@@ -147,7 +176,11 @@ def figure5_chart(figure5: pl.DataFrame) -> str:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(5, 3))
-    for column, colour in (("pct_birth_registration", "#2a7ab9"), ("pct_benefit", "#c0392b"), ("pct_either", "#333333")):
+    for column, colour in (
+        ("pct_birth_registration", "#2a7ab9"),
+        ("pct_benefit", "#c0392b"),
+        ("pct_either", "#333333"),
+    ):
         axis.plot(figure5["week"].to_list(), figure5[column].to_list(), color=colour, label=column.removeprefix("pct_"))
     axis.axvline(13, color="#999999", linestyle=":")
     axis.set_xlabel("weeks since birth")
@@ -180,9 +213,12 @@ def fit_study_tables(con, artefact, notes: list[str]) -> tuple[dict[str, pl.Data
         notes.append(f"the base model could not be refitted from cohorts {years} ({error}): Tables 9-11 not computed")
         return {}, {}
     if base.scorer.column_names != artefact.scorer.column_names or not np.allclose(
-            base.scorer.coefficients, artefact.scorer.coefficients, rtol=1e-8, atol=1e-10):
-        notes.append(f"the cohort data changed since model {artefact.version} was trained: the study tables use the "
-                     "model refitted on today's data")
+        base.scorer.coefficients, artefact.scorer.coefficients, rtol=1e-8, atol=1e-10
+    ):
+        notes.append(
+            f"the cohort data changed since model {artefact.version} was trained: the study tables use the "
+            "model refitted on today's data"
+        )
     year, more = scoring_birth_year(con, years, outcome_column("A", SCORING_AGE))
     notes += more
     scored = cohort_frame(con, level, [year]) if year is not None else None
@@ -196,9 +232,12 @@ def fit_study_tables(con, artefact, notes: list[str]) -> tuple[dict[str, pl.Data
     label = f"{min(years)}" if len(years) == 1 else f"{min(years)}-{max(years)}"
     tag = [pl.lit(artefact.version).alias("model_sha12"), pl.lit(year).cast(pl.Int32).alias("scored_birth_year")]
     base_cohort = pl.lit(label).alias("training_cohort")  # Table 10 rows carry their own training cohorts
-    tables = {"table9": table9.with_columns(*tag, base_cohort), "table10": table10.with_columns(tag),
-              "table11": table11.with_columns(*tag, base_cohort),
-              "figure3": figure3_table(models).with_columns(pl.lit(len(models)).alias("models_fitted"))}
+    tables = {
+        "table9": table9.with_columns(*tag, base_cohort),
+        "table10": table10.with_columns(tag),
+        "table11": table11.with_columns(*tag, base_cohort),
+        "figure3": figure3_table(models).with_columns(pl.lit(len(models)).alias("models_fitted")),
+    }
     return tables, {"models": list(models), "scored_birth_year": year}
 
 
@@ -218,7 +257,11 @@ def fit_study_tables(con, artefact, notes: list[str]) -> tuple[dict[str, pl.Data
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
-    metadata={"dagster/table_name": f"{WAREHOUSE}.{SCHEMA}.*", "zone": WAREHOUSE, "dagster/column_schema": STUDY_SCHEMA},
+    metadata={
+        "dagster/table_name": f"{WAREHOUSE}.{SCHEMA}.*",
+        "zone": WAREHOUSE,
+        "dagster/column_schema": STUDY_SCHEMA,
+    },
 )
 def prm_study_models(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     import duckdb
@@ -250,9 +293,12 @@ def prm_study_models(context: dg.AssetExecutionContext, storage: StorageResource
             else:
                 con.execute(f"drop table if exists {SCHEMA}.{name}")  # nothing stale in the report
         write_table(con, STUDY_NOTES_TABLE, pl.DataFrame({"note": notes}, schema={"note": pl.String}))
-    metadata: dict = {"dagster/row_count": sum(t.height for t in tables.values()),
-                      "tables": tables_listed(tables), "models_fitted": len(info.get("models", [])),
-                      "models": dg.MetadataValue.json(info.get("models", []))}
+    metadata: dict = {
+        "dagster/row_count": sum(t.height for t in tables.values()),
+        "tables": tables_listed(tables),
+        "models_fitted": len(info.get("models", [])),
+        "models": dg.MetadataValue.json(info.get("models", [])),
+    }
     for name, key in STUDY_TABLE_KEYS.items():
         if name in tables:
             metadata[name] = dg.MetadataValue.md(frame_markdown(transpose_for_display(tables[name], key)))

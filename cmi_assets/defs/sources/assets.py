@@ -6,7 +6,6 @@ identified.raw.<agency>__<record_type> or moves it to quarantine and loads nothi
 column schema, never a value.
 """
 
-
 import hashlib
 
 import dagster as dg
@@ -14,7 +13,14 @@ import dagster as dg
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.defs.sources.checks import extract_check_results, extract_check_specs
 from cmi_assets.defs.sources.partitions import extract_partitions
-from cmi_assets.sources import AgencySpec, ExtractMissingError, all_specs, ensure_raw_tables, ingest_extract, locate_extract
+from cmi_assets.sources import (
+    AgencySpec,
+    ExtractMissingError,
+    all_specs,
+    ensure_raw_tables,
+    ingest_extract,
+    locate_extract,
+)
 from cmi_assets.sources.load import IngestResult, raw_columns, table_schema
 from cmi_assets.storage import IDENTIFIED
 

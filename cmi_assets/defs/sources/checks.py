@@ -39,7 +39,12 @@ def extract_check_results(result: IngestResult, key_columns: tuple[str, ...] = (
 
 
 def _passed_metadata(result: IngestResult, **extra) -> dict:
-    return {"file": result.file_name, "record_type": result.record_type or "(none)", "rows_checked": result.rows, **extra}
+    return {
+        "file": result.file_name,
+        "record_type": result.record_type or "(none)",
+        "rows_checked": result.rows,
+        **extra,
+    }
 
 
 def _schema_valid(result: IngestResult) -> dg.AssetCheckResult:

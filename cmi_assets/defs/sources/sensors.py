@@ -113,7 +113,9 @@ def build_landing_sensor(agency: AgencySpec) -> dg.SensorDefinition:
             ],
             dynamic_partitions_requests=[partitions.build_add_request(new_keys)] if new_keys else [],
             cursor=state.to_cursor(ledger),
-            skip_reason=None if requests else (
+            skip_reason=None
+            if requests
+            else (
                 f"{len(observations)} file(s) in landing/{agency.agency}/, none new or changed"
                 + (f"; {len(state.settling)} still being written" if state.settling else "")
             ),

@@ -47,8 +47,10 @@ def lineage_metadata(lineage: dict[str, list[tuple[str, str]]]) -> dg.TableColum
 def lineage_markdown(lineage: dict[str, list[tuple[str, str]]]) -> str:
     """The same lineage as a table: the open-source UI records dagster/column_lineage but
     only Dagster+ draws it, so users read it here."""
-    rows = [f"| `{output}` | " + ", ".join(f"`{asset_name_for_table(t)}.{c}`" for t, c in sources) + " |"
-            for output, sources in lineage.items()]
+    rows = [
+        f"| `{output}` | " + ", ".join(f"`{asset_name_for_table(t)}.{c}`" for t, c in sources) + " |"
+        for output, sources in lineage.items()
+    ]
     return "\n".join(["| column | computed from |", "|---|---|", *rows])
 
 

@@ -4,8 +4,8 @@ dbt_like_sql/expectations/: the suite and its results (counts only) in the metad
 import dagster as dg
 
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
-from cmi_assets.sources.gx_suites import load_suite, outcome_markdown, suite_columns, suite_path
 from cmi_assets.defs.staging.assets import SQL_MODELS
+from cmi_assets.sources.gx_suites import load_suite, outcome_markdown, suite_columns, suite_path
 from cmi_assets.sqlmodels import SqlModel
 
 
@@ -31,8 +31,15 @@ def build_expectations_check(model: SqlModel, suite: dict) -> dg.AssetChecksDefi
             severity=dg.AssetCheckSeverity.WARN,
             description=(
                 f"{outcome.successful} of {outcome.evaluated} expectations met"
-                + ("" if not failed else ": failed " + "; ".join(
-                    f"{o.expectation} on {o.columns} ({o.unexpected_count} of {o.element_count} rows)" for o in failed))
+                + (
+                    ""
+                    if not failed
+                    else ": failed "
+                    + "; ".join(
+                        f"{o.expectation} on {o.columns} ({o.unexpected_count} of {o.element_count} rows)"
+                        for o in failed
+                    )
+                )
             ),
             metadata={
                 "rows": len(frame),
@@ -47,7 +54,5 @@ def build_expectations_check(model: SqlModel, suite: dict) -> dg.AssetChecksDefi
 
 
 EXPECTATION_CHECKS = [
-    build_expectations_check(model, suite)
-    for model in SQL_MODELS
-    if (suite := load_suite(model.name)) is not None
+    build_expectations_check(model, suite) for model in SQL_MODELS if (suite := load_suite(model.name)) is not None
 ]

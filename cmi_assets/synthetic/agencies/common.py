@@ -68,10 +68,14 @@ def health_id(numbers: np.ndarray) -> np.ndarray:
     letters = n // 10000
     a, b, c = (letters // 676) % 26, (letters // 26) % 26, letters % 26
     chars = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
-    return np.char.add(np.char.add(np.char.add(chars[a], chars[b]), chars[c]), np.char.zfill((n % 10000).astype(str), 4))
+    return np.char.add(
+        np.char.add(np.char.add(chars[a], chars[b]), chars[c]), np.char.zfill((n % 10000).astype(str), 4)
+    )
 
 
-def with_identity(frame: pl.DataFrame, persons: pl.DataFrame, id_col: str, day_col: str | None, prefix: str) -> pl.DataFrame:
+def with_identity(
+    frame: pl.DataFrame, persons: pl.DataFrame, id_col: str, day_col: str | None, prefix: str
+) -> pl.DataFrame:
     """Adds the person's identity as it stood on `day_col`: given, middle, family (the
     family name in use then), alt_family (the other true surname, for surname noise), dob
     (pl.Date) and sex, all prefixed."""
@@ -79,10 +83,13 @@ def with_identity(frame: pl.DataFrame, persons: pl.DataFrame, id_col: str, day_c
     p = persons.select(pl.col("true_person_id").alias("_pid"), *[pl.col(c).alias(f"_p_{c}") for c in cols])
     joined = frame.join(p, left_on=id_col, right_on="_pid", how="left", coalesce=False).drop("_pid")
     c = lambda name: pl.col(f"_p_{name}")  # noqa: E731
-    changed = (c("name_change_day") != MISSING_DAY) & (pl.col(day_col) >= c("name_change_day")) if day_col else pl.lit(True)
+    changed = (
+        (c("name_change_day") != MISSING_DAY) & (pl.col(day_col) >= c("name_change_day")) if day_col else pl.lit(True)
+    )
     current = pl.when(changed).then(c("family_name")).otherwise(c("birth_family_name"))
     other = pl.when(c("family_name") != c("birth_family_name")).then(
-        pl.when(changed).then(c("birth_family_name")).otherwise(c("family_name")))
+        pl.when(changed).then(c("birth_family_name")).otherwise(c("family_name"))
+    )
     return joined.with_columns(
         c("given_name").alias(f"{prefix}given"),
         c("middle_name").alias(f"{prefix}middle"),
@@ -95,21 +102,39 @@ def with_identity(frame: pl.DataFrame, persons: pl.DataFrame, id_col: str, day_c
 
 def given_names(prefix: str) -> pl.Expr:
     """'Given Middle' in one column (births, corrections)."""
-    return pl.when(pl.col(f"{prefix}middle").is_null()).then(pl.col(f"{prefix}given")).otherwise(
-        pl.concat_str([pl.col(f"{prefix}given"), pl.col(f"{prefix}middle")], separator=" "))
+    return (
+        pl.when(pl.col(f"{prefix}middle").is_null())
+        .then(pl.col(f"{prefix}given"))
+        .otherwise(pl.concat_str([pl.col(f"{prefix}given"), pl.col(f"{prefix}middle")], separator=" "))
+    )
 
 
-def noisy(ctx: Context, agency: str, record_type: str, frame: pl.DataFrame, slots: list[PersonColumns], key: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def noisy(
+    ctx: Context, agency: str, record_type: str, frame: pl.DataFrame, slots: list[PersonColumns], key: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     rates = noise_rates_for(agency, ctx.profile)
-    return apply_identity_noise(frame, slots, rates, ctx.rng(f"nz:{agency[:4]}:{record_type[:5]}"), ctx.pools, key=key, agency=agency, record_type=record_type)
+    return apply_identity_noise(
+        frame,
+        slots,
+        rates,
+        ctx.rng(f"nz:{agency[:4]}:{record_type[:5]}"),
+        ctx.pools,
+        key=key,
+        agency=agency,
+        record_type=record_type,
+    )
 
 
-def agency_ids(ctx: Context, agency: str, person_ids: np.ndarray, event_day: np.ndarray, make_id, counter: str) -> tuple[np.ndarray, np.ndarray]:
+def agency_ids(
+    ctx: Context, agency: str, person_ids: np.ndarray, event_day: np.ndarray, make_id, counter: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Agency person IDs for rows (second identities at the agency's rate), numbered on
     from earlier blocks."""
     rate = noise_rates_for(agency, ctx.profile).second_identity
     first = ctx.counters.get(counter, 1)
-    ids, second = assign_agency_ids(np.asarray(person_ids), np.asarray(event_day), rate, ctx.rng(f"ids:{agency[:6]}"), make_id, first_number=first)
+    ids, second = assign_agency_ids(
+        np.asarray(person_ids), np.asarray(event_day), rate, ctx.rng(f"ids:{agency[:6]}"), make_id, first_number=first
+    )
     # numbers first..first+k-1 were issued, k = distinct identities used
     ctx.counters[counter] = first + len(np.unique(np.asarray(ids)))
     return ids, second
@@ -118,7 +143,12 @@ def agency_ids(ctx: Context, agency: str, person_ids: np.ndarray, event_day: np.
 def record_persons(agency: str, record_type: str, keys: pl.Series, slot: str, person_ids: pl.Series) -> pl.DataFrame:
     frame = pl.DataFrame({"record_key": keys.cast(pl.String), "true_person_id": person_ids.cast(pl.Int64)})
     return frame.filter(pl.col("true_person_id").is_not_null()).select(
-        pl.lit(agency).alias("agency"), pl.lit(record_type).alias("record_type"), "record_key", pl.lit(slot).alias("slot"), "true_person_id")
+        pl.lit(agency).alias("agency"),
+        pl.lit(record_type).alias("record_type"),
+        "record_key",
+        pl.lit(slot).alias("slot"),
+        "true_person_id",
+    )
 
 
 def address_lines(ctx: Context, n: int, part: str) -> list[str]:

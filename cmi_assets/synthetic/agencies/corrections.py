@@ -6,11 +6,32 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from cmi_assets.synthetic.agencies.common import Context, Output, agency_ids, days_to_date, formatted, given_names, noisy, record_persons, with_identity
+from cmi_assets.synthetic.agencies.common import (
+    Context,
+    Output,
+    agency_ids,
+    days_to_date,
+    formatted,
+    given_names,
+    noisy,
+    record_persons,
+    with_identity,
+)
 from cmi_assets.synthetic.noise import PersonColumns
 
-COLUMNS = ["sentence_id", "offender_id", "surname", "given_names", "date_of_birth", "gender", "aliases", "sentence_type",
-           "offence_category", "sentence_start", "sentence_end"]
+COLUMNS = [
+    "sentence_id",
+    "offender_id",
+    "surname",
+    "given_names",
+    "date_of_birth",
+    "gender",
+    "aliases",
+    "sentence_type",
+    "offence_category",
+    "sentence_start",
+    "sentence_end",
+]
 
 
 def offender_aliases(persons: pl.DataFrame, ctx: Context) -> pl.DataFrame:
@@ -42,18 +63,54 @@ def offender_aliases(persons: pl.DataFrame, ctx: Context) -> pl.DataFrame:
 
 def write_corrections(world, ctx: Context) -> list[Output]:
     s = world.sentences.sort("start_day", "person_id")
-    ids, _ = agency_ids(ctx, "corrections", s["person_id"].to_numpy(), s["start_day"].to_numpy(), lambda n: formatted("OF", n, 8), "offender_id")
-    s = s.with_columns(pl.Series("sentence_id", formatted("Q", ctx.take("sentence_id", len(s)), 10)), pl.Series("offender_id", np.asarray(ids).astype(str).tolist(), dtype=pl.String))
-    offenders = world.persons.join(s.select(pl.col("person_id").alias("true_person_id")).unique(), on="true_person_id").sort("true_person_id")
+    ids, _ = agency_ids(
+        ctx,
+        "corrections",
+        s["person_id"].to_numpy(),
+        s["start_day"].to_numpy(),
+        lambda n: formatted("OF", n, 8),
+        "offender_id",
+    )
+    s = s.with_columns(
+        pl.Series("sentence_id", formatted("Q", ctx.take("sentence_id", len(s)), 10)),
+        pl.Series("offender_id", np.asarray(ids).astype(str).tolist(), dtype=pl.String),
+    )
+    offenders = world.persons.join(
+        s.select(pl.col("person_id").alias("true_person_id")).unique(), on="true_person_id"
+    ).sort("true_person_id")
     s = s.join(offender_aliases(offenders, ctx), left_on="person_id", right_on="true_person_id", how="left")
     s = with_identity(s, world.persons, "person_id", "start_day", "p_")
     frame = s.select(
-        "sentence_id", "offender_id", pl.col("p_family").alias("surname"), given_names("p_").alias("given_names"),
-        pl.col("p_dob").alias("date_of_birth"), pl.col("p_sex").alias("gender"), "aliases", "sentence_type", "offence_category",
-        days_to_date(pl.col("start_day")).alias("sentence_start"), days_to_date(pl.col("end_day")).alias("sentence_end"),
+        "sentence_id",
+        "offender_id",
+        pl.col("p_family").alias("surname"),
+        given_names("p_").alias("given_names"),
+        pl.col("p_dob").alias("date_of_birth"),
+        pl.col("p_sex").alias("gender"),
+        "aliases",
+        "sentence_type",
+        "offence_category",
+        days_to_date(pl.col("start_day")).alias("sentence_start"),
+        days_to_date(pl.col("end_day")).alias("sentence_end"),
         pl.col("p_alt_family").alias("_alt"),
     )
-    frame, log = noisy(ctx, "corrections", "sentences", frame, [
-        PersonColumns(slot="offender", given_names="given_names", family="surname", alt_family="_alt", dob="date_of_birth", sex="gender", unknown_sex_code="X")], "sentence_id")
+    frame, log = noisy(
+        ctx,
+        "corrections",
+        "sentences",
+        frame,
+        [
+            PersonColumns(
+                slot="offender",
+                given_names="given_names",
+                family="surname",
+                alt_family="_alt",
+                dob="date_of_birth",
+                sex="gender",
+                unknown_sex_code="X",
+            )
+        ],
+        "sentence_id",
+    )
     truth = record_persons("corrections", "sentences", s["sentence_id"], "offender", s["person_id"])
     return [Output("corrections", "sentences", frame.select(COLUMNS), "sentence_start", truth, log)]

@@ -15,10 +15,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from cmi_assets.defs.cfsr import assets as cfsr_assets
-from cmi_assets.defs.cfsr.checks import DQ_CHECK_NAMES
 from cmi_assets.cfsr.suppression import SUPPRESS_BELOW
+from cmi_assets.defs.cfsr import assets as cfsr_assets
 from cmi_assets.defs.cfsr import partitions as cfsr_partitions
+from cmi_assets.defs.cfsr.checks import DQ_CHECK_NAMES
 from cmi_assets.defs.cfsr.partitions import fy_key
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.defs.sources.assets import RAW_ASSETS
@@ -35,9 +35,13 @@ SCALE, SEED = 0.25, 3
 RAW = next(a for a in RAW_ASSETS if a.key.to_user_string() == "raw_child_protection")
 STAGED = next(a for a in SQL_MODEL_ASSETS if a.key.to_user_string() == "stg_child_protection_ncands_child")
 CFSR = [
-    cfsr_assets.ncands_child_file, cfsr_assets.cfsr_recurrence, cfsr_assets.cfsr_rsp,
-    cfsr_assets.cfsr_drilldown, cfsr_assets.cfsr_trend, cfsr_assets.cfsr_report,
-]  # fmt: skip
+    cfsr_assets.ncands_child_file,
+    cfsr_assets.cfsr_recurrence,
+    cfsr_assets.cfsr_rsp,
+    cfsr_assets.cfsr_drilldown,
+    cfsr_assets.cfsr_trend,
+    cfsr_assets.cfsr_report,
+]
 ALL = [RAW, STAGED, *CFSR]
 # Which period each scripted DQ state fails, from the profile (independent of the rules):
 # MI conflicts and OK missing ages are in file FY2020 (periods FY19-20 and FY20-21); KY's
@@ -59,9 +63,13 @@ def _profile() -> dict:
 
 def _materialize(instance, selection, partition_key=None):
     result = dg.materialize(
-        ALL, selection=selection, instance=instance, partition_key=partition_key,
-        resources={"storage": StorageResource()}, raise_on_error=False,
-    )  # fmt: skip
+        ALL,
+        selection=selection,
+        instance=instance,
+        partition_key=partition_key,
+        resources={"storage": StorageResource()},
+        raise_on_error=False,
+    )
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     return result
 
@@ -83,7 +91,9 @@ def _land_tiny_state(folder: Path) -> None:
     who are victims in both (the ID-match check then passes), and two more victims per
     file."""
     files = {fy: pl.read_csv(folder / child_file_name(TINY_FROM, fy), infer_schema=False) for fy in FILE_YEARS}
-    victim = pl.any_horizontal(pl.col(f"MAL{i}LEV").is_in(["1", "2"]) for i in range(1, 5)) | (pl.col("MALDEATH") == "1")
+    victim = pl.any_horizontal(pl.col(f"MAL{i}LEV").is_in(["1", "2"]) for i in range(1, 5)) | (
+        pl.col("MALDEATH") == "1"
+    )
     victims = {fy: sorted(set(f.filter(victim)["CHID"].to_list())) for fy, f in files.items()}
     chosen: set[str] = set()
     for fy in FILE_YEARS[:-1]:
@@ -118,7 +128,9 @@ def test_cfsr_assets_end_to_end(world):
         results.append(_materialize(instance, [dg.AssetKey("ncands_child_file")], fy_key(fy)))
     file_checks = {(e.check_name, r.run_id): e.passed for r in results for e in r.get_asset_check_evaluations()}
     assert file_checks and all(file_checks.values())
-    assert results[-1].asset_materializations_for_node("ncands_child_file")[0].metadata["states"].value == len(all_states)
+    assert results[-1].asset_materializations_for_node("ncands_child_file")[0].metadata["states"].value == len(
+        all_states
+    )
 
     # A due year with no file is not materialized (its periods stay waiting), and its
     # checks do not pass on zero rows: they warn that the file was not delivered.
@@ -140,9 +152,13 @@ def test_cfsr_assets_end_to_end(world):
 
     # A period whose second file is missing fails and names the file in its metadata.
     late = dg.materialize(
-        ALL, selection=[dg.AssetKey("cfsr_recurrence")], instance=instance, partition_key=fy_key(FILE_YEARS[-1]),
-        resources={"storage": StorageResource()}, raise_on_error=False,
-    )  # fmt: skip
+        ALL,
+        selection=[dg.AssetKey("cfsr_recurrence")],
+        instance=instance,
+        partition_key=fy_key(FILE_YEARS[-1]),
+        resources={"storage": StorageResource()},
+        raise_on_error=False,
+    )
     failure = next(e for e in late.all_events if e.is_step_failure).step_failure_data.user_failure_data
     assert failure.metadata["child_files_missing"].value == fy_key(undelivered)
     assert failure.metadata["child_files_needed"].value == f"{fy_key(FILE_YEARS[-1])}, {fy_key(undelivered)}"
@@ -201,7 +217,9 @@ def test_cfsr_assets_end_to_end(world):
             for column in hidden:
                 assert small[column].null_count() == small.height, (table, column)
     tiny_rsp = rsp.filter(pl.col("state") == TINY_STATE)
-    assert tiny_rsp.height == len(PERIODS) and set(tiny_rsp["status"]) == {"suppressed"} and tiny_rsp["suppressed"].all()
+    assert (
+        tiny_rsp.height == len(PERIODS) and set(tiny_rsp["status"]) == {"suppressed"} and tiny_rsp["suppressed"].all()
+    )
     assert tiny_rsp["E"].null_count() == 0  # modelled, just not published
 
     # DQ state-periods: status DQ, no observed value, no RSP; every other state has both.
@@ -256,15 +274,24 @@ def test_cfsr_assets_end_to_end(world):
     assert labels[:3] == ["chart", "summary", "pooled_by_period"]
     chart = report_event.metadata["chart"].value
     assert chart.startswith("![") and chart.count("data:image/png;base64,") == 1 and "|" not in chart
-    assert len(report_event.metadata["summary"].value) < 1000 and "national performance 9.7%" in report_event.metadata["summary"].value
+    assert (
+        len(report_event.metadata["summary"].value) < 1000
+        and "national performance 9.7%" in report_event.metadata["summary"].value
+    )
     assert len(report_event.metadata["pooled_by_period"].value) < 1000
 
     # Markdown metadata: a small cell's row shows its denominator and "suppressed", no numerator or rate.
     markdowns = {
-        "cfsr_recurrence": by_period[PERIODS[-1]].asset_materializations_for_node("cfsr_recurrence")[0].metadata["by_state"].value,
-        "cfsr_rsp": by_period[PERIODS[-1]].asset_materializations_for_node("cfsr_rsp")[0].metadata["rsp_by_state"].value,
+        "cfsr_recurrence": by_period[PERIODS[-1]]
+        .asset_materializations_for_node("cfsr_recurrence")[0]
+        .metadata["by_state"]
+        .value,
+        "cfsr_rsp": by_period[PERIODS[-1]]
+        .asset_materializations_for_node("cfsr_rsp")[0]
+        .metadata["rsp_by_state"]
+        .value,
         "cfsr_report": report_event.metadata["states"].value,
-    }  # fmt: skip
+    }
     for asset, markdown in markdowns.items():
         rows = _markdown_rows(markdown, TINY_STATE)
         assert len(rows) == 1, asset
@@ -285,15 +312,18 @@ def test_cfsr_assets_end_to_end(world):
 # Published warehouse tables: (denominator column, columns hidden when it is small).
 PUBLISHED_TABLES = {
     "cfsr.recurrence_by_state": [("denominator", ["numerator", "observed"])],
-    "cfsr.recurrence_national": [("denominator", ["numerator", "observed"]),
-                                 ("denominator_all", ["numerator_all", "observed_all_states"])],
+    "cfsr.recurrence_national": [
+        ("denominator", ["numerator", "observed"]),
+        ("denominator_all", ["numerator_all", "observed_all_states"]),
+    ],
     "cfsr.dq_checks": [("denominator", ["numerator", "rate"])],
     "cfsr.rsp": [("denominator", ["numerator", "observed", "P", "u_mode", "rsp", "rsp_lower", "rsp_upper"])],
     "cfsr.drilldown": [("denominator", ["numerator", "observed"])],
-    "cfsr.trend": [("denominator", ["numerator", "observed", "rsp", "rsp_lower", "rsp_upper", "rsp_change",
-                                    "observed_change"])],
+    "cfsr.trend": [
+        ("denominator", ["numerator", "observed", "rsp", "rsp_lower", "rsp_upper", "rsp_change", "observed_change"])
+    ],
     "cfsr.national_trend": [("denominator", ["numerator", "observed"])],
-}  # fmt: skip
+}
 
 
 def _markdown_rows(markdown: str, first_cell: str) -> list[dict[str, str]]:
@@ -346,8 +376,14 @@ def test_assets_carry_group_owners_kinds_pool_and_automation():
 
 def test_every_automation_condition_has_a_readable_label():
     # The UI shows the top-level label; an unlabelled composition shows as null.
-    labels = {asset.key.to_user_string(): asset.specs_by_key[asset.key].automation_condition.get_label() for asset in CFSR}
-    assert labels["cfsr_recurrence"] == labels["cfsr_drilldown"] == "eager once both FY files are in, gated on blocking checks"
+    labels = {
+        asset.key.to_user_string(): asset.specs_by_key[asset.key].automation_condition.get_label() for asset in CFSR
+    }
+    assert (
+        labels["cfsr_recurrence"]
+        == labels["cfsr_drilldown"]
+        == "eager once both FY files are in, gated on blocking checks"
+    )
     assert labels["cfsr_rsp"] == labels["cfsr_report"] == "eager, relaxed, gated on blocking checks"
     assert all(labels.values()), labels
 

@@ -40,11 +40,20 @@ def test_dq_checks_with_no_victims_warn_instead_of_passing():
 
 def test_dq_check_metadata_shows_suppressed_cells_as_blank():
     dq = pl.DataFrame(
-        {"state": ["AA", "BB"], "check": [3, 3], "check_name": ["missing age for victims"] * 2,
-         "files": ["FY2019", "FY2019"], "numerator": [None, 2], "denominator": [7, 400], "rate": [None, 0.005],
-         "limit": [0.05, 0.05], "fails_when": ["above", "above"], "result": ["fail", "pass"]},
+        {
+            "state": ["AA", "BB"],
+            "check": [3, 3],
+            "check_name": ["missing age for victims"] * 2,
+            "files": ["FY2019", "FY2019"],
+            "numerator": [None, 2],
+            "denominator": [7, 400],
+            "rate": [None, 0.005],
+            "limit": [0.05, 0.05],
+            "fails_when": ["above", "above"],
+            "result": ["fail", "pass"],
+        },
         schema=DQ_TABLE_SCHEMA,
-    )  # fmt: skip
+    )
     check3 = next(r for r in dq_check_results(dq) if r.check_name == "dq3_missing_age")
     assert not check3.passed and check3.metadata["failing_states"].value == "AA"
     records = {r.data["state"]: r.data for r in check3.metadata["by_state"].value.records}

@@ -6,7 +6,7 @@ import datetime as dt
 
 import dagster as dg
 
-from cmi_assets.defs.cfsr.partitions import fiscal_year_of, files_used_by_periods, fiscal_year_keys
+from cmi_assets.defs.cfsr.partitions import files_used_by_periods, fiscal_year_keys, fiscal_year_of
 from cmi_assets.defs.cfsr.schedules import (
     annual_run_request,
     cfsr_annual,

@@ -35,23 +35,42 @@ def test_assets_carry_group_pool_and_automation():
 def test_cohort_tables_per_level_match_the_library(storage_env):
     with storage_env.connect(WAREHOUSE) as con:
         build_world().load(con)
-        expected = {level: (cohort_population(con, 2010, level), cohort_features(con, 2010, level), cohort_outcomes(con, 2010, level))
-                    for level in ("conservative", "less_conservative")}
+        expected = {
+            level: (
+                cohort_population(con, 2010, level),
+                cohort_features(con, 2010, level),
+                cohort_outcomes(con, 2010, level),
+            )
+            for level in ("conservative", "less_conservative")
+        }
     instance = dg.DagsterInstance.ephemeral()
     for _ in range(2):  # a rerun replaces the partition's rows
-        result = dg.materialize(cohort_assets.COHORT_ASSETS, partition_key=YEAR, instance=instance,
-                                resources={"storage": StorageResource()})
+        result = dg.materialize(
+            cohort_assets.COHORT_ASSETS, partition_key=YEAR, instance=instance, resources={"storage": StorageResource()}
+        )
         assert result.success
     with storage_env.connect(WAREHOUSE, read_only=True) as con:
         for level, (population, features, outcomes) in expected.items():
             for table, frame in (("population", population), ("features", features), ("outcomes", outcomes)):
-                stored = con.execute(f"select person_key from cohorts.{table} where linkage_level = ? order by person_key", [level]).pl()
+                stored = con.execute(
+                    f"select person_key from cohorts.{table} where linkage_level = ? order by person_key", [level]
+                ).pl()
                 assert stored["person_key"].to_list() == sorted(frame["person_key"].to_list()), (table, level)
-        stored = con.execute("select person_key, finding_by_age_2 from cohorts.outcomes where linkage_level = 'conservative' order by 1").pl()
+        stored = con.execute(
+            "select person_key, finding_by_age_2 from cohorts.outcomes where linkage_level = 'conservative' order by 1"
+        ).pl()
         # the declared column schemas (shown in the UI before anything runs) are the tables written
-        for asset, table in (("cohort_population", "population"), ("cohort_features", "features"), ("cohort_outcomes", "outcomes")):
-            declared = next(a for a in cohort_assets.COHORT_ASSETS if a.key.to_user_string() == asset).specs_by_key[
-                dg.AssetKey(asset)].metadata["dagster/column_schema"].columns
+        for asset, table in (
+            ("cohort_population", "population"),
+            ("cohort_features", "features"),
+            ("cohort_outcomes", "outcomes"),
+        ):
+            declared = (
+                next(a for a in cohort_assets.COHORT_ASSETS if a.key.to_user_string() == asset)
+                .specs_by_key[dg.AssetKey(asset)]
+                .metadata["dagster/column_schema"]
+                .columns
+            )
             described = con.execute(f"describe cohorts.{table}").fetchall()
             assert [(c.name, c.type) for c in declared] == [(row[0], row[1]) for row in described], table
             assert all(c.description for c in declared)

@@ -21,7 +21,14 @@ from cmi_assets.storage import IDENTIFIED, WAREHOUSE, Storage
 from cmi_assets_tests.linkage.test_events import stage_world
 
 RUN_CONFIG = {"ops": {"linkage_model": {"config": {"u_max_pairs": 2e5}}}}
-ENV = ("CMI_DATA_DIR", "CMI_LANDING_DIR", "CMI_QUARANTINE_DIR", "CMI_TRUTH_DIR", "CMI_PSEUDONYM_KEY", "CMI_PSEUDONYM_KEY_FILE")
+ENV = (
+    "CMI_DATA_DIR",
+    "CMI_LANDING_DIR",
+    "CMI_QUARANTINE_DIR",
+    "CMI_TRUTH_DIR",
+    "CMI_PSEUDONYM_KEY",
+    "CMI_PSEUDONYM_KEY_FILE",
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +46,12 @@ def linked(tmp_path_factory):
         with storage.connect(IDENTIFIED) as con:
             stage_world(con, storage.landing_dir, storage.quarantine_dir)
         instance = dg.DagsterInstance.ephemeral()
-        result = dg.materialize(LINKAGE_ASSETS + LINKAGE_CHECKS, instance=instance, resources={"storage": StorageResource()},
-                                run_config=RUN_CONFIG)
+        result = dg.materialize(
+            LINKAGE_ASSETS + LINKAGE_CHECKS,
+            instance=instance,
+            resources={"storage": StorageResource()},
+            run_config=RUN_CONFIG,
+        )
         yield {"storage": storage, "instance": instance, "result": result}
     finally:
         for key, value in saved.items():
@@ -71,7 +82,8 @@ def test_every_asset_and_check_runs(linked):
     result = linked["result"]
     assert result.success
     assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {
-        a.key.to_user_string() for a in LINKAGE_ASSETS}
+        a.key.to_user_string() for a in LINKAGE_ASSETS
+    }
     evaluations = result.get_asset_check_evaluations()
     assert {e.check_name for e in evaluations} == {"link_rate_per_source", "max_cluster_size", "key_stability"}
     assert all(e.passed for e in evaluations), [(e.check_name, e.description) for e in evaluations if not e.passed]
@@ -120,7 +132,9 @@ def test_max_cluster_size_lists_the_largest_persons_by_key(linked):
         for level in ("conservative", "less_conservative"):
             key, records, identities = con.execute(
                 """SELECT person_key, count(*), count(DISTINCT identity_id) FROM linkage.person_spine WHERE level = ?
-                   GROUP BY person_key ORDER BY count(*) DESC, person_key LIMIT 1""", [level]).fetchone()
+                   GROUP BY person_key ORDER BY count(*) DESC, person_key LIMIT 1""",
+                [level],
+            ).fetchone()
             assert f"| {level} | {key} | {records} | {identities} | " in table
     assert table.count("\n") == 2 + 2 * 5 - 1  # header, rule, five persons per level
 
@@ -138,10 +152,14 @@ def test_no_identifier_in_metadata_or_logs(linked):
     for path in storage.landing_dir.rglob("*.csv"):
         with open(path, newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
-                ids.update(v for k, v in row.items() if k.lower().endswith("_id") and k != "office_code" and v and len(v) > 4)
+                ids.update(
+                    v for k, v in row.items() if k.lower().endswith("_id") and k != "office_code" and v and len(v) > 4
+                )
                 addresses.update(v for k, v in row.items() if k == "address_line" and v)
     persons = pl.read_parquet(storage.truth_dir / "persons.parquet")
-    names = {f"{g} {f}".upper() for g, f in zip(persons["given_name"].to_list(), persons["family_name"].to_list()) if g and f}
+    names = {
+        f"{g} {f}".upper() for g, f in zip(persons["given_name"].to_list(), persons["family_name"].to_list()) if g and f
+    }
     tokens = set(re.findall(r"[A-Za-z0-9]+", text))
     words = re.findall(r"[A-Za-z0-9'/-]+", text.upper())
     bigrams = {f"{a} {b}" for a, b in zip(words, words[1:])}
@@ -153,8 +171,12 @@ def test_no_identifier_in_metadata_or_logs(linked):
 
 
 def test_rerun_keeps_every_key(linked):
-    result = dg.materialize(LINKAGE_ASSETS + LINKAGE_CHECKS, instance=linked["instance"], resources={"storage": StorageResource()},
-                            selection=dg.AssetSelection.assets("person_spine"))
+    result = dg.materialize(
+        LINKAGE_ASSETS + LINKAGE_CHECKS,
+        instance=linked["instance"],
+        resources={"storage": StorageResource()},
+        selection=dg.AssetSelection.assets("person_spine"),
+    )
     assert result.success
     [stability] = [e for e in result.get_asset_check_evaluations() if e.check_name == "key_stability"]
     assert stability.passed and stability.metadata["min_unchanged_share"].value == 1.0
@@ -166,8 +188,12 @@ def test_quality_skipped_without_truth(linked):
     shutil.move(storage.truth_dir, moved)
     try:
         instance = dg.DagsterInstance.ephemeral()
-        result = dg.materialize(LINKAGE_ASSETS, instance=instance, resources={"storage": StorageResource()},
-                                selection=dg.AssetSelection.assets("linkage_quality", "linkage_clerical_sample"))
+        result = dg.materialize(
+            LINKAGE_ASSETS,
+            instance=instance,
+            resources={"storage": StorageResource()},
+            selection=dg.AssetSelection.assets("linkage_quality", "linkage_clerical_sample"),
+        )
         assert result.success
         materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
         assert materialized == {"linkage_clerical_sample"}

@@ -36,20 +36,47 @@ def _cohorts(n_per_year: int, seed: int = 5) -> tuple[pl.DataFrame, pl.DataFrame
     features, outcomes, truth = [], [], []
     for year in YEARS:
         cols = {name: rng.choice(levels, size=n_per_year) for name, levels in FEATURE_CATEGORIES.items()}
-        risk = -3.5 + 2.0 * (cols["caregiver_time_on_benefit_5y"] == "80-100%") + 1.5 * (cols["parent_cp_history_as_child"] == "yes")
+        risk = (
+            -3.5
+            + 2.0 * (cols["caregiver_time_on_benefit_5y"] == "80-100%")
+            + 1.5 * (cols["parent_cp_history_as_child"] == "yes")
+        )
         age_of_first = np.where(rng.random(n_per_year) < expit(risk), rng.integers(1, 8, n_per_year), 99)
-        truth.append(pl.DataFrame({"true_person_id": np.arange(n_per_year) + 100_000 * (year - 2000), "birth_year": year,
-                                   "p_finding_by_age_2": expit(risk) * 2 / 7, "p_finding_by_age_5": expit(risk) * 5 / 7,
-                                   "person_key": [f"k{year}_{i:05d}" for i in range(n_per_year)]}))
+        truth.append(
+            pl.DataFrame(
+                {
+                    "true_person_id": np.arange(n_per_year) + 100_000 * (year - 2000),
+                    "birth_year": year,
+                    "p_finding_by_age_2": expit(risk) * 2 / 7,
+                    "p_finding_by_age_5": expit(risk) * 5 / 7,
+                    "person_key": [f"k{year}_{i:05d}" for i in range(n_per_year)],
+                }
+            )
+        )
         keys = [f"k{year}_{i:05d}" for i in range(n_per_year)]
-        frame = pl.DataFrame({"person_key": keys, "birth_year": [year] * n_per_year, "linkage_level": "conservative", **cols,
-                              "registered_by_3_months": rng.random(n_per_year) < 0.9, "on_benefit_by_3_months": rng.random(n_per_year) < 0.2,
-                              "high_deprivation": rng.random(n_per_year) < 0.3, "ethnicity_white": rng.random(n_per_year) < 0.5,
-                              **{m: rng.random(n_per_year) < 0.2 for m in RISK_MARKERS}})
+        frame = pl.DataFrame(
+            {
+                "person_key": keys,
+                "birth_year": [year] * n_per_year,
+                "linkage_level": "conservative",
+                **cols,
+                "registered_by_3_months": rng.random(n_per_year) < 0.9,
+                "on_benefit_by_3_months": rng.random(n_per_year) < 0.2,
+                "high_deprivation": rng.random(n_per_year) < 0.3,
+                "ethnicity_white": rng.random(n_per_year) < 0.5,
+                **{m: rng.random(n_per_year) < 0.2 for m in RISK_MARKERS},
+            }
+        )
         features.append(pl.concat([frame, frame.with_columns(pl.lit("less_conservative").alias("linkage_level"))]))
-        out = pl.DataFrame({"person_key": keys, "birth_year": [year] * n_per_year, "linkage_level": "conservative",
-                            **{f"finding_by_age_{a}": age_of_first <= a for a in range(1, 6)},
-                            "n_finding_events_by_age_5": (age_of_first <= 5).astype(np.int64)})
+        out = pl.DataFrame(
+            {
+                "person_key": keys,
+                "birth_year": [year] * n_per_year,
+                "linkage_level": "conservative",
+                **{f"finding_by_age_{a}": age_of_first <= a for a in range(1, 6)},
+                "n_finding_events_by_age_5": (age_of_first <= 5).astype(np.int64),
+            }
+        )
         outcomes.append(pl.concat([out, out.with_columns(pl.lit("less_conservative").alias("linkage_level"))]))
     return pl.concat(features), pl.concat(outcomes), pl.concat(truth)
 
@@ -68,17 +95,37 @@ def _load(storage, n_per_year: int, with_truth: bool = False) -> pl.DataFrame:
         _write(con, "cohorts.outcomes", outcomes)
     if with_truth:  # each child's registration slot is one record; the spine gives it its key at both levels
         unique_id = np.arange(truth.height)
-        records = pl.DataFrame({"unique_id": unique_id, "agency": "births", "record_type": "registrations",
-                                "record_key": [f"R{i}" for i in unique_id], "slot": "child"})
-        spine = pl.concat([pl.DataFrame({"unique_id": unique_id, "record_ref": "", "level": level, "cluster_id": unique_id,
-                                         "person_key": truth["person_key"]}) for level in ("conservative", "less_conservative")])
+        records = pl.DataFrame(
+            {
+                "unique_id": unique_id,
+                "agency": "births",
+                "record_type": "registrations",
+                "record_key": [f"R{i}" for i in unique_id],
+                "slot": "child",
+            }
+        )
+        spine = pl.concat(
+            [
+                pl.DataFrame(
+                    {
+                        "unique_id": unique_id,
+                        "record_ref": "",
+                        "level": level,
+                        "cluster_id": unique_id,
+                        "person_key": truth["person_key"],
+                    }
+                )
+                for level in ("conservative", "less_conservative")
+            ]
+        )
         with storage.connect(IDENTIFIED) as con:
             _write(con, "linkage.person_records", records)
             _write(con, "linkage.person_spine", spine)
         storage.truth_dir.mkdir(parents=True, exist_ok=True)
         truth.drop("person_key").write_parquet(storage.truth_dir / "children.parquet")
         records.drop("unique_id").with_columns(true_person_id=truth["true_person_id"]).write_parquet(
-            storage.truth_dir / "record_persons.parquet")
+            storage.truth_dir / "record_persons.parquet"
+        )
     return truth
 
 
@@ -89,8 +136,12 @@ ONE_COHORT = {"min_training_positives": 20}
 
 def _materialize(instance, config: dict | None = None):
     run_config = {"ops": {"prm_model": {"config": {**ONE_COHORT, **(config or {})}}}}
-    result = dg.materialize([*ALL_PRM_ASSETS, *PRM_CHECKS], instance=instance, resources={"storage": StorageResource()},
-                            run_config=run_config)
+    result = dg.materialize(
+        [*ALL_PRM_ASSETS, *PRM_CHECKS],
+        instance=instance,
+        resources={"storage": StorageResource()},
+        run_config=run_config,
+    )
     assert result.success
     return result
 
@@ -121,9 +172,13 @@ def test_model_scores_tables_and_report(storage_env):
         assert con.execute("select count(*) from prm.table2 where linkage_level = 'conservative'").fetchone()[0] == 21
         assert con.execute("select count(distinct linkage_level) from prm.table6").fetchone()[0] == 2
         auc = con.execute("select auc from prm.table6 where linkage_level = 'conservative'").fetchone()[0]
-        study = {name: con.execute(f"select * from prm.{name}").pl() for name in ("table9", "table10", "table11", "figure3")}
+        study = {
+            name: con.execute(f"select * from prm.{name}").pl() for name in ("table9", "table10", "table11", "figure3")
+        }
         frequencies = con.execute("select * from prm.selection_frequency").pl()
-        assert not con.execute("select count(*) from information_schema.tables where table_name = 'oracle'").fetchone()[0]
+        assert not con.execute("select count(*) from information_schema.tables where table_name = 'oracle'").fetchone()[
+            0
+        ]
     assert auc > 0.6
     # bootstrap selection frequencies (Austin and Tu 2004): 20 refits, shares in [0, 1], the
     # strongest variable of the simulated cohorts kept in most of them
@@ -134,14 +189,28 @@ def test_model_scores_tables_and_report(storage_env):
     assert "Bootstrap selection frequencies" in (storage_env.data_dir / "reports" / "prm" / "latest.md").read_text()
     assert study["table9"]["model"].to_list()[0] == "Base model" and study["table9"].height == 4
     assert study["table10"]["target"].to_list() == ["A", "B", "C", "D", "E"]
-    assert study["table10"].filter(pl.col("target") == "A")["auc_validation"][0] == pytest.approx(meta["validation_auc"].value)
-    assert study["table11"].filter(pl.col("variant") == "A")["status"][0].startswith("not fitted: moh_")  # no Box 2 here
+    assert study["table10"].filter(pl.col("target") == "A")["auc_validation"][0] == pytest.approx(
+        meta["validation_auc"].value
+    )
+    assert (
+        study["table11"].filter(pl.col("variant") == "A")["status"][0].startswith("not fitted: moh_")
+    )  # no Box 2 here
     # these cohorts carry target A only, no AIAN column and no Box 2: those models say why not
-    assert study["table10"].filter(pl.col("target") == "B")["status"][0] == "not fitted: notification_by_age_2 is not in cohorts.outcomes"
-    assert study["table9"].filter(pl.col("model") == "AIAN child versus not")["status"][0].endswith("not in the cohort features")
+    assert (
+        study["table10"].filter(pl.col("target") == "B")["status"][0]
+        == "not fitted: notification_by_age_2 is not in cohorts.outcomes"
+    )
+    assert (
+        study["table9"]
+        .filter(pl.col("model") == "AIAN child versus not")["status"][0]
+        .endswith("not in the cohort features")
+    )
     figure3 = {r["variable"]: r for r in study["figure3"].iter_rows(named=True)}
     assert figure3["caregiver_time_on_benefit_5y"]["models_appearing"] >= 2
-    assert (figure3["on_benefit_by_3_months"]["models_appearing"], figure3["on_benefit_by_3_months"]["mean_entry_rank"]) == (2, None)
+    assert (
+        figure3["on_benefit_by_3_months"]["models_appearing"],
+        figure3["on_benefit_by_3_months"]["mean_entry_rank"],
+    ) == (2, None)
     study_meta = result.asset_materializations_for_node("prm_study_models")[0].metadata
     # base, two group models for each of two splits, Table 11 C and D
     assert study_meta["models_fitted"].value == study["figure3"]["models_fitted"][0] == 7
@@ -156,8 +225,10 @@ def test_model_scores_tables_and_report(storage_env):
     result = _materialize(instance)
     assert result.asset_materializations_for_node("prm_model")[0].metadata["sha256"].value == sha
     assert all(e.passed for e in result.get_asset_check_evaluations())
-    assert "is the first model" in result.asset_materializations_for_node("feasibility_report")[0].metadata[
-        "what_changed"].value  # the same model again is not a new model
+    assert (
+        "is the first model"
+        in result.asset_materializations_for_node("feasibility_report")[0].metadata["what_changed"].value
+    )  # the same model again is not a new model
     # a refresh with another sampling seed: a new model, and the report opens with what changed
     result = _materialize(instance, {"seed": 7})
     new_sha = result.asset_materializations_for_node("prm_model")[0].metadata["sha256"].value
@@ -185,29 +256,52 @@ def test_oracle_auc_beside_the_model_on_the_same_children(storage_env):
     assert oracle_meta["truth"].value is True and oracle_meta["children_keyed_conservative"].value == truth.height
     meta = result.asset_materializations_for_node("prm_model")[0].metadata
     assert meta["oracle_auc_validation"].value > meta["validation_auc"].value - 0.05
-    assert meta["oracle_gap_validation"].value == pytest.approx(meta["oracle_auc_validation"].value - meta["validation_auc"].value)
+    assert meta["oracle_gap_validation"].value == pytest.approx(
+        meta["oracle_auc_validation"].value - meta["validation_auc"].value
+    )
     assert 0.5 < meta["calibration_slope"].value < 2.0
     with storage_env.connect(WAREHOUSE, read_only=True) as con:
         # the analysis zone gets keys and risks only
         assert con.execute("select * from prm.oracle_risk limit 0").pl().columns == [
-            "person_key", "linkage_level", "birth_year", "p_finding_by_age_2", "p_finding_by_age_5"]
-        oracle = con.execute("select * from prm.oracle where children_scored = 'cohort 2011' and linkage_level = "
-                             "'conservative' and outcome = 'finding_by_age_5'").pl().row(0, named=True)
-        scored = con.execute("select o.person_key, o.finding_by_age_5, s.score from cohorts.outcomes o join prm.scores s "
-                             "using (person_key, linkage_level) where linkage_level = 'conservative'").pl()
+            "person_key",
+            "linkage_level",
+            "birth_year",
+            "p_finding_by_age_2",
+            "p_finding_by_age_5",
+        ]
+        oracle = (
+            con.execute(
+                "select * from prm.oracle where children_scored = 'cohort 2011' and linkage_level = "
+                "'conservative' and outcome = 'finding_by_age_5'"
+            )
+            .pl()
+            .row(0, named=True)
+        )
+        scored = con.execute(
+            "select o.person_key, o.finding_by_age_5, s.score from cohorts.outcomes o join prm.scores s "
+            "using (person_key, linkage_level) where linkage_level = 'conservative'"
+        ).pl()
         table1 = con.execute("select * from prm.table1").pl().row(0, named=True)
     truth_2011 = scored.join(truth.select("person_key", "p_finding_by_age_5"), on="person_key")
     assert truth_2011.height == oracle["children_with_oracle"] == 1500
-    assert oracle["auc_oracle"] == pytest.approx(roc_auc_score(truth_2011["finding_by_age_5"], truth_2011["p_finding_by_age_5"]), abs=1e-12)
-    assert oracle["auc_model"] == pytest.approx(roc_auc_score(truth_2011["finding_by_age_5"], truth_2011["score"]), abs=1e-12)
+    assert oracle["auc_oracle"] == pytest.approx(
+        roc_auc_score(truth_2011["finding_by_age_5"], truth_2011["p_finding_by_age_5"]), abs=1e-12
+    )
+    assert oracle["auc_model"] == pytest.approx(
+        roc_auc_score(truth_2011["finding_by_age_5"], truth_2011["score"]), abs=1e-12
+    )
     assert table1["oracle_auc_validation"] == pytest.approx(meta["oracle_auc_validation"].value)
     assert table1["oracle_coverage_validation"] == 1.0
-    evaluation = json.loads((storage_env.data_dir / "prm" / "models" / f"{table1['model_sha12']}.evaluation.json").read_text())
+    evaluation = json.loads(
+        (storage_env.data_dir / "prm" / "models" / f"{table1['model_sha12']}.evaluation.json").read_text()
+    )
     assert evaluation["oracle_auc"] == pytest.approx(oracle["auc_oracle"]) and evaluation["scored_birth_year"] == 2011
 
 
 def test_oracle_without_truth_is_an_empty_table_and_a_note(storage_env):
-    result = dg.materialize([prm_oracle_risk], instance=dg.DagsterInstance.ephemeral(), resources={"storage": StorageResource()})
+    result = dg.materialize(
+        [prm_oracle_risk], instance=dg.DagsterInstance.ephemeral(), resources={"storage": StorageResource()}
+    )
     meta = result.asset_materializations_for_node("prm_oracle_risk")[0].metadata
     assert meta["dagster/row_count"].value == 0 and "no synthetic truth" in meta["note"].value
     with storage_env.connect(WAREHOUSE, read_only=True) as con:

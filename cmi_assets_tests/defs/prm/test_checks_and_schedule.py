@@ -42,7 +42,14 @@ def test_annual_refresh_runs_on_1_march_targeting_the_prm_group():
     definitions = defs()
     job = definitions.resolve_job_def(prm_annual_refresh.job_name)
     keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
-    assert keys == {"prm_oracle_risk", "prm_model", "prm_scores", "prm_evaluation", "prm_study_models", "feasibility_report"}
+    assert keys == {
+        "prm_oracle_risk",
+        "prm_model",
+        "prm_scores",
+        "prm_evaluation",
+        "prm_study_models",
+        "feasibility_report",
+    }
 
 
 def _materialized(instance: dg.DagsterInstance, asset: str, metadata: dict) -> None:
@@ -53,8 +60,11 @@ def _materialized(instance: dg.DagsterInstance, asset: str, metadata: dict) -> N
 def _execute(instance: dg.DagsterInstance, check) -> dg.AssetCheckEvaluation:
     """Run one check as Dagster does, in a job on the instance (it reads the event log)."""
     asset = check.check_specs_by_output_name[next(iter(check.check_specs_by_output_name))].asset_key
-    definitions = dg.Definitions(assets=[dg.AssetSpec(asset)], asset_checks=[check],
-                                 jobs=[dg.define_asset_job("drift", selection=dg.AssetSelection.checks(check))])
+    definitions = dg.Definitions(
+        assets=[dg.AssetSpec(asset)],
+        asset_checks=[check],
+        jobs=[dg.define_asset_job("drift", selection=dg.AssetSelection.checks(check))],
+    )
     result = definitions.resolve_job_def("drift").execute_in_process(instance=instance, raise_on_error=False)
     assert result.success  # a failed check is a result, not a failed run
     (evaluation,) = result.get_asset_check_evaluations()

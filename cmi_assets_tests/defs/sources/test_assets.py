@@ -22,12 +22,26 @@ BAD_DOB = "2011-13-45"
 
 def _row(reg_number: str, given: str, dob: str = "2011-01-20") -> dict[str, str]:
     return {
-        "reg_number": reg_number, "reg_date": "2011-02-03", "child_given_names": given,
-        "child_family_name": "Smith", "child_dob": dob, "child_sex": "F", "birth_weight_g": "3200",
-        "gestation_weeks": "39", "plurality": "1", "ethnicity": "WHITE", "mother_given_names": "Jane",
-        "mother_family_name": "Smith", "mother_birth_family_name": "", "mother_dob": "1985-04-04",
-        "father_given_names": "", "father_family_name": "", "father_dob": "", "previous_children_same_parents": "0",
-        "address_line": "1 High St", "postcode": "12345",
+        "reg_number": reg_number,
+        "reg_date": "2011-02-03",
+        "child_given_names": given,
+        "child_family_name": "Smith",
+        "child_dob": dob,
+        "child_sex": "F",
+        "birth_weight_g": "3200",
+        "gestation_weeks": "39",
+        "plurality": "1",
+        "ethnicity": "WHITE",
+        "mother_given_names": "Jane",
+        "mother_family_name": "Smith",
+        "mother_birth_family_name": "",
+        "mother_dob": "1985-04-04",
+        "father_given_names": "",
+        "father_family_name": "",
+        "father_dob": "",
+        "previous_children_same_parents": "0",
+        "address_line": "1 High St",
+        "postcode": "12345",
     }
 
 
@@ -54,7 +68,9 @@ def _materialize(instance, keys, partition_key):
 
 def _raw_rows_by_file(storage):
     with storage.connect(IDENTIFIED, read_only=True) as con:
-        return dict(con.execute("select _extract_file, count(*) from raw.births__registrations group by all").fetchall())
+        return dict(
+            con.execute("select _extract_file, count(*) from raw.births__registrations group by all").fetchall()
+        )
 
 
 def _checks(result):
@@ -99,7 +115,8 @@ def test_good_then_bad_then_corrected_extract(storage_env):
     assert _checks(first)["keys_unique"].metadata["key"].value == "reg_number"
     assert _checks(first)["schema_valid"].metadata["rows_checked"].value == 2
     assert [m.asset_key.to_user_string() for m in first.get_asset_materialization_events()] == [
-        "raw_births", "stg_births_registrations"
+        "raw_births",
+        "stg_births_registrations",
     ]
 
     # 2. A bad extract: blocking check fails naming file, line and field (no value), the file is

@@ -107,7 +107,9 @@ def test_tick_over_thousands_of_settled_files_costs_about_a_folder_listing_and_t
         steady.append(seconds)
         noop.append(timed(lambda: noop_listing(dg.build_sensor_context(instance=instance)))[0])
     ratio = statistics.median(steady) / statistics.median(noop)
-    print(f"steady tick {statistics.median(steady) * 1000:.1f} ms, no-op listing {statistics.median(noop) * 1000:.1f} ms, ratio {ratio:.1f}")
+    print(
+        f"steady tick {statistics.median(steady) * 1000:.1f} ms, no-op listing {statistics.median(noop) * 1000:.1f} ms, ratio {ratio:.1f}"
+    )
     assert ratio < 5, (steady, noop)
 
     # One new file among the 3,000: one request, the cursor still tiny.
@@ -131,8 +133,9 @@ def test_a_lost_ledger_loads_nothing_twice(storage_env):
     from cmi_assets.defs.sources.assets import RAW_ASSETS
 
     raw = next(a for a in RAW_ASSETS if a.key == dg.AssetKey("raw_reference"))
-    assert dg.materialize([raw], instance=instance, partition_key="reference_areas_2021.csv",
-                          resources={"storage": storage}).success
+    assert dg.materialize(
+        [raw], instance=instance, partition_key="reference_areas_2021.csv", resources={"storage": storage}
+    ).success
     InstanceLedger(instance, "landing_reference").write("")
     result = _evaluate(sensor, instance, first.cursor, storage)
     assert result.run_requests == []
@@ -145,7 +148,9 @@ def test_observe_folder_lists_what_landed_files_lists(storage_env):
     for name in ("a.csv", "b.csv.part", "c.CSV.TMP", ".hidden.csv", "d.txt", "e.partial"):
         _land(folder, name, "x")
     (folder / "subfolder").mkdir()
-    assert sorted(o.name for o in observe_folder(folder)) == [f.name for f in landed_files(storage_env.landing_dir, "births")]
+    assert sorted(o.name for o in observe_folder(folder)) == [
+        f.name for f in landed_files(storage_env.landing_dir, "births")
+    ]
     assert sorted(o.name for o in observe_folder(folder)) == ["a.csv", "d.txt"]
 
 

@@ -35,7 +35,9 @@ def test_one_asset_per_model_with_deps_parsed_from_the_sql():
 def test_a_model_reading_another_model_depends_on_it(tmp_path):
     (tmp_path / "stg_base.sql").write_text("-- Base.\nselect * from raw.reference__areas")
     path = tmp_path / "mart_areas.sql"
-    path.write_text("-- Derived.\nwith stg_base as (select 1) select * from stg.stg_base join raw.health__maternity on true")
+    path.write_text(
+        "-- Derived.\nwith stg_base as (select 1) select * from stg.stg_base join raw.health__maternity on true"
+    )
     asset = build_sql_model_asset(parse_model(path, {"stg_base", "mart_areas"}))
     deps = {dep.asset_key for dep in asset.specs_by_key[asset.key].deps}
     assert deps == {dg.AssetKey("stg_base"), dg.AssetKey("raw_health")}
