@@ -1,11 +1,14 @@
 """Score candidate pairs with a trained artefact.
 
 The artefact's term-frequency tables are registered before scoring, so a full run and an
-incremental run score the same pair identically (no TF drift from the new extract).
+incremental run score the same pair identically (no TF drift from the new extract). A full
+scoring runs on the configured engine (engine.py: DuckDB, or Spark); a new extract's pairs
+(predict_new_pairs) are few and are always scored on DuckDB.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from typing import Any
@@ -14,7 +17,7 @@ import duckdb
 import polars as pl
 from splink import Linker
 
-from cmi_assets.linkage.engine import duckdb_api, register_input
+from cmi_assets.linkage.engine import LinkageEngine, duckdb_api, register_input
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE
 
 PAIRS_TABLE = "linkage.person_pairs"
@@ -67,9 +70,18 @@ def predict_pairs(
     table: str = IDENTITIES_TABLE,
     out_table: str = PAIRS_TABLE,
     min_match_probability: float = MIN_MATCH_PROBABILITY,
+    engine: LinkageEngine | None = None,
 ) -> dict[str, int]:
     """Score every blocked pair of person identities; write them (ids, weight,
-    probability, comparison levels) to out_table. Returns counts."""
+    probability, comparison levels) to out_table. Returns counts. engine: which engine
+    scores (engine.py; None: LinkageEngine.from_env()); the pairs land in out_table on
+    this connection either way."""
+    engine = engine or LinkageEngine.from_env()
+    if engine.name == "spark":
+        from cmi_assets.linkage.spark_engine import predict_pairs_on_spark  # pyspark: only when configured
+
+        write = functools.partial(_write_pairs, con, out_table=out_table)
+        return {"pairs": predict_pairs_on_spark(con, artefact, table, min_match_probability, engine, write)}
     linker = linker_for(con, artefact, [table])
     predictions = linker.inference.predict(threshold_match_probability=min_match_probability, warning_mode="never")
     n = _write_pairs(con, predictions.physical_name, out_table)

@@ -7,13 +7,18 @@ comparison of them (and Splink no never-observed level to warn about), and a fil
 address, a locality or an identifier both files share gets comparisons of those. The
 person spine's fields are SPINE_FIELDS; `cmi link` passes the fields its mapping names.
 
-Levels are plain DuckDB SQL over the standardised person-record columns (suffix _l / _r),
-so the settings read as a table of rules. Term-frequency adjustment on exact name
+Levels are plain SQL over the standardised person-record columns (suffix _l / _r), so the
+settings read as a table of rules. The few functions whose names differ between engines
+come from one SqlDialect (DUCKDB or SPARK); everything else in a level reads the same in
+both. A model is trained on DuckDB, and model_in_dialect rewrites its levels for Spark
+from this same vocabulary, m and u untouched. Term-frequency adjustment on exact name
 agreement: agreeing on a rare surname says more than agreeing on "SMITH".
 """
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
 from typing import Any
 
 UNIQUE_ID = "unique_id"
@@ -27,6 +32,37 @@ SPINE_FIELDS: frozenset[str] = frozenset(
 # date of birth as written (YYYYMMDD digits read through the file's format, kept where the
 # date itself does not parse: 19450493 still agrees with 19450403 to one character).
 FILE_FIELDS: frozenset[str] = frozenset({"address", "locality", "shared_id", "dob_text"})
+
+
+@dataclass(frozen=True)
+class SqlDialect:
+    """The functions of the comparison levels whose names differ between engines (the
+    rest, =, IS NULL, left, length, year, month, day, abs, reads the same in DuckDB and
+    Spark SQL). Spark has no Jaro-Winkler or Damerau-Levenshtein of its own; its two are
+    DuckDB's, called from Spark (spark_engine.py), so a pair gets the same level on both."""
+
+    name: str
+    share_an_element: str  # two lists hold an element in common
+    jaro_winkler: str
+    damerau_levenshtein: str
+    text_type: str  # the string type of a CAST
+
+    def shares_an_element(self, a: str, b: str) -> str:
+        return f"{self.share_an_element}({a}, {b})"
+
+    def jaro_winkler_at_least(self, a: str, b: str, threshold: str) -> str:
+        return f"{self.jaro_winkler}({a}, {b}) >= {threshold}"
+
+    def one_edit_apart(self, a: str, b: str) -> str:
+        return f"{self.damerau_levenshtein}({a}, {b}) <= 1"
+
+    def as_text(self, column: str) -> str:
+        return f"CAST({column} AS {self.text_type})"
+
+
+DUCKDB = SqlDialect("duckdb", "list_has_any", "jaro_winkler_similarity", "damerau_levenshtein", "VARCHAR")
+SPARK = SqlDialect("spark", "arrays_overlap", "cmi_jaro_winkler", "cmi_damerau_levenshtein", "STRING")
+DIALECTS: dict[str, SqlDialect] = {d.name: d for d in (DUCKDB, SPARK)}
 
 
 def _null(sql: str) -> dict[str, Any]:
@@ -48,7 +84,7 @@ def _comparison(name: str, description: str, levels: list[dict[str, Any]]) -> di
     return {"output_column_name": name, "comparison_description": description, "comparison_levels": levels}
 
 
-def given_name_comparison(fields: frozenset[str] = SPINE_FIELDS) -> dict[str, Any]:
+def given_name_comparison(fields: frozenset[str] = SPINE_FIELDS, dialect: SqlDialect = DUCKDB) -> dict[str, Any]:
     """Informal names (nicknames, an initial only) and given/middle swaps are the commonest
     disagreements in care and protection records (NZ study, para 97); given and family
     name keyed into each other's field are a common slip in any register."""
@@ -61,9 +97,9 @@ def given_name_comparison(fields: frozenset[str] = SPINE_FIELDS) -> dict[str, An
     if "family_name" in fields:
         levels.append(_level(names_swapped_sql(), "given/family swapped"))
     levels += [
-        _level("list_has_any(given_forms_l, given_forms_r)", "nickname or formal form"),
-        _level("jaro_winkler_similarity(given_name_l, given_name_r) >= 0.92", "Jaro-Winkler >= 0.92"),
-        _level("jaro_winkler_similarity(given_name_l, given_name_r) >= 0.80", "Jaro-Winkler >= 0.80"),
+        _level(dialect.shares_an_element("given_forms_l", "given_forms_r"), "nickname or formal form"),
+        _level(dialect.jaro_winkler_at_least("given_name_l", "given_name_r", "0.92"), "Jaro-Winkler >= 0.92"),
+        _level(dialect.jaro_winkler_at_least("given_name_l", "given_name_r", "0.80"), "Jaro-Winkler >= 0.80"),
         _level(
             "(length(given_name_l) = 1 OR length(given_name_r) = 1) AND left(given_name_l, 1) = left(given_name_r, 1)",
             "initial agrees",
@@ -80,7 +116,7 @@ def names_swapped_sql() -> str:
     return "given_name_l = family_name_r AND family_name_l = given_name_r"
 
 
-def middle_name_comparison() -> dict[str, Any]:
+def middle_name_comparison(dialect: SqlDialect = DUCKDB) -> dict[str, Any]:
     return _comparison(
         "middle_name",
         "middle name: exact, initial, close spelling",
@@ -91,13 +127,13 @@ def middle_name_comparison() -> dict[str, Any]:
                 "left(middle_name_l, 1) = left(middle_name_r, 1) AND (length(middle_name_l) = 1 OR length(middle_name_r) = 1)",
                 "initial agrees",
             ),
-            _level("jaro_winkler_similarity(middle_name_l, middle_name_r) >= 0.88", "Jaro-Winkler >= 0.88"),
+            _level(dialect.jaro_winkler_at_least("middle_name_l", "middle_name_r", "0.88"), "Jaro-Winkler >= 0.88"),
             _else(),
         ],
     )
 
 
-def family_name_comparison(fields: frozenset[str] = SPINE_FIELDS) -> dict[str, Any]:
+def family_name_comparison(fields: frozenset[str] = SPINE_FIELDS, dialect: SqlDialect = DUCKDB) -> dict[str, Any]:
     """Surnames change with partnering and are double-barrelled: a shared part agrees. A
     swap with the given name is evidence here too (else the swap would count as two
     disagreeing names)."""
@@ -108,9 +144,9 @@ def family_name_comparison(fields: frozenset[str] = SPINE_FIELDS) -> dict[str, A
     if "given_name" in fields:
         levels.append(_level(names_swapped_sql(), "given/family swapped"))
     levels += [
-        _level("list_has_any(family_parts_l, family_parts_r)", "a part agrees"),
-        _level("jaro_winkler_similarity(family_name_l, family_name_r) >= 0.92", "Jaro-Winkler >= 0.92"),
-        _level("jaro_winkler_similarity(family_name_l, family_name_r) >= 0.80", "Jaro-Winkler >= 0.80"),
+        _level(dialect.shares_an_element("family_parts_l", "family_parts_r"), "a part agrees"),
+        _level(dialect.jaro_winkler_at_least("family_name_l", "family_name_r", "0.92"), "Jaro-Winkler >= 0.92"),
+        _level(dialect.jaro_winkler_at_least("family_name_l", "family_name_r", "0.80"), "Jaro-Winkler >= 0.80"),
         _else(),
     ]
     return _comparison(
@@ -120,17 +156,17 @@ def family_name_comparison(fields: frozenset[str] = SPINE_FIELDS) -> dict[str, A
     )
 
 
-def dob_comparison(fields: frozenset[str] = SPINE_FIELDS) -> dict[str, Any]:
+def dob_comparison(fields: frozenset[str] = SPINE_FIELDS, dialect: SqlDialect = DUCKDB) -> dict[str, Any]:
     """DOB errors seen in the extracts: day/month transposed, one digit wrong, the 1st of
     the month for an unknown day, or only an age (a year estimate) (NZ study, para 97).
     With dob_text (a file's DOB as written), a date that does not parse (a month 13)
     still agrees to one character."""
     if "dob_text" in fields:
         null = "(dob_text_l IS NULL OR dob_text_r IS NULL) AND (birth_year_l IS NULL OR birth_year_r IS NULL)"
-        one_character = "damerau_levenshtein(dob_text_l, dob_text_r) <= 1"
+        one_character = dialect.one_edit_apart("dob_text_l", "dob_text_r")
     else:
         null = "(dob_l IS NULL OR dob_r IS NULL) AND (birth_year_l IS NULL OR birth_year_r IS NULL)"
-        one_character = "damerau_levenshtein(CAST(dob_l AS VARCHAR), CAST(dob_r AS VARCHAR)) <= 1"
+        one_character = dialect.one_edit_apart(dialect.as_text("dob_l"), dialect.as_text("dob_r"))
     return _comparison(
         "dob",
         "date of birth: exact, transposed, one digit, same month, year within one",
@@ -157,13 +193,13 @@ def sex_comparison() -> dict[str, Any]:
     )
 
 
-def parent_names_agree_sql(left: str, right: str) -> str:
+def parent_names_agree_sql(left: str, right: str, dialect: SqlDialect = DUCKDB) -> str:
     """A parent or caregiver given name in common (nickname aware), for the records
     `left` and `right` are the column names of (NZ para 88)."""
-    return f"list_has_any({left}, {right})"
+    return dialect.shares_an_element(left, right)
 
 
-def parent_given_names_comparison() -> dict[str, Any]:
+def parent_given_names_comparison(dialect: SqlDialect = DUCKDB) -> dict[str, Any]:
     """Children's records name parents or caregivers; one given name in common (nickname
     aware) is the NZ conservative rule's extra condition (para 88)."""
     return _comparison(
@@ -171,7 +207,7 @@ def parent_given_names_comparison() -> dict[str, Any]:
         "a parent or caregiver given name in common",
         [
             _null("parent_given_forms_l IS NULL OR parent_given_forms_r IS NULL"),
-            _level(parent_names_agree_sql("parent_given_forms_l", "parent_given_forms_r"), "a parent agrees"),
+            _level(parent_names_agree_sql("parent_given_forms_l", "parent_given_forms_r", dialect), "a parent agrees"),
             _else(),
         ],
     )
@@ -199,7 +235,7 @@ def agency_id_comparison() -> dict[str, Any]:
     )
 
 
-def shared_id_comparison() -> dict[str, Any]:
+def shared_id_comparison(dialect: SqlDialect = DUCKDB) -> dict[str, Any]:
     """An identifier every file carries (a social security or national health number): the
     same, one keying slip apart (a digit wrong or two swapped), or different."""
     return _comparison(
@@ -208,13 +244,13 @@ def shared_id_comparison() -> dict[str, Any]:
         [
             _null("shared_id_l IS NULL OR shared_id_r IS NULL"),
             _level("shared_id_l = shared_id_r", "exact"),
-            _level("damerau_levenshtein(shared_id_l, shared_id_r) <= 1", "one character"),
+            _level(dialect.one_edit_apart("shared_id_l", "shared_id_r"), "one character"),
             _else(),
         ],
     )
 
 
-def address_comparison() -> dict[str, Any]:
+def address_comparison(dialect: SqlDialect = DUCKDB) -> dict[str, Any]:
     """The address as one standardised line: the same, a close spelling (a typo, an
     abbreviation), a similar line (a missing or changed part), or another address."""
     return _comparison(
@@ -223,42 +259,69 @@ def address_comparison() -> dict[str, Any]:
         [
             _null("address_l IS NULL OR address_r IS NULL"),
             _level("address_l = address_r", "exact"),
-            _level("jaro_winkler_similarity(address_l, address_r) >= 0.92", "Jaro-Winkler >= 0.92"),
-            _level("jaro_winkler_similarity(address_l, address_r) >= 0.80", "Jaro-Winkler >= 0.80"),
+            _level(dialect.jaro_winkler_at_least("address_l", "address_r", "0.92"), "Jaro-Winkler >= 0.92"),
+            _level(dialect.jaro_winkler_at_least("address_l", "address_r", "0.80"), "Jaro-Winkler >= 0.80"),
             _else(),
         ],
     )
 
 
-def locality_comparison() -> dict[str, Any]:
+def locality_comparison(dialect: SqlDialect = DUCKDB) -> dict[str, Any]:
     return _comparison(
         "locality",
         "locality (suburb, town or city): exact, close spelling",
         [
             _null("locality_l IS NULL OR locality_r IS NULL"),
             _level("locality_l = locality_r", "exact"),
-            _level("jaro_winkler_similarity(locality_l, locality_r) >= 0.90", "Jaro-Winkler >= 0.90"),
+            _level(dialect.jaro_winkler_at_least("locality_l", "locality_r", "0.90"), "Jaro-Winkler >= 0.90"),
             _else(),
         ],
     )
 
 
-def comparisons(fields: frozenset[str] = SPINE_FIELDS) -> list[dict[str, Any]]:
+def comparisons(fields: frozenset[str] = SPINE_FIELDS, dialect: SqlDialect = DUCKDB) -> list[dict[str, Any]]:
     """One comparison per compared field present, in a fixed order."""
     built = [
-        ("given_name", lambda: given_name_comparison(fields)),
-        ("middle_name", middle_name_comparison),
-        ("family_name", lambda: family_name_comparison(fields)),
-        ("dob", lambda: dob_comparison(fields)),
+        ("given_name", lambda: given_name_comparison(fields, dialect)),
+        ("middle_name", lambda: middle_name_comparison(dialect)),
+        ("family_name", lambda: family_name_comparison(fields, dialect)),
+        ("dob", lambda: dob_comparison(fields, dialect)),
         ("sex", sex_comparison),
-        ("parent_given", parent_given_names_comparison),
-        ("address", address_comparison),
-        ("locality", locality_comparison),
+        ("parent_given", lambda: parent_given_names_comparison(dialect)),
+        ("address", lambda: address_comparison(dialect)),
+        ("locality", lambda: locality_comparison(dialect)),
         ("postcode", postcode_comparison),
         ("person_id", agency_id_comparison),
-        ("shared_id", shared_id_comparison),
+        ("shared_id", lambda: shared_id_comparison(dialect)),
     ]
     return [make() for field, make in built if field in fields]
+
+
+def model_in_dialect(model: dict[str, Any], fields: frozenset[str], dialect: SqlDialect) -> dict[str, Any]:
+    """A trained Splink model (DuckDB SQL) with every comparison level's condition written
+    for `dialect` by the same rule of this module; m, u, labels and term-frequency settings
+    unchanged. Raises ValueError for a level this module does not write (a model trained
+    with other comparisons: retrain it). Blocking rules carry their own dialect, and Splink
+    translates them."""
+    if dialect == DUCKDB:
+        return model
+    written = {}
+    for source, target in zip(comparisons(fields, DUCKDB), comparisons(fields, dialect)):
+        for a, b in zip(source["comparison_levels"], target["comparison_levels"]):
+            written[(source["output_column_name"], a["sql_condition"])] = b["sql_condition"]
+    out = copy.deepcopy(model)
+    for comparison in out["comparisons"]:
+        name = comparison["output_column_name"]
+        for level in comparison["comparison_levels"]:
+            key = (name, level["sql_condition"])
+            if key not in written:
+                raise ValueError(
+                    f"comparison {name}, level {level.get('label_for_charts')!r}: not a level of these settings, "
+                    f"so it has no {dialect.name} form (retrain the model)"
+                )
+            level["sql_condition"] = written[key]
+    out["sql_dialect"] = dialect.name
+    return out
 
 
 # Blocking rules for predictions, most selective first, each with the fields it needs.
