@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ ZONES = (IDENTIFIED, WAREHOUSE)
 # meanwhile gets an IOException about the file's lock. Writing assets are serialised by
 # the duckdb_write pool, but a run on an instance without that pool, a check or a command
 # line `cmi` can still meet a writer: it waits this long for the lock, then fails with
-# DuckDB's message (the file and the holder's PID, never a value).
+# one line naming the file, the holder's PID and what to close (never a value).
 LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT_SECONDS = "CMI_DUCKDB_LOCK_WAIT_SECONDS", 120.0
 _LOCK_RETRY_MAX_DELAY_SECONDS = 1.0
 _log = logging.getLogger(__name__)
@@ -87,8 +88,13 @@ class Storage:
             con.close()
 
 
+class ZoneFileLockedError(duckdb.IOException):
+    """A zone's file stayed locked by another process for the whole wait."""
+
+
 def connect_waiting_for_lock(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
-    """duckdb.connect, retried with a growing pause while another process holds the file's lock."""
+    """duckdb.connect, retried with a growing pause while another process holds the file's lock;
+    then one line naming the file, the holder and what to close."""
     deadline = time.monotonic() + wait_seconds
     delay, waiting = 0.05, False
     while True:
@@ -96,13 +102,36 @@ def connect_waiting_for_lock(path: Path, read_only: bool, wait_seconds: float) -
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as error:
             remaining = deadline - time.monotonic()
-            if not _is_lock_conflict(error) or remaining <= 0:
+            if not _is_lock_conflict(error):
                 raise
+            if remaining <= 0:
+                raise ZoneFileLockedError(
+                    f"{path} is locked by another process {_lock_holder(error)} after a wait of {wait_seconds:.0f} s"
+                    f" ({LOCK_WAIT_ENV}): {_WHAT_TO_CLOSE}"
+                ) from error
             if not waiting:
-                _log.warning(f"{path.name} is locked by another process; waiting up to {wait_seconds:.0f} s: {error}")
+                _log.warning(
+                    f"{path.name} is locked by another process {_lock_holder(error)}; waiting up to"
+                    f" {wait_seconds:.0f} s: {_WHAT_TO_CLOSE}"
+                )
                 waiting = True
         time.sleep(min(delay, remaining))
         delay = min(delay * 2, _LOCK_RETRY_MAX_DELAY_SECONDS)
+
+
+# DuckDB allows one process per file when any of them writes: even a read-only session
+# (a notebook, the duckdb shell, a BI tool) keeps a run from writing.
+_WHAT_TO_CLOSE = (
+    "close that process's DuckDB connection (a notebook, a duckdb shell or a BI tool; a read-only one"
+    " blocks a run too) and run again"
+)
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def _lock_holder(error: duckdb.IOException) -> str:
+    """'(PID 123, python3.11)' from DuckDB's message, or '' where it names none."""
+    match = _HOLDER.search(str(error))
+    return f"(PID {match['pid']}, {Path(match['program']).name})" if match else ""
 
 
 def _is_lock_conflict(error: duckdb.IOException) -> bool:

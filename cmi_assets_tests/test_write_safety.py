@@ -35,7 +35,7 @@ def test_a_failing_transaction_leaves_the_table_as_it_was():
 
 HOLD_LOCK = """
 import duckdb, pathlib, sys, time
-con = duckdb.connect(sys.argv[1])
+con = duckdb.connect(sys.argv[1], read_only=True)  # an analyst's read-only session
 pathlib.Path(sys.argv[2]).write_text("holding")
 while not pathlib.Path(sys.argv[3]).exists():
     time.sleep(0.05)
@@ -43,17 +43,21 @@ con.close()
 """
 
 
-def test_a_connection_waits_for_another_process_lock_then_fails_with_duckdbs_message(tmp_path):
+def test_a_writer_waits_for_a_read_only_session_elsewhere_then_says_what_to_close(tmp_path):
     database, holding, release = tmp_path / "zone.duckdb", tmp_path / "holding", tmp_path / "release"
+    duckdb.connect(str(database)).close()
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(database), str(holding), str(release)])
     try:
         while not holding.exists():
             assert holder.poll() is None
             time.sleep(0.05)
         started = time.monotonic()
-        with pytest.raises(duckdb.IOException, match="Could not set lock on file"):
-            connect_waiting_for_lock(database, True, 0.5)
+        with pytest.raises(duckdb.IOException) as raised:
+            connect_waiting_for_lock(database, False, 0.5)
         assert time.monotonic() - started >= 0.5
+        message = str(raised.value)
+        assert "\n" not in message and message.startswith(f"{database} is locked by another process (PID {holder.pid},")
+        assert "close that process's DuckDB connection" in message and "CMI_DUCKDB_LOCK_WAIT_SECONDS" in message
         release.write_text("go")
         connect_waiting_for_lock(database, False, 30).close()  # waits for the holder to let go
     finally:

@@ -34,7 +34,8 @@ from cmi_assets_tests.reliability.harness import (
 
 PAUSE_IN_LOAD = r"^INSERT INTO raw\.births__registrations"
 BLOCKED = "blocked by limit for pool duckdb_write"
-LOCK_MESSAGE = "Could not set lock on file"
+LOCK_MESSAGE = "is locked by another process (PID"
+LOCK_WAITING = re.compile(r"is locked by another process \(PID \d+, [^)]+\); waiting up to")
 
 
 @dataclass
@@ -114,7 +115,7 @@ SCENARIOS = {
     "lock_timeout": dict(
         pool_limit=None,
         lock_wait="1",
-        expected="no pool and a 1 s lock wait: B fails cleanly with DuckDB's lock message and loads "
+        expected="no pool and a 1 s lock wait: B fails cleanly with one line naming the file, its holder and what to close, and loads "
         "nothing; its retry loads the file; nothing lost",
     ),
 }
@@ -128,7 +129,7 @@ def _b_is_waiting(instance, scenario: str, second: SubprocessRun, known: set[str
         if scenario == "lock_timeout":
             return second.process.poll() is not None
         if scenario == "lock":
-            return "is locked by another process; waiting" in second.output()
+            return LOCK_WAITING.search(second.output()) is not None
         run_id = _new_run_id(instance, known)
         return run_id is not None and any(BLOCKED in m for m in _engine_messages(instance, run_id))
 
@@ -178,7 +179,7 @@ def test_two_runs_write_one_duckdb_file(writers, reliability_log, scenario):
         a, b = _run_id(first), _run_id(second)
         a_step, b_step = _step_events(instance, a, "raw_births"), _step_events(instance, b, "raw_health")
         blocked = any(BLOCKED in m for m in _engine_messages(instance, b))
-        lock_waited = "is locked by another process; waiting" in second.output()
+        lock_waited = LOCK_WAITING.search(second.output()) is not None
         failure = _failure_message(instance, b)
         rows_after_both = writers.rows("health__maternity", health.name)
         retried = None
@@ -202,7 +203,7 @@ def test_two_runs_write_one_duckdb_file(writers, reliability_log, scenario):
                 "B's step started at once (no pool)" if not blocked else None,
                 "B waited for DuckDB's lock" if lock_waited and codes[1] == 0 else None,
                 (
-                    f"B failed after waiting 1 s for DuckDB's lock: {'the lock message' if LOCK_MESSAGE in failure else 'ANOTHER ERROR'}, "
+                    f"B failed after waiting 1 s for DuckDB's lock: {'one line naming the file, its holder and what to close' if LOCK_MESSAGE in failure else 'ANOTHER ERROR'}, "
                     f"{rows_after_both} rows loaded by B"
                     if codes[1] != 0
                     else None
