@@ -69,7 +69,7 @@ def draw_hospitalisations(
     )
     phys = (
         reports.join(phys, on="report_id")
-        .select("person_id", "notification_day")
+        .select("person_id", "notification_day", "report_id")
         .join(births.select(pl.col("child_id").alias("person_id"), "dob_day"), on="person_id")
     )
     phys = phys.filter(pl.Series(rng.random(len(phys)) < h["physical_finding_admission_share"]))
@@ -88,6 +88,7 @@ def draw_hospitalisations(
             rng.choice(ASSAULT_CAUSE, n),
             rng,
             "maltreatment",
+            ("R" + phys["report_id"].cast(pl.String)).to_list(),
         )
     )
     und = undetected.filter("physical")
@@ -101,6 +102,7 @@ def draw_hospitalisations(
             np.full(m, None),
             rng,
             "undetected_maltreatment",
+            und["episode_key"].to_list() if "episode_key" in und.columns else None,
         )
     )
     # accidental injuries ages 0-17 and birth abnormalities
@@ -158,7 +160,9 @@ def draw_hospitalisations(
     )
 
 
-def _admissions(person_id, admit_day, diagnosis, external_cause, rng, origin: str) -> pl.DataFrame:
+def _admissions(person_id, admit_day, diagnosis, external_cause, rng, origin: str, episode_ref=None) -> pl.DataFrame:
+    """`episode_ref` (truth only, never written to an extract) names the maltreatment episode
+    an admission records: "R<report_id>" for a finding's report, an undetected episode's key."""
     n = len(person_id)
     admit = np.asarray(admit_day, dtype="int64")
     return pl.DataFrame(
@@ -169,5 +173,6 @@ def _admissions(person_id, admit_day, diagnosis, external_cause, rng, origin: st
             "diagnosis_code": pl.Series(list(diagnosis), dtype=pl.String),
             "external_cause_code": pl.Series(list(external_cause), dtype=pl.String),
             "origin": pl.Series([origin] * n, dtype=pl.String),
+            "episode_ref": pl.Series(episode_ref if episode_ref is not None else [None] * n, dtype=pl.String),
         }
     )

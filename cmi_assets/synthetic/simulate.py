@@ -11,6 +11,7 @@ import polars as pl
 
 from cmi_assets.synthetic import markers as mk
 from cmi_assets.synthetic.dates import day_number, year_of
+from cmi_assets.synthetic.episodes import record_episodes, undetected_keys
 from cmi_assets.synthetic.families import build_families
 from cmi_assets.synthetic.health_events import draw_hospitalisations, draw_maternity
 from cmi_assets.synthetic.histories import (
@@ -52,6 +53,7 @@ class Block:
     hospitalisations: pl.DataFrame
     children: pl.DataFrame
     extra: dict = field(default_factory=dict)
+    episodes: pl.DataFrame | None = None  # true maltreatment episodes and who recorded them (episodes.py)
 
 
 def _rng(seed: int, block: int, part: str) -> np.random.Generator:
@@ -146,11 +148,24 @@ def simulate_block(
     findings = pl.concat([parent_findings, child_findings])
     reports = attach_caregivers(reports, births)
     undetected = pl.concat(undetected_parts)
+    undetected = undetected.with_columns(undetected_keys(block).alias("episode_key"))
     all_markers = pl.concat(marker_parts)
 
     hrng = _rng(seed, block, "health")
     maternity = draw_maternity(births, persons, params, hrng)
     hospitalisations = draw_hospitalisations(births, reports, findings, undetected, incidents, params, hrng)
+    next_report += len(child_reports)
+    # after every other draw, from a stream of its own: the calibrated world's records stay as they are
+    recorded = record_episodes(
+        births, reports, findings, undetected, hospitalisations, params, _rng(seed, block, "episodes"), next_report
+    )
+    if len(recorded.reports):
+        new_reports = attach_caregivers(recorded.reports, births).select(reports.columns)
+        reports = pl.concat([reports, new_reports])
+        findings = pl.concat([findings, recorded.findings.select(findings.columns)])
+        next_report += len(recorded.reports)
+    if len(recorded.hospitalisations):
+        hospitalisations = pl.concat([hospitalisations, recorded.hospitalisations.select(hospitalisations.columns)])
     children = children_truth(births, all_markers, reports, findings, undetected, params)
     return Block(
         persons,
@@ -165,7 +180,8 @@ def simulate_block(
         maternity,
         hospitalisations,
         children,
-        extra={"next_id": fam["next_id"], "next_report": next_report + len(child_reports), "incidents": incidents},
+        extra={"next_id": fam["next_id"], "next_report": next_report, "incidents": incidents},
+        episodes=recorded.episodes,
     )
 
 

@@ -23,11 +23,12 @@ from cmi_assets.synthetic.agencies.corrections import write_corrections
 from cmi_assets.synthetic.agencies.health import write_health
 from cmi_assets.synthetic.agencies.reference import write_reference
 from cmi_assets.synthetic.dates import day_number
+from cmi_assets.synthetic.episodes import episodes_truth
 
 SPECS_DIR = Path(__file__).resolve().parents[1] / "sources" / "specs"
 FILE_PREFIX = {"child_protection": "cp"}
 AGENCIES = ("births", "benefits", "child_protection", "corrections", "health", "reference")
-TRUTH_PARTS = ("persons", "record_persons", "children", "noise_log", "home_reports")
+TRUTH_PARTS = ("persons", "record_persons", "children", "noise_log", "home_reports", "maltreatment_episodes")
 
 
 @cache
@@ -104,6 +105,8 @@ class WorldWriter:
         pl.concat([o.noise_log for o in outputs]).write_parquet(self.parts / f"noise_log_{tag}.parquet")
         truth_persons(world).write_parquet(self.parts / f"persons_{tag}.parquet")
         world.children.write_parquet(self.parts / f"children_{tag}.parquet")
+        if world.episodes is not None:
+            episodes_truth(world.episodes).write_parquet(self.parts / f"maltreatment_episodes_{tag}.parquet")
         self._ncands_rows(home_reports).write_parquet(self.parts / f"home_reports_{tag}.parquet")
         self.births_in_study += len(world.children)
         self.blocks += 1
