@@ -159,3 +159,15 @@ def test_compose_example_runs_the_image_on_the_postgres_instance_config():
     assert env[read["password"]] == postgres["environment"]["POSTGRES_PASSWORD"]
     assert env[read["db_name"]] == postgres["environment"]["POSTGRES_DB"]
     assert set(compose["volumes"]) == {"pg-data", "cmi-data"}
+
+
+def test_loading_the_code_location_imports_no_executor_or_spark_package():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from cmi_assets.definitions import defs; defs(); "
+        "print(sorted(m for m in ('dagster_k8s', 'dagster_celery', 'pyspark') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

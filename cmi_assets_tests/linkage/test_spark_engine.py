@@ -22,7 +22,7 @@ import pytest
 from cmi_assets.linkage import settings
 from cmi_assets.linkage.engine import JAVA_NEEDED, LinkageEngine, java_executable, require_java
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE, build_person_records
-from cmi_assets.linkage.predict import predict_pairs
+from cmi_assets.linkage.predict import predict_new_pairs, predict_pairs
 from cmi_assets.linkage.spine import LINKS_TABLE, SPINE_TABLE, THRESHOLDS_TABLE, link_persons
 
 DUCKDB = LinkageEngine("duckdb")
@@ -266,3 +266,23 @@ def test_spark_scores_the_same_pairs_links_and_keys(spark, linked_mini, monkeypa
     for level in ("conservative", "less_conservative"):
         assert summary[level]["persons"] == linked_mini["summary"][level]["persons"]
         assert summary[level]["persons"] < spine_duckdb.filter(pl.col("level") == level).height
+
+    # a new extract's pairs are scored on DuckDB whatever the engine
+    import cmi_assets.linkage.spark_engine as spark_engine
+
+    def no_spark(*args, **kwargs):
+        raise AssertionError("a new extract's pairs went to Spark")
+
+    monkeypatch.setattr(spark_engine, "predict_pairs_on_spark", no_spark)
+    con.execute(f"CREATE TABLE linkage.incoming AS SELECT * FROM {IDENTITIES_TABLE} ORDER BY unique_id DESC LIMIT 50")
+    counts = predict_new_pairs(con, artefact, IDENTITIES_TABLE, "linkage.incoming", "linkage.incoming_pairs")
+    assert counts["pairs_new_existing"] > 0
+
+
+def test_the_exchange_folder_is_beside_the_database_file(tmp_path):
+    pytest.importorskip("pyspark")  # the module imports it; the fixture says more where it matters
+    from cmi_assets.linkage.spark_engine import _beside_database
+
+    con = duckdb.connect(str(tmp_path / "identified.duckdb"))
+    assert _beside_database(con) == str(tmp_path)
+    assert _beside_database(duckdb.connect()) is None
