@@ -15,9 +15,11 @@ import signal
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cmi_assets import progress
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -184,6 +186,28 @@ def stage_job_name(asset_graph, keys) -> str:
         return f"demo__{first}"
     groups = sorted({asset_graph.get(k).group_name or "default" for k in keys})
     return f"demo__{'_'.join(groups)}__{first}"
+
+
+class TerminalSteps:
+    """Draws a library's steps (cmi_assets.progress) as one bar line on a terminal."""
+
+    WIDTH = 24
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.started: dict[str, float] = {}
+
+    def __call__(self, label: str, done: int, total: int, current: str) -> None:
+        first = self.started.setdefault(label, time.monotonic())
+        filled = self.WIDTH * done // max(total, 1)
+        line = (
+            f"      {label} [{'#' * filled}{'-' * (self.WIDTH - filled)}] {done}/{total}"
+            f" {time.monotonic() - first:.0f} s" + (f": {current}" if current else "")
+        )
+        self.stream.write(f"\r\x1b[2K{line}" + ("" if current else "\n"))
+        self.stream.flush()
+        if not current:
+            del self.started[label]
 
 
 class StopRequests:
@@ -447,14 +471,19 @@ def materialize_everything(
             for pk, selected in bar:
                 if stop.received:
                     break
-                result = job_for(selected).execute_in_process(
-                    instance=instance,
-                    partition_key=pk,
-                    raise_on_error=False,
-                    tags={"cmi/launched_by": "cmi demo"},
-                    # Step events go to the instance (and the UI); a failed run is one line below.
-                    run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                # a single long run shows its library steps instead of a one-item bar
+                steps_shown = (
+                    progress.reporting_to(TerminalSteps(sys.stderr)) if progress_bar and not show_bar else None
                 )
+                with steps_shown or nullcontext():
+                    result = job_for(selected).execute_in_process(
+                        instance=instance,
+                        partition_key=pk,
+                        raise_on_error=False,
+                        tags={"cmi/launched_by": "cmi demo"},
+                        # Step events go to the instance (and the UI); a failed run is one line below.
+                        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                    )
                 done.runs += 1
                 stop.note_interrupted_run(result)
                 if not result.success:

@@ -10,7 +10,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from cmi_assets.demo import CFSR_YEAR_VARIABLES, DemoReport, StopRequests, format_report, installed_command
+from cmi_assets import progress
+from cmi_assets.demo import (
+    CFSR_YEAR_VARIABLES,
+    DemoReport,
+    StopRequests,
+    format_report,
+    installed_command,
+    materialize_everything,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -99,3 +107,20 @@ def test_a_signal_taken_by_dagsters_handler_mid_run_is_named(signum):
         stop.note_interrupted_run(result)
     assert not result.success
     assert stop.received == signal.Signals(signum).name
+
+
+def test_a_single_long_run_draws_its_library_steps_on_the_terminal(capsys):
+    @dg.asset
+    def trained() -> None:
+        with progress.steps("training", 2) as step:
+            step("first pass")
+            step("second pass")
+
+    with dg.instance_for_test() as instance:
+        done = materialize_everything(
+            dg.Definitions(assets=[trained]), instance, log=lambda *_: None, progress_bar=True
+        )
+    assert done.runs == 1 and not done.failed
+    drawn = capsys.readouterr().err.split("\r\x1b[2K")[1:]
+    assert [line.split("] ")[1].split(" ")[0] for line in drawn] == ["0/2", "1/2", "2/2"]
+    assert drawn[1].endswith("s: second pass") and drawn[-1].endswith("\n")

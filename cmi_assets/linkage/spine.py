@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from cmi_assets import progress
 from cmi_assets.linkage.clustering import cluster_nodes, size_summary, write_frame
 from cmi_assets.linkage.keys import assign_keys
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE, PERSON_RECORDS_TABLE
@@ -39,10 +40,14 @@ def score_and_flag(
 ) -> tuple[Thresholds, dict]:
     """person_links: predict every blocked identity pair once, choose both thresholds, flag
     the links of both levels from the same scored pairs."""
-    counts = predict_pairs(con, artefact, identities_table, PAIRS_TABLE)
-    thresholds = choose_thresholds(con, PAIRS_TABLE)
-    counts.update(flag_links(con, thresholds, PAIRS_TABLE, identities_table, LINKS_TABLE))
-    write_frame(con, pl.DataFrame([thresholds.as_dict()]), THRESHOLDS_TABLE)
+    with progress.steps("scoring person pairs", 3) as step:
+        step("predicting every blocked pair")
+        counts = predict_pairs(con, artefact, identities_table, PAIRS_TABLE)
+        step("choosing both thresholds")
+        thresholds = choose_thresholds(con, PAIRS_TABLE)
+        step("flagging links at both levels")
+        counts.update(flag_links(con, thresholds, PAIRS_TABLE, identities_table, LINKS_TABLE))
+        write_frame(con, pl.DataFrame([thresholds.as_dict()]), THRESHOLDS_TABLE)
     return thresholds, counts
 
 
@@ -199,8 +204,16 @@ def link_persons(
     and identities built first: person_records.build_person_records). Keys carry over
     from the previous spine by overlap. Returns counts and thresholds only."""
     thresholds, counts = score_and_flag(con, artefact)
-    summary = build_spine(con, cluster_levels(con), secret, run_id)
-    return {"thresholds": thresholds.as_dict(), **counts, **summary}
+    return {"thresholds": thresholds.as_dict(), **counts, **cluster_and_key(con, secret, run_id)}
+
+
+def cluster_and_key(con: duckdb.DuckDBPyConnection, secret: bytes, run_id: str) -> dict[str, Any]:
+    """person_spine: cluster both levels (cluster_levels) and issue the keys (build_spine)."""
+    with progress.steps("building the person spine", 2) as step:
+        step("clustering both levels")
+        clusters = cluster_levels(con)
+        step("issuing person keys")
+        return build_spine(con, clusters, secret, run_id)
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -23,6 +23,7 @@ import numpy as np
 import splink
 from splink import Linker
 
+from cmi_assets import progress
 from cmi_assets.linkage.blocking import choose_blocking_rules, rule_pair_count
 from cmi_assets.linkage.engine import duckdb_api, register_input
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE
@@ -108,22 +109,27 @@ def train_model(
     records = register_input(db_api, con, table, "person_records")
     linker = Linker(records, linkage_settings(list(plan["blocking_rules"].values()), fields), log_level=logging.WARNING)
     rules = deterministic_rules(fields)
-    if any(rule_pair_count(con, table, rule) != 0 for rule in rules):
-        linker.training.estimate_probability_two_random_records_match(rules, recall=DETERMINISTIC_RULES_RECALL)
-    # else no identity pair meets them (a file of distinct people, or whose repeats are all
-    # exact copies): the settings' prior stands, and cmi link refits it from the scores
-    chosen = ChosenMaxPairs()
-    _SPLINK_TRAINING_LOG.addFilter(chosen)
-    try:
-        linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
-    finally:
-        _SPLINK_TRAINING_LOG.removeFilter(chosen)
-    for em_pass in plan["training"]["em_passes"]:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            em_pass["blocking_rule"],
-            record_sample_proportion=em_pass["record_sample_proportion"],
-            estimate_without_term_frequencies=True,
-        )
+    em_passes = plan["training"]["em_passes"]
+    with progress.steps("training the linkage model", 2 + len(em_passes)) as step:
+        step("prior from deterministic rules")
+        if any(rule_pair_count(con, table, rule) != 0 for rule in rules):
+            linker.training.estimate_probability_two_random_records_match(rules, recall=DETERMINISTIC_RULES_RECALL)
+        # else no identity pair meets them (a file of distinct people, or whose repeats are all
+        # exact copies): the settings' prior stands, and cmi link refits it from the scores
+        step("u probabilities from random pairs")
+        chosen = ChosenMaxPairs()
+        _SPLINK_TRAINING_LOG.addFilter(chosen)
+        try:
+            linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+        finally:
+            _SPLINK_TRAINING_LOG.removeFilter(chosen)
+        for number, em_pass in enumerate(em_passes, start=1):
+            step(f"EM pass {number} of {len(em_passes)}")
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                em_pass["blocking_rule"],
+                record_sample_proportion=em_pass["record_sample_proportion"],
+                estimate_without_term_frequencies=True,
+            )
     model = _stable_model_dict(linker)
     # Splink's training tables (EM comparison vectors, blocked pairs: over a GB at a million
     # records) are of no further use: free the memory for the steps that follow

@@ -350,7 +350,7 @@ def person_links(context: dg.AssetExecutionContext, storage: StorageResource) ->
 )
 def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.linkage.keys import MissingPseudonymKey, pseudonym_secret
-    from cmi_assets.linkage.spine import build_spine, cluster_levels
+    from cmi_assets.linkage.spine import cluster_and_key
 
     try:
         secret = pseudonym_secret()
@@ -364,7 +364,7 @@ def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) ->
         con.execute(f"DROP TABLE IF EXISTS {PREVIOUS_SPINE_TABLE}")
         if has_previous:  # kept for the key-stability check
             con.execute(f"CREATE TABLE {PREVIOUS_SPINE_TABLE} AS SELECT * FROM {SPINE_TABLE}")
-        summary = build_spine(con, cluster_levels(con), secret, run_id=context.run_id)
+        summary = cluster_and_key(con, secret, run_id=context.run_id)
         rows = con.execute(f"SELECT count(*) FROM {SPINE_TABLE}").fetchone()[0]
     metadata: dict = {"dagster/row_count": rows}
     for level, values in summary.items():
