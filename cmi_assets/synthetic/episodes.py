@@ -57,8 +57,10 @@ EPISODE_SCHEMA = {
     "episode_day": pl.Int64,
     "kind": pl.String,
     "abuse_type": pl.String,
-    **{f"recorded_{name}": pl.Boolean for name in RECORDED_BY},
+    **{f"{name}_day": pl.Int64 for name in RECORDED_BY},  # first day the agency recorded it
 }
+# later reports of the same episode: a re-report within 14 days, a duplicate of the incident
+SAME_EPISODE_ORIGINS = ("re_report_14_days", "same_incident_duplicate")
 
 
 @dataclass
@@ -90,31 +92,62 @@ def undetected_keys(block: int) -> pl.Expr:
     return pl.concat_str([pl.lit(f"U{block}."), pl.int_range(pl.len()).cast(pl.String)], separator="")
 
 
-def true_episodes(reports: pl.DataFrame, findings: pl.DataFrame, undetected: pl.DataFrame) -> pl.DataFrame:
-    """One row per true episode: the substantiated-finding draws and the undetected ones,
-    with the abuse type (a finding's first substantiated type; undetected: PHYSICAL or
-    another type) and the two recordings the CP report itself makes."""
-    substantiated = (
+def _substantiated(findings: pl.DataFrame) -> pl.DataFrame:
+    """report_id and its first substantiated maltreatment type."""
+    return (
         findings.filter((pl.col("finding") == "SUBSTANTIATED") & pl.col("abuse_type").is_in(MALTREATMENT_TYPES))
         .sort("report_id", "abuse_type")
         .group_by("report_id", maintain_order=True)
         .agg(pl.col("abuse_type").first())
     )
-    found = (
-        reports.filter((pl.col("origin") == "child_outcome") & (pl.col("category") == FINDING) & ~pl.col("unborn"))
-        .join(substantiated, on="report_id", how="left")
-        .select(
-            pl.concat_str([pl.lit("F"), pl.col("report_id").cast(pl.String)]).alias("episode_key"),
-            pl.col("person_id").alias("true_person_id"),
-            pl.col("notification_day").alias("episode_day"),
-            pl.lit("finding").alias("kind"),
-            # an investigation still open at the observation end has no finding yet
-            pl.col("abuse_type").fill_null("UNKNOWN"),
-            pl.col("abuse_type").is_not_null().alias("recorded_cp_finding"),
-            (pl.col("source") != POLICE_FV).alias("recorded_cp_notification"),
-            (pl.col("source") == POLICE_FV).alias("recorded_police_fv"),
-            pl.col("report_id").alias("_report_id"),
+
+
+def _recording_days(frame: pl.DataFrame) -> list[pl.Expr]:
+    """The CP-side recording days a report makes: the finding (dated by its notification,
+    as the cohort tables date findings), a notification, or a police FV notification."""
+    day = pl.col("notification_day")
+    return [
+        pl.when(pl.col("abuse_type").is_not_null()).then(day).alias("cp_finding_day"),
+        pl.when(pl.col("source") != POLICE_FV).then(day).alias("cp_notification_day"),
+        pl.when(pl.col("source") == POLICE_FV).then(day).alias("police_fv_day"),
+    ]
+
+
+def true_episodes(reports: pl.DataFrame, findings: pl.DataFrame, undetected: pl.DataFrame) -> pl.DataFrame:
+    """One row per true episode: the substantiated-finding draws and the undetected ones,
+    with the abuse type (a finding's first substantiated type, UNKNOWN while its
+    investigation is open; undetected: PHYSICAL or OTHER) and the days its own CP reports
+    and their re-reports and duplicates recorded it."""
+    substantiated = _substantiated(findings)
+    child = reports.filter(~pl.col("unborn")).join(substantiated, on="report_id", how="left")
+    own = child.filter((pl.col("origin") == "child_outcome") & (pl.col("category") == FINDING))
+    found = own.select(
+        pl.concat_str([pl.lit("F"), pl.col("report_id").cast(pl.String)]).alias("episode_key"),
+        pl.col("person_id").alias("true_person_id"),
+        pl.col("notification_day").alias("episode_day"),
+        pl.lit("finding").alias("kind"),
+        pl.col("abuse_type").fill_null("UNKNOWN"),
+        *_recording_days(own),
+    )
+    later = (
+        child.filter(pl.col("origin").is_in(SAME_EPISODE_ORIGINS))
+        .select(pl.col("person_id").alias("true_person_id"), "notification_day", *_recording_days(child))
+        .sort("notification_day")
+        .join_asof(
+            found.select("episode_key", "true_person_id", pl.col("episode_day").alias("notification_day")).sort(
+                "notification_day"
+            ),
+            on="notification_day",
+            by="true_person_id",
+            strategy="backward",
+            check_sortedness=False,
         )
+        .filter(pl.col("episode_key").is_not_null())
+        .group_by("episode_key")
+        .agg(pl.col(f"{name}_day").min().alias(f"_later_{name}") for name in RECORDED_BY[:3])
+    )
+    found = found.join(later, on="episode_key", how="left").with_columns(
+        pl.min_horizontal(f"{name}_day", f"_later_{name}").alias(f"{name}_day") for name in RECORDED_BY[:3]
     )
     hidden = undetected.select(
         "episode_key",
@@ -122,24 +155,25 @@ def true_episodes(reports: pl.DataFrame, findings: pl.DataFrame, undetected: pl.
         "episode_day",
         pl.lit("undetected").alias("kind"),
         pl.when(pl.col("physical")).then(pl.lit("PHYSICAL")).otherwise(pl.lit("OTHER")).alias("abuse_type"),
-        pl.lit(False).alias("recorded_cp_finding"),
-        pl.lit(False).alias("recorded_cp_notification"),
-        pl.lit(False).alias("recorded_police_fv"),
-        pl.lit(None, pl.Int64).alias("_report_id"),
+        *[pl.lit(None, pl.Int64).alias(f"{name}_day") for name in RECORDED_BY[:3]],
     )
-    return pl.concat([found, hidden]).sort("true_person_id", "episode_day", "episode_key")
+    columns = ["episode_key", "true_person_id", "episode_day", "kind", "abuse_type"]
+    columns += [f"{name}_day" for name in RECORDED_BY[:3]]
+    return pl.concat([found.select(columns), hidden.select(columns)], how="vertical_relaxed").sort(
+        "true_person_id", "episode_day", "episode_key"
+    )
 
 
-def admitted_episodes(
+def admission_days(
     episodes: pl.DataFrame, reports: pl.DataFrame, hospitalisations: pl.DataFrame, births: pl.DataFrame
 ) -> pl.Series:
-    """Whether a hospital recorded each episode as maltreatment: an admission the health
-    draws gave it (an undetected episode's own, or one for a substantiated physical finding
-    on the episode's report or a later report of the same child before the next episode),
-    of at least one night (same-day stays are short-stay emergency visits: NZ Table 10
-    note 3), coded as maltreatment (every finding's admission carries a maltreatment or
-    assault code) or, for undetected maltreatment (injury codes only), a marker injury
-    before the first birthday (Table 10 note 3)."""
+    """The first day a hospital recorded each episode as maltreatment (null: never): an
+    admission the health draws gave it (an undetected episode's own, or one for a
+    substantiated physical finding on the episode's report or a later report of the same
+    child before the next episode), of at least one night (same-day stays are short-stay
+    emergency visits: NZ Table 10 note 3), coded as maltreatment (every finding's admission
+    carries a maltreatment or assault code) or, for undetected maltreatment (injury codes
+    only, no cause), a marker injury before the first birthday (Table 10 note 3)."""
     dob = births.select(pl.col("child_id").alias("person_id"), pl.col("dob_day").alias("_dob"))
     admitted = (
         hospitalisations.filter(pl.col("episode_ref").is_not_null() & (pl.col("discharge_day") != pl.col("admit_day")))
@@ -148,24 +182,33 @@ def admitted_episodes(
             ~pl.col("episode_ref").str.starts_with("U")
             | ((pl.col("admit_day") - pl.col("_dob")) < MARKER_INJURY_AGE_DAYS)
         )
-        .select("episode_ref")
-        .unique()
+        .select("episode_ref", "admit_day")
     )
-    undetected_keys = admitted.filter(pl.col("episode_ref").str.starts_with("U"))["episode_ref"]
+    direct = admitted.filter(~pl.col("episode_ref").str.starts_with("R")).select(
+        pl.col("episode_ref").alias("episode_key"), "admit_day"
+    )
     by_report = admitted.filter(pl.col("episode_ref").str.starts_with("R")).select(
-        pl.col("episode_ref").str.slice(1).cast(pl.Int64).alias("report_id")
+        pl.col("episode_ref").str.slice(1).cast(pl.Int64).alias("report_id"), "admit_day"
     )
     found = episodes.filter(pl.col("kind") == "finding").select("episode_key", "true_person_id", "episode_day")
-    refs = (
+    owner = (
         reports.join(by_report, on="report_id")
-        .select(pl.col("person_id").alias("true_person_id"), pl.col("notification_day").alias("episode_day"))
+        .select(
+            pl.col("person_id").alias("true_person_id"), pl.col("notification_day").alias("episode_day"), "admit_day"
+        )
         .sort("episode_day")
+        .join_asof(
+            found.sort("episode_day"),
+            on="episode_day",
+            by="true_person_id",
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .filter(pl.col("episode_key").is_not_null())
+        .select("episode_key", "admit_day")
     )
-    owner = refs.join_asof(
-        found.sort("episode_day"), on="episode_day", by="true_person_id", strategy="backward", check_sortedness=False
-    )
-    keys = pl.concat([undetected_keys, owner["episode_key"].drop_nulls()]).unique()
-    return episodes["episode_key"].is_in(keys.implode())
+    first = pl.concat([direct, owner]).group_by("episode_key").agg(pl.col("admit_day").min())
+    return episodes.select("episode_key").join(first, on="episode_key", how="left", maintain_order="left")["admit_day"]
 
 
 def record_episodes(
@@ -182,9 +225,7 @@ def record_episodes(
     `maltreatment_episodes` adds (empty frames when its shares are 0)."""
     p = recording_params(params)
     episodes = true_episodes(reports, findings, undetected)
-    episodes = episodes.with_columns(
-        admitted_episodes(episodes, reports, hospitalisations, births).alias("recorded_hospital")
-    )
+    episodes = episodes.with_columns(admission_days(episodes, reports, hospitalisations, births).alias("hospital_day"))
 
     children = births.select(pl.col("child_id").alias("true_person_id")).sort("true_person_id")
     frailty = children.with_columns(pl.Series("_w", p["frailty_sd"] * rng.standard_normal(len(children))))
@@ -208,10 +249,11 @@ def record_episodes(
         return expit(np.log(base / (1 - base)) + extra + w)
 
     u_police, u_hosp, u_cp, u_after_police, u_after_hosp = (rng.random(n) for _ in range(5))
-    police_new = (u_police < share(p["police_contact_share"])) & ~episodes["recorded_police_fv"].to_numpy() & cp_window
+    police_new = (u_police < share(p["police_contact_share"])) & episodes["police_fv_day"].is_null().to_numpy()
+    police_new &= cp_window
     hosp_odds = np.log(p["hospital_physical_odds"]) * physical
     hosp_new = (u_hosp < share(p["hospital_admission_share"], hosp_odds)) & health_window
-    hosp_new &= ~episodes["recorded_hospital"].to_numpy()
+    hosp_new &= episodes["hospital_day"].is_null().to_numpy()
     after_police = undetected_mask & police_new & (u_after_police < p["cp_after_police_share"])
     after_hosp = undetected_mask & hosp_new & (u_after_hosp < p["cp_after_hospital_share"])
     other_notifier = undetected_mask & (u_cp < share(p["cp_notification_share"]))
@@ -265,10 +307,10 @@ def record_episodes(
         .otherwise(pl.col("discharge_day"))
         .alias("discharge_day")
     )
+    # a new record is made on the episode's day
     episodes = episodes.with_columns(
-        pl.col("recorded_cp_notification") | pl.Series(cp_new),
-        pl.col("recorded_police_fv") | pl.Series(police_new),
-        pl.col("recorded_hospital") | pl.Series(hosp_new),
+        pl.min_horizontal(name, pl.when(pl.Series(new)).then(pl.col("episode_day"))).alias(name)
+        for name, new in (("cp_notification_day", cp_new), ("police_fv_day", police_new), ("hospital_day", hosp_new))
     )
     return EpisodeRecords(
         episodes=episodes.select(list(EPISODE_SCHEMA)).cast(EPISODE_SCHEMA),
@@ -279,7 +321,14 @@ def record_episodes(
 
 
 def episodes_truth(episodes: pl.DataFrame) -> pl.DataFrame:
-    """maltreatment_episodes.parquet: days as dates."""
-    return episodes.with_columns(pl.col("episode_day").cast(pl.Int32).cast(pl.Date).alias("episode_date")).drop(
-        "episode_day"
+    """maltreatment_episodes.parquet: days as dates, and `recorded_<agency>` flags."""
+    as_date = lambda c: pl.col(c).cast(pl.Int32).cast(pl.Date)  # noqa: E731
+    return episodes.select(
+        "episode_key",
+        "true_person_id",
+        as_date("episode_day").alias("episode_date"),
+        "kind",
+        "abuse_type",
+        *[pl.col(f"{name}_day").is_not_null().alias(f"recorded_{name}") for name in RECORDED_BY],
+        *[as_date(f"{name}_day").alias(f"{name}_date") for name in RECORDED_BY],
     )

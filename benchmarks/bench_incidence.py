@@ -1,0 +1,172 @@
+"""Multiple-systems estimation of the maltreated children no agency saw, over many seeds of
+the `incidence` profile's dependence scenario (police and hospitals refer to CP, children
+differ in how visible they are), against the synthetic truth.
+
+    cd /work/main && .venv/bin/python benchmarks/bench_incidence.py [--seeds 20] [--scale 0.05] \\
+        [--birth-years 2005-2014] [--profile incidence] [--no-append]
+
+Per seed: the world is simulated in memory and linked perfectly (the truth linkage: every
+record's person is its true person, cmi_assets_tests/incidence/truth_world.py), the
+incidence library builds each birth cohort's child table (cmi_assets/incidence/sources.py)
+and the three lists' inclusion table by age 5, pooled over the birth years, and fits every
+log-linear model (cmi_assets/incidence/loglinear.py). The truth is the number of children
+of the same population with a true maltreatment episode before age 5
+(truth/maltreatment_episodes). Reported: coverage of the selected model's 95% profile
+interval and of the independence model's, median absolute relative error of the selected
+and the model-averaged estimates, and the median interval width; appended to BENCHMARKS.md
+under "Incidence: multiple-systems estimation".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import polars as pl
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cmi_assets.incidence.estimate import estimate_from_overlap  # noqa: E402
+from cmi_assets.incidence.overlap import list_flags, overlap_table  # noqa: E402
+from cmi_assets.incidence.sources import LISTS, cohort_children  # noqa: E402
+from cmi_assets.synthetic.profile import load_profile  # noqa: E402
+from cmi_assets.synthetic.world import simulate_world  # noqa: E402
+from cmi_assets_tests.incidence.truth_world import maltreated_by_5, study_children, truth_connection  # noqa: E402
+
+SECTION = "## Incidence: multiple-systems estimation"
+
+
+def parse_years(text: str) -> tuple[int, ...]:
+    first, _, last = text.partition("-")
+    return tuple(range(int(first), int(last or first) + 1))
+
+
+def one_seed(profile: dict, scale: float, seed: int, years: tuple[int, ...]) -> dict:
+    started = time.perf_counter()
+    world = simulate_world(profile, scale, seed)
+    con = truth_connection(world)
+    children = pl.concat([cohort_children(con, year, "conservative") for year in years])
+    flags = list_flags(children)
+    lists = list(LISTS)
+    overlap = overlap_table(flags, lists)
+    estimate = estimate_from_overlap(overlap, lists)
+    followed = study_children(world, years).filter(pl.col("person_key").is_in(flags["person_key"].implode()))
+    truth = maltreated_by_5(world, followed).height
+    sel, ind = estimate.selected, estimate.independence
+    return {
+        "seed": seed,
+        "population": flags.height,
+        "truth": truth,
+        "known": estimate.observed,
+        "selected": sel.name if sel else None,
+        "total": sel.total if sel else float("nan"),
+        "lower": sel.lower if sel else float("nan"),
+        "upper": sel.upper if sel else float("nan"),
+        "covers": bool(sel and sel.lower <= truth <= sel.upper),
+        "averaged": estimate.averaged_total,
+        "independence": ind.total,
+        "independence_covers": bool(ind.lower <= truth <= ind.upper),
+        "cells": overlap["children"].to_list()[1:],
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def summarise(rows: list[dict]) -> dict:
+    err = [abs(r["total"] - r["truth"]) / r["truth"] for r in rows]
+    avg_err = [abs(r["averaged"] - r["truth"]) / r["truth"] for r in rows]
+    ind_err = [abs(r["independence"] - r["truth"]) / r["truth"] for r in rows]
+    return {
+        "runs": len(rows),
+        "coverage": sum(r["covers"] for r in rows) / len(rows),
+        "independence_coverage": sum(r["independence_covers"] for r in rows) / len(rows),
+        "median_abs_error": statistics.median(err),
+        "median_abs_error_averaged": statistics.median(avg_err),
+        "median_abs_error_independence": statistics.median(ind_err),
+        "median_relative_width": statistics.median((r["upper"] - r["lower"]) / r["truth"] for r in rows),
+        "median_truth": statistics.median(r["truth"] for r in rows),
+        "median_known_share": statistics.median(r["known"] / r["truth"] for r in rows),
+        "models_selected": dict(pl.Series([r["selected"] for r in rows]).value_counts().iter_rows()),
+        "seconds_per_seed": statistics.mean(r["seconds"] for r in rows),
+    }
+
+
+def markdown(args, rows: list[dict], summary: dict) -> str:
+    lines = [
+        "",
+        SECTION,
+        "",
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.node() or 'the reference machine'} "
+        f"({os.cpu_count()} cores, 24 GiB), with",
+        "",
+        "```bash",
+        f".venv/bin/python benchmarks/bench_incidence.py --seeds {args.seeds} --scale {args.scale} "
+        f"--birth-years {args.birth_years} --profile {args.profile}",
+        "```",
+        "",
+        f"Profile `{args.profile}` at scale {args.scale}, birth cohorts {args.birth_years} pooled, truth linkage, "
+        f"three lists ({', '.join(LISTS)}), outcome by age 5. {summary['runs']} seeds, "
+        f"{summary['seconds_per_seed']:.1f} s a seed.",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+        f"| selected model's 95% interval covers the truth | {summary['coverage']:.0%} | >= 90% |",
+        f"| median absolute error, selected model | {summary['median_abs_error']:.1%} | <= 10% |",
+        f"| median absolute error, AIC-averaged | {summary['median_abs_error_averaged']:.1%} | |",
+        f"| independence model's interval covers the truth | {summary['independence_coverage']:.0%} | < 50% |",
+        f"| median absolute error, independence model | {summary['median_abs_error_independence']:.1%} | |",
+        f"| median interval width / truth, selected | {summary['median_relative_width']:.1%} | |",
+        f"| median maltreated children (truth) | {summary['median_truth']:.0f} | |",
+        f"| median share of them known to a list | {summary['median_known_share']:.1%} | |",
+        "",
+        "Models selected (AIC): " + ", ".join(f"{k} {v}" for k, v in summary["models_selected"].items()) + ".",
+        "",
+        "| seed | truth | known | selected | estimate | 95% interval | covers | independence | covers |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['seed']} | {r['truth']} | {r['known']} | {r['selected']} | {r['total']:.0f} | "
+            f"{r['lower']:.0f}-{r['upper']:.0f} | {'yes' if r['covers'] else 'no'} | {r['independence']:.0f} | "
+            f"{'yes' if r['independence_covers'] else 'no'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--scale", type=float, default=0.05)
+    parser.add_argument("--birth-years", default="2005-2014")
+    parser.add_argument("--profile", default="incidence")
+    parser.add_argument("--no-append", action="store_true")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")  # statsmodels' separation warnings on sparse models
+    years = parse_years(args.birth_years)
+    profile = load_profile(args.profile)
+    rows = []
+    for seed in range(args.seeds):
+        row = one_seed(profile, args.scale, seed, years)
+        rows.append(row)
+        print(
+            f"seed {seed}: truth {row['truth']} known {row['known']} selected {row['selected']} "
+            f"{row['total']:.0f} [{row['lower']:.0f}, {row['upper']:.0f}] covers {row['covers']}; "
+            f"independence {row['independence']:.0f} covers {row['independence_covers']} ({row['seconds']:.1f} s)",
+            flush=True,
+        )
+    summary = summarise(rows)
+    text = markdown(args, rows, summary)
+    print(text)
+    if not args.no_append:
+        with (ROOT / "BENCHMARKS.md").open("a") as handle:
+            handle.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,276 @@
+"""Multiple-systems estimation: log-linear Poisson models on the 2^k inclusion table of k
+lists (which lists recorded each child), the one fitting module of the incidence library
+(statsmodels and scipy are imported inside its functions, so loading the code location
+does not pay for them).
+
+A model holds the main effect of every list and a set of two-way interactions (every such
+set is hierarchical); the all-zero cell (children no list recorded) is unobserved, and its
+fitted value exp(intercept) is the estimate of the children no agency saw (Fienberg 1972;
+Cormack 1989; Silverman 2014). Per model:
+
+- log-likelihood on the 2^k - 1 observed cells, AIC = -2 l + 2 p, BIC = -2 l + p ln(n)
+  with n the children observed (as Rcapture counts them);
+- identifiable: the design on the observed cells has full rank, every interaction's
+  overlap (children in both lists) is positive, a model that fits the observed cells
+  exactly (no degrees of freedom left) has no empty cell, and the fit converged to a
+  finite estimate; a sparse overlap makes the estimate run off to zero or infinity;
+- a profile-likelihood interval for the total N (Cormack 1992): the multinomial
+  log-likelihood l(N) = ln N! - ln (N - n)! + sum y ln(mu / N) of the table completed with
+  N - n in the missing cell, maximised over the model's parameters by a Poisson fit; the
+  interval holds every N with 2 (max l - l(N)) <= chi2(1, 0.95). An upper end beyond
+  `MAX_TOTAL_FACTOR` times the observed count is reported as infinite.
+
+The selected model has the smallest AIC among the identifiable ones; the model-averaged
+estimate weights every identifiable model by exp(-dAIC / 2) (Buckland et al. 1997).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+CONFIDENCE = 0.95
+MAX_TOTAL_FACTOR = 1000.0  # an interval reaching past 1000 x the observed children is open
+MAX_ABS_COEFFICIENT = 25.0  # |log-linear parameter| past this: the fit ran off to a boundary
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """One log-linear model fitted to one inclusion table."""
+
+    name: str
+    interactions: tuple[tuple[int, int], ...]
+    parameters: int
+    log_likelihood: float
+    aic: float
+    bic: float
+    deviance: float
+    df: int
+    unobserved: float
+    total: float
+    lower: float
+    upper: float
+    identifiable: bool
+    reason: str = ""
+    weight: float = 0.0
+    coefficients: tuple[float, ...] = field(default=(), repr=False)
+
+    @property
+    def interval_finite(self) -> bool:
+        return math.isfinite(self.lower) and math.isfinite(self.upper)
+
+
+def inclusion_patterns(k: int) -> np.ndarray:
+    """The 2^k - 1 observable patterns (rows of 0/1, one column per list), the first list
+    the most significant bit: for k = 3, 001, 010, 011, ..., 111."""
+    return np.array([[(code >> (k - 1 - j)) & 1 for j in range(k)] for code in range(1, 2**k)], dtype=float)
+
+
+def hierarchical_models(k: int) -> list[tuple[tuple[int, int], ...]]:
+    """Every model with all main effects and up to two-way interactions: each subset of the
+    k (k - 1) / 2 pairs, the independence model first."""
+    pairs = list(itertools.combinations(range(k), 2))
+    return [subset for r in range(len(pairs) + 1) for subset in itertools.combinations(pairs, r)]
+
+
+def model_name(interactions: tuple[tuple[int, int], ...], lists: list[str]) -> str:
+    """ "independence" or the interactions as "cp*police_fv + cp*hospital"."""
+    if not interactions:
+        return "independence"
+    return " + ".join(f"{lists[a]}*{lists[b]}" for a, b in interactions)
+
+
+def design_matrix(patterns: np.ndarray, interactions: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Intercept, one column per list, one product column per interaction."""
+    columns = [np.ones(len(patterns)), *patterns.T, *(patterns[:, a] * patterns[:, b] for a, b in interactions)]
+    return np.column_stack(columns)
+
+
+def _poisson_fit(y: np.ndarray, x: np.ndarray):
+    import warnings
+
+    import statsmodels.api as sm
+
+    with warnings.catch_warnings():
+        # a cell fitted at zero (separation) is what the identifiability check reports
+        warnings.simplefilter("ignore")
+        return sm.GLM(y, x, family=sm.families.Poisson()).fit(maxiter=200, tol=1e-12)
+
+
+def _why_not_identifiable(counts: np.ndarray, patterns: np.ndarray, interactions, x: np.ndarray, lists) -> str:
+    if np.linalg.matrix_rank(x) < x.shape[1]:
+        return "more parameters than the observed cells can determine"
+    for j in range(patterns.shape[1]):
+        if counts[patterns[:, j] == 1].sum() == 0:
+            return f"no child on list {lists[j]}"
+    for a, b in interactions:
+        if counts[(patterns[:, a] == 1) & (patterns[:, b] == 1)].sum() == 0:
+            return f"no child on both {lists[a]} and {lists[b]}: sparse overlap"
+    if x.shape[1] == len(counts) and (counts == 0).any():
+        return "the model fits every observed cell exactly and one is empty: sparse overlap"
+    return ""
+
+
+def profile_log_likelihood(total: float, counts: np.ndarray, x_full: np.ndarray) -> float:
+    """l(N) of the table completed with N - n children in the missing cell (row 0 of
+    `x_full`), the model's parameters at their maximum for that N."""
+    n = counts.sum()
+    z = total - n
+    y = np.concatenate([[z], counts])
+    fit = _poisson_fit(y, x_full)
+    mu = np.asarray(fit.mu)
+    positive = y > 0
+    return float(math.lgamma(total + 1) - math.lgamma(z + 1) + (y[positive] * np.log(mu[positive] / total)).sum())
+
+
+def profile_interval(
+    counts: np.ndarray, patterns: np.ndarray, interactions, estimate: float, confidence: float = CONFIDENCE
+) -> tuple[float, float]:
+    """The profile-likelihood interval for the total (observed + unobserved children)."""
+    from scipy import optimize, stats
+
+    n = float(counts.sum())
+    x_full = design_matrix(np.vstack([np.zeros(patterns.shape[1]), patterns]), interactions)
+    cut = stats.chi2.ppf(confidence, 1) / 2
+    cap = max(n * MAX_TOTAL_FACTOR, n + 10.0)
+    start = min(max(estimate, n + 1e-6), cap)
+    best = optimize.minimize_scalar(
+        lambda t: -profile_log_likelihood(t, counts, x_full),
+        bounds=(n + 1e-9, max(start * 2, n + 10.0)),
+        method="bounded",
+        options={"xatol": 1e-6 * max(n, 1.0)},
+    )
+    top_at, top = float(best.x), -float(best.fun)
+
+    def gap(t: float) -> float:
+        return top - profile_log_likelihood(t, counts, x_full) - cut
+
+    lower = n if gap(n + 1e-9) <= 0 else float(optimize.brentq(gap, n + 1e-9, top_at, xtol=1e-6))
+    upper_try = max(top_at * 2, top_at + 10.0)
+    while gap(upper_try) < 0:
+        if upper_try >= cap:
+            return lower, math.inf
+        upper_try = min(upper_try * 4, cap)
+    upper = float(optimize.brentq(gap, top_at, upper_try, xtol=1e-6))
+    return lower, upper
+
+
+def fit_model(
+    counts: np.ndarray, interactions: tuple[tuple[int, int], ...], lists: list[str], with_interval: bool = True
+) -> ModelFit:
+    """One model on the observed cells (`counts` aligned with inclusion_patterns(k))."""
+    counts = np.asarray(counts, dtype=float)
+    k = len(lists)
+    patterns = inclusion_patterns(k)
+    x = design_matrix(patterns, interactions)
+    n = float(counts.sum())
+    p = x.shape[1]
+    name = model_name(interactions, lists)
+    reason = _why_not_identifiable(counts, patterns, interactions, x, lists)
+    nan = math.nan
+    if reason and reason.startswith("more parameters"):
+        return ModelFit(name, interactions, p, nan, nan, nan, nan, len(counts) - p, nan, nan, nan, nan, False, reason)
+    fit = _poisson_fit(counts, x)
+    coefficients = np.asarray(fit.params, dtype=float)
+    unobserved = float(np.exp(coefficients[0]))
+    if not reason and (not fit.converged or np.abs(coefficients).max() > MAX_ABS_COEFFICIENT):
+        reason = "the fit ran off to a boundary (a parameter without a finite maximum)"
+    if not reason and not math.isfinite(unobserved):
+        reason = "the estimate of the unobserved cell is not finite"
+    llf = float(fit.llf)
+    lower, upper = nan, nan
+    if not reason and with_interval:
+        lower, upper = profile_interval(counts, patterns, interactions, n + unobserved)
+    return ModelFit(
+        name=name,
+        interactions=interactions,
+        parameters=p,
+        log_likelihood=llf,
+        aic=-2 * llf + 2 * p,
+        bic=-2 * llf + p * math.log(max(n, 1.0)),
+        deviance=float(fit.deviance),
+        df=len(counts) - p,
+        unobserved=unobserved,
+        total=n + unobserved,
+        lower=lower,
+        upper=upper,
+        identifiable=not reason,
+        reason=reason,
+        coefficients=tuple(coefficients.tolist()),
+    )
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Every model, the selected one, the AIC-weighted average and the independence model."""
+
+    lists: list[str]
+    observed: int
+    models: list[ModelFit]
+    selected: ModelFit | None
+    independence: ModelFit
+    averaged_total: float
+    criterion: str
+
+    @property
+    def identifiable(self) -> bool:
+        return self.selected is not None
+
+    def completeness(self, counts: np.ndarray) -> dict[str, float]:
+        """Share of the estimated total each list recorded."""
+        patterns = inclusion_patterns(len(self.lists))
+        total = self.selected.total if self.selected else math.nan
+        return {name: float(counts[patterns[:, j] == 1].sum()) / total for j, name in enumerate(self.lists)}
+
+
+def estimate_total(counts, lists: list[str], criterion: str = "aic") -> Estimate:
+    """Fit every hierarchical model up to two-way interactions; select by `criterion`
+    ("aic" or "bic") among the identifiable ones and weight them by AIC."""
+    counts = np.asarray(counts, dtype=float)
+    fits = [fit_model(counts, m, lists) for m in hierarchical_models(len(lists))]
+    usable = [f for f in fits if f.identifiable]
+    weights = {}
+    if usable:
+        best = min(f.aic for f in usable)
+        raw = {f.name: math.exp(-(f.aic - best) / 2) for f in usable}
+        norm = sum(raw.values())
+        weights = {name: w / norm for name, w in raw.items()}
+    fits = [_with_weight(f, weights.get(f.name, 0.0)) for f in fits]
+    usable = [f for f in fits if f.identifiable]
+    selected = min(usable, key=lambda f: getattr(f, criterion)) if usable else None
+    averaged = sum(f.weight * f.total for f in usable) if usable else math.nan
+    return Estimate(
+        lists=list(lists),
+        observed=int(counts.sum()),
+        models=fits,
+        selected=selected,
+        independence=fits[0],
+        averaged_total=float(averaged),
+        criterion=criterion,
+    )
+
+
+def _with_weight(fit: ModelFit, weight: float) -> ModelFit:
+    from dataclasses import replace
+
+    return replace(fit, weight=weight)
+
+
+def chapman_estimate(n1: int, n2: int, m: int) -> float:
+    """Chapman's nearly unbiased two-list estimate of the total, (n1+1)(n2+1)/(m+1) - 1."""
+    return (n1 + 1) * (n2 + 1) / (m + 1) - 1
+
+
+def garwood_interval(count, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Poisson interval for observed counts (Garwood 1936, through chi-square
+    quantiles): [chi2(a/2; 2x) / 2, chi2(1 - a/2; 2x + 2) / 2], lower 0 at x = 0."""
+    from scipy import stats
+
+    x = np.asarray(count, dtype=float)
+    alpha = 1 - confidence
+    lower = np.where(x > 0, stats.chi2.ppf(alpha / 2, 2 * np.maximum(x, 1e-300)) / 2, 0.0)
+    upper = stats.chi2.ppf(1 - alpha / 2, 2 * x + 2) / 2
+    return lower, upper

@@ -1,0 +1,144 @@
+"""The log-linear estimator against routes that share none of its code: the two-list
+Lincoln-Petersen and Chapman estimates worked by hand, the two-list profile likelihood in
+closed form, the three-list all-two-way model's closed form, a direct scipy maximisation of
+a Poisson likelihood written out here, and Garwood intervals from published tables."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import optimize, stats
+
+from cmi_assets.incidence.loglinear import (
+    chapman_estimate,
+    estimate_total,
+    fit_model,
+    garwood_interval,
+    hierarchical_models,
+    inclusion_patterns,
+)
+
+# two lists: 60 on A, 50 on B, 20 on both (patterns 01, 10, 11)
+N10, N01, N11 = 40, 30, 20
+
+
+def test_two_list_independence_is_lincoln_petersen():
+    fit = fit_model(np.array([N01, N10, N11]), (), ["A", "B"])
+    # n1 n2 / m = 60 * 50 / 20 = 150; unobserved = n10 n01 / n11 = 40 * 30 / 20 = 60
+    assert fit.total == pytest.approx(150.0, rel=1e-9)
+    assert fit.unobserved == pytest.approx(60.0, rel=1e-9)
+    assert fit.identifiable
+
+
+def test_chapman_by_hand():
+    assert chapman_estimate(60, 50, 20) == pytest.approx(61 * 51 / 21 - 1)
+    assert chapman_estimate(60, 50, 20) == pytest.approx(147.142857, rel=1e-6)
+
+
+def test_two_list_interaction_model_is_not_identifiable():
+    fit = fit_model(np.array([N01, N10, N11]), ((0, 1),), ["A", "B"])
+    assert not fit.identifiable and "parameters" in fit.reason
+
+
+def _two_list_profile(total: float) -> float:
+    """Multinomial log-likelihood of N for two independent lists (capture probabilities at
+    their maximum n_j / N), written from the model, not from a log-linear fit."""
+    n1, n2, n = N10 + N11, N01 + N11, N10 + N01 + N11
+    ll = math.lgamma(total + 1) - math.lgamma(total - n + 1)
+    for nj in (n1, n2):
+        ll += nj * math.log(nj / total) + (total - nj) * math.log(1 - nj / total)
+    return ll
+
+
+def test_two_list_profile_interval_matches_the_closed_form_likelihood():
+    fit = fit_model(np.array([N01, N10, N11]), (), ["A", "B"])
+    best = optimize.minimize_scalar(lambda t: -_two_list_profile(t), bounds=(91, 1000), method="bounded")
+    top = -best.fun
+    cut = stats.chi2.ppf(0.95, 1) / 2
+    lower = optimize.brentq(lambda t: top - _two_list_profile(t) - cut, 90.0001, best.x)
+    upper = optimize.brentq(lambda t: top - _two_list_profile(t) - cut, best.x, 5000)
+    assert fit.lower == pytest.approx(lower, rel=1e-5)
+    assert fit.upper == pytest.approx(upper, rel=1e-5)
+    assert fit.lower < 150 < fit.upper
+
+
+# three lists, patterns 001, 010, 011, 100, 101, 110, 111
+THREE = np.array([52, 61, 14, 140, 38, 71, 25], dtype=float)
+
+
+def test_three_list_all_two_way_model_matches_its_closed_form():
+    n001, n010, n011, n100, n101, n110, n111 = THREE
+    closed = n111 * n100 * n010 * n001 / (n110 * n101 * n011)
+    fit = fit_model(THREE, ((0, 1), (0, 2), (1, 2)), ["a", "b", "c"])
+    assert fit.unobserved == pytest.approx(closed, rel=1e-7)
+    assert fit.df == 0
+
+
+def _direct_poisson_fit(counts: np.ndarray, interactions) -> float:
+    """The unobserved cell of a log-linear model by maximising the Poisson log-likelihood
+    with scipy (its own design, its own likelihood)."""
+    pat = inclusion_patterns(3)
+
+    def log_mu(beta):
+        out = beta[0] + pat @ beta[1:4]
+        for i, (a, b) in enumerate(interactions):
+            out = out + beta[4 + i] * pat[:, a] * pat[:, b]
+        return out
+
+    def negative_ll(beta):
+        eta = log_mu(beta)
+        return float(np.exp(eta).sum() - (counts * eta).sum())
+
+    start = np.concatenate([[math.log(counts.mean())], np.zeros(3 + len(interactions))])
+    best = optimize.minimize(negative_ll, start, method="BFGS", options={"gtol": 1e-10, "maxiter": 10_000})
+    return float(math.exp(best.x[0]))
+
+
+@pytest.mark.parametrize("interactions", [(), ((0, 1),), ((0, 1), (0, 2)), ((0, 2), (1, 2))])
+def test_three_list_models_match_a_direct_scipy_maximisation(interactions):
+    fit = fit_model(THREE, interactions, ["a", "b", "c"], with_interval=False)
+    assert fit.unobserved == pytest.approx(_direct_poisson_fit(THREE, interactions), rel=1e-4)
+
+
+def test_every_hierarchical_model_up_to_two_way():
+    assert len(hierarchical_models(3)) == 8 and hierarchical_models(3)[0] == ()
+    assert len(hierarchical_models(4)) == 64
+
+
+def test_selection_weights_and_independence_beside():
+    est = estimate_total(THREE, ["a", "b", "c"])
+    usable = [f for f in est.models if f.identifiable]
+    assert sum(f.weight for f in usable) == pytest.approx(1.0)
+    assert est.selected.aic == min(f.aic for f in usable)
+    assert est.independence.name == "independence"
+    assert est.averaged_total == pytest.approx(sum(f.weight * f.total for f in usable))
+    assert all(f.lower <= f.total <= f.upper for f in usable)
+    completeness = est.completeness(THREE)
+    assert completeness["a"] == pytest.approx((140 + 38 + 71 + 25) / est.selected.total)
+
+
+def test_sparse_overlap_is_flagged():
+    sparse = THREE.copy()
+    sparse[2] = 0  # nobody on b and c but not a
+    sparse[6] = 0  # nobody on all three: no child on both b and c
+    est = estimate_total(sparse, ["a", "b", "c"])
+    by_name = {f.name: f for f in est.models}
+    assert not by_name["b*c"].identifiable and "sparse overlap" in by_name["b*c"].reason
+    assert by_name["independence"].identifiable
+    assert est.selected is not None and "b*c" not in est.selected.name
+
+
+def test_open_interval_is_infinite():
+    # a tiny overlap: the likelihood stays flat far past the estimate
+    fit = fit_model(np.array([500.0, 400.0, 1.0]), (), ["A", "B"])
+    assert fit.identifiable and math.isinf(fit.upper) and not fit.interval_finite
+
+
+def test_garwood_interval_against_published_values():
+    # exact Poisson 95% limits (e.g. Ulm 1990, Table 1): x=0 -> (0, 3.689), x=1 -> (0.0253, 5.572),
+    # x=10 -> (4.795, 18.39)
+    lower, upper = garwood_interval(np.array([0, 1, 10]))
+    assert lower == pytest.approx([0.0, 0.02532, 4.7954], abs=1e-3)
+    assert upper == pytest.approx([3.6889, 5.5716, 18.390], abs=1e-3)
