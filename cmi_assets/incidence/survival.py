@@ -24,17 +24,18 @@ class KaplanMeier:
     survival: np.ndarray
     variance: np.ndarray  # Greenwood's, of S(t)
 
+    def _at(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """S and its variance at each of `t` (a right-continuous step function; 1 and 0
+        before the first event)."""
+        index = np.searchsorted(self.times, np.asarray(t, dtype=float), side="right")
+        return np.r_[1.0, self.survival][index], np.r_[0.0, self.variance][index]
+
     def cumulative_incidence_at(self, t: np.ndarray) -> np.ndarray:
-        """1 - S at each of `t` (a step function, right-continuous)."""
-        index = np.searchsorted(self.times, np.asarray(t, dtype=float), side="right") - 1
-        surv = np.where(index >= 0, self.survival[np.maximum(index, 0)], 1.0)
-        return 1.0 - surv
+        return 1.0 - self._at(t)[0]
 
     def interval_at(self, t: np.ndarray, z: float = Z_95) -> tuple[np.ndarray, np.ndarray]:
         """Pointwise interval of the cumulative incidence, through log(-log S)."""
-        index = np.searchsorted(self.times, np.asarray(t, dtype=float), side="right") - 1
-        surv = np.where(index >= 0, self.survival[np.maximum(index, 0)], 1.0)
-        var = np.where(index >= 0, self.variance[np.maximum(index, 0)], 0.0)
+        surv, var = self._at(t)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_s = np.log(surv)
             se = np.sqrt(var) / (surv * np.abs(log_s))
@@ -61,6 +62,7 @@ def kaplan_meier(time: np.ndarray, event: np.ndarray) -> KaplanMeier:
     survival = np.cumprod(factor)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(at_risk > deaths, deaths / (at_risk * (at_risk - deaths)), np.inf)
-    variance = survival**2 * np.cumsum(terms)
-    variance = np.where(np.isfinite(variance), variance, 0.0)
+    greenwood = np.cumsum(terms)
+    # S = 0 once everyone at risk had the event: no variance left
+    variance = np.where(np.isfinite(greenwood), survival**2 * np.where(np.isfinite(greenwood), greenwood, 0.0), 0.0)
     return KaplanMeier(distinct, at_risk.astype(int), deaths.astype(int), survival, variance)
