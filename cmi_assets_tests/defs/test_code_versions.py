@@ -36,3 +36,9 @@ def test_relative_and_multi_line_imports_are_read(tmp_path, monkeypatch):
     finally:
         for cached in (imported_modules, source_closure, code_version_of):
             cached.cache_clear()
+
+
+def test_a_module_imported_from_the_package_itself_is_followed():
+    # spine.py has `from cmi_assets import progress`
+    closure = {p.relative_to(PACKAGE_DIR).as_posix() for p in source_closure("cmi_assets.linkage.spine")}
+    assert {"progress.py", "__init__.py", "linkage/spine.py"} <= closure
