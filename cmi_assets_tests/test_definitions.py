@@ -15,6 +15,7 @@ NOT_TABLES = {
     "prm_model": "the fitted model artefact and its model card",
     "cfsr_report": "an HTML/PNG report per state",
     "feasibility_report": "the HTML/markdown feasibility report",
+    "incidence_report": "an HTML/PNG report per birth cohort",
 }
 
 

@@ -35,6 +35,18 @@ def truth_connection(world) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def load_both_levels(con, world) -> None:
+    """The truth linkage's event tables at both linkage levels (the same rows twice)."""
+    from cmi_assets.cohorts.events import LINKAGE_LEVELS, create_event_tables
+
+    create_event_tables(con)
+    for table, frame in truth_event_tables(world).items():
+        for level in LINKAGE_LEVELS:
+            con.register("_t", frame.with_columns(pl.lit(level).alias("linkage_level")))
+            con.execute(f"insert into events.{table} by name select * from _t")
+            con.unregister("_t")
+
+
 def study_children(world, birth_years: tuple[int, ...]) -> pl.DataFrame:
     """The world's study population of the birth years (true ids as person_key)."""
     return world.children.filter(pl.col("in_study_population") & pl.col("birth_year").is_in(list(birth_years))).select(
