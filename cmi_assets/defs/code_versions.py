@@ -30,8 +30,6 @@ def module_file(module: str) -> Path | None:
         return None
     if module == PACKAGE:  # `from cmi_assets import progress`: the package's own __init__.py
         return PACKAGE_DIR / "__init__.py"
-    if module == PACKAGE:  # `from cmi_assets import progress`
-        return PACKAGE_DIR / "__init__.py"
     relative = Path(*module.split(".")[1:])
     for candidate in (PACKAGE_DIR / relative.with_suffix(".py"), PACKAGE_DIR / relative / "__init__.py"):
         if candidate.is_file():
