@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -189,3 +190,122 @@ def test_no_identifier_reaches_the_event_log_or_compute_logs(pipeline):
     assert all(identifiers[k] for k in identifiers), "nothing to look for"
     leaks = {kind: sorted(values)[:5] for kind, values in found.items() if values}
     assert not leaks, f"identifiers in observability: { {k: len(v) for k, v in found.items()} }"
+
+
+# --- the UI shows findings (issue 19, item 6) ------------------------------------------------
+
+
+def _latest_metadata(instance: dg.DagsterInstance, asset: str) -> dict:
+    event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+    assert event is not None, asset
+    return dict(event.asset_materialization.metadata)
+
+
+def _every_metadata(pipeline) -> list[tuple[str, str, object]]:
+    """(where, key, value) of every metadata entry a user can open: asset definitions,
+    the latest materialization of every asset (and partition) and every check result."""
+    instance, graph = pipeline["instance"], pipeline["defs"].resolve_asset_graph()
+    entries = []
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        entries += [(f"{key.to_user_string()} (definition)", k, v) for k, v in node.metadata.items()]
+        records = instance.fetch_materializations(key, limit=1000).records
+        for record in records:
+            metadata = record.asset_materialization.metadata if record.asset_materialization else {}
+            entries += [(key.to_user_string(), k, v) for k, v in metadata.items()]
+    for check_key in graph.asset_check_keys:
+        for record in instance.event_log_storage.get_asset_check_execution_history(check_key, limit=1000):
+            evaluation = getattr(record.event, "asset_check_evaluation", None) if record.event else None
+            if evaluation is not None:
+                entries += [(f"{check_key.to_user_string()} (check)", k, v) for k, v in evaluation.metadata.items()]
+    return entries
+
+
+def test_no_metadata_value_is_a_json_blob_a_long_float_or_a_long_key(pipeline):
+    from cmi_assets.metadata import MAX_KEY_LENGTH, is_blob
+
+    entries = _every_metadata(pipeline)
+    assert len(entries) > 500
+    blobs = sorted({(where, key) for where, key, value in entries if is_blob(value)})
+    assert not blobs, blobs
+    long_floats = sorted(
+        {
+            (where, key, value.value if isinstance(value, dg.FloatMetadataValue) else value)
+            for where, key, value in entries
+            if (v := value.value if isinstance(value, dg.FloatMetadataValue) else value) is not None
+            and isinstance(v, float)
+            and math.isfinite(v)
+            and float(f"{v:.4g}") != v
+        }
+    )
+    assert not long_floats, long_floats[:10]
+    long_keys = sorted(
+        {(where, key) for where, key, _ in entries if len(key) > MAX_KEY_LENGTH and not key.startswith("dagster/")}
+    )
+    assert not long_keys, long_keys
+
+
+def _table_rows(value: dg.TableMetadataValue, key: str) -> dict:
+    return {r.data[key]: r.data for r in value.records}
+
+
+def test_report_assets_lead_with_their_headline_numbers_rounded(pipeline):
+    from cmi_assets.metadata import number
+    from cmi_assets.storage import WAREHOUSE
+
+    instance, storage = pipeline["instance"], pipeline["storage"]
+    with storage.connect(WAREHOUSE, read_only=True) as con:
+        table1 = con.execute("select * from prm.table1 where linkage_level = 'conservative'").pl().row(0, named=True)
+        table6 = con.execute("select * from prm.table6 where linkage_level = 'conservative'").pl().row(0, named=True)
+        pooled = con.execute("select * from cfsr.national_trend order by period_fy").pl()
+
+    # PRM: validation AUC with its interval, PPV and sensitivity at the top 5%
+    report = _latest_metadata(instance, "feasibility_report")
+    expected = {
+        "validation_auc": table1["auc_validation"],
+        "validation_auc_ci_low": table1["auc_ci_low"],
+        "validation_auc_ci_high": table1["auc_ci_high"],
+        "ppv_top_5pct": table6["ppv"],
+        "sensitivity_top_5pct": table6["sensitivity"],
+        "scored_auc": table6["auc"],
+    }
+    labels = list(report)
+    assert labels[0] == "summary" and labels.index("validation_auc") < labels.index("report_html")
+    for key, value in expected.items():
+        assert report[key].value == number(value), key
+    assert f"PPV {100 * table6['ppv']:.1f}%" in report["summary"].value
+    assert report["report"].value.split("\n\n")[1] == "## Headline"
+    model = _latest_metadata(instance, "prm_model")
+    assert list(model)[:2] == ["summary", "validation_auc"] and model["validation_auc"].value == number(
+        table1["auc_validation"]
+    )
+
+    # CFSR: the pooled recurrence of the newest period, and why RSP sits above observed
+    cfsr = _latest_metadata(instance, "cfsr_report")
+    latest = pooled.filter(pl.col("period") == cfsr["period"].value).row(0, named=True)
+    assert list(cfsr)[:3] == ["summary", "period", "pooled_observed"]
+    assert cfsr["pooled_observed"].value == number(latest["observed"])
+    assert cfsr["rsp_to_observed"].value > 0 and "section 4.1" in cfsr["why_rsp_above_observed"].value
+
+    # Linkage: the spine's pairwise precision and recall over all pairs at each level
+    quality = _latest_metadata(instance, "linkage_quality")
+    for level in ("conservative", "less_conservative"):
+        every_pair = _table_rows(quality[f"{level}/pairs"], "role")["all"]
+        assert quality[f"{level}/precision"].value == every_pair["precision"]
+        assert quality[f"{level}/recall"].value == every_pair["recall"]
+    assert list(quality)[1] == "conservative/precision"
+
+
+def test_state_summaries_name_the_states(pipeline):
+    """The scripted OK failure reads "Oklahoma (OK)", never a bare OK that reads as a status."""
+    graph = pipeline["defs"].resolve_asset_graph()
+    instance = pipeline["instance"]
+    [check_key] = [k for k in graph.asset_check_keys if k.name == "dq3_missing_age"]
+    texts = []
+    for record in instance.event_log_storage.get_asset_check_execution_history(check_key, limit=100):
+        evaluation = getattr(record.event, "asset_check_evaluation", None) if record.event else None
+        if evaluation is not None and not evaluation.passed:
+            texts.append(evaluation.description or "")
+            texts.append(evaluation.metadata["failing_states"].value)
+    assert texts and all("Oklahoma (OK)" in text for text in texts), texts
+    assert not any(re.search(r"(: |, )OK\b(?! \()", text) for text in texts), texts

@@ -26,6 +26,7 @@ import polars as pl
 from cmi_assets.cfsr.rsp import NATIONAL_PERFORMANCE
 from cmi_assets.cfsr.suppression import SUPPRESS_BELOW, SUPPRESSED
 from cmi_assets.cfsr.trend import PUBLISHED_STATUSES
+from cmi_assets.metadata import state_label, states_named
 
 STATUS_COLOURS = {"better": "#1b7837", "no different": "#4d4d4d", "worse": "#b2182b"}
 NATIONAL_FILE = "national.html"
@@ -264,6 +265,38 @@ NOTE = (
     f"{SUPPRESS_BELOW} children in the denominator, so only the denominator is shown."
 )
 
+RULES_SECTION = "CFSR R4 rules, section 4.1 (Model and formula)"
+RSP_ABOVE_OBSERVED = (
+    "Why a typical state's RSP sits above its observed rate: the expected count E is summed over the state's "
+    "children with the state effect at zero (u = 0), the typical state of the random-intercept model, and the "
+    "typical state's rate lies below the pooled rate (large states with high rates weigh in the pooled rate, not "
+    "in the typical state). RSP = O / E x {np} then scales every state's observed rate by about {np} over the "
+    'typical state\'s expected rate, so a state with exactly the pooled rate is "worse". This is the published '
+    f"behaviour, not a bug ({RULES_SECTION}: the published RSP / observed ratios are 1.32-1.35 for MD and KY, and "
+    "a state at the pooled national rate gets an RSP of about 12.5%)."
+)
+
+
+def rsp_to_observed(rows: pl.DataFrame) -> float | None:
+    """The median state's RSP / observed ratio over rows with a published RSP and a
+    non-zero observed rate (None when there are none)."""
+    if not rows.height or "rsp" not in rows.columns:
+        return None
+    ratios = rows.filter(
+        pl.col("status").is_in(PUBLISHED_STATUSES) & (pl.col("observed") > 0) & pl.col("rsp").is_not_null()
+    ).select(pl.col("rsp") / pl.col("observed"))
+    return float(ratios.to_series().median()) if ratios.height else None
+
+
+def rsp_explanation(rows: pl.DataFrame, national_performance: float = NATIONAL_PERFORMANCE) -> str:
+    """RSP_ABOVE_OBSERVED, with the median ratio of the rows' period when there is one."""
+    text = RSP_ABOVE_OBSERVED.format(np=format_percent(national_performance))
+    ratio = rsp_to_observed(rows)
+    if ratio is not None:
+        period = rows["period"][0] if "period" in rows.columns and rows.height else "this period"
+        text += f" In {period} the median state's RSP is {ratio:.2f} times its observed rate."
+    return text
+
 
 def state_profile(
     state: str, trend_rows: pl.DataFrame, dq_rows: pl.DataFrame, national_performance: float = NATIONAL_PERFORMANCE
@@ -271,19 +304,22 @@ def state_profile(
     """(markdown, html) of one state's profile: RSP chart and table over periods, and
     the DQ page."""
     trend_rows = trend_rows.sort("period_fy")
-    chart = png_data_uri(rsp_interval_chart(trend_rows, "period", f"{state}: RSP by period", national_performance))
+    name = state_label(state)
+    chart = png_data_uri(rsp_interval_chart(trend_rows, "period", f"{name}: RSP by period", national_performance))
     rsp, dq = rsp_table(trend_rows), dq_table(dq_rows)
     note = NOTE.format(np=format_percent(national_performance))
+    why = RSP_ABOVE_OBSERVED.format(np=format_percent(national_performance))
     markdown = (
-        f"## {state}: recurrence of maltreatment\n\n{note}\n\n![RSP by period]({chart})\n\n{rsp.markdown()}\n\n"
-        f"### Data quality\n\n{dq.markdown()}\n"
+        f"## {name}: recurrence of maltreatment\n\n{note}\n\n{why}\n\n![RSP by period]({chart})\n\n"
+        f"{rsp.markdown()}\n\n### Data quality\n\n{dq.markdown()}\n"
     )
     page = _html_page(
-        f"CFSR Round 4 data profile, {state}: recurrence of maltreatment",
+        f"CFSR Round 4 data profile, {name}: recurrence of maltreatment",
         [
             (
                 "Risk-standardized performance",
-                f"<p>{html.escape(note)}</p><img src='{chart}' alt='RSP by period'>" + rsp.html(),
+                f"<p>{html.escape(note)}</p><p>{html.escape(why)}</p><img src='{chart}' alt='RSP by period'>"
+                + rsp.html(),
             ),
             ("Data quality", dq.html()),
         ],
@@ -303,13 +339,16 @@ class NationalView:
     states: ProfileTable
     pooled: ProfileTable
     summary: str
+    explanation: str = ""  # why RSP sits above observed (rsp_explanation)
+    headline: dict = field(default_factory=dict)  # national_headline
 
     def chart_markdown(self) -> str:
         return f"![All states: RSP and interval, {self.period}]({png_data_uri(self.png)})"
 
     def markdown(self) -> str:
         return (
-            f"## Recurrence of maltreatment: all states, {self.period}\n\n{self.note}\n\n{self.chart_markdown()}\n\n"
+            f"## Recurrence of maltreatment: all states, {self.period}\n\n{self.summary}\n\n{self.note}\n\n"
+            f"{self.explanation}\n\n{self.chart_markdown()}\n\n"
             f"{self.states.markdown()}\n\n### Pooled observed performance by period\n\n{self.pooled.markdown()}\n"
         )
 
@@ -318,7 +357,11 @@ class NationalView:
         return _html_page(
             "CFSR Round 4: recurrence of maltreatment, national view",
             [
-                (f"All states, {self.period}", f"<p>{html.escape(self.note)}</p>{chart}" + self.states.html()),
+                (
+                    f"All states, {self.period}",
+                    f"<p>{html.escape(self.summary.replace('**', ''))}</p><p>{html.escape(self.note)}</p>"
+                    f"<p>{html.escape(self.explanation)}</p>{chart}" + self.states.html(),
+                ),
                 ("Pooled observed performance by period", self.pooled.html()),
             ],
         )
@@ -331,10 +374,37 @@ def national_summary(latest_period_rows: pl.DataFrame, national_rows: pl.DataFra
     statuses = ", ".join(f"{counts[s]} {s}" for s in (*PUBLISHED_STATUSES, "DQ", SUPPRESSED) if counts.get(s))
     pooled = national_rows.filter(pl.col("period") == period)
     observed = format_percent(pooled["observed"][0]) if pooled.height else "-"
+    dq_states = sorted(latest_period_rows.filter(pl.col("status") == "DQ")["state"].to_list())
     return (
         f"**{period}**, {latest_period_rows.height} states: {statuses or 'none'}. Pooled observed {observed}; "
         f"national performance {format_percent(national_performance)}, lower is better."
+        + (f" DQ: {states_named(dq_states)}." if dq_states else "")
     )
+
+
+def national_headline(
+    latest_period_rows: pl.DataFrame, national_rows: pl.DataFrame, national_performance: float = NATIONAL_PERFORMANCE
+) -> dict:
+    """The report's headline numbers for the newest period: pooled observed recurrence
+    (proportion), its numerator and denominator, national performance, the status counts
+    and the median RSP / observed ratio (unrounded; the asset rounds them for display)."""
+    period = latest_period_rows["period"][0] if latest_period_rows.height else None
+    pooled = national_rows.filter(pl.col("period") == period) if period is not None else national_rows.clear()
+    row = pooled.row(0, named=True) if pooled.height else {}
+    hidden = _hidden_as(row) if row else None
+    counts = dict(latest_period_rows.group_by("status").len().iter_rows()) if latest_period_rows.height else {}
+    return {
+        "period": period,
+        "pooled_observed": None if hidden else row.get("observed"),
+        "pooled_numerator": None if hidden else row.get("numerator"),
+        "pooled_denominator": row.get("denominator"),
+        "national_performance": national_performance,
+        "states_better": counts.get("better", 0),
+        "states_no_different": counts.get("no different", 0),
+        "states_worse": counts.get("worse", 0),
+        "states_dq": counts.get("DQ", 0),
+        "rsp_to_observed": rsp_to_observed(latest_period_rows),
+    }
 
 
 def national_profile(
@@ -350,6 +420,8 @@ def national_profile(
         states=rsp_table(rows, "state"),
         pooled=national_table(national_rows),
         summary=national_summary(rows, national_rows, national_performance),
+        explanation=rsp_explanation(rows, national_performance),
+        headline=national_headline(rows, national_rows, national_performance),
     )
 
 

@@ -450,3 +450,23 @@ def linkage_quality(
     if blocking_rules:
         report["blocking"] = blocking_recall(con, identities_table, identity_truth(with_truth), blocking_rules)
     return report
+
+
+LEVEL_NAMES = {"conservative": "conservative", "less_conservative": "less conservative"}
+
+
+def quality_headline(report: dict) -> str:
+    """One line for the top of linkage_quality's metadata: the spine's pairwise precision and
+    recall over all true pairs at each linkage level, with cluster precision and recall."""
+    parts = []
+    for level, name in LEVEL_NAMES.items():
+        if level not in report:
+            continue
+        pairs, clusters = report[level]["pairs"]["all"], report[level]["clusters"]
+        parts.append(
+            f"**{name}**: pair precision {pairs['precision']:.4f}, recall {pairs['recall']:.4f}; "
+            f"cluster precision {clusters['cluster_precision']:.4f}, recall {clusters['cluster_recall']:.4f}"
+        )
+    truthless = report.get("records_without_truth", 0)
+    tail = f" ({report['records']:,} records" + (f", {truthless:,} without truth)" if truthless else ")")
+    return "Spine against the synthetic truth" + tail + ": " + "; ".join(parts) + "."

@@ -21,6 +21,7 @@ model artefact's document and its evaluation, `change_commentary` compares two s
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -154,15 +155,84 @@ def frame_html(frame: pl.DataFrame, digits: int = 3) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+# --- headline ------------------------------------------------------------------------------
+
+HEADLINE_TITLE = "Headline"
+HEADLINE_LEVEL = "conservative"  # the study's main linkage
+
+
+def _level_row(frame: pl.DataFrame | None, level: str = HEADLINE_LEVEL) -> dict:
+    if frame is None or not frame.height:
+        return {}
+    if "linkage_level" in frame.columns:
+        frame = frame.filter(pl.col("linkage_level") == level)
+    return frame.row(0, named=True) if frame.height else {}
+
+
+def headline_numbers(tables: Mapping[str, pl.DataFrame]) -> dict:
+    """The findings a reader looks for first, at the conservative linkage, unrounded (the
+    asset rounds them for display): validation AUC with its DeLong 95% interval (Table 1),
+    and on the scored cohort the AUC with its interval, PPV and sensitivity at the top 5%
+    of scores (Table 6). Missing tables give no entries."""
+    numbers: dict = {}
+    table1, table6 = _level_row(tables.get("table1")), _level_row(tables.get("table6"))
+    for key, name in (
+        ("auc_validation", "validation_auc"),
+        ("auc_ci_low", "validation_auc_ci_low"),
+        ("auc_ci_high", "validation_auc_ci_high"),
+    ):
+        if table1.get(key) is not None:
+            numbers[name] = float(table1[key])
+    if table6:
+        share = table6.get("share_referred")
+        if share is not None:
+            numbers["top_share"] = float(share)
+        for key, name in (
+            ("auc", "scored_auc"),
+            ("auc_ci_low", "scored_auc_ci_low"),
+            ("auc_ci_high", "scored_auc_ci_high"),
+            ("ppv", "ppv_top_5pct"),
+            ("sensitivity", "sensitivity_top_5pct"),
+        ):
+            if table6.get(key) is not None:
+                numbers[name] = float(table6[key])
+    return {k: v for k, v in numbers.items() if v == v}
+
+
+def _interval(numbers: Mapping, prefix: str) -> str:
+    low, high = numbers.get(f"{prefix}_ci_low"), numbers.get(f"{prefix}_ci_high")
+    return f" (95% CI {low:.3f}-{high:.3f})" if low is not None and high is not None else ""
+
+
+def headline_markdown(numbers: Mapping) -> str:
+    """One short paragraph of the headline numbers (`headline_numbers`)."""
+    parts = []
+    if "validation_auc" in numbers:
+        parts.append(f"**Validation AUC {numbers['validation_auc']:.3f}**{_interval(numbers, 'validation_auc')}")
+    if "scored_auc" in numbers:
+        parts.append(f"scored cohort AUC {numbers['scored_auc']:.3f}{_interval(numbers, 'scored_auc')}")
+    if "ppv_top_5pct" in numbers:
+        top = f"{100 * numbers.get('top_share', 0.05):g}%"
+        measured = f"**PPV {100 * numbers['ppv_top_5pct']:.1f}%**"
+        if "sensitivity_top_5pct" in numbers:
+            measured += f", sensitivity {100 * numbers['sensitivity_top_5pct']:.1f}%"
+        parts.append(f"at the top {top} of scores {measured} (findings by age 5)")
+    if not parts:
+        return "No headline numbers yet: no validated model or scored cohort (see the notes)."
+    return "; ".join(parts) + f" ({HEADLINE_LEVEL.replace('_', ' ')} linkage)."
+
+
 def feasibility_sections(
     tables: Mapping[str, pl.DataFrame],
     notes: Sequence[str] = (),
     model_card: str | None = None,
     commentary: Sequence[str] = (),
+    headline: str | None = None,
 ) -> list[Section]:
-    """The commentary on what changed (first, when given), one section per known table
-    present in `tables` (report order), then the notes and the model card."""
-    sections = [Section(CHANGES_TITLE, "\n".join(f"- {line}" for line in commentary))] if commentary else []
+    """The headline (first, when given), the commentary on what changed, one section per
+    known table present in `tables` (report order), then the notes and the model card."""
+    sections = [Section(HEADLINE_TITLE, headline)] if headline else []
+    sections += [Section(CHANGES_TITLE, "\n".join(f"- {line}" for line in commentary))] if commentary else []
     sections += [Section(title, text, tables[name]) for name, (title, text) in TABLE_SECTIONS.items() if name in tables]
     if notes:
         sections.append(Section("Notes", "\n".join(f"- {note}" for note in notes)))
@@ -191,7 +261,7 @@ def _text_html(text: str) -> str:
     lines = text.splitlines()
     if lines and all(line.startswith("- ") for line in lines):
         return "<ul>" + "".join(f"<li>{html.escape(line[2:])}</li>" for line in lines) + "</ul>"
-    return f"<p>{html.escape(text)}</p>"
+    return "<p>" + re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text)) + "</p>"
 
 
 STYLE = (

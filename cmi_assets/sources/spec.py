@@ -34,6 +34,7 @@ _COLUMN_KEYS = {
     "date_format",
     "identifying",
     "not_future",
+    "description",
 }
 _RECORD_TYPE_KEYS = {
     "file_pattern",
@@ -84,6 +85,7 @@ class ColumnSpec:
     date_format: str | None = None  # resolved: the record type's default when not overridden
     identifying: bool = False  # a name, DOB, agency ID or address: never shown anywhere
     not_future: bool = False  # a date that cannot lie after the delivery (a date of birth)
+    description: str = ""  # what the column holds, in words (the UI's column schema)
 
 
 @dataclass(frozen=True)
@@ -257,6 +259,7 @@ def _parse_column(body: dict, default_date_format: str, where: str) -> ColumnSpe
         date_format=body.get("date_format", default_date_format) if kind == "date" else None,
         identifying=bool(body.get("identifying", False)),
         not_future=bool(body.get("not_future", False)),
+        description=" ".join(str(body.get("description", "")).split()),
     )
 
 

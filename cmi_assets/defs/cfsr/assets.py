@@ -53,6 +53,8 @@ from cmi_assets.defs.cfsr.checks import (
 )
 from cmi_assets.defs.cfsr.partitions import FILE_YEARS, FILES_USED_BY_PERIODS, PERIODS, fy_key, fy_of_key
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.metadata import mapping_table, number, states_named, transposed
+from cmi_assets.metadata import table as table_value
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE
 from cmi_assets.tables import read_table, replace_partition_rows, replace_table, table_exists
 
@@ -204,7 +206,8 @@ def _table_metadata(zone: str, table: str, schema: dg.TableSchema) -> dict:
 
 
 def _state_list(states: list[str]) -> str:
-    return ", ".join(states) or "none"
+    """States by name and code ("Oklahoma (OK)"): a bare OK reads as a status."""
+    return states_named(states)
 
 
 def _percent(value: float | None) -> str:
@@ -278,7 +281,7 @@ def ncands_child_file(context: dg.AssetExecutionContext, storage: StorageResourc
         metadata={
             "dagster/row_count": frame.height,
             "states": len(per_state),
-            "rows_by_state": dg.MetadataValue.json(per_state),
+            "rows_by_state": mapping_table(per_state, "state", "rows"),
             "extract_files": frame["_extract_file"].n_unique(),
             "extracts_fingerprint": fingerprint,
             "missing_states": _state_list(missing_states),
@@ -352,7 +355,7 @@ def cfsr_recurrence(context: dg.AssetExecutionContext, storage: StorageResource)
             "states_suppressed": _state_list(by_state.filter(pl.col("suppressed"))["state"].to_list()),
             "audit_rows": result.audit.height,
             "audit_table": f"{IDENTIFIED}.{AUDIT_TABLE}",
-            "by_state": dg.MetadataValue.md(_by_state_markdown(by_state)),
+            "by_state": _by_state_table(by_state),
         },
         check_results=dq_check_results(dq),
     )
@@ -377,30 +380,44 @@ def _with_period(frame: pl.DataFrame, fy: int) -> pl.DataFrame:
     return frame.select(pl.lit(fy, pl.Int64).alias("period_fy"), pl.all())
 
 
-def _by_state_markdown(by_state: pl.DataFrame) -> str:
-    """Rows of the published (suppressed) by_state table."""
-    lines = ["| state | denominator | numerator | observed | DQ |", "|---|---|---|---|---|"]
+def _by_state_table(by_state: pl.DataFrame) -> dg.MetadataValue:
+    """Rows of the published (suppressed) by_state table, as the UI draws a table inline."""
+    rows = []
     for r in by_state.iter_rows(named=True):
         numerator = "suppressed" if r["suppressed"] else str(r["numerator"])
         shown = "DQ" if r["dq_status"] == "DQ" else ("suppressed" if r["suppressed"] else _percent(r["observed"]))
-        lines.append(
-            f"| {r['state']} | {r['denominator']} | {numerator} | {shown} | {r.get('dq_reason') or r['dq_status']} |"
+        rows.append(
+            {
+                "state": r["state"],
+                "denominator": r["denominator"],
+                "numerator": numerator,
+                "observed": shown,
+                "DQ": r.get("dq_reason") or r["dq_status"],
+            }
         )
-    return "\n".join(lines)
+    return table_value(rows, ["state", "denominator", "numerator", "observed", "DQ"])
 
 
-def _rsp_markdown(by_state: pl.DataFrame) -> str:
+def _rsp_table(by_state: pl.DataFrame) -> dg.MetadataValue:
     """The data-profile view: observed, RSP with its interval and status per state (percent, 1 dp)."""
-    lines = ["| state | observed | RSP | RSP interval | status |", "|---|---|---|---|---|"]
+    rows = []
     for r in by_state.sort("state").iter_rows(named=True):
         if r["status"] in ("DQ", "suppressed"):
-            lines.append(f"| {r['state']} | {r['status']} | {r['status']} | {r['status']} | {r['status']} |")
+            rows.append(
+                {"state": r["state"], **dict.fromkeys(("observed", "RSP", "RSP interval", "status"), r["status"])}
+            )
             continue
         interval = "-" if r["rsp_lower"] is None else f"{_percent(r['rsp_lower'])}-{_percent(r['rsp_upper'])}"
-        lines.append(
-            f"| {r['state']} | {_percent(r['observed'])} | {_percent(r['rsp'])} | {interval} | {r['status']} |"
+        rows.append(
+            {
+                "state": r["state"],
+                "observed": _percent(r["observed"]),
+                "RSP": _percent(r["rsp"]),
+                "RSP interval": interval,
+                "status": r["status"],
+            }
         )
-    return "\n".join(lines)
+    return table_value(rows, ["state", "observed", "RSP", "RSP interval", "status"])
 
 
 # --- cfsr_rsp -------------------------------------------------------------------------------
@@ -425,6 +442,7 @@ def _rsp_markdown(by_state: pl.DataFrame) -> str:
     metadata=_table_metadata(WAREHOUSE, RSP_TABLE, RSP_SCHEMA),
 )
 def cfsr_rsp(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    from cmi_assets.cfsr.report import rsp_explanation, rsp_to_observed
     from cmi_assets.cfsr.rsp import NATIONAL_PERFORMANCE, RSPOptions, risk_standardized_performance
 
     fy = fy_of_key(context.partition_key)
@@ -467,7 +485,9 @@ def cfsr_rsp(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.
         metadata={
             "dagster/row_count": published.height,
             "period": period_label(fy),
-            "rsp_by_state": dg.MetadataValue.md(_rsp_markdown(published)),
+            "rsp_to_observed": number(rsp_to_observed(published)),
+            "why_rsp_above_observed": dg.MetadataValue.md(rsp_explanation(published, NATIONAL_PERFORMANCE)),
+            "rsp_by_state": _rsp_table(published),
             # Numbers, so the UI's Metadata > Plots view charts them across periods.
             **{f"n_states_{status.replace(' ', '_').lower()}": len(states(status)) for status in STATUSES},
             "states_worse": _state_list(states("worse")),
@@ -527,16 +547,16 @@ def cfsr_drilldown(context: dg.AssetExecutionContext, storage: StorageResource) 
             "dagster/row_count": table.height,
             "period": period_label(fy),
             "cells_suppressed": suppressed,
-            "cells_by_dimension": dg.MetadataValue.json(
-                dict(table.group_by("dimension").len().sort("dimension").iter_rows())
+            "cells_by_dimension": mapping_table(
+                dict(table.group_by("dimension").len().sort("dimension").iter_rows()), "dimension", "cells"
             ),
-            "national": dg.MetadataValue.md(_national_drilldown_markdown(table)),
+            "national": _national_drilldown_table(table),
         }
     )
 
 
-def _national_drilldown_markdown(table: pl.DataFrame) -> str:
-    lines = ["| dimension | group | denominator | numerator | observed |", "|---|---|---|---|---|"]
+def _national_drilldown_table(table: pl.DataFrame) -> dg.MetadataValue:
+    rows = []
     # Age groups in age order (section 2.2), other dimensions as they come.
     order = {label: i for i, label in enumerate(age_group_labels("six_groups"))}
     national = table.filter((pl.col("state") == "national") & (pl.col("dimension") != "county")).with_row_index("_row")
@@ -547,10 +567,16 @@ def _national_drilldown_markdown(table: pl.DataFrame) -> str:
     ).sort("dimension", "_order", maintain_order=True)
     for r in national.iter_rows(named=True):
         numerator = "suppressed" if r["suppressed"] else str(r["numerator"])
-        lines.append(
-            f"| {r['dimension']} | {r['group']} | {r['denominator']} | {numerator} | {_percent(r['observed'])} |"
+        rows.append(
+            {
+                "dimension": r["dimension"],
+                "group": r["group"],
+                "denominator": r["denominator"],
+                "numerator": numerator,
+                "observed": _percent(r["observed"]),
+            }
         )
-    return "\n".join(lines)
+    return table_value(rows, ["dimension", "group", "denominator", "numerator", "observed"])
 
 
 # --- cfsr_trend -----------------------------------------------------------------------------
@@ -588,8 +614,8 @@ def cfsr_trend(context: dg.AssetExecutionContext, storage: StorageResource) -> d
             "dagster/row_count": trend.height,
             "periods": ", ".join(periods),
             "periods_waiting_for_files": waiting,
-            "pooled_observed_by_period": dg.MetadataValue.json(
-                {r["period"]: r["observed"] for r in pooled.iter_rows(named=True)}
+            "pooled_observed_by_period": mapping_table(
+                {r["period"]: r["observed"] for r in pooled.iter_rows(named=True)}, "period", "pooled observed"
             ),
         }
     )
@@ -618,9 +644,12 @@ def _periods_waiting_for_files(loaded_files: set[str]) -> str:
     description=(
         "The recurrence data profile: per state, RSP with interval against national performance for each period, "
         "observed numerator and denominator, and the DQ page; a national chart of every state's RSP interval. "
-        "HTML files under $CMI_DATA_DIR/reports/cfsr/ (one per state plus national.html). In the metadata below, "
-        "`chart` opens the national chart (the UI folds any markdown over 1,000 characters, so an image always "
-        "takes one click), `summary` and `pooled_by_period` show inline, `states` is the table behind the chart."
+        "HTML files under $CMI_DATA_DIR/reports/cfsr/ (one per state plus national.html). The metadata leads with "
+        "the newest period's headline: pooled observed recurrence (a proportion), national performance, the status "
+        "counts, and the median state's RSP / observed ratio with why it is above 1 (CFSR R4 rules, section 4.1: "
+        "E is the typical state's expected count, u = 0, which lies below the pooled rate). `chart` opens the "
+        "national chart (the UI folds any markdown over 1,000 characters, so an image takes one click), `states` "
+        "is the table behind it."
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
@@ -639,17 +668,39 @@ def cfsr_report(context: dg.AssetExecutionContext, storage: StorageResource) -> 
     report = write_cfsr_report(out_dir, trend, dq, pooled)
     context.log.info(f"wrote {len(report.files)} HTML files to {out_dir}")
     view = report.national
-    # Order is display order. The chart is alone in its entry, first, so its
-    # [Show Markdown] opens the picture and nothing else; short entries render inline.
+    headline = view.headline
+    # Order is display order: the headline first (numbers, so Metadata > Plots charts them
+    # across runs), then the chart alone in its entry, so its [Show Markdown] opens the
+    # picture and nothing else; tables render inline.
     return dg.MaterializeResult(
         metadata={
-            "chart": dg.MetadataValue.md(view.chart_markdown()),
             "summary": dg.MetadataValue.md(view.summary),
-            "pooled_by_period": dg.MetadataValue.md(view.pooled.markdown()),
-            "states": dg.MetadataValue.md(view.states.markdown()),
+            "period": headline["period"] or "-",
+            "pooled_observed": number(headline["pooled_observed"]),
+            "national_performance": headline["national_performance"],
+            **{
+                f"states_{status}": headline[f"states_{status}"] for status in ("better", "no_different", "worse", "dq")
+            },
+            "rsp_to_observed": number(headline["rsp_to_observed"]),
+            "why_rsp_above_observed": dg.MetadataValue.md(view.explanation),
+            "chart": dg.MetadataValue.md(view.chart_markdown()),
+            # without the numerator column (in the HTML and in cfsr_rsp), so it fits the UI's value column
+            "states": profile_table_value(view.states, drop=("Numerator",)),
+            "pooled_by_period": profile_table_value(view.pooled, transpose=True),
             "national_html": dg.MetadataValue.path(str(report.files["national"])),
             "report_dir": dg.MetadataValue.path(str(out_dir)),
             "state_reports": len(report.files) - 1,
             "dagster/row_count": len(report.files),
         }
     )
+
+
+def profile_table_value(profile, transpose: bool = False, drop: tuple[str, ...] = ()) -> dg.MetadataValue:
+    """A report ProfileTable (text cells) as a metadata table; transposed, its first column's
+    values become the columns (periods) and the other headers the rows, which keeps a
+    table of many measures narrow enough for the UI."""
+    rows = [dict(zip(profile.headers, row)) for row in profile.rows]
+    if not transpose:
+        return table_value(rows, [h for h in profile.headers if h not in drop])
+    key = profile.headers[0]
+    return transposed({row[key]: {h: row[h] for h in profile.headers[1:]} for row in rows}, measure="measure")

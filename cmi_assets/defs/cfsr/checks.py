@@ -20,6 +20,7 @@ import dagster as dg
 import polars as pl
 
 from cmi_assets.cfsr.dq import DQ_CHECKS
+from cmi_assets.metadata import mapping_table, states_named
 
 ELEMENTS_AND_CODES = "elements_and_codes"
 STATES_COMPLETE = "states_complete"
@@ -56,7 +57,11 @@ def elements_and_codes_result(missing: list[str], invalid: dict[str, int], rows:
         passed=passed,
         severity=dg.AssetCheckSeverity.ERROR,
         description=description,
-        metadata={"rows": rows, "missing_elements": ", ".join(missing) or "none", "invalid_codes": invalid},
+        metadata={
+            "rows": rows,
+            "missing_elements": ", ".join(missing) or "none",
+            "invalid_codes": mapping_table(invalid, "element", "rows outside the code list"),
+        },
     )
 
 
@@ -66,7 +71,7 @@ def states_complete_result(
     if not previous_states:
         description = "no file in the previous year to compare with"
     elif missing_states:
-        description = f"states with a file last year but none this year: {', '.join(missing_states)}"
+        description = f"states with a file last year but none this year: {states_named(missing_states)}"
     else:
         description = f"all {len(previous_states)} states of the previous year present"
     return dg.AssetCheckResult(
@@ -77,7 +82,7 @@ def states_complete_result(
         metadata={
             "states": len(states),
             "states_previous_year": len(previous_states),
-            "missing_states": ", ".join(missing_states) or "none",
+            "missing_states": states_named(missing_states),
         },
     )
 
@@ -93,7 +98,7 @@ def undelivered_year_results(fy: int, previous_states: list[str]) -> list[dg.Ass
             passed=False,
             severity=dg.AssetCheckSeverity.WARN,
             description=f"{missing}: no rows to check",
-            metadata={"rows": 0, "missing_elements": "not checked", "invalid_codes": {}},
+            metadata={"rows": 0, "missing_elements": "not checked", "invalid_codes": "not checked"},
         ),
         dg.AssetCheckResult(
             check_name=STATES_COMPLETE,
@@ -103,7 +108,7 @@ def undelivered_year_results(fy: int, previous_states: list[str]) -> list[dg.Ass
             metadata={
                 "states": 0,
                 "states_previous_year": len(previous_states),
-                "missing_states": ", ".join(previous_states) or "none",
+                "missing_states": states_named(previous_states),
             },
         ),
     ]
@@ -168,7 +173,7 @@ def dq_check_results(dq: pl.DataFrame) -> list[dg.AssetCheckResult]:
             for r in rows.iter_rows(named=True)
         ]
         description = (
-            f"{len(failing)} of {rows['state'].n_unique()} states fail (reported as DQ): {', '.join(failing)}"
+            f"{len(failing)} of {rows['state'].n_unique()} states fail (reported as DQ): {states_named(failing)}"
             if failing
             else f"all {rows['state'].n_unique()} states pass"
         )
@@ -181,7 +186,7 @@ def dq_check_results(dq: pl.DataFrame) -> list[dg.AssetCheckResult]:
                 metadata={
                     "limit": check.limit,
                     "fails_when": check.fails_when,
-                    "failing_states": ", ".join(failing) or "none",
+                    "failing_states": states_named(failing),
                     "states_failing": len(failing),
                     "rows_not_computed": not_computed,
                     "by_state": dg.MetadataValue.table(records, schema=DQ_METADATA_SCHEMA),

@@ -18,7 +18,7 @@ from cmi_assets.cohorts.schema import feature_columns, outcome_columns, populati
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cohorts.partitions import BIRTH_YEARS
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
-from cmi_assets.markdown import frame_markdown
+from cmi_assets.metadata import frame_table, number, transposed
 from cmi_assets.storage import WAREHOUSE
 from cmi_assets.tables import replace_partition_rows, table_exists
 
@@ -97,7 +97,6 @@ def cohort_population(context: dg.AssetExecutionContext, storage: StorageResourc
                 }
             )
         written = replace_birth_year(con, POPULATION_TABLE, pl.concat(frames, how="diagonal_relaxed"), birth_year)
-    summary = pl.DataFrame(rows)
     context.log.info(
         f"cohort {birth_year}: " + ", ".join(f"{r['linkage_level']} {r['study_population']}" for r in rows)
     )
@@ -106,10 +105,10 @@ def cohort_population(context: dg.AssetExecutionContext, storage: StorageResourc
             "dagster/row_count": written,
             "rows_conservative": rows[0]["study_population"],
             "rows_less_conservative": rows[1]["study_population"],
-            "share_in_study_population_conservative": dg.MetadataValue.float(
-                float(rows[0]["share_in_study_population"])
+            "study_share_conservative": number(float(rows[0]["share_in_study_population"])),
+            "population_by_level": transposed(
+                {r["linkage_level"]: {k: v for k, v in r.items() if k != "linkage_level"} for r in rows}
             ),
-            "population_by_level": dg.MetadataValue.md(frame_markdown(summary)),
         }
     )
 
@@ -164,7 +163,7 @@ def cohort_features(context: dg.AssetExecutionContext, storage: StorageResource)
             "rows_conservative": frames["conservative"].height,
             "rows_less_conservative": frames["less_conservative"].height,
             "box1_variables": len(FEATURE_CATEGORIES),
-            "risk_marker_shares": dg.MetadataValue.md(frame_markdown(markers) if markers.height else "no children"),
+            "risk_marker_shares": frame_table(markers) if markers.height else "no children",
         }
     )
 
@@ -215,15 +214,15 @@ def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource)
         "dagster/row_count": written,
         "rows_conservative": frames["conservative"].height,
         "rows_less_conservative": frames["less_conservative"].height,
-        "finding_rate_by_age": dg.MetadataValue.md(frame_markdown(pl.DataFrame(rates))),
+        "finding_rate_by_age": transposed(
+            {r["linkage_level"]: {k: v for k, v in r.items() if k != "linkage_level"} for r in rates}
+        ),
     }
     if features.height and frames["conservative"].height:
         profile = table8_profile(features, frames["conservative"].drop("linkage_level"))
-        metadata["table8_profile_conservative"] = dg.MetadataValue.md(frame_markdown(profile.drop("row"), digits=1))
+        metadata["table8_conservative"] = frame_table(profile.drop("row"), digits=3)
     else:
-        metadata["table8_profile_conservative"] = dg.MetadataValue.md(
-            "no children in this cohort at the conservative level"
-        )
+        metadata["table8_conservative"] = "no children in this cohort at the conservative level"
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -20,7 +20,7 @@ import dagster as dg
 
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
-from cmi_assets.markdown import frame_markdown, markdown_table
+from cmi_assets.metadata import frame_table, mapping_table, number, table, text_list, transposed
 from cmi_assets.sources.spec import all_specs
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE
 from cmi_assets.tables import table_exists, transaction
@@ -114,14 +114,6 @@ SPINE_SCHEMA = _schema(
 )
 
 
-def _shown(value, digits: int = 4):
-    """A metadata number as a person reads it (0.9995, not 0.9994588019004939); the UI's
-    plots of it over runs keep working. Dicts are rounded value by value."""
-    if isinstance(value, dict):
-        return {name: _shown(item, digits) for name, item in value.items()}
-    return round(value, digits) if isinstance(value, float) else value
-
-
 # --- person_records ---------------------------------------------------------------------------
 
 
@@ -150,9 +142,7 @@ def person_records(context: dg.AssetExecutionContext, storage: StorageResource) 
         metadata={
             "dagster/row_count": counts["records"],
             "identities": counts["identities"],
-            "records_by_source_and_role": dg.MetadataValue.md(
-                markdown_table(["source:role", "records"], [[k, v] for k, v in counts["by_source_role"].items()])
-            ),
+            "records_by_source_and_role": mapping_table(counts["by_source_role"], "source:role", "records"),
         }
     )
 
@@ -176,8 +166,9 @@ def current_artefact_path(storage: StorageResource) -> Path:
     return models_dir(storage) / pointer.read_text(encoding="utf-8").strip()
 
 
-def parameters_markdown(artefact: dict) -> str:
-    """Each comparison level's m, u and match weight (labels only: no values from the data)."""
+def parameters_table(artefact: dict) -> dg.MetadataValue:
+    """Each comparison level's m, u and match weight (labels only: no values from the data),
+    as a table the UI draws inline (the prior and training size have their own entries)."""
     import math
 
     model = artefact["model"]
@@ -189,29 +180,34 @@ def parameters_markdown(artefact: dict) -> str:
             m, u = level.get("m_probability"), level.get("u_probability")
             weight = math.log2(m / u) if m and u else None
             rows.append(
-                [
-                    comparison["output_column_name"],
-                    level.get("label_for_charts", ""),
-                    m,
-                    u,
-                    "-" if weight is None else f"{weight:.2f}",
-                ]
+                {
+                    "comparison": comparison["output_column_name"],
+                    "level": level.get("label_for_charts", ""),
+                    "m": m,
+                    "u": u,
+                    "match weight": None if weight is None else round(weight, 2),
+                }
             )
-    prior = model["probability_two_random_records_match"]
-    head = f"prior P(match) = {prior:.3g}; trained on {artefact['training']['records']} identities\n\n"
-    return head + markdown_table(["comparison", "level", "m", "u", "match weight"], rows)
+    return table(rows, digits=3)
 
 
-def blocking_markdown(artefact: dict) -> str:
+def blocking_table(artefact: dict) -> dg.MetadataValue:
+    """Each candidate blocking rule: used for prediction or over the pair budget, the pairs it
+    generates alone and those it adds after the rules before it."""
     counts = artefact.get("blocking_rule_pair_counts") or {}
     chosen = artefact["blocking_rules"]
     rows = [
-        [name, "yes" if name in chosen else "no (over budget)", c.get("pairs", ""), c.get("marginal_pairs", "")]
+        {
+            "rule": name,
+            "used": "yes" if name in chosen else "no (over budget)",
+            "pairs alone": c.get("pairs"),
+            "pairs added": c.get("marginal_pairs"),
+        }
         for name, c in counts.items()
     ]
     if not rows:
-        rows = [[name, "yes", "", ""] for name in chosen]
-    return markdown_table(["rule", "used for prediction", "pairs alone", "pairs added in order"], rows)
+        rows = [{"rule": name, "used": "yes", "pairs alone": None, "pairs added": None} for name in chosen]
+    return table(rows, ["rule", "used", "pairs alone", "pairs added"])
 
 
 def match_weight_chart(artefact: dict) -> str:
@@ -276,12 +272,18 @@ def linkage_model(
             "sha256": sha,
             "artefact": dg.MetadataValue.path(str(path)),
             "training_identities": summary["training_records"],
-            "probability_two_random_records_match": summary["probability_two_random_records_match"],
-            "comparisons": ", ".join(summary["comparisons"]),
-            "parameters": dg.MetadataValue.md(parameters_markdown(artefact)),
-            "blocking_rules": dg.MetadataValue.md(blocking_markdown(artefact)),
+            "prior_match_probability": number(summary["probability_two_random_records_match"]),
+            "comparisons": text_list(summary["comparisons"]),
+            "parameters": parameters_table(artefact),
+            "blocking_rules": blocking_table(artefact),
             "match_weights": dg.MetadataValue.md(match_weight_chart(artefact)),
-            "em_passes": dg.MetadataValue.json(artefact["training"]["em_passes"]),
+            "em_passes": table(
+                [
+                    {"EM pass blocked on": p["blocking_rule"], "share of records": p["record_sample_proportion"]}
+                    for p in artefact["training"]["em_passes"]
+                ],
+                digits=3,
+            ),
         },
         data_version=dg.DataVersion(sha[:12]),
     )
@@ -324,7 +326,7 @@ def person_links(context: dg.AssetExecutionContext, storage: StorageResource) ->
             "links_conservative": counts["links_conservative"],
             "links_less_conservative": counts["links_less_conservative"],
             "model_sha256": artefact["sha256"],
-            **{k: float(v) for k, v in thresholds.as_dict().items()},
+            "thresholds": mapping_table(thresholds.as_dict(), "threshold", "value"),
         }
     )
 
@@ -372,7 +374,9 @@ def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) ->
             f"{level}: {values['persons']} persons, {values['events_new']} new keys, "
             f"{values['events_split']} splits, {values['events_merge']} merges"
         )
-        metadata.update({f"{level}/{name}": _shown(value) for name, value in values.items()})
+        metadata[f"{level}/persons"] = values["persons"]
+    # one narrow table (measures as rows, a column per level) rather than a long key per number
+    metadata["by_level"] = transposed(dict(summary))
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -422,6 +426,7 @@ def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource)
 
     from cmi_assets.linkage.clustering import cluster_size_summary
     from cmi_assets.linkage.quality import linkage_quality as measure_quality
+    from cmi_assets.linkage.quality import quality_headline
     from cmi_assets.linkage.train import load_artefact
 
     truth = pl.read_parquet(files[0])
@@ -442,63 +447,63 @@ def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource)
         report = measure_quality(
             con, clusters, truth, PERSON_RECORDS_TABLE, persons, artefact["blocking_rules"], children=children
         )
-    metadata: dict = {"records": report["records"], "records_without_truth": report["records_without_truth"]}
+    # Headline first (the UI shows metadata in insertion order): the spine's pairwise precision
+    # and recall over all pairs at each level, as numbers (Metadata > Plots charts them).
+    metadata: dict = {
+        "summary": dg.MetadataValue.md(quality_headline(report)),
+        **{
+            f"{level}/{measure}": number(float(report[level]["pairs"]["all"][measure]))
+            for level in LEVELS
+            for measure in ("precision", "recall")
+        },
+        "records": report["records"],
+        "records_without_truth": report["records_without_truth"],
+    }
     for level in LEVELS:
         result = report[level]
         pairs = result["pairs"]
-        for role in ("child", "adult", "child_adult", "all"):
-            for measure in ("precision", "recall", "f1"):
-                metadata[f"{level}/{role}_pair_{measure}"] = _shown(float(pairs[role][measure]))
-        metadata.update({f"{level}/{k}": _shown(v) for k, v in result["clusters"].items()})
-        metadata[f"{level}/pairs_by_role"] = dg.MetadataValue.md(
-            markdown_table(
-                ["role", "true pairs", "predicted pairs", "correct pairs", "precision", "recall", "F1"],
-                [
-                    [
-                        role,
-                        p["true_pairs"],
-                        p["predicted_pairs"],
-                        p["correct_pairs"],
-                        p["precision"],
-                        p["recall"],
-                        p["f1"],
-                    ]
-                    for role, p in pairs.items()
-                ],
-            )
-        )
-        metadata[f"{level}/by_source_pair"] = dg.MetadataValue.md(frame_markdown(result["by_source_pair"]))
-        metadata[f"{level}/by_group"] = dg.MetadataValue.md(
-            "\n\n".join(f"**{group}**\n\n{frame_markdown(table)}" for group, table in result["by_group"].items())
-        )
-        metadata[f"{level}/quality_by_group"] = dg.MetadataValue.md(
-            frame_markdown(
-                result["quality_by_group"].select(
-                    "group",
-                    "person_class",
-                    "value",
-                    "persons",
-                    "pair_precision",
-                    "pair_recall",
-                    "pair_f1",
-                    "cluster_precision",
-                    "cluster_recall",
-                    "cluster_f1",
-                    "agreement",
-                )
-            )
+        metadata[f"{level}/pairs"] = table(
+            [
+                {
+                    "role": role,
+                    "precision": p["precision"],
+                    "recall": p["recall"],
+                    "F1": p["f1"],
+                    "true pairs": p["true_pairs"],
+                }
+                for role, p in pairs.items()
+            ]
         )
         sizes = cluster_size_summary(clusters[level])
-        metadata[f"{level}/cluster_sizes"] = dg.MetadataValue.json(_shown(sizes))
+        metadata[f"{level}/clusters"] = mapping_table({**result["clusters"], **sizes}, "measure", "value")
+        metadata[f"{level}/source_pairs"] = frame_table(result["by_source_pair"])
+        metadata[f"{level}/agreement"] = table(
+            [
+                {"group": group, **row}
+                for group, frame in result["by_group"].items()
+                for row in frame.iter_rows(named=True)
+            ]
+        )
+        metadata[f"{level}/by_group"] = frame_table(
+            result["quality_by_group"].select(
+                "group",
+                "value",
+                "persons",
+                pl.col("pair_precision").alias("pair P"),
+                pl.col("pair_recall").alias("pair R"),
+                pl.col("cluster_precision").alias("cluster P"),
+                pl.col("cluster_recall").alias("cluster R"),
+            )
+        )
         context.log.info(
             f"{level}: child pairs P {pairs['child']['precision']:.4f} R {pairs['child']['recall']:.4f}; "
             f"cluster precision {result['clusters']['cluster_precision']:.4f}"
         )
     if "blocking" in report:
         blocking = report["blocking"]
-        metadata["blocking_recall"] = _shown(float(blocking["blocking_recall"]))
+        metadata["blocking_recall"] = number(float(blocking["blocking_recall"]))
         metadata["blocking_true_pairs"] = blocking["true_pairs"]
-        metadata["blocking_recall_by_rule"] = dg.MetadataValue.json(blocking["by_rule"])
+        metadata["blocking_recall_by_rule"] = mapping_table(blocking["by_rule"], "blocking rule", "recall alone")
     yield dg.Output(None, metadata=metadata)
 
 
@@ -572,6 +577,9 @@ def linkage_clerical_sample(
     review_dir = storage.storage().data_dir.joinpath(*REVIEW_SUBDIR)
     metadata: dict = {"review_dir": dg.MetadataValue.path(str(review_dir)), "truth_as_reviewer": files is not None}
     total = 0
+    sampled: dict[str, dict] = {}
+    strata: dict[str, dg.MetadataValue] = {}
+    agreement: dict[str, dict] = {}
     with storage.identified(read_only=True) as con:
         clusters = _level_clusters(con)
         cp_clusters_sql = (
@@ -582,7 +590,7 @@ def linkage_clerical_sample(
         for level in LEVELS:
             units = child_review_units(con, clusters[level], LINKS_TABLE, level)
             if units.is_empty():
-                metadata[f"{level}/sampled_children"] = 0
+                sampled[level] = {"sampled children": 0}
                 continue
             cp = con.sql(
                 cp_clusters_sql.format(clusters=CLUSTERS_TABLE, records=PERSON_RECORDS_TABLE, level=level)
@@ -611,19 +619,19 @@ def linkage_clerical_sample(
                 pl.concat([review, adult_review]).unique(maintain_order=True), review_dir / f"review_{level}.csv"
             )
             total += sample.height
-            metadata[f"{level}/sampled_children"] = sample.height
-            metadata[f"{level}/children_with_adults"] = family_units.height
-            metadata[f"{level}/review_pairs"] = rows
-            metadata[f"{level}/strata"] = dg.MetadataValue.md(
-                frame_markdown(
-                    sample.group_by("stratum")
-                    .agg(
-                        pl.col("stratum_size").first().alias("children"),
-                        pl.len().alias("sampled"),
-                        pl.col("weight").first().alias("weight"),
-                    )
-                    .sort("stratum")
+            sampled[level] = {
+                "sampled children": sample.height,
+                "children with adults": family_units.height,
+                "review pairs": rows,
+            }
+            strata[level] = frame_table(
+                sample.group_by("stratum")
+                .agg(
+                    pl.col("stratum_size").first().alias("children"),
+                    pl.len().alias("sampled"),
+                    pl.col("weight").first().alias("weight"),
                 )
+                .sort("stratum")
             )
             if truth_agrees is not None:
                 agrees = truth_agrees[level]
@@ -631,7 +639,7 @@ def linkage_clerical_sample(
                     pl.col("agrees").fill_null(False)
                 )
                 estimate = weighted_agreement(labelled)
-                metadata.update({f"{level}/child_agreement_{k}": v for k, v in estimate.items()})
+                agreement[f"{level} child"] = estimate
                 family = (
                     family_units.join(adults, on="unit_id", how="left")
                     .join(
@@ -647,12 +655,26 @@ def linkage_clerical_sample(
                 )
                 if family.height:
                     fam = weighted_agreement(family, "family_agrees")
-                    metadata.update({f"{level}/family_agreement_{k}": v for k, v in fam.items()})
+                    agreement[f"{level} family"] = fam
                 context.log.info(
                     f"{level}: {sample.height} children sampled; weighted agreement {estimate['estimate']:.4f} "
                     f"(95% CI {estimate['ci_low']:.4f}-{estimate['ci_high']:.4f})"
                 )
-    metadata["dagster/row_count"] = total
+    # Headline first: each level's weighted child agreement (numbers, for Metadata > Plots),
+    # then narrow tables (a column per level) instead of a long key per number.
+    headline = {
+        f"{level}/agreement": number(agreement[f"{level} child"]["estimate"])
+        for level in LEVELS
+        if f"{level} child" in agreement
+    }
+    metadata = {
+        **headline,
+        **({"agreement": transposed(agreement)} if agreement else {}),
+        "sample": transposed(sampled),
+        **{f"{level}/strata": value for level, value in strata.items()},
+        **metadata,
+        "dagster/row_count": total,
+    }
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -738,21 +760,18 @@ def event_tables(context: dg.AssetExecutionContext, storage: StorageResource) ->
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": sum(rows.values()),
-            "rows_by_table": dg.MetadataValue.json(rows),
-            "rows_by_table_and_level": dg.MetadataValue.md(
-                markdown_table(
-                    [
-                        "table",
-                        "rows conservative",
-                        "rows less conservative",
-                        "person column",
-                        "rows without a person key",
-                    ],
-                    [
-                        [t, c["rows_conservative"], c["rows_less_conservative"], c["key_column"], c["rows_without_key"]]
-                        for t, c in counts.items()
-                    ],
-                )
+            "rows_by_table": mapping_table(rows, "table", "rows"),
+            "rows_by_table_and_level": table(
+                [
+                    {
+                        "table": t,
+                        "conservative": c["rows_conservative"],
+                        "less conservative": c["rows_less_conservative"],
+                        "person column": c["key_column"],
+                        "without key": c["rows_without_key"],
+                    }
+                    for t, c in counts.items()
+                ]
             ),
         }
     )

@@ -16,6 +16,7 @@ import dagster as dg
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.linkage import IMPLAUSIBLE_CLUSTER_RECORDS
 from cmi_assets.markdown import markdown_table
+from cmi_assets.metadata import number
 
 CLUSTERS_TABLE = "linkage.person_clusters"
 RECORDS_TABLE = "linkage.person_records"
@@ -78,7 +79,7 @@ def link_rate_per_source(config: LinkRateConfig, storage: StorageResource) -> dg
         else f"{len(table)} source-level link rates within [{config.min_link_rate}, {config.max_link_rate}]",
         metadata={
             "sources_outside_bounds": len(outside),
-            "min_link_rate": min((r[4] for r in table), default=0.0),
+            "min_link_rate": number(min((r[4] for r in table), default=0.0)),
             "link_rates": dg.MetadataValue.md(
                 markdown_table(["level", "source", "records", "linked", "link rate"], table)
             ),
@@ -166,7 +167,7 @@ def key_stability(config: KeyStabilityConfig, storage: StorageResource) -> dg.As
         severity=dg.AssetCheckSeverity.WARN,
         description=f"lowest share of records keeping their key: {worst:.4f} (minimum {config.min_unchanged_share})",
         metadata={
-            "min_unchanged_share": worst,
+            "min_unchanged_share": number(worst),
             "by_level": dg.MetadataValue.md(
                 markdown_table(
                     [

@@ -33,7 +33,7 @@ import polars as pl
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cohorts.assets import FEATURES_TABLE, OUTCOMES_TABLE, table_exists
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
-from cmi_assets.markdown import frame_markdown
+from cmi_assets.metadata import frame_table, mapping_table, number, text_list, transposed
 from cmi_assets.storage import WAREHOUSE
 
 GROUP = "prm"
@@ -345,6 +345,31 @@ def fit_prm(frame: pl.DataFrame, outcome: str, config: PrmModelConfig, oracle: p
     }
 
 
+STOP_REASONS = {
+    "cycling": (
+        "the next entry or removal would give back a model already fitted, so selection stops there "
+        "(SAS PROC LOGISTIC stops stepwise selection the same way)"
+    ),
+}
+
+
+def stop_reason_text(reason: str) -> str:
+    """The stepwise stop reason with what it means where it is not plain."""
+    for word, meaning in STOP_REASONS.items():
+        if f"({word})" in reason:
+            return f"{reason}: {meaning}"
+    return reason
+
+
+def model_headline(metrics: dict, cohorts: str, variables: int) -> str:
+    """One line for the top of prm_model: validation AUC with its 95% interval."""
+    auc, low, high = (metrics.get(k) for k in ("auc_validation", "auc_ci_low", "auc_ci_high"))
+    if auc is None:
+        return f"No validation AUC (trained on cohort(s) {cohorts}, {variables} variables)."
+    interval = f" (95% CI {low:.3f}-{high:.3f})" if low is not None and high is not None else ""
+    return f"**Validation AUC {auc:.3f}**{interval}; trained on cohort(s) {cohorts}, {variables} variables selected."
+
+
 def tables_listed(names) -> dg.MetadataValue:
     """The tables an asset wrote, on one line in the report's order (Table 2 before Table 10)."""
     from cmi_assets.prm.report import in_report_order
@@ -408,7 +433,7 @@ def prm_model(
     metadata: dict = {
         "outcome": outcome,
         "linkage_level": config.linkage_level,
-        "training_birth_years": dg.MetadataValue.json(years),
+        "training_birth_years": text_list(years),
         "training_children": frame.height,
     }
     if "error" in result:
@@ -451,38 +476,41 @@ def prm_model(
     (models_dir(storage) / CURRENT_MODEL_FILE).write_text(path.name, encoding="utf-8")
     thresholds = threshold_table(frame[outcome].cast(pl.Int64), result["population_score"], tie_key=frame["person_key"])
     context.log.info(f"prm model {sha[:12]}: {len(model.selected_names)} variables, trained on cohorts {label}")
-    metadata.update(
-        {
-            "status": "new model",
-            "sha256": sha,
-            "artefact": dg.MetadataValue.path(str(path)),
-            "selected_variables": dg.MetadataValue.json(model.selected_names),
-            "stop_reason": model.stop_reason,
-            "sample_sizes": dg.MetadataValue.json(sample.sizes()),
-            "model_card": dg.MetadataValue.md(model_card_markdown(json_text, thresholds)),
-            "table1": dg.MetadataValue.md(
-                frame_markdown(pl.DataFrame([validation_metrics])) if table1 else "no validation AUC"
-            ),
-            "model_comparison": dg.MetadataValue.md(
-                frame_markdown(result["comparison"]) if result["comparison"] is not None else "not compared (see notes)"
-            ),
-            "selection_frequency": dg.MetadataValue.md(
-                frame_markdown(result["frequencies"], digits=2)
-                if result["frequencies"] is not None
-                else "no bootstrap (bootstrap_resamples = 0)"
-            ),
-            "notes": dg.MetadataValue.md(notes_markdown(notes)),
-        }
-    )
-    for key, name in (
-        ("auc_validation", "validation_auc"),
-        ("oracle_auc_validation", "oracle_auc_validation"),
-        ("oracle_gap_validation", "oracle_gap_validation"),
-        ("calibration_slope", "calibration_slope"),
-        ("calibration_intercept", "calibration_intercept"),
-    ):
-        if validation_metrics.get(key) is not None:
-            metadata[name] = dg.MetadataValue.float(validation_metrics[key])
+    # Headline first (the UI shows metadata in insertion order): validation AUC with its
+    # DeLong interval, as rounded numbers (Metadata > Plots charts them across models).
+    headline = {
+        name: number(validation_metrics[key])
+        for key, name in (
+            ("auc_validation", "validation_auc"),
+            ("auc_ci_low", "validation_auc_ci_low"),
+            ("auc_ci_high", "validation_auc_ci_high"),
+            ("oracle_auc_validation", "oracle_auc_validation"),
+            ("oracle_gap_validation", "oracle_gap_validation"),
+            ("calibration_slope", "calibration_slope"),
+            ("calibration_intercept", "calibration_intercept"),
+        )
+        if validation_metrics.get(key) is not None
+    }
+    metadata = {
+        "summary": dg.MetadataValue.md(model_headline(validation_metrics, label, len(model.selected_names))),
+        **headline,
+        **metadata,
+        "status": "new model",
+        "sha256": sha,
+        "artefact": dg.MetadataValue.path(str(path)),
+        "selected_variables": text_list(model.selected_names),
+        "stop_reason": stop_reason_text(model.stop_reason),
+        "sample_sizes": mapping_table(sample.sizes(), "sample", "children"),
+        "model_card": dg.MetadataValue.md(model_card_markdown(json_text, thresholds)),
+        "table1": transposed({label: validation_metrics}) if table1 else "no validation AUC",
+        "model_comparison": frame_table(result["comparison"])
+        if result["comparison"] is not None
+        else "not compared (see notes)",
+        "selection_frequency": frame_table(result["frequencies"], digits=2)
+        if result["frequencies"] is not None
+        else "no bootstrap (bootstrap_resamples = 0)",
+        "notes": dg.MetadataValue.md(notes_markdown(notes)),
+    }
     with storage.warehouse() as con:
         write_table(
             con,
@@ -627,7 +655,7 @@ def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> d
             "scored_birth_year": year if year is not None else -1,
             "model_sha12": artefact.version,
             "model_artefact": dg.MetadataValue.path(str(path)),
-            "scores_by_level": dg.MetadataValue.md(frame_markdown(pl.DataFrame(rows)) if rows else "none"),
+            "scores_by_level": frame_table(pl.DataFrame(rows)) if rows else "none",
             "notes": dg.MetadataValue.md(notes_markdown(notes)),
         }
     )
@@ -884,20 +912,30 @@ def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) 
         evaluation_path(storage, summary["model_sha12"]).write_text(
             json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8"
         )
+    from cmi_assets.prm.report import headline_markdown, headline_numbers
+
+    numbers = headline_numbers({**combined, **({"table1": table1} if table1.height else {})})
     metadata: dict = {
+        "summary": dg.MetadataValue.md(headline_markdown(numbers)),
+        **{k: number(v) for k, v in numbers.items() if isinstance(v, float)},
         "dagster/row_count": sum(t.height for t in combined.values()),
         "tables": tables_listed([*combined, *(["table1"] if table1.height else [])]),
     }
     if table1.height:
-        metadata["table1"] = dg.MetadataValue.md(frame_markdown(table1))
+        metadata["table1"] = transposed(
+            {
+                r["linkage_level"]: {k: v for k, v in r.items() if k != "linkage_level"}
+                for r in table1.iter_rows(named=True)
+            }
+        )
     if "oracle" in combined:
-        metadata["oracle"] = dg.MetadataValue.md(frame_markdown(combined["oracle"], digits=3))
+        metadata["oracle"] = frame_table(combined["oracle"], digits=3)
         scored = combined["oracle"].filter(
             (pl.col("linkage_level") == "conservative") & (pl.col("outcome") == "finding_by_age_5")
         )
         if scored.height and scored["auc_oracle"][0] is not None:
-            metadata["oracle_auc_scored_cohort"] = dg.MetadataValue.float(float(scored["auc_oracle"][0]))
-            metadata["model_auc_scored_cohort"] = dg.MetadataValue.float(float(scored["auc_model"][0]))
+            metadata["oracle_auc_scored_cohort"] = number(float(scored["auc_oracle"][0]))
+            metadata["model_auc_scored_cohort"] = number(float(scored["auc_model"][0]))
     for name in ("table2", "table3", "figure1", "table6", "table7", "table8", "figure4", "calibration"):
         if name in combined:
             table = (
@@ -905,15 +943,15 @@ def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) 
                 if name not in ("table6",)
                 else combined[name]
             )
-            metadata[name] = dg.MetadataValue.md(
-                frame_markdown(table.drop("label") if name == "table8" else table, digits=3)
-            )
+            metadata[name] = frame_table(table.drop("label") if name == "table8" else table, digits=3)
     if "figure1" in combined:
         metadata["figure1_chart"] = dg.MetadataValue.md(figure1_chart(combined["figure1"]))
     if "table7" in combined:
         top = combined["table7"].filter(pl.col("linkage_level") == "conservative")
-        metadata["top_share_by_group"] = dg.MetadataValue.json(
-            {g: finite_or_none(s) for g, s in zip(top["group"].to_list(), top["share_referred"].to_list())}
+        metadata["top_share_by_group"] = mapping_table(
+            {g: finite_or_none(s) for g, s in zip(top["group"].to_list(), top["share_referred"].to_list())},
+            "group",
+            "share of the top 5%",
         )
     metadata["notes"] = dg.MetadataValue.md(notes_markdown(notes))
     context.log.info(f"prm_evaluation: {len(combined)} tables")
@@ -942,6 +980,8 @@ def feasibility_report(context: dg.AssetExecutionContext, storage: StorageResour
     from cmi_assets.prm.report import (
         change_commentary,
         feasibility_sections,
+        headline_markdown,
+        headline_numbers,
         model_summary,
         report_html,
         report_markdown,
@@ -976,7 +1016,10 @@ def feasibility_report(context: dg.AssetExecutionContext, storage: StorageResour
         notes.append(oracle_note(False))
     card = model_card_markdown(path.read_text(encoding="utf-8")) if artefact else None
     title = f"PRM feasibility report ({'model ' + artefact.version if artefact else 'no model'})"
-    sections = feasibility_sections(tables, notes=notes, model_card=card, commentary=commentary)
+    numbers = headline_numbers(tables)
+    sections = feasibility_sections(
+        tables, notes=notes, model_card=card, commentary=commentary, headline=headline_markdown(numbers)
+    )
     markdown, page = report_markdown(title, sections), report_html(title, sections)
     out_dir = storage.storage().data_dir.joinpath(*REPORTS_SUBDIR)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -986,12 +1029,17 @@ def feasibility_report(context: dg.AssetExecutionContext, storage: StorageResour
     (out_dir / "latest.md").write_text(markdown, encoding="utf-8")
     (out_dir / "latest.html").write_text(page, encoding="utf-8")
     context.log.info(f"feasibility report {stem} with {len(tables)} tables")
+    # Headline first (the UI shows metadata in insertion order): the findings, as rounded
+    # numbers, before the files and tables they come from.
     return dg.MaterializeResult(
         metadata={
+            "summary": dg.MetadataValue.md(headline_markdown(numbers)),
+            **{k: number(v) for k, v in numbers.items() if isinstance(v, float)},
+            "model": artefact.version if artefact else "no model",
+            "what_changed": dg.MetadataValue.md(notes_markdown(commentary) if commentary else "no model"),
             "report_html": dg.MetadataValue.path(str(out_dir / f"{stem}.html")),
             "report_markdown": dg.MetadataValue.path(str(out_dir / f"{stem}.md")),
             "tables": tables_listed(tables),
-            "what_changed": dg.MetadataValue.md(notes_markdown(commentary) if commentary else "no model"),
             "report": dg.MetadataValue.md(markdown),
         }
     )

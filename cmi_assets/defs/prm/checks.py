@@ -11,6 +11,8 @@ import os
 
 import dagster as dg
 
+from cmi_assets.metadata import mapping_table, number
+
 MAX_AUC_DROP_ENV, DEFAULT_MAX_AUC_DROP = "CMI_PRM_MAX_AUC_DROP", 0.05
 MAX_SHARE_SHIFT_ENV, DEFAULT_MAX_SHARE_SHIFT = "CMI_PRM_MAX_GROUP_SHARE_SHIFT", 0.10
 
@@ -20,17 +22,25 @@ def _tolerance(name: str, default: float) -> float:
     return float(value) if value else default
 
 
+def _value(entry: dg.MetadataValue):
+    """A metadata entry's value; a two-column table (group, share) as a dict, as the JSON
+    entries of earlier materializations were."""
+    if isinstance(entry, dg.TableMetadataValue):
+        return {row[0]: row[1] for row in (tuple(r.data.values()) for r in entry.records) if len(row) == 2}
+    return entry.value
+
+
 def _latest_two(instance: dg.DagsterInstance, asset: str, key: str) -> tuple:
     """(current, previous) value of a metadata entry over the asset's last materializations
     that carry it; None where absent."""
     records = instance.fetch_materializations(dg.AssetKey(asset), limit=20).records
     values = [
-        r.asset_materialization.metadata[key].value
+        _value(r.asset_materialization.metadata[key])
         for r in records
         if r.asset_materialization and key in r.asset_materialization.metadata
     ]
     latest = records[0].asset_materialization.metadata if records and records[0].asset_materialization else {}
-    current = latest[key].value if key in latest else None
+    current = _value(latest[key]) if key in latest else None
     previous = (
         values[1] if current is not None and len(values) > 1 else (values[0] if current is None and values else None)
     )
@@ -49,7 +59,12 @@ def auc_drop_result(current: float | None, previous: float | None, max_drop: flo
     drop = previous - current
     return dg.AssetCheckResult(
         passed=drop <= max_drop,
-        metadata={"validation_auc": current, "previous_validation_auc": previous, "drop": drop, "max_drop": max_drop},
+        metadata={
+            "validation_auc": number(current),
+            "previous_validation_auc": number(previous),
+            "drop": number(drop),
+            "max_drop": max_drop,
+        },
     )
 
 
@@ -68,9 +83,9 @@ def share_shift_result(current: dict | None, previous: dict | None, max_shift: f
         passed=all(s <= max_shift for s in shifts.values()),
         metadata={
             "largest_shift_group": worst or "",
-            "largest_shift": shifts.get(worst, 0.0) if worst else 0.0,
+            "largest_shift": number(shifts.get(worst, 0.0)) if worst else 0.0,
             "max_shift": max_shift,
-            "shifts": dg.MetadataValue.json(shifts),
+            "shifts": mapping_table(shifts, "group", "shift"),
         },
     )
 

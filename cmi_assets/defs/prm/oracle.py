@@ -13,6 +13,7 @@ import polars as pl
 
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.metadata import mapping_table
 from cmi_assets.storage import WAREHOUSE
 
 GROUP = "prm"
@@ -114,7 +115,8 @@ def prm_oracle_risk(context: dg.AssetExecutionContext, storage: StorageResource)
         metadata={
             "dagster/row_count": written,
             "truth": files is not None,
-            **{key: value for key, value in counts.items()},
-            "note": note,
+            # per level, as a table: "children_keyed_less_conservative" is too long a key for the UI
+            "keys_by_level": mapping_table(counts, "count", "children"),
+            "note": dg.MetadataValue.md(note),
         }
     )

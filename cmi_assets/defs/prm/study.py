@@ -39,7 +39,8 @@ from cmi_assets.defs.prm.assets import (
     write_table,
 )
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
-from cmi_assets.markdown import frame_markdown
+from cmi_assets.metadata import frame_table, number
+from cmi_assets.metadata import table as metadata_table
 from cmi_assets.storage import WAREHOUSE
 
 FIGURE5_LEVEL = "less_conservative"  # NZ para 152: the best estimate of the number of unique children
@@ -297,22 +298,22 @@ def prm_study_models(context: dg.AssetExecutionContext, storage: StorageResource
         "dagster/row_count": sum(t.height for t in tables.values()),
         "tables": tables_listed(tables),
         "models_fitted": len(info.get("models", [])),
-        "models": dg.MetadataValue.json(info.get("models", [])),
+        "models": metadata_table([{"model": name} for name in info.get("models", [])], ["model"]),
     }
     for name, key in STUDY_TABLE_KEYS.items():
         if name in tables:
-            metadata[name] = dg.MetadataValue.md(frame_markdown(transpose_for_display(tables[name], key)))
+            metadata[name] = frame_table(transpose_for_display(tables[name], key))
     if "figure3" in tables:
-        metadata["figure3"] = dg.MetadataValue.md(frame_markdown(tables["figure3"], digits=2))
+        metadata["figure3"] = frame_table(tables["figure3"], digits=2)
         if tables["figure3"]["mean_entry_rank"].drop_nulls().len():
             metadata["figure3_chart"] = dg.MetadataValue.md(figure3_chart(tables["figure3"]))
     if "figure5" in tables:
         figure5 = tables["figure5"]
-        metadata["figure5"] = dg.MetadataValue.md(frame_markdown(figure5.drop("linkage_level"), digits=1))
+        metadata["figure5"] = frame_table(figure5.drop("linkage_level"), digits=3)
         metadata["figure5_chart"] = dg.MetadataValue.md(figure5_chart(figure5))
         at_13 = figure5.filter(pl.col("week") == 13)
         if at_13.height and at_13["pct_either"][0] == at_13["pct_either"][0]:
-            metadata["pct_observed_by_13_weeks"] = dg.MetadataValue.float(float(at_13["pct_either"][0]))
+            metadata["pct_observed_by_13_weeks"] = number(float(at_13["pct_either"][0]), 3)
     metadata["notes"] = dg.MetadataValue.md(notes_markdown(notes))
     context.log.info(f"prm_study_models: {len(info.get('models', []))} models, tables {', '.join(sorted(tables))}")
     return dg.MaterializeResult(metadata=metadata)

@@ -77,15 +77,47 @@ def _key_columns(agency: AgencySpec, record_type: str | None) -> tuple[str, ...]
     return tuple(spec.key) if spec else ()
 
 
+PROVENANCE_DESCRIPTIONS = {
+    "_extract_file": "name of the extract file the row was loaded from",
+    "_extract_sha256": "SHA-256 of that file's bytes (a redelivery with other bytes has another)",
+    "_extract_delivered_at": "when the file landed (its modification time in landing, UTC)",
+    "_row_number": "line of the row in the file (the header is line 1)",
+    "_loaded_at": "when the row was loaded (UTC)",
+}
+
+
+def column_description(record_type, name: str) -> str:
+    """A raw column in words, from the spec: what it holds, its rules (required, codes,
+    range), and "identifying" for a name, DOB, agency ID or address."""
+    if name.startswith("_"):
+        return PROVENANCE_DESCRIPTIONS.get(name, "load provenance")
+    column = record_type.column(name)
+    notes = []
+    if column.required:
+        notes.append("required")
+    if column.identifying:
+        notes.append("identifying: never shown")
+    if column.min is not None or column.max is not None:
+        notes.append(f"{column.min if column.min is not None else ''}-{column.max if column.max is not None else ''}")
+    text = column.description or name.replace("_", " ")
+    return text + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def declared_schema(agency: AgencySpec) -> dg.TableSchema:
-    """The columns every record type's raw table holds, as the spec declares them
-    (record type in the description; identifying columns say so)."""
+    """The columns every record type's raw table holds, as the spec declares them, each
+    described in the spec's words. With one record type the names are the raw table's;
+    with several, "<record type>.<column>" (one schema for the agency's asset)."""
     columns = []
+    several = len(agency.record_types) > 1
     for record_type in agency.record_types.values():
         for name, kind in raw_columns(record_type).items():
-            column = record_type.column(name) if not name.startswith("_") else None
-            note = f"{record_type.name}" + ("; identifying" if column is not None and column.identifying else "")
-            columns.append(dg.TableColumn(name=f"{record_type.table_name}.{name}", type=kind, description=note))
+            columns.append(
+                dg.TableColumn(
+                    name=f"{record_type.name}.{name}" if several else name,
+                    type=kind,
+                    description=column_description(record_type, name),
+                )
+            )
     return dg.TableSchema(columns=columns)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from cmi_assets.metadata import mapping_table
 from cmi_assets.sources import IngestResult
 from cmi_assets.sources.validate import DUPLICATE_KEY, ExtractError
 
@@ -102,7 +103,7 @@ def _failure_metadata(result: IngestResult, problems: list[ExtractError], by_rul
     metadata = {
         "file": result.file_name,
         "problems": sum(by_rule.values()),
-        "problems_by_rule": by_rule,
+        "problems_by_rule": mapping_table(by_rule, "rule", "problems"),
         "first_problems": dg.MetadataValue.md(listed),
     }
     if result.quarantined_to is not None:

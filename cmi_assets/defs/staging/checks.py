@@ -5,8 +5,32 @@ import dagster as dg
 
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.defs.staging.assets import SQL_MODELS
+from cmi_assets.metadata import table
 from cmi_assets.sources.gx_suites import load_suite, outcome_markdown, suite_columns, suite_path
 from cmi_assets.sqlmodels import SqlModel
+
+COLUMN_ARGUMENTS = ("column", "column_A", "column_B")
+
+
+def suite_table(suite: dict) -> dg.MetadataValue:
+    """The suite as a table, one expectation a row: its type, the columns it reads and its
+    other arguments as short text (e.g. "min_value 1, max_value 4")."""
+    rows = []
+    for expectation in suite.get("expectations", []):
+        kwargs = expectation.get("kwargs", {})
+        arguments = [
+            f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in kwargs.items()
+            if k not in COLUMN_ARGUMENTS
+        ]
+        rows.append(
+            {
+                "expectation": str(expectation.get("type", "")).removeprefix("expect_"),
+                "columns": " vs ".join(str(kwargs[k]) for k in COLUMN_ARGUMENTS if k in kwargs),
+                "arguments": "; ".join(arguments),
+            }
+        )
+    return table(rows, ["expectation", "columns", "arguments"])
 
 
 def build_expectations_check(model: SqlModel, suite: dict) -> dg.AssetChecksDefinition:
@@ -16,7 +40,7 @@ def build_expectations_check(model: SqlModel, suite: dict) -> dg.AssetChecksDefi
         description=f"Great Expectations suite {suite_path(model.name).name}: {suite.get('description', '')}",
         pool=DUCKDB_WRITE_POOL,
         automation_condition=dg.AutomationCondition.any_deps_updated(),
-        metadata={"suite": dg.MetadataValue.json(suite)},
+        metadata={"suite": suite_table(suite)},
     )
     def expectations_check(storage: StorageResource) -> dg.AssetCheckResult:
         from cmi_assets.sources.gx_suites import run_suite
@@ -46,7 +70,7 @@ def build_expectations_check(model: SqlModel, suite: dict) -> dg.AssetChecksDefi
                 "expectations_met": outcome.successful,
                 "expectations_evaluated": outcome.evaluated,
                 "results": dg.MetadataValue.md(outcome_markdown(outcome)),
-                "suite": dg.MetadataValue.json(suite),
+                "suite": suite_table(suite),
             },
         )
 

@@ -7,6 +7,7 @@ carries a numerator or rate for a cell under the suppression threshold."""
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from pathlib import Path
@@ -15,6 +16,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from cmi_assets.cfsr.report import RSP_ABOVE_OBSERVED
 from cmi_assets.cfsr.suppression import SUPPRESS_BELOW
 from cmi_assets.defs.cfsr import assets as cfsr_assets
 from cmi_assets.defs.cfsr import partitions as cfsr_partitions
@@ -175,7 +177,8 @@ def test_cfsr_assets_end_to_end(world):
         failing = set()
         for evaluation in checks.values():
             listed = evaluation.metadata["failing_states"].value
-            failing |= set() if listed == "none" else set(listed.split(", "))
+            # named, never bare codes: "Oklahoma (OK)" or, for a code with no name, "'AA'"
+            failing |= {a or b for a, b in re.findall(r"\(([A-Z]{2})\)|'([A-Z]{2})'", listed)}
             assert evaluation.passed == (listed == "none")
             rows = evaluation.metadata["by_state"].value.records
             assert {r.data["state"] for r in rows} == all_states
@@ -184,9 +187,10 @@ def test_cfsr_assets_end_to_end(world):
                 assert not small or (row.data["numerator"] is None and row.data["rate"] is None), row
         assert failing == EXPECTED_DQ[fy], fy
         if fy == 2019:
-            assert checks["dq1_victim_ids_match"].metadata["failing_states"].value == "KY"
-            assert checks["dq2_dob_sex_mismatch"].metadata["failing_states"].value == "MI"
-            assert checks["dq3_missing_age"].metadata["failing_states"].value == "OK"
+            assert checks["dq1_victim_ids_match"].metadata["failing_states"].value == "Kentucky (KY)"
+            assert checks["dq2_dob_sex_mismatch"].metadata["failing_states"].value == "Michigan (MI)"
+            assert checks["dq3_missing_age"].metadata["failing_states"].value == "Oklahoma (OK)"
+            assert checks["dq3_missing_age"].description.endswith("(reported as DQ): Oklahoma (OK)")
             # check 3 is reported for each file of the period
             files = {r.data["files"] for r in checks["dq3_missing_age"].metadata["by_state"].value.records}
             assert files == {"FY2019", "FY2020"}
@@ -265,35 +269,35 @@ def test_cfsr_assets_end_to_end(world):
     # The tiny state's page shows no rate at all: the only percent with a decimal is the
     # national performance in the explanatory note.
     tiny_page = (report_dir / f"{TINY_STATE}.html").read_text()
+    tiny_page = tiny_page.replace(html.escape(RSP_ABOVE_OBSERVED.format(np="9.7%")), "")  # the rules' numbers
     assert "suppressed" in tiny_page and set(re.findall(r"\d+\.\d+%", tiny_page)) == {"9.7%"}
 
-    # The report's chart is the first metadata entry and holds only the image; the
+    # The report leads with its headline (the summary, then the pooled rate as a number)
+    # and the reason RSP sits above observed; the chart's entry holds only the image; the
     # summary is short enough for the UI to render inline (under 1,000 characters).
     report_event = results[-1].asset_materializations_for_node("cfsr_report")[0]
     labels = list(report_event.metadata)
-    assert labels[:3] == ["chart", "summary", "pooled_by_period"]
+    assert labels[:3] == ["summary", "period", "pooled_observed"]
+    assert labels.index("why_rsp_above_observed") < labels.index("chart")
+    assert "section 4.1" in report_event.metadata["why_rsp_above_observed"].value
     chart = report_event.metadata["chart"].value
     assert chart.startswith("![") and chart.count("data:image/png;base64,") == 1 and "|" not in chart
     assert (
         len(report_event.metadata["summary"].value) < 1000
         and "national performance 9.7%" in report_event.metadata["summary"].value
     )
-    assert len(report_event.metadata["pooled_by_period"].value) < 1000
+    assert isinstance(report_event.metadata["pooled_by_period"], (dg.TableMetadataValue, dg.MarkdownMetadataValue))
 
-    # Markdown metadata: a small cell's row shows its denominator and "suppressed", no numerator or rate.
+    # Metadata tables: a small cell's row shows its denominator and "suppressed", no numerator or rate.
     markdowns = {
         "cfsr_recurrence": by_period[PERIODS[-1]]
         .asset_materializations_for_node("cfsr_recurrence")[0]
-        .metadata["by_state"]
-        .value,
-        "cfsr_rsp": by_period[PERIODS[-1]]
-        .asset_materializations_for_node("cfsr_rsp")[0]
-        .metadata["rsp_by_state"]
-        .value,
-        "cfsr_report": report_event.metadata["states"].value,
+        .metadata["by_state"],
+        "cfsr_rsp": by_period[PERIODS[-1]].asset_materializations_for_node("cfsr_rsp")[0].metadata["rsp_by_state"],
+        "cfsr_report": report_event.metadata["states"],
     }
-    for asset, markdown in markdowns.items():
-        rows = _markdown_rows(markdown, TINY_STATE)
+    for asset, value in markdowns.items():
+        rows = _rows(value, TINY_STATE)
         assert len(rows) == 1, asset
         for header, cell in rows[0].items():
             if header in ("numerator", "observed", "rsp", "rsp interval"):
@@ -324,22 +328,6 @@ PUBLISHED_TABLES = {
     ],
     "cfsr.national_trend": [("denominator", ["numerator", "observed"])],
 }
-
-
-def _markdown_rows(markdown: str, first_cell: str) -> list[dict[str, str]]:
-    """Rows of the markdown tables in `markdown` whose first cell is `first_cell`, as
-    {lower-case header: cell}."""
-    lines = markdown.splitlines()
-    rows, headers = [], []
-    for line, following in zip(lines, [*lines[1:], ""]):
-        if not line.startswith("|") or line.startswith("|---"):
-            continue
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if following.startswith("|---"):
-            headers = [c.lower() for c in cells]
-        elif cells[0] == first_cell:
-            rows.append(dict(zip(headers, cells)))
-    return rows
 
 
 def test_a_new_fy_file_maps_to_exactly_the_two_periods_that_use_it():
@@ -446,3 +434,25 @@ def test_automation_computes_a_period_once_both_of_its_files_are_in_and_their_ch
     land(2021, passed=False)
     cursor, keys = requested(cursor)
     assert keys == []  # a file failing its blocking checks does not reach the indicator
+
+
+def _rows(value, first_cell: str) -> list[dict[str, str]]:
+    """Rows of a metadata table, or of a markdown table (a table too wide for the UI's value
+    column goes in as markdown), whose first cell is `first_cell`, as {lower-case header: cell}."""
+    if isinstance(value, dg.TableMetadataValue):
+        return [
+            {k.lower(): str(v) for k, v in r.data.items()}
+            for r in value.records
+            if str(next(iter(r.data.values()))) == first_cell
+        ]
+    lines = value.value.splitlines()
+    rows, headers = [], []
+    for line, following in zip(lines, [*lines[1:], ""]):
+        if not line.startswith("|") or line.startswith("|---"):
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if following.startswith("|---"):
+            headers = [c.lower() for c in cells]
+        elif cells[0] == first_cell:
+            rows.append(dict(zip(headers, cells)))
+    return rows

@@ -22,7 +22,7 @@ def test_an_undelivered_year_warns_on_both_file_checks_and_names_the_year():
         assert result.passed is False and result.severity == dg.AssetCheckSeverity.WARN
         assert result.description.startswith("no Child File for FY2019 delivered")
     assert results["states_complete"].description == "no Child File for FY2019 delivered (2 states delivered FY2018)"
-    assert results["states_complete"].metadata["missing_states"].value == "CA, TX"
+    assert results["states_complete"].metadata["missing_states"].value == "California (CA), Texas (TX)"
 
 
 def test_a_delivered_year_with_good_codes_passes():
@@ -55,7 +55,7 @@ def test_dq_check_metadata_shows_suppressed_cells_as_blank():
         schema=DQ_TABLE_SCHEMA,
     )
     check3 = next(r for r in dq_check_results(dq) if r.check_name == "dq3_missing_age")
-    assert not check3.passed and check3.metadata["failing_states"].value == "AA"
+    assert not check3.passed and check3.metadata["failing_states"].value == "'AA'"
     records = {r.data["state"]: r.data for r in check3.metadata["by_state"].value.records}
     assert records["AA"]["numerator"] is None and records["AA"]["rate"] is None and records["AA"]["denominator"] == 7
     assert records["BB"]["numerator"] == 2

@@ -95,8 +95,8 @@ def test_model_artefact_saved_with_its_sha256_and_described(linked):
     meta = _metadata(linked["result"], "linkage_model")
     path = linked["storage"].data_dir / "linkage" / "models" / f"{meta['sha256'][:12]}.json"
     assert path.exists() and load_artefact(path)["sha256"] == meta["sha256"]
-    assert "| comparison | level | m | u | match weight |" in meta["parameters"]
-    assert "pairs alone" in meta["blocking_rules"]
+    assert _headers(meta["parameters"]) == ["comparison", "level", "m", "u", "match weight"]
+    assert "pairs alone" in _headers(meta["blocking_rules"])
     assert meta["match_weights"].startswith("![match weights](data:image/png;base64,iVBOR")
 
 
@@ -108,21 +108,34 @@ def test_links_spine_quality_and_clerical_metadata(linked):
     assert spine["conservative/persons"] >= spine["less_conservative/persons"] > 0
     quality = _metadata(result, "linkage_quality")
     assert quality["records_without_truth"] == 0
-    assert quality["less_conservative/child_pair_precision"] > 0.99
-    assert quality["conservative/child_pair_recall"] < quality["less_conservative/child_pair_recall"]
+    child = {
+        level: _rows(quality[f"{level}/pairs"], "role")["child"] for level in ("conservative", "less_conservative")
+    }
+    assert child["less_conservative"]["precision"] > 0.99
+    assert child["conservative"]["recall"] < child["less_conservative"]["recall"]
+    # the headline: the spine's precision and recall over all pairs, first after the summary
+    assert list(quality)[1:5] == [
+        "conservative/precision",
+        "conservative/recall",
+        "less_conservative/precision",
+        "less_conservative/recall",
+    ]
     assert 0.9 < quality["blocking_recall"] <= 1.0
-    assert "**sex**" in quality["less_conservative/by_group"]
+    assert "sex" in _rows(quality["less_conservative/agreement"], "group")
     clerical = _metadata(result, "linkage_clerical_sample")
     for level in ("conservative", "less_conservative"):
-        assert clerical[f"{level}/sampled_children"] > 50
-        low, estimate, high = (clerical[f"{level}/child_agreement_{k}"] for k in ("ci_low", "estimate", "ci_high"))
-        assert 0 <= low <= estimate <= high <= 1
+        sample = {m: row[level] for m, row in _rows(clerical["sample"], "measure").items()}
+        assert sample["sampled children"] > 50
+        agreement = {m: row[f"{level} child"] for m, row in _rows(clerical["agreement"], "measure").items()}
+        low, estimate, high = (agreement[k] for k in ("ci_low", "estimate", "ci_high"))
+        assert 0 <= low <= estimate <= high <= 1 and clerical[f"{level}/agreement"] == estimate
         review = storage.data_dir / "linkage" / "review" / f"review_{level}.csv"
-        assert review.exists() and pl.read_csv(review, infer_schema=False).height == clerical[f"{level}/review_pairs"]
+        assert review.exists() and pl.read_csv(review, infer_schema=False).height == sample["review pairs"]
     events = _metadata(result, "event_tables")
-    assert events["rows_by_table"]["person"] > 0
+    rows_by_table = {t: row["rows"] for t, row in _rows(events["rows_by_table"], "table").items()}
+    assert rows_by_table["person"] > 0
     with storage.connect(WAREHOUSE, read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM events.birth").fetchone()[0] == events["rows_by_table"]["birth"]
+        assert con.execute("SELECT count(*) FROM events.birth").fetchone()[0] == rows_by_table["birth"]
 
 
 def test_max_cluster_size_lists_the_largest_persons_by_key(linked):
@@ -141,8 +154,19 @@ def test_max_cluster_size_lists_the_largest_persons_by_key(linked):
 
 def test_metadata_numbers_are_rounded_for_reading(linked):
     for asset in ("person_spine", "linkage_quality"):
-        floats = {k: v for k, v in _metadata(linked["result"], asset).items() if isinstance(v, float)}
-        assert floats and all(round(v, 4) == v for v in floats.values()), (asset, floats)
+        metadata = _metadata(linked["result"], asset)
+        floats = {k: v for k, v in metadata.items() if isinstance(v, float)}
+        for value in metadata.values():  # and the numbers inside its tables
+            if isinstance(value, dg.TableMetadataValue):
+                floats.update(
+                    {
+                        f"{k}@{i}": v
+                        for i, r in enumerate(value.records)
+                        for k, v in r.data.items()
+                        if isinstance(v, float)
+                    }
+                )
+        assert floats and all(float(f"{v:.4g}") == v for v in floats.values()), (asset, floats)
 
 
 def test_no_identifier_in_metadata_or_logs(linked):
@@ -202,3 +226,30 @@ def test_quality_skipped_without_truth(linked):
         assert _metadata(result, "linkage_clerical_sample")["truth_as_reviewer"] is False
     finally:
         shutil.move(moved, storage.truth_dir)
+
+
+def _cell(text: str):
+    """A markdown cell as the number it shows, or the text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _rows(value, key: str) -> dict:
+    """A metadata table, or the markdown table it becomes when too wide for the UI, as
+    {row's `key` cell: {column: cell}}."""
+    if isinstance(value, dg.TableMetadataValue):
+        return {r.data[key]: r.data for r in value.records}
+    lines = [line for line in value.splitlines() if line.startswith("|") and not line.startswith("|---")]
+    headers = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = [dict(zip(headers, (_cell(c.strip()) for c in line.strip("|").split("|")))) for line in lines[1:]]
+    return {row[key]: row for row in rows}
+
+
+def _headers(value) -> list[str]:
+    if isinstance(value, dg.TableMetadataValue):
+        return [c.name for c in value.schema.columns]
+    return [c.strip() for c in value.splitlines()[0].strip("|").split("|")]

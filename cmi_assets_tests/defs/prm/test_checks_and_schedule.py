@@ -16,6 +16,7 @@ from cmi_assets.defs.prm.checks import (
     validation_auc_not_dropped,
 )
 from cmi_assets.defs.prm.schedules import prm_annual_refresh
+from cmi_assets.metadata import mapping_table
 
 
 def test_auc_drop_passes_without_history_and_fails_beyond_the_tolerance():
@@ -107,10 +108,12 @@ def test_group_share_check_fails_when_a_group_moves_too_far(monkeypatch):
     _materialized(instance, "prm_evaluation", {"top_share_by_group": dg.MetadataValue.json(within)})
     assert _execute(instance, top_share_composition_stable).passed
     moved = {"ethnicity_aian": 0.52, "high_deprivation": 0.49, "on_benefit_by_3_months": 0.81}
-    _materialized(instance, "prm_evaluation", {"top_share_by_group": dg.MetadataValue.json(moved)})
+    # the asset now writes a table; earlier materializations wrote JSON: both are read
+    _materialized(instance, "prm_evaluation", {"top_share_by_group": mapping_table(moved, "group", "share")})
     evaluation = _execute(instance, top_share_composition_stable)
     assert not evaluation.passed
     values = {k: v.value for k, v in evaluation.metadata.items()}
     # compared with the previous evaluation (within), not the first
     assert values["largest_shift_group"] == "ethnicity_aian" and values["largest_shift"] == pytest.approx(0.14)
-    assert values["shifts"]["high_deprivation"] == pytest.approx(0.01) and values["max_shift"] == 0.10
+    shifts = {r.data["group"]: r.data["shift"] for r in values["shifts"].records}
+    assert shifts["high_deprivation"] == pytest.approx(0.01) and values["max_shift"] == 0.10
