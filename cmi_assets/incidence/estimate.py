@@ -1,7 +1,8 @@
 """The multiple-systems estimate of a cohort's maltreated children as tables: every model
-(loglinear.py) and one headline row per linkage level, with the independence model beside
-the selected one, the completeness of each list and the children per 1,000 known to an
-agency and estimated undetected."""
+(loglinear.py) and one headline row per linkage level (the AIC-averaged total with its
+model-averaged interval), with the selected model and the independence model beside it,
+the completeness of each list and the children per 1,000 known to an agency and estimated
+undetected."""
 
 from __future__ import annotations
 
@@ -46,33 +47,52 @@ def models_table(estimate: Estimate) -> pl.DataFrame:
     )
 
 
+def headline_method(estimate: Estimate) -> str:
+    """What the headline is, in words a reader of the UI can check against the models table."""
+    if not estimate.identifiable:
+        return "none: no identifiable model"
+    usable = sum(f.identifiable for f in estimate.models)
+    return (
+        f"AIC-weighted average of {usable} identifiable log-linear models; 95% model-averaged tail-area "
+        "profile-likelihood interval (Fletcher and Turek 2012), which carries the uncertainty of choosing the model"
+    )
+
+
 def headline(estimate: Estimate, counts, population: int) -> dict:
-    """The figures a reader quotes: known, estimated total and undetected (with the
-    selected model's interval), per 1,000 children of the population followed up."""
+    """The figures a reader quotes: known, the estimated total and undetected (the
+    AIC-averaged total with its model-averaged interval), per 1,000 children of the
+    population followed up; the selected model and the independence model beside."""
     sel, ind = estimate.selected, estimate.independence
     n = estimate.observed
     per = PER / population if population else math.nan
+    nan = math.nan
+    total, lower, upper = (
+        (estimate.averaged_total, estimate.averaged_lower, estimate.averaged_upper) if sel else (nan, nan, nan)
+    )
     row = {
         "population": population,
         "known": n,
         "known_per_1000": n * per,
+        "headline_method": headline_method(estimate),
         "selected_model": sel.name if sel else None,
         "identifiable": sel is not None,
         "why_not": None if sel else "; ".join(sorted({f.reason for f in estimate.models if f.reason})) or None,
-        "total": sel.total if sel else math.nan,
-        "total_lower": sel.lower if sel else math.nan,
-        "total_upper": sel.upper if sel else math.nan,
-        "interval_finite": bool(sel and sel.interval_finite),
-        "undetected": sel.unobserved if sel else math.nan,
-        "undetected_per_1000": (sel.unobserved * per) if sel else math.nan,
-        "undetected_lower_per_1000": ((sel.lower - n) * per) if sel else math.nan,
-        "undetected_upper_per_1000": ((sel.upper - n) * per) if sel else math.nan,
-        "total_per_1000": (sel.total * per) if sel else math.nan,
-        "averaged_total": estimate.averaged_total,
+        "total": total,
+        "total_lower": lower,
+        "total_upper": upper,
+        "interval_finite": bool(sel and estimate.averaged_interval_finite),
+        "undetected": total - n,
+        "undetected_per_1000": (total - n) * per,
+        "undetected_lower_per_1000": (lower - n) * per,
+        "undetected_upper_per_1000": (upper - n) * per,
+        "total_per_1000": total * per,
+        "selected_total": sel.total if sel else nan,
+        "selected_lower": sel.lower if sel else nan,
+        "selected_upper": sel.upper if sel else nan,
         "independence_total": ind.total,
         "independence_lower": ind.lower,
         "independence_upper": ind.upper,
     }
-    completeness = estimate.completeness(counts) if sel else {name: math.nan for name in estimate.lists}
+    completeness = estimate.completeness(counts) if sel else {name: nan for name in estimate.lists}
     row.update({f"completeness_{name}": value for name, value in completeness.items()})
     return row

@@ -21,7 +21,10 @@ Cormack 1989; Silverman 2014). Per model:
   `MAX_TOTAL_FACTOR` times the observed count is reported as infinite.
 
 The selected model has the smallest AIC among the identifiable ones; the model-averaged
-estimate weights every identifiable model by exp(-dAIC / 2) (Buckland et al. 1997).
+estimate weights every identifiable model by exp(-dAIC / 2) (Buckland et al. 1997). The
+headline interval is the model-averaged tail-area (MATA) profile-likelihood interval
+(Fletcher and Turek 2012): the selected model's own interval leaves out the uncertainty of
+choosing it, and undercovers when the criterion moves between models that disagree.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class ModelFit:
     reason: str = ""
     weight: float = 0.0
     coefficients: tuple[float, ...] = field(default=(), repr=False)
+    profile: Profile | None = field(default=None, repr=False, compare=False)
 
     @property
     def interval_finite(self) -> bool:
@@ -126,16 +130,36 @@ def profile_log_likelihood(total: float, counts: np.ndarray, x_full: np.ndarray)
     return float(math.lgamma(total + 1) - math.lgamma(z + 1) + (y[positive] * np.log(mu[positive] / total)).sum())
 
 
-def profile_interval(
-    counts: np.ndarray, patterns: np.ndarray, interactions, estimate: float, confidence: float = CONFIDENCE
-) -> tuple[float, float]:
-    """The profile-likelihood interval for the total (observed + unobserved children)."""
-    from scipy import optimize, stats
+@dataclass(frozen=True)
+class Profile:
+    """One model's profile log-likelihood of the total, with its maximum."""
+
+    counts: np.ndarray
+    x_full: np.ndarray
+    top_at: float
+    top: float
+
+    @property
+    def observed(self) -> float:
+        return float(self.counts.sum())
+
+    def log_likelihood(self, total: float) -> float:
+        return profile_log_likelihood(total, self.counts, self.x_full)
+
+    def signed_root(self, total: float) -> float:
+        """sign(N - N_max) sqrt(2 (max l - l(N))): standard normal at the true N, so
+        Phi of it is the model's confidence distribution of the total."""
+        drop = max(self.top - self.log_likelihood(total), 0.0)
+        return math.copysign(math.sqrt(2 * drop), total - self.top_at)
+
+
+def profile(counts: np.ndarray, patterns: np.ndarray, interactions, estimate: float) -> Profile:
+    """The profile of one model, its maximum found near `estimate` (the Poisson fit's total)."""
+    from scipy import optimize
 
     n = float(counts.sum())
     x_full = design_matrix(np.vstack([np.zeros(patterns.shape[1]), patterns]), interactions)
-    cut = stats.chi2.ppf(confidence, 1) / 2
-    cap = max(n * MAX_TOTAL_FACTOR, n + 10.0)
+    cap = _cap(n)
     start = min(max(estimate, n + 1e-6), cap)
     best = optimize.minimize_scalar(
         lambda t: -profile_log_likelihood(t, counts, x_full),
@@ -143,19 +167,52 @@ def profile_interval(
         method="bounded",
         options={"xatol": 1e-6 * max(n, 1.0)},
     )
-    top_at, top = float(best.x), -float(best.fun)
+    return Profile(counts, x_full, float(best.x), -float(best.fun))
 
-    def gap(t: float) -> float:
-        return top - profile_log_likelihood(t, counts, x_full) - cut
 
-    lower = n if gap(n + 1e-9) <= 0 else float(optimize.brentq(gap, n + 1e-9, top_at, xtol=1e-6))
-    upper_try = max(top_at * 2, top_at + 10.0)
-    while gap(upper_try) < 0:
+def _cap(n: float) -> float:
+    return max(n * MAX_TOTAL_FACTOR, n + 10.0)
+
+
+def mixture_interval(profiles: list[tuple[float, Profile]], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The limits where the weighted mixture of the models' confidence distributions,
+    F(N) = sum w_i Phi(r_i(N)), crosses (1 - confidence) / 2 and (1 + confidence) / 2.
+    With one model of weight 1 this is its profile-likelihood interval; over the AIC
+    weights it is the model-averaged tail-area profile interval (Fletcher and Turek 2012;
+    Turek and Fletcher 2012), wide where the criterion cannot tell the models apart. A
+    lower end at the observed count is the count; an upper end past `MAX_TOTAL_FACTOR`
+    times it is infinite."""
+    from scipy import optimize, stats
+
+    n = profiles[0][1].observed
+    cap = _cap(n)
+    alpha = (1 - confidence) / 2
+
+    def excess(t: float, level: float) -> float:
+        return sum(w * stats.norm.cdf(p.signed_root(t)) for w, p in profiles) - level
+
+    # every Phi(r_i) is at least 1/2 past the largest maximum, so both limits' brackets start there
+    middle = max(p.top_at for _, p in profiles)
+    floor = n + 1e-9
+    if excess(floor, alpha) >= 0:
+        lower = n
+    else:
+        lower = float(optimize.brentq(excess, floor, middle, args=(alpha,), xtol=1e-6))
+    upper_try = max(middle * 2, middle + 10.0)
+    while excess(upper_try, 1 - alpha) < 0:
         if upper_try >= cap:
             return lower, math.inf
         upper_try = min(upper_try * 4, cap)
-    upper = float(optimize.brentq(gap, top_at, upper_try, xtol=1e-6))
+    upper = float(optimize.brentq(excess, middle, upper_try, args=(1 - alpha,), xtol=1e-6))
     return lower, upper
+
+
+def profile_interval(
+    counts: np.ndarray, patterns: np.ndarray, interactions, estimate: float, confidence: float = CONFIDENCE
+) -> tuple[float, float]:
+    """The profile-likelihood interval for the total (observed + unobserved children):
+    every N with 2 (max l - l(N)) <= chi2(1, confidence)."""
+    return mixture_interval([(1.0, profile(counts, patterns, interactions, estimate))], confidence)
 
 
 def fit_model(
@@ -181,9 +238,10 @@ def fit_model(
     if not reason and not math.isfinite(unobserved):
         reason = "the estimate of the unobserved cell is not finite"
     llf = float(fit.llf)
-    lower, upper = nan, nan
+    lower, upper, curve = nan, nan, None
     if not reason and with_interval:
-        lower, upper = profile_interval(counts, patterns, interactions, n + unobserved)
+        curve = profile(counts, patterns, interactions, n + unobserved)
+        lower, upper = mixture_interval([(1.0, curve)])
     return ModelFit(
         name=name,
         interactions=interactions,
@@ -200,12 +258,14 @@ def fit_model(
         identifiable=not reason,
         reason=reason,
         coefficients=tuple(coefficients.tolist()),
+        profile=curve,
     )
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """Every model, the selected one, the AIC-weighted average and the independence model."""
+    """Every model, the selected one, the AIC-weighted average with its model-averaged
+    interval (the headline) and the independence model."""
 
     lists: list[str]
     observed: int
@@ -214,21 +274,28 @@ class Estimate:
     independence: ModelFit
     averaged_total: float
     criterion: str
+    averaged_lower: float = math.nan
+    averaged_upper: float = math.nan
 
     @property
     def identifiable(self) -> bool:
         return self.selected is not None
 
+    @property
+    def averaged_interval_finite(self) -> bool:
+        return math.isfinite(self.averaged_lower) and math.isfinite(self.averaged_upper)
+
     def completeness(self, counts: np.ndarray) -> dict[str, float]:
-        """Share of the estimated total each list recorded."""
+        """Share of the estimated (model-averaged) total each list recorded."""
         patterns = inclusion_patterns(len(self.lists))
-        total = self.selected.total if self.selected else math.nan
+        total = self.averaged_total if self.selected else math.nan
         return {name: float(counts[patterns[:, j] == 1].sum()) / total for j, name in enumerate(self.lists)}
 
 
 def estimate_total(counts, lists: list[str], criterion: str = "aic") -> Estimate:
     """Fit every hierarchical model up to two-way interactions; select by `criterion`
-    ("aic" or "bic") among the identifiable ones and weight them by AIC."""
+    ("aic" or "bic") among the identifiable ones, weight them by AIC and mix their
+    profiles into the model-averaged interval."""
     counts = np.asarray(counts, dtype=float)
     fits = [fit_model(counts, m, lists) for m in hierarchical_models(len(lists))]
     usable = [f for f in fits if f.identifiable]
@@ -242,6 +309,7 @@ def estimate_total(counts, lists: list[str], criterion: str = "aic") -> Estimate
     usable = [f for f in fits if f.identifiable]
     selected = min(usable, key=lambda f: getattr(f, criterion)) if usable else None
     averaged = sum(f.weight * f.total for f in usable) if usable else math.nan
+    lower, upper = mixture_interval([(f.weight, f.profile) for f in usable]) if usable else (math.nan, math.nan)
     return Estimate(
         lists=list(lists),
         observed=int(counts.sum()),
@@ -250,6 +318,8 @@ def estimate_total(counts, lists: list[str], criterion: str = "aic") -> Estimate
         independence=fits[0],
         averaged_total=float(averaged),
         criterion=criterion,
+        averaged_lower=lower,
+        averaged_upper=upper,
     )
 
 

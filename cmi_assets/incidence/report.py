@@ -140,8 +140,9 @@ def upset_chart(overlap: pl.DataFrame, title: str) -> bytes:
 
 
 def estimate_chart(comparison: pl.DataFrame, title: str) -> bytes:
-    """Per linkage level (and the truth): known, and the selected model's and the
-    independence model's totals with their intervals, per 1,000 children."""
+    """Per linkage level (and the truth): known, the headline (model-averaged) total with
+    its interval, and the selected model's and the independence model's totals beside it,
+    per 1,000 children."""
     plt = _plt()
     figure, axes = plt.subplots(figsize=(6.5, 3.0), dpi=90)
     for y, row in enumerate(comparison.iter_rows(named=True)):
@@ -153,8 +154,11 @@ def estimate_chart(comparison: pl.DataFrame, title: str) -> bytes:
             if lo is not None and hi is not None and math.isfinite(lo):
                 axes.hlines(y, lo * per, (hi if math.isfinite(hi) else total * 3) * per, color="#b2182b")
             axes.plot(
-                total * per, y, "o", color="#b2182b", label="estimated total (selected model)" if y == 0 else None
+                total * per, y, "o", color="#b2182b", label="estimated total (model-averaged)" if y == 0 else None
             )
+        chosen = row.get("selected_total")
+        if chosen is not None and math.isfinite(chosen):
+            axes.plot(chosen * per, y, "|", color="#b2182b", markersize=10, label="selected model" if y == 0 else None)
         ind = row.get("independence_total")
         if ind is not None and math.isfinite(ind):
             axes.plot(ind * per, y, "x", color="#2166ac", label="independence model" if y == 0 else None)
@@ -194,6 +198,31 @@ def comparison_markdown(comparison: pl.DataFrame) -> str:
     return frame_markdown(shown, digits=1)
 
 
+def estimate_markdown(headline: dict) -> str:
+    """The headline beside the selected and the independence model, totals and intervals."""
+    rows = [
+        ("headline: model-averaged", "total", "total_lower", "total_upper"),
+        (
+            f"selected model ({headline.get('selected_model') or 'none'})",
+            "selected_total",
+            "selected_lower",
+            "selected_upper",
+        ),
+        ("independence model", "independence_total", "independence_lower", "independence_upper"),
+    ]
+    shown = pl.DataFrame(
+        [
+            {
+                "estimate": label,
+                "maltreated by age 5": _fmt(headline.get(total), 0),
+                "95% interval": f"{_fmt(headline.get(lower), 0)} to {_fmt(headline.get(upper), 0)}",
+            }
+            for label, total, lower, upper in rows
+        ]
+    )
+    return f"{headline.get('headline_method') or ''}\n\n{frame_markdown(shown)}"
+
+
 def build_report(
     birth_year: int,
     headline: dict,
@@ -214,6 +243,8 @@ def build_report(
             sentence,
             "## By source, by age 5 (conservative linkage)",
             frame_markdown(rates_by_source, digits=1),
+            "## The estimate (conservative linkage)",
+            estimate_markdown(headline),
             "## Linkage levels and the truth",
             comparison_markdown(comparison),
         ]

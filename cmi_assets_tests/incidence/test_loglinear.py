@@ -1,7 +1,8 @@
 """The log-linear estimator against routes that share none of its code: the two-list
 Lincoln-Petersen and Chapman estimates worked by hand, the two-list profile likelihood in
 closed form, the three-list all-two-way model's closed form, a direct scipy maximisation of
-a Poisson likelihood written out here, and Garwood intervals from published tables."""
+a Poisson likelihood written out here, the model-averaged interval against closed-form
+profiles of decomposable models mixed by hand, and Garwood intervals from published tables."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from cmi_assets.incidence.loglinear import (
     garwood_interval,
     hierarchical_models,
     inclusion_patterns,
+    mixture_interval,
 )
 
 # two lists: 60 on A, 50 on B, 20 on both (patterns 01, 10, 11)
@@ -115,8 +117,12 @@ def test_selection_weights_and_independence_beside():
     assert est.independence.name == "independence"
     assert est.averaged_total == pytest.approx(sum(f.weight * f.total for f in usable))
     assert all(f.lower <= f.total <= f.upper for f in usable)
+    best = est.selected
+    for f in usable:
+        assert f.weight / best.weight == pytest.approx(math.exp(-(f.aic - best.aic) / 2), rel=1e-9)
+    # completeness is the share of the headline (averaged) total, not of the selected model's
     completeness = est.completeness(THREE)
-    assert completeness["a"] == pytest.approx((140 + 38 + 71 + 25) / est.selected.total)
+    assert completeness["a"] == pytest.approx((140 + 38 + 71 + 25) / est.averaged_total)
 
 
 def test_sparse_overlap_is_flagged():
@@ -142,3 +148,78 @@ def test_garwood_interval_against_published_values():
     lower, upper = garwood_interval(np.array([0, 1, 10]))
     assert lower == pytest.approx([0.0, 0.02532, 4.7954], abs=1e-3)
     assert upper == pytest.approx([3.6889, 5.5716, 18.390], abs=1e-3)
+
+
+# decomposable three-list models: the complete table's maximum likelihood is a ratio of its
+# margins, so the profile log-likelihood of N needs no fitting at all
+DECOMPOSABLE = {
+    (): lambda m, x: m("a", x) * m("b", x) * m("c", x) / m("", x) ** 3,
+    ((0, 1),): lambda m, x: m("ab", x) * m("c", x) / m("", x) ** 2,
+    ((0, 1), (1, 2)): lambda m, x: m("ab", x) * m("bc", x) / (m("b", x) * m("", x)),
+}
+
+
+def _closed_form_profile(total: float, interactions) -> float:
+    cells = {tuple(int(v) for v in row): y for row, y in zip(inclusion_patterns(3), THREE, strict=True)}
+    cells[(0, 0, 0)] = total - THREE.sum()
+    index = {"a": 0, "b": 1, "c": 2}
+
+    def margin(names: str, x: tuple[int, ...]) -> float:
+        return sum(y for cell, y in cells.items() if all(cell[index[v]] == x[index[v]] for v in names))
+
+    ll = math.lgamma(total + 1) - math.lgamma(cells[(0, 0, 0)] + 1)
+    for x, y in cells.items():
+        if y > 0:
+            ll += y * math.log(DECOMPOSABLE[interactions](margin, x))
+    return ll
+
+
+def _hand_mixture(weighted: list[tuple[float, tuple]]) -> tuple[float, float]:
+    """F(N) = sum w Phi(signed root) solved for 2.5% and 97.5% on the closed-form profiles."""
+    n = THREE.sum()
+    tops = []
+    for _, model in weighted:
+        best = optimize.minimize_scalar(
+            lambda t, m=model: -_closed_form_profile(t, m),
+            bounds=(n + 1, 5 * n),
+            method="bounded",
+            options={"xatol": 1e-8},
+        )
+        tops.append((best.x, -best.fun))
+
+    def cdf(t: float) -> float:
+        out = 0.0
+        for (w, model), (at, top) in zip(weighted, tops, strict=True):
+            root = math.sqrt(max(2 * (top - _closed_form_profile(t, model)), 0.0))
+            out += w * stats.norm.cdf(root if t > at else -root)
+        return out
+
+    lower = optimize.brentq(lambda t: cdf(t) - 0.025, n + 1, 3 * n, xtol=1e-8)
+    upper = optimize.brentq(lambda t: cdf(t) - 0.975, n + 1, 5 * n, xtol=1e-8)
+    return lower, upper
+
+
+@pytest.mark.parametrize("weights", [(1.0, 0.0, 0.0), (0.5, 0.5, 0.0), (0.2, 0.3, 0.5)], ids=["one", "two", "three"])
+def test_model_averaged_interval_matches_closed_form_profiles_mixed_by_hand(weights):
+    models = list(DECOMPOSABLE)
+    fits = {m: fit_model(THREE, m, ["a", "b", "c"]) for m in models}
+    chosen = [(w, m) for w, m in zip(weights, models, strict=True) if w > 0]
+    lower, upper = mixture_interval([(w, fits[m].profile) for w, m in chosen])
+    hand_lower, hand_upper = _hand_mixture(chosen)
+    assert lower == pytest.approx(hand_lower, rel=1e-5)
+    assert upper == pytest.approx(hand_upper, rel=1e-5)
+    if len(chosen) == 1:
+        assert (lower, upper) == pytest.approx((fits[()].lower, fits[()].upper), rel=1e-9)
+
+
+def test_headline_interval_carries_model_uncertainty():
+    est = estimate_total(THREE, ["a", "b", "c"])
+    usable = [f for f in est.models if f.identifiable]
+    assert (est.averaged_lower, est.averaged_upper) == pytest.approx(
+        mixture_interval([(f.weight, f.profile) for f in usable]), rel=1e-9
+    )
+    # the mixture reaches past the selected model's own interval on the side where models with
+    # real weight disagree with it (here the all-two-way model, far higher, holds about 10%)
+    assert est.averaged_lower < est.averaged_total < est.averaged_upper
+    assert est.averaged_upper > est.selected.upper
+    assert min(f.lower for f in usable) <= est.averaged_lower and est.averaged_upper <= max(f.upper for f in usable)

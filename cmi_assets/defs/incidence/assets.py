@@ -150,20 +150,16 @@ def _sources() -> tuple[str, ...]:
 def incidence_overlap(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
 
     birth_year = int(context.partition_key)
-    frames, unions = [], {}
+
+    def level_overlap(children: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+        flags = list_flags(children)
+        return overlap_table(flags).with_columns(pl.lit(flags.height).alias("population")), union_count(flags)
+
     with storage.warehouse() as con:
-        children = _read_year(con, CHILDREN_TABLE, birth_year)
-        for level in LEVELS:
-            flags = list_flags(children.filter(pl.col("linkage_level") == level))
-            unions[level] = union_count(flags)
-            frames.append(
-                overlap_table(flags).with_columns(
-                    pl.lit(level).alias("linkage_level"), pl.lit(flags.height).alias("population")
-                )
-            )
-        overlap = pl.concat(frames)
+        overlap, unions = _per_level(_read_year(con, CHILDREN_TABLE, birth_year), level_overlap)
         written = _write_year(con, OVERLAP_TABLE, conform(overlap, OVERLAP_COLUMNS[:-1]), birth_year)
-    shown = suppress_small_counts(frames[0], ("children",), "children", "population").drop("population")
+    conservative = overlap.filter(pl.col("linkage_level") == "conservative")
+    shown = suppress_small_counts(conservative, ("children",), "children", "population").drop("population")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": written,
@@ -183,46 +179,53 @@ def incidence_overlap(context: dg.AssetExecutionContext, storage: StorageResourc
     **_common(
         "Multiple-systems estimate of the cohort's children maltreated by age 5 whom no agency recorded, at both "
         "linkage levels: every hierarchical log-linear Poisson model up to two-way interactions on the inclusion "
-        "table (statsmodels GLM) with AIC, BIC and AIC weight, the selected model (least AIC among identifiable "
-        "ones), the AIC-averaged estimate, a profile-likelihood 95% interval for the total, an identifiability flag "
-        "for sparse overlaps, each list's completeness, known and estimated undetected per 1,000, and the "
-        "independence model beside it. Tables incidence.models and incidence.estimate.",
+        "table (statsmodels GLM) with AIC, BIC, AIC weight and profile-likelihood 95% interval. The headline total "
+        "is the AIC-weighted average of the identifiable models with the model-averaged tail-area profile "
+        "interval (Fletcher and Turek 2012), which carries the uncertainty of choosing the model; the selected "
+        "model (least AIC among identifiable ones) and the independence model are shown beside it with their own "
+        "intervals. Also an identifiability flag for sparse overlaps, each list's completeness, known and "
+        "estimated undetected per 1,000. Tables incidence.models and incidence.estimate.",
         ["incidence_overlap"],
     ),
 )
 def incidence_estimate(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
 
     birth_year = int(context.partition_key)
-    models, headlines = [], {}
+
+    def level_estimate(overlap: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+        ordered = _pattern_order(overlap)
+        estimate = estimate_from_overlap(ordered, list(LISTS))
+        population = int(ordered["population"][0]) if ordered.height else 0
+        return models_table(estimate), headline(estimate, observed_counts(ordered), population)
+
     with storage.warehouse() as con:
-        overlap = _read_year(con, OVERLAP_TABLE, birth_year)
-        for level in LEVELS:
-            mine = overlap.filter(pl.col("linkage_level") == level).sort("lists", *LISTS)
-            mine = _pattern_order(mine)
-            estimate = estimate_from_overlap(mine, list(LISTS))
-            population = int(mine["population"][0]) if mine.height else 0
-            headlines[level] = headline(estimate, observed_counts(mine), population)
-            models.append(models_table(estimate).with_columns(pl.lit(level).alias("linkage_level")))
+        models, headlines = _per_level(_read_year(con, OVERLAP_TABLE, birth_year), level_estimate)
         rows = conform(
             pl.DataFrame([{"linkage_level": lv, **h} for lv, h in headlines.items()], infer_schema_length=None),
             ESTIMATE_COLUMNS[:-1],
         )
-        _write_year(con, MODELS_TABLE, pl.concat(models), birth_year)
+        _write_year(con, MODELS_TABLE, models, birth_year)
         written = _write_year(con, ESTIMATE_TABLE, rows, birth_year)
     main = headlines["conservative"]
-    shown_models = models[0].select(
-        "model", "aic", "bic", "aic_weight", "total", "total_lower", "total_upper", "identifiable"
+    shown_models = models.filter(pl.col("linkage_level") == "conservative").select(
+        "model", "aic", "bic", "aic_weight", "total", "total_lower", "total_upper", "identifiable", "selected"
     )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": written,
-            "selected_model": main["selected_model"] or "none identifiable",
+            "headline": main["headline_method"],
             "known_per_1000": number(main["known_per_1000"]),
             "undetected_per_1000": number(main["undetected_per_1000"]),
             "total": number(main["total"]),
             "total_lower": number(main["total_lower"]),
             "total_upper": number(main["total_upper"]),
+            "selected_model": main["selected_model"] or "none identifiable",
+            "selected_total": number(main["selected_total"]),
+            "selected_lower": number(main["selected_lower"]),
+            "selected_upper": number(main["selected_upper"]),
             "independence_total": number(main["independence_total"]),
+            "independence_lower": number(main["independence_lower"]),
+            "independence_upper": number(main["independence_upper"]),
             "by_level": transposed(
                 {lv: {k: number(v) if isinstance(v, float) else v for k, v in h.items()} for lv, h in headlines.items()}
             ),
@@ -230,6 +233,16 @@ def incidence_estimate(context: dg.AssetExecutionContext, storage: StorageResour
         },
         check_results=[estimate_check(headlines)],
     )
+
+
+def _per_level(frame: pl.DataFrame, build) -> tuple[pl.DataFrame, dict]:
+    """`build` on each linkage level's rows of `frame`, which returns a frame and a summary:
+    the frames tagged with their level and stacked, and the summaries by level."""
+    frames, summaries = [], {}
+    for level in LEVELS:
+        part, summaries[level] = build(frame.filter(pl.col("linkage_level") == level))
+        frames.append(part.with_columns(pl.lit(level).alias("linkage_level")))
+    return pl.concat(frames), summaries
 
 
 def _pattern_order(overlap: pl.DataFrame) -> pl.DataFrame:

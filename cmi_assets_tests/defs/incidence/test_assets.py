@@ -57,6 +57,7 @@ def test_group_materializes_with_checks_truth_and_report(storage_env, world):
         comparison = con.execute("select * from incidence.linkage_comparison order by linkage_level").pl()
         rates = con.execute("select * from incidence.rates").pl()
         models = con.execute("select * from incidence.models where linkage_level = 'conservative'").pl()
+        head = con.execute("select * from incidence.estimate where linkage_level = 'conservative'").pl()
         children_cols = [r[0] for r in con.execute("describe incidence.children").fetchall()]
         # the declared column schemas (shown in the UI before anything runs) are the tables written
         for asset_name, table in (
@@ -75,12 +76,31 @@ def test_group_materializes_with_checks_truth_and_report(storage_env, world):
     assert by_level["conservative"]["known"] == by_level["truth"]["known"] > 0
     assert by_level["conservative"]["population"] == by_level["truth"]["population"]
     assert models.height == 8 and models["selected"].sum() <= 1
+    # the headline is the AIC-weighted average of the models table, the selected model beside it
+    head = head.row(0, named=True)
+    usable = models.filter(pl.col("identifiable"))
+    assert head["total"] == pytest.approx((usable["aic_weight"] * usable["total"]).sum(), rel=1e-9)
+    assert head["total_lower"] <= head["total"] <= head["total_upper"]
+    assert head["undetected"] == pytest.approx(head["total"] - head["known"], rel=1e-9)
+    chosen = models.filter(pl.col("selected")).row(0, named=True)
+    assert (head["selected_model"], head["selected_total"], head["selected_upper"]) == (
+        chosen["model"],
+        pytest.approx(chosen["total"], rel=1e-9),
+        pytest.approx(chosen["total_upper"], rel=1e-9),
+    )
+    assert head["headline_method"].startswith("AIC-weighted average of")
+    estimate_meta = result.asset_materializations_for_node("incidence_estimate")[0].metadata
+    assert estimate_meta["headline"].value == head["headline_method"]
+    assert estimate_meta["selected_model"].value == head["selected_model"]
+    assert "independence_total" in estimate_meta
     assert rates.filter(pl.col("suppressed"))["children"].null_count() == rates.filter(pl.col("suppressed")).height
     assert not {"given_name", "family_name", "dob", "true_person_id"} & set(children_cols)
 
     report = result.asset_materializations_for_node("incidence_report")[0].metadata
     assert "per 1,000 children born in 2012 were known to at least one agency by age 5" in report["sentence"].value
     assert report["curves"].value.startswith("![curves")
+    html_text = (storage_env.data_dir / "reports" / "incidence" / "incidence_2012.html").read_text()
+    assert "headline: model-averaged" in html_text and "independence model" in html_text
     assert (storage_env.data_dir / "reports" / "incidence" / "incidence_2012.html").exists()
     with storage_env.connect(WAREHOUSE, read_only=True) as con:
         keys = set(con.execute("select person_key from incidence.children").pl()["person_key"])
