@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cmi_assets.defs.prm.assets import DEFAULT_MAX_POOLED_COHORTS, DEFAULT_MIN_TRAINING_POSITIVES  # noqa: E402
+from cmi_assets.prm.settings import DEFAULT_MAX_POOLED_COHORTS, DEFAULT_MIN_TRAINING_POSITIVES  # noqa: E402
 
 SECTION = "## PRM on the default world"
 AUC_GAP_TARGET = 0.02

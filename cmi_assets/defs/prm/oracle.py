@@ -11,14 +11,12 @@ says so.
 import dagster as dg
 import polars as pl
 
-from cmi_assets.defs.automation import follow_upstream
-from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.defs.prm.preset import prm_asset
+from cmi_assets.defs.resources import StorageResource
 from cmi_assets.metadata import mapping_table
+from cmi_assets.prm.oracle_table import ORACLE_TABLE
 from cmi_assets.storage import WAREHOUSE
 
-GROUP = "prm"
-OWNERS = ["team:prm-analytics"]
-ORACLE_TABLE = "prm.oracle_risk"
 PERSON_RECORDS_TABLE = "linkage.person_records"  # defs/linkage/assets.py
 SPINE_TABLE = "linkage.person_spine"
 
@@ -30,31 +28,15 @@ def truth_files(storage: StorageResource):
     return (children, records) if children.exists() and records.exists() else None
 
 
-def read_oracle(con, linkage_level: str, risk_column: str) -> pl.DataFrame:
-    """person_key and one oracle risk column at one linkage level (empty when unknown)."""
-    from cmi_assets.tables import table_exists
-
-    if not table_exists(con, ORACLE_TABLE):
-        return pl.DataFrame(schema={"person_key": pl.String, risk_column: pl.Float64})
-    return con.execute(
-        f"select person_key, {risk_column} from {ORACLE_TABLE} where linkage_level = ?", [linkage_level]
-    ).pl()
-
-
-@dg.asset(
-    name="prm_oracle_risk",
+@prm_asset(
     deps=["person_records", "person_spine"],
-    group_name=GROUP,
     kinds={"polars", "duckdb"},
-    owners=OWNERS,
     description=(
         "The synthetic world's true risk of each child (truth children.parquet: p_finding_by_age_2 and _5), keyed by "
         "the person_key of the child's birth-registration record (else benefit-inclusion record) at each linkage "
         "level, for the oracle AUC beside the model's. Analysis zone, prm.oracle_risk: person_key, linkage_level, "
         "birth_year and the risks only. Empty, with a note, where there is no synthetic truth (production)."
     ),
-    pool=DUCKDB_WRITE_POOL,
-    automation_condition=follow_upstream(),
     metadata={
         "dagster/table_name": f"{WAREHOUSE}.{ORACLE_TABLE}",
         "zone": WAREHOUSE,
@@ -70,9 +52,8 @@ def read_oracle(con, linkage_level: str, risk_column: str) -> pl.DataFrame:
     },
 )
 def prm_oracle_risk(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    from cmi_assets.defs.prm.assets import write_table
     from cmi_assets.prm.oracle import child_record_keys, empty_oracle_table, oracle_risk_table
-    from cmi_assets.tables import table_exists
+    from cmi_assets.tables import replace_table, table_exists
 
     files = truth_files(storage)
     counts: dict = {}
@@ -109,7 +90,7 @@ def prm_oracle_risk(context: dg.AssetExecutionContext, storage: StorageResource)
                 "several true children carries their mean risk"
             )
     with storage.warehouse() as con:
-        written = write_table(con, ORACLE_TABLE, table)
+        written = replace_table(con, ORACLE_TABLE, table)
     context.log.info(f"prm_oracle_risk: {note}")
     return dg.MaterializeResult(
         metadata={

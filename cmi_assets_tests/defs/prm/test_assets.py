@@ -20,9 +20,10 @@ from cmi_assets.cohorts import FEATURE_CATEGORIES, RISK_MARKERS
 from cmi_assets.defs.prm import assets as prm_assets
 from cmi_assets.defs.prm.checks import PRM_CHECKS
 from cmi_assets.defs.prm.oracle import prm_oracle_risk
-from cmi_assets.defs.prm.study import figure5_table, prm_study_models
+from cmi_assets.defs.prm.study import prm_study_models
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.metadata import number
+from cmi_assets.prm.study_tables import figure5_table
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE
 
 ALL_PRM_ASSETS = [prm_oracle_risk, *prm_assets.PRM_ASSETS, prm_study_models]
