@@ -102,24 +102,48 @@ def with_rates(counts: pl.DataFrame, confidence: float = 0.95) -> pl.DataFrame:
     )
 
 
+def area_strata(table: pl.DataFrame) -> pl.DataFrame:
+    """The smoothing stratum of every area: its deprivation decile when all its children
+    share one (a postcode: the areas file gives each postcode one decile), else "mixed"
+    (a county, the state). Read from the deprivation_decile rows' populations, which stay
+    published under suppression."""
+    area = ["indicator", "linkage_level", "period", "geography_level", "geography_code"]
+    deciles = (
+        table.filter((pl.col("group_type") == "deprivation_decile") & (pl.col("population") > 0))
+        .group_by(area)
+        .agg(pl.col("group_value").unique().alias("_deciles"))
+    )
+    single = (pl.col("_deciles").list.len() == 1) & (pl.col("_deciles").list.first() != UNKNOWN)
+    return deciles.select(
+        *area, pl.when(single).then(pl.col("_deciles").list.first()).otherwise(pl.lit("mixed")).alias("stratum")
+    )
+
+
 def with_smoothed_rates(table: pl.DataFrame) -> pl.DataFrame:
     """`smoothed_rate_per_1000`: Marshall's global empirical-Bayes rate across the areas of
-    one level (within one indicator, linkage level, period and group), from the cells that
-    are not suppressed; null on suppressed cells. A level of one area (the state) keeps its
-    own rate."""
+    one level (within one indicator, linkage level, period and group) and one stratum
+    (area_strata: postcodes shrink towards the postcodes of their deprivation decile, as
+    Marshall's local estimator shrinks towards an area's neighbours; counties towards all
+    counties), from the cells that are not suppressed; null on suppressed cells. A level
+    of one area (the state) keeps its own rate."""
     shown = (~pl.col("suppressed").fill_null(False) if "suppressed" in table.columns else pl.lit(True)) & pl.col(
         "count"
     ).is_not_null()
-    indexed = table.with_row_index("_row")
+    strata = area_strata(table)
+    indexed = (
+        table.with_row_index("_row")
+        .join(strata, on=list(strata.columns[:-1]), how="left")
+        .with_columns(pl.col("stratum").fill_null("mixed"))
+    )
     usable = indexed.filter(shown)
     parts = []
-    for _, pool in usable.group_by(*SMOOTHING_POOL):
+    for _, pool in usable.group_by(*SMOOTHING_POOL, "stratum"):
         smoothed = PER * marshall_global(pool["count"].to_numpy(), pool["population"].to_numpy())
         parts.append(pool.select("_row", pl.Series("smoothed_rate_per_1000", smoothed, dtype=pl.Float64)))
     values = (
         pl.concat(parts) if parts else pl.DataFrame(schema={"_row": pl.UInt32, "smoothed_rate_per_1000": pl.Float64})
     )
-    out = indexed.drop("smoothed_rate_per_1000", strict=False).join(values, on="_row", how="left")
+    out = indexed.drop("smoothed_rate_per_1000", "stratum", strict=False).join(values, on="_row", how="left")
     return out.sort("_row").drop("_row")
 
 

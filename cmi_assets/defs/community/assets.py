@@ -59,7 +59,8 @@ DESCRIPTION = (
     "Community indicators: one long table of rates per 1,000 children by state, county (5-digit FIPS) and "
     "postcode (where the analysis zone carries one), birth cohort and group (sex, ethnicity, deprivation decile), "
     "at both linkage levels: count, population, rate with its exact Poisson 95% interval, an empirical-Bayes "
-    "smoothed rate (Marshall's global Poisson-gamma shrinkage across the areas of a level, from published cells), "
+    "smoothed rate (Marshall's global Poisson-gamma shrinkage across the areas of a level, postcodes within their "
+    "deprivation decile, from published cells), "
     "an NCHS reliability flag (under 20 events or an RSE over 30%: unreliable) and the suppression flag and reason. "
     "CFSR recurrence is by state only (NCANDS Child Files are state files). Tables community.indicators and "
     "community.indicator_definitions.\n\n" + definitions_markdown()
