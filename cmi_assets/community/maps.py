@@ -378,7 +378,8 @@ def map_values(
     )
     if period is None and not rows.is_empty():
         period = rows["period"].max()
-    rows = rows.filter(pl.col("period") == period)
+    if period is not None:
+        rows = rows.filter(pl.col("period") == period)
     return rows.select(
         "geography_code",
         "period",
