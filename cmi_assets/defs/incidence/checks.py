@@ -33,7 +33,7 @@ def estimate_problems(headline: dict) -> str:
     if not headline.get("identifiable"):
         return f"no identifiable model: {headline.get('why_not') or 'sparse overlaps'}"
     if not headline.get("interval_finite") or not math.isfinite(headline.get("total_upper", math.nan)):
-        return "the selected model's profile-likelihood interval has no finite upper end (too little overlap)"
+        return "the model-averaged 95% interval has no finite upper end (too little overlap)"
     if headline["total_upper"] > WIDE_INTERVAL_FACTOR * headline["total"]:
         return "the interval's upper end is more than twice the estimate: too little overlap to pin the unseen children"
     return ""
