@@ -1,0 +1,285 @@
+"""The project's one disclosure-control rule: primary suppression of small cells and
+complementary suppression across every published margin, so that a reader who solves the
+published margins (linear equalities over non-negative integers) recovers no hidden cell.
+
+Primary: a cell whose population (denominator) is 1 to SUPPRESS_BELOW - 1, or whose count is
+1 to SUPPRESS_BELOW - 1 (a small count of a sensitive event identifies children). A zero count
+in a population of SUPPRESS_BELOW or more shows (it discloses nothing about a child), and so
+does an empty cell (population 0: nothing to disclose). SUPPRESS_BELOW is 11 unless the
+environment variable CMI_SUPPRESS_BELOW sets it.
+
+Complementary: every margin (a total and the parts that sum to it) is an equation; a hidden cell
+must not be determined by them. `protect_cells` adds hidden cells until (1) no equation holds
+exactly one hidden cell, (2) no hidden cell is fixed by the equations alone (its unit vector is
+not in the row space of the equations restricted to the hidden cells: a linear-algebra check
+over all equations at once), and (3) interval propagation over the equations, with the bounds a
+reader knows (a primary cell of a large population holds 1 to SUPPRESS_BELOW - 1, a
+complementary one 0 or SUPPRESS_BELOW and more, none more than its population when the count
+is a count of children), fixes no hidden cell. A cell published in two tables is one cell
+(one variable): it is hidden in both or shown in both.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+ENV_THRESHOLD = "CMI_SUPPRESS_BELOW"
+DEFAULT_SUPPRESS_BELOW = 11
+PRIMARY = "primary"
+COMPLEMENTARY = "complementary"
+
+
+def threshold_from_env() -> int:
+    """SUPPRESS_BELOW as configured: CMI_SUPPRESS_BELOW (an integer of 2 or more) or 11."""
+    raw = os.environ.get(ENV_THRESHOLD, "").strip()
+    if not raw:
+        return DEFAULT_SUPPRESS_BELOW
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{ENV_THRESHOLD}={raw!r} is not an integer") from exc
+    if value < 2:
+        raise ValueError(f"{ENV_THRESHOLD}={value} is under 2 (1 would suppress nothing)")
+    return value
+
+
+SUPPRESS_BELOW = threshold_from_env()
+
+
+def primary_mask(count: np.ndarray, population: np.ndarray, threshold: int = SUPPRESS_BELOW) -> np.ndarray:
+    """True where the cell is primary-suppressed (see the module docstring); a null count or
+    population (nothing counted) is not a small cell."""
+    count = np.asarray(count, dtype=float)
+    population = np.asarray(population, dtype=float)
+    small_pop = (population >= 1) & (population < threshold)
+    small_count = (count >= 1) & (count < threshold)
+    return np.nan_to_num(small_pop, nan=0).astype(bool) | np.nan_to_num(small_count, nan=0).astype(bool)
+
+
+@dataclass(frozen=True)
+class Margin:
+    """A published equation: the cells `parts` sum to the cell `total` (indices of cells)."""
+
+    total: int
+    parts: tuple[int, ...]
+
+
+def _bounds(count, population, reason, threshold, bounded):
+    lo = np.zeros(len(count))
+    hi = np.where(bounded, population.astype(float), np.inf)
+    primary_big = (reason == 1) & (population >= threshold)
+    lo[primary_big] = 1
+    hi[primary_big] = np.minimum(hi[primary_big], threshold - 1)
+    # A complementary cell is 0 or >= threshold; a nonzero one is known to be >= threshold.
+    comp_big = (reason == 2) & (count >= threshold)
+    lo[comp_big] = threshold
+    return lo, hi
+
+
+def _propagate(equations, hidden, count, lo, hi, rounds: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """Interval propagation: each equation sum(a_j x_j) = 0 tightens each hidden x_i from the
+    others' bounds (shown cells are constants)."""
+    lo, hi = lo.copy(), hi.copy()
+    for _ in range(rounds):
+        changed = False
+        for cells, coefs in equations:
+            h = [(c, a) for c, a in zip(cells, coefs) if hidden[c]]
+            if not h:
+                continue
+            known = sum(a * count[c] for c, a in zip(cells, coefs) if not hidden[c])
+            # sum over hidden of a*x = -known
+            mins = [a * lo[c] if a > 0 else a * hi[c] for c, a in h]
+            maxs = [a * hi[c] if a > 0 else a * lo[c] for c, a in h]
+            smin, smax = sum(mins), sum(maxs)
+            for k, (c, a) in enumerate(h):
+                rest_min, rest_max = smin - mins[k], smax - maxs[k]
+                # a*x_c = -known - rest
+                v_lo, v_hi = -known - rest_max, -known - rest_min
+                x_lo, x_hi = (v_lo, v_hi) if a > 0 else (-v_hi, -v_lo)
+                x_lo, x_hi = np.ceil(x_lo - 1e-9), np.floor(x_hi + 1e-9)
+                if x_lo > lo[c]:
+                    lo[c], changed = x_lo, True
+                if x_hi < hi[c]:
+                    hi[c], changed = x_hi, True
+        if not changed:
+            break
+    return lo, hi
+
+
+def _determined(equations, hidden, n: int) -> np.ndarray:
+    """Hidden cells fixed by the equations alone (whatever the bounds)."""
+    idx = np.flatnonzero(hidden)
+    out = np.zeros(n, dtype=bool)
+    if len(idx) == 0:
+        return out
+    pos = {c: k for k, c in enumerate(idx)}
+    rows = []
+    for cells, coefs in equations:
+        row = np.zeros(len(idx))
+        for c, a in zip(cells, coefs):
+            if hidden[c]:
+                row[pos[c]] += a
+        if row.any():
+            rows.append(row)
+    if not rows:
+        out[idx] = True
+        return out
+    matrix = np.array(rows)
+    _, s, vt = np.linalg.svd(matrix, full_matrices=True)
+    rank = int((s > 1e-9 * max(1.0, s.max(initial=0))).sum())
+    null = vt[rank:]
+    free = np.abs(null).max(axis=0) > 1e-9 if len(null) else np.zeros(len(idx), dtype=bool)
+    out[idx[~free]] = True
+    return out
+
+
+def protect_cells(
+    count: Sequence[int],
+    population: Sequence[int],
+    margins: Sequence[Margin],
+    *,
+    threshold: int = SUPPRESS_BELOW,
+    already: Sequence[bool] | None = None,
+) -> np.ndarray:
+    """Reason per cell: 0 shown, 1 primary, 2 complementary. `margins` are the published
+    equations; `already` marks cells hidden by an earlier pass (kept hidden, as complementary
+    unless primary here)."""
+    count = np.asarray(count, dtype=float)
+    population = np.asarray(population, dtype=float)
+    n = len(count)
+    reason = np.where(primary_mask(count, population, threshold), 1, 0)
+    if already is not None:
+        reason = np.where((np.asarray(already, dtype=bool)) & (reason == 0), 2, reason)
+    equations = [((m.total, *m.parts), (-1, *([1] * len(m.parts)))) for m in margins]
+    by_cell: dict[int, list[int]] = {}
+    for e, (cells, _) in enumerate(equations):
+        for c in cells:
+            by_cell.setdefault(c, []).append(e)
+    bounded = np.full(n, bool(np.all(np.nan_to_num(count) <= np.nan_to_num(population))))
+    is_total = np.zeros(n, dtype=bool)
+    for m in margins:
+        is_total[m.total] = True
+
+    def hide_one_more(e: int) -> bool:
+        cells = equations[e][0]
+        shown = [c for c in cells if reason[c] == 0]
+        if not shown:
+            return False
+
+        # Prefer a part over a total (a hidden total spreads to its own margins), a count of
+        # threshold + 1 or more (movable both ways), then the smallest count (least lost).
+        def cost(c):
+            return (bool(is_total[c]), count[c] <= threshold, count[c] == 0, count[c])
+
+        reason[min(shown, key=cost)] = 2
+        return True
+
+    for _ in range(10 * n + 10):
+        hidden = reason > 0
+        lonely = [e for e, (cells, _) in enumerate(equations) if sum(hidden[c] for c in cells) == 1]
+        if lonely:
+            for e in lonely:
+                if sum(reason[c] > 0 for c in equations[e][0]) == 1:
+                    hide_one_more(e)
+            continue
+        fixed = _determined(equations, hidden, n)
+        if not fixed.any():
+            lo, hi = _bounds(count, population, reason, threshold, bounded)
+            lo, hi = _propagate(equations, hidden, count, lo, hi)
+            fixed = hidden & (lo >= hi)
+        if not fixed.any():
+            break
+        progressed = False
+        for c in np.flatnonzero(fixed):
+            for e in sorted(by_cell.get(int(c), []), key=lambda e: sum(reason[x] > 0 for x in equations[e][0])):
+                if hide_one_more(e):
+                    progressed = True
+                    break
+        if not progressed:
+            break
+    return reason
+
+
+# The long indicator table of issue 15's contract.
+INDICATOR_BLOCK = ("indicator", "linkage_level", "period")
+RATE_COLUMNS = ("rate_per_1000", "rate_lower", "rate_upper", "smoothed_rate_per_1000")
+ADDITIVE_GROUP_TYPES = ("sex", "deprivation_decile")
+
+
+def indicator_margins(frame: pl.DataFrame) -> list[Margin]:
+    """The published equations of the long indicator table (row indices of `frame`): within an
+    area, the sex and deprivation-decile values sum to the "all" row (ethnicity is total
+    response and does not); within a group, counties sum to the state and a county's
+    postcodes to the county."""
+    keyed = frame.with_row_index("_cell").select(
+        "_cell", *INDICATOR_BLOCK, "geography_level", "geography_code", "parent_code", "group_type", "group_value"
+    )
+    margins: list[Margin] = []
+    area = [*INDICATOR_BLOCK, "geography_level", "geography_code"]
+    totals = keyed.filter(pl.col("group_type") == "all").select(*area, pl.col("_cell").alias("_total"))
+    parts = (
+        keyed.filter(pl.col("group_type").is_in(ADDITIVE_GROUP_TYPES))
+        .join(totals, on=area, how="inner", nulls_equal=True)
+        .group_by(*area, "group_type", "_total")
+        .agg(pl.col("_cell"))
+    )
+    margins += [Margin(int(t), tuple(int(c) for c in cs)) for t, cs in zip(parts["_total"], parts["_cell"])]
+    group = [*INDICATOR_BLOCK, "group_type", "group_value"]
+    for child, parent in (("county", "state"), ("postcode", "county")):
+        parents = keyed.filter(pl.col("geography_level") == parent).select(
+            *group, pl.col("geography_code").alias("parent_code"), pl.col("_cell").alias("_total")
+        )
+        kids = (
+            keyed.filter(pl.col("geography_level") == child)
+            .join(parents, on=[*group, "parent_code"], how="inner", nulls_equal=True)
+            .group_by(*group, "parent_code", "_total")
+            .agg(pl.col("_cell"))
+        )
+        margins += [Margin(int(t), tuple(int(c) for c in cs)) for t, cs in zip(kids["_total"], kids["_cell"])]
+    return margins
+
+
+def apply_reasons(
+    frame: pl.DataFrame, reason: np.ndarray, hide: Sequence[str], *, reliability: str | None = None
+) -> pl.DataFrame:
+    """`suppressed`, `suppression_reason` set from `reason` (0/1/2) and the `hide` columns nulled
+    where suppressed; `reliability` (when given) reads "suppressed" there."""
+    suppressed = pl.Series("suppressed", reason > 0)
+    label = pl.Series(
+        "suppression_reason", [PRIMARY if r == 1 else COMPLEMENTARY if r == 2 else None for r in reason], pl.String
+    )
+    out = frame.with_columns(suppressed, label)
+    nulled = [pl.when(~pl.col("suppressed")).then(pl.col(c)).alias(c) for c in hide if c in out.columns]
+    if reliability and reliability in out.columns:
+        nulled.append(
+            pl.when(pl.col("suppressed")).then(pl.lit("suppressed")).otherwise(pl.col(reliability)).alias(reliability)
+        )
+    return out.with_columns(nulled)
+
+
+def protect_indicator_table(frame: pl.DataFrame, *, threshold: int = SUPPRESS_BELOW) -> pl.DataFrame:
+    """The long indicator table (issue 15's contract, `count` and `population` filled) with
+    `suppressed` and `suppression_reason` set and count and every rate column nulled where
+    suppressed (population stays shown; `reliability` reads "suppressed" there)."""
+    if frame.is_empty():
+        return frame.with_columns(
+            pl.lit(None, pl.Boolean).alias("suppressed"), pl.lit(None, pl.String).alias("suppression_reason")
+        )
+    margins = indicator_margins(frame)
+    block = frame.select(pl.struct(INDICATOR_BLOCK).rank("dense").alias("b"))["b"].to_numpy()
+    count, population = frame["count"].to_numpy(), frame["population"].to_numpy()
+    by_block: dict[int, list[Margin]] = {}
+    for m in margins:
+        by_block.setdefault(int(block[m.total]), []).append(m)
+    reason = np.zeros(frame.height, dtype=np.int64)
+    for b in np.unique(block):
+        cells = np.flatnonzero(block == b)
+        local = {int(c): k for k, c in enumerate(cells)}
+        sub = [Margin(local[m.total], tuple(local[p] for p in m.parts)) for m in by_block.get(int(b), [])]
+        reason[cells] = protect_cells(count[cells], population[cells], sub, threshold=threshold)
+    return apply_reasons(frame, reason, ("count", *RATE_COLUMNS), reliability="reliability")
