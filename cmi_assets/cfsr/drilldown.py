@@ -20,7 +20,8 @@ from __future__ import annotations
 import polars as pl
 
 from cmi_assets.cfsr.child_file import MALTREATMENT_TYPES
-from cmi_assets.cfsr.suppression import DRILLDOWN_VALUES, SUPPRESS_BELOW, suppress_small_cells
+from cmi_assets.cfsr.suppression import DRILLDOWN_VALUES, suppress_small_cells
+from cmi_assets.publish.disclosure import SUPPRESS_BELOW
 
 NATIONAL = "national"
 DIMENSIONS = ("age_group", "race_ethnicity", "sex", "county", "maltreatment_type")

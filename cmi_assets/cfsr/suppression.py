@@ -8,9 +8,11 @@ or the state's random effect); `suppressed` flags it and a status column reads
 "suppressed" (a DQ cell stays "DQ": it shows nothing either way).
 
 Computation uses the full counts (the pooled rate and the RSP model include small
-states); suppression is applied to what is published. It is primary suppression only:
-a small cell's numerator can still follow from a published total minus the other
-published cells (complementary disclosure), which this does not prevent.
+states); suppression is applied to what is published. The threshold is the project's one
+(cmi_assets/publish/disclosure.py, env CMI_SUPPRESS_BELOW). These analysis-zone tables carry
+primary suppression only; what leaves the analysis zone (the open data package, `cmi
+publish`) goes through publish/disclosure.py, which adds complementary suppression across
+every published margin.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from collections.abc import Sequence
 
 import polars as pl
 
-SUPPRESS_BELOW = 11  # denominators under 11 children are not shown
+from cmi_assets.publish.disclosure import SUPPRESS_BELOW
+
+__all__ = ["SUPPRESS_BELOW", "suppress_small_cells", "suppress_national"]
 SUPPRESSED = "suppressed"
 DQ = "DQ"
 

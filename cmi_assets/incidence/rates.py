@@ -21,11 +21,12 @@ import math
 import numpy as np
 import polars as pl
 
-from cmi_assets.cfsr.suppression import SUPPRESS_BELOW, suppress_small_cells
+from cmi_assets.cfsr.suppression import suppress_small_cells
 from cmi_assets.cohorts.windows import DAYS_PER_YEAR, years_in_days
 from cmi_assets.incidence.loglinear import garwood_interval
 from cmi_assets.incidence.sources import ANY, GROUP_COLUMNS, MAX_AGE_YEARS, SOURCES, first_age_column
 from cmi_assets.incidence.survival import kaplan_meier
+from cmi_assets.publish.disclosure import SUPPRESS_BELOW
 
 AGES = tuple(range(1, MAX_AGE_YEARS + 1))
 MEASURES = ("by_age", "in_year_of_age")
