@@ -222,3 +222,37 @@ def evaluate_scored_cohorts(
     if oracle:
         tables["oracle"] = [pl.DataFrame(oracle, infer_schema_length=None)]
     return {name: pl.concat(parts, how="diagonal_relaxed") for name, parts in tables.items()}
+
+
+SHOWN_TABLES = ("table2", "table3", "figure1", "table6", "table7", "table8", "figure4", "calibration")
+
+
+def shown_tables(combined: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The tables prm_evaluation shows: the conservative linkage's rows (Table 6 compares the
+    two levels, so all of it), Table 8 without its label column."""
+    out = {}
+    for name in SHOWN_TABLES:
+        if name in combined:
+            table = (
+                combined[name] if name == "table6" else combined[name].filter(pl.col("linkage_level") == "conservative")
+            )
+            out[name] = table.drop("label") if name == "table8" else table
+    return out
+
+
+def scored_cohort_oracle(combined: dict[str, pl.DataFrame]) -> tuple[float, float] | None:
+    """(oracle AUC, model AUC) on the conservative scored cohort, findings by age 5, if measured."""
+    if "oracle" not in combined:
+        return None
+    scored = combined["oracle"].filter(
+        (pl.col("linkage_level") == "conservative") & (pl.col("outcome") == "finding_by_age_5")
+    )
+    if scored.height and scored["auc_oracle"][0] is not None:
+        return float(scored["auc_oracle"][0]), float(scored["auc_model"][0])
+    return None
+
+
+def table1_by_level(table1: pl.DataFrame) -> dict[str, dict]:
+    return {
+        r["linkage_level"]: {k: v for k, v in r.items() if k != "linkage_level"} for r in table1.iter_rows(named=True)
+    }

@@ -220,3 +220,19 @@ def artefact_metadata(
 
 def validation_metrics(fit: PrmFit) -> dict:
     return {k: finite_or_none(v) for k, v in (fit.table1 or {}).items()}
+
+
+HEADLINE_METRICS = (  # (table1 key, metadata name): the validation AUC with its DeLong interval first
+    ("auc_validation", "validation_auc"),
+    ("auc_ci_low", "validation_auc_ci_low"),
+    ("auc_ci_high", "validation_auc_ci_high"),
+    ("oracle_auc_validation", "oracle_auc_validation"),
+    ("oracle_gap_validation", "oracle_gap_validation"),
+    ("calibration_slope", "calibration_slope"),
+    ("calibration_intercept", "calibration_intercept"),
+)
+
+
+def headline_metrics(metrics: dict) -> dict:
+    """The measured headline numbers, by metadata name, in the order the UI shows them."""
+    return {name: metrics[key] for key, name in HEADLINE_METRICS if metrics.get(key) is not None}

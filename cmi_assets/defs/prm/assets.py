@@ -23,34 +23,23 @@ import dagster as dg
 import polars as pl
 
 from cmi_assets.defs.cohorts.assets import FEATURES_TABLE, OUTCOMES_TABLE
-from cmi_assets.defs.prm.preset import prm_asset
+from cmi_assets.defs.prm.preset import column_schema, prm_asset
 from cmi_assets.defs.resources import StorageResource
 from cmi_assets.metadata import frame_table, mapping_table, number, text_list, transposed
 from cmi_assets.prm.cohort_data import CohortTables
 from cmi_assets.prm.settings import PrmSettings
+from cmi_assets.prm.tables import (
+    EVALUATION_COLUMNS,
+    REPORT_TABLES,
+    SCHEMA,
+    SCORES_COLUMNS,
+    SCORES_TABLE,
+    STUDY_NOTES_TABLE,
+)
 from cmi_assets.storage import WAREHOUSE
 
-SCHEMA = "prm"
 REPORTS_SUBDIR = ("reports", "prm")
-SCORES_TABLE = f"{SCHEMA}.scores"
-STUDY_NOTES_TABLE = f"{SCHEMA}.study_notes"  # prm_study_models' notes, for the report
 COHORTS = CohortTables(features=FEATURES_TABLE, outcomes=OUTCOMES_TABLE)
-EVALUATION_TABLES = (
-    "table1",
-    "table2",
-    "table3",
-    "figure1",
-    "table6",
-    "table7",
-    "table8",
-    "figure4",
-    "calibration",
-    "oracle",
-    "model_comparison",
-    "selection_frequency",
-)
-STUDY_TABLES = ("table9", "table10", "table11", "figure3", "figure5")
-REPORT_TABLES = EVALUATION_TABLES + STUDY_TABLES
 DEFAULTS = PrmSettings()
 
 
@@ -70,38 +59,6 @@ class PrmModelConfig(dg.Config):
 
     def settings(self) -> PrmSettings:
         return PrmSettings(**self.model_dump())
-
-
-# The main columns of each evaluation table (`table.column`, as the event tables declare theirs)
-EVALUATION_SCHEMA = dg.TableSchema(
-    columns=[
-        dg.TableColumn(name, kind, description=text)
-        for name, kind, text in (
-            ("table1.auc_validation", "DOUBLE", "validation AUC (written by prm_model)"),
-            ("table1.oracle_auc_validation", "DOUBLE", "the oracle's AUC on the same validation children"),
-            ("table1.calibration_slope", "DOUBLE", "after prior correction, on the training cohort population"),
-            ("table2.threshold", "VARCHAR", "Top 1% .. Top 20%, All"),
-            ("table2.ppv", "DOUBLE", None),
-            ("table2.sensitivity", "DOUBLE", None),
-            ("figure1.age", "VARCHAR", None),
-            ("figure1.ppv", "DOUBLE", None),
-            ("table6.linkage_level", "VARCHAR", None),
-            ("table6.auc", "DOUBLE", "against findings by age 5"),
-            ("table7.group", "VARCHAR", None),
-            ("table7.share_referred", "DOUBLE", "share of the top 5%"),
-            ("table8.label", "VARCHAR", None),
-            ("table8.pct_referred", "DOUBLE", None),
-            ("figure4.band", "VARCHAR", None),
-            ("figure4.share_with_min_markers", "DOUBLE", "5+ of the 11 markers"),
-            ("calibration.mean_predicted", "DOUBLE", None),
-            ("calibration.observed_rate", "DOUBLE", None),
-            ("oracle.children_scored", "VARCHAR", "validation sample or scored cohort"),
-            ("oracle.auc_model", "DOUBLE", None),
-            ("oracle.auc_oracle", "DOUBLE", None),
-            ("oracle.oracle_gap", "DOUBLE", "oracle minus model, same children"),
-        )
-    ]
-)
 
 
 def registry(storage: StorageResource):
@@ -144,7 +101,14 @@ def prm_model(
     from cmi_assets.prm.cohort_data import cohort_label
     from cmi_assets.prm.oracle import oracle_column
     from cmi_assets.prm.oracle_table import read_oracle
-    from cmi_assets.prm.recipe import artefact_metadata, fit_prm, model_headline, stop_reason_text, validation_metrics
+    from cmi_assets.prm.recipe import (
+        artefact_metadata,
+        fit_prm,
+        headline_metrics,
+        model_headline,
+        stop_reason_text,
+        validation_metrics,
+    )
     from cmi_assets.tables import replace_table
 
     settings, models = config.settings(), registry(storage)
@@ -181,19 +145,7 @@ def prm_model(
     context.log.info(f"prm model {sha[:12]}: {len(model.selected_names)} variables, trained on cohorts {label}")
     # Headline first (the UI shows metadata in insertion order): validation AUC with its
     # DeLong interval, as rounded numbers (Metadata > Plots charts them across models).
-    headline = {
-        name: number(metrics[key])
-        for key, name in (
-            ("auc_validation", "validation_auc"),
-            ("auc_ci_low", "validation_auc_ci_low"),
-            ("auc_ci_high", "validation_auc_ci_high"),
-            ("oracle_auc_validation", "oracle_auc_validation"),
-            ("oracle_gap_validation", "oracle_gap_validation"),
-            ("calibration_slope", "calibration_slope"),
-            ("calibration_intercept", "calibration_intercept"),
-        )
-        if metrics.get(key) is not None
-    }
+    headline = {name: number(value) for name, value in headline_metrics(metrics).items()}
     comparison, frequencies = result.comparison, result.frequencies
     metadata = {
         "summary": dg.MetadataValue.md(model_headline(metrics, label, len(model.selected_names))),
@@ -239,16 +191,7 @@ def prm_model(
     metadata={
         "dagster/table_name": f"{WAREHOUSE}.{SCORES_TABLE}",
         "zone": WAREHOUSE,
-        "dagster/column_schema": dg.TableSchema(
-            columns=[
-                dg.TableColumn("person_key", "VARCHAR", description="pseudonymous child key"),
-                dg.TableColumn("birth_year", "INTEGER"),
-                dg.TableColumn("linkage_level", "VARCHAR"),
-                dg.TableColumn("score", "DOUBLE", description="prior-corrected probability of a finding by age 2"),
-                dg.TableColumn("score_rank", "BIGINT", description="1 = highest; ties by person_key"),
-                dg.TableColumn("model_sha12", "VARCHAR", description="the model artefact's version"),
-            ]
-        ),
+        "dagster/column_schema": column_schema(SCORES_COLUMNS),
     },
 )
 def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
@@ -309,14 +252,19 @@ def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> d
     metadata={
         "dagster/table_name": f"{WAREHOUSE}.{SCHEMA}.*",
         "zone": WAREHOUSE,
-        "dagster/column_schema": EVALUATION_SCHEMA,
+        "dagster/column_schema": column_schema(EVALUATION_COLUMNS),
     },
 )
 def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.prm.charts import figure1_chart
-    from cmi_assets.prm.cohort_evaluation import evaluate_scored_cohorts, evaluation_summary
+    from cmi_assets.prm.cohort_evaluation import (
+        evaluate_scored_cohorts,
+        evaluation_summary,
+        scored_cohort_oracle,
+        shown_tables,
+        table1_by_level,
+    )
     from cmi_assets.prm.oracle_table import oracle_note
-    from cmi_assets.prm.recipe import finite_or_none
     from cmi_assets.prm.report import headline_markdown, headline_numbers
     from cmi_assets.tables import read_table, replace_table
 
@@ -340,37 +288,17 @@ def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) 
         "tables": tables_listed([*combined, *(["table1"] if table1.height else [])]),
     }
     if table1.height:
-        metadata["table1"] = transposed(
-            {
-                r["linkage_level"]: {k: v for k, v in r.items() if k != "linkage_level"}
-                for r in table1.iter_rows(named=True)
-            }
-        )
+        metadata["table1"] = transposed(table1_by_level(table1))
     if "oracle" in combined:
         metadata["oracle"] = frame_table(combined["oracle"], digits=3)
-        scored = combined["oracle"].filter(
-            (pl.col("linkage_level") == "conservative") & (pl.col("outcome") == "finding_by_age_5")
-        )
-        if scored.height and scored["auc_oracle"][0] is not None:
-            metadata["oracle_auc_scored_cohort"] = number(float(scored["auc_oracle"][0]))
-            metadata["model_auc_scored_cohort"] = number(float(scored["auc_model"][0]))
-    for name in ("table2", "table3", "figure1", "table6", "table7", "table8", "figure4", "calibration"):
-        if name in combined:
-            table = (
-                combined[name].filter(pl.col("linkage_level") == "conservative")
-                if name not in ("table6",)
-                else combined[name]
-            )
-            metadata[name] = frame_table(table.drop("label") if name == "table8" else table, digits=3)
+        if (aucs := scored_cohort_oracle(combined)) is not None:
+            metadata["oracle_auc_scored_cohort"], metadata["model_auc_scored_cohort"] = (number(a) for a in aucs)
+    for name, table in shown_tables(combined).items():
+        metadata[name] = frame_table(table, digits=3)
     if "figure1" in combined:
         metadata["figure1_chart"] = dg.MetadataValue.md(figure1_chart(combined["figure1"]))
-    if "table7" in combined:
-        top = combined["table7"].filter(pl.col("linkage_level") == "conservative")
-        metadata["top_share_by_group"] = mapping_table(
-            {g: finite_or_none(s) for g, s in zip(top["group"].to_list(), top["share_referred"].to_list())},
-            "group",
-            "share of the top 5%",
-        )
+    if "top_share_by_group" in summary:
+        metadata["top_share_by_group"] = mapping_table(summary["top_share_by_group"], "group", "share of the top 5%")
     metadata["notes"] = notes_md(notes)
     context.log.info(f"prm_evaluation: {len(combined)} tables")
     return dg.MaterializeResult(metadata=metadata)

@@ -17,52 +17,16 @@ import polars as pl
 
 from cmi_assets.defs.prm.assets import (
     COHORTS,
-    SCHEMA,
-    STUDY_NOTES_TABLE,
-    STUDY_TABLES,
     notes_md,
     registry,
     tables_listed,
 )
-from cmi_assets.defs.prm.preset import prm_asset
+from cmi_assets.defs.prm.preset import column_schema, prm_asset
 from cmi_assets.defs.resources import StorageResource
 from cmi_assets.metadata import frame_table, number
 from cmi_assets.metadata import table as metadata_table
+from cmi_assets.prm.tables import SCHEMA, STUDY_COLUMNS, STUDY_NOTES_TABLE, STUDY_TABLES
 from cmi_assets.storage import WAREHOUSE
-
-# The main columns of each table (`table.column`, as the event tables declare theirs); Tables
-# 9-11 add the measures of prm/study.py (validation AUC, threshold and top-5% measures).
-STUDY_SCHEMA = dg.TableSchema(
-    columns=[
-        dg.TableColumn(name, kind, description=text)
-        for name, kind, text in (
-            ("table9.model", "VARCHAR", "Base model, or the split whose group models are combined"),
-            ("table9.status", "VARCHAR", "fitted, or not fitted and why"),
-            ("table9.ppv", "DOUBLE", "top 5% of the scored cohort against findings by age 5"),
-            ("table9.sensitivity", "DOUBLE", None),
-            ("table9.specificity", "DOUBLE", None),
-            ("table9.npv", "DOUBLE", None),
-            ("table10.target", "VARCHAR", "A-E (cohorts.TARGETS)"),
-            ("table10.status", "VARCHAR", None),
-            ("table10.auc_validation", "DOUBLE", None),
-            ("table10.selected_share", "DOUBLE", "threshold nearest the prevalence"),
-            ("table10.ppv_target_by_age_5", "DOUBLE", None),
-            ("table10.ppv_finding_by_age_5", "DOUBLE", None),
-            ("table11.variant", "VARCHAR", "A health added, B base, C without births, D also without corrections"),
-            ("table11.sources", "VARCHAR", "agencies drawn on"),
-            ("table11.status", "VARCHAR", None),
-            ("table11.auc_validation", "DOUBLE", None),
-            ("table11.referred_pct_aian_child", "DOUBLE", None),
-            ("figure3.variable", "VARCHAR", None),
-            ("figure3.models_appearing", "BIGINT", None),
-            ("figure3.mean_entry_rank", "DOUBLE", "1 = entered first"),
-            ("figure5.week", "BIGINT", "weeks since birth"),
-            ("figure5.pct_birth_registration", "DOUBLE", None),
-            ("figure5.pct_benefit", "DOUBLE", None),
-            ("figure5.pct_either", "DOUBLE", None),
-        )
-    ]
-)
 
 
 @prm_asset(
@@ -79,7 +43,7 @@ STUDY_SCHEMA = dg.TableSchema(
     metadata={
         "dagster/table_name": f"{WAREHOUSE}.{SCHEMA}.*",
         "zone": WAREHOUSE,
-        "dagster/column_schema": STUDY_SCHEMA,
+        "dagster/column_schema": column_schema(STUDY_COLUMNS),
     },
 )
 def prm_study_models(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
