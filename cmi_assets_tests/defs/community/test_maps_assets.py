@@ -1,0 +1,108 @@
+"""community_atlas and community_gradient through a real Dagster instance, after
+community_indicators on a small world linked perfectly (A2's fixture: the truth linkage at
+both levels, one birth cohort's features) in a real warehouse DuckDB file: the atlas has a
+map per indicator with county rows and linkage level, each hatching exactly the counties
+the published table suppresses, its HTML file stands alone, the main maps are inline in
+the metadata; the gradient's decile rows are the published table's."""
+
+from __future__ import annotations
+
+import re
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from cmi_assets.defs.cohorts.assets import cohort_features, cohort_population
+from cmi_assets.defs.community import assets as community_assets
+from cmi_assets.defs.community import maps as map_assets
+from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.storage import WAREHOUSE
+from cmi_assets_tests.incidence.truth_world import load_both_levels
+
+YEAR = "2012"
+
+
+@pytest.fixture(scope="module")
+def world():
+    from cmi_assets.synthetic.profile import load_profile
+    from cmi_assets.synthetic.world import simulate_world
+
+    return simulate_world(load_profile("incidence"), 0.02, 4)
+
+
+def _rows(value) -> list[dict]:
+    """A metadata table's rows as text, whether it went in as a table or (too wide for the
+    UI's value column) as markdown."""
+    if hasattr(value, "records"):
+        return [{k: "" if v is None else str(v) for k, v in r.data.items()} for r in value.records]
+    lines = [line.strip().strip("|").split("|") for line in value.value.splitlines() if line.startswith("|")]
+    header = [h.strip() for h in lines[0]]
+    return [dict(zip(header, (c.strip() for c in cells))) for cells in lines[2:]]
+
+
+def test_assets_carry_group_deps_pool_and_automation():
+    for asset in map_assets.COMMUNITY_MAP_ASSETS:
+        spec = next(iter(asset.specs))
+        assert spec.group_name == "community" and spec.owners and spec.kinds
+        assert spec.automation_condition is not None
+        assert {d.asset_key for d in spec.deps} == {dg.AssetKey("community_indicators")}
+        assert DUCKDB_WRITE_POOL in {n.pool for n in asset.node_def.iterate_node_defs()}
+
+
+def test_atlas_and_gradient_materialize_from_the_published_table(storage_env, world):
+    with storage_env.connect(WAREHOUSE) as con:
+        load_both_levels(con, world)
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {"storage": StorageResource()}
+    assert dg.materialize(
+        [cohort_population, cohort_features], partition_key=YEAR, instance=instance, resources=resources
+    ).success
+    assert dg.materialize([community_assets.community_indicators], instance=instance, resources=resources).success
+    result = dg.materialize(map_assets.COMMUNITY_MAP_ASSETS, instance=instance, resources=resources)
+    assert result.success
+
+    with storage_env.connect(WAREHOUSE, read_only=True) as con:
+        table = con.execute("select * from community.indicators").pl()
+    counties = table.filter((pl.col("geography_level") == "county") & (pl.col("group_type") == "all"))
+    expected_maps = counties.select("indicator", "linkage_level").unique().height
+    assert expected_maps >= 20  # every child indicator at both levels (recurrence is by state only)
+
+    atlas = result.asset_materializations_for_node("community_atlas")[0].metadata
+    assert atlas["maps"].value == expected_maps
+    drawn = {(r["indicator"], r["level"]): r for r in _rows(atlas["maps_drawn"])}
+    assert len(drawn) == expected_maps
+    for (indicator, level), row in drawn.items():
+        rows = counties.filter(
+            (pl.col("indicator") == indicator)
+            & (pl.col("linkage_level") == level)
+            & (pl.col("period") == row["period"])
+        )
+        assert int(row["drawn"]) == rows.height and int(row["hatched"]) == rows["suppressed"].sum(), (indicator, level)
+    for indicator in map_assets.MAIN_INDICATORS:
+        assert (
+            atlas[f"map_{indicator}"].value.startswith("![")
+            and "data:image/png;base64," in atlas[f"map_{indicator}"].value
+        )
+    page = open(atlas["atlas_html"].value, encoding="utf-8").read()
+    assert len(re.findall(r"src='data:image/png;base64,", page)) == expected_maps
+    assert "https://" not in page and "http://" not in page
+
+    gradient = result.asset_materializations_for_node("community_gradient")[0].metadata
+    period = gradient["period"].value
+    published = table.filter(
+        (pl.col("indicator") == "reports")
+        & (pl.col("linkage_level") == "conservative")
+        & (pl.col("period") == period)
+        & (pl.col("geography_level") == "state")
+        & (pl.col("group_type") == "deprivation_decile")
+    )
+    published_rates = {r["group_value"]: r["rate_per_1000"] for r in published.iter_rows(named=True)}
+    reports = {r["area"]: r["rate_per_1000"] for r in _rows(gradient["by_decile"]) if r["indicator"] == "reports"}
+    assert set(reports) == set(published_rates) and len(reports) == 10
+    for decile, rate in reports.items():
+        if published_rates[decile] is None:
+            assert rate == ""
+        else:
+            assert float(rate) == pytest.approx(published_rates[decile], rel=1e-3)
+    assert "data:image/png;base64," in gradient["gradient_chart"].value
