@@ -72,7 +72,8 @@ def gradient_table(
 def exact_rate_ratio(count_a: int, population_a: int, count_b: int, population_b: int, level: float = 0.95):
     """Rate ratio (a / b) with its exact conditional interval: given the total, count_a is
     binomial with p = RR pa / (RR pa + pb); the Clopper-Pearson bounds on p, turned back
-    into RR (Breslow and Day 1987, section 2.9)."""
+    into RR (the exact conditional method; its ends are where statsmodels' exact-cond test
+    has tail area alpha / 2)."""
     from scipy.stats import beta
 
     total = count_a + count_b

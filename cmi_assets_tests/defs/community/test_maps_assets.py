@@ -7,12 +7,14 @@ the metadata; the gradient's decile rows are the published table's."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import dagster as dg
 import polars as pl
 import pytest
 
+from cmi_assets.community.maps import BOUNDARIES_ENV, BOUNDARY_CODE_ENV
 from cmi_assets.defs.cohorts.assets import cohort_features, cohort_population
 from cmi_assets.defs.community import assets as community_assets
 from cmi_assets.defs.community import maps as map_assets
@@ -50,7 +52,19 @@ def test_assets_carry_group_deps_pool_and_automation():
         assert DUCKDB_WRITE_POOL in {n.pool for n in asset.node_def.iterate_node_defs()}
 
 
-def test_atlas_and_gradient_materialize_from_the_published_table(storage_env, world):
+def test_atlas_and_gradient_materialize_from_the_published_table(storage_env, world, tmp_path, monkeypatch):
+    # a user's postcode boundaries: the analysis zone has no postcode rows, so the atlas says
+    # so and draws the county maps only
+    postcodes = tmp_path / "postcodes.geojson"
+    square = [[-73.0, 41.5], [-72.9, 41.5], [-72.9, 41.6], [-73.0, 41.5]]
+    feature = {
+        "type": "Feature",
+        "properties": {"ZIP": "06001"},
+        "geometry": {"type": "Polygon", "coordinates": [square]},
+    }
+    postcodes.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    monkeypatch.setenv(BOUNDARIES_ENV, str(postcodes))
+    monkeypatch.setenv(BOUNDARY_CODE_ENV, "ZIP")
     with storage_env.connect(WAREHOUSE) as con:
         load_both_levels(con, world)
     instance = dg.DagsterInstance.ephemeral()
@@ -87,6 +101,8 @@ def test_atlas_and_gradient_materialize_from_the_published_table(storage_env, wo
     page = open(atlas["atlas_html"].value, encoding="utf-8").read()
     assert len(re.findall(r"src='data:image/png;base64,", page)) == expected_maps
     assert "https://" not in page and "http://" not in page
+    messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert any("postcodes.geojson: the indicator table has no postcode rows" in m for m in messages)
 
     gradient = result.asset_materializations_for_node("community_gradient")[0].metadata
     period = gradient["period"].value
