@@ -18,6 +18,8 @@ import polars as pl
 
 from cmi_assets.cfsr.report import png_data_uri
 from cmi_assets.community.maps import (
+    COLOURMAP,
+    STRENGTH_COLOURMAP,
     SUPPRESSED_NOTE,
     Boundary,
     choropleth_figure,
@@ -44,6 +46,7 @@ class AtlasMap:
     counts: dict[str, int]
     definition: str = ""
     unit: str = ""
+    colourmap: str = COLOURMAP
 
     @property
     def caption(self) -> str:
@@ -85,7 +88,9 @@ def build_atlas(
     (e.g. {"county": county_boundaries(...), "postcode": read_boundaries(...)}); an
     indicator with no rows at a level (CFSR recurrence is by state) gets no map there."""
     by_id = _definitions_by_id(definitions)
-    indicators = list(indicators or table["indicator"].unique(maintain_order=True).to_list())
+    # the definitions' order (the indicator module's), then any indicator they lack
+    present = table["indicator"].unique(maintain_order=True).to_list()
+    indicators = list(indicators or [i for i in by_id if i in present] + [i for i in present if i not in by_id])
     linkage_levels = list(linkage_levels or sorted(table["linkage_level"].unique().to_list()))
     atlas = Atlas()
     for indicator in indicators:
@@ -97,11 +102,13 @@ def build_atlas(
                 if values.is_empty():
                     continue
                 period = values["period"][0]
+                colourmap = STRENGTH_COLOURMAP if info.get("strength_based") else COLOURMAP
                 figure = choropleth_figure(
                     values,
                     areas,
                     f"{title}\n{geography_level}, {level.replace('_', ' ')} linkage, {period}",
                     value_label=info.get("unit") or "rate per 1,000",
+                    colourmap=colourmap,
                 )
                 counts = drawn_counts(figure)
                 atlas.maps.append(
@@ -115,6 +122,7 @@ def build_atlas(
                         counts,
                         definition=info.get("definition") or "",
                         unit=info.get("unit") or "",
+                        colourmap=colourmap,
                     )
                 )
     return atlas

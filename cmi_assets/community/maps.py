@@ -47,6 +47,8 @@ DEFAULT_BOUNDARY_LEVEL = "postcode"
 
 RATE_COLUMN = "rate_per_1000"
 COLOURMAP = "YlOrRd"
+# Strength-based indicators (higher is better) in green, so red always reads as need.
+STRENGTH_COLOURMAP = "YlGn"
 NO_DATA_COLOUR = "#d9d9d9"
 SUPPRESSED_HATCH = "////"
 SUPPRESSED_NOTE = "hatched: suppressed (a small count, or a cell hidden so that none can be worked out)"
@@ -427,6 +429,7 @@ def choropleth_figure(
     title: str,
     value_label: str = "rate per 1,000",
     labelled: bool | None = None,
+    colourmap: str = COLOURMAP,
 ):
     """A choropleth of `values` (map_values' columns) over the named areas: rated areas
     coloured on one scale with a colour bar, suppressed areas hatched and uncoloured,
@@ -434,6 +437,7 @@ def choropleth_figure(
     from matplotlib.collections import PathCollection
     from matplotlib.colors import Normalize
     from matplotlib.patches import Patch
+    from matplotlib.patheffects import withStroke
 
     plt = pyplot()
     drawn = select_boundaries(boundaries, values["geography_code"], "the boundary set")
@@ -457,7 +461,7 @@ def choropleth_figure(
         axes.add_collection(drawn_collection)
         return drawn_collection
 
-    coloured = collection(rated, RATED_LABEL, cmap=COLOURMAP, norm=norm)
+    coloured = collection(rated, RATED_LABEL, cmap=colourmap, norm=norm)
     coloured.set_array(np.asarray(known, dtype=float))
     collection(suppressed, SUPPRESSED_LABEL, facecolor="white", hatch=SUPPRESSED_HATCH)
     collection(no_data, NO_DATA_LABEL, facecolor=NO_DATA_COLOUR)
@@ -471,7 +475,15 @@ def choropleth_figure(
     if labelled if labelled is not None else len(projected) <= MAX_LABELLED_AREAS:
         for boundary in projected.values():
             x, y = centroid(boundary)
-            axes.annotate(boundary.name, (x, y), ha="center", va="center", fontsize=7, color="#222222")
+            axes.annotate(
+                boundary.name,
+                (x, y),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="#222222",
+                path_effects=[withStroke(linewidth=2, foreground="white")],  # legible on the darkest colour
+            )
     colourbar = figure.colorbar(coloured, ax=axes, shrink=0.7, pad=0.02)
     colourbar.set_label(value_label, fontsize=8)
     colourbar.ax.tick_params(labelsize=7)

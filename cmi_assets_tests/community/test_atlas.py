@@ -10,7 +10,7 @@ import re
 import polars as pl
 
 from cmi_assets.community.atlas import SUPPRESSION_NOTE, build_atlas, write_atlas_html
-from cmi_assets.community.maps import county_boundaries
+from cmi_assets.community.maps import COLOURMAP, STRENGTH_COLOURMAP, county_boundaries
 from cmi_assets_tests.community.map_fixtures import CT_COUNTIES, definitions, long_table
 
 
@@ -40,6 +40,15 @@ def test_atlas_has_a_map_per_indicator_and_level_with_definition_and_note(tmp_pa
     assert page.count("cmi_assets.community.indicators.reports") == 2
     assert SUPPRESSION_NOTE in page and page.count("2 of 8 areas suppressed") == 4
     assert atlas.find("reports", "conservative").image_markdown().startswith("![Reported by age 5")
+
+
+def test_maps_follow_the_definitions_order_and_strength_based_ones_are_green():
+    table = long_table()
+    defs = definitions().reverse().with_columns(strength_based=pl.Series([True, False]))
+    atlas = build_atlas(table, defs, {"county": county_boundaries(CT_COUNTIES)}, linkage_levels=["conservative"])
+    assert [m.indicator for m in atlas.maps] == ["substantiations", "reports"]
+    assert atlas.find("substantiations", "conservative").colourmap == STRENGTH_COLOURMAP
+    assert atlas.find("reports", "conservative").colourmap == COLOURMAP
 
 
 def test_indicator_without_county_rows_gets_no_map():

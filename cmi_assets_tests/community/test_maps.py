@@ -93,7 +93,13 @@ def test_hatched_areas_carry_no_colour_and_rated_ones_their_rate():
     assert legend == [maps.SUPPRESSED_NOTE]
     colourbar_axes = figure.axes[1]
     assert colourbar_axes.get_ylabel() == "rate per 1,000"
+    assert rated.get_cmap().name == maps.COLOURMAP
     maps.pyplot().close(figure)
+    green = maps.choropleth_figure(
+        values, maps.county_boundaries(CT_COUNTIES), "Full term", colourmap=maps.STRENGTH_COLOURMAP
+    )
+    assert {c.get_label(): c for c in green.axes[0].collections}[maps.RATED_LABEL].get_cmap().name == "YlGn"
+    maps.pyplot().close(green)
 
 
 def haversine_km(lon1, lat1, lon2, lat2) -> float:
