@@ -1,0 +1,117 @@
+"""A reader who solves the published margins: an independent check of publish/disclosure.py.
+
+Each hidden count is an unknown integer. What the reader knows of it, from the published table
+and the published rule: a cell hidden as "primary" with a population of SUPPRESS_BELOW or more
+holds 1 to SUPPRESS_BELOW - 1; a primary cell of a smaller population holds 0 to its
+population; a "complementary" cell holds 0 to its population. (A reader who also reasons that a
+complementary cell, not being small, holds 0 or SUPPRESS_BELOW and more can pin a cell in a
+degenerate world, for example one child with the event in a county, because the published
+reasons say which hidden cells are small; `complementary_is_large=True` models that reader.)
+No count exceeds its population
+when the indicator counts children (every true count of the indicator is at most its
+population). Every published margin is an equality (only margins that hold in the true data:
+the reader is told which do). For each hidden cell the reader's min and max come from a MILP
+(scipy.optimize.milp, HiGHS); the cell is recovered when min == max.
+
+The margins are written here from the table's columns, not with publish/disclosure.py's code.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import polars as pl
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+BLOCK = ("indicator", "linkage_level", "period")
+
+
+def margins_of(table: pl.DataFrame) -> list[tuple[int, list[int]]]:
+    """(total row, part rows) of every margin the contract names, by plain dictionaries."""
+    rows = table.with_row_index("i").to_dicts()
+    key = {}
+    for r in rows:
+        key[(*(r[c] for c in BLOCK), r["geography_level"], r["geography_code"], r["group_type"], r["group_value"])] = r[
+            "i"
+        ]
+    found = defaultdict(list)
+    for r in rows:
+        b = tuple(r[c] for c in BLOCK)
+        if r["group_type"] in ("sex", "deprivation_decile"):
+            total = key.get((*b, r["geography_level"], r["geography_code"], "all", "all"))
+            if total is not None:
+                found[(total, "group", r["group_type"])].append(r["i"])
+        parent_level = {"county": "state", "postcode": "county"}.get(r["geography_level"])
+        if parent_level:
+            total = key.get((*b, parent_level, r["parent_code"], r["group_type"], r["group_value"]))
+            if total is not None:
+                found[(total, "area", r["geography_level"])].append(r["i"])
+    return [(total, parts) for (total, _, _), parts in found.items()]
+
+
+def recovered_cells(
+    published: pl.DataFrame, truth: pl.DataFrame, threshold: int, *, complementary_is_large: bool = False
+) -> list[int]:
+    """Row indices of hidden cells whose count the reader pins down exactly. `truth` is the
+    same table before suppression (same row order), used only to pick the margins that hold
+    and to assert the reader's system is feasible."""
+    true_count = truth["count"].to_numpy().astype(float)
+    pop = published["population"].to_numpy().astype(float)
+    hidden = published["suppressed"].fill_null(False).to_numpy()
+    reason = published["suppression_reason"].to_list()
+    indicator = published["indicator"].to_list()
+    counts_children = {ind: bool((g["count"] <= g["population"]).all()) for (ind,), g in truth.group_by("indicator")}
+    margins = [(t, ps) for t, ps in margins_of(published) if true_count[t] == true_count[ps].sum()]
+    idx = np.flatnonzero(hidden)
+    if len(idx) == 0:
+        return []
+    pos = {int(c): k for k, c in enumerate(idx)}
+    n = len(idx)
+    # Variables: x (n hidden counts), then z (n binaries, used by complementary cells only).
+    lo, hi = np.zeros(2 * n), np.zeros(2 * n)
+    for k, c in enumerate(idx):
+        upper = pop[c] if counts_children[indicator[c]] else 1e9
+        hi[k] = upper
+        if reason[c] == "primary" and pop[c] >= threshold:
+            lo[k], hi[k] = 1, min(upper, threshold - 1)
+        if complementary_is_large and reason[c] == "complementary":
+            hi[n + k] = 1
+    a_rows, a_lo, a_hi = [], [], []
+    for total, parts in margins:
+        row = np.zeros(2 * n)
+        rhs = 0.0
+        for c, sign in ((total, -1.0), *((p, 1.0) for p in parts)):
+            if hidden[c]:
+                row[pos[c]] += sign
+            else:
+                rhs -= sign * true_count[c]
+        if row.any():
+            a_rows.append(row)
+            a_lo.append(rhs)
+            a_hi.append(rhs)
+    for k, c in enumerate(idx):
+        if complementary_is_large and reason[c] == "complementary":
+            # x = 0 when z = 0; threshold <= x <= population when z = 1.
+            for coefs, low, high in (((1, -threshold), 0, np.inf), ((1, -hi[k]), -np.inf, 0)):
+                row = np.zeros(2 * n)
+                row[k], row[n + k] = coefs
+                a_rows.append(row)
+                a_lo.append(low)
+                a_hi.append(high)
+    constraints = [LinearConstraint(np.array(a_rows), a_lo, a_hi)] if a_rows else []
+    truth_x = true_count[idx]
+    assert np.all(truth_x >= lo[:n]) and np.all(truth_x <= hi[:n]), "the reader's bounds exclude the truth"
+    out = []
+    for k, c in enumerate(idx):
+        ends = []
+        for sense in (1.0, -1.0):
+            objective = np.zeros(2 * n)
+            objective[k] = sense
+            result = milp(objective, constraints=constraints, integrality=np.ones(2 * n), bounds=Bounds(lo, hi))
+            assert result.status == 0, f"reader's system infeasible or unsolved: {result.message}"
+            ends.append(round(sense * result.fun))
+        if ends[0] == ends[1]:
+            assert ends[0] == truth_x[k]
+            out.append(int(c))
+    return out
