@@ -34,7 +34,6 @@ KEY = ("indicator", "linkage_level", "period", "geography_level", "geography_cod
        "group_value")  # fmt: skip
 # smoothing pools the areas of one level within one cell of everything else
 SMOOTHING_POOL = ("indicator", "linkage_level", "period", "geography_level", "group_type", "group_value")
-RATE_COLUMNS = ("rate_per_1000", "rate_lower", "rate_upper", "smoothed_rate_per_1000")
 
 
 def _grouped(members: pl.DataFrame) -> pl.DataFrame:
@@ -169,15 +168,3 @@ def with_reliability(table: pl.DataFrame) -> pl.DataFrame:
     counts = table["count"].to_list()
     flags = [reliability(c, bool(suppressed[i]) if suppressed else False) for i, c in enumerate(counts)]
     return table.with_columns(pl.Series("reliability", flags, dtype=pl.String))
-
-
-def hide_suppressed(table: pl.DataFrame) -> pl.DataFrame:
-    """Count and every rate column null where a cell is suppressed (the population stays)."""
-    hidden = pl.col("suppressed").fill_null(False)
-    return table.with_columns(
-        [
-            pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c)
-            for c in ("count", *RATE_COLUMNS)
-            if c in table.columns
-        ]
-    )

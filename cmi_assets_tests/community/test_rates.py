@@ -11,13 +11,13 @@ from scipy import stats
 from cmi_assets.community.margins import margin_violations
 from cmi_assets.community.rates import (
     area_counts,
-    hide_suppressed,
     reliability,
     with_rates,
     with_reliability,
     with_smoothed_rates,
 )
 from cmi_assets.community.table import _finish
+from cmi_assets.publish.disclosure import protect_indicator_table
 
 # six children of one cohort: two counties, three postcodes; "counted" the numerator
 MEMBERS = pl.DataFrame(
@@ -114,41 +114,44 @@ def test_margins_hold_and_a_wrong_total_is_caught():
     }
 
 
-def test_suppressed_cells_hidden_and_not_smoothed():
-    table = _table().with_columns(
-        (pl.col("geography_code") == "06002").alias("suppressed")  # a stand-in flag: which cells are hidden
-    )
-    published = with_smoothed_rates(hide_suppressed(table))
-    hidden = published.filter(pl.col("suppressed"))
-    assert hidden.height > 0
-    assert (
-        hidden.select(
-            pl.col("count", "rate_per_1000", "rate_lower", "rate_upper", "smoothed_rate_per_1000").null_count()
-        ).row(0)
-        == (hidden.height,) * 5
-    )
-    assert (hidden["population"] > 0).all()
-    shown = published.filter(~pl.col("suppressed") & (pl.col("geography_level") == "postcode"))
-    assert shown["smoothed_rate_per_1000"].null_count() == 0
-
-
-def test_postcodes_shrink_within_their_deprivation_decile():
-    # decile 1 postcodes: rates 0/20, 2/20; decile 9 postcodes: 10/20, 12/20. Within a decile
-    # the rates differ by Poisson noise only, so each smooths to its decile's pooled rate.
+def _decile_members() -> pl.DataFrame:
+    """80 children in four postcodes of one county: decile 1 postcodes A (0 of 20 counted)
+    and B (2 of 20), decile 9 postcodes C (10 of 20) and D (12 of 20)."""
     rows = []
     for postcode, decile, counted in (("A", 1, 0), ("B", 1, 2), ("C", 9, 10), ("D", 9, 12)):
         rows += [{"postcode": postcode, "deprivation_decile": decile, "counted": i < counted} for i in range(20)]
-    members = pl.DataFrame(rows).with_columns(
+    return pl.DataFrame(rows).with_columns(
         pl.lit("reports").alias("indicator"),
         pl.lit("F").alias("sex"),
         pl.lit("WHITE").alias("ethnicity"),
         pl.lit("001").alias("county_fips"),
     )
-    smoothed = with_smoothed_rates(_table(members))
-    postcode = smoothed.filter((pl.col("geography_level") == "postcode") & (pl.col("group_type") == "all")).sort(
+
+
+def _postcode_rows(table: pl.DataFrame) -> pl.DataFrame:
+    return table.filter((pl.col("geography_level") == "postcode") & (pl.col("group_type") == "all")).sort(
         "geography_code"
     )
+
+
+def test_suppressed_cells_hidden_and_smoothing_uses_shown_cells_only():
+    # the project's disclosure control (threshold 11): B (2) and C (10) are primary cells
+    published = with_smoothed_rates(protect_indicator_table(_table(_decile_members()), threshold=11))
+    hidden = published.filter(pl.col("suppressed"))
+    rates = pl.col("count", "rate_per_1000", "rate_lower", "rate_upper", "smoothed_rate_per_1000")
+    assert hidden.height > 0 and hidden.select(rates.null_count()).row(0) == (hidden.height,) * 5
+    assert (hidden["population"] > 0).all()
+    postcodes = _postcode_rows(published)
+    assert postcodes["suppressed"].to_list() == [False, True, True, False]
+    # A and D are each the only shown postcode of their decile: each keeps its own rate, so
+    # nothing of the hidden B and C enters a published smoothed rate
+    assert postcodes["smoothed_rate_per_1000"].to_list()[0] == 0.0
+    assert postcodes["smoothed_rate_per_1000"].to_list()[3] == pytest.approx(600.0)
+
+
+def test_postcodes_shrink_within_their_deprivation_decile():
+    # Within a decile the rates differ by Poisson noise only (A = 0), so each postcode
+    # smooths to its decile's pooled rate; pooled across deciles they would not.
+    postcodes = _postcode_rows(with_smoothed_rates(_table(_decile_members())))
     low, high = 1000 * 2 / 40, 1000 * 22 / 40
-    expected = [low, low, high, high]
-    # Marshall within each decile (A = 0 there): each decile's pooled rate
-    assert postcode["smoothed_rate_per_1000"].to_list() == pytest.approx(expected)
+    assert postcodes["smoothed_rate_per_1000"].to_list() == pytest.approx([low, low, high, high])

@@ -14,10 +14,9 @@ function that counts it). Unpartitioned: one table for every birth cohort.
 import dagster as dg
 import polars as pl
 
-from cmi_assets.cfsr.suppression import SUPPRESS_BELOW
 from cmi_assets.community.geography import home_state
 from cmi_assets.community.indicators import FEATURE_COLUMNS, INDICATORS, definitions_table
-from cmi_assets.community.rates import hide_suppressed, with_reliability, with_smoothed_rates
+from cmi_assets.community.rates import with_reliability, with_smoothed_rates
 from cmi_assets.community.schema import (
     DEFINITION_COLUMNS,
     DEFINITIONS_TABLE,
@@ -32,6 +31,7 @@ from cmi_assets.defs.community.checks import margins_check, rates_in_interval_ch
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.markdown import markdown_table
 from cmi_assets.metadata import frame_table, number
+from cmi_assets.publish.disclosure import SUPPRESS_BELOW, protect_indicator_table
 from cmi_assets.storage import WAREHOUSE
 from cmi_assets.tables import read_table, replace_table, table_exists, transaction
 
@@ -81,16 +81,11 @@ def _features(con) -> pl.DataFrame:
     return con.execute(f"select {columns} from {FEATURES_TABLE}").pl()
 
 
-def protect(table: pl.DataFrame) -> pl.DataFrame:
-    """The published table. Disclosure control is the project's one function (A1's
-    publish.disclosure.protect_indicator_table); until it is wired in, nothing is
-    suppressed here and the small-count check says so."""
-    return table
-
-
 def publish(before: pl.DataFrame) -> pl.DataFrame:
-    """Suppress, hide what is suppressed, then smooth and flag reliability on what is shown."""
-    published = hide_suppressed(protect(before))
+    """The project's one disclosure control (publish.disclosure.protect_indicator_table:
+    primary and complementary suppression over the table's margins), then the smoothed
+    rate and the reliability flag on what is shown."""
+    published = protect_indicator_table(before, threshold=SUPPRESS_BELOW)
     return conform(with_reliability(with_smoothed_rates(published)), INDICATOR_COLUMNS)
 
 

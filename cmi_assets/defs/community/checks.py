@@ -9,6 +9,7 @@ import polars as pl
 
 from cmi_assets.community.margins import margin_violations
 from cmi_assets.metadata import frame_table
+from cmi_assets.publish.disclosure import primary_mask
 
 SHOWN_ROWS = 10
 NAME = "community_indicators"
@@ -32,15 +33,15 @@ def margins_check(before_suppression: pl.DataFrame) -> dg.AssetCheckResult:
 
 
 def small_counts_check(published: pl.DataFrame, threshold: int) -> dg.AssetCheckResult:
-    """A count of 1 to threshold-1, or any count on a population under the threshold,
-    must not be shown."""
+    """No shown cell is one the project's primary rule hides (publish.disclosure.primary_mask:
+    a count of 1 to threshold-1, or a population of 1 to threshold-1)."""
     shown = published.filter(pl.col("count").is_not_null())
-    small = shown.filter(((pl.col("count") > 0) & (pl.col("count") < threshold)) | (pl.col("population") < threshold))
+    small = shown.filter(pl.Series(primary_mask(shown["count"].to_numpy(), shown["population"].to_numpy(), threshold)))
     return dg.AssetCheckResult(
         check_name="no_small_counts_published",
         asset_key=NAME,
         passed=small.is_empty(),
-        description=f"no shown count under {threshold} (zero aside) and no shown cell of a population under {threshold}"
+        description=f"no shown count of 1 to {threshold - 1} and no shown cell of a population of 1 to {threshold - 1}"
         if small.is_empty()
         else f"{small.height} published rows show a small count",
         metadata={"small_rows": small.height, "threshold": threshold},

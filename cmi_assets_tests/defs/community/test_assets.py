@@ -1,7 +1,8 @@
 """community_indicators through a real Dagster instance on a small world linked perfectly
 (the truth linkage at both levels) in a real warehouse DuckDB file, with the cohort
 features of one birth year materialized first: the table has the contract's columns, at
-least 10 indicators and 2 strength-based ones at state and county level, its checks run,
+least 10 indicators and 2 strength-based ones at state and county level, its checks pass (suppressed through the project's one
+disclosure function),
 its definitions land, and no person_key reaches the table or the metadata."""
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def test_indicators_materialize_with_checks(storage_env, world):
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks["margins_hold_before_suppression"].passed
     assert checks["rates_within_intervals"].passed
-    assert "no_small_counts_published" in checks
+    assert checks["no_small_counts_published"].passed
 
     with storage_env.connect(WAREHOUSE, read_only=True) as con:
         table = con.execute("select * from community.indicators").pl()
@@ -74,6 +75,20 @@ def test_indicators_materialize_with_checks(storage_env, world):
     declared = community_assets.community_indicators.specs_by_key[dg.AssetKey("community_indicators")].metadata
     assert [c.name for c in declared["dagster/column_schema"].columns] == [r[0] for r in described]
 
+    # suppressed through the project's disclosure control: hidden values null, reasons set
+    hidden = table.filter(pl.col("suppressed"))
+    assert hidden.height > 0 and set(hidden["suppression_reason"]) == {"primary", "complementary"}
+    assert (
+        hidden["count"].null_count() == hidden.height and hidden["smoothed_rate_per_1000"].null_count() == hidden.height
+    )
+    assert set(hidden["reliability"]) == {"suppressed"}
+    assert (
+        table.filter(~pl.col("suppressed"))["suppression_reason"].null_count()
+        == table.filter(~pl.col("suppressed")).height
+    )
+    shown = table.filter(~pl.col("suppressed"))
+    assert set(shown["reliability"]) == {"reliable", "unreliable"}
+    assert (shown.filter(pl.col("reliability") == "reliable")["count"] >= 20).all()
     cohort = table.filter((pl.col("period") == YEAR) & (pl.col("linkage_level") == "conservative"))
     assert cohort["indicator"].n_unique() >= 10
     assert cohort.filter(pl.col("strength_based"))["indicator"].n_unique() >= 2
