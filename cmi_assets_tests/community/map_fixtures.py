@@ -18,7 +18,9 @@ def exact_interval(count: int, population: int) -> tuple[float, float]:
     return 1000 * lower / population, 1000 * upper / population
 
 
-def _row(indicator, level, period, geography_level, code, parent, group_type, group_value, count, population, hide):
+def indicator_row(
+    indicator, level, period, geography_level, code, parent, group_type, group_value, count, population, hide
+):
     lower, upper = exact_interval(count, population)
     rate = 1000 * count / population
     return {
@@ -64,16 +66,18 @@ def long_table(
                     county_counts.append((count, population))
                     hide = code in suppressed_counties
                     rows.append(
-                        _row(indicator, level, period, "county", code, "09", "all", "all", count, population, hide)
+                        indicator_row(
+                            indicator, level, period, "county", code, "09", "all", "all", count, population, hide
+                        )
                     )
                 total = sum(c for c, _ in county_counts), sum(p for _, p in county_counts)
-                rows.append(_row(indicator, level, period, "state", "09", None, "all", "all", *total, False))
+                rows.append(indicator_row(indicator, level, period, "state", "09", None, "all", "all", *total, False))
                 for decile in range(1, 11):
                     population = int(rng.integers(2_000, 4_000))
                     count = int(rng.poisson(population * (20 + 6 * decile) / 1000))
                     hide = str(decile) in suppressed_deciles
                     rows.append(
-                        _row(
+                        indicator_row(
                             indicator,
                             level,
                             period,

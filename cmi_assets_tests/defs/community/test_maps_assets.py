@@ -122,3 +122,46 @@ def test_atlas_and_gradient_materialize_from_the_published_table(storage_env, wo
         else:
             assert float(rate) == pytest.approx(published_rates[decile], rel=1e-3)
     assert "data:image/png;base64," in gradient["gradient_chart"].value
+
+
+def test_postcode_maps_from_a_user_boundary_file(storage_env, tmp_path, monkeypatch):
+    """A table with postcode rows (the level a deployment with postcodes in its analysis zone
+    publishes) and a GeoParquet file of those postcodes: the atlas draws them beside the
+    counties, hatching the suppressed postcodes."""
+    import duckdb
+
+    from cmi_assets.tables import replace_table
+    from cmi_assets_tests.community.map_fixtures import indicator_row, long_table
+
+    codes = [f"{6001 + i:05d}" for i in range(4)]
+    hidden = {"06002"}
+    postcode_rows = [
+        indicator_row(ind, level, "2012", "postcode", code, "09003", "all", "all", 40 + i, 900, code in hidden)
+        for ind in ("reports", "substantiations")
+        for level in ("conservative", "less_conservative")
+        for i, code in enumerate(codes)
+    ]
+    table = pl.concat([long_table(), pl.DataFrame(postcode_rows, schema=long_table().schema)])
+    with storage_env.connect(WAREHOUSE) as con:
+        replace_table(con, "community.indicators", table)
+    boundaries = tmp_path / "postcodes.parquet"
+    squares = ", ".join(
+        f"('{code}', 'POLYGON(({x} 41.7, {x + 0.1} 41.7, {x + 0.1} 41.8, {x} 41.8, {x} 41.7))'::GEOMETRY)"
+        for code, x in zip(codes, (-72.8, -72.7, -72.6, -72.5))
+    )
+    with duckdb.connect() as con:
+        con.execute(f"copy (select * from (values {squares}) t(zcta, geometry)) to '{boundaries}'")
+    monkeypatch.setenv(BOUNDARIES_ENV, str(boundaries))
+    monkeypatch.setenv(BOUNDARY_CODE_ENV, "zcta")
+
+    result = dg.materialize(
+        [map_assets.community_atlas], instance=dg.DagsterInstance.ephemeral(), resources={"storage": StorageResource()}
+    )
+    assert result.success
+    atlas = result.asset_materializations_for_node("community_atlas")[0].metadata
+    drawn = _rows(atlas["maps_drawn"])
+    assert atlas["maps"].value == len(drawn) == 8  # 2 indicators x 2 linkage levels x county and postcode
+    postcode_maps = [r for r in drawn if r["areas"] == "postcode"]
+    assert len(postcode_maps) == 4
+    assert all((int(r["drawn"]), int(r["hatched"])) == (4, 1) for r in postcode_maps)
+    assert "postcodes.parquet" in atlas["boundaries"].value
