@@ -14,8 +14,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from cmi_assets.defs.linkage.assets import LINKAGE_ASSETS, OWNERS, staged_person_models
+from cmi_assets.defs.linkage.assets import LINKAGE_ASSETS, staged_person_models
 from cmi_assets.defs.linkage.checks import LINKAGE_CHECKS
+from cmi_assets.defs.linkage.preset import OWNERS
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE, Storage
 from cmi_assets_tests.linkage.test_events import stage_world

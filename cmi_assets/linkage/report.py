@@ -1,0 +1,130 @@
+"""What the linkage assets show about a model and its quality, as plain rows and charts (the
+assets turn them into Dagster metadata): each comparison level's m, u and match weight, the
+blocking rules with their pair counts, the EM passes, a match-weight chart, and the quality
+report's pair, agreement and by-group tables. Labels and rates only: no values from the data."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+import polars as pl
+
+
+def _weighted_levels(artefact: dict):
+    """(comparison, level, m, u) of every comparison level that is not the null level."""
+    for comparison in artefact["model"]["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if not level.get("is_null_level"):
+                yield comparison, level, level.get("m_probability"), level.get("u_probability")
+
+
+def parameter_rows(artefact: dict) -> list[dict]:
+    """Each comparison level's m, u and match weight (labels only: no values from the data)."""
+    rows = []
+    for comparison, level, m, u in _weighted_levels(artefact):
+        weight = math.log2(m / u) if m and u else None
+        rows.append(
+            {
+                "comparison": comparison["output_column_name"],
+                "level": level.get("label_for_charts", ""),
+                "m": m,
+                "u": u,
+                "match weight": None if weight is None else round(weight, 2),
+            }
+        )
+    return rows
+
+
+BLOCKING_COLUMNS = ["rule", "used", "pairs alone", "pairs added"]
+
+
+def blocking_rows(artefact: dict) -> list[dict]:
+    """Each candidate blocking rule: used for prediction or over the pair budget, the pairs it
+    generates alone and those it adds after the rules before it."""
+    counts = artefact.get("blocking_rule_pair_counts") or {}
+    chosen = artefact["blocking_rules"]
+    rows = [
+        {
+            "rule": name,
+            "used": "yes" if name in chosen else "no (over budget)",
+            "pairs alone": c.get("pairs"),
+            "pairs added": c.get("marginal_pairs"),
+        }
+        for name, c in counts.items()
+    ]
+    if not rows:
+        rows = [{"rule": name, "used": "yes", "pairs alone": None, "pairs added": None} for name in chosen]
+    return rows
+
+
+def em_pass_rows(artefact: dict) -> list[dict]:
+    return [
+        {"EM pass blocked on": p["blocking_rule"], "share of records": p["record_sample_proportion"]}
+        for p in artefact["training"]["em_passes"]
+    ]
+
+
+def match_weight_chart(artefact: dict) -> str:
+    """A horizontal bar chart of every comparison level's match weight, as a base64 PNG in markdown."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, weights = [], []
+    for comparison, level, m, u in _weighted_levels(artefact):
+        if not m or not u:
+            continue
+        labels.append(f"{comparison['output_column_name']}: {level.get('label_for_charts', '')}")
+        weights.append(math.log2(m / u))
+    figure, axis = plt.subplots(figsize=(7, 0.22 * len(labels) + 1))
+    axis.barh(range(len(labels)), weights, color=["#2a7ab9" if w >= 0 else "#c0392b" for w in weights])
+    axis.set_yticks(range(len(labels)), labels, fontsize=6)
+    axis.invert_yaxis()
+    axis.axvline(0, color="black", linewidth=0.5)
+    axis.set_xlabel("match weight (log2 m/u)")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    plt.close(figure)
+    return f"![match weights](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')})"
+
+
+def pair_rows(pairs: dict) -> list[dict]:
+    """Pairwise precision, recall and F1 by role (children's, adults', child-adult, all)."""
+    return [
+        {"role": role, "precision": p["precision"], "recall": p["recall"], "F1": p["f1"], "true pairs": p["true_pairs"]}
+        for role, p in pairs.items()
+    ]
+
+
+def agreement_rows(by_group: dict[str, pl.DataFrame]) -> list[dict]:
+    return [{"group": group, **row} for group, frame in by_group.items() for row in frame.iter_rows(named=True)]
+
+
+def quality_by_group_shown(quality_by_group: pl.DataFrame) -> pl.DataFrame:
+    return quality_by_group.select(
+        "group",
+        "value",
+        "persons",
+        pl.col("pair_precision").alias("pair P"),
+        pl.col("pair_recall").alias("pair R"),
+        pl.col("cluster_precision").alias("cluster P"),
+        pl.col("cluster_recall").alias("cluster R"),
+    )
+
+
+def event_table_rows(counts: dict[str, dict]) -> list[dict]:
+    """Rows per event table and linkage level, its person column and the rows without a key."""
+    return [
+        {
+            "table": t,
+            "conservative": c["rows_conservative"],
+            "less conservative": c["rows_less_conservative"],
+            "person column": c["key_column"],
+            "without key": c["rows_without_key"],
+        }
+        for t, c in counts.items()
+    ]
