@@ -1,9 +1,9 @@
 """community_indicators through a real Dagster instance on a small world linked perfectly
 (the truth linkage at both levels) in a real warehouse DuckDB file, with the cohort
 features of one birth year materialized first: the table has the contract's columns, at
-least 10 indicators and 2 strength-based ones at state and county level, its checks pass (suppressed through the project's one
-disclosure function),
-its definitions land, and no person_key reaches the table or the metadata."""
+least 10 indicators and 2 strength-based ones at state and county level, it is suppressed
+through the project's one disclosure function and its checks pass, its definitions land,
+and no person_key reaches the table or the metadata."""
 
 from __future__ import annotations
 
