@@ -31,7 +31,7 @@ import polars as pl
 
 from cmi_assets.cfsr.recurrence import CHILD_FILE_SCHEMA, RecurrenceOptions, observed_recurrence
 from cmi_assets.cfsr.rsp import risk_standardized_performance
-from cmi_assets.synthetic.profile import component_rng
+from cmi_assets.reference.random_streams import component_rng
 
 try:  # run as a script (benchmarks/ on sys.path) or imported from the repo root
     from cfsr_pandas_baseline import recurrence_counts_pandas_straightforward, recurrence_counts_pandas_vectorised

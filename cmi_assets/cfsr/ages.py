@@ -11,44 +11,14 @@ null is treated like 99.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import polars as pl
 
-CHAGE_UNBORN = 77
-CHAGE_UNKNOWN = 99
+# The age groups and ChAge codes are data the generator shares (reference/); the indicator's
+# age API names them too.
+from cmi_assets.reference.age_groups import AGE_GROUPINGS, AGE_GROUPS, SINGLE_YEAR_AGE_GROUPS, AgeGroup  # noqa: F401
+from cmi_assets.reference.ncands_codes import CHAGE_UNBORN, CHAGE_UNKNOWN
+
 MONTHS_AT_18TH_BIRTHDAY = 18 * 12
-
-
-class AgeGroup(NamedTuple):
-    label: str
-    lo_months: int  # inclusive
-    hi_months: int  # exclusive
-
-
-# The six risk-adjustment groups of CFSR R4 rules, section 2.2 (also the groups of the
-# National Supplemental Context Data, section 2.3).
-AGE_GROUPS: tuple[AgeGroup, ...] = (
-    AgeGroup("0-3 mo", 0, 4),
-    AgeGroup("4-11 mo", 4, 12),
-    AgeGroup("1-5 y", 12, 72),
-    AgeGroup("6-10 y", 72, 132),
-    AgeGroup("11-16 y", 132, 204),
-    AgeGroup("17 y", 204, 216),
-)
-
-# Round 3's single-year ages (`AgeMosyrs`: 0 = 0-3 mo, 1 = 4-11 mo, then ChAge + 1),
-# the alternative grouping of section 2.2 (unconfirmed which one Round 4 uses).
-SINGLE_YEAR_AGE_GROUPS: tuple[AgeGroup, ...] = (
-    AgeGroup("0-3 mo", 0, 4),
-    AgeGroup("4-11 mo", 4, 12),
-    *(AgeGroup(f"{years} y", 12 * years, 12 * (years + 1)) for years in range(1, 18)),
-)
-
-AGE_GROUPINGS: dict[str, tuple[AgeGroup, ...]] = {
-    "six_groups": AGE_GROUPS,
-    "single_years": SINGLE_YEAR_AGE_GROUPS,
-}
 
 
 def _expr(column: pl.Expr | str) -> pl.Expr:

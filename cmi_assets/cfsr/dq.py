@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from cmi_assets.cfsr.ages import age_years_filled, is_infant_without_dob, is_missing_age
-from cmi_assets.cfsr.recurrence import is_victim_record
+from cmi_assets.reference.ncands_codes import is_victim_record
 
 STATE, CHILD_ID = "STATERR", "CHID"
 CHILD_KEY = [STATE, CHILD_ID]

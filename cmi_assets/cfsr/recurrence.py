@@ -33,15 +33,12 @@ from typing import NamedTuple
 import polars as pl
 
 from cmi_assets.cfsr.ages import age_group, age_months_for_grouping, is_18_or_older, is_unborn
+from cmi_assets.cfsr.dq import dq_checks_and_flagged_records, dq_status_by_state
+from cmi_assets.reference.ncands_codes import DISPOSITION_LEVEL_COLUMNS, MALTREATMENT_DEATH_YES, is_victim_record
 
 STATE, CHILD_ID, REPORT_ID, SUBMISSION_YEAR = "STATERR", "CHID", "RPTID", "SUBYR"
 CHILD_KEY = [STATE, CHILD_ID]
 RECORD_KEY = [STATE, REPORT_ID, CHILD_ID]
-
-# Section 2.1 step 3: MalNLev 1 substantiated, 2 indicated; MalDeath 1 yes.
-VICTIM_DISPOSITION_LEVELS = ["1", "2"]
-DISPOSITION_LEVEL_COLUMNS = ["MAL1LEV", "MAL2LEV", "MAL3LEV", "MAL4LEV"]
-MALTREATMENT_DEATH_YES = "1"
 
 SAME_REPORT_DAYS = 14  # step 9: re-reports within 14 days are one victimization
 RECURRENCE_WINDOW_DAYS = 365  # step 11: "12 months" is 365 days, leap years included
@@ -142,15 +139,7 @@ def deduplicate_across_files(
 # --- step 3: victims -------------------------------------------------------------------
 
 
-def is_victim_record() -> pl.Expr:
-    """Step 3: any MalNLev substantiated (1) or indicated (2), or MalDeath = 1. AR
-    victims/non-victims (3, 4), unsubstantiated (5, 6), closed (7), no alleged
-    maltreatment (8) and other/unknown (88, 99) are not victims."""
-    substantiated_or_indicated = pl.any_horizontal(
-        pl.col(column).is_in(VICTIM_DISPOSITION_LEVELS).fill_null(False) for column in DISPOSITION_LEVEL_COLUMNS
-    )
-    died_of_maltreatment = (pl.col("MALDEATH") == MALTREATMENT_DEATH_YES).fill_null(False)
-    return substantiated_or_indicated | died_of_maltreatment
+# The victim rule is NCANDS code semantics the generator shares: reference/ncands_codes.py.
 
 
 # --- step 4: DQ-flagged children -------------------------------------------------------
@@ -465,9 +454,6 @@ def observed_recurrence(
       age, and per rule whether it excluded the child or how many records it dropped.
     national: the pooled rate over DQ-passing states (step 12) and over all states.
     """
-    # The DQ module builds on the victim rule defined here, hence the late import.
-    from cmi_assets.cfsr.dq import dq_checks_and_flagged_records, dq_status_by_state
-
     check_submission_year(file_t, fy, "file t")
     check_submission_year(file_t1, fy + 1, "file t+1")
     dq_table, flagged_records = dq_checks_and_flagged_records(file_t, file_t1, fy)

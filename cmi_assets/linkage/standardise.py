@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import polars as pl
 
-from cmi_assets.synthetic.names import load_name_pools
+from cmi_assets.reference.names import load_name_pools
 
 # Letters -> Soundex digit (American Soundex; H and W do not separate equal codes).
 _SOUNDEX_CODES = {

@@ -1,4 +1,5 @@
-"""Name pools for the synthetic world, built from kept name data rather than hand-typed lists.
+"""Name pools and the nickname lexicon, built from kept name data rather than hand-typed lists:
+the synthetic world draws names from them and standardisation reads the lexicon.
 
 Given names and surnames come from the US census frequency files shipped with the `names`
 package (dist.male.first, dist.female.first, dist.all.last); nicknames and the formal names

@@ -23,9 +23,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cmi_assets.reference.ncands_codes import CHAGE_UNBORN, CHAGE_UNKNOWN, is_victim_record
+from cmi_assets.reference.random_streams import component_rng
 from cmi_assets.sources.spec import load_spec
 from cmi_assets.synthetic.ncands_histories import (
-    MALTREATMENT_SLOTS,
     MAX_CHAGE_YEARS,
     MAX_DISPOSITION_LAG_DAYS,
     REPORT_COLUMNS,
@@ -36,12 +37,9 @@ from cmi_assets.synthetic.ncands_histories import (
     state_report_rows,
 )
 from cmi_assets.synthetic.ncands_states import STATE_CODES, build_state_table
-from cmi_assets.synthetic.profile import component_rng
 
 AGENCY = "child_protection"
 RECORD_TYPE = "ncands_child"
-CHAGE_UNBORN = 77
-CHAGE_UNKNOWN = 99
 OUT_OF_STATE_COUNTY = "998"
 UNKNOWN_COUNTY = "999"
 REISSUED_ID_LENGTH = 12  # longer than generated IDs (8), so a re-issued ID never equals one
@@ -243,13 +241,6 @@ def unknown_maltreatment_death(frame: pl.DataFrame, dq_by_fy: Mapping[int, Mappi
 
 
 # --------------------------------------------------------------------------- realism columns
-
-
-def is_victim_record() -> pl.Expr:
-    """Victim record (section 2.1 step 3): any maltreatment substantiated or indicated, or
-    a maltreatment death. Used here only to fill CHPRIOR."""
-    levels = [pl.col(level).is_in(["1", "2"]).fill_null(False) for _, level in MALTREATMENT_SLOTS]
-    return pl.any_horizontal(*levels) | (pl.col("MALDEATH") == "1").fill_null(False)
 
 
 def first_victimization_days(frame: pl.DataFrame) -> pl.DataFrame:

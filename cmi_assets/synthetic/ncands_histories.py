@@ -27,11 +27,11 @@ import numpy as np
 import polars as pl
 from scipy.special import expit, logit
 
-from cmi_assets.cfsr.ages import AGE_GROUPS
+from cmi_assets.reference.age_groups import AGE_GROUPS
 
 EPOCH = date(1970, 1, 1)
 DAYS_PER_MONTH = 365.25 / 12
-# The six age groups of section 2.2 in months [lo, hi), from the one definition in cfsr/.
+# The six age groups of section 2.2 in months [lo, hi), from the one definition (reference/age_groups.py).
 GROUP_MONTHS = tuple((group.lo_months, group.hi_months) for group in AGE_GROUPS)
 RECURRENCE_LAG_DAYS = (15, 365)  # (14, 365] days after the victimization (section 2.1 steps 9, 11)
 MAX_CHAGE_YEARS = 21  # NCANDS ChAge codes stop at 21 (section 6, element #12)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import polars as pl
 
-from cmi_assets.synthetic.names import NamePools, match_case
+from cmi_assets.reference.names import NamePools, match_case
 from cmi_assets.synthetic.profile import load_profile
 
 # ---------------------------------------------------------------------------------------

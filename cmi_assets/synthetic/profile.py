@@ -7,8 +7,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
+
+from cmi_assets.reference.random_streams import component_rng  # noqa: F401
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
@@ -44,10 +45,3 @@ def load_profile(name: str = "default") -> dict[str, Any]:
     import copy
 
     return copy.deepcopy(_load(name))
-
-
-def component_rng(seed: int, component: str) -> np.random.Generator:
-    """An independent random stream per world component, so adding draws to one
-    component never changes another's output for the same seed."""
-    tag = int.from_bytes(component.encode("utf-8")[:16].ljust(16, b"\0"), "little")
-    return np.random.default_rng(np.random.SeedSequence([int(seed), tag]))

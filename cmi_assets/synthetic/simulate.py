@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from cmi_assets.reference.random_streams import component_rng
 from cmi_assets.synthetic import markers as mk
 from cmi_assets.synthetic.dates import day_number, year_of
 from cmi_assets.synthetic.episodes import record_episodes, undetected_keys
@@ -31,7 +32,6 @@ from cmi_assets.synthetic.outcomes import (
     eta_of,
     simulate_child_reports,
 )
-from cmi_assets.synthetic.profile import component_rng
 
 OUTCOME_AGES = (1, 2, 3, 4, 5)
 

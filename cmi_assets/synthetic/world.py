@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from cmi_assets.reference.random_streams import component_rng
 from cmi_assets.synthetic.families import draw_birth_events, restrict_to_birth_years
 from cmi_assets.synthetic.outcomes import draw_office_effects
 from cmi_assets.synthetic.population import Mothers, draw_mothers, make_areas
-from cmi_assets.synthetic.profile import component_rng, load_profile
+from cmi_assets.synthetic.profile import load_profile
 from cmi_assets.synthetic.simulate import Block, simulate_block
 
 # Peak memory follows the block, not the world: blocks of 15,000 mothers keep it near
@@ -100,7 +101,7 @@ def simulate_plan_block(
 def simulate_world(profile: dict, scale: float, seed: int, birth_years: tuple[int, int] | None = None) -> World:
     """The whole true world in memory (one block): persons, families, events, the
     children's markers and outcomes. No files."""
-    from cmi_assets.synthetic.names import load_name_pools
+    from cmi_assets.reference.names import load_name_pools
 
     plan = plan_world(profile, scale, seed, birth_years)
     used = np.unique(plan.events["mother_index"].to_numpy())
@@ -120,7 +121,7 @@ def write_world(world: World, out: Path) -> dict:
 def generate_world(out: Path, profile: str = "default", scale: float = 1.0, seed: int = 0) -> dict:
     """Simulate and write, block by block (families never span blocks), so memory stays
     bounded by the block size. Returns {"births", "files", "rows", "seconds"}."""
-    from cmi_assets.synthetic.names import load_name_pools
+    from cmi_assets.reference.names import load_name_pools
     from cmi_assets.synthetic.writer import WorldWriter
 
     started = time.perf_counter()

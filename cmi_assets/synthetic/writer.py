@@ -68,7 +68,7 @@ def truth_persons(world) -> pl.DataFrame:
 
 class WorldWriter:
     def __init__(self, out: Path, profile: dict, scale: float, seed: int, areas: pl.DataFrame):
-        from cmi_assets.synthetic.names import load_name_pools
+        from cmi_assets.reference.names import load_name_pools
 
         self.out, self.profile, self.scale, self.seed = Path(out), profile, scale, seed
         self.landing, self.truth = self.out / "landing", self.out / "truth"

@@ -10,7 +10,7 @@ import names as names_package
 import numpy as np
 import pytest
 
-from cmi_assets.synthetic.names import load_name_pools, match_case, title_case_name
+from cmi_assets.reference.names import load_name_pools, match_case, title_case_name
 
 CENSUS = Path(names_package.__file__).parent
 

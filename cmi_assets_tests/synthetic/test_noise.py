@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from nicknames import NickNamer
 
-from cmi_assets.synthetic.names import load_name_pools
+from cmi_assets.reference.names import load_name_pools
 from cmi_assets.synthetic.noise import (
     NOISE_LOG_SCHEMA,
     NOISE_TYPES,

@@ -391,7 +391,7 @@ def test_child_protection_edge_cases_occur(edge_world):
 def test_home_reports_frame_for_ncands(edge_world):
     from cmi_assets.synthetic.agencies.child_protection import write_child_protection
     from cmi_assets.synthetic.agencies.common import Context
-    from cmi_assets.synthetic.names import load_name_pools
+    from cmi_assets.reference.names import load_name_pools
 
     world, _ = edge_world
     _, home = write_child_protection(world, Context(world.profile, world.seed, load_name_pools(), world.areas))
@@ -533,7 +533,7 @@ def test_noise_rates_match_the_profile(tmp_path_factory):
         assert within(hits / eligible, rate, int(eligible), slack=0.2), (agency, noise_type, hits / eligible, rate)
 
     # the remaining name noises, over the rows where each was possible (true names from the truth)
-    from cmi_assets.synthetic.names import load_name_pools
+    from cmi_assets.reference.names import load_name_pools
 
     pools = load_name_pools()
     names = truth(out, "persons").select("true_person_id", "given_name", "middle_name")

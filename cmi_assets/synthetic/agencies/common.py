@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from cmi_assets.reference.random_streams import component_rng
 from cmi_assets.synthetic.dates import MISSING_DAY
 from cmi_assets.synthetic.noise import PersonColumns, apply_identity_noise, assign_agency_ids, noise_rates_for
-from cmi_assets.synthetic.profile import component_rng
 
 STREET_TYPES = ["Street", "Avenue", "Road", "Lane", "Drive", "Court", "Place", "Way"]
 
