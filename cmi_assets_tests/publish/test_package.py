@@ -1,0 +1,82 @@
+"""The open data package: Frictionless validation, the DCAT-US 1.1 catalog against the vendored
+schema, the dictionary, and nothing identifying or unprotected."""
+
+from __future__ import annotations
+
+import csv
+
+import duckdb
+import frictionless
+import polars as pl
+import pytest
+
+from cmi_assets.community.schema import INDICATOR_COLUMNS, INDICATORS_TABLE
+from cmi_assets.publish.disclosure import protect_indicator_table
+from cmi_assets.publish.package import PublishedTable, warehouse_tables, write_package
+from cmi_assets_tests.publish.worlds import children_frame, long_table
+
+
+@pytest.fixture
+def package(tmp_path):
+    rows = [
+        ("09001", f"0600{p}", s, 1 + i % 3, int(i % 7 == 0)) for p in range(3) for s in "FM" for i in range(30 + 9 * p)
+    ]
+    published = protect_indicator_table(long_table(children_frame(rows)))
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    con.execute("create schema community")
+    con.register("published", published.to_arrow())
+    con.execute(f"create table {INDICATORS_TABLE} as select * from published")
+    tables = warehouse_tables(con)
+    con.close()
+    out = tmp_path / "package"
+    files = write_package(out, tables, modified="2026-12-07")
+    return out, files, published
+
+
+def test_package_files_and_counts(package):
+    out, files, published = package
+    assert files == {"community_indicators.csv": published.height}
+    assert sorted(p.name for p in out.iterdir()) == [
+        "community_indicators.csv", "data.json", "data_dictionary.md", "datapackage.json"
+    ]  # fmt: skip
+    with open(out / "community_indicators.csv") as f:
+        header = next(csv.reader(f))
+    assert header == [c[0] for c in INDICATOR_COLUMNS]
+    back = pl.read_csv(
+        out / "community_indicators.csv",
+        schema_overrides={"geography_code": pl.String, "parent_code": pl.String, "group_value": pl.String},
+    )
+    assert back.filter(pl.col("suppressed"))["count"].null_count() == int(published["suppressed"].sum())
+    assert int(published["suppressed"].sum()) > 0
+
+
+def test_frictionless_validate_reports_no_errors(package):
+    out, _, _ = package
+    report = frictionless.validate(str(out / "datapackage.json"))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+    assert report.stats["tasks"] == 1
+
+
+def test_frictionless_catches_a_broken_csv(package):
+    out, _, _ = package
+    (out / "community_indicators.csv").write_text("indicator,oops\nx,1\n")
+    assert not frictionless.validate(str(out / "datapackage.json")).valid
+
+
+def test_dictionary_names_every_column(package):
+    out, _, _ = package
+    text = (out / "data_dictionary.md").read_text()
+    for name, _, _ in INDICATOR_COLUMNS:
+        assert f"| {name} |" in text
+    assert "primary: a count of 1 to 10" in text
+
+
+def test_identifying_or_unprotected_tables_are_refused(tmp_path):
+    frame = pl.DataFrame({"person_key": ["a"], "suppressed": [False]})
+    columns = [("person_key", "VARCHAR", "x"), ("suppressed", "BOOLEAN", "y")]
+    table = PublishedTable("t", "t", "t", "s", "u", columns, frame)
+    with pytest.raises(ValueError, match="identifying column person_key"):
+        write_package(tmp_path, [table])
+    plain = PublishedTable("t", "t", "t", "s", "u", [("n", "BIGINT", "x")], pl.DataFrame({"n": [1]}))
+    with pytest.raises(ValueError, match="only disclosure-controlled"):
+        write_package(tmp_path, [plain])
