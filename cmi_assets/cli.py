@@ -138,6 +138,36 @@ def demo(
         raise SystemExit(1)
 
 
+@main.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write.")
+@click.option(
+    "--data-dir",
+    default="data",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The data folder whose warehouse holds the published tables (as `cmi demo` built it).",
+)
+@click.option("--base-url", help="Where the files will be served (data.json links); default the folder's file:// URL.")
+def publish(out: Path, data_dir: Path, base_url: str | None) -> None:
+    """Write the open data package (CSV, datapackage.json, data.json, data dictionary) from the
+    warehouse's disclosure-controlled tables."""
+    from cmi_assets.defs.resources import StorageResource
+    from cmi_assets.publish.package import publish_warehouse
+    from cmi_assets.storage import WAREHOUSE
+
+    resource = StorageResource(data_dir=str(data_dir))
+    if not resource.storage().zone_path(WAREHOUSE).exists():
+        raise click.BadParameter(f"no warehouse in {data_dir} (run `cmi demo` first)", param_hint="--data-dir")
+    with resource.warehouse(read_only=True) as con:
+        try:
+            files = publish_warehouse(con, out, base_url=base_url)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from error
+    for name, rows in files.items():
+        click.echo(f"{out / name}: {rows} rows")
+    click.echo(f"{out / 'datapackage.json'}, {out / 'data.json'}, {out / 'data_dictionary.md'}")
+
+
 def _also_to_file(log, path: Path):
     """log, and the same lines appended to a file (the progress of an unattended run)."""
 

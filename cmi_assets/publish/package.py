@@ -198,3 +198,9 @@ def warehouse_tables(con) -> list[PublishedTable]:
             frame=frame,
         )
     ]
+
+
+def publish_warehouse(con, out_dir: Path, **options) -> dict[str, int]:
+    """write_package of warehouse_tables(con): what `cmi publish` and the open_data_package
+    asset both run."""
+    return write_package(out_dir, warehouse_tables(con), **options)

@@ -80,3 +80,27 @@ def test_identifying_or_unprotected_tables_are_refused(tmp_path):
     plain = PublishedTable("t", "t", "t", "s", "u", [("n", "BIGINT", "x")], pl.DataFrame({"n": [1]}))
     with pytest.raises(ValueError, match="only disclosure-controlled"):
         write_package(tmp_path, [plain])
+
+
+def test_cmi_publish(tmp_path):
+    from click.testing import CliRunner
+
+    from cmi_assets.cli import main
+
+    # state, county and postcode x (all, F, M, decile 1): 12 rows
+    rows = [("09001", "06001", s, 1, int(i < 15)) for s in "FM" for i in range(40)]
+    data = tmp_path / "data"
+    data.mkdir()
+    con = duckdb.connect(str(data / "warehouse.duckdb"))
+    con.execute("create schema community")
+    con.register("published", protect_indicator_table(long_table(children_frame(rows))).to_arrow())
+    con.execute(f"create table {INDICATORS_TABLE} as select * from published")
+    con.close()
+    out = tmp_path / "open"
+    result = CliRunner().invoke(main, ["publish", "--out", str(out), "--data-dir", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "community_indicators.csv: 12 rows" in result.output
+    assert frictionless.validate(str(out / "datapackage.json")).valid
+    bad = CliRunner().invoke(main, ["publish", "--out", str(out), "--data-dir", str(tmp_path / "nowhere")])
+    assert bad.exit_code == 2
+    assert len(bad.output.strip().splitlines()) == 1 and "no warehouse" in bad.output
