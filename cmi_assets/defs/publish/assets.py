@@ -1,0 +1,48 @@
+"""The open data package as an asset (cmi_assets/publish/ is the library; `cmi publish` runs
+the same function): community_indicators -> open_data_package, written under the data
+folder's reports/open_data."""
+
+import dagster as dg
+import polars as pl
+
+from cmi_assets.community.schema import INDICATOR_COLUMNS
+from cmi_assets.defs.automation import follow_upstream
+from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.metadata import frame_table
+from cmi_assets.publish.package import publish_warehouse
+
+GROUP = "open_data"
+OWNERS = ["team:prm-analytics"]
+PACKAGE_SUBDIR = ("reports", "open_data")
+# The columns of community_indicators.csv, the package's table (the UI shows them before a run).
+CSV_SCHEMA = dg.TableSchema(
+    columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in INDICATOR_COLUMNS]
+)
+
+
+@dg.asset(
+    name="open_data_package",
+    deps=["community_indicators"],
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"csv", "json"},
+    metadata={"dagster/column_schema": CSV_SCHEMA},
+    pool=DUCKDB_WRITE_POOL,
+    automation_condition=follow_upstream(),
+    description="The open data package: the disclosure-controlled community indicator table as CSV, a "
+    "Frictionless datapackage.json (Table Schema per file), a DCAT-US 1.1 data.json catalog and a data "
+    "dictionary (every column's name, type, definition, source, unit and suppression rule), under "
+    "reports/open_data of the data folder. Nothing from the identified zone, no person_key.",
+)
+def open_data_package(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    out = storage.storage().data_dir.joinpath(*PACKAGE_SUBDIR)
+    with storage.warehouse(read_only=True) as con:
+        files = publish_warehouse(con, out)
+    listing = pl.DataFrame({"file": list(files), "rows": list(files.values())})
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(out)),
+            "files": frame_table(listing),
+            "rows_published": sum(files.values()),
+        }
+    )
