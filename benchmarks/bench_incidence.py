@@ -9,7 +9,8 @@ Per seed: the world is simulated in memory and linked perfectly (the truth linka
 record's person is its true person, cmi_assets_tests/incidence/truth_world.py), the
 incidence library builds each birth cohort's child table (cmi_assets/incidence/sources.py)
 and the three lists' inclusion table by age 5, pooled over the birth years, and fits every
-log-linear model (cmi_assets/incidence/loglinear.py). The truth is the number of children
+candidate log-linear model (cmi_assets/incidence/loglinear.py: the hierarchical models up to
+two-way interactions and the Darroch, Poisson2 and Gamma3.5 heterogeneity models). The truth is the number of children
 of the same population with a true maltreatment episode before age 5
 (truth/maltreatment_episodes). Reported: coverage of the headline's 95% interval (the
 AIC-averaged total with the model-averaged tail-area profile interval), of the selected

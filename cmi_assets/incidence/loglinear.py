@@ -6,14 +6,24 @@ does not pay for them).
 A model holds the main effect of every list and a set of two-way interactions (every such
 set is hierarchical); the all-zero cell (children no list recorded) is unobserved, and its
 fitted value exp(intercept) is the estimate of the children no agency saw (Fienberg 1972;
-Cormack 1989; Silverman 2014). Per model:
+Cormack 1989; Silverman 2014). Beside them, the heterogeneity models of Rcapture's
+`closedp` family (Darroch et al. 1993; Rivest and Baillargeon 2014): the same main effects
+(and two-way terms, where still identifiable) with one more column tau(c) of the number c of
+lists that caught a cell, which stands for children differing in how catchable they are:
+Darroch tau(c) = c^2 / 2, Poisson2 tau(c) = 2^c - 1, Gamma3.5 tau(c) = -ln(1 + c / 3.5).
+A model is a candidate when its parameters are no more than the observed cells, its design
+has full rank and it is not another candidate written differently (the same column space on
+the completed table: Darroch's c^2 / 2 lies in the span of every two-way term, so Darroch
+beside two of three pairs is the all-two-way model). Per model:
 
 - log-likelihood on the 2^k - 1 observed cells, AIC = -2 l + 2 p, BIC = -2 l + p ln(n)
   with n the children observed (as Rcapture counts them);
 - identifiable: the design on the observed cells has full rank, every interaction's
   overlap (children in both lists) is positive, a model that fits the observed cells
   exactly (no degrees of freedom left) has no empty cell, and the fit converged to a
-  finite estimate; a sparse overlap makes the estimate run off to zero or infinity;
+  finite estimate; a sparse overlap makes the estimate run off to zero or infinity; a
+  heterogeneity model also needs a non-negative heterogeneity parameter (a negative one
+  means no heterogeneity, the model without the term: Rcapture's `neg = TRUE`);
 - a profile-likelihood interval for the total N (Cormack 1992): the multinomial
   log-likelihood l(N) = ln N! - ln (N - n)! + sum y ln(mu / N) of the table completed with
   N - n in the missing cell, maximised over the model's parameters by a Poisson fit; the
@@ -38,6 +48,12 @@ import numpy as np
 CONFIDENCE = 0.95
 MAX_TOTAL_FACTOR = 1000.0  # an interval reaching past 1000 x the observed children is open
 MAX_ABS_COEFFICIENT = 25.0  # |log-linear parameter| past this: the fit ran off to a boundary
+# heterogeneity column tau(c) of the number c of lists that caught a cell (Rcapture closedp)
+HETEROGENEITY = {
+    "darroch": lambda c: c**2 / 2,
+    "poisson2": lambda c: 2.0**c - 1,
+    "gamma3.5": lambda c: -np.log1p(c / 3.5),
+}
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,7 @@ class ModelFit:
     weight: float = 0.0
     coefficients: tuple[float, ...] = field(default=(), repr=False)
     profile: Profile | None = field(default=None, repr=False, compare=False)
+    heterogeneity: str | None = None
 
     @property
     def interval_finite(self) -> bool:
@@ -80,16 +97,50 @@ def hierarchical_models(k: int) -> list[tuple[tuple[int, int], ...]]:
     return [subset for r in range(len(pairs) + 1) for subset in itertools.combinations(pairs, r)]
 
 
-def model_name(interactions: tuple[tuple[int, int], ...], lists: list[str]) -> str:
-    """ "independence" or the interactions as "cp*police_fv + cp*hospital"."""
-    if not interactions:
-        return "independence"
-    return " + ".join(f"{lists[a]}*{lists[b]}" for a, b in interactions)
+def candidate_models(k: int) -> list[tuple[tuple[tuple[int, int], ...], str | None]]:
+    """(interactions, heterogeneity) of every candidate: every hierarchical model (those the
+    table cannot determine are reported as not identifiable), then each heterogeneity form
+    beside each set of two-way terms, kept while the parameters are no more than the 2^k - 1
+    observed cells, the design has full rank on them and its column space on the completed
+    table is not an earlier candidate's."""
+    patterns = inclusion_patterns(k)
+    full = np.vstack([np.zeros(k), patterns])
+    kept, spaces = [], []
+    for heterogeneity in (None, *HETEROGENEITY):
+        for interactions in hierarchical_models(k):
+            x = design_matrix(patterns, interactions, heterogeneity)
+            determined = x.shape[1] <= len(patterns) and np.linalg.matrix_rank(x) == x.shape[1]
+            if not determined:
+                if heterogeneity is None:
+                    kept.append((interactions, heterogeneity))
+                continue
+            xf = design_matrix(full, interactions, heterogeneity)
+            if any(
+                s.shape[1] == xf.shape[1] and np.linalg.matrix_rank(np.hstack([s, xf])) == xf.shape[1] for s in spaces
+            ):
+                continue
+            kept.append((interactions, heterogeneity))
+            spaces.append(xf)
+    return kept
 
 
-def design_matrix(patterns: np.ndarray, interactions: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """Intercept, one column per list, one product column per interaction."""
+def model_name(interactions: tuple[tuple[int, int], ...], lists: list[str], heterogeneity: str | None = None) -> str:
+    """ "independence", the interactions as "cp*police_fv + cp*hospital", and a
+    heterogeneity term as "heterogeneity(darroch)"."""
+    terms = [f"{lists[a]}*{lists[b]}" for a, b in interactions]
+    if heterogeneity:
+        terms.append(f"heterogeneity({heterogeneity})")
+    return " + ".join(terms) or "independence"
+
+
+def design_matrix(
+    patterns: np.ndarray, interactions: tuple[tuple[int, int], ...], heterogeneity: str | None = None
+) -> np.ndarray:
+    """Intercept, one column per list, one product column per interaction, and tau(c) of
+    the lists that caught the cell for a heterogeneity model."""
     columns = [np.ones(len(patterns)), *patterns.T, *(patterns[:, a] * patterns[:, b] for a, b in interactions)]
+    if heterogeneity:
+        columns.append(HETEROGENEITY[heterogeneity](patterns.sum(axis=1)))
     return np.column_stack(columns)
 
 
@@ -153,12 +204,14 @@ class Profile:
         return math.copysign(math.sqrt(2 * drop), total - self.top_at)
 
 
-def profile(counts: np.ndarray, patterns: np.ndarray, interactions, estimate: float) -> Profile:
+def profile(
+    counts: np.ndarray, patterns: np.ndarray, interactions, estimate: float, heterogeneity: str | None = None
+) -> Profile:
     """The profile of one model, its maximum found near `estimate` (the Poisson fit's total)."""
     from scipy import optimize
 
     n = float(counts.sum())
-    x_full = design_matrix(np.vstack([np.zeros(patterns.shape[1]), patterns]), interactions)
+    x_full = design_matrix(np.vstack([np.zeros(patterns.shape[1]), patterns]), interactions, heterogeneity)
     cap = _cap(n)
     start = min(max(estimate, n + 1e-6), cap)
     best = optimize.minimize_scalar(
@@ -191,13 +244,18 @@ def mixture_interval(profiles: list[tuple[float, Profile]], confidence: float = 
     def excess(t: float, level: float) -> float:
         return sum(w * stats.norm.cdf(p.signed_root(t)) for w, p in profiles) - level
 
-    # every Phi(r_i) is at least 1/2 past the largest maximum, so both limits' brackets start there
+    # every Phi(r_i) is at least 1/2 past the largest maximum, so the lower limit lies below it
     middle = max(p.top_at for _, p in profiles)
     floor = n + 1e-9
     if excess(floor, alpha) >= 0:
         lower = n
     else:
         lower = float(optimize.brentq(excess, floor, middle, args=(alpha,), xtol=1e-6))
+    if excess(middle, 1 - alpha) >= 0:
+        # models far above the others hold so little weight that the upper limit lies below
+        # the largest maximum: F is increasing, so the limit is between the lower one and it
+        upper = float(optimize.brentq(excess, max(lower, floor), middle, args=(1 - alpha,), xtol=1e-6))
+        return lower, upper
     upper_try = max(middle * 2, middle + 10.0)
     while excess(upper_try, 1 - alpha) < 0:
         if upper_try >= cap:
@@ -208,39 +266,66 @@ def mixture_interval(profiles: list[tuple[float, Profile]], confidence: float = 
 
 
 def profile_interval(
-    counts: np.ndarray, patterns: np.ndarray, interactions, estimate: float, confidence: float = CONFIDENCE
+    counts: np.ndarray,
+    patterns: np.ndarray,
+    interactions,
+    estimate: float,
+    confidence: float = CONFIDENCE,
+    heterogeneity: str | None = None,
 ) -> tuple[float, float]:
     """The profile-likelihood interval for the total (observed + unobserved children):
     every N with 2 (max l - l(N)) <= chi2(1, confidence)."""
-    return mixture_interval([(1.0, profile(counts, patterns, interactions, estimate))], confidence)
+    return mixture_interval([(1.0, profile(counts, patterns, interactions, estimate, heterogeneity))], confidence)
 
 
 def fit_model(
-    counts: np.ndarray, interactions: tuple[tuple[int, int], ...], lists: list[str], with_interval: bool = True
+    counts: np.ndarray,
+    interactions: tuple[tuple[int, int], ...],
+    lists: list[str],
+    with_interval: bool = True,
+    heterogeneity: str | None = None,
 ) -> ModelFit:
     """One model on the observed cells (`counts` aligned with inclusion_patterns(k))."""
     counts = np.asarray(counts, dtype=float)
     k = len(lists)
     patterns = inclusion_patterns(k)
-    x = design_matrix(patterns, interactions)
+    x = design_matrix(patterns, interactions, heterogeneity)
     n = float(counts.sum())
     p = x.shape[1]
-    name = model_name(interactions, lists)
+    name = model_name(interactions, lists, heterogeneity)
     reason = _why_not_identifiable(counts, patterns, interactions, x, lists)
     nan = math.nan
     if reason and reason.startswith("more parameters"):
-        return ModelFit(name, interactions, p, nan, nan, nan, nan, len(counts) - p, nan, nan, nan, nan, False, reason)
+        return ModelFit(
+            name,
+            interactions,
+            p,
+            nan,
+            nan,
+            nan,
+            nan,
+            len(counts) - p,
+            nan,
+            nan,
+            nan,
+            nan,
+            False,
+            reason,
+            heterogeneity=heterogeneity,
+        )
     fit = _poisson_fit(counts, x)
     coefficients = np.asarray(fit.params, dtype=float)
     unobserved = float(np.exp(coefficients[0]))
     if not reason and (not fit.converged or np.abs(coefficients).max() > MAX_ABS_COEFFICIENT):
         reason = "the fit ran off to a boundary (a parameter without a finite maximum)"
+    if not reason and heterogeneity and coefficients[-1] < 0:
+        reason = "negative heterogeneity parameter: no heterogeneity, the model without the term"
     if not reason and not math.isfinite(unobserved):
         reason = "the estimate of the unobserved cell is not finite"
     llf = float(fit.llf)
     lower, upper, curve = nan, nan, None
     if not reason and with_interval:
-        curve = profile(counts, patterns, interactions, n + unobserved)
+        curve = profile(counts, patterns, interactions, n + unobserved, heterogeneity)
         lower, upper = mixture_interval([(1.0, curve)])
     return ModelFit(
         name=name,
@@ -259,6 +344,7 @@ def fit_model(
         reason=reason,
         coefficients=tuple(coefficients.tolist()),
         profile=curve,
+        heterogeneity=heterogeneity,
     )
 
 
@@ -293,11 +379,12 @@ class Estimate:
 
 
 def estimate_total(counts, lists: list[str], criterion: str = "aic") -> Estimate:
-    """Fit every hierarchical model up to two-way interactions; select by `criterion`
-    ("aic" or "bic") among the identifiable ones, weight them by AIC and mix their
-    profiles into the model-averaged interval."""
+    """Fit every candidate model (candidate_models: the hierarchical models up to two-way
+    interactions and the heterogeneity models); select by `criterion` ("aic" or "bic")
+    among the identifiable ones, weight them by AIC and mix their profiles into the
+    model-averaged interval."""
     counts = np.asarray(counts, dtype=float)
-    fits = [fit_model(counts, m, lists) for m in hierarchical_models(len(lists))]
+    fits = [fit_model(counts, m, lists, heterogeneity=h) for m, h in candidate_models(len(lists))]
     usable = [f for f in fits if f.identifiable]
     weights = {}
     if usable:

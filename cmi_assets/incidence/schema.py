@@ -57,7 +57,11 @@ HEADLINE_COLUMNS = [
     ("undetected_per_1000", "DOUBLE", f"undetected {_PER_1000}"),
     ("selected_total", "DOUBLE", "the selected model's total, shown beside"),
     ("independence_total", "DOUBLE", "the independence model's total, shown beside"),
-    ("selected_model", "VARCHAR", "two-way interactions of the selected model (least AIC among identifiable)"),
+    (
+        "selected_model",
+        "VARCHAR",
+        "two-way interactions and heterogeneity term of the selected model (least AIC among identifiable)",
+    ),
     ("birth_year", "INTEGER", "birth cohort (the partition)"),
 ]
 ESTIMATE_COLUMNS = HEADLINE_COLUMNS[:-1] + [

@@ -13,6 +13,7 @@ import pytest
 from scipy import optimize, stats
 
 from cmi_assets.incidence.loglinear import (
+    candidate_models,
     chapman_estimate,
     estimate_total,
     fit_model,
@@ -223,3 +224,113 @@ def test_headline_interval_carries_model_uncertainty():
     assert est.averaged_lower < est.averaged_total < est.averaged_upper
     assert est.averaged_upper > est.selected.upper
     assert min(f.lower for f in usable) <= est.averaged_lower and est.averaged_upper <= max(f.upper for f in usable)
+
+
+# the heterogeneity columns, written here apart from the library: c lists caught the cell
+TAU = {
+    "darroch": lambda c: 0.5 * c * c,
+    "poisson2": lambda c: np.power(2.0, c) - 1.0,
+    "gamma3.5": lambda c: -np.log(1.0 + c / 3.5),
+}
+
+
+def _direct_design(interactions, heterogeneity, with_missing: bool) -> np.ndarray:
+    rows = [[(code >> (2 - j)) & 1 for j in range(3)] for code in range(0 if with_missing else 1, 8)]
+    pat = np.array(rows, dtype=float)
+    cols = [np.ones(len(pat)), pat[:, 0], pat[:, 1], pat[:, 2]]
+    cols += [pat[:, a] * pat[:, b] for a, b in interactions]
+    cols.append(TAU[heterogeneity](pat.sum(axis=1)))
+    return np.column_stack(cols)
+
+
+def _direct_heterogeneity_fit(counts: np.ndarray, interactions, heterogeneity) -> float:
+    """The unobserved cell by maximising the Poisson log-likelihood with scipy."""
+    x = _direct_design(interactions, heterogeneity, with_missing=False)
+
+    def negative_ll(beta):
+        eta = x @ beta
+        return float(np.exp(eta).sum() - (counts * eta).sum())
+
+    start = np.concatenate([[math.log(counts.mean())], np.zeros(x.shape[1] - 1)])
+    best = optimize.minimize(negative_ll, start, method="BFGS", options={"gtol": 1e-10, "maxiter": 10_000})
+    return float(math.exp(best.x[0]))
+
+
+@pytest.mark.parametrize(
+    ("interactions", "heterogeneity"),
+    [
+        ((), "darroch"),
+        (((0, 1),), "darroch"),
+        ((), "poisson2"),
+        (((1, 2),), "poisson2"),
+        (((0, 2), (1, 2)), "poisson2"),
+        ((), "gamma3.5"),
+        (((0, 1),), "gamma3.5"),
+    ],
+)
+def test_heterogeneity_models_match_a_direct_scipy_maximisation(interactions, heterogeneity):
+    fit = fit_model(THREE, interactions, ["a", "b", "c"], with_interval=False, heterogeneity=heterogeneity)
+    assert fit.identifiable, fit.reason
+    assert fit.parameters == 5 + len(interactions)
+    assert fit.unobserved == pytest.approx(_direct_heterogeneity_fit(THREE, interactions, heterogeneity), rel=1e-4)
+
+
+def test_darroch_profile_interval_matches_a_direct_multinomial_profile():
+    """M_th Darroch's profile-likelihood interval against scipy's own: for each N, the
+    multinomial log-likelihood of the completed table maximised over the cell
+    probabilities softmax(X beta), then the chi2(1) cut found by brentq."""
+    x = _direct_design((), "darroch", with_missing=True)
+    n = THREE.sum()
+
+    def prof(total: float) -> float:
+        y = np.concatenate([[total - n], THREE])
+
+        def negative(beta):
+            eta = x @ beta
+            return -float((y * (eta - np.log(np.exp(eta).sum()))).sum())
+
+        best = optimize.minimize(negative, np.zeros(x.shape[1]), method="BFGS", options={"gtol": 1e-9})
+        return math.lgamma(total + 1) - math.lgamma(total - n + 1) - best.fun
+
+    fit = fit_model(THREE, (), ["a", "b", "c"], heterogeneity="darroch")
+    top_at = optimize.minimize_scalar(lambda t: -prof(t), bounds=(n + 1, 5 * n), method="bounded").x
+    top = prof(top_at)
+    cut = stats.chi2.ppf(0.95, 1) / 2
+    lower = optimize.brentq(lambda t: top - prof(t) - cut, n + 1e-6, top_at)
+    upper = optimize.brentq(lambda t: top - prof(t) - cut, top_at, 20 * n)
+    # the profile's maximum (the multinomial MLE of N), not the Poisson fit's n + exp(intercept)
+    assert fit.profile.top_at == pytest.approx(top_at, rel=1e-3)
+    assert fit.lower == pytest.approx(lower, rel=1e-3)
+    assert fit.upper == pytest.approx(upper, rel=1e-3)
+    assert fit.lower < fit.total < fit.upper
+
+
+def test_candidate_set_adds_identifiable_distinct_heterogeneity_models():
+    models = candidate_models(3)
+    assert models[:8] == [(m, None) for m in hierarchical_models(3)]
+    # Darroch: main effects, with 1 pair (3) and no more (c^2/2 lies in the two-way span);
+    # Poisson2 and Gamma3.5: with 0, 1 or 2 pairs (3 pairs: 8 parameters on 7 cells)
+    assert len(models) == 8 + 4 + 7 + 7
+    for interactions, heterogeneity in models[8:]:
+        assert 5 + len(interactions) <= 7
+        if heterogeneity == "darroch":
+            assert len(interactions) <= 1
+    # the Darroch model beside two pairs is the all-two-way model written differently
+    same = fit_model(THREE, ((0, 1), (1, 2)), ["a", "b", "c"], with_interval=False, heterogeneity="darroch")
+    saturated = fit_model(THREE, ((0, 1), (0, 2), (1, 2)), ["a", "b", "c"], with_interval=False)
+    assert same.unobserved == pytest.approx(saturated.unobserved, rel=1e-6)
+    # every candidate enters the AIC weights of one estimate
+    est = estimate_total(THREE, ["a", "b", "c"])
+    assert len(est.models) == len(models)
+    assert sum(f.weight for f in est.models) == pytest.approx(1.0)
+    assert any(f.heterogeneity and f.weight > 0 for f in est.models)
+
+
+def test_a_negative_heterogeneity_parameter_is_not_identifiable():
+    # the triple-caught cell far below what the one- and two-list cells imply: concave in c
+    counts = np.array([100, 100, 100, 100, 100, 100, 5], dtype=float)
+    fit = fit_model(counts, (), ["a", "b", "c"], heterogeneity="darroch")
+    assert fit.coefficients[-1] < 0
+    assert not fit.identifiable and "negative heterogeneity" in fit.reason
+    est = estimate_total(counts, ["a", "b", "c"])
+    assert next(f for f in est.models if f.name == fit.name).weight == 0.0

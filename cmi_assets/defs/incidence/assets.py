@@ -179,7 +179,8 @@ def incidence_overlap(context: dg.AssetExecutionContext, storage: StorageResourc
     **_common(
         "Multiple-systems estimate of the cohort's children maltreated by age 5 whom no agency recorded, at both "
         "linkage levels: every hierarchical log-linear Poisson model up to two-way interactions on the inclusion "
-        "table (statsmodels GLM) with AIC, BIC, AIC weight and profile-likelihood 95% interval. The headline total "
+        "table and the heterogeneity models of Rcapture's closedp (Darroch, Poisson2 and Gamma3.5 terms beside "
+        "the main effects and the two-way terms that stay identifiable), as statsmodels GLMs, with AIC, BIC, AIC weight and profile-likelihood 95% interval. The headline total "
         "is the AIC-weighted average of the identifiable models with the model-averaged tail-area profile "
         "interval (Fletcher and Turek 2012), which carries the uncertainty of choosing the model; the selected "
         "model (least AIC among identifiable ones) and the independence model are shown beside it with their own "

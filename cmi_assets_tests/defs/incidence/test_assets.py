@@ -11,6 +11,7 @@ import pytest
 
 from cmi_assets.defs.incidence import assets as incidence_assets
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.incidence.loglinear import candidate_models
 from cmi_assets.storage import WAREHOUSE
 from cmi_assets_tests.incidence.truth_world import load_both_levels
 
@@ -75,7 +76,7 @@ def test_group_materializes_with_checks_truth_and_report(storage_env, world):
     # the truth linkage: the union known to an agency is the truth's known count, on the same population
     assert by_level["conservative"]["known"] == by_level["truth"]["known"] > 0
     assert by_level["conservative"]["population"] == by_level["truth"]["population"]
-    assert models.height == 8 and models["selected"].sum() <= 1
+    assert models.height == len(candidate_models(3)) and models["selected"].sum() <= 1
     # the headline is the AIC-weighted average of the models table, the selected model beside it
     head = head.row(0, named=True)
     usable = models.filter(pl.col("identifiable"))
