@@ -30,7 +30,7 @@ from cmi_assets.prm.study import (
     fit_sampled_stepwise,
     model_candidates,
 )
-from cmi_assets.synthetic.profile import component_rng
+from cmi_assets.reference.random_streams import component_rng
 
 STOP_REASONS = {
     "cycling": (

@@ -20,7 +20,6 @@ frames in, frames out; random streams come from the caller.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,12 +47,6 @@ NZ_REFERRAL_SHARE = 0.05  # the 3,000 children of Tables 6-11 are ~5% of a ~62,0
 SCORING_FINDING = "finding_by_age_5"  # the scored cohort's outcome (NZ Tables 2, 6, 9-11)
 ALLOCATION_FINDING = "finding_by_age_2"  # "known maltreatment" that sets Table 9's quotas
 RngFor = Callable[[str], np.random.Generator]
-
-
-def model_rng(seed: int, name: str) -> np.random.Generator:
-    """An independent stream per named model, the same for the same seed and name."""
-    tag = int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "little")
-    return np.random.default_rng(np.random.SeedSequence([int(seed), tag]))
 
 
 # --- the recipe -------------------------------------------------------------------------------

@@ -19,10 +19,9 @@ from cmi_assets.prm.study import (
     alternative_targets_table,
     figure3_table,
     fit_sampled_stepwise,
-    model_rng,
     separate_models_table,
 )
-from cmi_assets.synthetic.profile import component_rng
+from cmi_assets.reference.random_streams import component_rng, model_rng
 
 FIGURE5_LEVEL = "less_conservative"  # NZ para 152: the best estimate of the number of unique children
 FIGURE5_MAX_WEEKS = 26

@@ -9,8 +9,6 @@ from typing import Any
 
 import yaml
 
-from cmi_assets.reference.random_streams import component_rng  # noqa: F401
-
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
 

@@ -28,10 +28,10 @@ from cmi_assets.prm.study import (
     figure3_table,
     fit_sampled_stepwise,
     model_candidates,
-    model_rng,
     selected_threshold,
     separate_models_table,
 )
+from cmi_assets.reference.random_streams import model_rng
 
 OUTCOME = "finding_by_age_2"
 # a few Box 1 variables drive the findings; cp_office (44 levels) stays out to keep fits quick

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
+from cmi_assets.reference.random_streams import component_rng
 from cmi_assets.synthetic.ncands_states import (
     STATE_CODES,
     build_state_table,
@@ -13,7 +14,7 @@ from cmi_assets.synthetic.ncands_states import (
     state_rate_quantiles,
     state_sizes,
 )
-from cmi_assets.synthetic.profile import component_rng, load_profile
+from cmi_assets.synthetic.profile import load_profile
 
 PUBLISHED_RATES = {"min": 0.017, "q1": 0.049, "median": 0.078, "q3": 0.100, "max": 0.168}
 
