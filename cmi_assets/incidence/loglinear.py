@@ -30,7 +30,9 @@ beside two of three pairs is the all-two-way model). Per model:
   interval holds every N with 2 (max l - l(N)) <= chi2(1, 0.95). An upper end beyond
   `MAX_TOTAL_FACTOR` times the observed count is reported as infinite.
 
-The selected model has the smallest AIC among the identifiable ones; the model-averaged
+The selected model has the smallest AIC among the identifiable ones that leave at least one
+degree of freedom (a model with a parameter per observed cell fits exactly, so no criterion
+can judge it; it keeps its AIC weight in the average); the model-averaged
 estimate weights every identifiable model by exp(-dAIC / 2) (Buckland et al. 1997). The
 headline interval is the model-averaged tail-area (MATA) profile-likelihood interval
 (Fletcher and Turek 2012): the selected model's own interval leaves out the uncertainty of
@@ -394,7 +396,10 @@ def estimate_total(counts, lists: list[str], criterion: str = "aic") -> Estimate
         weights = {name: w / norm for name, w in raw.items()}
     fits = [_with_weight(f, weights.get(f.name, 0.0)) for f in fits]
     usable = [f for f in fits if f.identifiable]
-    selected = min(usable, key=lambda f: getattr(f, criterion)) if usable else None
+    # A model with as many parameters as observed cells fits any table exactly, so no
+    # criterion can judge it; selection takes the models that leave their fit testable.
+    testable = [f for f in usable if f.df >= 1] or usable
+    selected = min(testable, key=lambda f: getattr(f, criterion)) if testable else None
     averaged = sum(f.weight * f.total for f in usable) if usable else math.nan
     lower, upper = mixture_interval([(f.weight, f.profile) for f in usable]) if usable else (math.nan, math.nan)
     return Estimate(

@@ -114,7 +114,7 @@ def test_selection_weights_and_independence_beside():
     est = estimate_total(THREE, ["a", "b", "c"])
     usable = [f for f in est.models if f.identifiable]
     assert sum(f.weight for f in usable) == pytest.approx(1.0)
-    assert est.selected.aic == min(f.aic for f in usable)
+    assert est.selected.aic == min(f.aic for f in usable if f.df >= 1)
     assert est.independence.name == "independence"
     assert est.averaged_total == pytest.approx(sum(f.weight * f.total for f in usable))
     assert all(f.lower <= f.total <= f.upper for f in usable)
@@ -124,6 +124,19 @@ def test_selection_weights_and_independence_beside():
     # completeness is the share of the headline (averaged) total, not of the selected model's
     completeness = est.completeness(THREE)
     assert completeness["a"] == pytest.approx((140 + 38 + 71 + 25) / est.averaged_total)
+
+
+def test_selection_passes_over_a_model_that_fits_every_cell_exactly():
+    # a table on which the least-AIC identifiable model has as many parameters as cells
+    counts = np.array([191, 207, 303, 380, 18, 61, 330], dtype=float)
+    est = estimate_total(counts, ["a", "b", "c"])
+    usable = [f for f in est.models if f.identifiable]
+    least_aic = min(usable, key=lambda f: f.aic)
+    assert least_aic.df == 0
+    assert est.selected.df >= 1
+    assert est.selected.aic == min(f.aic for f in usable if f.df >= 1)
+    # the saturated model still carries its AIC weight in the headline
+    assert least_aic.weight > est.selected.weight
 
 
 def test_sparse_overlap_is_flagged():
