@@ -130,7 +130,7 @@ def person_records(data_dir: Path) -> int | None:
     except duckdb.Error:
         return None
     try:
-        return con.execute("select count(*) from person_records").fetchone()[0]
+        return con.execute("select count(*) from linkage.person_records").fetchone()[0]
     except duckdb.Error:
         return None
     finally:
