@@ -152,7 +152,7 @@ def write_package(
     title: str = "Child maltreatment community indicators (open data)",
     publisher: str = "Child maltreatment evidence team",
     contact_name: str = "Open data contact",
-    contact_email: str = "open-data@localhost",
+    contact_email: str = "open-data@example.org",  # a placeholder: a publisher passes its own
     modified: str | None = None,
     threshold: int = SUPPRESS_BELOW,
 ) -> dict[str, int]:

@@ -1,5 +1,5 @@
-"""The open data package: Frictionless validation, the DCAT-US 1.1 catalog against the vendored
-schema, the dictionary, and nothing identifying or unprotected."""
+"""The open data package: Frictionless validation, the dictionary, and nothing identifying or
+unprotected (the DCAT-US 1.1 catalog: test_dcat_us.py)."""
 
 from __future__ import annotations
 
@@ -12,25 +12,8 @@ import pytest
 
 from cmi_assets.community.schema import INDICATOR_COLUMNS, INDICATORS_TABLE
 from cmi_assets.publish.disclosure import protect_indicator_table
-from cmi_assets.publish.package import PublishedTable, warehouse_tables, write_package
+from cmi_assets.publish.package import PublishedTable, write_package
 from cmi_assets_tests.publish.worlds import children_frame, long_table
-
-
-@pytest.fixture
-def package(tmp_path):
-    rows = [
-        ("09001", f"0600{p}", s, 1 + i % 3, int(i % 7 == 0)) for p in range(3) for s in "FM" for i in range(30 + 9 * p)
-    ]
-    published = protect_indicator_table(long_table(children_frame(rows)))
-    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    con.execute("create schema community")
-    con.register("published", published.to_arrow())
-    con.execute(f"create table {INDICATORS_TABLE} as select * from published")
-    tables = warehouse_tables(con)
-    con.close()
-    out = tmp_path / "package"
-    files = write_package(out, tables, modified="2026-12-07")
-    return out, files, published
 
 
 def test_package_files_and_counts(package):
