@@ -148,7 +148,9 @@ def demo(
     help="The data folder whose warehouse holds the published tables (as `cmi demo` built it).",
 )
 @click.option("--base-url", help="Where the files will be served (data.json links); default the folder's file:// URL.")
-def publish(out: Path, data_dir: Path, base_url: str | None) -> None:
+@click.option("--publisher", help="The publishing organisation named in data.json.")
+@click.option("--contact-email", help="The contact address named in data.json (default a placeholder).")
+def publish(out: Path, data_dir: Path, base_url: str | None, publisher: str | None, contact_email: str | None) -> None:
     """Write the open data package (CSV, datapackage.json, data.json, data dictionary) from the
     warehouse's disclosure-controlled tables."""
     from cmi_assets.defs.resources import StorageResource
@@ -160,7 +162,10 @@ def publish(out: Path, data_dir: Path, base_url: str | None) -> None:
         raise click.BadParameter(f"no warehouse in {data_dir} (run `cmi demo` first)", param_hint="--data-dir")
     with resource.warehouse(read_only=True) as con:
         try:
-            files = publish_warehouse(con, out, base_url=base_url)
+            named = {"publisher": publisher, "contact_email": contact_email}
+            files = publish_warehouse(
+                con, out, base_url=base_url, **{key: value for key, value in named.items() if value}
+            )
         except ValueError as error:
             raise click.ClickException(str(error)) from error
     for name, rows in files.items():

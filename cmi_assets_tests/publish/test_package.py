@@ -4,6 +4,7 @@ unprotected (the DCAT-US 1.1 catalog: test_dcat_us.py)."""
 from __future__ import annotations
 
 import csv
+import json
 
 import duckdb
 import frictionless
@@ -84,6 +85,24 @@ def test_cmi_publish(tmp_path):
     assert result.exit_code == 0, result.output
     assert "community_indicators.csv: 12 rows" in result.output
     assert frictionless.validate(str(out / "datapackage.json")).valid
+    named = CliRunner().invoke(
+        main,
+        [
+            "publish",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(data),
+            "--publisher",
+            "State DCF",
+            "--contact-email",
+            "data@dcf.example.gov",
+        ],
+    )
+    assert named.exit_code == 0, named.output
+    dataset = json.loads((out / "data.json").read_text())["dataset"][0]
+    assert dataset["publisher"]["name"] == "State DCF"
+    assert dataset["contactPoint"]["hasEmail"] == "mailto:data@dcf.example.gov"
     bad = CliRunner().invoke(main, ["publish", "--out", str(out), "--data-dir", str(tmp_path / "nowhere")])
     assert bad.exit_code == 2
     assert len(bad.output.strip().splitlines()) == 1 and "no warehouse" in bad.output
