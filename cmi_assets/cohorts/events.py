@@ -14,8 +14,9 @@ import uuid
 
 import polars as pl
 
+from cmi_assets.linkage.tables import LEVELS as LINKAGE_LEVELS
+
 SCHEMA = "events"
-LINKAGE_LEVELS = ("conservative", "less_conservative")
 
 # table -> {column: DuckDB type}; linkage_level comes first in every table
 EVENT_TABLES: dict[str, dict[str, str]] = {

@@ -27,10 +27,10 @@ import duckdb
 import polars as pl
 
 from cmi_assets.cohorts.events import EVENT_TABLES, LINKAGE_LEVELS, SCHEMA
+from cmi_assets.linkage.tables import PERSON_RECORDS_TABLE as RECORDS_TABLE
+from cmi_assets.linkage.tables import SPINE_TABLE
 
 EVENT_KEY_HEX_CHARS = 32
-SPINE_TABLE = "linkage.person_spine"
-RECORDS_TABLE = "linkage.person_records"
 AREAS_TABLE = "stg.stg_reference_areas"
 
 _SLOT_KEYS = "_ev_slot_keys"

@@ -40,21 +40,18 @@ from cmi_assets.linkage.file_mapping import (
 )
 from cmi_assets.linkage.person_records import (
     FILE_IDENTITY_COLUMNS,
+    IDENTITIES_TABLE,
     build_identities,
     standardise_person_records,
     write_person_records,
 )
 from cmi_assets.linkage.predict import predict_pairs
+from cmi_assets.linkage.tables import LINKS_TABLE, PAIRS_TABLE, PERSON_RECORDS_TABLE
 from cmi_assets.linkage.thresholds import LEVELS, choose_thresholds, flag_links
 from cmi_assets.linkage.train import refit_prior, train_model
 from cmi_assets.storage import configure_connection
 
-RECORDS, IDENTITIES, PAIRS, LINKS = (
-    "linkage.person_records",
-    "linkage.person_identities",
-    "linkage.person_pairs",
-    "linkage.person_links",
-)
+RECORDS, IDENTITIES, PAIRS, LINKS = PERSON_RECORDS_TABLE, IDENTITIES_TABLE, PAIRS_TABLE, LINKS_TABLE
 LINK_FLAGS = {level: f"is_link_{level}" for level in LEVELS}
 
 

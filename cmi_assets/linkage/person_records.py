@@ -15,9 +15,10 @@ import duckdb
 import polars as pl
 
 from cmi_assets.linkage import standardise as std
+from cmi_assets.linkage.tables import PERSON_RECORDS_TABLE
 from cmi_assets.sources.spec import AgencySpec, PersonSpec, RecordTypeSpec, all_specs
+from cmi_assets.tables import table_exists
 
-PERSON_RECORDS_TABLE = "linkage.person_records"
 IDENTITIES_TABLE = "linkage.person_identities"
 
 # The fields the model compares (the rest are derived from them). Records equal on all of
@@ -282,7 +283,7 @@ def build_person_records(
         if agencies is not None and agency.agency not in set(agencies):
             continue
         for spec in agency.record_types.values():
-            if spec.persons and _table_exists(con, staged_table(spec, schema)):
+            if spec.persons and table_exists(con, staged_table(spec, schema)):
                 raw_frames.append(person_records_for(con, agency, spec, schema))
     records = standardise_person_records(pl.concat(raw_frames, how="vertical_relaxed"))
     write_person_records(con, records, table)
@@ -350,12 +351,3 @@ def person_record_counts(records: pl.DataFrame) -> dict:
         "records": records.height,
         "by_source_role": {f"{r['source_dataset']}:{r['role']}": r["len"] for r in counts.iter_rows(named=True)},
     }
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
-        ).fetchone()[0]
-    )

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from cmi_assets.linkage.review_fields import REVIEW_FIELDS
 
+# The two linkage levels (NZ study section 5): every spine, event table and cohort comes in both.
+LEVELS = ("conservative", "less_conservative")
+
 PERSON_RECORDS_TABLE = "linkage.person_records"
 PAIRS_TABLE = "linkage.person_pairs"
 LINKS_TABLE = "linkage.person_links"

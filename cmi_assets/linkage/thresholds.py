@@ -31,14 +31,13 @@ from cmi_assets.linkage.clustering import guard_candidate_sql, known_name_key_sq
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE
 from cmi_assets.linkage.predict import PAIRS_TABLE
 from cmi_assets.linkage.settings import parent_names_agree_sql
+from cmi_assets.linkage.tables import LEVELS  # noqa: F401  (re-exported: callers import it from here)
 
 # "A very high level of agreement" (NZ para 88): a match weight of about 13.3 (odds of
 # 10,000 to one) before the parent-name condition.
 CONSERVATIVE_MIN_MATCH_PROBABILITY = 0.9999
 # A parent's given name keyed with one slip still names the parent when it is this long.
 PARENT_NAME_SLIP_MIN_LENGTH = 4
-
-LEVELS = ("conservative", "less_conservative")
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cmi_assets.linkage.tables import LEVELS  # noqa: F401  (re-exported for the PRM modules)
+
 # Pool earlier complete cohorts until this many children with findings: the study's
 # training cohort had about 1,400 (Table 1: 62,273 children, 2.3%); with a few hundred the
 # validation AUC is too noisy to trust (BENCHMARKS.md, "PRM on the default world").
 DEFAULT_MIN_TRAINING_POSITIVES = 1000
 DEFAULT_MAX_POOLED_COHORTS = 6
-LEVELS = ("conservative", "less_conservative")
 SCORING_AGE = 5  # outcomes to age 5 for the scored cohort (NZ study, Table 2 and Figure 1)
 
 

@@ -18,6 +18,7 @@ from cmi_assets.cohorts.schema import feature_columns, outcome_columns, populati
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cohorts.partitions import BIRTH_YEARS
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.linkage.tables import LEVELS
 from cmi_assets.metadata import frame_table, number, transposed
 from cmi_assets.storage import WAREHOUSE
 from cmi_assets.tables import replace_partition_rows, table_exists
@@ -25,7 +26,6 @@ from cmi_assets.tables import replace_partition_rows, table_exists
 GROUP = "cohorts"
 OWNERS = ["team:prm-analytics"]
 SCHEMA = "cohorts"
-LEVELS = ("conservative", "less_conservative")  # cohorts.events.LINKAGE_LEVELS
 POPULATION_TABLE = f"{SCHEMA}.population"
 FEATURES_TABLE = f"{SCHEMA}.features"
 OUTCOMES_TABLE = f"{SCHEMA}.outcomes"

@@ -29,6 +29,7 @@ from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cohorts.partitions import BIRTH_YEARS
 from cmi_assets.defs.community.checks import margins_check, rates_in_interval_check, small_counts_check
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.linkage.tables import LEVELS
 from cmi_assets.markdown import markdown_table
 from cmi_assets.metadata import frame_table, number
 from cmi_assets.publish.disclosure import SUPPRESS_BELOW, protect_indicator_table
@@ -37,7 +38,6 @@ from cmi_assets.tables import read_table, replace_table, table_exists, transacti
 
 GROUP = "community"
 OWNERS = ["team:prm-analytics"]
-LEVELS = ("conservative", "less_conservative")  # cohorts.events.LINKAGE_LEVELS
 FEATURES_TABLE = "cohorts.features"
 RECURRENCE_TABLE = "cfsr.recurrence_by_state"
 

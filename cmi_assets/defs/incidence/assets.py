@@ -42,13 +42,13 @@ from cmi_assets.incidence.rates import headline_rate, suppress_small_counts
 from cmi_assets.incidence.report import build_report, write_html
 from cmi_assets.incidence.schema import ESTIMATE_COLUMNS, HEADLINE_COLUMNS, OVERLAP_COLUMNS, RATES_COLUMNS, conform
 from cmi_assets.incidence.truth import truth_headline
+from cmi_assets.linkage.tables import LEVELS
 from cmi_assets.metadata import frame_table, number, transposed
 from cmi_assets.storage import WAREHOUSE
 from cmi_assets.tables import read_table, replace_partition_rows
 
 GROUP = "incidence"
 OWNERS = ["team:prm-analytics"]
-LEVELS = ("conservative", "less_conservative")  # cohorts.events.LINKAGE_LEVELS
 CHILDREN_TABLE = "incidence.children"
 RATES_TABLE = "incidence.rates"
 CURVES_TABLE = "incidence.cumulative"

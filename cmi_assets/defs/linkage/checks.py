@@ -15,13 +15,10 @@ import dagster as dg
 
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.linkage import IMPLAUSIBLE_CLUSTER_RECORDS
+from cmi_assets.linkage.tables import CLUSTERS_TABLE, PREVIOUS_SPINE_TABLE, SPINE_TABLE
+from cmi_assets.linkage.tables import PERSON_RECORDS_TABLE as RECORDS_TABLE
 from cmi_assets.markdown import markdown_table
 from cmi_assets.metadata import number
-
-CLUSTERS_TABLE = "linkage.person_clusters"
-RECORDS_TABLE = "linkage.person_records"
-SPINE_TABLE = "linkage.person_spine"
-PREVIOUS_SPINE_TABLE = "linkage.person_spine_previous"
 
 
 class LinkRateConfig(dg.Config):

@@ -13,12 +13,10 @@ import polars as pl
 
 from cmi_assets.defs.prm.preset import prm_asset
 from cmi_assets.defs.resources import StorageResource
+from cmi_assets.linkage.tables import PERSON_RECORDS_TABLE, SPINE_TABLE
 from cmi_assets.metadata import mapping_table
 from cmi_assets.prm.oracle_table import ORACLE_TABLE
 from cmi_assets.storage import WAREHOUSE
-
-PERSON_RECORDS_TABLE = "linkage.person_records"  # defs/linkage/assets.py
-SPINE_TABLE = "linkage.person_spine"
 
 
 def truth_files(storage: StorageResource):
