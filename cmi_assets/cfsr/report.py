@@ -23,6 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
+from cmi_assets.cfsr.formatting import format_count, format_interval, format_percent
 from cmi_assets.cfsr.rsp import NATIONAL_PERFORMANCE
 from cmi_assets.cfsr.suppression import SUPPRESS_BELOW, SUPPRESSED
 from cmi_assets.cfsr.trend import PUBLISHED_STATUSES
@@ -33,25 +34,6 @@ NATIONAL_FILE = "national.html"
 
 
 # --- formatting ---------------------------------------------------------------------------
-
-
-def format_percent(value: float | None, dq: bool = False) -> str:
-    """Recurrence is shown as a percent with 1 dp; "DQ" for a DQ period, "-" for none."""
-    if dq:
-        return "DQ"
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def format_interval(lower: float | None, upper: float | None, dq: bool = False) -> str:
-    if dq:
-        return "DQ"
-    if lower is None or upper is None:
-        return "-"
-    return f"{100 * lower:.1f}%-{100 * upper:.1f}%"
-
-
-def format_count(value: int | None, dq: bool = False) -> str:
-    return "DQ" if dq else ("-" if value is None else f"{value:,}")
 
 
 def _hidden_as(row: dict) -> str | None:

@@ -13,12 +13,9 @@ and state codes only, and everything published goes through one small-cell rule
 (cfsr/suppression.py): under 11 children, no numerator and no rate.
 """
 
-import json
-
 import dagster as dg
 import polars as pl
 
-from cmi_assets.cfsr.ages import age_group_labels
 from cmi_assets.cfsr.child_file import (
     CHILD_FILE_TABLE,
     STAGED_TABLE,
@@ -32,14 +29,39 @@ from cmi_assets.cfsr.child_file import (
     states_missing_from,
 )
 from cmi_assets.cfsr.drilldown import denominator_children, drilldown_table, initial_report_records
-from cmi_assets.cfsr.recurrence import BY_STATE_EXCLUSIONS, RecurrenceResult, observed_recurrence, period_label
-from cmi_assets.cfsr.suppression import (
-    BY_STATE_VALUES,
-    DQ_VALUES,
-    RSP_VALUES,
-    SUPPRESS_BELOW,
-    suppress_national,
-    suppress_small_cells,
+from cmi_assets.cfsr.formatting import format_percent
+from cmi_assets.cfsr.published import (
+    STATUSES,
+    by_state_rows,
+    national_drilldown_rows,
+    periods_waiting_for_files,
+    profile_by_first_column,
+    profile_rows,
+    published_recurrence,
+    published_rsp,
+    rsp_model_row,
+    rsp_rows,
+    states_by_status,
+    with_period,
+)
+from cmi_assets.cfsr.recurrence import RecurrenceResult, observed_recurrence, period_label
+from cmi_assets.cfsr.suppression import SUPPRESS_BELOW
+from cmi_assets.cfsr.tables import (
+    AUDIT_TABLE,
+    BY_STATE_COLUMNS,
+    BY_STATE_TABLE,
+    CHILD_FILE_COLUMNS,
+    DQ_TABLE,
+    DRILLDOWN_COLUMNS,
+    DRILLDOWN_TABLE,
+    NATIONAL_TABLE,
+    NATIONAL_TREND_TABLE,
+    REPORT_SUBDIR,
+    RSP_MODEL_TABLE,
+    RSP_TABLE,
+    RSP_TABLE_COLUMNS,
+    TREND_TABLE,
+    TREND_TABLE_COLUMNS,
 )
 from cmi_assets.cfsr.trend import national_trend, state_trend
 from cmi_assets.defs.automation import follow_upstream
@@ -52,27 +74,14 @@ from cmi_assets.defs.cfsr.checks import (
     undelivered_year_results,
 )
 from cmi_assets.defs.cfsr.partitions import FILE_YEARS, FILES_USED_BY_PERIODS, PERIODS, fy_key, fy_of_key
-from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.defs.cfsr.preset import cfsr_asset, table_metadata
+from cmi_assets.defs.resources import StorageResource
 from cmi_assets.metadata import mapping_table, number, states_named, transposed
 from cmi_assets.metadata import table as table_value
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE
 from cmi_assets.tables import read_table, replace_partition_rows, replace_table, table_exists
 
-GROUP = "cfsr"
-OWNERS = ["team:cfsr-analysts"]
 STAGED_KEY = dg.AssetKey("stg_child_protection_ncands_child")
-
-AUDIT_TABLE = "cfsr.recurrence_audit"  # identified zone
-BY_STATE_TABLE = "cfsr.recurrence_by_state"
-NATIONAL_TABLE = "cfsr.recurrence_national"
-DQ_TABLE = "cfsr.dq_checks"
-RSP_TABLE = "cfsr.rsp"
-RSP_MODEL_TABLE = "cfsr.rsp_model"
-DRILLDOWN_TABLE = "cfsr.drilldown"
-TREND_TABLE = "cfsr.trend"
-NATIONAL_TREND_TABLE = "cfsr.national_trend"
-REPORT_SUBDIR = ("reports", "cfsr")
-STATUSES = ("better", "no different", "worse", "DQ", "suppressed")
 
 # A period needs both of its files (and the drill-down its recurrence): unlike other
 # downstream assets these do not run while an input partition is missing, so a period
@@ -82,148 +91,13 @@ PERIOD_AUTOMATION = (follow_upstream() & ~dg.AutomationCondition.any_deps_missin
 )
 
 
-def _schema(*columns: tuple[str, str, str]) -> dg.TableSchema:
-    """(name, type, description with its unit) per column."""
-    return dg.TableSchema(columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in columns])
-
-
-# Column descriptions shared by the published tables; the unit closes each description.
-# Rates are proportions (0-1); the UI and report show them as percent.
-SUPPRESSED_NOTE = f"null when DQ or when the denominator is under {SUPPRESS_BELOW} (suppressed)"
-PERIOD_COLUMNS = (
-    ("period_fy", "int", "cohort FY t: the period reads Child Files t and t+1 (fiscal year)"),
-    ("period", "string", "data used, e.g. FY19-20 (label)"),
-)
-STATE_COLUMN = ("state", "string", "two-letter state code, STATERR (code)")
-COUNT_COLUMNS = (
-    ("denominator", "int", "children with a substantiated or indicated report in the 12-month period (children)"),
-    (
-        "numerator",
-        "int",
-        f"of them, children with another within 12 months of the initial report; {SUPPRESSED_NOTE} (children)",
-    ),
-    (
-        "observed",
-        "float",
-        f"observed recurrence, numerator / denominator; {SUPPRESSED_NOTE} (proportion 0-1, lower is better)",
-    ),
-    (
-        "dq_status",
-        "string",
-        "pass, or DQ when the state failed an NCANDS data-quality check for the files used (status)",
-    ),
-)
-SUPPRESSED_COLUMN = ("suppressed", "bool", f"true when the denominator is under {SUPPRESS_BELOW} children (flag)")
-RSP_COLUMNS = (
-    ("rsp", "float", f"risk-standardized performance, O/E x 9.7%; {SUPPRESSED_NOTE} (proportion 0-1, lower is better)"),
-    (
-        "rsp_lower",
-        "float",
-        f"lower bound of the 95% RSP interval, log-scale binomial; {SUPPRESSED_NOTE} (proportion 0-1)",
-    ),
-    ("rsp_upper", "float", f"upper bound of the 95% RSP interval; {SUPPRESSED_NOTE} (proportion 0-1)"),
-    (
-        "status",
-        "string",
-        "better / no different / worse than national performance 9.7% by the whole interval; DQ; suppressed (status)",
-    ),
-)
-
-CHILD_FILE_SCHEMA_METADATA = _schema(
-    ("subyr", "int", "submission FY, #1 (fiscal year)"),
-    ("staterr", "string", "state, #2 (code)"),
-    ("rptid", "string", "report ID, #3; identifying (ID)"),
-    ("chid", "string", "child ID, #4; identifying (ID)"),
-    ("rptdt", "date", "report date, #6 (date)"),
-    ("chage", "int", "age at report, #12; 77 unborn, 99 unknown (years)"),
-    ("chbdate", "date", "date of birth, #13; identifying (date)"),
-    ("chsex", "string", "sex, #14: 1 male, 2 female, 9 unknown (code)"),
-    ("mal1lev..mal4lev", "string", "maltreatment disposition levels, #27-33: 1 substantiated, 2 indicated, ... (code)"),
-    ("maldeath", "string", "died of maltreatment, #34: 1 yes (code)"),
-    ("inciddt", "date", "incident date, #146 (date)"),
-    ("...", "", "county, race, maltreatment types, AFCARSID, provenance (see the Child File layout)"),
-)
-DQ_REASON_COLUMN = (
-    "dq_reason",
-    "string",
-    "why the state-period is DQ: the checks it fails and the period's files "
-    "holding none of its records; blank on a pass (reason)",
-)
-BY_STATE_SCHEMA = _schema(
-    PERIOD_COLUMNS[0],
-    STATE_COLUMN,
-    PERIOD_COLUMNS[1],
-    *COUNT_COLUMNS,
-    DQ_REASON_COLUMN,
-    *[(e.column, "int", f"{e.rule} ({e.unit})") for e in BY_STATE_EXCLUSIONS],
-    SUPPRESSED_COLUMN,
-)
-RSP_SCHEMA = _schema(
-    PERIOD_COLUMNS[0],
-    STATE_COLUMN,
-    PERIOD_COLUMNS[1],
-    *COUNT_COLUMNS,
-    (
-        "E",
-        "float",
-        "expected recurrences: model probabilities with the state effect at 0, summed over the state's "
-        "children (children)",
-    ),
-    ("P", "float", f"predicted recurrences with the state's own effect; {SUPPRESSED_NOTE} (children)"),
-    ("u_mode", "float", f"the state's random intercept, conditional mode; {SUPPRESSED_NOTE} (log-odds)"),
-    *RSP_COLUMNS,
-    SUPPRESSED_COLUMN,
-)
-DRILLDOWN_SCHEMA_METADATA = _schema(
-    *PERIOD_COLUMNS,
-    ("state", "string", "two-letter state code, or 'national' for DQ-passing states pooled (code)"),
-    ("dimension", "string", "age_group, race_ethnicity, sex, county or maltreatment_type of the initial report (name)"),
-    ("group", "string", "the group within the dimension, e.g. 1-5 y, hispanic, out of state (label)"),
-    ("denominator", "int", "children in the denominator in this group (children)"),
-    ("numerator", "int", f"of them, children with a recurrence; {SUPPRESSED_NOTE} (children)"),
-    ("observed", "float", f"numerator / denominator; {SUPPRESSED_NOTE} (proportion 0-1, lower is better)"),
-    ("suppressed", "bool", f"true when the group has fewer than {SUPPRESS_BELOW} children (flag)"),
-    COUNT_COLUMNS[3],
-)
-TREND_SCHEMA = _schema(
-    STATE_COLUMN,
-    *PERIOD_COLUMNS,
-    *COUNT_COLUMNS,
-    *RSP_COLUMNS,
-    (
-        "previous_period",
-        "string",
-        "the state's previous period with a published RSP, DQ and suppressed periods skipped (label)",
-    ),
-    ("rsp_change", "float", "RSP minus the previous published period's (proportion points)"),
-    ("observed_change", "float", "observed minus the previous published period's (proportion points)"),
-    ("status_change", "string", "previous status -> this status (status)"),
-)
-
-
-def _table_metadata(zone: str, table: str, schema: dg.TableSchema) -> dict:
-    return {"dagster/table_name": f"{zone}.{table}", "dagster/column_schema": schema, "zone": zone}
-
-
-def _state_list(states: list[str]) -> str:
-    """States by name and code ("Oklahoma (OK)"): a bare OK reads as a status."""
-    return states_named(states)
-
-
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
 # --- ncands_child_file ----------------------------------------------------------------------
 
 
-@dg.asset(
-    name="ncands_child_file",
+@cfsr_asset(
     partitions_def=FILE_YEARS,
     deps=[STAGED_KEY],
-    group_name=GROUP,
     kinds={"duckdb"},
-    owners=OWNERS,
     description=(
         "NCANDS Child File of one submission year (partition FYt = SUBYR t), every state, from the staged table; "
         "checked for the CFSR elements and codes and for states missing since the previous year. Identified zone "
@@ -231,11 +105,9 @@ def _percent(value: float | None) -> str:
         "ends; CMI_CFSR_LAST_FY overrides). A due year with no rows is not materialized and its checks warn that "
         "no Child File was delivered; a year whose extracts are unchanged is not rematerialized."
     ),
-    pool=DUCKDB_WRITE_POOL,
     check_specs=child_file_check_specs("ncands_child_file"),
     output_required=False,
-    automation_condition=follow_upstream(),
-    metadata=_table_metadata(IDENTIFIED, CHILD_FILE_TABLE, CHILD_FILE_SCHEMA_METADATA),
+    metadata=table_metadata(IDENTIFIED, CHILD_FILE_TABLE, CHILD_FILE_COLUMNS),
 )
 def ncands_child_file(context: dg.AssetExecutionContext, storage: StorageResource):
     fy = fy_of_key(context.partition_key)
@@ -284,7 +156,7 @@ def ncands_child_file(context: dg.AssetExecutionContext, storage: StorageResourc
             "rows_by_state": mapping_table(per_state, "state", "rows"),
             "extract_files": frame["_extract_file"].n_unique(),
             "extracts_fingerprint": fingerprint,
-            "missing_states": _state_list(missing_states),
+            "missing_states": states_named(missing_states),
         },
         check_results=[codes, complete],
         data_version=dg.DataVersion(fingerprint),
@@ -304,23 +176,19 @@ def _last_fingerprint(context: dg.AssetExecutionContext) -> str | None:
 # --- cfsr_recurrence ------------------------------------------------------------------------
 
 
-@dg.asset(
-    name="cfsr_recurrence",
+@cfsr_asset(
     partitions_def=PERIODS,
     deps=[dg.AssetDep("ncands_child_file", partition_mapping=FILES_USED_BY_PERIODS)],
-    group_name=GROUP,
     kinds={"duckdb", "polars"},
-    owners=OWNERS,
     description=(
         "Observed recurrence of maltreatment for cohort period FYt-(t+1) from Child Files t and t+1 (CFSR R4 "
         "rules, section 2.1): per state denominator, numerator, observed rate, DQ status and what each rule "
         "excluded (analysis zone; numerator and rate suppressed under "
         f"{SUPPRESS_BELOW} children); the per-child audit of every rule in the identified zone (cfsr.recurrence_audit)."
     ),
-    pool=DUCKDB_WRITE_POOL,
     check_specs=dq_check_specs("cfsr_recurrence"),
     automation_condition=PERIOD_AUTOMATION,
-    metadata=_table_metadata(WAREHOUSE, BY_STATE_TABLE, BY_STATE_SCHEMA),
+    metadata=table_metadata(WAREHOUSE, BY_STATE_TABLE, BY_STATE_COLUMNS),
 )
 def cfsr_recurrence(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     fy = fy_of_key(context.partition_key)
@@ -329,20 +197,15 @@ def cfsr_recurrence(context: dg.AssetExecutionContext, storage: StorageResource)
         _require_child_files(fy, {fy: file_t, fy + 1: file_t1})
         result = observed_recurrence(file_t, file_t1, fy)
         replace_partition_rows(con, AUDIT_TABLE, result.audit.with_columns(period_fy=pl.lit(fy)), "period_fy", fy)
-    # Published: small cells suppressed (the pooled rows were computed from the full counts).
-    by_state = suppress_small_cells(result.by_state, BY_STATE_VALUES)
-    pooled = suppress_national(result.national)
-    dq = suppress_small_cells(result.dq, DQ_VALUES)
+    published = published_recurrence(result)
     with storage.warehouse() as con:
-        replace_partition_rows(con, BY_STATE_TABLE, _with_period(by_state, fy), "period_fy", fy)
-        replace_partition_rows(con, NATIONAL_TABLE, _with_period(pooled, fy), "period_fy", fy)
-        dq_rows = _with_period(dq.with_columns(period=pl.lit(period_label(fy))), fy)
-        replace_partition_rows(con, DQ_TABLE, dq_rows, "period_fy", fy)
-    national = pooled.row(0, named=True)
-    dq_states = by_state.filter(pl.col("dq_status") == "DQ")["state"].to_list()
+        for table, rows in published.tables().items():
+            replace_partition_rows(con, table, rows, "period_fy", fy)
+    national = published.pooled
+    dq_states = published.states_where(pl.col("dq_status") == "DQ")
     context.log.info(
-        f"{period_label(fy)}: {result.by_state.height} states, pooled observed {_percent(national['observed'])} "
-        f"({national['numerator']}/{national['denominator']}); DQ: {_state_list(dq_states)}"
+        f"{period_label(fy)}: {result.by_state.height} states, pooled observed {format_percent(national['observed'])} "
+        f"({national['numerator']}/{national['denominator']}); DQ: {states_named(dq_states)}"
     )
     return dg.MaterializeResult(
         metadata={
@@ -351,13 +214,13 @@ def cfsr_recurrence(context: dg.AssetExecutionContext, storage: StorageResource)
             "pooled_observed_pct": None if national["observed"] is None else round(100 * national["observed"], 2),
             "pooled_numerator": national["numerator"],
             "pooled_denominator": national["denominator"],
-            "dq_states": _state_list(dq_states),
-            "states_suppressed": _state_list(by_state.filter(pl.col("suppressed"))["state"].to_list()),
+            "dq_states": states_named(dq_states),
+            "states_suppressed": states_named(published.states_where(pl.col("suppressed"))),
             "audit_rows": result.audit.height,
             "audit_table": f"{IDENTIFIED}.{AUDIT_TABLE}",
-            "by_state": _by_state_table(by_state),
+            "by_state": table_value(*by_state_rows(published.by_state)),
         },
-        check_results=dq_check_results(dq),
+        check_results=dq_check_results(published.dq),
     )
 
 
@@ -376,60 +239,13 @@ def _require_child_files(fy: int, files: dict[int, pl.DataFrame]) -> None:
         )
 
 
-def _with_period(frame: pl.DataFrame, fy: int) -> pl.DataFrame:
-    return frame.select(pl.lit(fy, pl.Int64).alias("period_fy"), pl.all())
-
-
-def _by_state_table(by_state: pl.DataFrame) -> dg.MetadataValue:
-    """Rows of the published (suppressed) by_state table, as the UI draws a table inline."""
-    rows = []
-    for r in by_state.iter_rows(named=True):
-        numerator = "suppressed" if r["suppressed"] else str(r["numerator"])
-        shown = "DQ" if r["dq_status"] == "DQ" else ("suppressed" if r["suppressed"] else _percent(r["observed"]))
-        rows.append(
-            {
-                "state": r["state"],
-                "denominator": r["denominator"],
-                "numerator": numerator,
-                "observed": shown,
-                "DQ": r.get("dq_reason") or r["dq_status"],
-            }
-        )
-    return table_value(rows, ["state", "denominator", "numerator", "observed", "DQ"])
-
-
-def _rsp_table(by_state: pl.DataFrame) -> dg.MetadataValue:
-    """The data-profile view: observed, RSP with its interval and status per state (percent, 1 dp)."""
-    rows = []
-    for r in by_state.sort("state").iter_rows(named=True):
-        if r["status"] in ("DQ", "suppressed"):
-            rows.append(
-                {"state": r["state"], **dict.fromkeys(("observed", "RSP", "RSP interval", "status"), r["status"])}
-            )
-            continue
-        interval = "-" if r["rsp_lower"] is None else f"{_percent(r['rsp_lower'])}-{_percent(r['rsp_upper'])}"
-        rows.append(
-            {
-                "state": r["state"],
-                "observed": _percent(r["observed"]),
-                "RSP": _percent(r["rsp"]),
-                "RSP interval": interval,
-                "status": r["status"],
-            }
-        )
-    return table_value(rows, ["state", "observed", "RSP", "RSP interval", "status"])
-
-
 # --- cfsr_rsp -------------------------------------------------------------------------------
 
 
-@dg.asset(
-    name="cfsr_rsp",
+@cfsr_asset(
     partitions_def=PERIODS,
     deps=["cfsr_recurrence"],
-    group_name=GROUP,
     kinds={"duckdb", "scipy"},
-    owners=OWNERS,
     description=(
         "Risk-standardized performance per state for one period (CFSR R4 rules, section 4): random-intercept "
         "logistic model over all DQ-passing states with age at initial victimization, RSP = O/E x 9.7%, log-scale "
@@ -437,9 +253,7 @@ def _rsp_table(by_state: pl.DataFrame) -> dg.MetadataValue:
         f"{SUPPRESS_BELOW} children is modelled but published as suppressed (no numerator, rate or RSP). The status "
         "counts per period are plotted under Metadata > Plots."
     ),
-    pool=DUCKDB_WRITE_POOL,
-    automation_condition=follow_upstream(),
-    metadata=_table_metadata(WAREHOUSE, RSP_TABLE, RSP_SCHEMA),
+    metadata=table_metadata(WAREHOUSE, RSP_TABLE, RSP_TABLE_COLUMNS),
 )
 def cfsr_rsp(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.cfsr.report import rsp_explanation, rsp_to_observed
@@ -450,83 +264,63 @@ def cfsr_rsp(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.
         by_state = read_table(con, BY_STATE_TABLE, "where period_fy = ?", [fy])
     if by_state.is_empty():
         raise dg.Failure(description=f"no cfsr_recurrence for {period_label(fy)}: materialize it first")
-    by_state = by_state.drop("period_fy")
     with storage.identified(read_only=True) as con:
         # The model needs state, age group and outcome per child: no IDs are read.
-        audit = con.execute(
-            f"select STATERR, age_group, in_denominator, recur from {AUDIT_TABLE} where period_fy = ?", [fy]
-        ).pl()
-    recurrence = RecurrenceResult(by_state=by_state, audit=audit, national=pl.DataFrame(), dq=pl.DataFrame(), fy=fy)
-    result = risk_standardized_performance(recurrence, RSPOptions())
-    fit = result.fit
-    model = pl.DataFrame(
-        {
-            "period_fy": [fy],
-            "period": [period_label(fy)],
-            "alpha": [fit.alpha],
-            "sigma": [fit.sigma],
-            "beta": [json.dumps(fit.beta)],
-            "loglik": [fit.loglik],
-            "converged": [fit.converged],
-            "national_performance": [NATIONAL_PERFORMANCE],
-        }
+        audit = _audit(con, fy, "STATERR, age_group, in_denominator, recur")
+    recurrence = RecurrenceResult(
+        by_state=by_state.drop("period_fy"), audit=audit, national=pl.DataFrame(), dq=pl.DataFrame(), fy=fy
     )
-    published = suppress_small_cells(result.by_state, RSP_VALUES, status="status")
+    result = risk_standardized_performance(recurrence, RSPOptions())
+    fit, published = result.fit, published_rsp(result.by_state)
     with storage.warehouse() as con:
-        replace_partition_rows(con, RSP_TABLE, _with_period(published, fy), "period_fy", fy)
-        replace_partition_rows(con, RSP_MODEL_TABLE, model, "period_fy", fy)
+        replace_partition_rows(con, RSP_TABLE, with_period(published, fy), "period_fy", fy)
+        replace_partition_rows(con, RSP_MODEL_TABLE, rsp_model_row(fit, fy, NATIONAL_PERFORMANCE), "period_fy", fy)
     statuses = dict(published.group_by("status").len().sort("status").iter_rows())
     context.log.info(f"{period_label(fy)}: sigma {fit.sigma:.3f}, converged {fit.converged}, statuses {statuses}")
-
-    def states(status: str) -> list[str]:
-        return published.filter(pl.col("status") == status)["state"].to_list()
-
+    states = states_by_status(published)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": published.height,
             "period": period_label(fy),
             "rsp_to_observed": number(rsp_to_observed(published)),
             "why_rsp_above_observed": dg.MetadataValue.md(rsp_explanation(published, NATIONAL_PERFORMANCE)),
-            "rsp_by_state": _rsp_table(published),
+            "rsp_by_state": table_value(*rsp_rows(published)),
             # Numbers, so the UI's Metadata > Plots view charts them across periods.
-            **{f"n_states_{status.replace(' ', '_').lower()}": len(states(status)) for status in STATUSES},
-            "states_worse": _state_list(states("worse")),
-            "states_better": _state_list(states("better")),
-            "states_dq": _state_list(states("DQ")),
-            "states_suppressed": _state_list(states("suppressed")),
+            **{f"n_states_{status.replace(' ', '_').lower()}": len(states[status]) for status in STATUSES},
+            "states_worse": states_named(states["worse"]),
+            "states_better": states_named(states["better"]),
+            "states_dq": states_named(states["DQ"]),
+            "states_suppressed": states_named(states["suppressed"]),
             "model_sigma": round(fit.sigma, 4),
             "model_converged": fit.converged,
         }
     )
 
 
+def _audit(con, fy: int, columns: str) -> pl.DataFrame:
+    """The period's rows of the per-child audit, only the columns a step needs."""
+    return con.execute(f"select {columns} from {AUDIT_TABLE} where period_fy = ?", [fy]).pl()
+
+
 # --- cfsr_drilldown -------------------------------------------------------------------------
 
 
-@dg.asset(
-    name="cfsr_drilldown",
+@cfsr_asset(
     partitions_def=PERIODS,
     deps=["cfsr_recurrence", dg.AssetDep("ncands_child_file", partition_mapping=FILES_USED_BY_PERIODS)],
-    group_name=GROUP,
     kinds={"duckdb", "polars"},
-    owners=OWNERS,
     description=(
         "Observed recurrence per state and pooled, by age group, race/ethnicity, sex, county and maltreatment type "
         f"of the initial report, for one period; cells with a denominator under {SUPPRESS_BELOW} are suppressed "
         "(numerator and rate null, flagged). Analysis zone, counts only."
     ),
-    pool=DUCKDB_WRITE_POOL,
     automation_condition=PERIOD_AUTOMATION,
-    metadata=_table_metadata(WAREHOUSE, DRILLDOWN_TABLE, DRILLDOWN_SCHEMA_METADATA),
+    metadata=table_metadata(WAREHOUSE, DRILLDOWN_TABLE, DRILLDOWN_COLUMNS),
 )
 def cfsr_drilldown(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     fy = fy_of_key(context.partition_key)
     with storage.identified(read_only=True) as con:
-        audit = con.execute(
-            f"select STATERR, CHID, initial_rptid, in_denominator, recur, age_group from {AUDIT_TABLE} "
-            "where period_fy = ?",
-            [fy],
-        ).pl()
+        audit = _audit(con, fy, "STATERR, CHID, initial_rptid, in_denominator, recur, age_group")
         file_t, file_t1 = read_child_file(con, fy), read_child_file(con, fy + 1)
         _require_child_files(fy, {fy: file_t, fy + 1: file_t1})
         records = initial_report_records(file_t, file_t1)
@@ -536,10 +330,7 @@ def cfsr_drilldown(context: dg.AssetExecutionContext, storage: StorageResource) 
     with storage.warehouse() as con:
         dq_status = read_table(con, BY_STATE_TABLE, "where period_fy = ?", [fy]).select("state", "dq_status")
         table = drilldown_table(children, dq_status)
-        stored = table.select(
-            pl.lit(fy, pl.Int64).alias("period_fy"), pl.lit(period_label(fy)).alias("period"), pl.all()
-        )
-        replace_partition_rows(con, DRILLDOWN_TABLE, stored, "period_fy", fy)
+        replace_partition_rows(con, DRILLDOWN_TABLE, with_period(table, fy, label=True), "period_fy", fy)
     suppressed = int(table["suppressed"].sum())
     context.log.info(f"{period_label(fy)}: {table.height} drill-down cells, {suppressed} suppressed")
     return dg.MaterializeResult(
@@ -550,51 +341,22 @@ def cfsr_drilldown(context: dg.AssetExecutionContext, storage: StorageResource) 
             "cells_by_dimension": mapping_table(
                 dict(table.group_by("dimension").len().sort("dimension").iter_rows()), "dimension", "cells"
             ),
-            "national": _national_drilldown_table(table),
+            "national": table_value(*national_drilldown_rows(table)),
         }
     )
-
-
-def _national_drilldown_table(table: pl.DataFrame) -> dg.MetadataValue:
-    rows = []
-    # Age groups in age order (section 2.2), other dimensions as they come.
-    order = {label: i for i, label in enumerate(age_group_labels("six_groups"))}
-    national = table.filter((pl.col("state") == "national") & (pl.col("dimension") != "county")).with_row_index("_row")
-    national = national.with_columns(
-        _order=pl.col("group")
-        .replace_strict(order, default=None, return_dtype=pl.Int64)
-        .fill_null(pl.col("_row").cast(pl.Int64))
-    ).sort("dimension", "_order", maintain_order=True)
-    for r in national.iter_rows(named=True):
-        numerator = "suppressed" if r["suppressed"] else str(r["numerator"])
-        rows.append(
-            {
-                "dimension": r["dimension"],
-                "group": r["group"],
-                "denominator": r["denominator"],
-                "numerator": numerator,
-                "observed": _percent(r["observed"]),
-            }
-        )
-    return table_value(rows, ["dimension", "group", "denominator", "numerator", "observed"])
 
 
 # --- cfsr_trend -----------------------------------------------------------------------------
 
 
-@dg.asset(
-    name="cfsr_trend",
+@cfsr_asset(
     deps=["cfsr_rsp", "cfsr_recurrence"],
-    group_name=GROUP,
     kinds={"duckdb", "polars"},
-    owners=OWNERS,
     description=(
         "Recurrence over every period computed so far: per state observed rate, RSP, interval and status by "
         "period with the change since the previous published period, and the pooled rate with status counts."
     ),
-    pool=DUCKDB_WRITE_POOL,
-    automation_condition=follow_upstream(),
-    metadata=_table_metadata(WAREHOUSE, TREND_TABLE, TREND_SCHEMA),
+    metadata=table_metadata(WAREHOUSE, TREND_TABLE, TREND_TABLE_COLUMNS),
 )
 def cfsr_trend(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     with storage.warehouse() as con:
@@ -607,7 +369,8 @@ def cfsr_trend(context: dg.AssetExecutionContext, storage: StorageResource) -> d
         replace_table(con, TREND_TABLE, trend)
         replace_table(con, NATIONAL_TREND_TABLE, pooled)
     periods = pooled["period"].to_list()
-    waiting = _periods_waiting_for_files(context.instance.get_materialized_partitions(dg.AssetKey("ncands_child_file")))
+    loaded = context.instance.get_materialized_partitions(dg.AssetKey("ncands_child_file"))
+    waiting = periods_waiting_for_files([fy_of_key(k) for k in PERIODS.get_partition_keys()], loaded, fy_key)
     context.log.info(f"trend over {len(periods)} periods: {', '.join(periods)}; waiting for files: {waiting}")
     return dg.MaterializeResult(
         metadata={
@@ -621,26 +384,12 @@ def cfsr_trend(context: dg.AssetExecutionContext, storage: StorageResource) -> d
     )
 
 
-def _periods_waiting_for_files(loaded_files: set[str]) -> str:
-    """Each period partition whose Child Files are not both loaded, with the missing ones."""
-    waiting = []
-    for key in PERIODS.get_partition_keys():
-        fy = fy_of_key(key)
-        missing = [fy_key(year) for year in (fy, fy + 1) if fy_key(year) not in loaded_files]
-        if missing:
-            waiting.append(f"{period_label(fy)} (needs {', '.join(missing)})")
-    return "; ".join(waiting) or "none"
-
-
 # --- cfsr_report ----------------------------------------------------------------------------
 
 
-@dg.asset(
-    name="cfsr_report",
+@cfsr_asset(
     deps=["cfsr_trend", "cfsr_recurrence"],
-    group_name=GROUP,
     kinds={"html", "matplotlib"},
-    owners=OWNERS,
     description=(
         "The recurrence data profile: per state, RSP with interval against national performance for each period, "
         "observed numerator and denominator, and the DQ page; a national chart of every state's RSP interval. "
@@ -651,8 +400,6 @@ def _periods_waiting_for_files(loaded_files: set[str]) -> str:
         "national chart (the UI folds any markdown over 1,000 characters, so an image takes one click), `states` "
         "is the table behind it."
     ),
-    pool=DUCKDB_WRITE_POOL,
-    automation_condition=follow_upstream(),
 )
 def cfsr_report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.cfsr.report import write_cfsr_report
@@ -696,11 +443,7 @@ def cfsr_report(context: dg.AssetExecutionContext, storage: StorageResource) -> 
 
 
 def profile_table_value(profile, transpose: bool = False, drop: tuple[str, ...] = ()) -> dg.MetadataValue:
-    """A report ProfileTable (text cells) as a metadata table; transposed, its first column's
-    values become the columns (periods) and the other headers the rows, which keeps a
-    table of many measures narrow enough for the UI."""
-    rows = [dict(zip(profile.headers, row)) for row in profile.rows]
-    if not transpose:
-        return table_value(rows, [h for h in profile.headers if h not in drop])
-    key = profile.headers[0]
-    return transposed({row[key]: {h: row[h] for h in profile.headers[1:]} for row in rows}, measure="measure")
+    """A report ProfileTable as a metadata table; transposed, one column per period."""
+    if transpose:
+        return transposed(profile_by_first_column(profile), measure="measure")
+    return table_value(*profile_rows(profile, drop))

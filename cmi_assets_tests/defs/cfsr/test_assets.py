@@ -18,6 +18,7 @@ import pytest
 
 from cmi_assets.cfsr.report import RSP_ABOVE_OBSERVED
 from cmi_assets.cfsr.suppression import SUPPRESS_BELOW
+from cmi_assets.cfsr.tables import BY_STATE_COLUMNS, RSP_TABLE_COLUMNS
 from cmi_assets.defs.cfsr import assets as cfsr_assets
 from cmi_assets.defs.cfsr import partitions as cfsr_partitions
 from cmi_assets.defs.cfsr.checks import DQ_CHECK_NAMES
@@ -387,12 +388,12 @@ def test_every_published_column_has_its_own_description_with_a_unit():
             assert column.description and re.search(r"\([^()]+\)$", column.description), (asset.key, column.name)
         excluded = [c.description for c in schema.columns if c.name.startswith("excluded_")]
         assert len(set(excluded)) == len(excluded)
-    by_state = {c.name: c.description for c in cfsr_assets.BY_STATE_SCHEMA.columns}
+    by_state = {name: text for name, _, text in BY_STATE_COLUMNS}
     assert len([n for n in by_state if n.startswith("excluded_")]) == 14
     assert by_state["dq_reason"].endswith("(reason)")
     assert "step 9" in by_state["excluded_14_day_records"] and by_state["excluded_14_day_records"].endswith("(records)")
     assert by_state["excluded_unborn_children"].endswith("(children)")
-    rsp = {c.name: c.description for c in cfsr_assets.RSP_SCHEMA.columns}
+    rsp = {name: text for name, _, text in RSP_TABLE_COLUMNS}
     assert rsp["observed"].endswith("(proportion 0-1, lower is better)") and rsp["u_mode"].endswith("(log-odds)")
 
 
