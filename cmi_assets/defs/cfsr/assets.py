@@ -1,7 +1,8 @@
 """CFSR Round 4 recurrence of maltreatment as assets (CFSR R4 rules, sections 2-4):
 
   stg_child_protection_ncands_child
-    -> ncands_child_file  (FILE_YEARS FYt: submission year t, all states; identified zone)
+    -> ncands_child_file  (FILE_YEARS FYt: submission year t, all states; identified zone;
+                           child_file.py)
     -> cfsr_recurrence    (PERIODS FYt: period FYt-(t+1) from files t and t+1; DQ checks)
     -> cfsr_rsp, cfsr_drilldown (per period; analysis zone)
     -> cfsr_trend -> cfsr_report (every period; HTML under reports/cfsr/)
@@ -17,16 +18,7 @@ import dagster as dg
 import polars as pl
 
 from cmi_assets.cfsr.child_file import (
-    CHILD_FILE_TABLE,
-    STAGED_TABLE,
-    extracts_fingerprint,
-    invalid_code_counts,
-    missing_elements,
     read_child_file,
-    rows_per_state,
-    staged_child_file,
-    states_in_year,
-    states_missing_from,
 )
 from cmi_assets.cfsr.drilldown import denominator_children, drilldown_table, initial_report_records
 from cmi_assets.cfsr.formatting import format_percent
@@ -50,7 +42,6 @@ from cmi_assets.cfsr.tables import (
     AUDIT_TABLE,
     BY_STATE_COLUMNS,
     BY_STATE_TABLE,
-    CHILD_FILE_COLUMNS,
     DQ_TABLE,
     DRILLDOWN_COLUMNS,
     DRILLDOWN_TABLE,
@@ -65,23 +56,14 @@ from cmi_assets.cfsr.tables import (
 )
 from cmi_assets.cfsr.trend import national_trend, state_trend
 from cmi_assets.defs.automation import follow_upstream
-from cmi_assets.defs.cfsr.checks import (
-    child_file_check_specs,
-    dq_check_results,
-    dq_check_specs,
-    elements_and_codes_result,
-    states_complete_result,
-    undelivered_year_results,
-)
-from cmi_assets.defs.cfsr.partitions import FILE_YEARS, FILES_USED_BY_PERIODS, PERIODS, fy_key, fy_of_key
+from cmi_assets.defs.cfsr.checks import dq_check_results, dq_check_specs
+from cmi_assets.defs.cfsr.partitions import FILES_USED_BY_PERIODS, PERIODS, fy_key, fy_of_key
 from cmi_assets.defs.cfsr.preset import cfsr_asset, table_metadata
 from cmi_assets.defs.resources import StorageResource
 from cmi_assets.metadata import mapping_table, number, states_named, transposed
 from cmi_assets.metadata import table as table_value
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE
-from cmi_assets.tables import read_table, replace_partition_rows, replace_table, table_exists
-
-STAGED_KEY = dg.AssetKey("stg_child_protection_ncands_child")
+from cmi_assets.tables import read_table, replace_partition_rows, replace_table
 
 # A period needs both of its files (and the drill-down its recurrence): unlike other
 # downstream assets these do not run while an input partition is missing, so a period
@@ -89,88 +71,6 @@ STAGED_KEY = dg.AssetKey("stg_child_protection_ncands_child")
 PERIOD_AUTOMATION = (follow_upstream() & ~dg.AutomationCondition.any_deps_missing()).with_label(
     "eager once both FY files are in, gated on blocking checks"
 )
-
-
-# --- ncands_child_file ----------------------------------------------------------------------
-
-
-@cfsr_asset(
-    partitions_def=FILE_YEARS,
-    deps=[STAGED_KEY],
-    kinds={"duckdb"},
-    description=(
-        "NCANDS Child File of one submission year (partition FYt = SUBYR t), every state, from the staged table; "
-        "checked for the CFSR elements and codes and for states missing since the previous year. Identified zone "
-        "(agency IDs, dates of birth). Partitions run to the newest FY whose file is due (1 February after the FY "
-        "ends; CMI_CFSR_LAST_FY overrides). A due year with no rows is not materialized and its checks warn that "
-        "no Child File was delivered; a year whose extracts are unchanged is not rematerialized."
-    ),
-    check_specs=child_file_check_specs("ncands_child_file"),
-    output_required=False,
-    metadata=table_metadata(IDENTIFIED, CHILD_FILE_TABLE, CHILD_FILE_COLUMNS),
-)
-def ncands_child_file(context: dg.AssetExecutionContext, storage: StorageResource):
-    fy = fy_of_key(context.partition_key)
-    with storage.identified() as con:
-        if not table_exists(con, STAGED_TABLE):
-            raise dg.Failure(
-                description=f"{STAGED_TABLE} does not exist yet: materialize {STAGED_KEY.to_user_string()}"
-            )
-        missing = missing_elements(con)
-        if missing:
-            yield elements_and_codes_result(missing, {}, 0)
-            yield states_complete_result([], [], [])
-            raise dg.Failure(description=f"{STAGED_TABLE} lacks CFSR elements: {', '.join(missing)}")
-        frame = staged_child_file(con, fy)
-        previous_states = states_in_year(con, fy - 1)
-        states = sorted(frame["staterr"].unique().to_list())
-        missing_states = states_missing_from(states, previous_states)
-        codes = elements_and_codes_result([], invalid_code_counts(frame), frame.height)
-        complete = states_complete_result(missing_states, states, previous_states)
-        if frame.is_empty():
-            # A due year nobody has delivered: nothing to store, and the checks say so
-            # (WARN, not a pass on zero rows; not ERROR: a late file is not a bad one).
-            context.log.warning(f"FY{fy}: no Child File delivered; nothing to materialize")
-            yield from undelivered_year_results(fy, previous_states)
-            return
-        fingerprint = extracts_fingerprint(frame)
-        stored = (
-            con.execute(f"select count(*) from {CHILD_FILE_TABLE} where subyr = ?", [fy]).fetchone()[0]
-            if (table_exists(con, CHILD_FILE_TABLE))
-            else 0
-        )
-        if fingerprint == _last_fingerprint(context) and stored == frame.height:
-            # Another year's extract changed the staged table, not this year's: skipping
-            # keeps the periods that use this file from rerunning.
-            context.log.info(f"FY{fy}: extracts unchanged (fingerprint {fingerprint}); not rematerialized")
-            yield codes
-            yield complete
-            return
-        replace_partition_rows(con, CHILD_FILE_TABLE, frame, "subyr", fy)
-    per_state = rows_per_state(frame)
-    context.log.info(f"FY{fy}: {frame.height} rows from {len(per_state)} states stored in {CHILD_FILE_TABLE}")
-    yield dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": frame.height,
-            "states": len(per_state),
-            "rows_by_state": mapping_table(per_state, "state", "rows"),
-            "extract_files": frame["_extract_file"].n_unique(),
-            "extracts_fingerprint": fingerprint,
-            "missing_states": states_named(missing_states),
-        },
-        check_results=[codes, complete],
-        data_version=dg.DataVersion(fingerprint),
-    )
-
-
-def _last_fingerprint(context: dg.AssetExecutionContext) -> str | None:
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[context.partition_key]), limit=1
-    ).records
-    if not records:
-        return None
-    value = records[0].asset_materialization.metadata.get("extracts_fingerprint")
-    return value.value if value is not None else None
 
 
 # --- cfsr_recurrence ------------------------------------------------------------------------
@@ -432,18 +332,11 @@ def cfsr_report(context: dg.AssetExecutionContext, storage: StorageResource) -> 
             "why_rsp_above_observed": dg.MetadataValue.md(view.explanation),
             "chart": dg.MetadataValue.md(view.chart_markdown()),
             # without the numerator column (in the HTML and in cfsr_rsp), so it fits the UI's value column
-            "states": profile_table_value(view.states, drop=("Numerator",)),
-            "pooled_by_period": profile_table_value(view.pooled, transpose=True),
+            "states": table_value(*profile_rows(view.states, drop=("Numerator",))),
+            "pooled_by_period": transposed(profile_by_first_column(view.pooled), measure="measure"),
             "national_html": dg.MetadataValue.path(str(report.files["national"])),
             "report_dir": dg.MetadataValue.path(str(out_dir)),
             "state_reports": len(report.files) - 1,
             "dagster/row_count": len(report.files),
         }
     )
-
-
-def profile_table_value(profile, transpose: bool = False, drop: tuple[str, ...] = ()) -> dg.MetadataValue:
-    """A report ProfileTable as a metadata table; transposed, one column per period."""
-    if transpose:
-        return transposed(profile_by_first_column(profile), measure="measure")
-    return table_value(*profile_rows(profile, drop))

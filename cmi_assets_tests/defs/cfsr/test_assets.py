@@ -22,6 +22,7 @@ from cmi_assets.cfsr.tables import BY_STATE_COLUMNS, RSP_TABLE_COLUMNS
 from cmi_assets.defs.cfsr import assets as cfsr_assets
 from cmi_assets.defs.cfsr import partitions as cfsr_partitions
 from cmi_assets.defs.cfsr.checks import DQ_CHECK_NAMES
+from cmi_assets.defs.cfsr.child_file import ncands_child_file
 from cmi_assets.defs.cfsr.partitions import fy_key
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.defs.sources.assets import RAW_ASSETS
@@ -38,7 +39,7 @@ SCALE, SEED = 0.25, 3
 RAW = next(a for a in RAW_ASSETS if a.key.to_user_string() == "raw_child_protection")
 STAGED = next(a for a in SQL_MODEL_ASSETS if a.key.to_user_string() == "stg_child_protection_ncands_child")
 CFSR = [
-    cfsr_assets.ncands_child_file,
+    ncands_child_file,
     cfsr_assets.cfsr_recurrence,
     cfsr_assets.cfsr_rsp,
     cfsr_assets.cfsr_drilldown,
@@ -399,7 +400,7 @@ def test_every_published_column_has_its_own_description_with_a_unit():
 
 def test_automation_computes_a_period_once_both_of_its_files_are_in_and_their_checks_pass():
     defs = dg.Definitions(
-        assets=[cfsr_assets.ncands_child_file, cfsr_assets.cfsr_recurrence], resources={"storage": StorageResource()}
+        assets=[ncands_child_file, cfsr_assets.cfsr_recurrence], resources={"storage": StorageResource()}
     )
     instance = dg.DagsterInstance.ephemeral()
     period = dg.AssetKey("cfsr_recurrence")
