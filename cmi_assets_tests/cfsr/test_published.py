@@ -3,6 +3,8 @@ frames of a few states, checked cell by cell."""
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 
 from cmi_assets.cfsr.published import (
@@ -13,12 +15,14 @@ from cmi_assets.cfsr.published import (
     profile_rows,
     published_recurrence,
     published_rsp,
+    rsp_model_row,
     rsp_rows,
     states_by_status,
     with_period,
 )
 from cmi_assets.cfsr.recurrence import RecurrenceResult
 from cmi_assets.cfsr.report import ProfileTable
+from cmi_assets.cfsr.rsp import RandomInterceptFit
 from cmi_assets.cfsr.suppression import SUPPRESS_BELOW
 from cmi_assets.cfsr.tables import BY_STATE_TABLE, DQ_TABLE, NATIONAL_TABLE
 
@@ -149,3 +153,19 @@ def test_a_profile_table_as_rows_and_transposed():
         "FY19-20": {"Observed": "9.7%", "Numerator": "97"},
         "FY20-21": {"Observed": "9.9%", "Numerator": "99"},
     }
+
+
+def test_the_model_row_keeps_the_fit_and_the_national_performance():
+    fit = RandomInterceptFit(
+        alpha=-2.2,
+        beta={"1-5 y": 0.0, "0-3 mo": 0.4},
+        sigma=0.31,
+        loglik=-1234.5,
+        state_effects=pl.DataFrame(),
+        converged=True,
+        n_quadrature=15,
+    )
+    row = rsp_model_row(fit, 2019, 0.097).row(0, named=True)
+    assert row["period_fy"] == 2019 and row["period"] == "FY19-20"
+    assert (row["alpha"], row["sigma"], row["loglik"], row["converged"]) == (-2.2, 0.31, -1234.5, True)
+    assert json.loads(row["beta"]) == fit.beta and row["national_performance"] == 0.097
