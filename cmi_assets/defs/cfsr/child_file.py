@@ -8,14 +8,11 @@ import dagster as dg
 from cmi_assets.cfsr.child_file import (
     CHILD_FILE_TABLE,
     STAGED_TABLE,
-    extracts_fingerprint,
     invalid_code_counts,
     missing_elements,
     rows_per_state,
-    staged_child_file,
-    states_in_year,
-    states_missing_from,
 )
+from cmi_assets.cfsr.child_file_year import staged_year
 from cmi_assets.cfsr.tables import CHILD_FILE_COLUMNS
 from cmi_assets.defs.cfsr.checks import (
     child_file_check_specs,
@@ -60,27 +57,18 @@ def ncands_child_file(context: dg.AssetExecutionContext, storage: StorageResourc
             yield elements_and_codes_result(missing, {}, 0)
             yield states_complete_result([], [], [])
             raise dg.Failure(description=f"{STAGED_TABLE} lacks CFSR elements: {', '.join(missing)}")
-        frame = staged_child_file(con, fy)
-        previous_states = states_in_year(con, fy - 1)
-        states = sorted(frame["staterr"].unique().to_list())
-        missing_states = states_missing_from(states, previous_states)
+        year = staged_year(con, fy)
+        frame = year.frame
         codes = elements_and_codes_result([], invalid_code_counts(frame), frame.height)
-        complete = states_complete_result(missing_states, states, previous_states)
-        if frame.is_empty():
+        complete = states_complete_result(year.missing_states, year.states, year.previous_states)
+        if not year.delivered:
             # A due year nobody has delivered: nothing to store, and the checks say so
             # (WARN, not a pass on zero rows; not ERROR: a late file is not a bad one).
             context.log.warning(f"FY{fy}: no Child File delivered; nothing to materialize")
-            yield from undelivered_year_results(fy, previous_states)
+            yield from undelivered_year_results(fy, year.previous_states)
             return
-        fingerprint = extracts_fingerprint(frame)
-        stored = (
-            con.execute(f"select count(*) from {CHILD_FILE_TABLE} where subyr = ?", [fy]).fetchone()[0]
-            if (table_exists(con, CHILD_FILE_TABLE))
-            else 0
-        )
-        if fingerprint == _last_fingerprint(context) and stored == frame.height:
-            # Another year's extract changed the staged table, not this year's: skipping
-            # keeps the periods that use this file from rerunning.
+        fingerprint = year.fingerprint
+        if year.unchanged_since(_last_fingerprint(context)):
             context.log.info(f"FY{fy}: extracts unchanged (fingerprint {fingerprint}); not rematerialized")
             yield codes
             yield complete
@@ -95,7 +83,7 @@ def ncands_child_file(context: dg.AssetExecutionContext, storage: StorageResourc
             "rows_by_state": mapping_table(per_state, "state", "rows"),
             "extract_files": frame["_extract_file"].n_unique(),
             "extracts_fingerprint": fingerprint,
-            "missing_states": states_named(missing_states),
+            "missing_states": states_named(year.missing_states),
         },
         check_results=[codes, complete],
         data_version=dg.DataVersion(fingerprint),
