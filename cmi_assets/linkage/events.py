@@ -29,6 +29,7 @@ import polars as pl
 from cmi_assets.cohorts.events import EVENT_TABLES, LINKAGE_LEVELS, SCHEMA
 from cmi_assets.linkage.tables import PERSON_RECORDS_TABLE as RECORDS_TABLE
 from cmi_assets.linkage.tables import SPINE_TABLE
+from cmi_assets.tables import table_exists
 
 EVENT_KEY_HEX_CHARS = 32
 AREAS_TABLE = "stg.stg_reference_areas"
@@ -43,15 +44,6 @@ _LEVELS_SQL = "(SELECT * FROM (VALUES " + ", ".join(f"('{lv}')" for lv in LINKAG
 def event_key(secret: bytes, kind: str, record_id: str) -> str:
     """A keyed hash of an agency record ID: stable across runs, reveals nothing without the secret."""
     return hmac.new(secret, f"{kind}|{record_id}".encode(), hashlib.sha256).hexdigest()[:EVENT_KEY_HEX_CHARS]
-
-
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
-        ).fetchone()[0]
-    )
 
 
 def _prepare(con: duckdb.DuckDBPyConnection) -> None:
@@ -78,7 +70,7 @@ def _prepare(con: duckdb.DuckDBPyConnection) -> None:
                       FROM {_SLOT_KEYS} WHERE dob IS NOT NULL GROUP BY ALL))
             WHERE rank = 1"""
     )
-    if _exists(con, AREAS_TABLE):
+    if table_exists(con, AREAS_TABLE):
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {_AREAS} AS SELECT postcode, county_fips, office_code, deprivation_decile FROM {AREAS_TABLE}"
         )

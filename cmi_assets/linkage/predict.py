@@ -19,8 +19,8 @@ from splink import Linker
 
 from cmi_assets.linkage.engine import LinkageEngine, duckdb_api, register_input
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE
+from cmi_assets.linkage.tables import PAIRS_TABLE
 
-PAIRS_TABLE = "linkage.person_pairs"
 # Pairs below this are not kept: they add nothing to clustering and almost nothing to the
 # expected-F1 sums, but keeping a floor above zero keeps the table small.
 MIN_MATCH_PROBABILITY = 0.001

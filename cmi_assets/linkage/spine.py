@@ -25,11 +25,10 @@ from cmi_assets.linkage.clustering import cluster_nodes, size_summary, write_fra
 from cmi_assets.linkage.keys import assign_keys
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE, PERSON_RECORDS_TABLE
 from cmi_assets.linkage.predict import PAIRS_TABLE, predict_pairs
+from cmi_assets.linkage.tables import CLUSTERS_TABLE, LINKS_TABLE, SPINE_TABLE
 from cmi_assets.linkage.thresholds import LEVELS, Thresholds, choose_thresholds, flag_links
+from cmi_assets.tables import table_exists
 
-LINKS_TABLE = "linkage.person_links"
-CLUSTERS_TABLE = "linkage.person_clusters"
-SPINE_TABLE = "linkage.person_spine"
 EVENTS_TABLE = "linkage.person_key_events"
 THRESHOLDS_TABLE = "linkage.link_thresholds"
 LEVEL_CONDITIONS = {level: f"is_link_{level}" for level in LEVELS}
@@ -75,9 +74,9 @@ def issued_keys_sql(con: duckdb.DuckDBPyConnection, level: str) -> str | None:
     """A relation of every key ever issued at a level (spine and events), so none is
     reissued; None before the first spine."""
     parts = []
-    if _exists(con, SPINE_TABLE):
+    if table_exists(con, SPINE_TABLE):
         parts.append(f"SELECT person_key FROM {SPINE_TABLE} WHERE level = '{level}'")
-    if _exists(con, EVENTS_TABLE):
+    if table_exists(con, EVENTS_TABLE):
         parts.append(f"SELECT person_key FROM {EVENTS_TABLE} WHERE level = '{level}'")
         parts.append(
             f"SELECT other_person_key FROM {EVENTS_TABLE} WHERE level = '{level}' AND other_person_key IS NOT NULL"
@@ -124,7 +123,7 @@ def build_spine(
     its smallest record reference and record count), for both levels in one pass, so a
     first run never scans the records before writing the spine, and the summary's
     cluster sizes are those counts (the spine is not read back)."""
-    has_previous = _exists(con, SPINE_TABLE)
+    has_previous = table_exists(con, SPINE_TABLE)
     register_node_clusters(con, node_clusters, "cmi_node_clusters")
     events, keys, persons = [], {}, {}
     try:
@@ -183,7 +182,7 @@ def create_clusters_view(con: duckdb.DuckDBPyConnection) -> None:
 
 def append_events(con: duckdb.DuckDBPyConnection, events: pl.DataFrame, run_id: str) -> None:
     frame = events.with_columns(pl.lit(run_id).alias("run_id"))
-    if not _exists(con, EVENTS_TABLE):
+    if not table_exists(con, EVENTS_TABLE):
         write_frame(con, frame.clear(), EVENTS_TABLE)
     con.register("_cmi_events", frame)
     try:
@@ -214,12 +213,3 @@ def cluster_and_key(con: duckdb.DuckDBPyConnection, secret: bytes, run_id: str) 
         clusters = cluster_levels(con)
         step("issuing person keys")
         return build_spine(con, clusters, secret, run_id)
-
-
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
-        ).fetchone()[0]
-    )

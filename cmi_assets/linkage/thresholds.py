@@ -31,7 +31,10 @@ from cmi_assets.linkage.clustering import guard_candidate_sql, known_name_key_sq
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE
 from cmi_assets.linkage.predict import PAIRS_TABLE
 from cmi_assets.linkage.settings import parent_names_agree_sql
-from cmi_assets.linkage.tables import LEVELS  # noqa: F401  (re-exported: callers import it from here)
+from cmi_assets.linkage.tables import (
+    LEVELS,  # noqa: F401  (re-exported: callers import it from here)
+    LINKS_TABLE,
+)
 
 # "A very high level of agreement" (NZ para 88): a match weight of about 13.3 (odds of
 # 10,000 to one) before the parent-name condition.
@@ -116,7 +119,7 @@ def flag_links(
     thresholds: Thresholds,
     pairs_table: str = PAIRS_TABLE,
     records_table: str = IDENTITIES_TABLE,
-    out_table: str = "linkage.person_links",
+    out_table: str = LINKS_TABLE,
     append: bool = False,
     guards: bool = True,
 ) -> dict[str, int]:

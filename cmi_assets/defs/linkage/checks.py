@@ -19,6 +19,7 @@ from cmi_assets.linkage.tables import CLUSTERS_TABLE, PREVIOUS_SPINE_TABLE, SPIN
 from cmi_assets.linkage.tables import PERSON_RECORDS_TABLE as RECORDS_TABLE
 from cmi_assets.markdown import markdown_table
 from cmi_assets.metadata import number
+from cmi_assets.tables import table_exists
 
 
 class LinkRateConfig(dg.Config):
@@ -34,15 +35,6 @@ class ClusterSizeConfig(dg.Config):
 
 class KeyStabilityConfig(dg.Config):
     min_unchanged_share: float = 0.9
-
-
-def _exists(con, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
-        ).fetchone()[0]
-    )
 
 
 @dg.asset_check(
@@ -139,7 +131,7 @@ def largest_persons(con, per_level: int = 5) -> list[tuple]:
 )
 def key_stability(config: KeyStabilityConfig, storage: StorageResource) -> dg.AssetCheckResult:
     with storage.identified(read_only=True) as con:
-        if not _exists(con, PREVIOUS_SPINE_TABLE):
+        if not table_exists(con, PREVIOUS_SPINE_TABLE):
             return dg.AssetCheckResult(
                 passed=True,
                 severity=dg.AssetCheckSeverity.WARN,
