@@ -20,6 +20,7 @@ from cmi_assets.linkage.clerical import (
     weighted_agreement,
 )
 from cmi_assets.linkage.quality import attach_truth
+from cmi_assets.linkage.tables import CLUSTERS_TABLE, LINKS_TABLE, PAIRS_TABLE, PERSON_RECORDS_TABLE
 
 CP_CLUSTERS_SQL = (
     "SELECT DISTINCT c.cluster_id FROM {clusters} c JOIN {records} r USING (unique_id) "
@@ -29,10 +30,10 @@ CP_CLUSTERS_SQL = (
 
 @dataclass(frozen=True)
 class LinkageTables:
-    records: str
-    links: str
-    clusters: str
-    pairs: str
+    records: str = PERSON_RECORDS_TABLE
+    links: str = LINKS_TABLE
+    clusters: str = CLUSTERS_TABLE
+    pairs: str = PAIRS_TABLE
 
 
 @dataclass
@@ -132,4 +133,68 @@ def sample_level(
         )
         if family.height:
             out.agreement[f"{level} family"] = weighted_agreement(family, "family_agrees")
+    return out
+
+
+REVIEW_SUBDIR = ("linkage", "review")  # under the data folder: the review files hold names and DOBs
+
+
+@dataclass
+class ClericalSample:
+    children: int = 0  # sampled children over both levels
+    sampled: dict[str, dict] = field(default_factory=dict)  # level -> counts
+    strata: dict[str, pl.DataFrame] = field(default_factory=dict)  # level -> strata (levels with units)
+    agreement: dict[str, dict] = field(default_factory=dict)  # "<level> child" / "<level> family" -> estimate
+    children_by_level: dict[str, int] = field(default_factory=dict)
+
+    def headline(self) -> dict[str, float]:
+        """Each level's weighted child agreement, where the truth played the reviewer."""
+        return {
+            f"{level}/agreement": self.agreement[f"{level} child"]["estimate"]
+            for level in self.children_by_level
+            if f"{level} child" in self.agreement
+        }
+
+    def log_lines(self) -> list[str]:
+        """One line per level with an agreement: children sampled and the weighted agreement."""
+        return [
+            f"{level}: {children} children sampled; weighted agreement {estimate['estimate']:.4f} "
+            f"(95% CI {estimate['ci_low']:.4f}-{estimate['ci_high']:.4f})"
+            for level, children in self.children_by_level.items()
+            if (estimate := self.agreement.get(f"{level} child")) is not None
+        ]
+
+
+def sample_levels(
+    con,
+    clusters: dict[str, pl.DataFrame],
+    review_dir: Path,
+    children_per_level: int,
+    family_share: float,
+    seed: int,
+    truth_file: Path | None = None,
+    tables: LinkageTables = LinkageTables(),
+) -> ClericalSample:
+    """Every level's sample and review file (sample_level), the truth playing the reviewer
+    where a truth file is given."""
+    truth_agrees = truth_agreement(con, clusters, truth_file, tables.records) if truth_file else None
+    out = ClericalSample()
+    for level, level_frame in clusters.items():
+        drawn = sample_level(
+            con,
+            tables,
+            level,
+            level_frame,
+            review_dir,
+            children_per_level,
+            family_share,
+            seed,
+            truth_agrees[level] if truth_agrees is not None else None,
+        )
+        out.children += drawn.children
+        out.children_by_level[level] = drawn.children
+        out.sampled[level] = drawn.sampled
+        if drawn.strata is not None:
+            out.strata[level] = drawn.strata
+        out.agreement.update(drawn.agreement)
     return out

@@ -128,3 +128,36 @@ def event_table_rows(counts: dict[str, dict]) -> list[dict]:
         }
         for t, c in counts.items()
     ]
+
+
+def quality_headline_numbers(report: dict, levels) -> dict[str, float]:
+    """The spine's pairwise precision and recall over all pairs at each level."""
+    return {
+        f"{level}/{measure}": float(report[level]["pairs"]["all"][measure])
+        for level in levels
+        for measure in ("precision", "recall")
+    }
+
+
+def level_quality(result: dict, clusters: pl.DataFrame) -> dict:
+    """One level's quality sections as plain rows, mappings and frames: pair measures,
+    cluster measures with the size distribution, by source pair, agreement by group and the
+    by-group quality shown."""
+    from cmi_assets.linkage.clustering import cluster_size_summary
+
+    return {
+        "pairs": pair_rows(result["pairs"]),
+        "clusters": {**result["clusters"], **cluster_size_summary(clusters)},
+        "source_pairs": result["by_source_pair"],
+        "agreement": agreement_rows(result["by_group"]),
+        "by_group": quality_by_group_shown(result["quality_by_group"]),
+    }
+
+
+def quality_log_line(level: str, result: dict) -> str:
+    """One level's child-pair precision and recall and its cluster precision, for the run log."""
+    child, cluster_precision = result["pairs"]["child"], result["clusters"]["cluster_precision"]
+    return (
+        f"{level}: child pairs P {child['precision']:.4f} R {child['recall']:.4f}; "
+        f"cluster precision {cluster_precision:.4f}"
+    )

@@ -12,66 +12,29 @@ tables. Metadata and logs carry counts, rates, parameters and schemas only: the 
 term-frequency tables and the review file hold names, so they stay on disk.
 """
 
-from pathlib import Path
-
 import dagster as dg
 
-from cmi_assets.defs.linkage.preset import linkage_asset
+from cmi_assets.defs.linkage.inputs import (
+    current_model_path,
+    event_table_deps,
+    event_tables_schema,
+    pseudonym_secret,
+    staged_person_models,
+)
+from cmi_assets.defs.linkage.preset import column_schema, linkage_asset, table_metadata
 from cmi_assets.defs.resources import StorageResource
 from cmi_assets.linkage.tables import (
-    CLUSTERS_TABLE,
+    LEVELS,
     LINKS_COLUMNS,
     LINKS_TABLE,
-    PAIRS_TABLE,
     PERSON_RECORDS_COLUMNS,
     PERSON_RECORDS_TABLE,
-    PREVIOUS_SPINE_TABLE,
     SPINE_COLUMNS,
     SPINE_TABLE,
     review_file_columns,
 )
 from cmi_assets.metadata import frame_table, mapping_table, number, table, text_list, transposed
-from cmi_assets.sources.spec import all_specs
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE
-from cmi_assets.tables import table_exists, transaction
-
-LEVELS = ("conservative", "less_conservative")  # thresholds.LEVELS (that module imports Splink)
-
-MODELS_SUBDIR = ("linkage", "models")
-REVIEW_SUBDIR = ("linkage", "review")
-CURRENT_MODEL_FILE = "current.txt"  # names the artefact person_links scores with
-
-
-def staged_person_models() -> list[dg.AssetKey]:
-    """Every staged model of a record type whose spec has a `persons:` list."""
-    return [
-        dg.AssetKey(f"stg_{agency.agency}_{spec.name}")
-        for agency in all_specs().values()
-        for spec in agency.record_types.values()
-        if spec.persons
-    ]
-
-
-def _schema(*columns: tuple[str, str] | tuple[str, str, str]) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(c[0], c[1], description=c[2] if len(c) > 2 else None) for c in columns]
-    )
-
-
-def _table(zone: str, table: str, schema: dg.TableSchema | None = None) -> dict:
-    out = {"dagster/table_name": f"{zone}.{table}", "zone": zone}
-    return {**out, "dagster/column_schema": schema} if schema else out
-
-
-def _pseudonym_secret() -> bytes:
-    """The HMAC secret of the person keys; a missing one fails the run with the reason."""
-    from cmi_assets.linkage.keys import MissingPseudonymKey, pseudonym_secret
-
-    try:
-        return pseudonym_secret()
-    except MissingPseudonymKey as error:
-        raise dg.Failure(description=str(error)) from None
-
 
 # --- person_records ---------------------------------------------------------------------------
 
@@ -84,7 +47,7 @@ def _pseudonym_secret() -> bytes:
         "(a birth registration gives the child, the mother and a listed father), and the person identities "
         "(records equal on every compared field) that Splink scores. Identified zone."
     ),
-    metadata=_table(IDENTIFIED, PERSON_RECORDS_TABLE, _schema(*PERSON_RECORDS_COLUMNS)),
+    metadata=table_metadata(IDENTIFIED, PERSON_RECORDS_TABLE, column_schema(*PERSON_RECORDS_COLUMNS)),
 )
 def person_records(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.linkage.person_records import build_person_records
@@ -109,17 +72,6 @@ class LinkageModelConfig(dg.Config):
     u_max_pairs: float = 1e6  # random pairs for u: stable values, bounded training time
 
 
-def models_dir(storage: StorageResource) -> Path:
-    return storage.storage().data_dir.joinpath(*MODELS_SUBDIR)
-
-
-def current_artefact_path(storage: StorageResource) -> Path:
-    pointer = models_dir(storage) / CURRENT_MODEL_FILE
-    if not pointer.exists():
-        raise dg.Failure(description="no linkage model trained yet: materialize linkage_model")
-    return models_dir(storage) / pointer.read_text(encoding="utf-8").strip()
-
-
 @linkage_asset(
     deps=["person_records"],
     kinds={"splink", "duckdb"},
@@ -132,6 +84,7 @@ def current_artefact_path(storage: StorageResource) -> Path:
 def linkage_model(
     context: dg.AssetExecutionContext, config: LinkageModelConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
+    from cmi_assets.linkage.model_store import ModelStore
     from cmi_assets.linkage.report import (
         BLOCKING_COLUMNS,
         blocking_rows,
@@ -139,14 +92,12 @@ def linkage_model(
         match_weight_chart,
         parameter_rows,
     )
-    from cmi_assets.linkage.train import model_summary, save_artefact, train_model
+    from cmi_assets.linkage.train import model_summary, train_model
 
     with storage.identified() as con:
         artefact = train_model(con, seed=config.seed, u_max_pairs=config.u_max_pairs)
     sha = artefact["sha256"]
-    path = models_dir(storage) / f"{sha[:12]}.json"
-    save_artefact(artefact, path)
-    (models_dir(storage) / CURRENT_MODEL_FILE).write_text(path.name, encoding="utf-8")
+    path = ModelStore(storage.storage().data_dir).save(artefact)
     summary = model_summary(artefact)
     context.log.info(f"linkage model {sha[:12]} trained on {summary['training_records']} identities")
     return dg.MaterializeResult(
@@ -176,14 +127,13 @@ def linkage_model(
         "either level with both flags: conservative (very high probability and, for two children, a parent's "
         "given name in common; NZ para 88) and less conservative (threshold of maximal expected F1; NZ para 90)."
     ),
-    metadata=_table(IDENTIFIED, LINKS_TABLE, _schema(*LINKS_COLUMNS)),
+    metadata=table_metadata(IDENTIFIED, LINKS_TABLE, column_schema(*LINKS_COLUMNS)),
 )
 def person_links(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.linkage.spine import score_and_flag
     from cmi_assets.linkage.train import load_artefact
 
-    path = current_artefact_path(storage)
-    artefact = load_artefact(path)
+    artefact = load_artefact(current_model_path(storage))
     with storage.identified() as con:
         thresholds, counts = score_and_flag(con, artefact)
     context.log.info(
@@ -214,41 +164,21 @@ def person_links(context: dg.AssetExecutionContext, storage: StorageResource) ->
         "CMI_PSEUDONYM_KEY_FILE); keys carry over from the previous spine by overlap, with splits, merges, new "
         "and retired keys recorded in linkage.person_key_events."
     ),
-    metadata=_table(IDENTIFIED, SPINE_TABLE, _schema(*SPINE_COLUMNS)),
+    metadata=table_metadata(IDENTIFIED, SPINE_TABLE, column_schema(*SPINE_COLUMNS)),
 )
 def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    from cmi_assets.linkage.spine import cluster_and_key
+    from cmi_assets.linkage.spine_run import replace_spine, spine_log_line
 
-    secret = _pseudonym_secret()
-    # One transaction: the spine, its previous copy and the key events change together, so
-    # a run killed half-way leaves no spine whose keys have no events (a rerun would take
-    # such a spine as the previous one and never record its keys as new).
-    with storage.identified() as con, transaction(con):
-        has_previous = table_exists(con, SPINE_TABLE)
-        con.execute(f"DROP TABLE IF EXISTS {PREVIOUS_SPINE_TABLE}")
-        if has_previous:  # kept for the key-stability check
-            con.execute(f"CREATE TABLE {PREVIOUS_SPINE_TABLE} AS SELECT * FROM {SPINE_TABLE}")
-        summary = cluster_and_key(con, secret, run_id=context.run_id)
-        rows = con.execute(f"SELECT count(*) FROM {SPINE_TABLE}").fetchone()[0]
+    secret = pseudonym_secret()
+    with storage.identified() as con:
+        summary, rows = replace_spine(con, secret, context.run_id)
     metadata: dict = {"dagster/row_count": rows}
     for level, values in summary.items():
-        context.log.info(
-            f"{level}: {values['persons']} persons, {values['events_new']} new keys, "
-            f"{values['events_split']} splits, {values['events_merge']} merges"
-        )
+        context.log.info(spine_log_line(level, values))
         metadata[f"{level}/persons"] = values["persons"]
     # one narrow table (measures as rows, a column per level) rather than a long key per number
     metadata["by_level"] = transposed(dict(summary))
     return dg.MaterializeResult(metadata=metadata)
-
-
-def _level_clusters(con) -> dict:
-    return {
-        level: con.sql(
-            f"SELECT unique_id, record_ref, identity_id, cluster_id FROM {CLUSTERS_TABLE} WHERE level = '{level}'"
-        ).pl()
-        for level in LEVELS
-    }
 
 
 # --- linkage_quality --------------------------------------------------------------------------
@@ -276,15 +206,15 @@ def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource)
         )
         return
 
-    from cmi_assets.linkage.clustering import cluster_size_summary
     from cmi_assets.linkage.quality import linkage_quality as measure_quality
     from cmi_assets.linkage.quality import quality_headline
-    from cmi_assets.linkage.report import agreement_rows, pair_rows, quality_by_group_shown
+    from cmi_assets.linkage.report import level_quality, quality_headline_numbers, quality_log_line
+    from cmi_assets.linkage.spine_run import level_clusters
     from cmi_assets.linkage.train import load_artefact
 
-    artefact = load_artefact(current_artefact_path(storage))
+    artefact = load_artefact(current_model_path(storage))
     with storage.identified(read_only=True) as con:
-        clusters = _level_clusters(con)
+        clusters = level_clusters(con)
         report = measure_quality(
             con,
             clusters,
@@ -298,27 +228,18 @@ def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource)
     # and recall over all pairs at each level, as numbers (Metadata > Plots charts them).
     metadata: dict = {
         "summary": dg.MetadataValue.md(quality_headline(report)),
-        **{
-            f"{level}/{measure}": number(float(report[level]["pairs"]["all"][measure]))
-            for level in LEVELS
-            for measure in ("precision", "recall")
-        },
+        **{key: number(value) for key, value in quality_headline_numbers(report, LEVELS).items()},
         "records": report["records"],
         "records_without_truth": report["records_without_truth"],
     }
     for level in LEVELS:
-        result = report[level]
-        pairs = result["pairs"]
-        metadata[f"{level}/pairs"] = table(pair_rows(pairs))
-        sizes = cluster_size_summary(clusters[level])
-        metadata[f"{level}/clusters"] = mapping_table({**result["clusters"], **sizes}, "measure", "value")
-        metadata[f"{level}/source_pairs"] = frame_table(result["by_source_pair"])
-        metadata[f"{level}/agreement"] = table(agreement_rows(result["by_group"]))
-        metadata[f"{level}/by_group"] = frame_table(quality_by_group_shown(result["quality_by_group"]))
-        context.log.info(
-            f"{level}: child pairs P {pairs['child']['precision']:.4f} R {pairs['child']['recall']:.4f}; "
-            f"cluster precision {result['clusters']['cluster_precision']:.4f}"
-        )
+        shown = level_quality(report[level], clusters[level])
+        metadata[f"{level}/pairs"] = table(shown["pairs"])
+        metadata[f"{level}/clusters"] = mapping_table(shown["clusters"], "measure", "value")
+        metadata[f"{level}/source_pairs"] = frame_table(shown["source_pairs"])
+        metadata[f"{level}/agreement"] = table(shown["agreement"])
+        metadata[f"{level}/by_group"] = frame_table(shown["by_group"])
+        context.log.info(quality_log_line(level, report[level]))
     if "blocking" in report:
         blocking = report["blocking"]
         metadata["blocking_recall"] = number(float(blocking["blocking_recall"]))
@@ -346,58 +267,34 @@ class ClericalSampleConfig(dg.Config):
         "names and DOBs, never in metadata). Where the synthetic truth exists it plays the reviewer, giving weighted "
         "agreement with 95% CIs (stratified, Korn-Graubard)."
     ),
-    metadata={"dagster/column_schema": _schema(*review_file_columns()), "zone": IDENTIFIED},
+    metadata={"dagster/column_schema": column_schema(*review_file_columns()), "zone": IDENTIFIED},
 )
 def linkage_clerical_sample(
     context: dg.AssetExecutionContext, config: ClericalSampleConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
-    from cmi_assets.linkage.clerical_sample import LinkageTables, sample_level, truth_agreement
+    from cmi_assets.linkage.clerical_sample import REVIEW_SUBDIR, sample_levels
+    from cmi_assets.linkage.spine_run import level_clusters
     from cmi_assets.linkage.truth import record_truth_file
 
     truth_file = record_truth_file(storage.storage().truth_dir)
     review_dir = storage.storage().data_dir.joinpath(*REVIEW_SUBDIR)
     metadata: dict = {"review_dir": dg.MetadataValue.path(str(review_dir)), "truth_as_reviewer": truth_file is not None}
-    tables = LinkageTables(PERSON_RECORDS_TABLE, LINKS_TABLE, CLUSTERS_TABLE, PAIRS_TABLE)
-    total, sampled, strata, agreement = 0, {}, {}, {}
     with storage.identified(read_only=True) as con:
-        clusters = _level_clusters(con)
-        truth_agrees = truth_agreement(con, clusters, truth_file, PERSON_RECORDS_TABLE) if truth_file else None
-        for level in LEVELS:
-            drawn = sample_level(
-                con,
-                tables,
-                level,
-                clusters[level],
-                review_dir,
-                config.children_per_level,
-                config.family_share,
-                config.seed,
-                truth_agrees[level] if truth_agrees is not None else None,
-            )
-            total += drawn.children
-            sampled[level] = drawn.sampled
-            if drawn.strata is not None:
-                strata[level] = frame_table(drawn.strata)
-            agreement.update(drawn.agreement)
-            if (estimate := drawn.agreement.get(f"{level} child")) is not None:
-                context.log.info(
-                    f"{level}: {drawn.children} children sampled; weighted agreement {estimate['estimate']:.4f} "
-                    f"(95% CI {estimate['ci_low']:.4f}-{estimate['ci_high']:.4f})"
-                )
+        clusters = level_clusters(con)
+        drawn = sample_levels(
+            con, clusters, review_dir, config.children_per_level, config.family_share, config.seed, truth_file
+        )
+    for line in drawn.log_lines():
+        context.log.info(line)
     # Headline first: each level's weighted child agreement (numbers, for Metadata > Plots),
     # then narrow tables (a column per level) instead of a long key per number.
-    headline = {
-        f"{level}/agreement": number(agreement[f"{level} child"]["estimate"])
-        for level in LEVELS
-        if f"{level} child" in agreement
-    }
     metadata = {
-        **headline,
-        **({"agreement": transposed(agreement)} if agreement else {}),
-        "sample": transposed(sampled),
-        **{f"{level}/strata": value for level, value in strata.items()},
+        **{key: number(value) for key, value in drawn.headline().items()},
+        **({"agreement": transposed(drawn.agreement)} if drawn.agreement else {}),
+        "sample": transposed(drawn.sampled),
+        **{f"{level}/strata": frame_table(frame) for level, frame in drawn.strata.items()},
         **metadata,
-        "dagster/row_count": total,
+        "dagster/row_count": drawn.children,
     }
     return dg.MaterializeResult(metadata=metadata)
 
@@ -405,26 +302,8 @@ def linkage_clerical_sample(
 # --- event_tables -----------------------------------------------------------------------------
 
 
-def _event_tables_schema() -> dg.TableSchema:
-    from cmi_assets.cohorts.events import EVENT_TABLES
-
-    return _schema(
-        *[
-            (f"{table}.{column}", kind)
-            for table, columns in EVENT_TABLES.items()
-            for column, kind in {"linkage_level": "VARCHAR", **columns}.items()
-        ]
-    )
-
-
-def _event_table_deps() -> list:
-    from cmi_assets.linkage.events import staged_tables_read
-
-    return ["person_spine", *staged_tables_read()]
-
-
 @linkage_asset(
-    deps=_event_table_deps(),
+    deps=event_table_deps(),
     kinds={"duckdb", "polars"},
     description=(
         "The analysis zone's de-identified event tables (warehouse schema events, cohorts.events.EVENT_TABLES) at "
@@ -435,14 +314,14 @@ def _event_table_deps() -> list:
     metadata={
         "dagster/table_name": f"{WAREHOUSE}.events.*",
         "zone": WAREHOUSE,
-        "dagster/column_schema": _event_tables_schema(),
+        "dagster/column_schema": event_tables_schema(),
     },
 )
 def event_tables(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.linkage.events import build_event_tables, event_table_counts, write_event_tables
     from cmi_assets.linkage.report import event_table_rows
 
-    secret = _pseudonym_secret()
+    secret = pseudonym_secret()
     with storage.identified() as con:
         tables = build_event_tables(con, secret)
     with storage.warehouse() as con:
