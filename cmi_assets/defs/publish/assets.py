@@ -43,6 +43,6 @@ def open_data_package(context: dg.AssetExecutionContext, storage: StorageResourc
         metadata={
             "path": dg.MetadataValue.path(str(out)),
             "files": frame_table(listing),
-            "rows_published": sum(files.values()),
+            "dagster/row_count": sum(files.values()),
         }
     )

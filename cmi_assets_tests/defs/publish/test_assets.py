@@ -26,7 +26,7 @@ def test_open_data_package_writes_and_reports(storage_env, tmp_path):
         assert result.success
         event = instance.get_latest_materialization_event(dg.AssetKey("open_data_package"))
     metadata = event.asset_materialization.metadata
-    assert metadata["rows_published"].value == published.height
+    assert metadata["dagster/row_count"].value == published.height
     out = storage_env.data_dir.joinpath(*PACKAGE_SUBDIR)
     assert frictionless.validate(str(out / "datapackage.json")).valid
     assert {r.data["file"] for r in metadata["files"].value.records} == {"community_indicators.csv"}
