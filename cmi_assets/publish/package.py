@@ -25,6 +25,10 @@ FRICTIONLESS_TYPES = {"VARCHAR": "string", "BOOLEAN": "boolean", "BIGINT": "inte
 IDENTIFYING = ("person_key", "name", "first_name", "last_name", "dob", "date_of_birth", "agency_id", "source_id")
 DCAT_SCHEMA = "https://project-open-data.cio.gov/v1.1/schema"
 DICTIONARY = "data_dictionary.md"
+# Which hidden cells are primary stays inside: a reader told that a cell is complementary
+# knows its count is 0 or at least the threshold, which pins cells in sparse areas.
+UNPUBLISHED_COLUMNS = ("suppression_reason",)
+PUBLISHED_COLUMNS = [c for c in INDICATOR_COLUMNS if c[0] not in UNPUBLISHED_COLUMNS]
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,7 @@ def warehouse_tables(con) -> list[PublishedTable]:
     ).fetchone()[0]
     if not present:
         return []
-    frame = con.execute(f"select {', '.join(c[0] for c in INDICATOR_COLUMNS)} from {INDICATORS_TABLE}").pl()
+    frame = con.execute(f"select {', '.join(c[0] for c in PUBLISHED_COLUMNS)} from {INDICATORS_TABLE}").pl()
     return [
         PublishedTable(
             name="community_indicators",
@@ -194,7 +198,7 @@ def warehouse_tables(con) -> list[PublishedTable]:
             "empirical-Bayes smoothed rate, a reliability flag and disclosure control.",
             source=f"{INDICATORS_TABLE} (asset community_indicators)",
             unit="children; rates per 1,000 children of the population",
-            columns=INDICATOR_COLUMNS,
+            columns=PUBLISHED_COLUMNS,
             frame=frame,
         )
     ]

@@ -11,9 +11,9 @@ import frictionless
 import polars as pl
 import pytest
 
-from cmi_assets.community.schema import INDICATOR_COLUMNS, INDICATORS_TABLE
+from cmi_assets.community.schema import INDICATORS_TABLE
 from cmi_assets.publish.disclosure import protect_indicator_table
-from cmi_assets.publish.package import PublishedTable, write_package
+from cmi_assets.publish.package import PUBLISHED_COLUMNS, PublishedTable, write_package
 from cmi_assets_tests.publish.worlds import children_frame, long_table
 
 
@@ -25,13 +25,21 @@ def test_package_files_and_counts(package):
     ]  # fmt: skip
     with open(out / "community_indicators.csv") as f:
         header = next(csv.reader(f))
-    assert header == [c[0] for c in INDICATOR_COLUMNS]
+    assert header == [c[0] for c in PUBLISHED_COLUMNS]
     back = pl.read_csv(
         out / "community_indicators.csv",
         schema_overrides={"geography_code": pl.String, "parent_code": pl.String, "group_value": pl.String},
     )
     assert back.filter(pl.col("suppressed"))["count"].null_count() == int(published["suppressed"].sum())
     assert int(published["suppressed"].sum()) > 0
+
+
+def test_the_csv_flags_hidden_cells_but_not_why(package):
+    out, _, published = package
+    with open(out / "community_indicators.csv", newline="") as handle:
+        header = next(csv.reader(handle))
+    assert "suppressed" in header and "suppression_reason" not in header
+    assert (published["suppression_reason"] == "complementary").any()  # the warehouse keeps it
 
 
 def test_frictionless_validate_reports_no_errors(package):
@@ -50,7 +58,7 @@ def test_frictionless_catches_a_broken_csv(package):
 def test_dictionary_names_every_column(package):
     out, _, _ = package
     text = (out / "data_dictionary.md").read_text()
-    for name, _, _ in INDICATOR_COLUMNS:
+    for name, _, _ in PUBLISHED_COLUMNS:
         assert f"| {name} |" in text
     assert "primary: a count of 1 to 10" in text
 

@@ -5,18 +5,17 @@ folder's reports/open_data."""
 import dagster as dg
 import polars as pl
 
-from cmi_assets.community.schema import INDICATOR_COLUMNS
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.metadata import frame_table
-from cmi_assets.publish.package import publish_warehouse
+from cmi_assets.publish.package import PUBLISHED_COLUMNS, publish_warehouse
 
 GROUP = "open_data"
 OWNERS = ["team:prm-analytics"]
 PACKAGE_SUBDIR = ("reports", "open_data")
 # The columns of community_indicators.csv, the package's table (the UI shows them before a run).
 CSV_SCHEMA = dg.TableSchema(
-    columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in INDICATOR_COLUMNS]
+    columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in PUBLISHED_COLUMNS]
 )
 
 
