@@ -276,18 +276,43 @@ def build_person_records(
     agencies: Iterable[str] | None = None,
 ) -> dict:
     """Build the standardised person-records table from every staged record type with a
-    `persons:` list. Returns counts only (records by source and role)."""
+    `persons:` list. Returns counts only (records by source and role).
+
+    One record type at a time is fetched, standardised and appended to a staging table,
+    so polars holds the largest record type, not all of them; DuckDB then sorts the whole
+    table under its own memory limit. Standardisation is per record (name keys map each
+    distinct value through a fixed function), so per-type frames give the same rows as one
+    frame of everything."""
     specs = specs or all_specs()
-    raw_frames = []
-    for agency in specs.values():
-        if agencies is not None and agency.agency not in set(agencies):
-            continue
-        for spec in agency.record_types.values():
-            if spec.persons and table_exists(con, staged_table(spec, schema)):
-                raw_frames.append(person_records_for(con, agency, spec, schema))
-    records = standardise_person_records(pl.concat(raw_frames, how="vertical_relaxed"))
-    write_person_records(con, records, table)
-    return {**person_record_counts(records), "identities": build_identities(con, table)}
+    staging = f"{table}__staging"
+    _ensure_schema(con, table)
+    columns: pl.Schema | None = None
+    try:
+        for agency in specs.values():
+            if agencies is not None and agency.agency not in set(agencies):
+                continue
+            for spec in agency.record_types.values():
+                if not (spec.persons and table_exists(con, staged_table(spec, schema))):
+                    continue
+                frame = standardise_person_records(person_records_for(con, agency, spec, schema))
+                if columns is None:
+                    # Every record type gives the same columns (canonical SQL, fixed casts);
+                    # casting to the first frame's types keeps one table type per column.
+                    columns = frame.schema
+                    con.register("_person_records_frame", frame)
+                    con.execute(f"CREATE OR REPLACE TABLE {staging} AS SELECT * FROM _person_records_frame")
+                else:
+                    frame = frame.select(pl.col(name).cast(dtype) for name, dtype in columns.items())
+                    con.register("_person_records_frame", frame)
+                    con.execute(f"INSERT INTO {staging} SELECT * FROM _person_records_frame")
+                con.unregister("_person_records_frame")
+                del frame
+        if columns is None:
+            raise ValueError("no staged record type with a persons: list")
+        _create_person_records_table(con, staging, table)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {staging}")
+    return {**person_record_counts(con, table), "identities": build_identities(con, table)}
 
 
 def _identity_id_sql(columns: tuple[str, ...] = IDENTITY_COLUMNS) -> str:
@@ -304,18 +329,29 @@ def write_person_records(
     """Write standardised records with their stable BIGINT unique_id (from the record
     reference) and identity_id (from the compared fields: IDENTITY_COLUMNS and the
     mapping's extra_fields, of FILE_IDENTITY_COLUMNS)."""
-    schema = table.split(".")[0] if "." in table else None
-    if schema:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    _ensure_schema(con, table)
     con.register("_person_records_frame", records)
     try:
-        con.execute(
-            f"""CREATE OR REPLACE TABLE {table} AS
-                SELECT CAST(md5_number_lower(record_ref) >> 1 AS BIGINT) AS unique_id, {_identity_id_sql(IDENTITY_COLUMNS + tuple(extra_fields))} AS identity_id, *
-                FROM _person_records_frame ORDER BY record_ref"""
-        )
+        _create_person_records_table(con, "_person_records_frame", table, extra_fields)
     finally:
         con.unregister("_person_records_frame")
+
+
+def _ensure_schema(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    if "." in table:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
+
+
+def _create_person_records_table(
+    con: duckdb.DuckDBPyConnection, source: str, table: str, extra_fields: tuple[str, ...] = ()
+) -> None:
+    """The person-records table from standardised rows in `source` (a table or a
+    registered frame), with unique_id and identity_id, in record_ref order."""
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {table} AS
+            SELECT CAST(md5_number_lower(record_ref) >> 1 AS BIGINT) AS unique_id, {_identity_id_sql(IDENTITY_COLUMNS + tuple(extra_fields))} AS identity_id, *
+            FROM {source} ORDER BY record_ref"""
+    )
 
 
 def build_identities(
@@ -345,9 +381,13 @@ def build_identities(
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def person_record_counts(records: pl.DataFrame) -> dict:
-    counts = records.group_by("source_dataset", "role").len().sort("source_dataset", "role")
+def person_record_counts(con: duckdb.DuckDBPyConnection, table: str = PERSON_RECORDS_TABLE) -> dict:
+    """Records in the person-records table, in all and by source dataset and role."""
+    rows = con.execute(
+        f"""SELECT source_dataset, role, count(*) FROM {table} GROUP BY ALL
+            ORDER BY source_dataset NULLS FIRST, role NULLS FIRST"""
+    ).fetchall()
     return {
-        "records": records.height,
-        "by_source_role": {f"{r['source_dataset']}:{r['role']}": r["len"] for r in counts.iter_rows(named=True)},
+        "records": sum(n for _, _, n in rows),
+        "by_source_role": {f"{source}:{role}": n for source, role, n in rows},
     }
