@@ -11,7 +11,8 @@ No count exceeds its population
 when the indicator counts children (every true count of the indicator is at most its
 population). Every published margin is an equality (only margins that hold in the true data:
 the reader is told which do). For each hidden cell the reader's min and max come from a MILP
-(scipy.optimize.milp, HiGHS); the cell is recovered when min == max.
+(scipy.optimize.milp, HiGHS); the cell is recovered when min == max. Cells that an integer
+solution other than the truth already shows to be unpinned skip the MILP (pinned_in_component).
 
 The margins are written here from the table's columns, not with publish/disclosure.py's code.
 """
@@ -22,7 +23,7 @@ from collections import defaultdict
 
 import numpy as np
 import polars as pl
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 BLOCK = ("indicator", "linkage_level", "period")
 
@@ -99,19 +100,86 @@ def recovered_cells(
                 a_rows.append(row)
                 a_lo.append(low)
                 a_hi.append(high)
-    constraints = [LinearConstraint(np.array(a_rows), a_lo, a_hi)] if a_rows else []
     truth_x = true_count[idx]
     assert np.all(truth_x >= lo[:n]) and np.all(truth_x <= hi[:n]), "the reader's bounds exclude the truth"
+    matrix = np.array(a_rows) if a_rows else np.zeros((0, 2 * n))
+    truth_z = (truth_x >= threshold).astype(float)
     out = []
-    for k, c in enumerate(idx):
+    for cells in components(matrix, n):
+        pinned = pinned_in_component(cells, matrix, np.array(a_lo), np.array(a_hi), lo, hi, truth_x, truth_z, n)
+        out.extend(int(idx[k]) for k in pinned)
+    return sorted(out)
+
+
+def components(matrix: np.ndarray, n: int) -> list[list[int]]:
+    """Hidden cells that share a margin (a cell and its binary are one), as groups: margins
+    never tie one group to another, so each is solved alone."""
+    parent = list(range(n))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for row in matrix:
+        cells = sorted({int(j) % n for j in np.flatnonzero(row)})
+        for other in cells[1:]:
+            parent[find(other)] = find(cells[0])
+    groups = defaultdict(list)
+    for k in range(n):
+        groups[find(k)].append(k)
+    return list(groups.values())
+
+
+def pinned_in_component(cells, matrix, row_lo, row_hi, lo, hi, truth_x, truth_z, n, tries: int = 12) -> list[int]:
+    """Cells of one group whose min equals their max. Any integer solution of the reader's
+    system that differs from the truth in a cell proves that cell is not pinned, so integral
+    vertices of the LP (the margins of a hierarchical table are a network matrix: its
+    vertices are integral) clear most cells at once; a MILP decides the rest, min and max."""
+    columns = [*cells, *(n + k for k in cells)]
+    rows = [r for r in range(matrix.shape[0]) if matrix[r, columns].any()]
+    a = matrix[np.ix_(rows, columns)] if rows else np.zeros((0, len(columns)))
+    b_lo = row_lo[rows] if rows else np.zeros(0)
+    b_hi = row_hi[rows] if rows else np.zeros(0)
+    equal = b_lo == b_hi
+    # linprog's form: equalities, and each finite side of an inequality as a <= row
+    a_ub = np.vstack([a[~equal & np.isfinite(b_hi)], -a[~equal & np.isfinite(b_lo)]])
+    b_ub = np.concatenate([b_hi[~equal & np.isfinite(b_hi)], -b_lo[~equal & np.isfinite(b_lo)]])
+    lp_rows = {
+        "A_eq": a[equal] if equal.any() else None,
+        "b_eq": b_lo[equal] if equal.any() else None,
+        "A_ub": a_ub if len(b_ub) else None,
+        "b_ub": b_ub if len(b_ub) else None,
+    }
+    bounds = list(zip(lo[columns], hi[columns]))
+    truth = np.concatenate([truth_x[cells], truth_z[cells]])
+    open_cells = set(range(len(cells)))
+    rng = np.random.default_rng(0)
+    for _ in range(tries):
+        if not open_cells:
+            break
+        objective = np.zeros(len(columns))
+        objective[list(open_cells)] = rng.choice([-1.0, 1.0], len(open_cells))
+        result = linprog(objective, **lp_rows, bounds=bounds, method="highs")
+        assert result.status == 0, f"reader's system infeasible or unsolved: {result.message}"
+        x = result.x
+        if np.all(np.abs(x - np.round(x)) < 1e-9):
+            open_cells -= {j for j in open_cells if round(x[j]) != truth[j]}
+    constraints = [LinearConstraint(a, b_lo, b_hi)] if rows else []
+    lower, upper = np.array([p[0] for p in bounds]), np.array([p[1] for p in bounds])
+    pinned = []
+    for j in sorted(open_cells):
         ends = []
         for sense in (1.0, -1.0):
-            objective = np.zeros(2 * n)
-            objective[k] = sense
-            result = milp(objective, constraints=constraints, integrality=np.ones(2 * n), bounds=Bounds(lo, hi))
+            objective = np.zeros(len(columns))
+            objective[j] = sense
+            result = milp(
+                objective, constraints=constraints, integrality=np.ones(len(columns)), bounds=Bounds(lower, upper)
+            )
             assert result.status == 0, f"reader's system infeasible or unsolved: {result.message}"
             ends.append(round(sense * result.fun))
         if ends[0] == ends[1]:
-            assert ends[0] == truth_x[k]
-            out.append(int(c))
-    return out
+            assert ends[0] == truth[j]
+            pinned.append(cells[j])
+    return pinned

@@ -3,7 +3,8 @@
 features of one birth year materialized first: the table has the contract's columns, at
 least 10 indicators and 2 strength-based ones at state and county level, it is suppressed
 through the project's one disclosure function and its checks pass, its definitions land,
-and no person_key reaches the table or the metadata."""
+no person_key reaches the table or the metadata, and a reader who solves the published
+margins recovers no hidden count."""
 
 from __future__ import annotations
 
@@ -11,13 +12,19 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from cmi_assets.community.geography import home_state
 from cmi_assets.community.indicators import INDICATORS
 from cmi_assets.community.schema import INDICATOR_COLUMNS
+from cmi_assets.community.table import indicator_table
 from cmi_assets.defs.cohorts.assets import cohort_features, cohort_population
 from cmi_assets.defs.community import assets as community_assets
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.linkage.tables import LEVELS
+from cmi_assets.publish.disclosure import SUPPRESS_BELOW
 from cmi_assets.storage import WAREHOUSE
+from cmi_assets.tables import read_table
 from cmi_assets_tests.incidence.truth_world import load_both_levels
+from cmi_assets_tests.publish.attacker import recovered_cells
 
 YEAR = "2012"
 
@@ -118,3 +125,18 @@ def test_indicators_materialize_with_checks(storage_env, world):
     for event in result.all_events:
         text = str(event.event_specific_data)
         assert not [key for key in person_keys if f"'{key}'" in text], text[:300]
+
+    # a reader who solves every published margin by integer programming recovers no hidden
+    # count of this world's table (publish() is what the asset published, in the same order)
+    with storage_env.connect(WAREHOUSE, read_only=True) as con:
+        before = indicator_table(
+            con,
+            home_state(),
+            community_assets._birth_years(con),
+            LEVELS,
+            community_assets._features(con),
+            read_table(con, community_assets.RECURRENCE_TABLE),
+        )
+    published = community_assets.publish(before)
+    assert published.sort(published.columns).equals(table.select(published.columns).sort(published.columns))
+    assert recovered_cells(published, before, SUPPRESS_BELOW) == []
