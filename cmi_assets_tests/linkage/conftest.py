@@ -16,8 +16,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cmi_assets.sources.quick_stage import stage_person_extracts
 from cmi_assets.reference.names import load_name_pools
+from cmi_assets.sources.quick_stage import stage_person_extracts
 from cmi_assets.synthetic.noise import PersonColumns, apply_identity_noise, assign_agency_ids, noise_rates_for
 
 TEST_U_MAX_PAIRS = 2e5  # u sampling dominates training time on small worlds

@@ -389,9 +389,9 @@ def test_child_protection_edge_cases_occur(edge_world):
 
 
 def test_home_reports_frame_for_ncands(edge_world):
+    from cmi_assets.reference.names import load_name_pools
     from cmi_assets.synthetic.agencies.child_protection import write_child_protection
     from cmi_assets.synthetic.agencies.common import Context
-    from cmi_assets.reference.names import load_name_pools
 
     world, _ = edge_world
     _, home = write_child_protection(world, Context(world.profile, world.seed, load_name_pools(), world.areas))
