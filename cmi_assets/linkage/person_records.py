@@ -369,14 +369,21 @@ def build_identities(
     dup_free = " OR ".join(
         f"(agency = '{a}' AND record_type = '{r}' AND slot = '{s}')" for a, r, s in sorted(DUPLICATE_FREE_SLOTS)
     )
-    fields = ", ".join(f"arg_min({c}, record_ref) AS {c}" for c in IDENTITY_FIELDS + tuple(extra_fields))
+    # The fields are the identity's own (identity_id hashes them), so they are read from its
+    # founding record by a join: aggregating every field per identity holds all of them in
+    # the hash table at once and runs out of memory at a state's volume.
+    fields = ", ".join(f"r.{c}" for c in IDENTITY_FIELDS + tuple(extra_fields))
     source = only_new_from or records_table
     where = f"WHERE identity_id NOT IN (SELECT unique_id FROM {IDENTITIES_TABLE})" if only_new_from else ""
     con.execute(
         f"""CREATE OR REPLACE TABLE {table} AS
-            SELECT identity_id AS unique_id, {fields}, count(*) AS n_records, min(record_ref) AS first_record_ref,
-                   count(*) FILTER (WHERE {dup_free or "FALSE"}) AS duplicate_free_records
-            FROM {source} {where} GROUP BY identity_id ORDER BY identity_id"""
+            WITH counted AS (
+                SELECT identity_id, count(*) AS n_records, min(record_ref) AS first_record_ref,
+                       count(*) FILTER (WHERE {dup_free or "FALSE"}) AS duplicate_free_records
+                FROM {source} {where} GROUP BY identity_id)
+            SELECT c.identity_id AS unique_id, {fields}, c.n_records, c.first_record_ref, c.duplicate_free_records
+            FROM counted c JOIN {source} r ON r.identity_id = c.identity_id AND r.record_ref = c.first_record_ref
+            ORDER BY unique_id"""
     )
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 

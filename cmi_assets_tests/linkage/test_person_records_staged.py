@@ -64,3 +64,30 @@ def test_staged_build_equals_one_frame_build_on_generated_world(generated_world,
     reference = _one_frame_reference(con)
     _assert_same_tables(con, build_person_records(con), reference)
     con.close()
+
+
+def _identities_by_aggregate(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """The former build_identities: every field aggregated per identity (arg_min)."""
+    from cmi_assets.linkage.person_records import DUPLICATE_FREE_SLOTS, IDENTITY_FIELDS, PERSON_RECORDS_TABLE
+
+    dup_free = " OR ".join(
+        f"(agency = '{a}' AND record_type = '{r}' AND slot = '{s}')" for a, r, s in sorted(DUPLICATE_FREE_SLOTS)
+    )
+    fields = ", ".join(f"arg_min({c}, record_ref) AS {c}" for c in IDENTITY_FIELDS)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {table} AS
+            SELECT identity_id AS unique_id, {fields}, count(*) AS n_records, min(record_ref) AS first_record_ref,
+                   count(*) FILTER (WHERE {dup_free}) AS duplicate_free_records
+            FROM {PERSON_RECORDS_TABLE} GROUP BY identity_id ORDER BY identity_id"""
+    )
+
+
+def test_identities_from_the_founding_record_equal_the_aggregate(stg_con):
+    from cmi_assets.linkage.person_records import IDENTITIES_TABLE
+
+    build_person_records(stg_con)
+    _identities_by_aggregate(stg_con, "linkage.identities_aggregate")
+    joined = stg_con.sql(f"SELECT * FROM {IDENTITIES_TABLE}").pl()
+    aggregate = stg_con.sql("SELECT * FROM linkage.identities_aggregate").pl()
+    assert joined.height > 100 and (joined["n_records"] > 1).any()
+    assert_frame_equal(joined, aggregate, check_exact=True)
