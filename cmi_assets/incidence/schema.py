@@ -60,7 +60,7 @@ HEADLINE_COLUMNS = [
     (
         "selected_model",
         "VARCHAR",
-        "two-way interactions and heterogeneity term of the selected model (least AIC among identifiable)",
+        "two-way interactions and heterogeneity term of the selected model (least AIC among identifiable models that leave a degree of freedom)",
     ),
     ("birth_year", "INTEGER", "birth cohort (the partition)"),
 ]

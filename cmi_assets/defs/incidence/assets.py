@@ -183,7 +183,8 @@ def incidence_overlap(context: dg.AssetExecutionContext, storage: StorageResourc
         "the main effects and the two-way terms that stay identifiable), as statsmodels GLMs, with AIC, BIC, AIC weight and profile-likelihood 95% interval. The headline total "
         "is the AIC-weighted average of the identifiable models with the model-averaged tail-area profile "
         "interval (Fletcher and Turek 2012), which carries the uncertainty of choosing the model; the selected "
-        "model (least AIC among identifiable ones) and the independence model are shown beside it with their own "
+        "model (least AIC among identifiable ones that leave a degree of freedom) and the independence model are "
+        "shown beside it with their own "
         "intervals. Also an identifiability flag for sparse overlaps, each list's completeness, known and "
         "estimated undetected per 1,000. Tables incidence.models and incidence.estimate.",
         ["incidence_overlap"],
