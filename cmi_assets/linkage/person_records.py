@@ -66,6 +66,10 @@ _GIVEN_SUFFIXES = ("given_names", "given_name", "first_name")
 
 ADULT_AGE_YEARS = 18  # spec role by_age: child when under 18 at the event date
 
+# Staged rows read into polars at once: bounds the build's memory by this, not by the
+# largest extract (a state's notifications run to tens of millions of rows).
+CHUNK_ROWS = 2_000_000
+
 
 def staged_table(spec: RecordTypeSpec, schema: str = "stg") -> str:
     return f"{schema}.stg_{spec.agency}_{spec.name}"
@@ -88,7 +92,14 @@ def _col(name: str | None, cast: str = "VARCHAR") -> str:
     return f'CAST("{name.lower()}" AS {cast})' if name else f"CAST(NULL AS {cast})"
 
 
-def _person_select(spec: RecordTypeSpec, person: PersonSpec, index: int, schema: str) -> str:
+def _rows_sql(rows: tuple[int, int] | None) -> str:
+    """A row range of a staged table (its rowid), so one record type can be read in parts."""
+    return "" if rows is None else f" AND rowid >= {int(rows[0])} AND rowid < {int(rows[1])}"
+
+
+def _person_select(
+    spec: RecordTypeSpec, person: PersonSpec, index: int, schema: str, rows: tuple[int, int] | None = None
+) -> str:
     """SQL selecting one persons entry of one record type in the canonical raw columns."""
     given = person.given_names or person.given_name
     key = " || '|' || ".join(f'CAST("{k.lower()}" AS VARCHAR)' for k in spec.key)
@@ -107,7 +118,7 @@ def _person_select(spec: RecordTypeSpec, person: PersonSpec, index: int, schema:
                {_col(person.event_date, "DATE")} AS event_date,
                {f'CAST("{person.given_names.lower()}" IS NOT NULL AS BOOLEAN)' if person.given_names else "FALSE"} AS _given_names_combined
         FROM {staged_table(spec, schema)}
-        WHERE {_any_identity_present(person)}
+        WHERE ({_any_identity_present(person)}){_rows_sql(rows)}
     """
 
 
@@ -157,18 +168,23 @@ def _caregiver_given_lookup(
 
 
 def person_records_for(
-    con: duckdb.DuckDBPyConnection, agency: AgencySpec, spec: RecordTypeSpec, schema: str = "stg"
+    con: duckdb.DuckDBPyConnection,
+    agency: AgencySpec,
+    spec: RecordTypeSpec,
+    schema: str = "stg",
+    rows: tuple[int, int] | None = None,
 ) -> pl.DataFrame:
-    """Raw canonical person rows (unstandardised) for every persons entry of one record type."""
+    """Raw canonical person rows (unstandardised) for every persons entry of one record
+    type, or of the staged rows whose rowid lies in `rows` [start, end)."""
     frames = []
     for index, person in enumerate(spec.persons):
-        frame = con.sql(_person_select(spec, person, index, schema)).pl()
+        frame = con.sql(_person_select(spec, person, index, schema, rows)).pl()
         if person.role == "child" and not person.parent1_given_names:
             lookup = _caregiver_given_lookup(con, agency, spec, schema)
             if lookup is not None:
                 id_column, names = lookup
                 ids = con.sql(
-                    f'SELECT CAST("{id_column}" AS VARCHAR) AS caregiver_id FROM {staged_table(spec, schema)} WHERE {_any_identity_present(person)}'
+                    f'SELECT CAST("{id_column}" AS VARCHAR) AS caregiver_id FROM {staged_table(spec, schema)} WHERE ({_any_identity_present(person)}){_rows_sql(rows)}'
                 ).pl()
                 frame = (
                     frame.with_columns(ids["caregiver_id"])
@@ -274,15 +290,16 @@ def build_person_records(
     schema: str = "stg",
     table: str = PERSON_RECORDS_TABLE,
     agencies: Iterable[str] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> dict:
     """Build the standardised person-records table from every staged record type with a
     `persons:` list. Returns counts only (records by source and role).
 
-    One record type at a time is fetched, standardised and appended to a staging table,
-    so polars holds the largest record type, not all of them; DuckDB then sorts the whole
-    table under its own memory limit. Standardisation is per record (name keys map each
-    distinct value through a fixed function), so per-type frames give the same rows as one
-    frame of everything."""
+    At most `chunk_rows` staged rows of one record type at a time are fetched,
+    standardised and appended to a staging table, so polars holds one part of a record
+    type, not a whole extract; DuckDB then sorts the whole table under its own memory
+    limit. Standardisation is per record (name keys map each distinct value through a
+    fixed function), so parts give the same rows as one frame of everything."""
     specs = specs or all_specs()
     staging = f"{table}__staging"
     _ensure_schema(con, table)
@@ -294,25 +311,34 @@ def build_person_records(
             for spec in agency.record_types.values():
                 if not (spec.persons and table_exists(con, staged_table(spec, schema))):
                     continue
-                frame = standardise_person_records(person_records_for(con, agency, spec, schema))
-                if columns is None:
-                    # Every record type gives the same columns (canonical SQL, fixed casts);
-                    # casting to the first frame's types keeps one table type per column.
-                    columns = frame.schema
-                    con.register("_person_records_frame", frame)
-                    con.execute(f"CREATE OR REPLACE TABLE {staging} AS SELECT * FROM _person_records_frame")
-                else:
-                    frame = frame.select(pl.col(name).cast(dtype) for name, dtype in columns.items())
-                    con.register("_person_records_frame", frame)
-                    con.execute(f"INSERT INTO {staging} SELECT * FROM _person_records_frame")
-                con.unregister("_person_records_frame")
-                del frame
+                for rows in _row_ranges(con, staged_table(spec, schema), chunk_rows):
+                    frame = standardise_person_records(person_records_for(con, agency, spec, schema, rows))
+                    if columns is None:
+                        # Every record type gives the same columns (canonical SQL, fixed casts);
+                        # casting to the first frame's types keeps one table type per column.
+                        columns = frame.schema
+                        con.register("_person_records_frame", frame)
+                        con.execute(f"CREATE OR REPLACE TABLE {staging} AS SELECT * FROM _person_records_frame")
+                    else:
+                        frame = frame.select(pl.col(name).cast(dtype) for name, dtype in columns.items())
+                        con.register("_person_records_frame", frame)
+                        con.execute(f"INSERT INTO {staging} SELECT * FROM _person_records_frame")
+                    con.unregister("_person_records_frame")
+                    del frame
         if columns is None:
             raise ValueError("no staged record type with a persons: list")
         _create_person_records_table(con, staging, table)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {staging}")
     return {**person_record_counts(con, table), "identities": build_identities(con, table)}
+
+
+def _row_ranges(con: duckdb.DuckDBPyConnection, table: str, chunk_rows: int) -> list[tuple[int, int]]:
+    """[start, end) rowid ranges covering a staged table, each at most chunk_rows long."""
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    end = con.execute(f"SELECT coalesce(max(rowid) + 1, 0) FROM {table}").fetchone()[0]
+    return [(start, min(start + chunk_rows, end)) for start in range(0, end, chunk_rows)] or [(0, 0)]
 
 
 def _identity_id_sql(columns: tuple[str, ...] = IDENTITY_COLUMNS) -> str:
