@@ -64,6 +64,21 @@ def truth_agreement(con, clusters: dict, truth_path: Path, records_table: str) -
     return out
 
 
+def level_units(con, tables: LinkageTables, level: str, level_clusters: pl.DataFrame) -> pl.DataFrame:
+    """One level's cohort children (clerical.child_review_units) with their outcome group:
+    cp_record where the child's cluster holds a child-protection record."""
+    units = child_review_units(con, level_clusters, tables.links, level)
+    if units.is_empty():
+        return units
+    cp = con.sql(CP_CLUSTERS_SQL.format(clusters=tables.clusters, records=tables.records, level=level)).pl()
+    return units.with_columns(
+        pl.when(pl.col("cluster_id").is_in(cp["cluster_id"].implode()))
+        .then(pl.lit("cp_record"))
+        .otherwise(pl.lit("no_cp_record"))
+        .alias("outcome_group")
+    )
+
+
 def sample_level(
     con,
     tables: LinkageTables,
@@ -77,16 +92,9 @@ def sample_level(
 ) -> LevelSample:
     """Sample one level's children, write review_<level>.csv, and, given the truth's verdict
     per cluster, the weighted agreement of the children and of the families."""
-    units = child_review_units(con, level_clusters, tables.links, level)
+    units = level_units(con, tables, level, level_clusters)
     if units.is_empty():
         return LevelSample(sampled={"sampled children": 0})
-    cp = con.sql(CP_CLUSTERS_SQL.format(clusters=tables.clusters, records=tables.records, level=level)).pl()
-    units = units.with_columns(
-        pl.when(pl.col("cluster_id").is_in(cp["cluster_id"].implode()))
-        .then(pl.lit("cp_record"))
-        .otherwise(pl.lit("no_cp_record"))
-        .alias("outcome_group")
-    )
     sample = stratified_sample(units, ["outcome_group", "weight_band"], children_per_level, seed)
     # about one in five sampled children reviewed with their associated adults (NZ Table 5)
     n_family = max(1, round(sample.height * family_share))

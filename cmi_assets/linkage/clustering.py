@@ -604,6 +604,7 @@ def cluster_nodes(
     records: str | None = None,
     guards: bool = True,
     registers: tuple[str, ...] = ("duplicate_free_records",),
+    review: ReviewPairs | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Clusters of nodes at each level. nodes: a table or view with NODE_COLUMNS
     (identities, or records with a duplicate_free_records count of 0 or 1; with
@@ -618,7 +619,9 @@ def cluster_nodes(
     IDs kept apart (records without the family fields the guards rest on); registers: the
     nodes' columns counting their records in each duplicate-free register (a cluster holds
     at most one record of each). Returns, per level, unique_id -> cluster_id (the
-    smallest unique_id of the cluster).
+    smallest unique_id of the cluster). review: clerical decisions as node pairs
+    (ReviewPairs): forced links join their nodes' clusters at every level, forced
+    non-links are never in one cluster (the weakest links between them are cut).
 
     The separated signature pairs are found once, inside the components of every level's
     links together: each level's components lie inside those."""
@@ -632,13 +635,19 @@ def cluster_nodes(
                            WHERE separated_by IS NULL) WHERE {" OR ".join(f"level_{i}" for i in range(len(levels)))}""").fetchnumpy()
     a_all, b_all = _node_positions(ids, rows["unique_id_l"]), _node_positions(ids, rows["unique_id_r"])
     p_all = np.asarray(rows["match_probability"], dtype=np.float64)
+    level_keep = [np.asarray(rows[f"level_{i}"], dtype=bool) for i in range(len(levels))]
+    forced_a, forced_b, apart_a, apart_b = _review_positions(ids, review)
+    if len(forced_a):  # stronger than any scored link (p <= 1), at every level, latest decision first
+        a_all, b_all = np.concatenate([a_all, forced_a]), np.concatenate([b_all, forced_b])
+        p_all = np.concatenate([p_all, 3.0 - np.arange(len(forced_a)) / (len(forced_a) + 1)])
+        level_keep = [np.concatenate([keep, np.ones(len(forced_a), dtype=bool)]) for keep in level_keep]
     edges = {}
     for i, level in enumerate(levels):
-        keep = np.asarray(rows[f"level_{i}"], dtype=bool)
+        keep = level_keep[i]
         edges[level] = (a_all[keep], b_all[keep], p_all[keep])
     labels = {}
     for i, level in enumerate(levels):  # a level holding every link has the union's components
-        if np.asarray(rows[f"level_{i}"], dtype=bool).all():
+        if level_keep[i].all():
             labels[level] = union = _components(len(ids), a_all, b_all)
             break
     else:
@@ -656,6 +665,20 @@ def cluster_nodes(
         id_of_node, id_pairs = _twin_id_tokens(con, nodes, ids, union, int(sig_of_node.max(initial=0)) + 1, records)
         tokens_of_node.append(id_of_node)
         pairs = pl.concat([pairs, id_pairs.cast(pairs.schema)])
+    if len(apart_a):  # a token per node of a forced non-link, its pairs separated like a guard's
+        offset = max(int(t.max(initial=0)) for t in tokens_of_node) + 1
+        apart_nodes, inverse = np.unique(np.concatenate([apart_a, apart_b]), return_inverse=True)
+        review_of_node = np.full(len(ids), -1, dtype=np.int64)
+        review_of_node[apart_nodes] = offset + np.arange(len(apart_nodes))
+        tokens_of_node.append(review_of_node)
+        review_pairs = pl.DataFrame(
+            {
+                "token_a": offset + inverse[: len(apart_a)].astype(np.int64),
+                "token_b": offset + inverse[len(apart_a) :].astype(np.int64),
+                "reason": ["review"] * len(apart_a),
+            }
+        )
+        pairs = pl.concat([pairs, review_pairs.cast(pairs.schema)])
     token_pairs = (pairs["token_a"].to_numpy().astype(np.int64), pairs["token_b"].to_numpy().astype(np.int64))
     separations = _separations(*token_pairs, (pairs["reason"] == "given").to_numpy(), bridges)
     holders = _token_holders(tokens_of_node)
@@ -673,7 +696,64 @@ def cluster_nodes(
         roots[level] = _constrained_roots(
             a, b, probability, dup, tokens_of_node, token_pairs, holders, separations, labels.get(level)
         )
+        if len(forced_a):
+            roots[level] = _join_forced(roots[level], forced_a, forced_b, apart_a, apart_b)
     return {level: pl.DataFrame({"unique_id": ids, "cluster_id": ids[roots[level]]}) for level in names}
+
+
+@dataclass(frozen=True)
+class ReviewPairs:
+    """Clerical decisions as node pairs (unique_id_l, unique_id_r frames): links, latest
+    decision first, and non-links. Pairs with a node outside the clustered nodes are
+    ignored (an incremental run clusters a few)."""
+
+    links: pl.DataFrame
+    non_links: pl.DataFrame
+
+
+def _review_positions(
+    ids: np.ndarray, review: ReviewPairs | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The node positions of the forced links and non-links with both nodes among ids."""
+    out = []
+    for frame in (None, None) if review is None else (review.links, review.non_links):
+        if frame is None or frame.is_empty():
+            out += [np.zeros(0, dtype=np.int64)] * 2
+            continue
+        present = frame.filter(pl.col("unique_id_l").is_in(ids) & pl.col("unique_id_r").is_in(ids))
+        present = present.filter(pl.col("unique_id_l") != pl.col("unique_id_r"))
+        out += [_node_positions(ids, present[c].to_numpy()).astype(np.int64) for c in ("unique_id_l", "unique_id_r")]
+    return out[0], out[1], out[2], out[3]
+
+
+def _join_forced(
+    root: np.ndarray, link_a: np.ndarray, link_b: np.ndarray, apart_a: np.ndarray, apart_b: np.ndarray
+) -> np.ndarray:
+    """A forced link's two clusters joined where the constrained clustering left them
+    apart (a guard or a register refused it: the reviewer saw both records), in order,
+    unless the join would put a forced non-link in one cluster. Roots stay the smallest
+    node index of their cluster."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for x, y in zip(link_a, link_b):
+        gx, gy = find(int(root[x])), find(int(root[y]))
+        if gx == gy:
+            continue
+        joined = {gx, gy}
+        if any({find(int(root[c])), find(int(root[d]))} == joined for c, d in zip(apart_a, apart_b)):
+            continue
+        parent[max(gx, gy)] = min(gx, gy)
+    if not parent:
+        return root
+    mapping = np.arange(len(root))
+    for r in parent:
+        mapping[r] = find(r)
+    return mapping[root]
 
 
 def guarded_links_sql(links: str, nodes: str) -> str:

@@ -25,12 +25,17 @@ from cmi_assets.linkage.clustering import cluster_nodes, size_summary, write_fra
 from cmi_assets.linkage.keys import assign_keys
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE, PERSON_RECORDS_TABLE
 from cmi_assets.linkage.predict import PAIRS_TABLE, predict_pairs
-from cmi_assets.linkage.tables import CLUSTERS_TABLE, LINKS_TABLE, SPINE_TABLE
+from cmi_assets.linkage.review import (
+    ReviewConstraints,
+    attribute_events,
+    decision_record_keys,
+    review_constraints,
+    review_outcome,
+)
+from cmi_assets.linkage.tables import CLUSTERS_TABLE, EVENTS_TABLE, LINKS_TABLE, SPINE_TABLE, THRESHOLDS_TABLE
 from cmi_assets.linkage.thresholds import LEVELS, Thresholds, choose_thresholds, flag_links
 from cmi_assets.tables import table_exists
 
-EVENTS_TABLE = "linkage.person_key_events"
-THRESHOLDS_TABLE = "linkage.link_thresholds"
 LEVEL_CONDITIONS = {level: f"is_link_{level}" for level in LEVELS}
 
 
@@ -56,11 +61,22 @@ def stored_thresholds(con: duckdb.DuckDBPyConnection) -> Thresholds:
 
 
 def cluster_levels(
-    con: duckdb.DuckDBPyConnection, identities_table: str = IDENTITIES_TABLE, records_table: str = PERSON_RECORDS_TABLE
+    con: duckdb.DuckDBPyConnection,
+    identities_table: str = IDENTITIES_TABLE,
+    records_table: str = PERSON_RECORDS_TABLE,
+    review: ReviewConstraints | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """Every identity's cluster at both levels (clustering.cluster_nodes over person_links):
-    identity unique_id -> cluster_id, per level."""
-    return cluster_nodes(con, identities_table, LINKS_TABLE, LEVEL_CONDITIONS, records=records_table)
+    """Every identity's cluster at both levels (clustering.cluster_nodes over person_links),
+    honouring the clerical decisions (review.review_constraints) when given: identity
+    unique_id -> cluster_id, per level."""
+    return cluster_nodes(
+        con,
+        identities_table,
+        LINKS_TABLE,
+        LEVEL_CONDITIONS,
+        records=records_table,
+        review=review.pairs if review is not None else None,
+    )
 
 
 def cluster_sizes(con: duckdb.DuckDBPyConnection, level: str, clusters_table: str = CLUSTERS_TABLE) -> dict:
@@ -114,16 +130,21 @@ def build_spine(
     run_id: str = "full",
     records_table: str = PERSON_RECORDS_TABLE,
     identities_table: str = IDENTITIES_TABLE,
+    review: ReviewConstraints | None = None,
 ) -> dict[str, Any]:
     """person_spine: every record's cluster and person_key at both levels, keys inherited
     from the previous spine by overlap (keys.assign_keys); the run's key events appended
-    to person_key_events; person_clusters a view of the spine. Returns counts only.
+    to person_key_events, with the clerical decision that explains each (decision_id,
+    cause: review.attribute_events) when review is given; person_clusters a view of the
+    spine. Returns counts only.
 
     A cluster's founding record and record count come from its identities (each holds
     its smallest record reference and record count), for both levels in one pass, so a
     first run never scans the records before writing the spine, and the summary's
     cluster sizes are those counts (the spine is not read back)."""
     has_previous = table_exists(con, SPINE_TABLE)
+    if review is not None:
+        keys_before = decision_record_keys(con, review.decisions, SPINE_TABLE)
     register_node_clusters(con, node_clusters, "cmi_node_clusters")
     events, keys, persons = [], {}, {}
     try:
@@ -155,14 +176,27 @@ def build_spine(
             con.execute(f"DROP TABLE IF EXISTS {table}")
     create_clusters_view(con)
     level_events = pl.concat(events)
+    outcome = {}
+    if review is not None:
+        keys_after = decision_record_keys(con, review.decisions, SPINE_TABLE)
+        level_events = attribute_events(level_events, review.decisions, keys_before, keys_after)
+        outcome = review_outcome(review.decisions, node_clusters)
     append_events(con, level_events, run_id)
     summary = {}
     for level in LEVELS:
+        this_level = level_events.filter(pl.col("level") == level)
         summary[level] = {
             "persons": int(persons[level]),
-            **_event_counts(level_events.filter(pl.col("level") == level)),
+            **_event_counts(this_level),
             **size_summary(sizes.filter(pl.col("level") == level)["n"]),
         }
+        if review is not None:
+            summary[level].update(review.counts)
+            summary[level].update(outcome.get(level, {}))
+            summary[level]["review_merges"] = int(this_level.filter(pl.col("cause") == "review_match").height)
+            summary[level]["review_splits"] = int(
+                this_level.filter((pl.col("cause") == "review_non_match") & (pl.col("event") == "split")).height
+            )
     return summary
 
 
@@ -184,6 +218,10 @@ def append_events(con: duckdb.DuckDBPyConnection, events: pl.DataFrame, run_id: 
     frame = events.with_columns(pl.lit(run_id).alias("run_id"))
     if not table_exists(con, EVENTS_TABLE):
         write_frame(con, frame.clear(), EVENTS_TABLE)
+    for column in ("decision_id", "cause"):  # events a clerical decision explains (review.py)
+        if column in frame.columns:
+            kind = "BIGINT" if column == "decision_id" else "VARCHAR"
+            con.execute(f"ALTER TABLE {EVENTS_TABLE} ADD COLUMN IF NOT EXISTS {column} {kind}")
     con.register("_cmi_events", frame)
     try:
         con.execute(f"INSERT INTO {EVENTS_TABLE} BY NAME SELECT * FROM _cmi_events")
@@ -207,9 +245,11 @@ def link_persons(
 
 
 def cluster_and_key(con: duckdb.DuckDBPyConnection, secret: bytes, run_id: str) -> dict[str, Any]:
-    """person_spine: cluster both levels (cluster_levels) and issue the keys (build_spine)."""
+    """person_spine: cluster both levels (cluster_levels) and issue the keys (build_spine),
+    honouring the clerical decisions of linkage.review_decisions where there are any."""
     with progress.steps("building the person spine", 2) as step:
         step("clustering both levels")
-        clusters = cluster_levels(con)
+        review = review_constraints(con)
+        clusters = cluster_levels(con, review=review)
         step("issuing person keys")
-        return build_spine(con, clusters, secret, run_id)
+        return build_spine(con, clusters, secret, run_id, review=review)

@@ -15,6 +15,9 @@ LINKS_TABLE = "linkage.person_links"
 CLUSTERS_TABLE = "linkage.person_clusters"
 SPINE_TABLE = "linkage.person_spine"
 PREVIOUS_SPINE_TABLE = "linkage.person_spine_previous"
+EVENTS_TABLE = "linkage.person_key_events"
+THRESHOLDS_TABLE = "linkage.link_thresholds"
+REVIEW_DECISIONS_TABLE = "linkage.review_decisions"
 
 PERSON_RECORDS_COLUMNS = (
     ("unique_id", "BIGINT", "hash of record_ref"),
@@ -67,6 +70,21 @@ SPINE_COLUMNS = (
     ("level", "VARCHAR", "conservative / less_conservative"),
     ("cluster_id", "BIGINT", "this run's cluster (its smallest identity id); not stable across runs: use person_key"),
     ("person_key", "VARCHAR", "HMAC-SHA256 pseudonym, persistent across runs"),
+)
+
+# Clerical review decisions (review.py): append-only, the latest decision on a pair wins.
+# Another report reads these columns by name.
+REVIEW_DECISIONS_COLUMNS = (
+    ("decision_id", "BIGINT", "1, 2, ... in the order recorded"),
+    ("pair_id", "VARCHAR", "the review file's stable pair id (a hash of the two record ids)"),
+    ("unique_id_l", "BIGINT", "person record (linkage.person_records.unique_id)"),
+    ("unique_id_r", "BIGINT", "person record (linkage.person_records.unique_id)"),
+    ("decision", "VARCHAR", "match / non_match / unsure"),
+    ("reviewer", "VARCHAR", "who decided (identified)"),
+    ("decided_at", "TIMESTAMP", "when, UTC (the file's decided_at, else the import time)"),
+    ("reason", "VARCHAR", "the reviewer's reason (identified: may quote names)"),
+    ("source_file", "VARCHAR", "name of the imported decisions file"),
+    ("recorded_at", "TIMESTAMP", "when the import recorded it, UTC"),
 )
 
 
