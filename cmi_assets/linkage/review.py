@@ -6,14 +6,16 @@ back in, and the decisions as forced links and forced non-links of the next spin
   clerical sample (clerical_sample.level_units, clerical.stratified_sample) and the
   uncertain band (pairs whose match weight lies within UNCERTAIN_BAND_WEIGHT of the
   level's threshold), ordered by a seeded hash of the pair id so the order says nothing
-  about the score. Each pair shows the founding record of each of its two identities,
-  and its pair_id is a hash of the two record ids (stable across exports).
+  about the score. A pair is two identities (records equal on every compared field, the
+  units Splink scores: unique_id_l and unique_id_r, as in linkage.person_pairs), each
+  shown by its founding record (record_id_l, record_id_r); its pair_id is a hash of the
+  two identity ids (stable across exports).
 - Import (read_decisions_file, record_decisions): every row is checked first; a bad row
   is an error naming the file, row and field, and then nothing is recorded. Decisions
   are appended to linkage.review_decisions (identified zone), never updated: the latest
   decision on a pair (by decided_at, then decision_id) supersedes earlier ones.
 - The spine (review_constraints): current `match` decisions become forced links and
-  `non_match` decisions forced non-links between the two records' identities
+  `non_match` decisions forced non-links between the two records' current identities
   (clustering.ReviewPairs); `unsure` changes nothing. The key events a decision explains
   carry its decision_id (attribute_events).
 """
@@ -31,6 +33,7 @@ import numpy as np
 import polars as pl
 
 from cmi_assets.linkage.clustering import ReviewPairs
+from cmi_assets.linkage.person_records import IDENTITIES_TABLE
 from cmi_assets.linkage.tables import (
     CLUSTERS_TABLE,
     LEVELS,
@@ -61,12 +64,21 @@ EXPORT_FIELDS = (
     "parent1_given",
     "parent2_given",
 )
-DECISION_FILE_COLUMNS = ("pair_id", "unique_id_l", "unique_id_r", "decision", "reason", "decided_at")
+DECISION_FILE_COLUMNS = (
+    "pair_id",
+    "unique_id_l",
+    "unique_id_r",
+    "record_id_l",
+    "record_id_r",
+    "decision",
+    "reason",
+    "decided_at",
+)
 REQUIRED_FILE_COLUMNS = ("pair_id", "unique_id_l", "unique_id_r", "decision")
 
 
 def pair_id(unique_id_l: int, unique_id_r: int) -> str:
-    """A pair's stable id: a hash of its two record ids, in either order."""
+    """A pair's stable id: a hash of its two identity ids, in either order."""
     low, high = sorted((int(unique_id_l), int(unique_id_r)))
     return hashlib.sha256(f"{low}|{high}".encode()).hexdigest()[:16]
 
@@ -104,7 +116,7 @@ class ReviewExport:
             f"whose match weight lies between {low:.2f} and {high:.2f}, within {UNCERTAIN_BAND_WEIGHT:g} of the "
             f"threshold's {probability_to_weight(self.threshold_probability):.2f}, match probability "
             f"{self.threshold_probability:.6g}). No score, weight or current link is shown, and the order is "
-            f"shuffled. Keep pair_id, unique_id_l and unique_id_r as they are. The file names people: keep it "
+            f"shuffled. Keep pair_id and the id columns as they are. The file names people: keep it "
             f"in the identified zone."
         )
 
@@ -149,7 +161,7 @@ def review_export(
     identity_pairs = pl.concat([sampled.cast(pl.Int64), band.cast(pl.Int64)]).unique()
     # each identity shown by its founding record (the smallest record reference)
     founders = con.sql(
-        f"""SELECT r.identity_id, r.unique_id, {", ".join(f"CAST(r.{c} AS VARCHAR) AS {c}" for c in EXPORT_FIELDS)}
+        f"""SELECT r.identity_id, r.unique_id AS record_id, {", ".join(f"CAST(r.{c} AS VARCHAR) AS {c}" for c in EXPORT_FIELDS)}
             FROM {records_table} r JOIN (SELECT identity_id, min(record_ref) AS record_ref FROM {records_table}
             GROUP BY identity_id) f USING (identity_id, record_ref)"""
     ).pl()
@@ -163,12 +175,13 @@ def review_export(
         left_on="identity_r",
         right_on="identity_id",
     )
+    out = out.rename({"identity_l": "unique_id_l", "identity_r": "unique_id_r"})
     out = out.with_columns(pl.Series("pair_id", _pair_ids(out["unique_id_l"], out["unique_id_r"]), dtype=pl.String))
     # a seeded hash of the pair id orders the file: unrelated to the score or the sample's strata
     out = out.with_columns(
         pl.Series("order", [hashlib.sha256(f"{seed}|{p}".encode()).hexdigest() for p in out["pair_id"]])
     ).sort("order")
-    columns = ["pair_id", "unique_id_l", "unique_id_r"]
+    columns = ["pair_id", "unique_id_l", "unique_id_r", "record_id_l", "record_id_r"]
     for c in EXPORT_FIELDS:
         columns += [f"{c}_l", f"{c}_r"]
     out = out.select(columns).with_columns(pl.lit("").alias("decision"), pl.lit("").alias("reason"))
@@ -209,12 +222,13 @@ def _parse_time(text: str) -> dt.datetime | None:
 
 
 def read_decisions_file(path: Path, con: duckdb.DuckDBPyConnection | None = None) -> pl.DataFrame:
-    """The decided rows of a review or decisions file (pair_id, unique_id_l, unique_id_r,
-    decision, reason, decided_at), every row checked: the two record ids are integers,
-    different, and (given a connection) person records of the identified zone; pair_id is
-    theirs; decision is one of DECISIONS or empty (the row is skipped); decided_at, when
-    given, is an ISO 8601 time. Rows are numbered as lines of the file, the header being
-    row 1. Raises ReviewFileError listing the bad rows."""
+    """The decided rows of a review or decisions file (DECISION_FILE_COLUMNS; record_id_*,
+    reason and decided_at optional), every row checked: decision is one of DECISIONS or
+    empty (the row is skipped); the two identity ids are integers, different and (given a
+    connection) identities of the identified zone; pair_id is theirs; a record id, when
+    given, is a person record of its side's identity; decided_at, when given, is an ISO
+    8601 time. Rows are numbered as lines of the file, the header being row 1. Raises
+    ReviewFileError listing the bad rows."""
     path = Path(path)
     name = path.name
     try:
@@ -224,28 +238,14 @@ def read_decisions_file(path: Path, con: duckdb.DuckDBPyConnection | None = None
     missing = [c for c in REQUIRED_FILE_COLUMNS if c not in frame.columns]
     if missing:
         raise ReviewFileError(f"{name}: row 1, field {missing[0]}: column missing (needs {', '.join(missing)})")
-    known: set[int] | None = None
+    known: dict[str, dict[int, int]] | None = None
     if con is not None:
-        if not table_exists(con, PERSON_RECORDS_TABLE):
+        if not table_exists(con, PERSON_RECORDS_TABLE) or not table_exists(con, IDENTITIES_TABLE):
             raise ReviewFileError(f"{name}: no person records in the identified zone to check the pairs against")
-        listed = [
-            int(v)
-            for column in ("unique_id_l", "unique_id_r")
-            for v in frame[column].to_list()
-            if v and v.strip().lstrip("-").isdigit()
-        ]
-        ids = sorted(set(listed))
-        con.register("cmi_review_ids", pl.DataFrame({"unique_id": ids}, schema={"unique_id": pl.Int64}))
-        try:
-            known = set(
-                con.execute(
-                    f"SELECT unique_id FROM {PERSON_RECORDS_TABLE} WHERE unique_id IN (SELECT unique_id FROM cmi_review_ids)"
-                )
-                .pl()["unique_id"]
-                .to_list()
-            )
-        finally:
-            con.unregister("cmi_review_ids")
+        known = {
+            "unique_id": _known_ids(con, frame, ("unique_id_l", "unique_id_r"), IDENTITIES_TABLE, "unique_id"),
+            "record_id": _known_ids(con, frame, ("record_id_l", "record_id_r"), PERSON_RECORDS_TABLE, "identity_id"),
+        }
     errors, rows = [], []
     for index, row in enumerate(frame.iter_rows(named=True)):
         line = index + 2
@@ -262,6 +262,8 @@ def read_decisions_file(path: Path, con: duckdb.DuckDBPyConnection | None = None
                 "pair_id": row["pair_id"].strip(),
                 "unique_id_l": int(row["unique_id_l"]),
                 "unique_id_r": int(row["unique_id_r"]),
+                "record_id_l": _optional_int(row.get("record_id_l")),
+                "record_id_r": _optional_int(row.get("record_id_r")),
                 "decision": decision,
                 "reason": (row.get("reason") or "").strip() or None,
                 "decided_at": _parse_time(decided) if decided else None,
@@ -274,6 +276,8 @@ def read_decisions_file(path: Path, con: duckdb.DuckDBPyConnection | None = None
         "pair_id": pl.String,
         "unique_id_l": pl.Int64,
         "unique_id_r": pl.Int64,
+        "record_id_l": pl.Int64,
+        "record_id_r": pl.Int64,
         "decision": pl.String,
         "reason": pl.String,
         "decided_at": pl.Datetime("us"),
@@ -281,22 +285,52 @@ def read_decisions_file(path: Path, con: duckdb.DuckDBPyConnection | None = None
     return pl.DataFrame(rows, schema=schema)
 
 
-def _row_error(row: dict, decision: str, known: set[int] | None) -> tuple[str, str] | None:
+def _is_int(text: str | None) -> bool:
+    return bool(text) and text.strip().lstrip("-").isdigit()
+
+
+def _optional_int(text: str | None) -> int | None:
+    return int(text) if _is_int(text) else None
+
+
+def _known_ids(
+    con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, columns: tuple[str, ...], table: str, value: str
+) -> dict[int, int]:
+    """The file's ids (in columns) found in table's unique_id, each with its `value` column."""
+    listed = sorted({int(v) for c in columns if c in frame.columns for v in frame[c].to_list() if _is_int(v)})
+    con.register("cmi_review_ids", pl.DataFrame({"unique_id": listed}, schema={"unique_id": pl.Int64}))
+    try:
+        found = con.execute(
+            f"SELECT unique_id, {value} FROM {table} WHERE unique_id IN (SELECT unique_id FROM cmi_review_ids)"
+        ).fetchall()
+    finally:
+        con.unregister("cmi_review_ids")
+    return dict(found)
+
+
+def _row_error(row: dict, decision: str, known: dict[str, dict[int, int]] | None) -> tuple[str, str] | None:
     """The first bad field of a decided row and what is wrong with it, or None."""
     if decision not in DECISIONS:
         return "decision", f"must be one of {', '.join(DECISIONS)} (or empty to skip the row)"
     ids = []
     for column in ("unique_id_l", "unique_id_r"):
-        text = (row.get(column) or "").strip()
-        if not text.lstrip("-").isdigit():
-            return column, "must be a record id (an integer)"
-        ids.append(int(text))
-        if known is not None and ids[-1] not in known:
-            return column, "no such person record in the identified zone"
+        if not _is_int(row.get(column)):
+            return column, "must be an identity id (an integer)"
+        ids.append(int(row[column]))
+        if known is not None and ids[-1] not in known["unique_id"]:
+            return column, "no such identity in the identified zone"
     if ids[0] == ids[1]:
-        return "unique_id_r", "the two record ids of a pair must differ"
+        return "unique_id_r", "the two ids of a pair must differ"
     if (row.get("pair_id") or "").strip() != pair_id(*ids):
-        return "pair_id", "does not belong to the pair's two record ids (keep the exported pair_id and ids)"
+        return "pair_id", "does not belong to the pair's two ids (keep the exported pair_id and ids)"
+    for column, identity in (("record_id_l", ids[0]), ("record_id_r", ids[1])):
+        text = (row.get(column) or "").strip()
+        if not text:
+            continue
+        if not _is_int(text):
+            return column, "must be a record id (an integer) or empty"
+        if known is not None and known["record_id"].get(int(text)) != identity:
+            return column, "not a person record of this side's identity (export the pair again)"
     decided = (row.get("decided_at") or "").strip()
     if decided and _parse_time(decided) is None:
         return "decided_at", "must be an ISO 8601 time (e.g. 2026-12-07T14:05:00Z)"
@@ -387,21 +421,34 @@ class ReviewConstraints:
 
 
 def review_constraints(
-    con: duckdb.DuckDBPyConnection, records_table: str = PERSON_RECORDS_TABLE
+    con: duckdb.DuckDBPyConnection,
+    records_table: str = PERSON_RECORDS_TABLE,
+    identities_table: str = IDENTITIES_TABLE,
 ) -> ReviewConstraints | None:
-    """The current decisions as forced links and non-links between the two records'
-    identities; None when no decision was recorded (the spine is as without review).
-    Decisions on records no longer in the person records are left out and counted, and
-    so is a non_match between two records of one identity (equal on every compared field:
-    the clustering cannot tell them apart)."""
+    """The current decisions as forced links and non-links between identities; None when
+    no decision was recorded (the spine is as without review). A side stands for its shown
+    record's current identity (record_id, when given and still a person record), else for
+    its identity id. Decisions whose sides are no longer there are left out and counted,
+    and so is a non_match between two sides that are now one identity (equal on every
+    compared field: the clustering cannot tell them apart)."""
     current = current_decisions(con)
     if current.is_empty():
         return None
     acting = current.filter(pl.col("decision").is_in(["match", "non_match"]))
-    ids = con.sql(f"SELECT unique_id, identity_id FROM {records_table}").pl()
-    with_identity = acting.join(
-        ids.rename({"unique_id": "unique_id_l", "identity_id": "identity_l"}), on="unique_id_l"
-    ).join(ids.rename({"unique_id": "unique_id_r", "identity_id": "identity_r"}), on="unique_id_r")
+    records = con.sql(f"SELECT unique_id AS record_id, identity_id FROM {records_table}").pl()
+    identities = con.sql(f"SELECT unique_id FROM {identities_table}").pl()["unique_id"].implode()
+    sides = acting
+    for side in ("l", "r"):
+        sides = sides.join(
+            records.rename({"record_id": f"record_id_{side}", "identity_id": f"_rec_{side}"}),
+            on=f"record_id_{side}",
+            how="left",
+        ).with_columns(
+            pl.coalesce(
+                f"_rec_{side}", pl.when(pl.col(f"unique_id_{side}").is_in(identities)).then(f"unique_id_{side}")
+            ).alias(f"identity_{side}")
+        )
+    with_identity = sides.drop("_rec_l", "_rec_r").drop_nulls(["identity_l", "identity_r"])
     same = with_identity.filter(pl.col("identity_l") == pl.col("identity_r"))
     usable = with_identity.filter(pl.col("identity_l") != pl.col("identity_r"))
 
@@ -421,17 +468,20 @@ def review_constraints(
 
 
 def decision_record_keys(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame, spine_table: str) -> pl.DataFrame:
-    """The person_key of each decision's two records at each level in a spine table
-    (decision_id, level, key_l, key_r); empty when the table does not exist."""
+    """The person_key of each decision's two sides (identities) at each level in a spine
+    table (decision_id, level, key_l, key_r); empty when the table does not exist."""
     schema = {"decision_id": pl.Int64, "level": pl.String, "key_l": pl.String, "key_r": pl.String}
     if decisions.is_empty() or not table_exists(con, spine_table):
         return pl.DataFrame(schema=schema)
-    con.register("cmi_review_decided", decisions.select("decision_id", "unique_id_l", "unique_id_r"))
+    con.register("cmi_review_decided", decisions.select("decision_id", "identity_l", "identity_r"))
     try:
         return (
-            con.execute(f"""SELECT d.decision_id, l.level, l.person_key AS key_l, r.person_key AS key_r
-                        FROM cmi_review_decided d JOIN {spine_table} l ON l.unique_id = d.unique_id_l
-                        JOIN {spine_table} r ON r.unique_id = d.unique_id_r AND r.level = l.level""")
+            con.execute(f"""WITH keys AS (SELECT DISTINCT identity_id, level, person_key FROM {spine_table}
+                                          WHERE identity_id IN (SELECT identity_l FROM cmi_review_decided
+                                                                UNION SELECT identity_r FROM cmi_review_decided))
+                        SELECT d.decision_id, l.level, l.person_key AS key_l, r.person_key AS key_r
+                        FROM cmi_review_decided d JOIN keys l ON l.identity_id = d.identity_l
+                        JOIN keys r ON r.identity_id = d.identity_r AND r.level = l.level""")
             .pl()
             .cast(schema)
         )

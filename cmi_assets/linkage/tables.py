@@ -76,9 +76,11 @@ SPINE_COLUMNS = (
 # Another report reads these columns by name.
 REVIEW_DECISIONS_COLUMNS = (
     ("decision_id", "BIGINT", "1, 2, ... in the order recorded"),
-    ("pair_id", "VARCHAR", "the review file's stable pair id (a hash of the two record ids)"),
-    ("unique_id_l", "BIGINT", "person record (linkage.person_records.unique_id)"),
-    ("unique_id_r", "BIGINT", "person record (linkage.person_records.unique_id)"),
+    ("pair_id", "VARCHAR", "the review file's stable pair id (a hash of unique_id_l and unique_id_r)"),
+    ("unique_id_l", "BIGINT", "left identity: Splink's record id, as in linkage.person_pairs"),
+    ("unique_id_r", "BIGINT", "right identity: Splink's record id, as in linkage.person_pairs"),
+    ("record_id_l", "BIGINT", "the person record shown for the left side (linkage.person_records.unique_id)"),
+    ("record_id_r", "BIGINT", "the person record shown for the right side"),
     ("decision", "VARCHAR", "match / non_match / unsure"),
     ("reviewer", "VARCHAR", "who decided (identified)"),
     ("decided_at", "TIMESTAMP", "when, UTC (the file's decided_at, else the import time)"),

@@ -62,12 +62,17 @@ def _pick_pairs(spine: pl.DataFrame) -> tuple[tuple[int, int], tuple[int, int]]:
     return (int(u["unique_id"]), int(v["unique_id"])), (int(x), int(y))
 
 
-def _decisions(rows: list[tuple[int, int, str]]) -> pl.DataFrame:
+def _decisions(rows: list[tuple[int, int, str]], identity_of: dict[int, int]) -> pl.DataFrame:
+    """Decisions on pairs of records (record ids), as an imported file gives them: the two
+    records' identities, the records shown and the decision."""
+    ids = [(identity_of[a], identity_of[b]) for a, b, _ in rows]
     return pl.DataFrame(
         {
-            "pair_id": [pair_id(a, b) for a, b, _ in rows],
-            "unique_id_l": [a for a, _, _ in rows],
-            "unique_id_r": [b for _, b, _ in rows],
+            "pair_id": [pair_id(a, b) for a, b in ids],
+            "unique_id_l": [a for a, _ in ids],
+            "unique_id_r": [b for _, b in ids],
+            "record_id_l": [a for a, _, _ in rows],
+            "record_id_r": [b for _, b, _ in rows],
             "decision": [d for _, _, d in rows],
             "reason": ["checked by hand"] * len(rows),
             "decided_at": [None] * len(rows),
@@ -76,11 +81,17 @@ def _decisions(rows: list[tuple[int, int, str]]) -> pl.DataFrame:
             "pair_id": pl.String,
             "unique_id_l": pl.Int64,
             "unique_id_r": pl.Int64,
+            "record_id_l": pl.Int64,
+            "record_id_r": pl.Int64,
             "decision": pl.String,
             "reason": pl.String,
             "decided_at": pl.Datetime("us"),
         },
     )
+
+
+def _identities(con) -> dict[int, int]:
+    return dict(con.execute(f"SELECT unique_id, identity_id FROM {PERSON_RECORDS_TABLE}").fetchall())
 
 
 def test_decisions_change_exactly_the_persons_they_touch(linked_file):
@@ -89,7 +100,11 @@ def test_decisions_change_exactly_the_persons_they_touch(linked_file):
     (u, v), (x, y) = _pick_pairs(before)
     at = dt.datetime(2026, 12, 7, 9, 30)
     recorded = record_decisions(
-        con, _decisions([(x, y, "match"), (u, v, "non_match")]), "A. Reviewer", "decisions.csv", now=at
+        con,
+        _decisions([(x, y, "match"), (u, v, "non_match")], _identities(con)),
+        "A. Reviewer",
+        "decisions.csv",
+        now=at,
     )
     match_id, non_match_id = recorded["decision_id"].to_list()
 
@@ -143,10 +158,10 @@ def test_decisions_change_exactly_the_persons_they_touch(linked_file):
 
 def test_a_later_decision_supersedes_and_both_rows_stay(linked_file):
     con = linked_file
-    ids = con.sql(f"SELECT unique_id FROM {PERSON_RECORDS_TABLE} ORDER BY unique_id LIMIT 2").pl()["unique_id"]
-    a, b = int(ids[0]), int(ids[1])
-    record_decisions(con, _decisions([(a, b, "match")]), "first", "one.csv", now=dt.datetime(2026, 1, 1))
-    record_decisions(con, _decisions([(b, a, "unsure")]), "second", "two.csv", now=dt.datetime(2026, 2, 1))
+    identity_of = _identities(con)
+    a, b = sorted(identity_of)[:2]
+    record_decisions(con, _decisions([(a, b, "match")], identity_of), "first", "one.csv", now=dt.datetime(2026, 1, 1))
+    record_decisions(con, _decisions([(b, a, "unsure")], identity_of), "second", "two.csv", now=dt.datetime(2026, 2, 1))
     assert con.execute(f"SELECT count(*) FROM {REVIEW_DECISIONS_TABLE}").fetchone()[0] == 2
     current = current_decisions(con)
     assert current.height == 1
