@@ -1,4 +1,10 @@
-"""The cmi_assets code location: everything under defs/ is loaded from its folder."""
+"""The cmi_assets definitions: everything under defs/ is loaded from its folder.
+
+`defs` is the whole graph in one code location (`dg dev`, `cmi demo`, the tests);
+`linker_defs` and `analyst_defs` are its two halves (cmi_assets/locations.py decides which
+is which), the two code locations of workspace.yaml: the linker location alone opens the
+identified zone, the analyst location's storage refuses to (docs/separation.md).
+"""
 
 from pathlib import Path
 
@@ -10,3 +16,26 @@ def defs() -> dg.Definitions:
     from cmi_assets.defs.code_versions import with_code_versions
 
     return with_code_versions(dg.load_from_defs_folder(path_within_project=Path(__file__).parent.parent))
+
+
+def _locations() -> dict[str, dg.Definitions]:
+    from cmi_assets.defs.resources import AnalystStorageResource
+    from cmi_assets.locations import split_locations
+
+    return split_locations(defs(), analyst_resources={"storage": AnalystStorageResource()})
+
+
+# Plain functions, not @dg.definitions: a module holds one of those, and `dg dev` loads this
+# module's. workspace.yaml names these by attribute.
+def linker_defs() -> dg.Definitions:
+    """Sources, staging, linkage and every asset that reads or writes the identified zone."""
+    from cmi_assets.locations import LINKER
+
+    return _locations()[LINKER]
+
+
+def analyst_defs() -> dg.Definitions:
+    """Everything downstream of the linkage, on the analysis zone only."""
+    from cmi_assets.locations import ANALYST
+
+    return _locations()[ANALYST]

@@ -50,6 +50,9 @@ class Storage:
     temp_dir: Path | None = None
     threads: int | None = None
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS
+    # The zones this process may open: the analyst code location opens the analysis zone
+    # only, so a mistake that reaches for the identified file fails before touching it.
+    zones: tuple[str, ...] = ZONES
 
     @classmethod
     def from_env(cls) -> Storage:
@@ -76,6 +79,11 @@ class Storage:
     def connect(self, zone: str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection to one zone's DuckDB file, closed on exit."""
         path = self.zone_path(zone)
+        if zone not in self.zones:
+            raise ZoneRefusedError(
+                f"this code location opens only the {', '.join(self.zones)} zone and never {path.name}: "
+                f"materialize what reads the {zone} zone in the linker code location (docs/separation.md)"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         if read_only and not path.exists():
             # Creating the file keeps read-only callers simple on a fresh deployment.
@@ -86,6 +94,10 @@ class Storage:
             yield con
         finally:
             con.close()
+
+
+class ZoneRefusedError(PermissionError):
+    """A zone this code location may not open (the analyst location and the identified zone)."""
 
 
 class ZoneFileLockedError(duckdb.IOException):

@@ -5,11 +5,13 @@
                            child_file.py)
     -> cfsr_recurrence    (PERIODS FYt: period FYt-(t+1) from files t and t+1; DQ checks)
     -> cfsr_rsp, cfsr_drilldown (per period; analysis zone)
-    -> cfsr_trend -> cfsr_report (every period; HTML under reports/cfsr/)
+    -> cfsr_trend -> cfsr_report (every period; HTML under reports/cfsr/; trend.py)
 
 Child-level tables (Child File rows, the per-child audit) hold agency IDs and dates
 of birth, so they stay in the identified zone (schema cfsr); the analysis zone gets
-counts and rates per state, period and group. Metadata and logs carry counts, rates
+counts and rates per state, period and group. The assets here read those tables, so
+they run in the linker code location; trend.py's read the analysis zone only and run in
+the analyst location (cmi_assets/locations.py). Metadata and logs carry counts, rates
 and state codes only, and everything published goes through one small-cell rule
 (cfsr/suppression.py): under 11 children, no numerator and no rate.
 """
@@ -26,9 +28,6 @@ from cmi_assets.cfsr.published import (
     STATUSES,
     by_state_rows,
     national_drilldown_rows,
-    periods_waiting_for_files,
-    profile_by_first_column,
-    profile_rows,
     published_recurrence,
     published_rsp,
     rsp_model_row,
@@ -42,28 +41,34 @@ from cmi_assets.cfsr.tables import (
     AUDIT_TABLE,
     BY_STATE_COLUMNS,
     BY_STATE_TABLE,
-    DQ_TABLE,
     DRILLDOWN_COLUMNS,
     DRILLDOWN_TABLE,
-    NATIONAL_TABLE,
-    NATIONAL_TREND_TABLE,
-    REPORT_SUBDIR,
     RSP_MODEL_TABLE,
     RSP_TABLE,
     RSP_TABLE_COLUMNS,
-    TREND_TABLE,
-    TREND_TABLE_COLUMNS,
 )
-from cmi_assets.cfsr.trend import national_trend, state_trend
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cfsr.checks import dq_check_results, dq_check_specs
 from cmi_assets.defs.cfsr.partitions import FILES_USED_BY_PERIODS, PERIODS, fy_key, fy_of_key
 from cmi_assets.defs.cfsr.preset import cfsr_asset, table_metadata
 from cmi_assets.defs.resources import StorageResource
-from cmi_assets.metadata import mapping_table, number, states_named, transposed
+from cmi_assets.metadata import mapping_table, number, states_named
 from cmi_assets.metadata import table as table_value
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE
-from cmi_assets.tables import read_table, replace_partition_rows, replace_table
+from cmi_assets.tables import read_table, replace_partition_rows
+
+_MOVED_TO_TREND = ("cfsr_trend", "cfsr_report")
+
+
+def __getattr__(name: str):
+    """cfsr_trend and cfsr_report, defined in trend.py, still reachable as attributes of this
+    module (PEP 562) without being held here, where the defs loader would find them twice."""
+    if name in _MOVED_TO_TREND:
+        from cmi_assets.defs.cfsr import trend
+
+        return getattr(trend, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # A period needs both of its files (and the drill-down its recurrence): unlike other
 # downstream assets these do not run while an input partition is missing, so a period
@@ -242,101 +247,5 @@ def cfsr_drilldown(context: dg.AssetExecutionContext, storage: StorageResource) 
                 dict(table.group_by("dimension").len().sort("dimension").iter_rows()), "dimension", "cells"
             ),
             "national": table_value(*national_drilldown_rows(table)),
-        }
-    )
-
-
-# --- cfsr_trend -----------------------------------------------------------------------------
-
-
-@cfsr_asset(
-    deps=["cfsr_rsp", "cfsr_recurrence"],
-    kinds={"duckdb", "polars"},
-    description=(
-        "Recurrence over every period computed so far: per state observed rate, RSP, interval and status by "
-        "period with the change since the previous published period, and the pooled rate with status counts."
-    ),
-    metadata=table_metadata(WAREHOUSE, TREND_TABLE, TREND_TABLE_COLUMNS),
-)
-def cfsr_trend(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    with storage.warehouse() as con:
-        rsp = read_table(con, RSP_TABLE)
-        national = read_table(con, NATIONAL_TABLE)
-        if rsp.is_empty():
-            raise dg.Failure(description="no period has an RSP yet: materialize cfsr_rsp first")
-        trend = state_trend(rsp)
-        pooled = national_trend(national.filter(pl.col("period_fy").is_in(rsp["period_fy"].unique().to_list())), rsp)
-        replace_table(con, TREND_TABLE, trend)
-        replace_table(con, NATIONAL_TREND_TABLE, pooled)
-    periods = pooled["period"].to_list()
-    loaded = context.instance.get_materialized_partitions(dg.AssetKey("ncands_child_file"))
-    waiting = periods_waiting_for_files([fy_of_key(k) for k in PERIODS.get_partition_keys()], loaded, fy_key)
-    context.log.info(f"trend over {len(periods)} periods: {', '.join(periods)}; waiting for files: {waiting}")
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": trend.height,
-            "periods": ", ".join(periods),
-            "periods_waiting_for_files": waiting,
-            "pooled_observed_by_period": mapping_table(
-                {r["period"]: r["observed"] for r in pooled.iter_rows(named=True)}, "period", "pooled observed"
-            ),
-        }
-    )
-
-
-# --- cfsr_report ----------------------------------------------------------------------------
-
-
-@cfsr_asset(
-    deps=["cfsr_trend", "cfsr_recurrence"],
-    kinds={"html", "matplotlib"},
-    description=(
-        "The recurrence data profile: per state, RSP with interval against national performance for each period, "
-        "observed numerator and denominator, and the DQ page; a national chart of every state's RSP interval. "
-        "HTML files under $CMI_DATA_DIR/reports/cfsr/ (one per state plus national.html). The metadata leads with "
-        "the newest period's headline: pooled observed recurrence (a proportion), national performance, the status "
-        "counts, and the median state's RSP / observed ratio with why it is above 1 (CFSR R4 rules, section 4.1: "
-        "E is the typical state's expected count, u = 0, which lies below the pooled rate). `chart` opens the "
-        "national chart (the UI folds any markdown over 1,000 characters, so an image takes one click), `states` "
-        "is the table behind it."
-    ),
-)
-def cfsr_report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    from cmi_assets.cfsr.report import write_cfsr_report
-
-    paths = storage.storage()
-    with storage.warehouse(read_only=True) as con:
-        trend, pooled = read_table(con, TREND_TABLE), read_table(con, NATIONAL_TREND_TABLE)
-        dq = read_table(con, DQ_TABLE)
-    if trend.is_empty():
-        raise dg.Failure(description="cfsr.trend is empty: materialize cfsr_trend first")
-    dq = dq.filter(pl.col("period_fy").is_in(trend["period_fy"].unique().to_list()))
-    out_dir = paths.data_dir.joinpath(*REPORT_SUBDIR)
-    report = write_cfsr_report(out_dir, trend, dq, pooled)
-    context.log.info(f"wrote {len(report.files)} HTML files to {out_dir}")
-    view = report.national
-    headline = view.headline
-    # Order is display order: the headline first (numbers, so Metadata > Plots charts them
-    # across runs), then the chart alone in its entry, so its [Show Markdown] opens the
-    # picture and nothing else; tables render inline.
-    return dg.MaterializeResult(
-        metadata={
-            "summary": dg.MetadataValue.md(view.summary),
-            "period": headline["period"] or "-",
-            "pooled_observed": number(headline["pooled_observed"]),
-            "national_performance": headline["national_performance"],
-            **{
-                f"states_{status}": headline[f"states_{status}"] for status in ("better", "no_different", "worse", "dq")
-            },
-            "rsp_to_observed": number(headline["rsp_to_observed"]),
-            "why_rsp_above_observed": dg.MetadataValue.md(view.explanation),
-            "chart": dg.MetadataValue.md(view.chart_markdown()),
-            # without the numerator column (in the HTML and in cfsr_rsp), so it fits the UI's value column
-            "states": table_value(*profile_rows(view.states, drop=("Numerator",))),
-            "pooled_by_period": transposed(profile_by_first_column(view.pooled), measure="measure"),
-            "national_html": dg.MetadataValue.path(str(report.files["national"])),
-            "report_dir": dg.MetadataValue.path(str(out_dir)),
-            "state_reports": len(report.files) - 1,
-            "dagster/row_count": len(report.files),
         }
     )
