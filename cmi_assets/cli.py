@@ -1,4 +1,4 @@
-"""The `cmi` command line: `cmi synth`, `cmi demo` and `cmi link`."""
+"""The `cmi` command line: `cmi synth`, `cmi demo`, `cmi link`, `cmi publish` and `cmi review`."""
 
 from __future__ import annotations
 
@@ -236,6 +236,89 @@ def link(
     except FileInputError as error:  # the message names the file, row and field, never a value
         raise click.ClickException(str(error)) from None
     click.echo(json.dumps(summary, indent=2, default=str))
+
+
+# --- cmi review: the clerical review loop (linkage/review.py, docs/clerical_review.md) ----------
+
+REVIEW_LEVELS = ("conservative", "less_conservative")  # linkage.tables.LEVELS, without loading linkage
+DATA_DIR_OPTION = click.option(
+    "--data-dir",
+    envvar="CMI_DATA_DIR",
+    default="data",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The data folder whose identified zone holds the linkage (default $CMI_DATA_DIR, else data).",
+)
+
+
+@main.group()
+def review() -> None:
+    """Clerical review: export a blind review file, import the reviewers' decisions."""
+
+
+@review.command("export")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+@click.option("--level", type=click.Choice(REVIEW_LEVELS), default="less_conservative", show_default=True)
+@click.option("--format", "file_format", type=click.Choice(["csv", "html"]), default="csv", show_default=True)
+@click.option("--children", default=100, show_default=True, type=click.IntRange(min=1), help="Children sampled.")
+@click.option(
+    "--band-pairs", default=200, show_default=True, type=click.IntRange(min=0), help="Uncertain-band pairs at most."
+)
+@click.option("--seed", default=1, show_default=True, type=int)
+@DATA_DIR_OPTION
+def review_export_command(
+    out: Path, level: str, file_format: str, children: int, band_pairs: int, seed: int, data_dir: Path
+) -> None:
+    """Write a blind review file: record pairs side by side without scores, shuffled (it names
+    people: keep it in the identified zone)."""
+    from cmi_assets.defs.resources import StorageResource
+    from cmi_assets.linkage.review import review_export, threshold_for, write_review_csv
+    from cmi_assets.linkage.tables import CLUSTERS_TABLE, PAIRS_TABLE
+    from cmi_assets.storage import IDENTIFIED
+    from cmi_assets.tables import table_exists
+
+    storage = StorageResource(data_dir=str(data_dir)).storage()
+    if not storage.zone_path(IDENTIFIED).exists():
+        raise click.BadParameter(f"no identified zone in {data_dir} (run `cmi demo` first)", param_hint="--data-dir")
+    with storage.connect(IDENTIFIED, read_only=True) as con:
+        if not (table_exists(con, CLUSTERS_TABLE) and table_exists(con, PAIRS_TABLE)):
+            raise click.ClickException(f"no person spine in {data_dir}: materialize person_spine first")
+        export = review_export(con, level, threshold_for(con, level), children, band_pairs, seed)
+    if file_format == "html":
+        from cmi_assets.linkage.review_html import write_review_html
+
+        write_review_html(export, out)
+        click.echo(f"{out}: {export.pairs.height} pairs ({level}), one offline page; decisions save as CSV")
+    else:
+        readme = write_review_csv(export, out)
+        click.echo(f"{out}: {export.pairs.height} pairs ({level}); what it holds: {readme}")
+
+
+@review.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--reviewer", required=True, help="Who made the decisions (recorded with each).")
+@DATA_DIR_OPTION
+def review_import_command(file: Path, reviewer: str, data_dir: Path) -> None:
+    """Record a file's decisions in linkage.review_decisions; every row is checked first and a
+    bad row records nothing. The next person_spine run honours them."""
+    from cmi_assets.defs.resources import StorageResource
+    from cmi_assets.linkage.review import DECISIONS, ReviewFileError, read_decisions_file, record_decisions
+    from cmi_assets.storage import IDENTIFIED
+
+    if not reviewer.strip():
+        raise click.BadParameter("a reviewer name is needed", param_hint="--reviewer")
+    storage = StorageResource(data_dir=str(data_dir)).storage()
+    if not storage.zone_path(IDENTIFIED).exists():
+        raise click.BadParameter(f"no identified zone in {data_dir} (run `cmi demo` first)", param_hint="--data-dir")
+    with storage.connect(IDENTIFIED) as con:
+        try:
+            decisions = read_decisions_file(file, con)
+            recorded = record_decisions(con, decisions, reviewer, file.name)
+        except ReviewFileError as error:  # names the file, row and field, never a value
+            raise click.ClickException(str(error)) from None
+    by_kind = dict(recorded.group_by("decision").len().iter_rows()) if recorded.height else {}
+    kinds = ", ".join(f"{by_kind.get(kind, 0)} {kind}" for kind in DECISIONS)
+    click.echo(f"{file.name}: {recorded.height} decisions recorded ({kinds}); the next person_spine run applies them")
 
 
 if __name__ == "__main__":

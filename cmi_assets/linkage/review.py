@@ -232,7 +232,7 @@ def read_decisions_file(path: Path, con: duckdb.DuckDBPyConnection | None = None
     path = Path(path)
     name = path.name
     try:
-        frame = pl.read_csv(path, infer_schema=False, missing_utf8_is_empty_string=True)
+        frame = pl.read_csv(path, infer_schema=False)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, UnicodeDecodeError) as error:
         raise ReviewFileError(f"{name}: row 1: not a readable CSV file ({type(error).__name__})") from None
     missing = [c for c in REQUIRED_FILE_COLUMNS if c not in frame.columns]
