@@ -240,8 +240,9 @@ def link_rates(outcomes: pl.DataFrame, confidence: float = CONFIDENCE) -> pl.Dat
 
 
 def block_margins(frame: pl.DataFrame, block: list[str], part: str, total_value: str, skip=()) -> list[Margin]:
-    """Margins (row indices) of a long table: within each `block`, the rows of each `part`
-    type sum to the row whose part type is `total_value` (skipping types in `skip`)."""
+    """Margins (row indices) of a long table: within each `block`, the rows of each value of
+    the `part` column (a group type) sum to the row whose `part` is `total_value` (skipping
+    the values in `skip`)."""
     keyed = frame.with_row_index("_cell")
     totals = keyed.filter(pl.col(part) == total_value).select(*block, pl.col("_cell").alias("_total"))
     parts = (
@@ -576,8 +577,10 @@ def published_errors(errors: pl.DataFrame) -> pl.DataFrame:
     """The error table as published: a band of 1 to SUPPRESS_BELOW - 1 pairs shows no rate
     (with complementary bands, so none follows from the status total). The rates describe
     the linkage of pairs, not children, and are shown with their intervals."""
-    margins = block_margins(errors, ["level", "status"], "band", ALL)
-    return protect(errors, "pairs", None, ["pairs", "error_rate", "ci_low", "ci_high", "estimated_errors"], margins)
+    rows = errors.with_columns(pl.when(pl.col("band") == ALL).then(pl.lit(ALL)).otherwise(pl.lit("band")).alias("_row"))
+    margins = block_margins(rows, ["level", "status"], "_row", ALL)
+    hide = ["pairs", "sampled", "labelled", "error_rate", "ci_low", "ci_high", "estimated_errors"]
+    return protect(rows, "pairs", None, hide, margins).drop("_row")
 
 
 def estimated_precision(labelled: pl.DataFrame, level: str, confidence: float = CONFIDENCE) -> dict:
@@ -710,12 +713,12 @@ class GuildReport:
         for row in self.precision.iter_rows(named=True):
             level = row["level"]
             out[f"{level}/precision"] = row["precision"]
-            out[f"{level}/precision_low"] = row["ci_low"]
-            out[f"{level}/precision_high"] = row["ci_high"]
+            out[f"{level}/precision_lo"] = row["ci_low"]
+            out[f"{level}/precision_hi"] = row["ci_high"]
         overall = self.link_rates.filter(pl.col("group_type") == ALL)
         for row in overall.iter_rows(named=True):
             if row["unit"] in ("records", "cohort_children"):
-                name = "link_rate" if row["unit"] == "records" else "child_link_rate"
+                name = "link_rate" if row["unit"] == "records" else "cohort_link"
                 out[f"{row['level']}/{name}"] = row["rate"]
         out["gaps_over_5_points"] = int(self.subgroup_gaps["flagged"].sum())
         return out
