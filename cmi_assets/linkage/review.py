@@ -555,6 +555,50 @@ def review_outcome(decisions: pl.DataFrame, node_clusters: dict[str, pl.DataFram
     return out
 
 
+def review_labels(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The current match and non_match decisions as a Splink labels table over identities
+    (unique_id_l, unique_id_r, clerical_match_score 1 or 0); empty without decisions."""
+    schema = {"unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "clerical_match_score": pl.Float64}
+    constraints = review_constraints(con)
+    if constraints is None:
+        return pl.DataFrame(schema=schema)
+    return constraints.decisions.select(
+        pl.col("identity_l").alias("unique_id_l"),
+        pl.col("identity_r").alias("unique_id_r"),
+        (pl.col("decision") == "match").cast(pl.Float64).alias("clerical_match_score"),
+    ).cast(schema)
+
+
+def review_match_labels(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The identity pairs reviewers currently say are one person (train.train_model's
+    match_labels)."""
+    labels = review_labels(con)
+    return labels.filter(pl.col("clerical_match_score") == 1).select("unique_id_l", "unique_id_r")
+
+
+ACCURACY_WEIGHTS = (-5.0, 0.0, 5.0, 10.0, 15.0, 20.0)
+
+
+def accuracy_by_weight(table: pl.DataFrame, weights: tuple[float, ...] = ACCURACY_WEIGHTS) -> list[dict]:
+    """A few rows of Splink's accuracy table from labels (clerical.accuracy_from_labels):
+    at each match weight, the nearest threshold's precision and recall against the
+    reviewers' labels, with the label counts (counts and rates only)."""
+    rows = []
+    for weight in weights:
+        nearest = (
+            table.with_columns((pl.col("truth_threshold") - weight).abs().alias("_d")).sort("_d").row(0, named=True)
+        )
+        rows.append(
+            {
+                "match_weight_threshold": float(nearest["truth_threshold"]),
+                "labels": int(nearest["p"] + nearest["n"]),
+                "precision": float(nearest["precision"]),
+                "recall": float(nearest["recall"]),
+            }
+        )
+    return rows
+
+
 def threshold_for(con: duckdb.DuckDBPyConnection, level: str) -> float:
     """The level's match-probability threshold of the last full run."""
     column = f"{level}_min_probability"

@@ -6,7 +6,11 @@ chosen blocking rules with their measured pair counts, and a sha256 over all of 
 Training (Splink 5): the prior from near-certain deterministic rules; u by random
 sampling; m by expectation maximisation over several blocking passes, the exact
 agency-identifier pass first (benefits client IDs are shared by spells, children and
-addresses; the national health ID by every health collection).
+addresses; the national health ID by every health collection). Where asked, and where
+clerical reviewers have matched enough pairs (review.review_match_labels), the m values
+are also estimated from those labelled pairs (Splink's estimate_m_from_pairwise_labels: one
+more training session beside the EM passes; Splink keeps each level's median over its
+sessions); otherwise the artefact is exactly as without review.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ EM_MAX_PAIRS = 2_000_000  # pairs per EM pass: enough for stable m values, bound
 U_MAX_PAIRS = 2_000_000  # random pairs for u
 M_PROBABILITY_FLOOR = 1e-5
 SIGNIFICANT_DIGITS = 10
+# Fewer reviewed matches than this leave the EM's m values alone: a few dozen labelled
+# pairs leave most comparison levels unobserved or estimated from a handful of pairs.
+MIN_REVIEW_MATCH_LABELS = 200
 
 
 _SPLINK_TRAINING_LOG = logging.getLogger("splink.internals.linker_components.training")
@@ -100,17 +107,23 @@ def train_model(
     u_max_pairs: float = U_MAX_PAIRS,
     em_max_pairs: int = EM_MAX_PAIRS,
     fields: frozenset[str] = SPINE_FIELDS,
+    match_labels: Any = None,
+    min_match_labels: int = MIN_REVIEW_MATCH_LABELS,
 ) -> dict[str, Any]:
     """Train on the person identities (person_records.build_identities) as the plan says
     (training_plan), comparing the given fields (settings.comparisons); returns the
-    artefact (see module docstring)."""
+    artefact (see module docstring). match_labels: identity pairs (a polars frame with
+    unique_id_l, unique_id_r) reviewers decided are one person; with at least
+    min_match_labels of them they are one more m estimation after the EM, and the
+    artefact's training records how many."""
     plan = training_plan(con, table, blocking_rules, seed, u_max_pairs, em_max_pairs, fields)
+    labelled = match_labels is not None and match_labels.height >= min_match_labels
     db_api = duckdb_api(con)
     records = register_input(db_api, con, table, "person_records")
     linker = Linker(records, linkage_settings(list(plan["blocking_rules"].values()), fields), log_level=logging.WARNING)
     rules = deterministic_rules(fields)
     em_passes = plan["training"]["em_passes"]
-    with progress.steps("training the linkage model", 2 + len(em_passes)) as step:
+    with progress.steps("training the linkage model", 2 + len(em_passes) + labelled) as step:
         step("prior from deterministic rules")
         if any(rule_pair_count(con, table, rule) != 0 for rule in rules):
             linker.training.estimate_probability_two_random_records_match(rules, recall=DETERMINISTIC_RULES_RECALL)
@@ -130,6 +143,11 @@ def train_model(
                 record_sample_proportion=em_pass["record_sample_proportion"],
                 estimate_without_term_frequencies=True,
             )
+        if labelled:
+            step("m probabilities from the reviewers' match labels")
+            labels = db_api.register(match_labels.select("unique_id_l", "unique_id_r").to_pandas())
+            linker.training.estimate_m_from_pairwise_labels(labels)
+            plan["training"]["review_match_labels"] = match_labels.height
     model = _stable_model_dict(linker)
     # Splink's training tables (EM comparison vectors, blocked pairs: over a GB at a million
     # records) are of no further use: free the memory for the steps that follow
