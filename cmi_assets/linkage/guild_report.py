@@ -95,6 +95,80 @@ IDENTIFYING_COLUMNS = frozenset(
     }
 )
 
+_SUPPRESSION = (
+    ("suppressed", "BOOLEAN", "hidden by the disclosure control (publish/disclosure.py)"),
+    ("suppression_reason", "VARCHAR", "primary or complementary"),
+)
+# The published tables' columns (name, type, description), in order: the tables' contract.
+REPORT_COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "link_rates": (
+        ("level", "VARCHAR", "conservative / less_conservative"),
+        ("unit", "VARCHAR", "records, child_records or cohort_children (UNITS)"),
+        ("group_type", "VARCHAR", "all, source, role, sex, age_band, ethnicity or deprivation_decile"),
+        ("group_value", "VARCHAR", "the subgroup (unknown: not recorded)"),
+        ("population", "BIGINT", "members of the unit in the subgroup"),
+        ("linked", "BIGINT", "of them linked (UNITS says to what)"),
+        ("rate", "DOUBLE", "linked / population"),
+        ("ci_low", "DOUBLE", "Clopper-Pearson 95% lower limit"),
+        ("ci_high", "DOUBLE", "Clopper-Pearson 95% upper limit"),
+        *_SUPPRESSION,
+    ),
+    "subgroup_gaps": (
+        ("level", "VARCHAR", "linkage level"),
+        ("unit", "VARCHAR", "UNITS"),
+        ("group_type", "VARCHAR", "subgroup type"),
+        ("group_value", "VARCHAR", "subgroup"),
+        ("population", "BIGINT", "members of the unit in the subgroup"),
+        ("rate", "DOUBLE", "the subgroup's link rate (null: suppressed)"),
+        ("overall_rate", "DOUBLE", "the unit's link rate at the level"),
+        ("gap_points", "DOUBLE", "100 x (rate - overall_rate)"),
+        ("flagged", "BOOLEAN", "the gap is over GAP_POINTS"),
+        ("ci_excludes_overall", "BOOLEAN", "the subgroup's interval leaves out the overall rate"),
+    ),
+    "weight_histogram": (
+        ("level", "VARCHAR", "linkage level"),
+        ("status", "VARCHAR", "linked / not_linked at the level"),
+        ("row", "VARCHAR", "bin, or all (the status total)"),
+        ("bin_low", "DOUBLE", "match weight from (null: the lowest bin, or the total)"),
+        ("bin_high", "DOUBLE", "match weight up to, excluded (null: the highest bin, or the total)"),
+        ("pairs", "BIGINT", "scored pairs"),
+        *_SUPPRESSION,
+    ),
+    "linkage_error": (
+        ("level", "VARCHAR", "linkage level"),
+        ("status", "VARCHAR", "linked / not_linked at the level"),
+        ("band", "VARCHAR", "match-weight band (ERROR_BANDS), or all"),
+        ("pairs", "BIGINT", "scored pairs in the band"),
+        ("sampled", "BIGINT", "of them in the clerical sample"),
+        ("labelled", "BIGINT", "of those with a label (a decision of match or non_match, or the truth)"),
+        ("error", "VARCHAR", "false_link (linked) or missed_link (not linked)"),
+        ("error_rate", "DOUBLE", "estimated share of the band's pairs in error (stratified)"),
+        ("ci_low", "DOUBLE", "Korn-Graubard 95% lower limit"),
+        ("ci_high", "DOUBLE", "Korn-Graubard 95% upper limit"),
+        ("estimated_errors", "DOUBLE", "error_rate x pairs"),
+        *_SUPPRESSION,
+    ),
+    "precision": (
+        ("level", "VARCHAR", "linkage level"),
+        ("precision", "DOUBLE", "band-weighted share of sampled links that are true"),
+        ("ci_low", "DOUBLE", "Korn-Graubard 95% lower limit"),
+        ("ci_high", "DOUBLE", "Korn-Graubard 95% upper limit"),
+        ("sampled_links", "BIGINT", "labelled links in the sample"),
+        ("effective_n", "DOUBLE", "the interval's effective sample size"),
+        ("links", "BIGINT", "links at the level"),
+        ("estimated_recall_scored", "DOUBLE", "estimated true links over true matches among scored pairs"),
+        ("truth_precision", "DOUBLE", "the synthetic truth over every link (null without truth)"),
+    ),
+    "indicators": (
+        ("level", "VARCHAR", "linkage level, or difference (less conservative minus conservative)"),
+        ("indicator", "VARCHAR", "substantiated_finding_by_5 or more_than_one_list_by_5"),
+        ("count", "BIGINT", "children counted"),
+        ("population", "BIGINT", "children of the cohorts followed up to age 5"),
+        ("per_1000", "DOUBLE", "count per 1,000 of the population"),
+        *_SUPPRESSION,
+    ),
+}
+
 # Weight bands of the error table: links sit high, pairs not linked mostly below 0.
 ERROR_BANDS = (
     (None, 0.0, "<0"),
@@ -798,12 +872,15 @@ def identifying_columns(frame: pl.DataFrame) -> list[str]:
 
 
 def write_report(con: duckdb.DuckDBPyConnection, report: GuildReport, schema: str = REPORT_SCHEMA) -> dict[str, int]:
-    """Replace the report's tables in the analysis zone; rows per table. A table with an
-    identifying column is refused."""
+    """Replace the report's tables in the analysis zone with exactly their REPORT_COLUMNS;
+    rows per table. A table with an identifying column is refused."""
+    types = {"VARCHAR": pl.String, "BIGINT": pl.Int64, "DOUBLE": pl.Float64, "BOOLEAN": pl.Boolean}
     out = {}
     for name, frame in report.tables().items():
         bad = identifying_columns(frame)
         if bad:
             raise ValueError(f"{schema}.{name}: identifying columns {bad} are not published")
-        out[name] = replace_table(con, f"{schema}.{name}", frame)
+        columns = REPORT_COLUMNS[name]
+        typed = frame.select([pl.col(c).cast(types[kind]) for c, kind, _ in columns])
+        out[name] = replace_table(con, f"{schema}.{name}", typed)
     return out

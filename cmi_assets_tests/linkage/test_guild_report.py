@@ -287,3 +287,28 @@ def test_reviewed_pairs_of_every_band_give_the_truth_exactly(linked_mini, truth_
     estimate = g.estimated_precision(sample, "less_conservative")
     assert estimate["precision"] == pytest.approx(g.truth_precision(pairs, persons, "less_conservative"))
     assert estimate["sampled_links"] == pairs["linked_less_conservative"].sum()
+
+
+def test_a_tie_in_time_goes_to_the_later_decision_id(linked_mini):
+    pairs = g.scored_pairs(linked_mini["con"])
+    left, right = pairs.select("unique_id_l", "unique_id_r").row(0)
+    con = _decisions_con(pairs, [(6, left, right, "match", "2026-03-01"), (5, left, right, "non_match", "2026-03-01")])
+    assert g.review_decisions(con)["is_match"].to_list() == [True]
+
+
+def test_indicator_difference_and_its_suppression():
+    indicators = pl.DataFrame(
+        {
+            "level": ["conservative", "less_conservative"] * 2,
+            "indicator": ["a", "a", "b", "b"],
+            "count": [40, 46, 12, 7],
+            "population": [1000, 990, 1000, 990],
+        }
+    ).with_columns((1000 * pl.col("count") / pl.col("population")).alias("per_1000"))
+    published = g.published_indicators(indicators)
+    diff = {r["indicator"]: r for r in published.filter(pl.col("level") == "difference").iter_rows(named=True)}
+    assert diff["a"]["count"] == 6 and diff["a"]["per_1000"] == pytest.approx(46 / 0.99 - 40)
+    assert not diff["a"]["suppressed"]
+    # 7 children at the less conservative level: hidden there, and so is the difference
+    hidden = published.filter((pl.col("indicator") == "b") & (pl.col("level") != "conservative"))
+    assert hidden["suppressed"].all() and hidden["count"].is_null().all() and hidden["per_1000"].is_null().all()

@@ -9,12 +9,13 @@ and rates only, small cells suppressed, to the analysis zone's `linkage_report` 
 
 import dagster as dg
 
-from cmi_assets.defs.linkage.preset import linkage_asset
+from cmi_assets.defs.linkage.preset import column_schema, linkage_asset
 from cmi_assets.defs.resources import StorageResource
+from cmi_assets.linkage.guild_report import REPORT_COLUMNS, REPORT_SCHEMA
 from cmi_assets.metadata import frame_table, mapping_table, number
 from cmi_assets.storage import WAREHOUSE
 
-REPORT_TABLES = ("link_rates", "subgroup_gaps", "weight_histogram", "linkage_error", "precision", "indicators")
+REPORT_TABLES = tuple(REPORT_COLUMNS)
 GAPS_CHECK = "linkage_report_subgroup_gaps"
 GAPS_SHOWN = 10  # the largest flagged gaps in the metadata; the table holds them all
 
@@ -41,7 +42,13 @@ class LinkageReportConfig(dg.Config):
         "incidence list; subgroup gaps over 5 points flagged. Counts and rates only, small cells suppressed, in "
         "the analysis zone's linkage_report schema."
     ),
-    metadata={"dagster/table_name": f"{WAREHOUSE}.linkage_report.*", "zone": WAREHOUSE},
+    metadata={
+        "dagster/table_name": f"{WAREHOUSE}.{REPORT_SCHEMA}.*",
+        "zone": WAREHOUSE,
+        "dagster/column_schema": column_schema(
+            *[(f"{table}.{c[0]}", *c[1:]) for table, columns in REPORT_COLUMNS.items() for c in columns]
+        ),
+    },
     check_specs=[
         dg.AssetCheckSpec(
             GAPS_CHECK,
