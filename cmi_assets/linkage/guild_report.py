@@ -19,8 +19,8 @@ about Linking Data sets", J Public Health): counts and rates only, for the analy
 
 Published cells go through the project's one disclosure function (publish/disclosure.py).
 
-A pair is linked at a level when person_links flags it at that level and the clustering
-guards did not separate it (the links the spine was built from). Functions take a DuckDB
+A pair is linked at a level when the spine kept it: person_links flags it at that level,
+the clustering guards did not separate it, and its two identities sit in one cluster. Functions take a DuckDB
 connection or frames and return frames or dicts; nothing here imports Dagster.
 """
 
@@ -374,14 +374,28 @@ def subgroup_gaps(rates: pl.DataFrame, gap_points: float = GAP_POINTS) -> pl.Dat
 
 
 def scored_pairs(
-    con: duckdb.DuckDBPyConnection, pairs: str = PAIRS_TABLE, links: str = LINKS_TABLE, levels=LEVELS
+    con: duckdb.DuckDBPyConnection,
+    pairs: str = PAIRS_TABLE,
+    links: str = LINKS_TABLE,
+    clusters: str = CLUSTERS_TABLE,
+    levels=LEVELS,
 ) -> pl.DataFrame:
-    """Every scored pair: unique_id_l, unique_id_r, match_weight and `linked_<level>` (flagged
-    at the level and not separated by the clustering guards). Identified: not for publishing."""
-    flags = ", ".join(f"coalesce(k.is_link_{lv} AND k.separated_by IS NULL, FALSE) AS linked_{lv}" for lv in levels)
+    """Every scored pair: unique_id_l, unique_id_r, match_weight and `linked_<level>`: the
+    spine kept it at the level (flagged at the level, not separated by the clustering guards,
+    and its two identities in one cluster: the constrained clustering drops a link that would
+    merge two birth registrations). Identified: not for publishing."""
+    kept = " ".join(
+        f"""LEFT JOIN (SELECT DISTINCT k.unique_id_l, k.unique_id_r, TRUE AS kept FROM {links} k
+                       JOIN _ids a ON a.level = '{lv}' AND a.identity_id = k.unique_id_l
+                       JOIN _ids b ON b.level = '{lv}' AND b.identity_id = k.unique_id_r AND b.cluster_id = a.cluster_id
+                       WHERE k.is_link_{lv} AND k.separated_by IS NULL) kept_{lv} USING (unique_id_l, unique_id_r)"""
+        for lv in levels
+    )
+    flags = ", ".join(f"coalesce(kept_{lv}.kept, FALSE) AS linked_{lv}" for lv in levels)
     return con.sql(
-        f"""SELECT p.unique_id_l, p.unique_id_r, p.match_weight, {flags}
-            FROM {pairs} p LEFT JOIN {links} k USING (unique_id_l, unique_id_r)
+        f"""WITH _ids AS (SELECT DISTINCT level, identity_id, cluster_id FROM {clusters})
+            SELECT p.unique_id_l, p.unique_id_r, p.match_weight, {flags}
+            FROM {pairs} p {kept}
             ORDER BY p.unique_id_l, p.unique_id_r"""
     ).pl()
 
