@@ -13,8 +13,9 @@ from cmi_assets.community.indicators import (
     indicator_members,
     load_children,
 )
-from cmi_assets.community.rates import area_counts, with_rates
+from cmi_assets.community.rates import area_counts, with_rates, with_reliability, with_smoothed_rates
 from cmi_assets.community.schema import INDICATOR_COLUMNS, conform, empty
+from cmi_assets.publish.disclosure import SUPPRESS_BELOW, protect_indicator_table
 
 STRENGTH = {i.id: i.strength_based for i in INDICATORS}
 
@@ -93,3 +94,11 @@ def indicator_table(
             parts.append(child_indicator_counts(children, state, level, str(year)))
     parts.append(recurrence_counts(recurrence_by_state, linkage_levels))
     return pl.concat(parts)
+
+
+def published_table(before: pl.DataFrame, threshold: int = SUPPRESS_BELOW) -> pl.DataFrame:
+    """The project's one disclosure control (publish.disclosure.protect_indicator_table:
+    primary and complementary suppression over the table's margins), then the smoothed rate
+    and the reliability flag on what is shown."""
+    published = protect_indicator_table(before, threshold=threshold)
+    return conform(with_reliability(with_smoothed_rates(published)), INDICATOR_COLUMNS)

@@ -16,7 +16,10 @@ over all equations at once), and (3) interval propagation over the equations, wi
 reader knows (a primary cell of a large population holds 1 to SUPPRESS_BELOW - 1, a
 complementary one 0 or SUPPRESS_BELOW and more, none more than its population when the count
 is a count of children), fixes no hidden cell. A cell published in two tables is one cell
-(one variable): it is hidden in both or shown in both.
+(one variable): it is hidden in both or shown in both. `protect_tables` protects several tables
+together (each a CellTable: counts, populations, margins, and a key per cell naming the cells
+it shares with another table); `protect_cells` and `protect_indicator_table` are the one-table
+forms of the same rule.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ class Margin:
 
 def _bounds(count, population, reason, threshold, bounded):
     lo = np.zeros(len(count))
-    hi = np.where(bounded, population.astype(float), np.inf)
+    hi = np.where(bounded & ~np.isnan(population), population.astype(float), np.inf)
     primary_big = (reason == 1) & (population >= threshold)
     lo[primary_big] = 1
     hi[primary_big] = np.minimum(hi[primary_big], threshold - 1)
@@ -138,6 +141,24 @@ def _determined(equations, hidden, n: int) -> np.ndarray:
     return out
 
 
+Equation = tuple[tuple[int, ...], tuple[int, ...]]  # cells and integer coefficients: sum(a * x) = 0
+
+
+def equation(cells: Sequence[int], coefs: Sequence[int]) -> Equation:
+    """One equation with each cell once (coefficients of a repeated cell added, zeros dropped:
+    a margin whose total is also one of its parts says the other parts are 0)."""
+    summed: dict[int, int] = {}
+    for c, a in zip(cells, coefs):
+        summed[int(c)] = summed.get(int(c), 0) + int(a)
+    kept = [(c, a) for c, a in summed.items() if a != 0]
+    return tuple(c for c, _ in kept), tuple(a for _, a in kept)
+
+
+def margin_equations(margins: Sequence[Margin]) -> list[Equation]:
+    """total = sum(parts) as -total + parts = 0."""
+    return [equation((m.total, *m.parts), (-1, *([1] * len(m.parts)))) for m in margins]
+
+
 def protect_cells(
     count: Sequence[int],
     population: Sequence[int],
@@ -151,19 +172,28 @@ def protect_cells(
     unless primary here)."""
     count = np.asarray(count, dtype=float)
     population = np.asarray(population, dtype=float)
-    n = len(count)
     reason = np.where(primary_mask(count, population, threshold), 1, 0)
     if already is not None:
         reason = np.where((np.asarray(already, dtype=bool)) & (reason == 0), 2, reason)
-    equations = [((m.total, *m.parts), (-1, *([1] * len(m.parts)))) for m in margins]
+    bounded = np.full(len(count), bool(np.all(np.nan_to_num(count) <= np.nan_to_num(population))))
+    return _protect(count, population, margin_equations(margins), reason, bounded, threshold)
+
+
+def _protect(count, population, equations: list[Equation], reason, bounded, threshold) -> np.ndarray:
+    """Complementary suppression: `reason` (0 shown, 1 primary, 2 hidden by an earlier pass or
+    complementary) grown until no hidden cell is fixed by `equations` (module docstring). A
+    hidden cell's count may be NaN (hidden upstream, not at hand): only shown counts are read."""
+    n = len(count)
+    reason = np.asarray(reason).copy()
     by_cell: dict[int, list[int]] = {}
     for e, (cells, _) in enumerate(equations):
         for c in cells:
             by_cell.setdefault(c, []).append(e)
-    bounded = np.full(n, bool(np.all(np.nan_to_num(count) <= np.nan_to_num(population))))
     is_total = np.zeros(n, dtype=bool)
-    for m in margins:
-        is_total[m.total] = True
+    for cells, coefs in equations:
+        for c, a in zip(cells, coefs):
+            if a < 0:
+                is_total[c] = True
 
     def hide_one_more(e: int) -> bool:
         cells = equations[e][0]
@@ -183,10 +213,12 @@ def protect_cells(
         hidden = reason > 0
         lonely = [e for e, (cells, _) in enumerate(equations) if sum(hidden[c] for c in cells) == 1]
         if lonely:
+            grew = False
             for e in lonely:
                 if sum(reason[c] > 0 for c in equations[e][0]) == 1:
-                    hide_one_more(e)
-            continue
+                    grew = hide_one_more(e) or grew
+            if grew:
+                continue
         fixed = _determined(equations, hidden, n)
         if not fixed.any():
             lo, hi = _bounds(count, population, reason, threshold, bounded)
@@ -203,6 +235,105 @@ def protect_cells(
         if not progressed:
             break
     return reason
+
+
+@dataclass(frozen=True)
+class CellTable:
+    """One published table as disclosure control sees it: a count and a population per row,
+    its margins (row indices), and per row a key naming the cell: rows with one key, in this
+    table or another, are the same count published twice (one variable: hidden in all or
+    shown in all). `already`: 0 shown, 1 primary, 2 complementary from an earlier pass (a
+    count hidden upstream may be NaN). `bounded`: no count exceeds its population (counts
+    of children among children)."""
+
+    count: np.ndarray
+    population: np.ndarray
+    margins: Sequence[Margin]
+    keys: Sequence[object] | None = None
+    already: np.ndarray | None = None
+    bounded: bool = True
+
+
+class _Sets:
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def find(self, a: int) -> int:
+        while self.parent[a] != a:
+            self.parent[a] = self.parent[self.parent[a]]
+            a = self.parent[a]
+        return a
+
+    def join(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def protect_tables(tables: Sequence[CellTable], *, threshold: int = SUPPRESS_BELOW) -> list[np.ndarray]:
+    """Reason per row of each table (0 shown, 1 primary, 2 complementary), every table
+    protected together: a cell published in several tables is one variable, and every
+    table's margins constrain it. Independent groups of cells (no margin or key joins them)
+    are protected one at a time."""
+    sizes = [len(t.count) for t in tables]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    n = int(offsets[-1])
+    count = np.concatenate([np.asarray(t.count, dtype=float) for t in tables]) if n else np.zeros(0)
+    population = np.concatenate([np.asarray(t.population, dtype=float) for t in tables]) if n else np.zeros(0)
+    earlier = np.zeros(n, dtype=np.int64)
+    bounded_row = np.zeros(n, dtype=bool)
+    same = _Sets(n)
+    first_of: dict[object, int] = {}
+    for t, table in enumerate(tables):
+        lo, hi = offsets[t], offsets[t + 1]
+        if table.already is not None:
+            earlier[lo:hi] = np.asarray(table.already, dtype=np.int64)
+        bounded_row[lo:hi] = table.bounded
+        for r, key in enumerate(table.keys or ()):
+            if key is not None:
+                same.join(first_of.setdefault(key, lo + r), lo + r)
+    roots = np.array([same.find(g) for g in range(n)], dtype=np.int64)
+    var_ids, var_of = np.unique(roots, return_inverse=True)
+    m = len(var_ids)
+    v_count, v_pop = np.full(m, np.nan), np.full(m, np.nan)
+    v_reason, v_bounded = np.zeros(m, dtype=np.int64), np.ones(m, dtype=bool)
+    for g in range(n):
+        v = var_of[g]
+        for values, value in ((v_count, count[g]), (v_pop, population[g])):
+            if not np.isnan(value):
+                if not np.isnan(values[v]) and values[v] != value:
+                    raise ValueError(
+                        f"cells published as one differ ({values[v]:g} and {value:g}): rows {g} of the package"
+                    )
+                values[v] = value
+        # a primary anywhere is primary everywhere
+        if earlier[g] == 1 or (earlier[g] == 2 and v_reason[v] == 0):
+            v_reason[v] = earlier[g]
+        v_bounded[v] &= bounded_row[g]
+    equations = []
+    for t, table in enumerate(tables):
+        for cells, coefs in margin_equations(table.margins):
+            eq = equation([var_of[offsets[t] + c] for c in cells], coefs)
+            if eq[0]:
+                equations.append(eq)
+    primary = primary_mask(v_count, v_pop, threshold)
+    v_reason = np.where(primary, 1, v_reason)
+    groups = _Sets(m)
+    for cells, _ in equations:
+        for c in cells[1:]:
+            groups.join(cells[0], c)
+    group_of = np.array([groups.find(v) for v in range(m)], dtype=np.int64)
+    by_group: dict[int, list[int]] = {}
+    for e, (cells, _) in enumerate(equations):
+        by_group.setdefault(int(group_of[cells[0]]), []).append(e)
+    reason = v_reason.copy()
+    for g in np.unique(group_of[v_reason > 0]):
+        cells = np.flatnonzero(group_of == g)
+        local = {int(c): k for k, c in enumerate(cells)}
+        sub = [(tuple(local[c] for c in cs), coefs) for cs, coefs in (equations[e] for e in by_group.get(int(g), []))]
+        reason[cells] = _protect(v_count[cells], v_pop[cells], sub, v_reason[cells], v_bounded[cells], threshold)
+    out = reason[var_of]
+    return [out[offsets[t] : offsets[t + 1]] for t in range(len(tables))]
 
 
 # The long indicator table of issue 15's contract.
@@ -262,6 +393,21 @@ def apply_reasons(
     return out.with_columns(nulled)
 
 
+def indicator_cells(frame: pl.DataFrame, keys: Sequence[object] | None = None) -> CellTable:
+    """The long indicator table as a CellTable: its margins (indicator_margins), and cells
+    already hidden by an earlier pass where it carries `suppressed` and `suppression_reason`."""
+    already = None
+    if "suppression_reason" in frame.columns and frame["suppression_reason"].null_count() < frame.height:
+        already = frame["suppression_reason"].replace_strict({PRIMARY: 1, COMPLEMENTARY: 2}, default=0).to_numpy()
+    return CellTable(
+        frame["count"].to_numpy().astype(float),
+        frame["population"].to_numpy().astype(float),
+        indicator_margins(frame),
+        keys=keys,
+        already=already,
+    )
+
+
 def protect_indicator_table(frame: pl.DataFrame, *, threshold: int = SUPPRESS_BELOW) -> pl.DataFrame:
     """The long indicator table (issue 15's contract, `count` and `population` filled) with
     `suppressed` and `suppression_reason` set and count and every rate column nulled where
@@ -270,16 +416,6 @@ def protect_indicator_table(frame: pl.DataFrame, *, threshold: int = SUPPRESS_BE
         return frame.with_columns(
             pl.lit(None, pl.Boolean).alias("suppressed"), pl.lit(None, pl.String).alias("suppression_reason")
         )
-    margins = indicator_margins(frame)
-    block = frame.select(pl.struct(INDICATOR_BLOCK).rank("dense").alias("b"))["b"].to_numpy()
-    count, population = frame["count"].to_numpy(), frame["population"].to_numpy()
-    by_block: dict[int, list[Margin]] = {}
-    for m in margins:
-        by_block.setdefault(int(block[m.total]), []).append(m)
-    reason = np.zeros(frame.height, dtype=np.int64)
-    for b in np.unique(block):
-        cells = np.flatnonzero(block == b)
-        local = {int(c): k for k, c in enumerate(cells)}
-        sub = [Margin(local[m.total], tuple(local[p] for p in m.parts)) for m in by_block.get(int(b), [])]
-        reason[cells] = protect_cells(count[cells], population[cells], sub, threshold=threshold)
+    cells = indicator_cells(frame.with_columns(pl.lit(None, pl.String).alias("suppression_reason")))
+    (reason,) = protect_tables([cells], threshold=threshold)
     return apply_reasons(frame, reason, ("count", *RATE_COLUMNS), reliability="reliability")

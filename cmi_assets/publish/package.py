@@ -2,9 +2,10 @@
 `datapackage.json` (a Table Schema per file), a DCAT-US 1.1 `data.json` catalog and a human
 data dictionary (`data_dictionary.md`).
 
-Only tables that went through publish/disclosure.py go in (today the community indicator
-table, community.indicators, whose disclosure control is protect_indicator_table); a table with
-an identifying column (person_key, a name, a date of birth, an agency ID) is refused.
+The tables (publish/tables.py): community indicators, CFSR recurrence by state and pooled,
+and incidence rates, protected together by publish/disclosure.py (protect_tables: a count
+published in two tables is hidden in both, and every table's margins count); a table with an
+identifying column (person_key, a name, a date of birth, an agency ID) is refused.
 """
 
 from __future__ import annotations
@@ -18,10 +19,20 @@ import polars as pl
 
 from cmi_assets.community.schema import INDICATOR_COLUMNS, INDICATORS_TABLE
 from cmi_assets.publish.disclosure import SUPPRESS_BELOW
+from cmi_assets.publish.tables import (
+    CFSR_COLUMNS,
+    CFSR_HIDE,
+    INCIDENCE_COLUMNS,
+    INCIDENCE_HIDE,
+    cfsr_table,
+    incidence_table,
+    protect_together,
+)
 
 Column = tuple[str, str, str]  # name, DuckDB type, description
 
 FRICTIONLESS_TYPES = {"VARCHAR": "string", "BOOLEAN": "boolean", "BIGINT": "integer", "DOUBLE": "number"}
+FRICTIONLESS_TYPES["INTEGER"] = "integer"
 IDENTIFYING = ("person_key", "name", "first_name", "last_name", "dob", "date_of_birth", "agency_id", "source_id")
 DCAT_SCHEMA = "https://project-open-data.cio.gov/v1.1/schema"
 DICTIONARY = "data_dictionary.md"
@@ -29,6 +40,11 @@ DICTIONARY = "data_dictionary.md"
 # knows its count is 0 or at least the threshold, which pins cells in sparse areas.
 UNPUBLISHED_COLUMNS = ("suppression_reason",)
 PUBLISHED_COLUMNS = [c for c in INDICATOR_COLUMNS if c[0] not in UNPUBLISHED_COLUMNS]
+CFSR_PUBLISHED_COLUMNS = [c for c in CFSR_COLUMNS if c[0] not in UNPUBLISHED_COLUMNS]
+INCIDENCE_PUBLISHED_COLUMNS = [c for c in INCIDENCE_COLUMNS if c[0] not in UNPUBLISHED_COLUMNS]
+CFSR_TABLES = ("cfsr.recurrence_by_state", "cfsr.recurrence_national")
+INCIDENCE_RATES_TABLE = "incidence.rates"
+COMMUNITY_HIDE = ("count", "rate_per_1000", "rate_lower", "rate_upper", "smoothed_rate_per_1000")
 
 
 @dataclass(frozen=True)
@@ -42,14 +58,16 @@ class PublishedTable:
     unit: str
     columns: list[Column]
     frame: pl.DataFrame
+    hidden: tuple[str, ...] = ()  # the columns null where `suppressed`
 
 
 def suppression_rule(threshold: int = SUPPRESS_BELOW) -> str:
     return (
         f"primary: a count of 1 to {threshold - 1} or a population of 1 to {threshold - 1} is hidden; "
         "complementary: further cells are hidden until no hidden count follows from the published margins "
-        "(group values to all, counties to the state, postcodes to their county); a hidden cell shows its "
-        "population, no count and no rate"
+        "of every table together (group values to all, counties to the state, postcodes to their county, states "
+        "to the pooled rows, ages to the next age) and from the counts two tables both publish, which are hidden "
+        "in both or shown in both; a hidden cell shows its population, no count and no rate"
     )
 
 
@@ -139,8 +157,8 @@ def _dictionary(tables: list[PublishedTable], threshold: int) -> str:
         lines += [f"## {t.name}.csv: {t.title}", "", t.description, "", f"Source: {t.source}. Unit: {t.unit}.", ""]
         lines += ["| column | type | definition | source | unit | suppression rule |", "|---|---|---|---|---|---|"]
         for name, kind, text in t.columns:
-            hidden = "hidden where `suppressed`" if name in ("count",) or "rate" in name else "always shown"
-            unit = t.unit if name in ("count", "rate_per_1000", "rate_lower", "rate_upper") or "rate" in name else ""
+            hidden = "hidden where `suppressed`" if name in t.hidden else "always shown"
+            unit = t.unit if name in t.hidden else ""
             lines.append(
                 f"| {name} | {FRICTIONLESS_TYPES[kind]} | {text.replace('|', '/')} | {t.source} | {unit} | {hidden} |"
             )
@@ -180,28 +198,83 @@ def write_package(
     return rows
 
 
-def warehouse_tables(con) -> list[PublishedTable]:
-    """The disclosure-controlled tables of the warehouse that exist now."""
-    schema, name = INDICATORS_TABLE.split(".")
-    present = con.execute(
+def _present(con, table: str) -> bool:
+    schema, name = table.split(".")
+    found = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
     ).fetchone()[0]
-    if not present:
-        return []
-    frame = con.execute(f"select {', '.join(c[0] for c in PUBLISHED_COLUMNS)} from {INDICATORS_TABLE}").pl()
-    return [
-        PublishedTable(
-            name="community_indicators",
-            title="Community indicators by state, county and postcode",
-            description="Counts, populations and rates per 1,000 children of each community indicator by period, "
-            "geography and group (sex, ethnicity, deprivation decile), with exact Poisson intervals, an "
-            "empirical-Bayes smoothed rate, a reliability flag and disclosure control.",
-            source=f"{INDICATORS_TABLE} (asset community_indicators)",
-            unit="children; rates per 1,000 children of the population",
-            columns=PUBLISHED_COLUMNS,
-            frame=frame,
+    return bool(found)
+
+
+def _read(con, table: str, columns: list[Column] | None = None) -> pl.DataFrame | None:
+    if not _present(con, table):
+        return None
+    names = ", ".join(f'"{c[0]}"' for c in columns) if columns else "*"
+    return con.execute(f"select {names} from {table}").pl()
+
+
+def published_frames(con, threshold: int = SUPPRESS_BELOW) -> dict[str, pl.DataFrame]:
+    """The warehouse's tables as the package publishes them, protected together
+    (tables.protect_together), with `suppression_reason` still on: community, cfsr, incidence
+    (those present)."""
+    community = _read(con, INDICATORS_TABLE, INDICATOR_COLUMNS)
+    by_state, national = (_read(con, t) for t in CFSR_TABLES)
+    cfsr = cfsr_table(by_state, national) if by_state is not None and national is not None else None
+    rates = _read(con, INCIDENCE_RATES_TABLE)
+    incidence = incidence_table(rates) if rates is not None else None
+    return protect_together(community, cfsr, incidence, threshold=threshold)
+
+
+def warehouse_tables(con, threshold: int = SUPPRESS_BELOW) -> list[PublishedTable]:
+    """The disclosure-controlled tables of the warehouse that exist now, protected together."""
+    frames = published_frames(con, threshold)
+    tables = []
+    if "community" in frames:
+        tables.append(
+            PublishedTable(
+                name="community_indicators",
+                title="Community indicators by state, county and postcode",
+                description="Counts, populations and rates per 1,000 children of each community indicator by "
+                "period, geography and group (sex, ethnicity, deprivation decile), with exact Poisson intervals, an "
+                "empirical-Bayes smoothed rate, a reliability flag and disclosure control.",
+                source=f"{INDICATORS_TABLE} (asset community_indicators)",
+                unit="children; rates per 1,000 children of the population",
+                columns=PUBLISHED_COLUMNS,
+                frame=frames["community"].select(c[0] for c in PUBLISHED_COLUMNS),
+                hidden=COMMUNITY_HIDE,
+            )
         )
-    ]
+    if "cfsr" in frames:
+        tables.append(
+            PublishedTable(
+                name="cfsr_recurrence",
+                title="Recurrence of maltreatment within 12 months (CFSR Round 4), by state and pooled",
+                description="Per 12-month period and state: children with a substantiated or indicated report "
+                "(denominator), of them children with another within 12 months (numerator) and the observed "
+                "proportion; the pooled rows sum the DQ-passing states and all states.",
+                source=f"{', '.join(CFSR_TABLES)} (asset cfsr_recurrence)",
+                unit="children; observed as a proportion 0-1",
+                columns=CFSR_PUBLISHED_COLUMNS,
+                frame=frames["cfsr"].select(c[0] for c in CFSR_PUBLISHED_COLUMNS),
+                hidden=CFSR_HIDE,
+            )
+        )
+    if "incidence" in frames:
+        tables.append(
+            PublishedTable(
+                name="incidence_rates",
+                title="Incidence of a first maltreatment record per 1,000 children, by birth cohort",
+                description="Per birth cohort and linkage level: children first recorded by each source and by any "
+                "(each child once), by age 1-5 and in each year of age, overall and by sex, ethnicity, deprivation "
+                "decile and county, with exact Poisson intervals and disclosure control.",
+                source=f"{INCIDENCE_RATES_TABLE} (asset incidence_rates)",
+                unit="children; rates per 1,000 children of the population",
+                columns=INCIDENCE_PUBLISHED_COLUMNS,
+                frame=frames["incidence"].select(c[0] for c in INCIDENCE_PUBLISHED_COLUMNS),
+                hidden=INCIDENCE_HIDE,
+            )
+        )
+    return tables
 
 
 def publish_warehouse(con, out_dir: Path, **options) -> dict[str, int]:

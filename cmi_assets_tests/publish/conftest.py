@@ -8,8 +8,8 @@ import pytest
 
 from cmi_assets.community.schema import INDICATORS_TABLE
 from cmi_assets.publish.disclosure import protect_indicator_table
-from cmi_assets.publish.package import warehouse_tables, write_package
-from cmi_assets_tests.publish.worlds import children_frame, long_table
+from cmi_assets.publish.package import published_frames, warehouse_tables, write_package
+from cmi_assets_tests.publish.worlds import children_frame, linked_world, long_table, write_warehouse
 
 
 @pytest.fixture
@@ -27,3 +27,19 @@ def package(tmp_path):
     out = tmp_path / "package"
     files = write_package(out, tables, modified="2026-12-07")
     return out, files, published
+
+
+@pytest.fixture(scope="module")
+def linked_package(tmp_path_factory):
+    """Community indicators, CFSR recurrence and incidence rates of one synthetic cohort in a
+    real warehouse file, as their groups write them, published as one package."""
+    tmp = tmp_path_factory.mktemp("linked")
+    world = linked_world(0)
+    write_warehouse(tmp / "warehouse.duckdb", world.warehouse)
+    con = duckdb.connect(str(tmp / "warehouse.duckdb"), read_only=True)
+    frames = published_frames(con)
+    tables = warehouse_tables(con)
+    con.close()
+    out = tmp / "package"
+    files = write_package(out, tables, modified="2026-12-07")
+    return out, files, frames, world

@@ -1,40 +1,20 @@
 """data.json against DCAT-US 1.1 as data.gov's harvester checks a state's catalog: the
-non-federal schema of GSA's `ckanext-datajson` (the harvester data.gov runs). The schema is
-fetched at run time from that package's wheel on PyPI (never installed, never committed),
-as the FEBRL benchmark fetches its files."""
+non-federal schema of GSA's `ckanext-datajson` (the harvester data.gov runs), vendored in
+schemas/dcat_us_1_1_non_federal/ (its README names the source, version and licence)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
-WHEEL = "ckanext-datajson==0.1.29"
-SCHEMA_DIR = "ckanext/datajson/pod_schema/non-federal-v1.1/"
+SCHEMA_DIR = Path(__file__).parent / "schemas" / "dcat_us_1_1_non_federal"
 
 
 @pytest.fixture(scope="session")
-def dcat_schemas(tmp_path_factory) -> dict[str, dict]:
-    dest = tmp_path_factory.mktemp("dcat_wheel")
-    fetched = subprocess.run(
-        [sys.executable, "-m", "pip", "download", WHEEL, "--no-deps", "-q", "-d", str(dest)],
-        capture_output=True,
-        text=True,
-    )
-    wheels = list(dest.glob("*.whl"))
-    if fetched.returncode or not wheels:
-        message = f"could not fetch {WHEEL} from PyPI for the DCAT-US schema: {fetched.stderr.strip()[-300:]}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with zipfile.ZipFile(wheels[0]) as archive:
-        names = [n for n in archive.namelist() if n.startswith(SCHEMA_DIR) and n.endswith(".json")]
-        return {Path(n).name: json.loads(archive.read(n)) for n in names}
+def dcat_schemas() -> dict[str, dict]:
+    return {path.name: json.loads(path.read_text()) for path in sorted(SCHEMA_DIR.glob("*.json"))}
 
 
 def catalog_validator(schemas: dict[str, dict]):
@@ -68,3 +48,16 @@ def test_the_schema_rejects_what_a_harvester_would(package, dcat_schemas):
     catalog = json.loads((out / "data.json").read_text())
     catalog["dataset"][0]["contactPoint"]["hasEmail"] = "open-data@localhost"
     assert list(validator.iter_errors(catalog))
+
+
+def test_the_schema_is_read_offline(dcat_schemas):
+    assert sorted(dcat_schemas) == ["catalog.json", "dataset-non-federal.json"]
+    assert dcat_schemas["catalog.json"]["id"] == "https://project-open-data.cio.gov/v1.1/schema/catalog.json#"
+
+
+def test_the_catalog_of_every_table_is_valid(linked_package, dcat_schemas):
+    out, files, _, _ = linked_package
+    catalog = json.loads((out / "data.json").read_text())
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in catalog_validator(dcat_schemas).iter_errors(catalog)]
+    assert errors == []
+    assert len(catalog["dataset"]) == len(files) == 3

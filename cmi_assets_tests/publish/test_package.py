@@ -13,7 +13,14 @@ import pytest
 
 from cmi_assets.community.schema import INDICATORS_TABLE
 from cmi_assets.publish.disclosure import protect_indicator_table
-from cmi_assets.publish.package import PUBLISHED_COLUMNS, PublishedTable, write_package
+from cmi_assets.publish.package import (
+    CFSR_PUBLISHED_COLUMNS,
+    INCIDENCE_PUBLISHED_COLUMNS,
+    PUBLISHED_COLUMNS,
+    PublishedTable,
+    write_package,
+)
+from cmi_assets.publish.tables import protect_together
 from cmi_assets_tests.publish.worlds import children_frame, long_table
 
 
@@ -114,3 +121,48 @@ def test_cmi_publish(tmp_path):
     bad = CliRunner().invoke(main, ["publish", "--out", str(out), "--data-dir", str(tmp_path / "nowhere")])
     assert bad.exit_code == 2
     assert len(bad.output.strip().splitlines()) == 1 and "no warehouse" in bad.output
+
+
+def test_package_of_every_table(linked_package):
+    out, files, frames, world = linked_package
+    assert files == {
+        "community_indicators.csv": frames["community"].height,
+        "cfsr_recurrence.csv": frames["cfsr"].height,
+        "incidence_rates.csv": frames["incidence"].height,
+    }
+    report = frictionless.validate(str(out / "datapackage.json"))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+    assert report.stats["tasks"] == 3
+    text = (out / "data_dictionary.md").read_text()
+    for name, columns in (
+        ("cfsr_recurrence", CFSR_PUBLISHED_COLUMNS),
+        ("incidence_rates", INCIDENCE_PUBLISHED_COLUMNS),
+        ("community_indicators", PUBLISHED_COLUMNS),
+    ):
+        assert f"## {name}.csv" in text
+        for column, _, _ in columns:
+            assert f"| {column} |" in text
+        with open(out / f"{name}.csv") as f:
+            assert next(csv.reader(f)) == [c[0] for c in columns]
+    assert "| children | integer |" in text and "hidden where `suppressed`" in text
+    catalog = json.loads((out / "data.json").read_text())
+    assert [d["distribution"][0]["downloadURL"].rsplit("/", 1)[1] for d in catalog["dataset"]] == list(files)
+    # the package is the warehouse's tables protected together (what the attacker tests read)
+    together = protect_together(world.stored["community"], world.stored["cfsr"], world.stored["incidence"])
+    for name, frame in together.items():
+        assert frames[name].equals(frame)
+
+
+def test_a_count_in_two_files_is_hidden_in_both_or_equal_in_both(linked_package):
+    out, _, _, _ = linked_package
+    community = pl.read_csv(out / "community_indicators.csv", infer_schema_length=None)
+    cfsr = pl.read_csv(out / "cfsr_recurrence.csv")
+    recurrence = community.filter(pl.col("indicator") == "cfsr_recurrence").select(
+        "period", pl.col("geography_code").alias("area"), "count", "suppressed"
+    )
+    both = recurrence.join(cfsr, on=["period", "area"])
+    assert both.height == recurrence.height > 0
+    assert both["suppressed"].to_list() == both["suppressed_right"].to_list()
+    shown = both.filter(~pl.col("suppressed"))
+    assert shown["count"].to_list() == shown["numerator"].to_list()
+    assert both["suppressed"].any()  # CT's recurrence shares the pooled rows with small states

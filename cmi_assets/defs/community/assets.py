@@ -16,7 +16,6 @@ import polars as pl
 
 from cmi_assets.community.geography import home_state
 from cmi_assets.community.indicators import FEATURE_COLUMNS, INDICATORS, definitions_table
-from cmi_assets.community.rates import with_reliability, with_smoothed_rates
 from cmi_assets.community.schema import (
     DEFINITION_COLUMNS,
     DEFINITIONS_TABLE,
@@ -24,7 +23,7 @@ from cmi_assets.community.schema import (
     INDICATORS_TABLE,
     conform,
 )
-from cmi_assets.community.table import indicator_table
+from cmi_assets.community.table import indicator_table, published_table
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cohorts.partitions import BIRTH_YEARS
 from cmi_assets.defs.community.checks import margins_check, rates_in_interval_check, small_counts_check
@@ -32,7 +31,7 @@ from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.linkage.tables import LEVELS
 from cmi_assets.markdown import markdown_table
 from cmi_assets.metadata import frame_table, number
-from cmi_assets.publish.disclosure import SUPPRESS_BELOW, protect_indicator_table
+from cmi_assets.publish.disclosure import SUPPRESS_BELOW
 from cmi_assets.storage import WAREHOUSE
 from cmi_assets.tables import read_table, replace_table, table_exists, transaction
 
@@ -81,14 +80,6 @@ def _features(con) -> pl.DataFrame:
     return con.execute(f"select {columns} from {FEATURES_TABLE}").pl()
 
 
-def publish(before: pl.DataFrame) -> pl.DataFrame:
-    """The project's one disclosure control (publish.disclosure.protect_indicator_table:
-    primary and complementary suppression over the table's margins), then the smoothed
-    rate and the reliability flag on what is shown."""
-    published = protect_indicator_table(before, threshold=SUPPRESS_BELOW)
-    return conform(with_reliability(with_smoothed_rates(published)), INDICATOR_COLUMNS)
-
-
 def _headline(published: pl.DataFrame, state: str) -> pl.DataFrame:
     """State rate of every indicator, newest period, conservative linkage."""
     rows = published.filter(
@@ -130,7 +121,7 @@ def community_indicators(context: dg.AssetExecutionContext, storage: StorageReso
         years = _birth_years(con)
         recurrence = read_table(con, RECURRENCE_TABLE)
         before = indicator_table(con, state, years, LEVELS, _features(con), recurrence)
-        published = publish(before)
+        published = published_table(before, SUPPRESS_BELOW)
         definitions = conform(definitions_table(), DEFINITION_COLUMNS)
         with transaction(con):
             written = replace_table(con, INDICATORS_TABLE, published)

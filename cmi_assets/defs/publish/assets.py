@@ -1,6 +1,6 @@
 """The open data package as an asset (cmi_assets/publish/ is the library; `cmi publish` runs
-the same function): community_indicators -> open_data_package, written under the data
-folder's reports/open_data."""
+the same function): community_indicators, cfsr_recurrence, incidence_rates -> open_data_package,
+written under the data folder's reports/open_data."""
 
 import dagster as dg
 import polars as pl
@@ -8,30 +8,49 @@ import polars as pl
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.metadata import frame_table
-from cmi_assets.publish.package import PUBLISHED_COLUMNS, publish_warehouse
+from cmi_assets.publish.package import (
+    CFSR_PUBLISHED_COLUMNS,
+    INCIDENCE_PUBLISHED_COLUMNS,
+    PUBLISHED_COLUMNS,
+    publish_warehouse,
+)
 
 GROUP = "open_data"
 OWNERS = ["team:prm-analytics"]
 PACKAGE_SUBDIR = ("reports", "open_data")
-# The columns of community_indicators.csv, the package's table (the UI shows them before a run).
-CSV_SCHEMA = dg.TableSchema(
-    columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in PUBLISHED_COLUMNS]
-)
+
+
+def _schema(columns) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in columns])
+
+
+# The columns of each CSV of the package (the UI shows them before a run).
+CSV_SCHEMA = _schema(PUBLISHED_COLUMNS)
+CSV_SCHEMAS = {
+    "community_indicators.csv": CSV_SCHEMA,
+    "cfsr_recurrence.csv": _schema(CFSR_PUBLISHED_COLUMNS),
+    "incidence_rates.csv": _schema(INCIDENCE_PUBLISHED_COLUMNS),
+}
 
 
 @dg.asset(
     name="open_data_package",
-    deps=["community_indicators"],
+    deps=["community_indicators", "cfsr_recurrence", "incidence_rates"],
     group_name=GROUP,
     owners=OWNERS,
     kinds={"csv", "json"},
-    metadata={"dagster/column_schema": CSV_SCHEMA},
+    metadata={
+        "dagster/column_schema": CSV_SCHEMA,
+        **{f"columns of {name}": dg.MetadataValue.table_schema(schema) for name, schema in CSV_SCHEMAS.items()},
+    },
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
-    description="The open data package: the disclosure-controlled community indicator table as CSV, a "
-    "Frictionless datapackage.json (Table Schema per file), a DCAT-US 1.1 data.json catalog and a data "
-    "dictionary (every column's name, type, definition, source, unit and suppression rule), under "
-    "reports/open_data of the data folder. Nothing from the identified zone, no person_key.",
+    description="The open data package: the community indicators, CFSR recurrence by state and pooled, and "
+    "incidence rates as CSV, protected together by the project's one disclosure control (a count two tables "
+    "both publish is hidden in both, and every table's margins count), with a Frictionless datapackage.json "
+    "(Table Schema per file), a DCAT-US 1.1 data.json catalog and a data dictionary (every column's name, type, "
+    "definition, source, unit and suppression rule), under reports/open_data of the data folder. Nothing from "
+    "the identified zone, no person_key.",
 )
 def open_data_package(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     out = storage.storage().data_dir.joinpath(*PACKAGE_SUBDIR)

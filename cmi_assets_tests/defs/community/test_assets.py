@@ -15,7 +15,7 @@ import pytest
 from cmi_assets.community.geography import home_state
 from cmi_assets.community.indicators import INDICATORS
 from cmi_assets.community.schema import INDICATOR_COLUMNS
-from cmi_assets.community.table import indicator_table
+from cmi_assets.community.table import indicator_table, published_table
 from cmi_assets.defs.cohorts.assets import cohort_features, cohort_population
 from cmi_assets.defs.community import assets as community_assets
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
@@ -127,7 +127,7 @@ def test_indicators_materialize_with_checks(storage_env, world):
         assert not [key for key in person_keys if f"'{key}'" in text], text[:300]
 
     # a reader who solves every published margin by integer programming recovers no hidden
-    # count of this world's table (publish() is what the asset published, in the same order)
+    # count of this world's table (published_table is what the asset published, in the same order)
     with storage_env.connect(WAREHOUSE, read_only=True) as con:
         before = indicator_table(
             con,
@@ -137,6 +137,6 @@ def test_indicators_materialize_with_checks(storage_env, world):
             community_assets._features(con),
             read_table(con, community_assets.RECURRENCE_TABLE),
         )
-    published = community_assets.publish(before)
+    published = published_table(before)
     assert published.sort(published.columns).equals(table.select(published.columns).sort(published.columns))
     assert recovered_cells(published, before, SUPPRESS_BELOW) == []
