@@ -599,6 +599,18 @@ def accuracy_by_weight(table: pl.DataFrame, weights: tuple[float, ...] = ACCURAC
     return rows
 
 
+def accuracy_from_review(con: duckdb.DuckDBPyConnection, artefact: dict) -> list[dict]:
+    """The model's precision and recall against the current match / non_match decisions
+    at a few match weights (accuracy_by_weight of Splink's accuracy table from labels,
+    clerical.accuracy_from_labels); empty where there is no decision of either kind."""
+    labels = review_labels(con)
+    if labels.is_empty() or labels["clerical_match_score"].n_unique() < 2:
+        return []
+    from cmi_assets.linkage.clerical import accuracy_from_labels
+
+    return accuracy_by_weight(accuracy_from_labels(con, artefact, labels))
+
+
 def threshold_for(con: duckdb.DuckDBPyConnection, level: str) -> float:
     """The level's match-probability threshold of the last full run."""
     column = f"{level}_min_probability"

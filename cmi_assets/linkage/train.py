@@ -163,6 +163,22 @@ def train_model(
     return artefact
 
 
+def train_with_review(
+    con: duckdb.DuckDBPyConnection, seed: int, u_max_pairs: float, min_match_labels: int | None = None
+) -> tuple[dict[str, Any], list[dict]]:
+    """linkage_model: train_model, with the reviewers' current match labels when
+    min_match_labels is given (review.review_match_labels; used from that many), and the
+    model's precision and recall against every current match / non_match decision
+    (review.accuracy_from_review; empty without decisions)."""
+    from cmi_assets.linkage import review
+
+    labels = review.review_match_labels(con) if min_match_labels is not None else None
+    artefact = train_model(
+        con, seed=seed, u_max_pairs=u_max_pairs, match_labels=labels, min_match_labels=min_match_labels or 0
+    )
+    return artefact, review.accuracy_from_review(con, artefact)
+
+
 def refit_prior(
     con: duckdb.DuckDBPyConnection,
     artefact: dict[str, Any],

@@ -1,7 +1,7 @@
 """Person linkage as assets, in the order of the data flow (linkage/spine.py):
 
   stg_* (every staged model whose spec lists persons)
-    -> person_records -> linkage_model -> person_links -> person_spine
+    -> person_records -> linkage_model -> person_links -> person_spine <- review_decisions
     -> linkage_quality (against the synthetic truth, when there is one)
     -> linkage_clerical_sample (review file under $CMI_DATA_DIR/linkage/review/)
     -> event_tables (analysis zone, schema events)
@@ -29,6 +29,8 @@ from cmi_assets.linkage.tables import (
     LINKS_TABLE,
     PERSON_RECORDS_COLUMNS,
     PERSON_RECORDS_TABLE,
+    REVIEW_DECISIONS_COLUMNS,
+    REVIEW_DECISIONS_TABLE,
     SPINE_COLUMNS,
     SPINE_TABLE,
     review_file_columns,
@@ -36,9 +38,8 @@ from cmi_assets.linkage.tables import (
 from cmi_assets.metadata import frame_table, mapping_table, number, table, text_list, transposed
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE
 
+
 # --- person_records ---------------------------------------------------------------------------
-
-
 @linkage_asset(
     deps=staged_person_models(),
     kinds={"duckdb", "polars"},
@@ -65,11 +66,11 @@ def person_records(context: dg.AssetExecutionContext, storage: StorageResource) 
 
 
 # --- linkage_model ----------------------------------------------------------------------------
-
-
 class LinkageModelConfig(dg.Config):
     seed: int = 1
     u_max_pairs: float = 1e6  # random pairs for u: stable values, bounded training time
+    review_labels: bool = False  # also estimate m from the reviewers' match labels (train.py)
+    min_review_match_labels: int = 200
 
 
 @linkage_asset(
@@ -78,24 +79,20 @@ class LinkageModelConfig(dg.Config):
     description=(
         "The Splink person-linkage model trained on the person identities (prior from deterministic rules, u by "
         "random sampling, m by EM over several blocking passes), saved as one JSON artefact with its sha256 under "
-        "$CMI_DATA_DIR/linkage/models/<sha12>.json (it holds name frequencies: identified zone)."
+        "$CMI_DATA_DIR/linkage/models/<sha12>.json (it holds name frequencies: identified zone); with review_labels, "
+        "m from enough reviewed matches too, and precision and recall against the reviewers' decisions."
     ),
 )
 def linkage_model(
     context: dg.AssetExecutionContext, config: LinkageModelConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
+    from cmi_assets.linkage import report
     from cmi_assets.linkage.model_store import ModelStore
-    from cmi_assets.linkage.report import (
-        BLOCKING_COLUMNS,
-        blocking_rows,
-        em_pass_rows,
-        match_weight_chart,
-        parameter_rows,
-    )
-    from cmi_assets.linkage.train import model_summary, train_model
+    from cmi_assets.linkage.train import model_summary, train_with_review
 
     with storage.identified() as con:
-        artefact = train_model(con, seed=config.seed, u_max_pairs=config.u_max_pairs)
+        labels = config.min_review_match_labels if config.review_labels else None
+        artefact, accuracy = train_with_review(con, config.seed, config.u_max_pairs, labels)
     sha = artefact["sha256"]
     path = ModelStore(storage.storage().data_dir).save(artefact)
     summary = model_summary(artefact)
@@ -107,18 +104,18 @@ def linkage_model(
             "training_identities": summary["training_records"],
             "prior_match_probability": number(summary["probability_two_random_records_match"]),
             "comparisons": text_list(summary["comparisons"]),
-            "parameters": table(parameter_rows(artefact), digits=3),
-            "blocking_rules": table(blocking_rows(artefact), BLOCKING_COLUMNS),
-            "match_weights": dg.MetadataValue.md(match_weight_chart(artefact)),
-            "em_passes": table(em_pass_rows(artefact), digits=3),
+            "parameters": table(report.parameter_rows(artefact), digits=3),
+            "blocking_rules": table(report.blocking_rows(artefact), report.BLOCKING_COLUMNS),
+            "match_weights": dg.MetadataValue.md(report.match_weight_chart(artefact)),
+            "em_passes": table(report.em_pass_rows(artefact), digits=3),
+            "review_match_labels": artefact["training"].get("review_match_labels", 0),
+            **({"accuracy_from_review_labels": table(accuracy, digits=3)} if accuracy else {}),
         },
         data_version=dg.DataVersion(sha[:12]),
     )
 
 
 # --- person_links -----------------------------------------------------------------------------
-
-
 @linkage_asset(
     deps=["linkage_model"],
     kinds={"splink", "duckdb"},
@@ -153,16 +150,30 @@ def person_links(context: dg.AssetExecutionContext, storage: StorageResource) ->
 
 
 # --- person_spine -----------------------------------------------------------------------------
+@dg.observable_source_asset(
+    group_name="linkage",
+    description=(
+        "The clerical reviewers' decisions (linkage.review_decisions, written by `cmi review import`; identified "
+        "zone). Its data version hashes the table, so a new decision makes person_spine stale. Counts only."
+    ),
+    metadata=table_metadata(IDENTIFIED, REVIEW_DECISIONS_TABLE, column_schema(*REVIEW_DECISIONS_COLUMNS)),
+)
+def review_decisions(storage: StorageResource) -> dg.ObserveResult:
+    from cmi_assets.linkage.review import decision_counts, decisions_data_version
+
+    with storage.identified(read_only=True) as con:
+        return dg.ObserveResult(data_version=dg.DataVersion(decisions_data_version(con)), metadata=decision_counts(con))
 
 
 @linkage_asset(
-    deps=["person_links"],
+    deps=["person_links", "review_decisions"],
     kinds={"duckdb", "polars"},
     description=(
         "Record clusters at both linkage levels (constrained: two birth registrations never merge) and the "
         "persistent pseudonymous person_key of every record (HMAC with the secret from CMI_PSEUDONYM_KEY or "
         "CMI_PSEUDONYM_KEY_FILE); keys carry over from the previous spine by overlap, with splits, merges, new "
-        "and retired keys recorded in linkage.person_key_events."
+        "and retired keys recorded in linkage.person_key_events. Reviewers' decisions (review_decisions) join "
+        "(match) or part (non_match) two records' persons; the key events they explain carry the decision_id."
     ),
     metadata=table_metadata(IDENTIFIED, SPINE_TABLE, column_schema(*SPINE_COLUMNS)),
 )
@@ -182,8 +193,6 @@ def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) ->
 
 
 # --- linkage_quality --------------------------------------------------------------------------
-
-
 @linkage_asset(
     deps=["person_spine", "linkage_model"],
     kinds={"polars"},
@@ -206,42 +215,35 @@ def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource)
         )
         return
 
-    from cmi_assets.linkage.quality import linkage_quality as measure_quality
-    from cmi_assets.linkage.quality import quality_headline
-    from cmi_assets.linkage.report import level_quality, quality_headline_numbers, quality_log_line
+    from cmi_assets.linkage import quality, report
     from cmi_assets.linkage.spine_run import level_clusters
     from cmi_assets.linkage.train import load_artefact
 
     artefact = load_artefact(current_model_path(storage))
     with storage.identified(read_only=True) as con:
         clusters = level_clusters(con)
-        report = measure_quality(
-            con,
-            clusters,
-            truth.records,
-            PERSON_RECORDS_TABLE,
-            truth.persons,
-            artefact["blocking_rules"],
-            children=truth.children,
+        rules, records = artefact["blocking_rules"], PERSON_RECORDS_TABLE
+        measured = quality.linkage_quality(
+            con, clusters, truth.records, records, truth.persons, rules, children=truth.children
         )
     # Headline first (the UI shows metadata in insertion order): the spine's pairwise precision
     # and recall over all pairs at each level, as numbers (Metadata > Plots charts them).
     metadata: dict = {
-        "summary": dg.MetadataValue.md(quality_headline(report)),
-        **{key: number(value) for key, value in quality_headline_numbers(report, LEVELS).items()},
-        "records": report["records"],
-        "records_without_truth": report["records_without_truth"],
+        "summary": dg.MetadataValue.md(quality.quality_headline(measured)),
+        **{key: number(value) for key, value in report.quality_headline_numbers(measured, LEVELS).items()},
+        "records": measured["records"],
+        "records_without_truth": measured["records_without_truth"],
     }
     for level in LEVELS:
-        shown = level_quality(report[level], clusters[level])
+        shown = report.level_quality(measured[level], clusters[level])
         metadata[f"{level}/pairs"] = table(shown["pairs"])
         metadata[f"{level}/clusters"] = mapping_table(shown["clusters"], "measure", "value")
         metadata[f"{level}/source_pairs"] = frame_table(shown["source_pairs"])
         metadata[f"{level}/agreement"] = table(shown["agreement"])
         metadata[f"{level}/by_group"] = frame_table(shown["by_group"])
-        context.log.info(quality_log_line(level, report[level]))
-    if "blocking" in report:
-        blocking = report["blocking"]
+        context.log.info(report.quality_log_line(level, measured[level]))
+    if "blocking" in measured:
+        blocking = measured["blocking"]
         metadata["blocking_recall"] = number(float(blocking["blocking_recall"]))
         metadata["blocking_true_pairs"] = blocking["true_pairs"]
         metadata["blocking_recall_by_rule"] = mapping_table(blocking["by_rule"], "blocking rule", "recall alone")
@@ -249,8 +251,6 @@ def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource)
 
 
 # --- linkage_clerical_sample ------------------------------------------------------------------
-
-
 class ClericalSampleConfig(dg.Config):
     children_per_level: int = 500  # NZ study: about 500 children
     family_share: float = 0.2  # about one in five reviewed with their associated adults
@@ -300,8 +300,6 @@ def linkage_clerical_sample(
 
 
 # --- event_tables -----------------------------------------------------------------------------
-
-
 @linkage_asset(
     deps=event_table_deps(),
     kinds={"duckdb", "polars"},
