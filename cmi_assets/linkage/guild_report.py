@@ -40,12 +40,12 @@ from cmi_assets.linkage.tables import (
     LINKS_TABLE,
     PAIRS_TABLE,
     PERSON_RECORDS_TABLE,
+    REVIEW_DECISIONS_TABLE,
 )
 from cmi_assets.publish.disclosure import SUPPRESS_BELOW, Margin, apply_reasons, protect_cells
 from cmi_assets.tables import replace_table, table_exists
 
 REPORT_SCHEMA = "linkage_report"
-REVIEW_DECISIONS_TABLE = "linkage.review_decisions"
 AREAS_TABLE = "stg.stg_reference_areas"
 REGISTRATIONS_TABLE = "stg.stg_births_registrations"
 COHORT_SLOT = ("births", "registrations", "child")  # clerical.COHORT_SLOT (clerical imports Splink)
@@ -530,27 +530,25 @@ def truth_pair_labels(pairs: pl.DataFrame, persons: pl.DataFrame) -> pl.DataFram
     )
 
 
-def review_decisions(con: duckdb.DuckDBPyConnection, table: str = REVIEW_DECISIONS_TABLE) -> pl.DataFrame | None:
-    """The reviewers' latest decision per pair (the last decided_at, then the highest
-    decision_id), as unique_id_l < unique_id_r and is_match (match true, non_match false,
-    unsure null); None when the table does not exist."""
-    if not table_exists(con, table):
+def review_decisions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    """The reviewers' current decision per pair (review.current_decisions: the latest by
+    decided_at, then decision_id), as unique_id_l < unique_id_r and is_match (match true,
+    non_match false, unsure null); None when no decision table exists."""
+    from cmi_assets.linkage.review import current_decisions
+
+    if not table_exists(con, REVIEW_DECISIONS_TABLE):
         return None
-    return (
-        con.sql(
-            f"""SELECT least(unique_id_l, unique_id_r) AS unique_id_l, greatest(unique_id_l, unique_id_r) AS unique_id_r,
-                   arg_max(decision, (decided_at, decision_id)) AS decision
-            FROM {table} GROUP BY ALL"""
-        )
-        .pl()
-        .with_columns(
-            pl.when(pl.col("decision") == "match")
-            .then(True)
-            .when(pl.col("decision") == "non_match")
-            .then(False)
-            .otherwise(pl.lit(None, pl.Boolean))
-            .alias("is_match")
-        )
+    current = current_decisions(con)
+    return current.select(
+        pl.min_horizontal("unique_id_l", "unique_id_r").alias("unique_id_l"),
+        pl.max_horizontal("unique_id_l", "unique_id_r").alias("unique_id_r"),
+        "decision",
+        pl.when(pl.col("decision") == "match")
+        .then(True)
+        .when(pl.col("decision") == "non_match")
+        .then(False)
+        .otherwise(pl.lit(None, pl.Boolean))
+        .alias("is_match"),
     )
 
 
