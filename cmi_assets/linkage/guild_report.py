@@ -380,10 +380,11 @@ def scored_pairs(
     clusters: str = CLUSTERS_TABLE,
     levels=LEVELS,
 ) -> pl.DataFrame:
-    """Every scored pair: unique_id_l, unique_id_r, match_weight and `linked_<level>`: the
-    spine kept it at the level (flagged at the level, not separated by the clustering guards,
-    and its two identities in one cluster: the constrained clustering drops a link that would
-    merge two birth registrations). Identified: not for publishing."""
+    """Every scored pair: unique_id_l, unique_id_r, match_weight, `linked_<level>`: the spine
+    kept it at the level (flagged at the level, not separated by the clustering guards, and
+    its two identities in one cluster: the constrained clustering drops a link that would
+    merge two birth registrations), and `flagged_<level>`: flagged and not separated.
+    Identified: not for publishing."""
     kept = " ".join(
         f"""LEFT JOIN (SELECT DISTINCT k.unique_id_l, k.unique_id_r, TRUE AS kept FROM {links} k
                        JOIN _ids a ON a.level = '{lv}' AND a.identity_id = k.unique_id_l
@@ -392,12 +393,20 @@ def scored_pairs(
         for lv in levels
     )
     flags = ", ".join(f"coalesce(kept_{lv}.kept, FALSE) AS linked_{lv}" for lv in levels)
+    flagged = ", ".join(f"coalesce(f.is_link_{lv} AND f.separated_by IS NULL, FALSE) AS flagged_{lv}" for lv in levels)
     return con.sql(
         f"""WITH _ids AS (SELECT DISTINCT level, identity_id, cluster_id FROM {clusters})
-            SELECT p.unique_id_l, p.unique_id_r, p.match_weight, {flags}
-            FROM {pairs} p {kept}
+            SELECT p.unique_id_l, p.unique_id_r, p.match_weight, {flags}, {flagged}
+            FROM {pairs} p {kept} LEFT JOIN {links} f USING (unique_id_l, unique_id_r)
             ORDER BY p.unique_id_l, p.unique_id_r"""
     ).pl()
+
+
+def before_review(pairs: pl.DataFrame, levels=LEVELS) -> pl.DataFrame:
+    """`pairs` with each level's status as the model and the guards set it (`flagged_<level>`),
+    before the reviewers' decisions force links or non-links in the clustering: the status to
+    estimate from reviewed pairs, which the review itself has set right in the spine."""
+    return pairs.with_columns([pl.col(f"flagged_{lv}").alias(f"linked_{lv}") for lv in levels])
 
 
 def weight_histogram(
@@ -825,15 +834,17 @@ def build_report(
     pairs = scored_pairs(identified)
     decisions = review_decisions(identified)
     persons = identity_true_persons(identified, pl.read_parquet(truth_file)) if truth_file else None
+    # without the truth the sample is the reviewed pairs, whose spine status the review set
+    status = pairs if persons is not None or decisions is None else before_review(pairs)
     labelled_parts, errors, precision = [], [], []
     for level in LEVELS:
         if persons is not None:
-            sample = draw_pair_sample(pairs, level, links_per_level, non_links_per_level, seed)
+            sample = draw_pair_sample(status, level, links_per_level, non_links_per_level, seed)
         elif decisions is not None:
-            sample = reviewed_as_sample(pairs, decisions, level)
+            sample = reviewed_as_sample(status, decisions, level)
         else:
             sample = (
-                level_pairs(pairs, level)
+                level_pairs(status, level)
                 .clear()
                 .with_columns(
                     pl.lit(None, pl.String).alias("stratum"),
@@ -844,20 +855,20 @@ def build_report(
             )
         labelled = label_sample(sample, decisions, persons)
         labelled_parts.append(labelled)
-        level_errors = error_by_band(pairs, labelled, level)
+        level_errors = error_by_band(status, labelled, level)
         errors.append(level_errors)
         est = estimated_precision(labelled, level)
-        links = int(pairs[f"linked_{level}"].sum())
+        links = int(status[f"linked_{level}"].sum())
         est["links"] = links
         est["estimated_recall_scored"] = estimated_recall(level_errors, est, links)
-        est["truth_precision"] = truth_precision(pairs, persons, level) if persons is not None else None
+        est["truth_precision"] = truth_precision(status, persons, level) if persons is not None else None
         precision.append(est)
     all_labelled = pl.concat(labelled_parts, how="diagonal_relaxed")
     labels = dict(all_labelled.group_by(pl.col("label_source").fill_null("none")).len().iter_rows())
     design = (
         "pairs drawn at random by level, link status and weight band; reviewers' decisions, else the synthetic truth"
         if persons is not None
-        else "reviewed pairs (linkage.review_decisions), post-stratified by level, link status and weight band"
+        else "reviewed pairs (linkage.review_decisions), post-stratified by level, link status before review and weight band"
         if decisions is not None
         else "no labels: no review decisions and no synthetic truth"
     )

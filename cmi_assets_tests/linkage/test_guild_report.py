@@ -307,7 +307,7 @@ def test_the_latest_review_decision_wins_and_overrides_the_truth(linked_mini, tr
 def test_reviewed_pairs_of_every_band_give_the_truth_exactly(linked_mini, truth_file):
     """Without truth the decided pairs are the sample, post-stratified by band: when the
     reviewers decided every link, the estimate is the census."""
-    pairs = g.scored_pairs(linked_mini["con"])
+    pairs = g.before_review(g.scored_pairs(linked_mini["con"]))
     persons = g.identity_true_persons(linked_mini["con"], pl.read_parquet(truth_file))
     links = g.truth_pair_labels(pairs.filter(pl.col("linked_less_conservative")), persons)
     decisions = links.select(
@@ -344,3 +344,60 @@ def test_indicator_difference_and_its_suppression():
     # 7 children at the less conservative level: hidden there, and so is the difference
     hidden = published.filter((pl.col("indicator") == "b") & (pl.col("level") != "conservative"))
     assert hidden["suppressed"].all() and hidden["count"].is_null().all() and hidden["per_1000"].is_null().all()
+
+
+def test_without_truth_the_reviewed_pairs_are_the_sample(linked_mini, truth_file):
+    """build_report on a copy of the linked world holding review decisions and no truth:
+    the decided pairs are the sample, at their status before review."""
+    con = linked_mini["con"]
+    pairs = g.scored_pairs(con)
+    persons = g.identity_true_persons(con, pl.read_parquet(truth_file))
+    links = g.truth_pair_labels(pairs.filter(pl.col("flagged_conservative")), persons).head(300)
+    rows = [
+        (i, left, right, "match" if same else "non_match", "2026-01-01")
+        for i, (left, right, same) in enumerate(links.select("unique_id_l", "unique_id_r", "is_match").rows())
+    ]
+    copy = duckdb.connect()
+    con.execute("ATTACH ':memory:' AS guild_copy")
+    try:
+        con.execute("COPY FROM DATABASE memory TO guild_copy")
+        for table in ("person_records", "person_clusters", "person_pairs", "person_links"):
+            copy.register(table, con.sql(f"SELECT * FROM guild_copy.linkage.{table}").pl())
+    finally:
+        con.execute("DETACH guild_copy")
+    copy.execute("CREATE SCHEMA linkage")
+    for table in ("person_records", "person_clusters", "person_pairs", "person_links"):
+        copy.execute(f"CREATE TABLE linkage.{table} AS SELECT * FROM {table}")
+        copy.unregister(table)
+    from cmi_assets.linkage.review import create_decisions_table, pair_id
+
+    create_decisions_table(copy)
+    copy.executemany(
+        """INSERT INTO linkage.review_decisions (decision_id, pair_id, unique_id_l, unique_id_r, decision, reviewer,
+           decided_at, source_file) VALUES (?, ?, ?, ?, ?, 'r', ?, 'f.csv')""",
+        [(i, pair_id(a, b), a, b, d, at) for i, a, b, d, at in rows],
+    )
+    report = g.build_report(copy, None, None, 10, 10, seed=1)
+    assert report.labels == {"review": 600} and "reviewed pairs" in report.sample_design  # both levels
+    [row] = report.precision.filter(pl.col("level") == "conservative").rows(named=True)
+    assert row["sampled_links"] == 300 and row["truth_precision"] is None
+
+    def band(weight):
+        return next(
+            label
+            for low, high, label in g.ERROR_BANDS
+            if (low is None or weight >= low) and (high is None or weight < high)
+        )
+
+    flagged = pairs.filter(pl.col("flagged_conservative"))
+    sizes: dict[str, int] = {}
+    for weight in flagged["match_weight"]:
+        sizes[band(weight)] = sizes.get(band(weight), 0) + 1
+    decided: dict[str, list] = {}
+    weights = dict(zip(zip(pairs["unique_id_l"], pairs["unique_id_r"]), pairs["match_weight"]))
+    for left, right, same in links.select("unique_id_l", "unique_id_r", "is_match").rows():
+        decided.setdefault(band(weights[(left, right)]), []).append(same)
+    # post-stratified: each band's decided share, weighted by the band's share of all flagged links
+    expected = sum(sizes[b] * (sum(v) / len(v)) for b, v in decided.items()) / sum(sizes[b] for b in decided)
+    assert row["precision"] == pytest.approx(expected)
+    copy.close()
