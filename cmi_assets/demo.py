@@ -1,7 +1,8 @@
 """`cmi demo`: a synthetic world, a local Dagster instance and every asset materialized.
 
 Runs go through the persistent instance under DAGSTER_HOME, so everything the demo
-does is visible afterwards in the UI (`dg dev` / `dagster dev`).
+does is visible afterwards in the UI (`dg dev -w workspace.yaml`: both code locations).
+Every run is tagged with the OS user who ran it (cmi/launched_by_user).
 """
 
 from __future__ import annotations
@@ -406,6 +407,9 @@ def materialize_everything(
     import click
     import dagster as dg
 
+    from cmi_assets.defs.resources import LAUNCHED_BY_USER_TAG, os_user
+
+    tags = {"cmi/launched_by": "cmi demo", LAUNCHED_BY_USER_TAG: os_user()}
     asset_graph = defs.resolve_asset_graph()
     assets = list(defs.assets or [])
     checks = list(defs.asset_checks or [])
@@ -480,7 +484,7 @@ def materialize_everything(
                         instance=instance,
                         partition_key=pk,
                         raise_on_error=False,
-                        tags={"cmi/launched_by": "cmi demo"},
+                        tags=tags,
                         # Step events go to the instance (and the UI); a failed run is one line below.
                         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
                     )
@@ -696,8 +700,9 @@ def format_report(report: DemoReport) -> str:
     variables = " ".join(f"{k}={v}" for k, v in report.ui_environment().items())
     lines += [
         "",
-        "Open the UI on this instance (from the project folder):",
-        f"  {variables} {installed_command('dg')} dev",
+        "Open the UI on this instance (from the project folder; workspace.yaml holds the two code locations,",
+        "cmi_linker and cmi_analyst, docs/separation.md):",
+        f"  {variables} {installed_command('dg')} dev -w workspace.yaml",
         f"  (or the same variables with: {installed_command('dagster')} dev -w workspace.yaml), then browse http://127.0.0.1:3000",
     ]
     if report.pseudonym_key_file is not None:

@@ -42,17 +42,23 @@ def location_of_module(module: str) -> str:
 
 
 def defining_module(definition) -> str | None:
-    """The module of the function an asset, check or sensor runs."""
-    node = getattr(definition, "op", None) or getattr(definition, "node_def", None)
-    compute = getattr(node, "compute_fn", None)
-    function = getattr(compute, "decorated_fn", None) or getattr(compute, "__wrapped__", None)
-    function = function or getattr(definition, "_raw_fn", None)
+    """The module of the function an asset, observation, check or sensor runs; None for a
+    declaration without code (an AssetSpec, a plain SourceAsset)."""
+    if isinstance(definition, dg.SourceAsset):
+        function = definition.observe_fn
+    elif isinstance(definition, dg.AssetsDefinition):
+        compute = getattr(definition.node_def, "compute_fn", None) if definition.is_executable else None
+        function = getattr(compute, "decorated_fn", None) or getattr(compute, "__wrapped__", None)
+    else:
+        function = getattr(definition, "_raw_fn", None)
     return getattr(function, "__module__", None)
 
 
 def _location_of_code(definition, what: str) -> str:
     module = defining_module(definition)
     if module is None:
+        if isinstance(definition, dg.SourceAsset | dg.AssetSpec | dg.AssetsDefinition):
+            return LINKER  # data declared, not computed: what arrives from outside lands with the linker
         raise ValueError(f"{what} {definition!r}: no module found to decide its code location")
     return location_of_module(module)
 
