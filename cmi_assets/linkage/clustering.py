@@ -763,11 +763,11 @@ def guarded_links_sql(links: str, nodes: str) -> str:
                JOIN {nodes} l ON l.unique_id = e.unique_id_l JOIN {nodes} r ON r.unique_id = e.unique_id_r)"""
 
 
-def cluster_frame(records: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
+def cluster_frame(records: pl.DataFrame, edges: pl.DataFrame, review: ReviewPairs | None = None) -> pl.DataFrame:
     """Cluster ids for nodes given as a frame (unique_id, the signature fields, a
     duplicate_free_records count; name keys and birth_year are derived when absent) and
-    linked edges (unique_id_l, unique_id_r, match_probability). Returns unique_id,
-    cluster_id."""
+    linked edges (unique_id_l, unique_id_r, match_probability), honouring review's forced
+    links and non-links when given. Returns unique_id, cluster_id."""
     if "birth_year" not in records.columns:  # nodes without an age-based estimate
         records = records.with_columns(pl.col("dob").dt.year().cast(pl.Int32).alias("birth_year"))
     for column in ("id_namespace", "person_id"):  # agency IDs, when the nodes carry them
@@ -779,7 +779,7 @@ def cluster_frame(records: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
         con.register("cmi_frame_nodes", nodes)
         con.register("cmi_frame_links", edges.select("unique_id_l", "unique_id_r", "match_probability"))
         links = guarded_links_sql("cmi_frame_links", "cmi_frame_nodes")
-        return cluster_nodes(con, "cmi_frame_nodes", links, {"all": "TRUE"}, twin_ids=False)["all"]
+        return cluster_nodes(con, "cmi_frame_nodes", links, {"all": "TRUE"}, twin_ids=False, review=review)["all"]
     finally:
         con.close()
 

@@ -180,6 +180,7 @@ def test_the_html_page_is_offline_and_saves_the_decisions_file(data_dir, tmp_pat
     assert all(f'data-pair-id="{p}"' in page for p in exported["pair_id"])
     assert page.count('type="radio"') == 3 * exported.height
     assert page.count('class="reason"') == exported.height
+    assert 'class="differ"' in page  # fields that differ between the two records are shaded
     # nothing fetched: no URL, no external script, style or image
     assert not re.search(r"https?://|<link|\bsrc=|@import|url\(", page)
     assert "default-src 'none'" in page

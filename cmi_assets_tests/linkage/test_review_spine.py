@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from cmi_assets.linkage.review import current_decisions, pair_id, record_decisions
+from cmi_assets.linkage.review import current_decisions, pair_id, record_decisions, review_constraints
 from cmi_assets.linkage.spine_run import replace_spine
 from cmi_assets.linkage.tables import EVENTS_TABLE, LEVELS, PERSON_RECORDS_TABLE, REVIEW_DECISIONS_TABLE, SPINE_TABLE
 
@@ -167,3 +167,29 @@ def test_a_later_decision_supersedes_and_both_rows_stay(linked_file):
     assert current.height == 1
     assert current.row(0, named=True)["decision"] == "unsure"
     assert current.row(0, named=True)["reviewer"] == "second"
+
+
+def test_decisions_the_spine_cannot_apply_are_counted_and_left_out(linked_file):
+    con = linked_file
+    identity_of = _identities(con)
+    shared = (
+        con.sql(
+            f"SELECT identity_id, min(unique_id) AS a, max(unique_id) AS b FROM {PERSON_RECORDS_TABLE} "
+            "GROUP BY identity_id HAVING count(*) > 1 ORDER BY identity_id LIMIT 1"
+        )
+        .pl()
+        .row(0, named=True)
+    )
+    gone = max(identity_of) + 1  # no such record or identity
+    identity_of[gone] = gone
+    first, second = sorted(identity_of)[:2]
+    decisions = _decisions(
+        [(shared["a"], shared["b"], "non_match"), (gone, first, "match"), (first, second, "unsure")], identity_of
+    )
+    record_decisions(con, decisions, "A. Reviewer", "three.csv")
+    constraints = review_constraints(con)
+    assert constraints.counts["review_non_match_within_one_identity"] == 1
+    assert constraints.counts["review_on_absent_records"] == 1
+    assert constraints.counts["review_unsure"] == 1
+    assert constraints.counts["review_forced_links"] == constraints.counts["review_forced_non_links"] == 0
+    assert constraints.pairs.links.is_empty() and constraints.pairs.non_links.is_empty()

@@ -21,7 +21,7 @@ from cmi_assets.defs.linkage.inputs import (
     pseudonym_secret,
     staged_person_models,
 )
-from cmi_assets.defs.linkage.preset import column_schema, linkage_asset, table_metadata
+from cmi_assets.defs.linkage.preset import OWNERS, column_schema, linkage_asset, table_metadata
 from cmi_assets.defs.resources import StorageResource
 from cmi_assets.linkage.tables import (
     LEVELS,
@@ -150,19 +150,25 @@ def person_links(context: dg.AssetExecutionContext, storage: StorageResource) ->
 
 
 # --- person_spine -----------------------------------------------------------------------------
-@dg.observable_source_asset(
-    group_name="linkage",
-    description=(
-        "The clerical reviewers' decisions (linkage.review_decisions, written by `cmi review import`; identified "
-        "zone). Its data version hashes the table, so a new decision makes person_spine stale. Counts only."
-    ),
-    metadata=table_metadata(IDENTIFIED, REVIEW_DECISIONS_TABLE, column_schema(*REVIEW_DECISIONS_COLUMNS)),
+@dg.multi_observable_source_asset(
+    specs=[
+        dg.AssetSpec(
+            "review_decisions",
+            group_name="linkage",
+            owners=OWNERS,
+            kinds={"duckdb"},
+            description="The reviewers' decisions (`cmi review import`); its data version hashes the table.",
+            metadata=table_metadata(IDENTIFIED, REVIEW_DECISIONS_TABLE, column_schema(*REVIEW_DECISIONS_COLUMNS)),
+        )
+    ],
+    required_resource_keys={"storage"},
 )
-def review_decisions(storage: StorageResource) -> dg.ObserveResult:
+def review_decisions(context: dg.AssetExecutionContext):
     from cmi_assets.linkage.review import decision_counts, decisions_data_version
 
-    with storage.identified(read_only=True) as con:
-        return dg.ObserveResult(data_version=dg.DataVersion(decisions_data_version(con)), metadata=decision_counts(con))
+    with context.resources.storage.identified(read_only=True) as con:
+        version, counts = decisions_data_version(con), decision_counts(con)
+    yield dg.ObserveResult(asset_key="review_decisions", data_version=dg.DataVersion(version), metadata=counts)
 
 
 @linkage_asset(
@@ -180,9 +186,8 @@ def review_decisions(storage: StorageResource) -> dg.ObserveResult:
 def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.linkage.spine_run import replace_spine, spine_log_line
 
-    secret = pseudonym_secret()
     with storage.identified() as con:
-        summary, rows = replace_spine(con, secret, context.run_id)
+        summary, rows = replace_spine(con, pseudonym_secret(), context.run_id)
     metadata: dict = {"dagster/row_count": rows}
     for level, values in summary.items():
         context.log.info(spine_log_line(level, values))
@@ -319,9 +324,8 @@ def event_tables(context: dg.AssetExecutionContext, storage: StorageResource) ->
     from cmi_assets.linkage.events import build_event_tables, event_table_counts, write_event_tables
     from cmi_assets.linkage.report import event_table_rows
 
-    secret = pseudonym_secret()
     with storage.identified() as con:
-        tables = build_event_tables(con, secret)
+        tables = build_event_tables(con, pseudonym_secret())
     with storage.warehouse() as con:
         rows = write_event_tables(con, tables)
     counts = event_table_counts(tables)
