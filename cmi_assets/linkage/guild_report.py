@@ -242,7 +242,7 @@ def link_outcomes(
     con: duckdb.DuckDBPyConnection, records: str = PERSON_RECORDS_TABLE, clusters: str = CLUSTERS_TABLE
 ) -> pl.DataFrame:
     """One row per level, unit and member (no identifier): `linked` and the subgroup columns
-    (UNITS). Age is the age in whole years at the record's event (birth registrations: 0)."""
+    (UNITS). Age is the age in whole years at the record's event."""
     rows = con.sql(_record_sql(con, records, clusters)).pl()
     rows = rows.with_columns(
         pl.when(pl.col("age_years") >= 0)
