@@ -187,3 +187,36 @@ def test_the_html_page_is_offline_and_saves_the_decisions_file(data_dir, tmp_pat
     # the saved CSV has the columns the import reads, in order
     assert f"const COLUMNS = {list(DECISION_FILE_COLUMNS)}".replace("'", '"') in page
     assert "link.download = FILE_NAME" in page and '"pairs_decisions.csv"' in page
+
+
+def test_accuracy_against_the_decisions_counts_the_labelled_pairs(data_dir, linked_mini, tmp_path):
+    """linkage_model's precision and recall against the reviewers' decisions, checked by
+    counting the decided pairs' own match weights at each threshold."""
+    from cmi_assets.linkage.review import accuracy_from_review
+
+    runner = CliRunner()
+    out = tmp_path / "pairs.csv"
+    assert runner.invoke(main, ["review", "export", "--out", str(out), "--data-dir", str(data_dir)]).exit_code == 0
+    exported = pl.read_csv(out, infer_schema=False).with_columns(pl.col("record_id_l", "record_id_r").cast(pl.Int64))
+    filled = _truth_decisions(exported, data_dir, linked_mini["world"]["truth"])
+    filled.write_csv(tmp_path / "decided.csv")
+    args = ["review", "import", str(tmp_path / "decided.csv"), "--reviewer", "J. Smith", "--data-dir", str(data_dir)]
+    assert runner.invoke(main, args).exit_code == 0
+    with duckdb.connect(str(data_dir / "identified.duckdb")) as con:
+        rows = accuracy_from_review(con, linked_mini["artefact"])
+        pairs = con.sql(f"SELECT unique_id_l, unique_id_r, match_weight FROM {PAIRS_TABLE}").pl()
+    decided = filled.filter(pl.col("decision").is_in(["match", "non_match"])).select(
+        pl.col("unique_id_l", "unique_id_r").cast(pl.Int64), (pl.col("decision") == "match").alias("is_match")
+    )
+    scored = decided.join(pairs, on=["unique_id_l", "unique_id_r"])
+    assert scored.height == decided.height and rows
+    for row in rows:
+        assert row["labels"] == decided.height
+        # Splink rounds the weights to the nearest 0.1 and keeps its thresholds as 32-bit floats
+        predicted = (scored["match_weight"] * 10).round() / 10 >= row["match_weight_threshold"] - 1e-6
+        tp = int((predicted & scored["is_match"]).sum())
+        fp = int((predicted & ~scored["is_match"]).sum())
+        fn = int((~predicted & scored["is_match"]).sum())
+        if tp + fp:
+            assert row["precision"] == pytest.approx(tp / (tp + fp), abs=1e-9)
+        assert row["recall"] == pytest.approx(tp / (tp + fn), abs=1e-9)
