@@ -40,6 +40,7 @@ from cmi_assets.linkage.tables import (
     PERSON_RECORDS_TABLE,
     REVIEW_DECISIONS_COLUMNS,
     REVIEW_DECISIONS_TABLE,
+    SPINE_TABLE,
     THRESHOLDS_TABLE,
 )
 from cmi_assets.tables import table_exists, transaction
@@ -553,6 +554,32 @@ def review_outcome(decisions: pl.DataFrame, node_clusters: dict[str, pl.DataFram
             "review_non_matches_apart": int(np.sum(~is_match & ~together)),
         }
     return out
+
+
+def decisions_honoured(con: duckdb.DuckDBPyConnection, spine_table: str = SPINE_TABLE) -> list[dict]:
+    """Per level, from the spine: the current match decisions and how many have their two
+    sides under one person_key, the non_match decisions and how many have them apart
+    (decisions review_constraints leaves out are not counted). Empty without decisions."""
+    constraints = review_constraints(con)
+    if constraints is None:
+        return []
+    keys = decision_record_keys(con, constraints.decisions, spine_table)
+    keyed = keys.join(constraints.decisions.select("decision_id", "decision"), on="decision_id")
+    rows = []
+    for level in LEVELS:
+        at = keyed.filter(pl.col("level") == level)
+        same = at["key_l"] == at["key_r"]
+        is_match = at["decision"] == "match"
+        rows.append(
+            {
+                "level": level,
+                "matches": int(is_match.sum()),
+                "matches_together": int((is_match & same).sum()),
+                "non_matches": int((~is_match).sum()),
+                "non_matches_apart": int((~is_match & ~same).sum()),
+            }
+        )
+    return rows
 
 
 def review_labels(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -8,7 +8,10 @@ in the metadata, never a value):
                         weak links merging many people); the largest persons are listed;
   key_stability         the share of records keeping their person_key since the previous
                         spine (keys must persist across runs; a relink that reshuffles them
-                        breaks every analysis keyed on them).
+                        breaks every analysis keyed on them);
+  review_decisions_honoured  every reviewer's current match has its two records under one
+                        person_key at both levels and every non_match has them apart
+                        (decisions that contradict one another cannot all hold).
 """
 
 import dagster as dg
@@ -175,4 +178,28 @@ def key_stability(config: KeyStabilityConfig, storage: StorageResource) -> dg.As
     )
 
 
-LINKAGE_CHECKS = [link_rate_per_source, max_cluster_size, key_stability]
+@dg.asset_check(
+    asset="person_spine",
+    name="review_decisions_honoured",
+    description="Every current clerical match joins its two records at both levels and every non_match parts them.",
+    pool=DUCKDB_WRITE_POOL,
+)
+def review_decisions_honoured(storage: StorageResource) -> dg.AssetCheckResult:
+    from cmi_assets.linkage.review import decisions_honoured
+
+    with storage.identified(read_only=True) as con:
+        rows = decisions_honoured(con)
+    missed = sum(r["matches"] - r["matches_together"] + r["non_matches"] - r["non_matches_apart"] for r in rows)
+    columns = ["level", "matches", "matches_together", "non_matches", "non_matches_apart"]
+    return dg.AssetCheckResult(
+        passed=missed == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{missed} decisions not honoured" if rows else "no clerical decisions recorded",
+        metadata={
+            "decisions_not_honoured": missed,
+            "by_level": dg.MetadataValue.md(markdown_table(columns, [[r[c] for c in columns] for r in rows])),
+        },
+    )
+
+
+LINKAGE_CHECKS = [link_rate_per_source, max_cluster_size, key_stability, review_decisions_honoured]

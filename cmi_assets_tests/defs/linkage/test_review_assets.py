@@ -16,9 +16,10 @@ import pytest
 from dagster._core.definitions.data_version import StaleStatus, extract_data_version_from_entry
 
 from cmi_assets.defs.linkage.assets import person_spine, review_decisions
+from cmi_assets.defs.linkage.checks import review_decisions_honoured
 from cmi_assets.defs.resources import StorageResource
 from cmi_assets.demo import Staleness
-from cmi_assets.linkage.review import pair_id, record_decisions
+from cmi_assets.linkage.review import decisions_honoured, pair_id, record_decisions
 from cmi_assets.linkage.tables import PERSON_RECORDS_TABLE, SPINE_TABLE
 from cmi_assets_tests.linkage.conftest import linked_mini, mini_world  # noqa: F401  (the linked mini world)
 
@@ -86,6 +87,8 @@ def test_a_new_decision_makes_the_spine_stale_and_its_metadata_counts_only(zone)
         keys = loose.group_by("person_key").agg(pl.col("unique_id").min()).sort("person_key")
         x, y = int(keys["unique_id"][0]), int(keys["unique_id"][1])  # two persons
         record_decisions(con, _decision(con, (x, y), "match"), REVIEWER, "pairs.csv", now=dt.datetime(2026, 12, 7))
+        # before the spine reruns the decision is not honoured yet: the check's count says so
+        assert [r["matches_together"] for r in decisions_honoured(con)] == [0, 0]
 
     observed = _observe(instance)
     assert _observed_version(instance) != empty_version
@@ -95,7 +98,12 @@ def test_a_new_decision_makes_the_spine_stale_and_its_metadata_counts_only(zone)
     status = Staleness(graph, instance, None).resolver.get_status(person_spine.key)
     assert status == StaleStatus.STALE
 
-    result = dg.materialize([person_spine], instance=instance, resources=resources)
+    result = dg.materialize([person_spine, review_decisions_honoured], instance=instance, resources=resources)
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed and check.metadata["decisions_not_honoured"].value == 0
+    assert re.search(
+        r"\|\s*less_conservative\s*\|\s*1\s*\|\s*1\s*\|\s*0\s*\|\s*0\s*\|", check.metadata["by_level"].value
+    )
     [event] = result.get_asset_materialization_events()
     metadata = event.materialization.metadata
     by_level = metadata["by_level"].value
