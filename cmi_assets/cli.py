@@ -302,7 +302,14 @@ def review_import_command(file: Path, reviewer: str, data_dir: Path) -> None:
     """Record a file's decisions in linkage.review_decisions; every row is checked first and a
     bad row records nothing. The next person_spine run honours them."""
     from cmi_assets.defs.resources import StorageResource
-    from cmi_assets.linkage.review import DECISIONS, ReviewFileError, read_decisions_file, record_decisions
+    from cmi_assets.linkage.review import (
+        DECISIONS,
+        ReviewFileError,
+        decision_counts,
+        decisions_data_version,
+        read_decisions_file,
+        record_decisions,
+    )
     from cmi_assets.storage import IDENTIFIED
 
     if not reviewer.strip():
@@ -316,9 +323,28 @@ def review_import_command(file: Path, reviewer: str, data_dir: Path) -> None:
             recorded = record_decisions(con, decisions, reviewer, file.name)
         except ReviewFileError as error:  # names the file, row and field, never a value
             raise click.ClickException(str(error)) from None
+        version, counts = decisions_data_version(con), decision_counts(con)
     by_kind = dict(recorded.group_by("decision").len().iter_rows()) if recorded.height else {}
     kinds = ", ".join(f"{by_kind.get(kind, 0)} {kind}" for kind in DECISIONS)
     click.echo(f"{file.name}: {recorded.height} decisions recorded ({kinds}); the next person_spine run applies them")
+    click.echo(_observe_review_decisions(version, counts))
+
+
+def _observe_review_decisions(version: str, counts: dict) -> str:
+    """Record the decisions table's new data version as an observation of review_decisions
+    on the Dagster instance of DAGSTER_HOME, so person_spine shows as stale; without one,
+    say how to observe it."""
+    import os
+
+    if not os.environ.get("DAGSTER_HOME"):
+        return "DAGSTER_HOME is not set: observe review_decisions in Dagster to mark person_spine stale"
+    import dagster as dg
+    from dagster._core.definitions.data_version import DATA_VERSION_TAG
+
+    with dg.DagsterInstance.get() as instance:
+        observation = dg.AssetObservation("review_decisions", metadata=counts, tags={DATA_VERSION_TAG: version})
+        instance.report_runless_asset_event(observation)
+    return "review_decisions observed on the Dagster instance: person_spine is stale until it runs"
 
 
 if __name__ == "__main__":

@@ -30,8 +30,10 @@ SCORE_WORDS = ("weight", "probability", "score", "cluster", "is_link", "person_k
 
 
 @pytest.fixture
-def data_dir(linked_mini, tmp_path):
-    """A data folder whose identified zone is a copy of the linked mini world."""
+def data_dir(linked_mini, tmp_path, monkeypatch):
+    """A data folder whose identified zone is a copy of the linked mini world (and no
+    Dagster instance for the import to observe on)."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
     folder = tmp_path / "data"
     folder.mkdir()
     source = linked_mini["con"]

@@ -116,3 +116,39 @@ def test_a_new_decision_makes_the_spine_stale_and_its_metadata_counts_only(zone)
     logs = " ".join(str(e.message) for e in instance.all_logs(result.run_id))
     for secret in (REVIEWER, REASON, str(x), str(y), "pairs.csv"):
         assert secret not in text and secret not in logs
+
+
+def test_cmi_review_import_observes_the_decisions_on_the_instance(zone, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from cmi_assets.cli import main
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    resources = {"storage": StorageResource()}
+    with dg.DagsterInstance.get() as instance:
+        _observe(instance)
+        dg.materialize([person_spine], instance=instance, resources=resources)
+        graph = dg.Definitions(assets=[review_decisions, person_spine], resources=resources).resolve_asset_graph()
+        assert Staleness(graph, instance, None).resolver.get_status(person_spine.key) == StaleStatus.FRESH
+        with duckdb.connect(str(zone), read_only=True) as con:
+            ids = con.sql(f"SELECT unique_id FROM {SPINE_TABLE} WHERE level = 'conservative' ORDER BY unique_id").pl()
+            decided = _decision(con, (int(ids["unique_id"][0]), int(ids["unique_id"][-1])), "non_match")
+        decided.write_csv(tmp_path / "decisions.csv")
+        result = CliRunner().invoke(
+            main,
+            [
+                "review",
+                "import",
+                str(tmp_path / "decisions.csv"),
+                "--reviewer",
+                REVIEWER,
+                "--data-dir",
+                str(zone.parent),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert "observed on the Dagster instance" in result.output
+    with dg.DagsterInstance.get() as instance:
+        assert Staleness(graph, instance, None).resolver.get_status(person_spine.key) == StaleStatus.STALE
