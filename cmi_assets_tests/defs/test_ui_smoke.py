@@ -64,7 +64,8 @@ def _wait_for_run(gql, run_id: str, timeout: float = 300) -> str:
 
 def test_webserver_serves_graph_and_runs_a_materialization_with_checks(webserver, walkthrough):
     gql, data = webserver
-    repository = walkthrough.REPOSITORY
+    # workspace.yaml loads two locations; the sources (raw_reference) are the linker's
+    repository = {**walkthrough.REPOSITORY, "repositoryLocationName": "cmi_linker"}
     nodes = gql("{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }")["assetNodes"]
     graph = {"/".join(n["assetKey"]["path"]): n for n in nodes}
     assert graph["raw_reference"]["groupName"] == "sources"
