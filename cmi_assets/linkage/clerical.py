@@ -35,8 +35,14 @@ NO_LINK_BAND = "no links"
 
 
 def weight_band(weight: pl.Expr) -> pl.Expr:
-    out = pl.lit(NO_LINK_BAND)
-    for low, high, label in WEIGHT_BANDS:
+    return band_of(weight, WEIGHT_BANDS, NO_LINK_BAND)
+
+
+def band_of(weight: pl.Expr, bands, outside: str | None) -> pl.Expr:
+    """The label of the [low, high) band (None: unbounded) a weight falls in; `outside`
+    for a null weight or one in no band."""
+    out = pl.lit(outside, pl.String)
+    for low, high, label in bands:
         condition = pl.lit(True)
         if low is not None:
             condition = condition & (weight >= low)

@@ -460,15 +460,9 @@ def published_histogram(histogram: pl.DataFrame) -> pl.DataFrame:
 
 
 def error_band(weight: pl.Expr) -> pl.Expr:
-    out = pl.lit(None, pl.String)
-    for low, high, label in ERROR_BANDS:
-        condition = pl.lit(True)
-        if low is not None:
-            condition = condition & (weight >= low)
-        if high is not None:
-            condition = condition & (weight < high)
-        out = pl.when(weight.is_not_null() & condition).then(pl.lit(label)).otherwise(out)
-    return out
+    from cmi_assets.linkage.clerical import band_of
+
+    return band_of(weight, ERROR_BANDS, None)
 
 
 def level_pairs(pairs: pl.DataFrame, level: str) -> pl.DataFrame:
