@@ -113,7 +113,11 @@ def test_every_step_that_opens_duckdb_takes_the_one_writer_pool(monkeypatch):
     ops = [node for node in job.graph.iterate_node_defs() if isinstance(node, dg.OpDefinition)]
     opening = [op for op in ops if "storage" in op.required_resource_keys]
     assert len(opening) > 50
-    assert [op.name for op in opening if op.pool != DUCKDB_WRITE_POOL] == []
+    # Observable sources cannot take a pool in Dagster 1.13: review_decisions' observation
+    # opens the identified file read-only for one hash query, and a writer that meets its
+    # lock waits it out (CMI_DUCKDB_LOCK_WAIT_SECONDS). Nothing else may be outside the pool.
+    outside = [op.name for op in opening if op.pool != DUCKDB_WRITE_POOL]
+    assert outside == ["review_decisions"]
     for name in ("dagster.yaml", "dagster.postgres.yaml"):
         pools = yaml.safe_load((DEPLOY / name).read_text())["concurrency"]["pools"]
         assert pools == {"default_limit": 1, "granularity": "op"}, name
