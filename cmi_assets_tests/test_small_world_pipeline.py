@@ -30,7 +30,13 @@ EXPECTED_WARNINGS = {("ncands_child_file", "elements_and_codes"), ("ncands_child
 # Cohorts of a few dozen births leave too little overlap between the lists to estimate the
 # children no agency saw: the incidence check warns and names the linkage level.
 EXPECTED_WARNINGS.add(("incidence_estimate", "estimate_identifiable_and_finite"))
-WARNING_TEXT = {("incidence_estimate", "estimate_identifiable_and_finite"): "conservative"}
+# A few thousand children leave subgroups whose link rates sit far from the overall rate:
+# the linkage report's gap check warns and counts them.
+EXPECTED_WARNINGS.add(("linkage_report", "linkage_report_subgroup_gaps"))
+WARNING_TEXT = {
+    ("incidence_estimate", "estimate_identifiable_and_finite"): "conservative",
+    ("linkage_report", "linkage_report_subgroup_gaps"): "gaps_over_5_points",
+}
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,7 @@ CSV_SCHEMAS = {
     kinds={"csv", "json"},
     metadata={
         "dagster/column_schema": CSV_SCHEMA,
-        **{f"columns of {name}": dg.MetadataValue.table_schema(schema) for name, schema in CSV_SCHEMAS.items()},
+        **{name.removesuffix(".csv"): dg.MetadataValue.table_schema(schema) for name, schema in CSV_SCHEMAS.items()},
     },
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
