@@ -13,19 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from cmi_assets_tests.defs.test_ui_smoke import INSTANCE_YAML  # one instance config for the UI tests
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-INSTANCE_YAML = """\
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: DefaultRunCoordinator
-concurrency:
-  pools:
-    default_limit: 1
-telemetry:
-  enabled: false
-"""
 ANALYST_WORKSPACE = """\
 load_from:
   - python_module:
