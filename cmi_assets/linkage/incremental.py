@@ -4,6 +4,11 @@ The new records are scored against the existing ones and among themselves with t
 stored model and TF tables (Splink predict_between / predict_within), flagged with the
 last full run's thresholds, and only the clusters they touch are re-clustered. Every
 other person's cluster, and so their person_key, is left exactly as it was.
+
+The clerical decisions bind the re-clustering as they bind a full spine run (the same
+review.review_constraints): a forced link pulls its other side's cluster into the
+re-clustered ones, so it holds even when recorded after the last spine run; a forced
+non-link's sides are never put in one cluster.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from cmi_assets.linkage.person_records import (
     write_person_records,
 )
 from cmi_assets.linkage.predict import PAIRS_TABLE, predict_new_pairs
+from cmi_assets.linkage.review import ReviewConstraints, attribute_events, decision_record_keys, review_constraints
 from cmi_assets.linkage.spine import (
     LINKS_TABLE,
     SPINE_TABLE,
@@ -83,42 +89,37 @@ def link_new_records(
 
 
 def _relink_affected(con: duckdb.DuckDBPyConnection, secret: bytes) -> tuple[dict[str, dict[str, int]], pl.DataFrame]:
-    """Re-cluster, at each level, the clusters the new records touch (through a new link or
-    by sharing an existing identity) together with the new records; re-key them from
-    their previous keys; leave every other cluster alone. Both levels are clustered in
-    one pass over the less conservative level's affected records (they hold the
-    conservative level's: a conservative link is a less conservative one), as a full run
-    does, the conservative level with only its own affected records' links."""
+    """Re-cluster, at each level, the clusters the new records touch (through a new link, by
+    sharing an existing identity, or through a forced link of the clerical review from
+    either) together with the new records; re-key them from their previous keys; leave
+    every other cluster alone. Both levels are clustered in one pass over the less
+    conservative level's affected records (they hold the conservative level's: a
+    conservative link is a less conservative one), as a full run does, the conservative
+    level with only its own affected records' links, and with the full run's review
+    constraints. The key events a decision explains carry its decision_id, as in a full run."""
+    review = review_constraints(con)
     affected = {level: f"cmi_affected_records_{level}" for level in LEVELS}
-    for level, table in affected.items():
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {table} AS
-                WITH touched AS (SELECT DISTINCT s.cluster_id FROM {SPINE_TABLE} s
-                    WHERE s.level = '{level}' AND (
-                        s.identity_id IN (SELECT identity_id FROM {INCOMING_RECORDS})
-                        OR s.identity_id IN (SELECT unique_id_l FROM {INCOMING_LINKS} WHERE is_link_{level})
-                        OR s.identity_id IN (SELECT unique_id_r FROM {INCOMING_LINKS} WHERE is_link_{level})))
-                SELECT unique_id, record_ref, identity_id FROM {PERSON_RECORDS_TABLE}
-                WHERE unique_id IN (SELECT unique_id FROM {SPINE_TABLE} WHERE level = '{level}'
-                                    AND cluster_id IN (SELECT cluster_id FROM touched))
-                   OR unique_id IN (SELECT unique_id FROM {INCOMING_RECORDS})"""
-        )
-    inner = affected["conservative"]
-    outer = f"(SELECT identity_id FROM {affected['less_conservative']} UNION SELECT identity_id FROM {inner})"
-    nodes = f"(SELECT * FROM {IDENTITIES_TABLE} WHERE unique_id IN {outer})"
-    links = f"""(SELECT *, unique_id_l IN (SELECT identity_id FROM {inner}) AND unique_id_r IN (SELECT identity_id FROM {inner}) AS in_inner
-                 FROM {LINKS_TABLE} WHERE unique_id_l IN {outer} AND unique_id_r IN {outer})"""
-    records = f"""(SELECT * FROM {PERSON_RECORDS_TABLE} WHERE (id_namespace, person_id) IN
-                   (SELECT id_namespace, person_id FROM {nodes} WHERE person_id IS NOT NULL))"""
-    node_clusters = cluster_nodes(
-        con,
-        nodes,
-        links,
-        {"conservative": "is_link_conservative AND in_inner", "less_conservative": "is_link_less_conservative"},
-        records=records,
-    )
-    summaries, events = {}, []
     try:
+        for level, table in affected.items():
+            _affected_records(con, level, table, review)
+        inner = affected["conservative"]
+        outer = f"(SELECT identity_id FROM {affected['less_conservative']} UNION SELECT identity_id FROM {inner})"
+        nodes = f"(SELECT * FROM {IDENTITIES_TABLE} WHERE unique_id IN {outer})"
+        links = f"""(SELECT *, unique_id_l IN (SELECT identity_id FROM {inner}) AND unique_id_r IN (SELECT identity_id FROM {inner}) AS in_inner
+                     FROM {LINKS_TABLE} WHERE unique_id_l IN {outer} AND unique_id_r IN {outer})"""
+        records = f"""(SELECT * FROM {PERSON_RECORDS_TABLE} WHERE (id_namespace, person_id) IN
+                       (SELECT id_namespace, person_id FROM {nodes} WHERE person_id IS NOT NULL))"""
+        node_clusters = cluster_nodes(
+            con,
+            nodes,
+            links,
+            {"conservative": "is_link_conservative AND in_inner", "less_conservative": "is_link_less_conservative"},
+            records=records,
+            review=review.pairs if review is not None else None,
+        )
+        if review is not None:
+            keys_before = decision_record_keys(con, review.decisions, SPINE_TABLE)
+        summaries, events = {}, []
         for level, table in affected.items():
             summary, level_events = _rekey(con, level, table, node_clusters[level], secret)
             summaries[level] = summary
@@ -126,7 +127,51 @@ def _relink_affected(con: duckdb.DuckDBPyConnection, secret: bytes) -> tuple[dic
     finally:
         for table in affected.values():
             con.execute(f"DROP TABLE IF EXISTS {table}")
-    return summaries, pl.concat(events)
+    events = pl.concat(events)
+    if review is not None:
+        keys_after = decision_record_keys(con, review.decisions, SPINE_TABLE)
+        events = attribute_events(events, review.decisions, keys_before, keys_after)
+    return summaries, events
+
+
+def _affected_records(con: duckdb.DuckDBPyConnection, level: str, table: str, review: ReviewConstraints | None) -> None:
+    """table: the records (unique_id, record_ref, identity_id) of one level's clusters that
+    the new records touch, and the new records. A cluster is touched by holding a new
+    record's identity or a side of a new link, and, repeatedly, by holding the other side
+    of a forced link from a touched cluster or a new identity (a full run would join them)."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cmi_touched AS SELECT DISTINCT s.cluster_id FROM {SPINE_TABLE} s
+            WHERE s.level = '{level}' AND (
+                s.identity_id IN (SELECT identity_id FROM {INCOMING_RECORDS})
+                OR s.identity_id IN (SELECT unique_id_l FROM {INCOMING_LINKS} WHERE is_link_{level})
+                OR s.identity_id IN (SELECT unique_id_r FROM {INCOMING_LINKS} WHERE is_link_{level}))"""
+    )
+    forced = review.pairs.links if review is not None else pl.DataFrame()
+    if forced.height:
+        both_ways = pl.concat([forced, forced.select(unique_id_l="unique_id_r", unique_id_r="unique_id_l")])
+        con.register("cmi_forced_links", both_ways.select("unique_id_l", "unique_id_r"))
+        try:
+            while True:
+                added = con.execute(
+                    f"""INSERT INTO cmi_touched SELECT DISTINCT s.cluster_id FROM {SPINE_TABLE} s
+                        JOIN cmi_forced_links f ON f.unique_id_r = s.identity_id
+                        WHERE s.level = '{level}' AND s.cluster_id NOT IN (SELECT cluster_id FROM cmi_touched)
+                          AND (f.unique_id_l IN (SELECT identity_id FROM {INCOMING_RECORDS})
+                               OR f.unique_id_l IN (SELECT identity_id FROM {SPINE_TABLE} WHERE level = '{level}'
+                                                    AND cluster_id IN (SELECT cluster_id FROM cmi_touched)))"""
+                ).fetchone()[0]
+                if not added:
+                    break
+        finally:
+            con.unregister("cmi_forced_links")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            SELECT unique_id, record_ref, identity_id FROM {PERSON_RECORDS_TABLE}
+            WHERE unique_id IN (SELECT unique_id FROM {SPINE_TABLE} WHERE level = '{level}'
+                                AND cluster_id IN (SELECT cluster_id FROM cmi_touched))
+               OR unique_id IN (SELECT unique_id FROM {INCOMING_RECORDS})"""
+    )
+    con.execute("DROP TABLE cmi_touched")
 
 
 def _rekey(
