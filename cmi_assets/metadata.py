@@ -107,6 +107,21 @@ def table(
     return dg.MetadataValue.table([dg.TableRecord(r) for r in cells], schema=schema)
 
 
+def column_schema(columns: Iterable[Sequence[str]]) -> dg.TableSchema:
+    """`dagster/column_schema` from a library's (name, type[, description]) tuples."""
+    return dg.TableSchema(
+        columns=[dg.TableColumn(c[0], c[1], description=c[2] if len(c) > 2 else None) for c in columns]
+    )
+
+
+def table_metadata(zone: str, table: str, columns: Iterable[Sequence[str]] | None = None) -> dict:
+    """An asset's definition metadata for the table it writes: `dagster/table_name` in its
+    zone, the zone, and `dagster/column_schema` from (name, type[, description]) tuples
+    when given."""
+    out = {"dagster/table_name": f"{zone}.{table}", "zone": zone}
+    return {**out, "dagster/column_schema": column_schema(columns)} if columns is not None else out
+
+
 def frame_table(frame, digits: int = SIGNIFICANT_DIGITS, descriptions: Mapping[str, str] | None = None):
     """A polars frame as a table (dates and other values as text)."""
     return table(list(frame.iter_rows(named=True)), frame.columns, digits, descriptions)

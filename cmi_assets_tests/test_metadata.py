@@ -70,3 +70,17 @@ def test_every_raw_column_is_described_in_words_from_its_spec():
         for record_type in agency.record_types.values():
             for column in record_type.columns:
                 assert column.description, f"{record_type.table_name}.{column.name} has no description in its spec"
+
+
+def test_table_metadata_names_the_table_in_its_zone_with_its_columns():
+    from cmi_assets.metadata import column_schema, table_metadata
+
+    metadata = table_metadata("warehouse", "prm.scores", [("person_key", "VARCHAR", "child key"), ("rank", "INTEGER")])
+    assert metadata["dagster/table_name"] == "warehouse.prm.scores" and metadata["zone"] == "warehouse"
+    columns = metadata["dagster/column_schema"].columns
+    assert [(c.name, c.type, c.description) for c in columns] == [
+        ("person_key", "VARCHAR", "child key"),
+        ("rank", "INTEGER", None),
+    ]
+    assert "dagster/column_schema" not in table_metadata("identified", "links")
+    assert column_schema([]).columns == []

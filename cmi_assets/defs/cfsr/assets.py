@@ -50,9 +50,9 @@ from cmi_assets.cfsr.tables import (
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cfsr.checks import dq_check_results, dq_check_specs
 from cmi_assets.defs.cfsr.partitions import FILES_USED_BY_PERIODS, PERIODS, fy_key, fy_of_key
-from cmi_assets.defs.cfsr.preset import cfsr_asset, table_metadata
+from cmi_assets.defs.cfsr.preset import cfsr_asset
 from cmi_assets.defs.resources import StorageResource
-from cmi_assets.metadata import mapping_table, number, states_named
+from cmi_assets.metadata import mapping_table, number, states_named, table_metadata
 from cmi_assets.metadata import table as table_value
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE
 from cmi_assets.tables import read_table, replace_partition_rows

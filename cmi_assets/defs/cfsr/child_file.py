@@ -21,9 +21,9 @@ from cmi_assets.defs.cfsr.checks import (
     undelivered_year_results,
 )
 from cmi_assets.defs.cfsr.partitions import FILE_YEARS, fy_of_key
-from cmi_assets.defs.cfsr.preset import cfsr_asset, table_metadata
+from cmi_assets.defs.cfsr.preset import cfsr_asset
 from cmi_assets.defs.resources import StorageResource
-from cmi_assets.metadata import mapping_table, states_named
+from cmi_assets.metadata import mapping_table, states_named, table_metadata
 from cmi_assets.storage import IDENTIFIED
 from cmi_assets.tables import replace_partition_rows, table_exists
 

@@ -1,5 +1,5 @@
 """The CFSR group's shared asset attributes, set once: group, owners, the DuckDB write pool
-and the eager automation (a period asset passes its own), and the table metadata."""
+and the eager automation (a period asset passes its own)."""
 
 import dagster as dg
 
@@ -19,10 +19,3 @@ def cfsr_asset(automation_condition: dg.AutomationCondition | None = None, **kwa
         automation_condition=automation_condition or follow_upstream(),
         **kwargs,
     )
-
-
-def table_metadata(zone: str, table: str, columns) -> dict:
-    """The table's name in its zone and its `dagster/column_schema` from a library's
-    (name, type, description) tuples."""
-    schema = dg.TableSchema(columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in columns])
-    return {"dagster/table_name": f"{zone}.{table}", "dagster/column_schema": schema, "zone": zone}

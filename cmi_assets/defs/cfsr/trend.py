@@ -24,9 +24,9 @@ from cmi_assets.cfsr.tables import (
 )
 from cmi_assets.cfsr.trend import national_trend, state_trend
 from cmi_assets.defs.cfsr.partitions import PERIODS, fy_key, fy_of_key
-from cmi_assets.defs.cfsr.preset import cfsr_asset, table_metadata
+from cmi_assets.defs.cfsr.preset import cfsr_asset
 from cmi_assets.defs.resources import StorageResource
-from cmi_assets.metadata import mapping_table, number, transposed
+from cmi_assets.metadata import mapping_table, number, table_metadata, transposed
 from cmi_assets.metadata import table as table_value
 from cmi_assets.storage import WAREHOUSE
 from cmi_assets.tables import read_table, replace_table

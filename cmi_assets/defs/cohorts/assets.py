@@ -19,7 +19,7 @@ from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cohorts.partitions import BIRTH_YEARS
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.linkage.tables import LEVELS
-from cmi_assets.metadata import frame_table, number, transposed
+from cmi_assets.metadata import frame_table, number, table_metadata, transposed
 from cmi_assets.storage import WAREHOUSE
 from cmi_assets.tables import replace_partition_rows, table_exists
 
@@ -48,16 +48,6 @@ def read_cohort_table(con, table: str, linkage_level: str, birth_years: list[int
     return con.execute(query + " order by birth_year, person_key", params).pl()
 
 
-def _table_metadata(table: str, columns: list[tuple[str, str, str]]) -> dict:
-    return {
-        "dagster/table_name": f"{WAREHOUSE}.{table}",
-        "zone": WAREHOUSE,
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in columns]
-        ),
-    }
-
-
 # --- cohort_population ---------------------------------------------------------------------
 
 
@@ -75,7 +65,7 @@ def _table_metadata(table: str, columns: list[tuple[str, str, str]]) -> dict:
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
-    metadata=_table_metadata(POPULATION_TABLE, population_columns()),
+    metadata=table_metadata(WAREHOUSE, POPULATION_TABLE, population_columns()),
 )
 def cohort_population(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.cohorts import first_observations
@@ -131,7 +121,7 @@ def cohort_population(context: dg.AssetExecutionContext, storage: StorageResourc
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
-    metadata=_table_metadata(FEATURES_TABLE, feature_columns()),
+    metadata=table_metadata(WAREHOUSE, FEATURES_TABLE, feature_columns()),
 )
 def cohort_features(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.cohorts import FEATURE_CATEGORIES, RISK_MARKERS
@@ -185,7 +175,7 @@ def cohort_features(context: dg.AssetExecutionContext, storage: StorageResource)
     ),
     pool=DUCKDB_WRITE_POOL,
     automation_condition=follow_upstream(),
-    metadata=_table_metadata(OUTCOMES_TABLE, outcome_columns()),
+    metadata=table_metadata(WAREHOUSE, OUTCOMES_TABLE, outcome_columns()),
 )
 def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.cohorts import OUTCOME_AGES, table8_profile

@@ -21,7 +21,7 @@ from cmi_assets.defs.linkage.inputs import (
     pseudonym_secret,
     staged_person_models,
 )
-from cmi_assets.defs.linkage.preset import OWNERS, column_schema, linkage_asset, table_metadata
+from cmi_assets.defs.linkage.preset import OWNERS, linkage_asset
 from cmi_assets.defs.resources import StorageResource
 from cmi_assets.linkage.tables import (
     LEVELS,
@@ -35,7 +35,16 @@ from cmi_assets.linkage.tables import (
     SPINE_TABLE,
     review_file_columns,
 )
-from cmi_assets.metadata import frame_table, mapping_table, number, table, text_list, transposed
+from cmi_assets.metadata import (
+    column_schema,
+    frame_table,
+    mapping_table,
+    number,
+    table,
+    table_metadata,
+    text_list,
+    transposed,
+)
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE
 
 
@@ -48,7 +57,7 @@ from cmi_assets.storage import IDENTIFIED, WAREHOUSE
         "(a birth registration gives the child, the mother and a listed father), and the person identities "
         "(records equal on every compared field) that Splink scores. Identified zone."
     ),
-    metadata=table_metadata(IDENTIFIED, PERSON_RECORDS_TABLE, column_schema(*PERSON_RECORDS_COLUMNS)),
+    metadata=table_metadata(IDENTIFIED, PERSON_RECORDS_TABLE, PERSON_RECORDS_COLUMNS),
 )
 def person_records(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.linkage.person_records import build_person_records
@@ -124,7 +133,7 @@ def linkage_model(
         "either level with both flags: conservative (very high probability and, for two children, a parent's "
         "given name in common; NZ para 88) and less conservative (threshold of maximal expected F1; NZ para 90)."
     ),
-    metadata=table_metadata(IDENTIFIED, LINKS_TABLE, column_schema(*LINKS_COLUMNS)),
+    metadata=table_metadata(IDENTIFIED, LINKS_TABLE, LINKS_COLUMNS),
 )
 def person_links(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.linkage.spine import score_and_flag
@@ -158,7 +167,7 @@ def person_links(context: dg.AssetExecutionContext, storage: StorageResource) ->
             owners=OWNERS,
             kinds={"duckdb"},
             description="The reviewers' decisions (`cmi review import`); its data version hashes the table.",
-            metadata=table_metadata(IDENTIFIED, REVIEW_DECISIONS_TABLE, column_schema(*REVIEW_DECISIONS_COLUMNS)),
+            metadata=table_metadata(IDENTIFIED, REVIEW_DECISIONS_TABLE, REVIEW_DECISIONS_COLUMNS),
         )
     ],
     required_resource_keys={"storage"},
@@ -181,7 +190,7 @@ def review_decisions(context: dg.AssetExecutionContext):
         "and retired keys recorded in linkage.person_key_events. Reviewers' decisions (review_decisions) join "
         "(match) or part (non_match) two records' persons; the key events they explain carry the decision_id."
     ),
-    metadata=table_metadata(IDENTIFIED, SPINE_TABLE, column_schema(*SPINE_COLUMNS)),
+    metadata=table_metadata(IDENTIFIED, SPINE_TABLE, SPINE_COLUMNS),
 )
 def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.linkage.spine_run import replace_spine, spine_log_line
@@ -272,7 +281,7 @@ class ClericalSampleConfig(dg.Config):
         "names and DOBs, never in metadata). Where the synthetic truth exists it plays the reviewer, giving weighted "
         "agreement with 95% CIs (stratified, Korn-Graubard)."
     ),
-    metadata={"dagster/column_schema": column_schema(*review_file_columns()), "zone": IDENTIFIED},
+    metadata={"dagster/column_schema": column_schema(review_file_columns()), "zone": IDENTIFIED},
 )
 def linkage_clerical_sample(
     context: dg.AssetExecutionContext, config: ClericalSampleConfig, storage: StorageResource

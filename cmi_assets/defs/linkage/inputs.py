@@ -6,8 +6,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from cmi_assets.defs.linkage.preset import column_schema
 from cmi_assets.defs.resources import StorageResource
+from cmi_assets.metadata import column_schema
 from cmi_assets.sources.spec import all_specs
 
 
@@ -31,7 +31,7 @@ def event_tables_schema() -> dg.TableSchema:
     from cmi_assets.cohorts.events import EVENT_TABLES
 
     return column_schema(
-        *[
+        [
             (f"{table}.{column}", kind)
             for table, columns in EVENT_TABLES.items()
             for column, kind in {"linkage_level": "VARCHAR", **columns}.items()

@@ -9,10 +9,10 @@ and rates only, small cells suppressed, to the analysis zone's `linkage_report` 
 
 import dagster as dg
 
-from cmi_assets.defs.linkage.preset import column_schema, linkage_asset
+from cmi_assets.defs.linkage.preset import linkage_asset
 from cmi_assets.defs.resources import StorageResource
 from cmi_assets.linkage.guild_report import REPORT_COLUMNS, REPORT_SCHEMA
-from cmi_assets.metadata import frame_table, mapping_table, number
+from cmi_assets.metadata import frame_table, mapping_table, number, table_metadata
 from cmi_assets.storage import WAREHOUSE
 
 REPORT_TABLES = tuple(REPORT_COLUMNS)
@@ -42,13 +42,11 @@ class LinkageReportConfig(dg.Config):
         "incidence list; subgroup gaps over 5 points flagged. Counts and rates only, small cells suppressed, in "
         "the analysis zone's linkage_report schema."
     ),
-    metadata={
-        "dagster/table_name": f"{WAREHOUSE}.{REPORT_SCHEMA}.*",
-        "zone": WAREHOUSE,
-        "dagster/column_schema": column_schema(
-            *[(f"{table}.{c[0]}", *c[1:]) for table, columns in REPORT_COLUMNS.items() for c in columns]
-        ),
-    },
+    metadata=table_metadata(
+        WAREHOUSE,
+        f"{REPORT_SCHEMA}.*",
+        [(f"{table}.{c[0]}", *c[1:]) for table, columns in REPORT_COLUMNS.items() for c in columns],
+    ),
     check_specs=[
         dg.AssetCheckSpec(
             GAPS_CHECK,

@@ -23,9 +23,9 @@ import dagster as dg
 import polars as pl
 
 from cmi_assets.defs.cohorts.assets import FEATURES_TABLE, OUTCOMES_TABLE
-from cmi_assets.defs.prm.preset import column_schema, prm_asset
+from cmi_assets.defs.prm.preset import prm_asset
 from cmi_assets.defs.resources import StorageResource
-from cmi_assets.metadata import frame_table, mapping_table, number, text_list, transposed
+from cmi_assets.metadata import frame_table, mapping_table, number, table_metadata, text_list, transposed
 from cmi_assets.prm.cohort_data import CohortTables
 from cmi_assets.prm.settings import PrmSettings
 from cmi_assets.prm.tables import (
@@ -188,11 +188,7 @@ def prm_model(
         "section 4 and Table 6): one row per child with the prior-corrected probability and referral rank "
         "(1 = highest; ties by person_key). Analysis zone, prm.scores."
     ),
-    metadata={
-        "dagster/table_name": f"{WAREHOUSE}.{SCORES_TABLE}",
-        "zone": WAREHOUSE,
-        "dagster/column_schema": column_schema(SCORES_COLUMNS),
-    },
+    metadata=table_metadata(WAREHOUSE, SCORES_TABLE, SCORES_COLUMNS),
 )
 def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.cohorts import outcome_column
@@ -249,11 +245,7 @@ def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> d
         "with a linkage_level column); markdown in the metadata; a summary beside the model artefact for the report's "
         "commentary."
     ),
-    metadata={
-        "dagster/table_name": f"{WAREHOUSE}.{SCHEMA}.*",
-        "zone": WAREHOUSE,
-        "dagster/column_schema": column_schema(EVALUATION_COLUMNS),
-    },
+    metadata=table_metadata(WAREHOUSE, f"{SCHEMA}.*", EVALUATION_COLUMNS),
 )
 def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.prm.charts import figure1_chart

@@ -14,7 +14,7 @@ import polars as pl
 from cmi_assets.defs.prm.preset import prm_asset
 from cmi_assets.defs.resources import StorageResource
 from cmi_assets.linkage.tables import PERSON_RECORDS_TABLE, SPINE_TABLE
-from cmi_assets.metadata import mapping_table
+from cmi_assets.metadata import mapping_table, table_metadata
 from cmi_assets.prm.oracle_table import ORACLE_TABLE
 from cmi_assets.storage import WAREHOUSE
 
@@ -35,19 +35,17 @@ def truth_files(storage: StorageResource):
         "level, for the oracle AUC beside the model's. Analysis zone, prm.oracle_risk: person_key, linkage_level, "
         "birth_year and the risks only. Empty, with a note, where there is no synthetic truth (production)."
     ),
-    metadata={
-        "dagster/table_name": f"{WAREHOUSE}.{ORACLE_TABLE}",
-        "zone": WAREHOUSE,
-        "dagster/column_schema": dg.TableSchema(
-            columns=[
-                dg.TableColumn("person_key", "VARCHAR", description="pseudonymous child key"),
-                dg.TableColumn("linkage_level", "VARCHAR", description="conservative / less_conservative"),
-                dg.TableColumn("birth_year", "INTEGER"),
-                dg.TableColumn("p_finding_by_age_2", "DOUBLE", description="true probability of a finding by age 2"),
-                dg.TableColumn("p_finding_by_age_5", "DOUBLE", description="true probability of a finding by age 5"),
-            ]
-        ),
-    },
+    metadata=table_metadata(
+        WAREHOUSE,
+        ORACLE_TABLE,
+        [
+            ("person_key", "VARCHAR", "pseudonymous child key"),
+            ("linkage_level", "VARCHAR", "conservative / less_conservative"),
+            ("birth_year", "INTEGER"),
+            ("p_finding_by_age_2", "DOUBLE", "true probability of a finding by age 2"),
+            ("p_finding_by_age_5", "DOUBLE", "true probability of a finding by age 5"),
+        ],
+    ),
 )
 def prm_oracle_risk(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.prm.oracle import child_record_keys, empty_oracle_table, oracle_risk_table

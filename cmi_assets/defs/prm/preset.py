@@ -15,8 +15,3 @@ def prm_asset(**kwargs):
     return dg.asset(
         group_name=GROUP, owners=OWNERS, pool=DUCKDB_WRITE_POOL, automation_condition=follow_upstream(), **kwargs
     )
-
-
-def column_schema(columns) -> dg.TableSchema:
-    """`dagster/column_schema` from a library's (name, type, description) tuples."""
-    return dg.TableSchema(columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in columns])

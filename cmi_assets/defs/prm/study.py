@@ -21,9 +21,9 @@ from cmi_assets.defs.prm.assets import (
     registry,
     tables_listed,
 )
-from cmi_assets.defs.prm.preset import column_schema, prm_asset
+from cmi_assets.defs.prm.preset import prm_asset
 from cmi_assets.defs.resources import StorageResource
-from cmi_assets.metadata import frame_table, number
+from cmi_assets.metadata import frame_table, number, table_metadata
 from cmi_assets.metadata import table as metadata_table
 from cmi_assets.prm.tables import SCHEMA, STUDY_COLUMNS, STUDY_NOTES_TABLE, STUDY_TABLES
 from cmi_assets.storage import WAREHOUSE
@@ -40,11 +40,7 @@ from cmi_assets.storage import WAREHOUSE
         "models) and Figure 5 (children observed by weeks since birth, less conservative linkage). Analysis zone, "
         "prm.table9/table10/table11/figure3/figure5; markdown and charts in the metadata."
     ),
-    metadata={
-        "dagster/table_name": f"{WAREHOUSE}.{SCHEMA}.*",
-        "zone": WAREHOUSE,
-        "dagster/column_schema": column_schema(STUDY_COLUMNS),
-    },
+    metadata=table_metadata(WAREHOUSE, f"{SCHEMA}.*", STUDY_COLUMNS),
 )
 def prm_study_models(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     import duckdb
