@@ -4,6 +4,8 @@ Identified zone (`identified.duckdb`): raw and staged extracts with names, dates
 birth and agency IDs, and the linkage tables. Analysis zone (`warehouse.duckdb`):
 everything downstream of the spine, keyed by pseudonymous `person_key` only.
 File names never equal a schema name (DuckDB rejects `raw.raw` style ambiguity).
+Both files live in the data folder (CMI_DATA_DIR) unless CMI_IDENTIFIED_DIR names a folder
+of its own for the identified file, one that only the linker can open (docs/separation.md).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -31,11 +33,17 @@ ZONES = (IDENTIFIED, WAREHOUSE)
 LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT_SECONDS = "CMI_DUCKDB_LOCK_WAIT_SECONDS", 120.0
 _LOCK_RETRY_MAX_DELAY_SECONDS = 1.0
 _log = logging.getLogger(__name__)
+IDENTIFIED_DIR_ENV = "CMI_IDENTIFIED_DIR"
 
 
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser().resolve() if value else default.resolve()
+
+
+def _identified_dir_from_env() -> Path | None:
+    value = os.environ.get(IDENTIFIED_DIR_ENV)
+    return Path(value).expanduser().resolve() if value else None
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,10 @@ class Storage:
     # The zones this process may open: the analyst code location opens the analysis zone
     # only, so a mistake that reaches for the identified file fails before touching it.
     zones: tuple[str, ...] = ZONES
+    # identified.duckdb's folder; None: the data folder. Read from the environment also
+    # where a Storage is built field by field (the storage resource), so no process of a
+    # deployment that sets CMI_IDENTIFIED_DIR writes the identified file anywhere else.
+    identified_dir: Path | None = field(default_factory=_identified_dir_from_env)
 
     @classmethod
     def from_env(cls) -> Storage:
@@ -68,12 +80,14 @@ class Storage:
             temp_dir=Path(os.environ["CMI_DUCKDB_TEMP_DIR"]) if os.environ.get("CMI_DUCKDB_TEMP_DIR") else None,
             threads=int(os.environ["CMI_DUCKDB_THREADS"]) if os.environ.get("CMI_DUCKDB_THREADS") else None,
             lock_wait_seconds=float(os.environ.get(LOCK_WAIT_ENV) or DEFAULT_LOCK_WAIT_SECONDS),
+            identified_dir=_identified_dir_from_env(),
         )
 
     def zone_path(self, zone: str) -> Path:
         if zone not in ZONES:
             raise ValueError(f"unknown zone {zone!r}; expected one of {ZONES}")
-        return self.data_dir / f"{zone}.duckdb"
+        folder = self.identified_dir if zone == IDENTIFIED and self.identified_dir else self.data_dir
+        return folder / f"{zone}.duckdb"
 
     @contextmanager
     def connect(self, zone: str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
