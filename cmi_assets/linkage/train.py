@@ -138,8 +138,11 @@ def train_model(
             _SPLINK_TRAINING_LOG.removeFilter(chosen)
         for number, em_pass in enumerate(em_passes, start=1):
             step(f"EM pass {number} of {len(em_passes)}")
+            # Splink 5 samples EM records only under max_pairs; record_sample_proportion is
+            # then the share of records its probe count uses, not the sample itself
             linker.training.estimate_parameters_using_expectation_maximisation(
                 em_pass["blocking_rule"],
+                max_pairs=em_max_pairs,
                 record_sample_proportion=em_pass["record_sample_proportion"],
                 estimate_without_term_frequencies=True,
             )
@@ -259,9 +262,10 @@ def floor_m_probabilities(model: dict[str, Any], floor: float = M_PROBABILITY_FL
 def _em_record_sample_proportion(
     con: duckdb.DuckDBPyConnection, table: str, rule: str, max_pairs: int, pairs: int | None = None
 ) -> float | None:
-    """Splink samples records (both sides) for EM: pairs scale with the square of the
-    proportion, so take the proportion that keeps the pass near max_pairs (None when
-    the rule yields no pairs at all). pairs: the rule's pair count, when measured."""
+    """The share of records (both sides) whose pairs number about max_pairs: pairs scale
+    with the square of the share. Splink counts a probe on that share and samples the
+    pass to max_pairs from it (None when the rule yields no pairs at all). pairs: the
+    rule's pair count, when measured."""
     pairs = rule_pair_count(con, table, rule) if pairs is None else pairs
     if pairs == 0:
         return None

@@ -1,5 +1,6 @@
 import json
 import logging
+import re
 
 import pytest
 
@@ -94,3 +95,19 @@ def test_splinks_default_max_pairs_warning_is_dropped_and_nothing_else():
     chosen = ChosenMaxPairs()
     assert not chosen.filter(record("You are using the default value for `max_pairs`, which may be too small"))
     assert chosen.filter(record("Level initial agrees on comparison middle_name not observed in dataset"))
+
+
+def test_em_passes_are_sampled_to_their_pair_budget(linked_mini, caplog):
+    """Each EM pass compares about em_max_pairs pairs however many its rule blocks (Splink
+    samples only when given max_pairs): a state's volume must not train on every DOB pair."""
+    con = linked_mini["con"]
+    budget = 300
+    with caplog.at_level(logging.INFO, logger="splink.internals.em_sampling"):
+        artefact = train_model(con, seed=3, u_max_pairs=2e5, em_max_pairs=budget)
+    dob_pass = next(p for p in artefact["training"]["em_passes"] if p["blocking_rule"] == "l.dob = r.dob")
+    assert dob_pass["record_sample_proportion"] < 1  # the rule blocks more pairs than the budget
+    sampled = [r.getMessage() for r in caplog.records if "expected blocked pairs after sampling" in r.getMessage()]
+    assert sampled, "no EM pass was sampled"
+    for message in sampled:
+        expected = float(re.search(r"after sampling: ([\d,.]+),", message).group(1).replace(",", ""))
+        assert expected <= 1.5 * budget
