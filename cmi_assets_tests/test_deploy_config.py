@@ -446,3 +446,84 @@ def test_the_volume_permissions_keep_identities_from_the_analyst_and_share_the_w
         assert (identified / "identified.duckdb").stat().st_uid == users["linker"]
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.timeout(600)
+def test_the_code_servers_serve_both_locations_to_the_grpc_workspace(tmp_path, monkeypatch):
+    """Each code server started with its compose command (on localhost and a free port, the
+    compose paths under a temporary folder) serves its location, and the gRPC workspace
+    (host and port pointed at them) loads both: the linker's with the spine, the analyst's
+    with exactly the analyst location's assets and none of the linker's."""
+    import time
+
+    import dagster as dg
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
+    from dagster._grpc.client import DagsterGrpcClient
+
+    from cmi_assets.definitions import analyst_defs
+    from cmi_assets.locations import asset_keys
+
+    services = _compose()["services"]
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    dg.DagsterInstance.get().dispose()  # its storage created once, not by both servers at a time
+    ports = {location: _free_port() for location in CODE_SERVERS}
+    processes = []
+    try:
+        for location, name in CODE_SERVERS.items():
+            command = list(services[name]["command"])
+            command[command.index("-h") + 1] = "127.0.0.1"
+            command[command.index("-p") + 1] = str(ports[location])
+            paths = {k: v for k, v in services[name]["environment"].items() if k.endswith("_DIR")}
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith(("CMI_", "DAGSTER_"))},
+                **{k: str(tmp_path / v.lstrip("/")) for k, v in paths.items()},  # the compose paths, in tmp
+                "DAGSTER_HOME": str(home),
+            }
+            executable = Path(sys.executable).with_name(command[0])
+            processes.append(subprocess.Popen([str(executable), *command[1:]], cwd=DEPLOY.parent, env=env))
+        for location, port in ports.items():
+            client = DagsterGrpcClient(port=port, host="127.0.0.1")
+            deadline = time.monotonic() + 300
+            while True:
+                try:
+                    client.ping("ready")
+                    break
+                except Exception:
+                    assert time.monotonic() < deadline, f"{location}'s code server did not start"
+                    assert all(p.poll() is None for p in processes), "a code server exited"
+                    time.sleep(1)
+        workspace = yaml.safe_load((DEPLOY / "workspace.grpc.yaml").read_text())
+        for entry in workspace["load_from"]:
+            entry["grpc_server"].update(host="127.0.0.1", port=ports[entry["grpc_server"]["location_name"]])
+        local = tmp_path / "workspace.grpc.yaml"
+        local.write_text(yaml.safe_dump(workspace))
+        with dg.DagsterInstance.get() as instance:
+            with WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[str(local)])) as context:
+                request = context.create_request_context()
+                served = {}
+                for location in CODE_SERVERS:
+                    assert request.get_code_location_error(location) is None, location
+                    (repository,) = request.get_code_location(location).get_repositories().values()
+                    served[location] = {
+                        node.asset_key for node in repository.get_asset_node_snaps() if node.is_materializable
+                    }
+        assert served["cmi_analyst"] == asset_keys(analyst_defs())
+        assert dg.AssetKey("person_spine") in served["cmi_linker"]
+        assert not served["cmi_linker"] & served["cmi_analyst"]
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=60)
