@@ -240,6 +240,8 @@ def test_analyst_containers_never_mount_identities_or_hold_the_secret():
     for name, service in services.items():
         if set(_mounts(service)) & set(PRIVATE_VOLUMES):
             assert (name, service["user"]) in {("linker-code", "linker"), ("prepare-volumes", "root")}, name
+    for name in ("webserver", "analyst-webserver", "daemon"):  # they load no project code
+        assert all(source.startswith(".") for source in _mounts(services[name])), name
     assert set(_mounts(services["prepare-volumes"])) >= set(PRIVATE_VOLUMES) | {"cmi-data"}
     assert "CMI_PSEUDONYM_KEY" in linker["environment"]  # only the linker keys the spine
 
