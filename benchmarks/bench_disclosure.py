@@ -1,7 +1,9 @@
 """Disclosure control over every published table of the demo world: the reader of
 cmi_assets_tests/publish/attacker.py, given the whole open data package at once (community
 indicators, CFSR recurrence by state and pooled, incidence rates, with the counts they share),
-tries to pin each hidden count.
+tries to pin each hidden count. The reader sees what the CSVs show (suppression_reason is not
+published, so a hidden count is 0 to its population); a second line reports a reader also told
+which hidden cells are primary (1 to SUPPRESS_BELOW - 1), for comparison.
 
     cd /work/main && .venv/bin/python benchmarks/bench_disclosure.py [--data-dir data] [--run-demo] \\
         [--contrast]
@@ -46,7 +48,7 @@ from cmi_assets.linkage.tables import LEVELS  # noqa: E402
 from cmi_assets.publish.disclosure import SUPPRESS_BELOW, apply_reasons, primary_mask  # noqa: E402
 from cmi_assets.publish.package import published_frames  # noqa: E402
 from cmi_assets.publish.tables import CFSR_HIDE, INCIDENCE_HIDE, cfsr_table, incidence_table  # noqa: E402
-from cmi_assets_tests.publish.attacker import recovered_in_package  # noqa: E402
+from cmi_assets_tests.publish.attacker import as_published, recovered_in_package  # noqa: E402
 
 COUNT = {"community": "count", "cfsr": "numerator", "incidence": "children"}
 POPULATION = {"community": "population", "cfsr": "denominator", "incidence": "population"}
@@ -137,8 +139,10 @@ def main() -> None:
     print(f"truth rebuilt: {time.perf_counter() - started:.1f} s")
     missing = {n: int(t[COUNT[n]].is_null().sum()) for n, t in truth.items()}
     started = time.perf_counter()
-    recovered = recovered_in_package({n: (published[n], truth[n]) for n in published}, SUPPRESS_BELOW)
+    # the reader of the CSVs: suppression_reason is not published
+    recovered = recovered_in_package({n: (as_published(published[n]), truth[n]) for n in published}, SUPPRESS_BELOW)
     attack_seconds = time.perf_counter() - started
+    insider = recovered_in_package({n: (published[n], truth[n]) for n in published}, SUPPRESS_BELOW)
     for name, frame in published.items():
         print(
             f"{name}: {frame.height} cells, {int(frame['suppressed'].sum())} hidden, "
@@ -148,10 +152,14 @@ def main() -> None:
     cells = sum(f.height for f in published.values())
     hidden = sum(int(f["suppressed"].sum()) for f in published.values())
     print(f"all tables together: {cells} cells, {hidden} hidden, recovered {total}; attacker {attack_seconds:.1f} s")
+    print(
+        "a reader also told which hidden cells are primary (not published): recovered "
+        f"{ {n: len(v) for n, v in insider.items()} }"
+    )
     if args.contrast:
         started = time.perf_counter()
         weak = primary_only(con)
-        leaked = recovered_in_package({n: (weak[n], truth[n]) for n in weak}, SUPPRESS_BELOW)
+        leaked = recovered_in_package({n: (as_published(weak[n]), truth[n]) for n in weak}, SUPPRESS_BELOW)
         print(
             f"primary suppression only: {sum(int(f['suppressed'].sum()) for f in weak.values())} hidden, recovered "
             f"{ {n: len(v) for n, v in leaked.items()} }; {time.perf_counter() - started:.1f} s"

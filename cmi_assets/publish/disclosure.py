@@ -15,7 +15,10 @@ not in the row space of the equations restricted to the hidden cells: a linear-a
 over all equations at once), and (3) interval propagation over the equations, with the bounds a
 reader knows (a primary cell of a large population holds 1 to SUPPRESS_BELOW - 1, a
 complementary one 0 or SUPPRESS_BELOW and more, none more than its population when the count
-is a count of children), fixes no hidden cell. A cell published in two tables is one cell
+is a count of children), fixes no hidden cell. A fixed cell is freed by hiding the nearest
+shown cell, through the equations and the hidden cells between, that can move the way the fixed
+cell needs (a total shown as 0 pins its parts from above: only hiding that total, or a cell
+above it, frees them). A cell published in two tables is one cell
 (one variable): it is hidden in both or shown in both. `protect_tables` protects several tables
 together (each a CellTable: counts, populations, margins, and a key per cell naming the cells
 it shares with another table); `protect_cells` and `protect_indicator_table` are the one-table
@@ -130,8 +133,7 @@ def _determined(equations, hidden, n: int) -> np.ndarray:
         if row.any():
             rows.append(row)
     if not rows:
-        out[idx] = True
-        return out
+        return out  # no equation holds a hidden cell: none is fixed
     matrix = np.array(rows)
     _, s, vt = np.linalg.svd(matrix, full_matrices=True)
     rank = int((s > 1e-9 * max(1.0, s.max(initial=0))).sum())
@@ -201,13 +203,58 @@ def _protect(count, population, equations: list[Equation], reason, bounded, thre
         if not shown:
             return False
 
-        # Prefer a part over a total (a hidden total spreads to its own margins), a count of
-        # threshold + 1 or more (movable both ways), then the smallest count (least lost).
-        def cost(c):
-            return (bool(is_total[c]), count[c] <= threshold, count[c] == 0, count[c])
-
         reason[min(shown, key=cost)] = 2
         return True
+
+    def can_move(c, direction) -> bool:
+        """Whether hiding shown cell c (as complementary) lets it move `direction` (0: either)
+        from its count within the bounds a reader then knows."""
+        if direction > 0 or direction == 0:
+            if not bounded[c] or population[c] > count[c] or np.isnan(population[c]):
+                return True
+        if direction < 0 or direction == 0:
+            return count[c] > (threshold if count[c] >= threshold else 0)
+        return False
+
+    def relax(c: int, directions, helped: set[int]) -> bool:
+        """Hide the nearest shown cell whose hiding loosens what pins hidden cell c: a
+        breadth-first walk from c through the equations and their hidden cells, each cell with
+        the direction it must move for c to move (a part moves against its siblings and with
+        its total). A total shown as 0 pins every part under it from above, so hiding another
+        part of it frees nothing: the walk skips cells that could not move the way needed.
+        True when a cell was hidden (or one hidden this round for another cell is reached)."""
+        frontier = [(c, d) for d in directions]
+        seen = set(frontier)
+        while frontier:
+            candidates, following = [], []
+            for cell, d in frontier:
+                for e in by_cell.get(cell, []):
+                    cells, coefs = equations[e]
+                    a_cell = coefs[cells.index(cell)]
+                    for j, a_j in zip(cells, coefs):
+                        if j == cell:
+                            continue
+                        dj = -d if (a_j > 0) == (a_cell > 0) else d
+                        if j in helped:
+                            return True
+                        if reason[j] == 0:
+                            if can_move(j, dj):
+                                candidates.append(j)
+                        elif (j, dj) not in seen:
+                            seen.add((j, dj))
+                            following.append((j, dj))
+            if candidates:
+                chosen = min(candidates, key=cost)
+                reason[chosen] = 2
+                helped.add(int(chosen))
+                return True
+            frontier = following
+        return False
+
+    def cost(c):
+        # Prefer a part over a total (a hidden total spreads to its own margins), a count of
+        # threshold + 1 or more (movable both ways), then the smallest count (least lost).
+        return (bool(is_total[c]), count[c] <= threshold, count[c] == 0, count[c])
 
     for _ in range(10 * n + 10):
         hidden = reason > 0
@@ -220,18 +267,19 @@ def _protect(count, population, equations: list[Equation], reason, bounded, thre
             if grew:
                 continue
         fixed = _determined(equations, hidden, n)
-        if not fixed.any():
+        pins = {int(c): (0,) for c in np.flatnonzero(fixed)}
+        if not pins:
             lo, hi = _bounds(count, population, reason, threshold, bounded)
-            lo, hi = _propagate(equations, hidden, count, lo, hi)
-            fixed = hidden & (lo >= hi)
-        if not fixed.any():
+            lo2, hi2 = _propagate(equations, hidden, count, lo, hi)
+            for c in np.flatnonzero(hidden & (lo2 >= hi2)):
+                # pinned from above (cannot rise), from below (cannot fall), or both
+                pins[int(c)] = tuple(d for d, pinned in ((1, hi2[c] < hi[c]), (-1, lo2[c] > lo[c])) if pinned) or (0,)
+        if not pins:
             break
+        helped: set[int] = set()
         progressed = False
-        for c in np.flatnonzero(fixed):
-            for e in sorted(by_cell.get(int(c), []), key=lambda e: sum(reason[x] > 0 for x in equations[e][0])):
-                if hide_one_more(e):
-                    progressed = True
-                    break
+        for c, directions in pins.items():
+            progressed = relax(c, directions, helped) or progressed
         if not progressed:
             break
     return reason

@@ -338,3 +338,32 @@ def recovered_in_package(tables: dict[str, tuple[pl.DataFrame, pl.DataFrame]], t
         name = max((n for n in tables if start[n] <= g), key=lambda n: start[n])
         out[name].append(g - start[name])
     return out
+
+
+def as_published(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` as the package's CSV shows it to a reader: suppression_reason is not published
+    (publish/package.py UNPUBLISHED_COLUMNS), so a hidden cell says only that it is hidden and
+    its count is 0 to its population."""
+    reason = pl.when(pl.col("suppressed").fill_null(False)).then(pl.lit("hidden")).otherwise(pl.lit(None, pl.String))
+    return frame.with_columns(reason.alias("suppression_reason"))
+
+
+def recovered_among(
+    true_count, population, hidden, equations, threshold: int, reasons: list | None = None
+) -> list[int]:
+    """Hidden cells (indices) a reader pins from `equations` ((cells, coefficients): the sum
+    is 0) over non-negative integers, each at most its population. `reasons` ("primary",
+    "complementary" or None per cell) models a reader told which hidden cells are primary;
+    None: a reader of the published package, who is not."""
+    true_count = np.asarray(true_count, dtype=float)
+    reasons = reasons if reasons is not None else [None] * len(true_count)
+    return _recover(
+        true_count,
+        np.asarray(population, dtype=float),
+        np.asarray(hidden, dtype=bool),
+        reasons,
+        np.ones(len(true_count), dtype=bool),
+        equations,
+        threshold,
+        False,
+    )
