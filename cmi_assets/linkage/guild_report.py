@@ -216,10 +216,12 @@ def _record_sql(con: duckdb.DuckDBPyConnection, records: str, clusters: str) -> 
             [REGISTRATIONS_TABLE.split(".")[1]],
         ).fetchall()
     }
+    # One equality for the join (the registration's key, null on every other record): with
+    # the record-type tests beside it in ON, DuckDB plans a nested-loop join, quadratic in records.
     ethnicity = (
         f"LEFT JOIN (SELECT CAST(record_key AS VARCHAR) AS record_key, any_value(ethnicity) AS ethnicity "
-        f"FROM {REGISTRATIONS_TABLE} GROUP BY ALL) e ON e.record_key = r.record_key AND r.agency = '{agency}' "
-        f"AND r.record_type = '{record_type}' AND r.slot = '{slot}'"
+        f"FROM {REGISTRATIONS_TABLE} GROUP BY ALL) e ON e.record_key = CASE WHEN r.agency = '{agency}' "
+        f"AND r.record_type = '{record_type}' AND r.slot = '{slot}' THEN r.record_key END"
         if has_ethnicity
         else "LEFT JOIN (SELECT NULL AS record_key, CAST(NULL AS VARCHAR) AS ethnicity) e ON FALSE"
     )

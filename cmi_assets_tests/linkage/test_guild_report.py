@@ -149,6 +149,31 @@ def test_link_rates_equal_a_count_record_by_record(linked_mini):
         assert cons <= shown[("less_conservative", unit, "all", "all")]["linked"]
 
 
+def test_record_outcomes_join_by_hash_not_nested_loop(linked_mini):
+    """Every join of the per-record query has an equality DuckDB can hash: a nested-loop
+    join is quadratic in the records and did not finish on a state's volume. The mini
+    world's registrations carry no ethnicity (nor the staged record_key), so they are added inside a transaction that
+    is rolled back."""
+    con = linked_mini["con"]
+    con.begin()
+    try:
+        con.execute(f"ALTER TABLE {g.REGISTRATIONS_TABLE} ADD COLUMN record_key VARCHAR")
+        con.execute(f"ALTER TABLE {g.REGISTRATIONS_TABLE} ADD COLUMN ethnicity VARCHAR")
+        con.execute(
+            f"UPDATE {g.REGISTRATIONS_TABLE} SET record_key = CAST(reg_number AS VARCHAR),"
+            " ethnicity = 'group ' || (hash(reg_number) % 3)"
+        )
+        plan = con.execute("EXPLAIN " + g._record_sql(con, g.PERSON_RECORDS_TABLE, g.CLUSTERS_TABLE)).fetchall()[0][1]
+        rows = con.sql(g._record_sql(con, g.PERSON_RECORDS_TABLE, g.CLUSTERS_TABLE)).pl()
+    finally:
+        con.rollback()
+    assert "HASH_JOIN" in plan and "NL_JOIN" not in plan and "NESTED_LOOP" not in plan
+    # the registration records, and only they, take their ethnicity from the registrations
+    with_ethnicity = rows.filter(pl.col("ethnicity").is_not_null())
+    assert with_ethnicity.height == rows.filter(pl.col("is_registration")).height > 0
+    assert with_ethnicity["is_registration"].all()
+
+
 def test_intervals_are_clopper_pearson_as_statsmodels_computes_them(linked_mini):
     from statsmodels.stats.proportion import proportion_confint
 
