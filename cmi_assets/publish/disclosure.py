@@ -209,12 +209,9 @@ def _protect(count, population, equations: list[Equation], reason, bounded, thre
     def can_move(c, direction) -> bool:
         """Whether hiding shown cell c (as complementary) lets it move `direction` (0: either)
         from its count within the bounds a reader then knows."""
-        if direction > 0 or direction == 0:
-            if not bounded[c] or population[c] > count[c] or np.isnan(population[c]):
-                return True
-        if direction < 0 or direction == 0:
-            return count[c] > (threshold if count[c] >= threshold else 0)
-        return False
+        up = not bounded[c] or population[c] > count[c] or np.isnan(population[c])
+        down = count[c] > (threshold if count[c] >= threshold else 0)
+        return (direction >= 0 and up) or (direction <= 0 and down)
 
     def relax(c: int, directions, helped: set[int]) -> bool:
         """Hide the nearest shown cell whose hiding loosens what pins hidden cell c: a
