@@ -628,7 +628,10 @@ def state_report_rows(
     report_index = rows["report"].to_numpy()
     rows = rows.with_columns(
         pl.Series("RPTID", encoded_ids("report", state.state_number, report_index)),
-        pl.Series("disposition", report_disposition([mal[level] for _, level in MALTREATMENT_SLOTS], kind)),
+        # String whatever numpy infers (an empty state's codes come back as objects)
+        pl.Series(
+            "disposition", report_disposition([mal[level] for _, level in MALTREATMENT_SLOTS], kind), dtype=pl.String
+        ),
         *mal.values(),
     )
     # Report-level values are shared by the siblings named on one report.
