@@ -30,7 +30,7 @@ from cmi_assets.defs.community.checks import margins_check, rates_in_interval_ch
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.linkage.tables import LEVELS
 from cmi_assets.markdown import markdown_table
-from cmi_assets.metadata import frame_table, number
+from cmi_assets.metadata import frame_table, number, table_metadata
 from cmi_assets.publish.disclosure import SUPPRESS_BELOW
 from cmi_assets.storage import WAREHOUSE
 from cmi_assets.tables import read_table, replace_table, table_exists, transaction
@@ -39,11 +39,6 @@ GROUP = "community"
 OWNERS = ["team:prm-analytics"]
 FEATURES_TABLE = "cohorts.features"
 RECURRENCE_TABLE = "cfsr.recurrence_by_state"
-
-
-def _table_metadata(table: str, columns) -> dict:
-    schema = dg.TableSchema(columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in columns])
-    return {"zone": WAREHOUSE, "dagster/table_name": f"{WAREHOUSE}.{table}", "dagster/column_schema": schema}
 
 
 def definitions_markdown() -> str:
@@ -106,7 +101,7 @@ def _headline(published: pl.DataFrame, state: str) -> pl.DataFrame:
     automation_condition=follow_upstream(),
     description=DESCRIPTION,
     metadata={
-        **_table_metadata(INDICATORS_TABLE, INDICATOR_COLUMNS),
+        **table_metadata(WAREHOUSE, INDICATORS_TABLE, INDICATOR_COLUMNS),
         "definitions_table": f"{WAREHOUSE}.{DEFINITIONS_TABLE}",
     },
     check_specs=[

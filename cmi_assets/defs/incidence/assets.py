@@ -43,7 +43,7 @@ from cmi_assets.incidence.report import build_report, write_html
 from cmi_assets.incidence.schema import ESTIMATE_COLUMNS, HEADLINE_COLUMNS, OVERLAP_COLUMNS, RATES_COLUMNS, conform
 from cmi_assets.incidence.truth import truth_headline
 from cmi_assets.linkage.tables import LEVELS
-from cmi_assets.metadata import frame_table, number, transposed
+from cmi_assets.metadata import frame_table, number, table_metadata, transposed
 from cmi_assets.storage import WAREHOUSE
 from cmi_assets.tables import read_table, replace_partition_rows
 
@@ -72,11 +72,6 @@ def _common(description: str, deps: list[str], **extra) -> dict:
     )
 
 
-def _table_metadata(table: str, columns: list[tuple[str, str, str]]) -> dict:
-    schema = dg.TableSchema(columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in columns])
-    return {"zone": WAREHOUSE, "dagster/table_name": f"{WAREHOUSE}.{table}", "dagster/column_schema": schema}
-
-
 def _read_year(con, table: str, birth_year: int) -> pl.DataFrame:
     return read_table(con, table, "where birth_year = ?", [birth_year])
 
@@ -90,7 +85,7 @@ def _write_year(con, table: str, frame: pl.DataFrame, birth_year: int) -> int:
 @dg.asset(
     name="incidence_rates",
     kinds={"duckdb", "polars"},
-    metadata=_table_metadata(RATES_TABLE, RATES_COLUMNS),
+    metadata=table_metadata(WAREHOUSE, RATES_TABLE, RATES_COLUMNS),
     **_common(
         "Incidence of a first record per 1,000 children of the birth cohort's study population, at both linkage "
         "levels: by source (CP finding, CP notification, police FV contact, hospital maltreatment injury) and for "
@@ -138,7 +133,7 @@ def _sources() -> tuple[str, ...]:
     name="incidence_overlap",
     kinds={"duckdb", "polars"},
     check_specs=[dg.AssetCheckSpec("overlap_cells_sum_to_union", asset="incidence_overlap")],
-    metadata=_table_metadata(OVERLAP_TABLE, OVERLAP_COLUMNS),
+    metadata=table_metadata(WAREHOUSE, OVERLAP_TABLE, OVERLAP_COLUMNS),
     **_common(
         "The 2^k inclusion table of the cohort's children followed up to age 5, at both linkage levels: how many "
         "children each combination of lists (CP, police FV, hospital) recorded by age 5; the all-none cell is "
@@ -175,7 +170,7 @@ def incidence_overlap(context: dg.AssetExecutionContext, storage: StorageResourc
     name="incidence_estimate",
     kinds={"duckdb", "statsmodels"},
     check_specs=[dg.AssetCheckSpec("estimate_identifiable_and_finite", asset="incidence_estimate")],
-    metadata=_table_metadata(ESTIMATE_TABLE, ESTIMATE_COLUMNS),
+    metadata=table_metadata(WAREHOUSE, ESTIMATE_TABLE, ESTIMATE_COLUMNS),
     **_common(
         "Multiple-systems estimate of the cohort's children maltreated by age 5 whom no agency recorded, at both "
         "linkage levels: every hierarchical log-linear Poisson model up to two-way interactions on the inclusion "
@@ -257,7 +252,7 @@ def _pattern_order(overlap: pl.DataFrame) -> pl.DataFrame:
 @dg.asset(
     name="incidence_linkage_comparison",
     kinds={"duckdb", "polars"},
-    metadata=_table_metadata(COMPARISON_TABLE, HEADLINE_COLUMNS),
+    metadata=table_metadata(WAREHOUSE, COMPARISON_TABLE, HEADLINE_COLUMNS),
     **_common(
         "Each headline figure at the conservative and the less conservative linkage level, and the synthetic "
         "world's truth where there is one (Storage.truth_dir: children.parquet and maltreatment_episodes.parquet): "

@@ -7,7 +7,7 @@ import polars as pl
 
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
-from cmi_assets.metadata import frame_table
+from cmi_assets.metadata import column_schema, frame_table
 from cmi_assets.publish.package import (
     CFSR_PUBLISHED_COLUMNS,
     INCIDENCE_PUBLISHED_COLUMNS,
@@ -20,16 +20,12 @@ OWNERS = ["team:prm-analytics"]
 PACKAGE_SUBDIR = ("reports", "open_data")
 
 
-def _schema(columns) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in columns])
-
-
 # The columns of each CSV of the package (the UI shows them before a run).
-CSV_SCHEMA = _schema(PUBLISHED_COLUMNS)
+CSV_SCHEMA = column_schema(PUBLISHED_COLUMNS)
 CSV_SCHEMAS = {
     "community_indicators.csv": CSV_SCHEMA,
-    "cfsr_recurrence.csv": _schema(CFSR_PUBLISHED_COLUMNS),
-    "incidence_rates.csv": _schema(INCIDENCE_PUBLISHED_COLUMNS),
+    "cfsr_recurrence.csv": column_schema(CFSR_PUBLISHED_COLUMNS),
+    "incidence_rates.csv": column_schema(INCIDENCE_PUBLISHED_COLUMNS),
 }
 
 
