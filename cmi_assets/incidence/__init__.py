@@ -2,7 +2,7 @@
 question): per birth cohort and linkage level, how many children per 1,000 each agency
 recorded and all agencies together recorded once, by age, sex, ethnicity, deprivation and
 county, and how many no agency recorded, by multiple-systems estimation. Plain Python
-(polars, numpy, DuckDB); statsmodels and scipy only inside loglinear.py's functions.
+(polars, numpy, DuckDB); scipy only inside loglinear.py's functions.
 
     children = cohort_children(con, 2012, "conservative")     # sources.py: who recorded whom, when
     rates = incidence_rates(children)                          # rates.py: per 1,000, exact interval

@@ -1,6 +1,7 @@
 """The multiple-systems estimate of a cohort's maltreated children as tables: every model
 (loglinear.py) and one headline row per linkage level (the AIC-averaged total with its
-model-averaged interval), with the selected model and the independence model beside it,
+model-averaged interval), with the selected model (its selection-aware interval from the
+bootstrap of the selection, and its own profile interval) and the independence model beside it,
 the completeness of each list and the children per 1,000 known to an agency and estimated
 undetected."""
 
@@ -61,7 +62,8 @@ def headline_method(estimate: Estimate) -> str:
 def headline(estimate: Estimate, counts, population: int) -> dict:
     """The figures a reader quotes: known, the estimated total and undetected (the
     AIC-averaged total with its model-averaged interval), per 1,000 children of the
-    population followed up; the selected model and the independence model beside."""
+    population followed up; the selected model (with its selection-aware interval and, under
+    selected_profile_*, its own profile-likelihood interval) and the independence model beside."""
     sel, ind = estimate.selected, estimate.independence
     n = estimate.observed
     per = PER / population if population else math.nan
@@ -87,8 +89,11 @@ def headline(estimate: Estimate, counts, population: int) -> dict:
         "undetected_upper_per_1000": (upper - n) * per,
         "total_per_1000": total * per,
         "selected_total": sel.total if sel else nan,
-        "selected_lower": sel.lower if sel else nan,
-        "selected_upper": sel.upper if sel else nan,
+        "selected_lower": estimate.selected_lower,
+        "selected_upper": estimate.selected_upper,
+        "selected_profile_lower": sel.lower if sel else nan,
+        "selected_profile_upper": sel.upper if sel else nan,
+        "selected_reselected_share": estimate.bootstrap.share_selecting(sel.name) if estimate.bootstrap else nan,
         "independence_total": ind.total,
         "independence_lower": ind.lower,
         "independence_upper": ind.upper,

@@ -1,7 +1,7 @@
 """Multiple-systems estimation: log-linear Poisson models on the 2^k inclusion table of k
-lists (which lists recorded each child), the one fitting module of the incidence library
-(statsmodels and scipy are imported inside its functions, so loading the code location
-does not pay for them).
+lists (which lists recorded each child), the one fitting module of the incidence library (Poisson
+fits by IRLS in numpy, every bootstrap table at once; scipy is imported inside its
+functions, so loading the code location does not pay for it).
 
 A model holds the main effect of every list and a set of two-way interactions (every such
 set is hierarchical); the all-zero cell (children no list recorded) is unobserved, and its
@@ -36,7 +36,15 @@ can judge it; it keeps its AIC weight in the average); the model-averaged
 estimate weights every identifiable model by exp(-dAIC / 2) (Buckland et al. 1997). The
 headline interval is the model-averaged tail-area (MATA) profile-likelihood interval
 (Fletcher and Turek 2012): the selected model's own interval leaves out the uncertainty of
-choosing it, and undercovers when the criterion moves between models that disagree.
+choosing it, and undercovers when the criterion moves between models that disagree. The
+selected model's reported interval is therefore selection-aware (Buckland, Burnham and
+Augustin 1997): the whole selection is rerun on tables simulated from the AIC-averaged fit,
+and the percentile interval of the totals it selects, widened to hold the model's own
+profile interval, is reported beside that profile interval. With three lists the
+heterogeneity forms beside the same two-way terms fit the observed cells identically (tau
+is a function of c, and any function of c on c = 1, 2, 3 lies in the span of 1, c and one
+more): their AIC ties exactly, they differ only in the unobserved cell, and the selection
+takes the first in candidate order (the bootstrap draws among them at random).
 """
 
 from __future__ import annotations
@@ -50,6 +58,16 @@ import numpy as np
 CONFIDENCE = 0.95
 MAX_TOTAL_FACTOR = 1000.0  # an interval reaching past 1000 x the observed children is open
 MAX_ABS_COEFFICIENT = 25.0  # |log-linear parameter| past this: the fit ran off to a boundary
+# a heterogeneity parameter this close to zero is zero (a fit at the boundary, not a negative one)
+NEGLIGIBLE_COEFFICIENT = 1e-9
+# criteria closer than this are equal: models with the same fit to every observed cell (with
+# three lists the heterogeneity forms beside the same two-way terms) tie exactly, and rounding
+# must not choose between them
+CRITERION_TIE = 1e-6
+SMALLEST_MEAN = 1e-100  # floor of a fitted mean in the IRLS weights
+# (B + 1) x 0.025 is whole at B = 399, so the percentile ends are order statistics
+BOOTSTRAP_REPLICATES = 399
+BOOTSTRAP_SEED = 14
 # heterogeneity column tau(c) of the number c of lists that caught a cell (Rcapture closedp)
 HETEROGENEITY = {
     "darroch": lambda c: c**2 / 2,
@@ -146,15 +164,87 @@ def design_matrix(
     return np.column_stack(columns)
 
 
-def _poisson_fit(y: np.ndarray, x: np.ndarray):
-    import warnings
+@dataclass(frozen=True)
+class PoissonFit:
+    """A Poisson log-linear fit of one table: coefficients, fitted means, log-likelihood,
+    deviance and whether the iterations converged."""
 
-    import statsmodels.api as sm
+    params: np.ndarray
+    mu: np.ndarray
+    llf: float
+    deviance: float
+    converged: bool
 
-    with warnings.catch_warnings():
-        # a cell fitted at zero (separation) is what the identifiability check reports
-        warnings.simplefilter("ignore")
-        return sm.GLM(y, x, family=sm.families.Poisson()).fit(maxiter=200, tol=1e-12)
+
+def poisson_fits(y: np.ndarray, x: np.ndarray, maxiter: int = 200, tol: float = 1e-12) -> list[PoissonFit]:
+    """Maximum-likelihood Poisson fits of the rows of `y` (tables, cells) on one design `x`
+    (cells, parameters) by iteratively reweighted least squares, every table at once: the
+    Fisher scoring of a GLM with log link (McCullagh and Nelder 1989, section 2.5), started
+    at mu = (y + mean y) / 2 as statsmodels starts it, stopped when the deviance moves by
+    less than `tol`. A zero cell the model can fit only at mu = 0 (separation) drives a
+    coefficient off towards -inf; the caller judges that by the coefficient's size."""
+    y = np.atleast_2d(np.asarray(y, dtype=float))
+    mu = (y + y.mean(axis=1, keepdims=True)) / 2
+    eta = np.log(mu)
+    params = np.zeros((len(y), x.shape[1]))
+    deviance = _poisson_deviance(y, mu)
+    converged = np.zeros(len(y), dtype=bool)
+    active = np.ones(len(y), dtype=bool)
+    for _ in range(maxiter):
+        rows = np.flatnonzero(active)
+        if not len(rows):
+            break
+        # a mean fitted at zero (separation) keeps a tiny weight, so the step stays finite
+        w = np.maximum(mu[rows], SMALLEST_MEAN)
+        z = eta[rows] + (y[rows] - mu[rows]) / w
+        params[rows] = _weighted_least_squares(x, w, z)
+        eta[rows] = params[rows] @ x.T
+        with np.errstate(over="ignore"):
+            mu[rows] = np.exp(eta[rows])
+        moved = _poisson_deviance(y[rows], mu[rows])
+        done = np.abs(moved - deviance[rows]) <= tol
+        deviance[rows] = moved
+        converged[rows[done]] = True
+        active[rows[done | ~np.isfinite(moved)]] = False
+    with np.errstate(divide="ignore", invalid="ignore"):
+        llf = (np.where(y > 0, y * np.log(mu), 0.0) - mu).sum(axis=1) - _log_factorials(y)
+    return [PoissonFit(params[i], mu[i], float(llf[i]), float(deviance[i]), bool(converged[i])) for i in range(len(y))]
+
+
+def _weighted_least_squares(x: np.ndarray, w: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The solution b of (X' W X) b = X' W z for each row of weights `w` and responses `z`;
+    NaN for a row whose system cannot be solved (a fit that ran off to infinity)."""
+    xtwx = np.einsum("ci,bc,cj->bij", x, w, x)
+    xtwz = np.einsum("ci,bc->bi", x, w * z)
+    try:
+        return np.linalg.solve(xtwx, xtwz[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        return np.stack([_solve_one(a, b) for a, b in zip(xtwx, xtwz)])
+
+
+def _solve_one(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return np.full(len(b), np.nan)
+    try:
+        return np.linalg.solve(a, b)
+    except np.linalg.LinAlgError:
+        # a fitted mean underflowed: the pseudo-inverse's answer
+        return np.linalg.lstsq(a, b, rcond=None)[0]
+
+
+def _poisson_deviance(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 2 * (np.where(y > 0, y * np.log(y / mu), 0.0) - (y - mu)).sum(axis=1)
+
+
+def _log_factorials(y: np.ndarray) -> np.ndarray:
+    from scipy import special
+
+    return special.gammaln(y + 1).sum(axis=1)
+
+
+def _poisson_fit(y: np.ndarray, x: np.ndarray) -> PoissonFit:
+    return poisson_fits(y, x)[0]
 
 
 def _why_not_identifiable(counts: np.ndarray, patterns: np.ndarray, interactions, x: np.ndarray, lists) -> str:
@@ -286,8 +376,10 @@ def fit_model(
     lists: list[str],
     with_interval: bool = True,
     heterogeneity: str | None = None,
+    fit: PoissonFit | None = None,
 ) -> ModelFit:
-    """One model on the observed cells (`counts` aligned with inclusion_patterns(k))."""
+    """One model on the observed cells (`counts` aligned with inclusion_patterns(k)); `fit`,
+    when given, is its Poisson fit already made (selection_bootstrap fits many tables at once)."""
     counts = np.asarray(counts, dtype=float)
     k = len(lists)
     patterns = inclusion_patterns(k)
@@ -315,12 +407,13 @@ def fit_model(
             reason,
             heterogeneity=heterogeneity,
         )
-    fit = _poisson_fit(counts, x)
+    fit = fit or _poisson_fit(counts, x)
     coefficients = np.asarray(fit.params, dtype=float)
-    unobserved = float(np.exp(coefficients[0]))
+    with np.errstate(over="ignore"):  # an intercept run off to infinity: the check below
+        unobserved = float(np.exp(coefficients[0]))
     if not reason and (not fit.converged or np.abs(coefficients).max() > MAX_ABS_COEFFICIENT):
         reason = "the fit ran off to a boundary (a parameter without a finite maximum)"
-    if not reason and heterogeneity and coefficients[-1] < 0:
+    if not reason and heterogeneity and coefficients[-1] < -NEGLIGIBLE_COEFFICIENT:
         reason = "negative heterogeneity parameter: no heterogeneity, the model without the term"
     if not reason and not math.isfinite(unobserved):
         reason = "the estimate of the unobserved cell is not finite"
@@ -351,9 +444,21 @@ def fit_model(
 
 
 @dataclass(frozen=True)
+class SelectionBootstrap:
+    """The selection procedure rerun on simulated tables: each replicate's selected model
+    and its total (infinite where no model was identifiable)."""
+
+    totals: np.ndarray
+    models: tuple[str | None, ...]
+
+    def share_selecting(self, name: str) -> float:
+        return sum(m == name for m in self.models) / len(self.models)
+
+
+@dataclass(frozen=True)
 class Estimate:
-    """Every model, the selected one, the AIC-weighted average with its model-averaged
-    interval (the headline) and the independence model."""
+    """Every model, the selected one with its selection-aware interval, the AIC-weighted
+    average with its model-averaged interval (the headline) and the independence model."""
 
     lists: list[str]
     observed: int
@@ -364,6 +469,9 @@ class Estimate:
     criterion: str
     averaged_lower: float = math.nan
     averaged_upper: float = math.nan
+    selected_lower: float = math.nan
+    selected_upper: float = math.nan
+    bootstrap: SelectionBootstrap | None = field(default=None, repr=False, compare=False)
 
     @property
     def identifiable(self) -> bool:
@@ -380,28 +488,131 @@ class Estimate:
         return {name: float(counts[patterns[:, j] == 1].sum()) / total for j, name in enumerate(self.lists)}
 
 
-def estimate_total(counts, lists: list[str], criterion: str = "aic") -> Estimate:
+def aic_weights(fits: list[ModelFit]) -> dict[str, float]:
+    """exp(-dAIC / 2) of every identifiable model, normalised (Buckland et al. 1997)."""
+    usable = [f for f in fits if f.identifiable]
+    if not usable:
+        return {}
+    best = min(f.aic for f in usable)
+    raw = {f.name: math.exp(-(f.aic - best) / 2) for f in usable}
+    norm = sum(raw.values())
+    return {name: w / norm for name, w in raw.items()}
+
+
+def select_model(fits: list[ModelFit], criterion: str = "aic", rng: np.random.Generator | None = None):
+    """The identifiable model of least `criterion` among those that leave at least one
+    degree of freedom (a model with a parameter per observed cell fits any table exactly, so
+    no criterion can judge it), or among all identifiable ones when none does; None when no
+    model is identifiable. Models tied on the criterion (within CRITERION_TIE: the same fit
+    to every observed cell, differing only in the unobserved one) cannot be told apart by
+    the table: the first in candidate order is taken, or with `rng` one of them at random,
+    which is how the selection bootstrap carries the arbitrariness of that choice."""
+    usable = [f for f in fits if f.identifiable]
+    testable = [f for f in usable if f.df >= 1] or usable
+    if not testable:
+        return None
+    best = min(getattr(f, criterion) for f in testable)
+    tied = [f for f in testable if getattr(f, criterion) - best <= CRITERION_TIE]
+    return tied[0] if rng is None else tied[int(rng.integers(len(tied)))]
+
+
+def fitted_cell_means(fit: ModelFit, k: int) -> np.ndarray:
+    """The model's fitted means of the 2^k - 1 observed cells."""
+    x = design_matrix(inclusion_patterns(k), fit.interactions, fit.heterogeneity)
+    return np.exp(x @ np.asarray(fit.coefficients))
+
+
+def averaged_cell_means(fits: list[ModelFit], k: int) -> np.ndarray:
+    """The AIC-weighted average of the identifiable models' fitted means of the observed
+    cells: the table the bootstrap simulates from, which assumes no single model right."""
+    return sum(f.weight * fitted_cell_means(f, k) for f in fits if f.identifiable)
+
+
+def selection_bootstrap(
+    means: np.ndarray,
+    lists: list[str],
+    criterion: str = "aic",
+    replicates: int = BOOTSTRAP_REPLICATES,
+    seed: int = BOOTSTRAP_SEED,
+) -> SelectionBootstrap:
+    """The whole selection procedure rerun on `replicates` tables whose cells are drawn
+    independently as Poisson(`means`) (a parametric bootstrap of model selection: Buckland,
+    Burnham and Augustin 1997; for multiple-systems estimation, Chan, Silverman and Vincent
+    2021): every candidate model refitted on every table, the model selected again
+    (select_model, ties drawn at random) and its total kept. Seeded, so reproducible."""
+    rng = np.random.default_rng(seed)
+    tables = rng.poisson(means, size=(replicates, len(means))).astype(float)
+    k = len(lists)
+    patterns = inclusion_patterns(k)
+    per_model = []
+    for interactions, heterogeneity in candidate_models(k):
+        x = design_matrix(patterns, interactions, heterogeneity)
+        determined = np.linalg.matrix_rank(x) == x.shape[1]
+        fits = poisson_fits(tables, x) if determined else [None] * replicates
+        per_model.append(
+            [
+                fit_model(table, interactions, lists, with_interval=False, heterogeneity=heterogeneity, fit=fit)
+                for table, fit in zip(tables, fits)
+            ]
+        )
+    chosen = [select_model([fits[b] for fits in per_model], criterion, rng) for b in range(replicates)]
+    return SelectionBootstrap(
+        totals=np.array([c.total if c else math.inf for c in chosen]),
+        models=tuple(c.name if c else None for c in chosen),
+    )
+
+
+def percentile_interval(totals: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The bootstrap percentile interval: the (B + 1) a / 2-th and (B + 1)(1 - a / 2)-th of
+    the B ordered totals (Davison and Hinkley 1997, section 5.2), interpolated between order
+    statistics when (B + 1) a / 2 is not whole; an infinite total (no identifiable model)
+    sorts last."""
+    alpha = (1 - confidence) / 2
+    ordered = np.sort(np.asarray(totals, dtype=float))
+    # rounded so that a whole (B + 1) a / 2 is an order statistic despite 0.025 in binary
+    positions = np.round(np.array([alpha, 1 - alpha]) * (len(ordered) + 1) - 1, 9)
+    ends = []
+    for position in np.clip(positions, 0, len(ordered) - 1):
+        below, above = ordered[int(math.floor(position))], ordered[int(math.ceil(position))]
+        ends.append(below if below == above else below + (position - math.floor(position)) * (above - below))
+    return float(ends[0]), float(ends[1])
+
+
+def selected_interval(selected: ModelFit, bootstrap: SelectionBootstrap, confidence: float = CONFIDENCE):
+    """The selected model's selection-aware 95% interval: the bootstrap percentile interval
+    of the selection procedure's total (which carries the uncertainty of choosing the model,
+    left out of an interval conditional on it), widened where needed to hold the selected
+    model's own profile-likelihood interval (which carries the chance variation of the
+    unobserved cell and the likelihood's skew under that model), so it always contains the
+    selected estimate and is never narrower than the interval conditional on the model."""
+    lower, upper = percentile_interval(bootstrap.totals, confidence)
+    return min(lower, selected.lower), max(upper, selected.upper)
+
+
+def estimate_total(
+    counts,
+    lists: list[str],
+    criterion: str = "aic",
+    replicates: int = BOOTSTRAP_REPLICATES,
+    seed: int = BOOTSTRAP_SEED,
+) -> Estimate:
     """Fit every candidate model (candidate_models: the hierarchical models up to two-way
     interactions and the heterogeneity models); select by `criterion` ("aic" or "bic")
-    among the identifiable ones, weight them by AIC and mix their profiles into the
-    model-averaged interval."""
+    among the identifiable ones (select_model), weight them by AIC and mix their profiles
+    into the model-averaged interval; the selected model's selection-aware interval from
+    `replicates` bootstrap tables drawn from the averaged fit (none when 0)."""
     counts = np.asarray(counts, dtype=float)
     fits = [fit_model(counts, m, lists, heterogeneity=h) for m, h in candidate_models(len(lists))]
-    usable = [f for f in fits if f.identifiable]
-    weights = {}
-    if usable:
-        best = min(f.aic for f in usable)
-        raw = {f.name: math.exp(-(f.aic - best) / 2) for f in usable}
-        norm = sum(raw.values())
-        weights = {name: w / norm for name, w in raw.items()}
+    weights = aic_weights(fits)
     fits = [_with_weight(f, weights.get(f.name, 0.0)) for f in fits]
     usable = [f for f in fits if f.identifiable]
-    # A model with as many parameters as observed cells fits any table exactly, so no
-    # criterion can judge it; selection takes the models that leave their fit testable.
-    testable = [f for f in usable if f.df >= 1] or usable
-    selected = min(testable, key=lambda f: getattr(f, criterion)) if testable else None
+    selected = select_model(fits, criterion)
     averaged = sum(f.weight * f.total for f in usable) if usable else math.nan
     lower, upper = mixture_interval([(f.weight, f.profile) for f in usable]) if usable else (math.nan, math.nan)
+    bootstrap, selected_ends = None, (math.nan, math.nan)
+    if selected and replicates:
+        bootstrap = selection_bootstrap(averaged_cell_means(fits, len(lists)), lists, criterion, replicates, seed)
+        selected_ends = selected_interval(selected, bootstrap)
     return Estimate(
         lists=list(lists),
         observed=int(counts.sum()),
@@ -412,6 +623,9 @@ def estimate_total(counts, lists: list[str], criterion: str = "aic") -> Estimate
         criterion=criterion,
         averaged_lower=lower,
         averaged_upper=upper,
+        selected_lower=selected_ends[0],
+        selected_upper=selected_ends[1],
+        bootstrap=bootstrap,
     )
 
 

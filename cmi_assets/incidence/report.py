@@ -203,10 +203,16 @@ def estimate_markdown(headline: dict) -> str:
     rows = [
         ("headline: model-averaged", "total", "total_lower", "total_upper"),
         (
-            f"selected model ({headline.get('selected_model') or 'none'})",
+            f"selected model ({headline.get('selected_model') or 'none'}), selection-aware interval",
             "selected_total",
             "selected_lower",
             "selected_upper",
+        ),
+        (
+            "selected model, its own profile interval (ignores the choice of model)",
+            "selected_total",
+            "selected_profile_lower",
+            "selected_profile_upper",
         ),
         ("independence model", "independence_total", "independence_lower", "independence_upper"),
     ]

@@ -71,8 +71,25 @@ ESTIMATE_COLUMNS = HEADLINE_COLUMNS[:-1] + [
     ("interval_finite", "BOOLEAN", "the total's (model-averaged) interval has a finite upper end"),
     ("undetected_lower_per_1000", "DOUBLE", "lower limit of the undetected, per 1,000"),
     ("undetected_upper_per_1000", "DOUBLE", "upper limit of the undetected, per 1,000"),
-    ("selected_lower", "DOUBLE", "the selected model's own profile-likelihood 95% lower limit"),
-    ("selected_upper", "DOUBLE", "the selected model's own profile-likelihood 95% upper limit"),
+    (
+        "selected_lower",
+        "DOUBLE",
+        "the selected model's selection-aware 95% lower limit: percentile interval of the selection procedure "
+        "rerun on bootstrap tables from the averaged fit, widened to hold its profile interval",
+    ),
+    ("selected_upper", "DOUBLE", "the selected model's selection-aware 95% upper limit (infinite: open)"),
+    (
+        "selected_profile_lower",
+        "DOUBLE",
+        "the selected model's own profile-likelihood 95% lower limit (conditional on the model: no selection "
+        "uncertainty)",
+    ),
+    ("selected_profile_upper", "DOUBLE", "the selected model's own profile-likelihood 95% upper limit"),
+    (
+        "selected_reselected_share",
+        "DOUBLE",
+        "share of the bootstrap tables on which the selection chose the selected model again",
+    ),
     ("independence_lower", "DOUBLE", "the independence model's 95% lower limit"),
     ("independence_upper", "DOUBLE", "the independence model's 95% upper limit"),
     ("completeness_cp", "DOUBLE", "share of the estimated (averaged) total CP recorded"),

@@ -2,11 +2,13 @@
 Lincoln-Petersen and Chapman estimates worked by hand, the two-list profile likelihood in
 closed form, the three-list all-two-way model's closed form, a direct scipy maximisation of
 a Poisson likelihood written out here, the model-averaged interval against closed-form
-profiles of decomposable models mixed by hand, and Garwood intervals from published tables."""
+profiles of decomposable models mixed by hand, the selection bootstrap against a two-list
+simulation written here in numpy, and Garwood intervals from published tables."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,13 +17,19 @@ from scipy import optimize, stats
 from cmi_assets.incidence.loglinear import (
     candidate_models,
     chapman_estimate,
+    design_matrix,
     estimate_total,
     fit_model,
     garwood_interval,
     hierarchical_models,
     inclusion_patterns,
     mixture_interval,
+    percentile_interval,
+    poisson_fits,
+    select_model,
 )
+
+HETEROGENEITY_FORMS = ("darroch", "poisson2", "gamma3.5")
 
 # two lists: 60 on A, 50 on B, 20 on both (patterns 01, 10, 11)
 N10, N01, N11 = 40, 30, 20
@@ -347,3 +355,75 @@ def test_a_negative_heterogeneity_parameter_is_not_identifiable():
     assert not fit.identifiable and "negative heterogeneity" in fit.reason
     est = estimate_total(counts, ["a", "b", "c"])
     assert next(f for f in est.models if f.name == fit.name).weight == 0.0
+
+
+def test_poisson_fits_of_many_tables_at_once_equal_one_table_at_a_time():
+    x = design_matrix(inclusion_patterns(3), ((0, 1),), "poisson2")
+    tables = np.random.default_rng(3).poisson(THREE, size=(5, 7)).astype(float)
+    batch = poisson_fits(tables, x)
+    for table, fit in zip(tables, batch):
+        alone = poisson_fits(table, x)[0]
+        assert fit.converged and np.allclose(fit.params, alone.params, rtol=1e-10, atol=1e-12)
+        # the score equations: fitted margins of every design column equal the observed ones
+        assert np.allclose(x.T @ fit.mu, x.T @ table, rtol=1e-9)
+
+
+def test_percentile_interval_takes_the_order_statistics():
+    totals = np.arange(1.0, 400.0)[::-1]  # B = 399: the 10th and 390th smallest
+    assert percentile_interval(totals) == (10.0, 390.0)
+    assert percentile_interval(np.arange(1.0, 200.0)) == (5.0, 195.0)  # B = 199
+    # B = 99: (B + 1) 0.025 = 2.5, between the 2nd and 3rd
+    assert percentile_interval(np.arange(1.0, 100.0)) == (2.5, 97.5)
+    with_open = np.concatenate([np.arange(1.0, 390.0), np.full(10, math.inf)])
+    assert percentile_interval(with_open) == (10.0, math.inf)
+
+
+# two lists, 620 seen: only the independence (Lincoln-Petersen) model is identifiable, and it
+# fits the three cells exactly, so the bootstrap draws every cell as Poisson(observed)
+TWO_LIST_BOOT = np.array([300.0, 200.0, 120.0])  # patterns 01, 10, 11
+
+
+def test_two_list_selection_bootstrap_matches_a_direct_simulation():
+    replicates = 3999
+    est = estimate_total(TWO_LIST_BOOT, ["A", "B"], replicates=replicates)
+    assert est.selected.name == "independence"
+    assert est.bootstrap.share_selecting("independence") == 1.0
+    # the same procedure written out: Poisson cells, n + n10 n01 / n11, the 2.5% and 97.5% points
+    draws = np.random.default_rng(12345).poisson(TWO_LIST_BOOT, size=(400_000, 3)).astype(float)
+    n01, n10, n11 = draws.T
+    direct = n01 + n10 + n11 + n10 * n01 / n11
+    lower, upper = np.quantile(direct, [0.025, 0.975])
+    booted = percentile_interval(est.bootstrap.totals)
+    assert booted == pytest.approx((lower, upper), rel=0.004)
+    assert np.mean(est.bootstrap.totals) == pytest.approx(direct.mean(), rel=0.002)
+    # reported: the percentile interval widened to hold the model's own profile interval
+    assert est.selected_lower == pytest.approx(min(booted[0], est.selected.lower), rel=1e-12)
+    assert est.selected_upper == pytest.approx(max(booted[1], est.selected.upper), rel=1e-12)
+
+
+def test_selected_interval_carries_the_selection_and_holds_the_profile_interval():
+    est = estimate_total(THREE, ["a", "b", "c"])
+    sel = est.selected
+    assert est.selected_lower <= sel.lower <= sel.total <= sel.upper <= est.selected_upper
+    # AIC spreads its weight over models that disagree: the bootstrap reselects other
+    # models often, and the interval reaches past the selected model's own
+    assert est.bootstrap.share_selecting(sel.name) < 0.5
+    assert len(set(est.bootstrap.models)) >= 5
+    assert est.selected_upper > sel.upper * 1.2
+    # seeded: the same table gives the same interval
+    again = estimate_total(THREE, ["a", "b", "c"])
+    assert (again.selected_lower, again.selected_upper) == (est.selected_lower, est.selected_upper)
+    assert estimate_total(THREE, ["a", "b", "c"], replicates=0).selected_upper != est.selected_upper
+
+
+def test_three_list_heterogeneity_forms_tie_and_the_first_is_selected():
+    # tau(c) on c = 1, 2, 3 lies in the span of 1, c and any other tau: the same fit
+    lists = ["a", "b", "c"]
+    forms = [fit_model(THREE, ((0, 1),), lists, with_interval=False, heterogeneity=h) for h in HETEROGENEITY_FORMS]
+    assert all(f.aic == pytest.approx(forms[0].aic, abs=1e-8) for f in forms)
+    assert len({round(f.total, 3) for f in forms}) == len(forms)  # they differ in the unseen cell
+    tied = [replace(f, df=1) for f in forms]
+    assert select_model(tied) is tied[0]
+    rng = np.random.default_rng(0)
+    drawn = {select_model(tied, rng=rng).name for _ in range(60)}
+    assert drawn == {f.name for f in tied}

@@ -84,11 +84,15 @@ def test_group_materializes_with_checks_truth_and_report(storage_env, world):
     assert head["total_lower"] <= head["total"] <= head["total_upper"]
     assert head["undetected"] == pytest.approx(head["total"] - head["known"], rel=1e-9)
     chosen = models.filter(pl.col("selected")).row(0, named=True)
-    assert (head["selected_model"], head["selected_total"], head["selected_upper"]) == (
+    assert (head["selected_model"], head["selected_total"], head["selected_profile_upper"]) == (
         chosen["model"],
         pytest.approx(chosen["total"], rel=1e-9),
         pytest.approx(chosen["total_upper"], rel=1e-9),
     )
+    # the selection-aware interval holds the model's own profile interval
+    assert head["selected_lower"] <= head["selected_profile_lower"] <= head["selected_total"]
+    assert head["selected_total"] <= head["selected_profile_upper"] <= head["selected_upper"]
+    assert 0 < head["selected_reselected_share"] <= 1
     assert head["headline_method"].startswith("AIC-weighted average of")
     estimate_meta = result.asset_materializations_for_node("incidence_estimate")[0].metadata
     assert estimate_meta["headline"].value == head["headline_method"]
