@@ -42,6 +42,9 @@ RECORD_KEY = [STATE, REPORT_ID, CHILD_ID]
 
 SAME_REPORT_DAYS = 14  # step 9: re-reports within 14 days are one victimization
 RECURRENCE_WINDOW_DAYS = 365  # step 11: "12 months" is 365 days, leap years included
+# The national performance the RSP and the reports compare a state with (here, not in rsp.py,
+# so the reports can show it without loading the RSP model's optimiser).
+NATIONAL_PERFORMANCE = 0.097  # recurrence NP, FY19-20 (indicator sheet)
 
 # The Child File columns the indicator and the DQ checks read, typed as the sources
 # layer delivers them (child_protection.yaml, record type ncands_child).

@@ -15,18 +15,17 @@ counts and rates only.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from cmi_assets.cfsr.formatting import format_count, format_interval, format_percent
-from cmi_assets.cfsr.rsp import NATIONAL_PERFORMANCE
+from cmi_assets.cfsr.recurrence import NATIONAL_PERFORMANCE
 from cmi_assets.cfsr.suppression import SUPPRESS_BELOW, SUPPRESSED
 from cmi_assets.cfsr.trend import PUBLISHED_STATUSES
+from cmi_assets.charts import png_bytes, png_data_uri, pyplot
 from cmi_assets.metadata import state_label, states_named
 
 STATUS_COLOURS = {"better": "#1b7837", "no different": "#4d4d4d", "worse": "#b2182b"}
@@ -171,11 +170,7 @@ def rsp_interval_chart(
     """PNG: one RSP point with its interval per row (periods of a state, or states of a
     period), coloured by status, against the national performance line; DQ rows are
     labelled "DQ" and suppressed rows "<11" with no point."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     labels = [str(v) for v in rows[label_column].to_list()]
     figure, axes = plt.subplots(figsize=(max(4.0, 0.45 * len(labels) + 2), 3.2), dpi=90)
     for position, row in enumerate(rows.iter_rows(named=True)):
@@ -211,15 +206,7 @@ def rsp_interval_chart(
     axes.set_ylim(bottom=0, top=min(axes.get_ylim()[1], 100.0))
     axes.set_ylabel("RSP (%), lower is better", fontsize=8)
     axes.set_title(title, fontsize=9)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    return buffer.getvalue()
-
-
-def png_data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return png_bytes(figure)
 
 
 # --- pages --------------------------------------------------------------------------------

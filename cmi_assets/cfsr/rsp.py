@@ -34,10 +34,9 @@ from scipy.optimize import minimize
 from scipy.special import expit, logsumexp
 
 from cmi_assets.cfsr.ages import age_group_labels
-from cmi_assets.cfsr.recurrence import RecurrenceResult
+from cmi_assets.cfsr.recurrence import NATIONAL_PERFORMANCE, RecurrenceResult
 from cmi_assets.reference.random_streams import component_rng
 
-NATIONAL_PERFORMANCE = 0.097  # recurrence NP, FY19-20 (indicator sheet)
 LOG_SIGMA_BOUNDS = (-12.0, 3.0)
 
 

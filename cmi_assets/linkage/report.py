@@ -5,11 +5,11 @@ report's pair, agreement and by-group tables. Labels and rates only: no values f
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 
 import polars as pl
+
+from cmi_assets.charts import png_bytes, png_data_uri, pyplot
 
 
 def _weighted_levels(artefact: dict):
@@ -68,11 +68,7 @@ def em_pass_rows(artefact: dict) -> list[dict]:
 
 def match_weight_chart(artefact: dict) -> str:
     """A horizontal bar chart of every comparison level's match weight, as a base64 PNG in markdown."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     labels, weights = [], []
     for comparison, level, m, u in _weighted_levels(artefact):
         if not m or not u:
@@ -85,11 +81,7 @@ def match_weight_chart(artefact: dict) -> str:
     axis.invert_yaxis()
     axis.axvline(0, color="black", linewidth=0.5)
     axis.set_xlabel("match weight (log2 m/u)")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
-    plt.close(figure)
-    return f"![match weights](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')})"
+    return f"![match weights]({png_data_uri(png_bytes(figure, dpi=90))})"
 
 
 def pair_rows(pairs: dict) -> list[dict]:

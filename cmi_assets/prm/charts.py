@@ -4,29 +4,14 @@ models) and Figure 5 (children observed by weeks since birth)."""
 
 from __future__ import annotations
 
-import base64
-import io
-
 import polars as pl
 
-
-def _png(figure) -> str:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=80)
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+from cmi_assets.charts import png_bytes, png_data_uri, pyplot
 
 
 def figure3_chart(figure3: pl.DataFrame) -> str:
     """Models appearing against mean entry rank, one labelled point per variable."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     data = figure3.filter(pl.col("mean_entry_rank").is_not_null())
     figure, axis = plt.subplots(figsize=(7, 4.5))
     axis.scatter(data["models_appearing"].to_list(), data["mean_entry_rank"].to_list(), color="#2a7ab9")
@@ -35,15 +20,11 @@ def figure3_chart(figure3: pl.DataFrame) -> str:
     axis.invert_yaxis()
     axis.set_xlabel("models the variable appears in")
     axis.set_ylabel("mean entry rank (1 = first)")
-    return f"![Figure 3](data:image/png;base64,{_png(figure)})"
+    return f"![Figure 3]({png_data_uri(png_bytes(figure, dpi=80))})"
 
 
 def figure5_chart(figure5: pl.DataFrame) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(5, 3))
     for column, colour in (
         ("pct_birth_registration", "#2a7ab9"),
@@ -55,16 +36,12 @@ def figure5_chart(figure5: pl.DataFrame) -> str:
     axis.set_xlabel("weeks since birth")
     axis.set_ylabel("% of children observed")
     axis.legend(fontsize=7)
-    return f"![Figure 5](data:image/png;base64,{_png(figure)})"
+    return f"![Figure 5]({png_data_uri(png_bytes(figure, dpi=80))})"
 
 
 def figure1_chart(figure1: pl.DataFrame) -> str:
     """PPV and sensitivity by age at the top 5% (conservative), as a base64 PNG in markdown."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     data = figure1.filter(pl.col("linkage_level") == "conservative")
     figure, axis = plt.subplots(figsize=(5, 3))
     for column, colour in (("ppv", "#2a7ab9"), ("sensitivity", "#c0392b")):
@@ -78,4 +55,4 @@ def figure1_chart(figure1: pl.DataFrame) -> str:
     axis.set_xlabel("findings by age")
     axis.set_ylabel("% (top 5% of scores)")
     axis.legend()
-    return f"![Figure 1](data:image/png;base64,{_png(figure)})"
+    return f"![Figure 1]({png_data_uri(png_bytes(figure, dpi=80))})"
