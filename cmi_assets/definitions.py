@@ -10,18 +10,17 @@ from pathlib import Path
 
 import dagster as dg
 
+from cmi_assets.defs.code_versions import with_code_versions
+from cmi_assets.defs.resources import AnalystStorageResource
+from cmi_assets.locations import ANALYST, LINKER, split_locations
+
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    from cmi_assets.defs.code_versions import with_code_versions
-
     return with_code_versions(dg.load_from_defs_folder(path_within_project=Path(__file__).parent.parent))
 
 
 def _locations() -> dict[str, dg.Definitions]:
-    from cmi_assets.defs.resources import AnalystStorageResource
-    from cmi_assets.locations import split_locations
-
     return split_locations(defs(), analyst_resources={"storage": AnalystStorageResource()})
 
 
@@ -29,13 +28,9 @@ def _locations() -> dict[str, dg.Definitions]:
 # module's. workspace.yaml names these by attribute.
 def linker_defs() -> dg.Definitions:
     """Sources, staging, linkage and every asset that reads or writes the identified zone."""
-    from cmi_assets.locations import LINKER
-
     return _locations()[LINKER]
 
 
 def analyst_defs() -> dg.Definitions:
     """Everything downstream of the linkage, on the analysis zone only."""
-    from cmi_assets.locations import ANALYST
-
     return _locations()[ANALYST]

@@ -4,6 +4,7 @@ automation sensor (RUNNING by default) that evaluates it."""
 from __future__ import annotations
 
 import os
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
 
@@ -18,8 +19,6 @@ TIMEZONE_ENV, DEFAULT_TIMEZONE = "CMI_SCHEDULE_TIMEZONE", "America/New_York"
 def schedule_timezone() -> str:
     """The IANA time zone of the annual schedules, checked so a typo fails at load time
     with the variable's name rather than silently at the first tick."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     zone = os.environ.get(TIMEZONE_ENV, DEFAULT_TIMEZONE)
     try:
         ZoneInfo(zone)

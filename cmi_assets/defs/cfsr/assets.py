@@ -35,7 +35,8 @@ from cmi_assets.cfsr.published import (
     states_by_status,
     with_period,
 )
-from cmi_assets.cfsr.recurrence import RecurrenceResult, observed_recurrence, period_label
+from cmi_assets.cfsr.recurrence import NATIONAL_PERFORMANCE, RecurrenceResult, observed_recurrence, period_label
+from cmi_assets.cfsr.report import rsp_explanation, rsp_to_observed
 from cmi_assets.cfsr.suppression import SUPPRESS_BELOW
 from cmi_assets.cfsr.tables import (
     AUDIT_TABLE,
@@ -161,8 +162,7 @@ def _require_child_files(fy: int, files: dict[int, pl.DataFrame]) -> None:
     metadata=table_metadata(WAREHOUSE, RSP_TABLE, RSP_TABLE_COLUMNS),
 )
 def cfsr_rsp(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    from cmi_assets.cfsr.report import rsp_explanation, rsp_to_observed
-    from cmi_assets.cfsr.rsp import NATIONAL_PERFORMANCE, RSPOptions, risk_standardized_performance
+    from cmi_assets.cfsr.rsp import RSPOptions, risk_standardized_performance
 
     fy = fy_of_key(context.partition_key)
     with storage.warehouse(read_only=True) as con:

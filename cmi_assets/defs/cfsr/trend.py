@@ -13,6 +13,7 @@ from cmi_assets.cfsr.published import (
     profile_by_first_column,
     profile_rows,
 )
+from cmi_assets.cfsr.report import write_cfsr_report
 from cmi_assets.cfsr.tables import (
     DQ_TABLE,
     NATIONAL_TABLE,
@@ -87,8 +88,6 @@ def cfsr_trend(context: dg.AssetExecutionContext, storage: StorageResource) -> d
     ),
 )
 def cfsr_report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    from cmi_assets.cfsr.report import write_cfsr_report
-
     paths = storage.storage()
     with storage.warehouse(read_only=True) as con:
         trend, pooled = read_table(con, TREND_TABLE), read_table(con, NATIONAL_TREND_TABLE)

@@ -14,6 +14,9 @@ Metadata carries counts, shares and percentages, never a person_key.
 import dagster as dg
 import polars as pl
 
+from cmi_assets.cohorts import FEATURE_CATEGORIES, OUTCOME_AGES, RISK_MARKERS, first_observations, table8_profile
+from cmi_assets.cohorts import cohort_features as build_features
+from cmi_assets.cohorts import cohort_outcomes as build_outcomes
 from cmi_assets.cohorts.schema import feature_columns, outcome_columns, population_columns
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cohorts.partitions import BIRTH_YEARS
@@ -68,8 +71,6 @@ def read_cohort_table(con, table: str, linkage_level: str, birth_years: list[int
     metadata=table_metadata(WAREHOUSE, POPULATION_TABLE, population_columns()),
 )
 def cohort_population(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    from cmi_assets.cohorts import first_observations
-
     birth_year = int(context.partition_key)
     frames, rows = [], []
     with storage.warehouse() as con:
@@ -124,9 +125,6 @@ def cohort_population(context: dg.AssetExecutionContext, storage: StorageResourc
     metadata=table_metadata(WAREHOUSE, FEATURES_TABLE, feature_columns()),
 )
 def cohort_features(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    from cmi_assets.cohorts import FEATURE_CATEGORIES, RISK_MARKERS
-    from cmi_assets.cohorts import cohort_features as build_features
-
     birth_year = int(context.partition_key)
     with storage.warehouse() as con:
         # with the Box 2 health variables: the Table 11 model with health data (prm_study_models) needs them
@@ -178,9 +176,6 @@ def cohort_features(context: dg.AssetExecutionContext, storage: StorageResource)
     metadata=table_metadata(WAREHOUSE, OUTCOMES_TABLE, outcome_columns()),
 )
 def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    from cmi_assets.cohorts import OUTCOME_AGES, table8_profile
-    from cmi_assets.cohorts import cohort_outcomes as build_outcomes
-
     birth_year = int(context.partition_key)
     with storage.warehouse() as con:
         frames = {

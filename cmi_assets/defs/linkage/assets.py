@@ -6,8 +6,9 @@
     -> linkage_clerical_sample (review file under $CMI_DATA_DIR/linkage/review/)
     -> event_tables (analysis zone, schema events)
 
-Each asset calls the linkage library (imported inside the asset: Splink must not load with
-the code location). Tables live in the identified zone's `linkage` schema, except the event
+Each asset calls the linkage library. The engine (train, spine, review, clerical_sample: Splink
+and numba) is imported inside the assets that run it, so it does not load with the code
+location. Tables live in the identified zone's `linkage` schema, except the event
 tables. Metadata and logs carry counts, rates, parameters and schemas only: the model's
 term-frequency tables and the review file hold names, so they stay on disk.
 """
@@ -23,6 +24,12 @@ from cmi_assets.defs.linkage.inputs import (
 )
 from cmi_assets.defs.linkage.preset import OWNERS, linkage_asset
 from cmi_assets.defs.resources import StorageResource
+from cmi_assets.linkage import quality, report
+from cmi_assets.linkage.events import build_event_tables, event_table_counts, write_event_tables
+from cmi_assets.linkage.model_store import ModelStore
+from cmi_assets.linkage.person_records import build_person_records
+from cmi_assets.linkage.report import event_table_rows
+from cmi_assets.linkage.spine_run import level_clusters, replace_spine, spine_log_line
 from cmi_assets.linkage.tables import (
     LEVELS,
     LINKS_COLUMNS,
@@ -35,6 +42,7 @@ from cmi_assets.linkage.tables import (
     SPINE_TABLE,
     review_file_columns,
 )
+from cmi_assets.linkage.truth import read_linkage_truth, record_truth_file
 from cmi_assets.metadata import (
     column_schema,
     frame_table,
@@ -60,8 +68,6 @@ from cmi_assets.storage import IDENTIFIED, WAREHOUSE
     metadata=table_metadata(IDENTIFIED, PERSON_RECORDS_TABLE, PERSON_RECORDS_COLUMNS),
 )
 def person_records(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    from cmi_assets.linkage.person_records import build_person_records
-
     with storage.identified() as con:
         counts = build_person_records(con)
     context.log.info(f"{counts['records']} person records, {counts['identities']} identities")
@@ -95,8 +101,6 @@ class LinkageModelConfig(dg.Config):
 def linkage_model(
     context: dg.AssetExecutionContext, config: LinkageModelConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
-    from cmi_assets.linkage import report
-    from cmi_assets.linkage.model_store import ModelStore
     from cmi_assets.linkage.train import model_summary, train_with_review
 
     with storage.identified() as con:
@@ -193,8 +197,6 @@ def review_decisions(context: dg.AssetExecutionContext):
     metadata=table_metadata(IDENTIFIED, SPINE_TABLE, SPINE_COLUMNS),
 )
 def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    from cmi_assets.linkage.spine_run import replace_spine, spine_log_line
-
     with storage.identified() as con:
         summary, rows = replace_spine(con, pseudonym_secret(), context.run_id)
     metadata: dict = {"dagster/row_count": rows}
@@ -219,8 +221,6 @@ def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) ->
     output_required=False,
 )
 def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource):
-    from cmi_assets.linkage.truth import read_linkage_truth
-
     truth = read_linkage_truth(storage.storage().truth_dir)
     if truth is None:
         context.log.info(
@@ -229,8 +229,6 @@ def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource)
         )
         return
 
-    from cmi_assets.linkage import quality, report
-    from cmi_assets.linkage.spine_run import level_clusters
     from cmi_assets.linkage.train import load_artefact
 
     artefact = load_artefact(current_model_path(storage))
@@ -287,8 +285,6 @@ def linkage_clerical_sample(
     context: dg.AssetExecutionContext, config: ClericalSampleConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
     from cmi_assets.linkage.clerical_sample import REVIEW_SUBDIR, sample_levels
-    from cmi_assets.linkage.spine_run import level_clusters
-    from cmi_assets.linkage.truth import record_truth_file
 
     truth_file = record_truth_file(storage.storage().truth_dir)
     review_dir = storage.storage().data_dir.joinpath(*REVIEW_SUBDIR)
@@ -330,9 +326,6 @@ def linkage_clerical_sample(
     },
 )
 def event_tables(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    from cmi_assets.linkage.events import build_event_tables, event_table_counts, write_event_tables
-    from cmi_assets.linkage.report import event_table_rows
-
     with storage.identified() as con:
         tables = build_event_tables(con, pseudonym_secret())
     with storage.warehouse() as con:

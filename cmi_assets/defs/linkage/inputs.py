@@ -6,7 +6,12 @@ from pathlib import Path
 
 import dagster as dg
 
+from cmi_assets.cohorts.events import EVENT_TABLES
 from cmi_assets.defs.resources import StorageResource
+from cmi_assets.linkage.events import staged_tables_read
+from cmi_assets.linkage.keys import MissingPseudonymKey
+from cmi_assets.linkage.keys import pseudonym_secret as read_secret
+from cmi_assets.linkage.model_store import ModelStore, NoLinkageModel
 from cmi_assets.metadata import column_schema
 from cmi_assets.sources.spec import all_specs
 
@@ -22,14 +27,10 @@ def staged_person_models() -> list[dg.AssetKey]:
 
 
 def event_table_deps() -> list:
-    from cmi_assets.linkage.events import staged_tables_read
-
     return ["person_spine", *staged_tables_read()]
 
 
 def event_tables_schema() -> dg.TableSchema:
-    from cmi_assets.cohorts.events import EVENT_TABLES
-
     return column_schema(
         [
             (f"{table}.{column}", kind)
@@ -41,8 +42,6 @@ def event_tables_schema() -> dg.TableSchema:
 
 def current_model_path(storage: StorageResource) -> Path:
     """The current model's artefact."""
-    from cmi_assets.linkage.model_store import ModelStore, NoLinkageModel
-
     try:
         return ModelStore(storage.storage().data_dir).current_path()
     except NoLinkageModel as error:
@@ -51,9 +50,6 @@ def current_model_path(storage: StorageResource) -> Path:
 
 def pseudonym_secret() -> bytes:
     """The HMAC secret of the person keys."""
-    from cmi_assets.linkage.keys import MissingPseudonymKey
-    from cmi_assets.linkage.keys import pseudonym_secret as read_secret
-
     try:
         return read_secret()
     except MissingPseudonymKey as error:

@@ -8,10 +8,12 @@ and rates only, small cells suppressed, to the analysis zone's `linkage_report` 
 """
 
 import dagster as dg
+import polars as pl
 
 from cmi_assets.defs.linkage.preset import linkage_asset
 from cmi_assets.defs.resources import StorageResource
-from cmi_assets.linkage.guild_report import REPORT_COLUMNS, REPORT_SCHEMA
+from cmi_assets.linkage.guild_report import ALL, REPORT_COLUMNS, REPORT_SCHEMA, build_report, write_report
+from cmi_assets.linkage.truth import record_truth_file
 from cmi_assets.metadata import frame_table, mapping_table, number, table_metadata
 from cmi_assets.storage import WAREHOUSE
 
@@ -58,11 +60,6 @@ class LinkageReportConfig(dg.Config):
 def linkage_report(
     context: dg.AssetExecutionContext, config: LinkageReportConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
-    import polars as pl
-
-    from cmi_assets.linkage.guild_report import ALL, build_report, write_report
-    from cmi_assets.linkage.truth import record_truth_file
-
     truth_file = record_truth_file(storage.storage().truth_dir)
     with storage.warehouse() as warehouse:
         with storage.identified(read_only=True) as identified:

@@ -17,17 +17,26 @@ newest complete cohort has fewer than `min_training_positives`, earlier complete
 pooled, and when even that is too few the asset succeeds with a 'too few positives' note and
 no new model (the previous model, if any, stays current). Every step downstream says what it
 could not compute instead of failing. Metadata carries rates and counts, never a person_key.
+
+The fitting modules (registry, recipe, cohort_evaluation, feasibility, study_tables: scipy,
+and statsmodels or scikit-learn when they fit) are imported inside the assets that use them,
+so they do not load with the code location.
 """
 
 import dagster as dg
 import polars as pl
 
+from cmi_assets.cohorts import outcome_column
 from cmi_assets.defs.cohorts.assets import FEATURES_TABLE, OUTCOMES_TABLE
 from cmi_assets.defs.prm.preset import prm_asset
 from cmi_assets.defs.resources import StorageResource
 from cmi_assets.metadata import frame_table, mapping_table, number, table_metadata, text_list, transposed
-from cmi_assets.prm.cohort_data import CohortTables
-from cmi_assets.prm.settings import PrmSettings
+from cmi_assets.prm.charts import figure1_chart
+from cmi_assets.prm.cohort_data import CohortTables, cohort_label
+from cmi_assets.prm.oracle import oracle_column
+from cmi_assets.prm.oracle_table import oracle_note, read_oracle
+from cmi_assets.prm.report import headline_markdown, headline_numbers, in_report_order
+from cmi_assets.prm.settings import LEVELS, SCORING_AGE, PrmSettings
 from cmi_assets.prm.tables import (
     EVALUATION_COLUMNS,
     REPORT_TABLES,
@@ -37,6 +46,7 @@ from cmi_assets.prm.tables import (
     STUDY_NOTES_TABLE,
 )
 from cmi_assets.storage import WAREHOUSE
+from cmi_assets.tables import read_table, replace_table
 
 REPORTS_SUBDIR = ("reports", "prm")
 COHORTS = CohortTables(features=FEATURES_TABLE, outcomes=OUTCOMES_TABLE)
@@ -69,8 +79,6 @@ def registry(storage: StorageResource):
 
 def tables_listed(names) -> dg.MetadataValue:
     """The tables an asset wrote, on one line in the report's order (Table 2 before Table 10)."""
-    from cmi_assets.prm.report import in_report_order
-
     return dg.MetadataValue.text(", ".join(in_report_order(names)))
 
 
@@ -96,11 +104,8 @@ def notes_md(notes: list[str]) -> dg.MetadataValue:
 def prm_model(
     context: dg.AssetExecutionContext, config: PrmModelConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
-    from cmi_assets.cohorts import outcome_column
-    from cmi_assets.prm import model_card_markdown, model_to_json, threshold_table
-    from cmi_assets.prm.cohort_data import cohort_label
-    from cmi_assets.prm.oracle import oracle_column
-    from cmi_assets.prm.oracle_table import read_oracle
+    from cmi_assets.prm.artefact import model_card_markdown, model_to_json
+    from cmi_assets.prm.evaluation import threshold_table
     from cmi_assets.prm.recipe import (
         artefact_metadata,
         fit_prm,
@@ -109,7 +114,6 @@ def prm_model(
         stop_reason_text,
         validation_metrics,
     )
-    from cmi_assets.tables import replace_table
 
     settings, models = config.settings(), registry(storage)
     outcome = outcome_column(settings.target, settings.outcome_age)
@@ -191,10 +195,7 @@ def prm_model(
     metadata=table_metadata(WAREHOUSE, SCORES_TABLE, SCORES_COLUMNS),
 )
 def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    from cmi_assets.cohorts import outcome_column
     from cmi_assets.prm.cohort_evaluation import SCORES_SCHEMA, score_cohort
-    from cmi_assets.prm.settings import LEVELS, SCORING_AGE
-    from cmi_assets.tables import replace_table
 
     artefact, path = registry(storage).current()
     if artefact is None:
@@ -248,7 +249,6 @@ def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> d
     metadata=table_metadata(WAREHOUSE, f"{SCHEMA}.*", EVALUATION_COLUMNS),
 )
 def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    from cmi_assets.prm.charts import figure1_chart
     from cmi_assets.prm.cohort_evaluation import (
         evaluate_scored_cohorts,
         evaluation_summary,
@@ -256,9 +256,6 @@ def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) 
         shown_tables,
         table1_by_level,
     )
-    from cmi_assets.prm.oracle_table import oracle_note
-    from cmi_assets.prm.report import headline_markdown, headline_numbers
-    from cmi_assets.tables import read_table, replace_table
 
     notes: list[str] = []
     with storage.warehouse() as con:
@@ -308,8 +305,6 @@ def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) 
 def feasibility_report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     from cmi_assets.prm.feasibility import feasibility_report as build_report
     from cmi_assets.prm.recipe import notes_markdown
-    from cmi_assets.prm.report import headline_markdown
-    from cmi_assets.tables import read_table
 
     with storage.warehouse() as con:
         tables = {name: read_table(con, f"{SCHEMA}.{name}") for name in REPORT_TABLES}

@@ -13,10 +13,19 @@ import polars as pl
 
 from cmi_assets.defs.prm.preset import prm_asset
 from cmi_assets.defs.resources import StorageResource
+from cmi_assets.linkage.quality import attach_truth
 from cmi_assets.linkage.tables import PERSON_RECORDS_TABLE, SPINE_TABLE
 from cmi_assets.metadata import mapping_table, table_metadata
+from cmi_assets.prm.oracle import (
+    CHILD_RECORD_SLOTS,
+    ORACLE_COLUMNS,
+    child_record_keys,
+    empty_oracle_table,
+    oracle_risk_table,
+)
 from cmi_assets.prm.oracle_table import ORACLE_TABLE
 from cmi_assets.storage import WAREHOUSE
+from cmi_assets.tables import replace_table, table_exists
 
 
 def truth_files(storage: StorageResource):
@@ -48,17 +57,11 @@ def truth_files(storage: StorageResource):
     ),
 )
 def prm_oracle_risk(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    from cmi_assets.prm.oracle import child_record_keys, empty_oracle_table, oracle_risk_table
-    from cmi_assets.tables import replace_table, table_exists
-
     files = truth_files(storage)
     counts: dict = {}
     if files is None:
         table, note = empty_oracle_table(), "no synthetic truth in this deployment: no oracle risk (empty table)"
     else:
-        from cmi_assets.linkage.quality import attach_truth
-        from cmi_assets.prm.oracle import CHILD_RECORD_SLOTS, ORACLE_COLUMNS
-
         with storage.identified(read_only=True) as con:
             if table_exists(con, PERSON_RECORDS_TABLE) and table_exists(con, SPINE_TABLE):
                 wanted = " or ".join(f"(agency = '{a}' and record_type = '{r}')" for a, r, _ in CHILD_RECORD_SLOTS)

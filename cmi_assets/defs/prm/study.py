@@ -13,6 +13,7 @@ fitted keeps its row with the reason; the asset never fails for want of positive
 """
 
 import dagster as dg
+import duckdb
 import polars as pl
 
 from cmi_assets.defs.prm.assets import (
@@ -25,8 +26,11 @@ from cmi_assets.defs.prm.preset import prm_asset
 from cmi_assets.defs.resources import StorageResource
 from cmi_assets.metadata import frame_table, number, table_metadata
 from cmi_assets.metadata import table as metadata_table
+from cmi_assets.prm.charts import figure3_chart, figure5_chart
+from cmi_assets.prm.report import transpose_for_display
 from cmi_assets.prm.tables import SCHEMA, STUDY_COLUMNS, STUDY_NOTES_TABLE, STUDY_TABLES
 from cmi_assets.storage import WAREHOUSE
+from cmi_assets.tables import replace_table
 
 
 @prm_asset(
@@ -43,13 +47,8 @@ from cmi_assets.storage import WAREHOUSE
     metadata=table_metadata(WAREHOUSE, f"{SCHEMA}.*", STUDY_COLUMNS),
 )
 def prm_study_models(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    import duckdb
-
-    from cmi_assets.prm.charts import figure3_chart, figure5_chart
     from cmi_assets.prm.feasibility import STUDY_TABLE_KEYS
-    from cmi_assets.prm.report import transpose_for_display
     from cmi_assets.prm.study_tables import figure5_table, fit_study_tables
-    from cmi_assets.tables import replace_table
 
     notes: list[str] = []
     artefact, _ = registry(storage).current()

@@ -5,6 +5,7 @@ import functools
 import hashlib
 
 import dagster as dg
+import duckdb
 
 from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
@@ -59,8 +60,6 @@ def declared_model_schemas() -> dict[str, list[tuple[str, str]]]:
     """Every model's columns, known before anything runs: the models are built once over
     empty raw tables (from the specs) in an in-memory DuckDB. Unparameterised SQL only:
     DuckDB imports pandas to bind parameters, which would slow loading the code location."""
-    import duckdb
-
     con = duckdb.connect()
     try:
         con.execute(f"CREATE SCHEMA {RAW_SCHEMA}")

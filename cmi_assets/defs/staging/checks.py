@@ -6,7 +6,7 @@ import dagster as dg
 from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
 from cmi_assets.defs.staging.assets import SQL_MODELS
 from cmi_assets.metadata import table
-from cmi_assets.sources.gx_suites import load_suite, outcome_markdown, suite_columns, suite_path
+from cmi_assets.sources.gx_suites import load_suite, outcome_markdown, run_suite, suite_columns, suite_path
 from cmi_assets.sqlmodels import SqlModel
 
 COLUMN_ARGUMENTS = ("column", "column_A", "column_B")
@@ -43,8 +43,6 @@ def build_expectations_check(model: SqlModel, suite: dict) -> dg.AssetChecksDefi
         metadata={"suite": suite_table(suite)},
     )
     def expectations_check(storage: StorageResource) -> dg.AssetCheckResult:
-        from cmi_assets.sources.gx_suites import run_suite
-
         columns = ", ".join(f'"{c}"' for c in suite_columns(suite))
         with storage.identified(read_only=True) as con:
             frame = con.execute(f"select {columns} from {model.table}").df()
