@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from cmi_assets.cohorts.box2 import box2_features
 from cmi_assets.cohorts.child import LOW_BIRTH_WEIGHT_OR_PRETERM, SEX, child_sex, low_birth_weight_or_preterm
 from cmi_assets.cohorts.community import CP_OFFICE, cp_office, high_deprivation, residence_at_birth
 from cmi_assets.cohorts.inputs import CohortInputs, load_cohort_inputs
@@ -133,8 +134,6 @@ def features_from_inputs(inputs: CohortInputs, include_health: bool = False) -> 
     box1 = box1_features(inputs)
     frame = group_columns(inputs).join(box1, on="person_key", how="left", maintain_order="left")
     if include_health:
-        from cmi_assets.cohorts.box2 import box2_features
-
         frame = frame.join(box2_features(inputs), on="person_key", how="left", maintain_order="left")
     frame = frame.join(risk_markers(box1), on="person_key", how="left", maintain_order="left")
     return frame.join(table8_flags(frame), on="person_key", how="left", maintain_order="left").with_columns(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from cmi_assets.cohorts.box2 import load_health_inputs
 from cmi_assets.cohorts.events import load_rows
 from cmi_assets.cohorts.family import (
     benefit_caregivers_by_3_months,
@@ -76,8 +77,6 @@ def load_cohort_inputs(con, birth_year: int, linkage_level: str, include_health:
 
     health: dict[str, pl.DataFrame] = {}
     if include_health:
-        from cmi_assets.cohorts.box2 import load_health_inputs
-
         health = load_health_inputs(con, linkage_level, children, caregivers, siblings)
     return CohortInputs(
         birth_year=int(birth_year),

@@ -7,6 +7,7 @@ nothing anywhere."""
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 from cmi_assets.linkage.review import DECISION_FILE_COLUMNS, DECISIONS, EXPORT_FIELDS, ReviewExport
@@ -91,8 +92,6 @@ def _pair_block(row: dict, number: int) -> str:
 
 def review_page(export: ReviewExport, decisions_file_name: str) -> str:
     """The page's HTML (see the module's docstring)."""
-    import json
-
     pairs = export.pairs
     blocks = "\n".join(_pair_block(row, i) for i, row in enumerate(pairs.iter_rows(named=True), start=1))
     script = (

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from cmi_assets.cohorts import TARGETS, outcome_column
 from cmi_assets.tables import table_exists
 
 
@@ -86,8 +87,6 @@ class CohortTables:
     def training_by_target(self, con, level: str, min_positives: int, max_pooled: int, age: int = 2) -> dict:
         """Table 10's training frames: for each target, its newest complete cohort(s), pooled
         while positives are too few (NZ Table 10 note 3); or the reason there is none."""
-        from cmi_assets.cohorts import TARGETS, outcome_column
-
         schema, table = self.outcomes.split(".")
         columns = {
             r[0]

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from cmi_assets.cohorts import FEATURE_CATEGORIES, TARGET_LABELS, TARGETS, outcome_column
 from cmi_assets.prm.evaluation import (
     AucResult,
     confusion_at_share,
@@ -118,8 +119,6 @@ def model_candidates(frame: pl.DataFrame, names: Sequence[str] | None = None) ->
     """The `names` (default: every Box 1 variable) present in `frame`, complete and with
     more than one level there."""
     if names is None:
-        from cmi_assets.cohorts import FEATURE_CATEGORIES
-
         names = list(FEATURE_CATEGORIES)
     return [n for n in names if n in frame.columns and frame[n].null_count() == 0 and frame[n].n_unique() > 1]
 
@@ -400,8 +399,6 @@ def alternative_targets_table(
     reason there is none: rare targets pool cohorts, Table 10 note 3). Rows: training-side
     measures, the threshold measures for the targeted outcome by age 2 and the top-N
     referral against the targeted outcome and against findings by age 5."""
-    from cmi_assets.cohorts import TARGET_LABELS, TARGETS, outcome_column
-
     notes: list[str] = []
     models: dict[str, FittedModel] = {}
     rows = []
@@ -501,8 +498,6 @@ class DataVariant:
     population: str | None = None  # a boolean feature column restricting the children
 
     def candidates(self) -> list[str]:
-        from cmi_assets.cohorts import FEATURE_CATEGORIES
-
         names = list(FEATURE_CATEGORIES)
         if HEALTH in self.sources:
             replaced = set(BOX2_REPLACES.values())
@@ -510,8 +505,6 @@ class DataVariant:
         return [n for n in names if available_from(n, self.sources)]
 
     def dropped(self) -> list[str]:
-        from cmi_assets.cohorts import FEATURE_CATEGORIES
-
         return [n for n in FEATURE_CATEGORIES if n not in self.candidates()]
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from threadpoolctl import threadpool_limits  # ships with scikit-learn (a pinned dependency)
+
 DEFAULT_NATIVE_THREADS = 1
 
 
@@ -21,8 +23,5 @@ def native_threads(n_threads: int | None = DEFAULT_NATIVE_THREADS) -> Iterator[N
     if n_threads is None:
         yield
         return
-    # threadpoolctl ships with scikit-learn (a pinned dependency).
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(limits=n_threads):
         yield

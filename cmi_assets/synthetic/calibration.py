@@ -9,14 +9,19 @@ model) and prints the YAML block to paste into world.yaml."""
 from __future__ import annotations
 
 import copy
+import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 from scipy.optimize import least_squares
+from scipy.stats import rankdata
 
 from cmi_assets.synthetic.markers import TABLE8_MARKERS
 from cmi_assets.synthetic.outcomes import cumulative_baseline
+from cmi_assets.synthetic.profile import PROFILES_DIR, load_profile
+from cmi_assets.synthetic.world import simulate_world
 
 # NZ study, Table 8 (2007 cohort, study population): % of all children, % of children
 # with findings by age 2. Keys follow markers.TABLE8_MARKERS.
@@ -67,8 +72,6 @@ def study_children(children: pl.DataFrame, birth_years: tuple[int, int] = CALIBR
 
 def auc(score: np.ndarray, outcome: np.ndarray) -> float:
     """Area under the ROC curve (Mann-Whitney with average ranks for ties)."""
-    from scipy.stats import rankdata
-
     outcome = outcome.astype(bool)
     ranks = rankdata(score)
     n_pos, n_neg = outcome.sum(), (~outcome).sum()
@@ -225,9 +228,6 @@ def adjust_headline_knobs(params: dict, rates: dict, damping: float = 0.8) -> di
 def write_world_yaml_values(path, updates: dict) -> None:
     """Rewrite `key: value` lines of world.yaml in place (comments kept). `updates` maps
     (section, key) -> value, or (section, "beta", key) -> value."""
-    import re
-    from pathlib import Path
-
     lines = Path(path).read_text().splitlines()
     section, sub = None, None
     for i, line in enumerate(lines):
@@ -259,8 +259,6 @@ def tune(
 ) -> dict:
     """Alternate prevalence-knob steps (column 1) and the outcome solve (column 2).
     Returns every updated value keyed as write_world_yaml_values expects."""
-    from cmi_assets.synthetic.world import simulate_world
-
     prof = copy.deepcopy(profile)
     params = prof["world"]
     updates: dict = {}
@@ -292,8 +290,6 @@ def calibrate(
 ) -> dict:
     """Fixed point of simulate -> solve (siblings' CP history depends on the outcome model).
     Returns the profile's new `outcomes` alpha/beta."""
-    from cmi_assets.synthetic.world import simulate_world
-
     prof = copy.deepcopy(profile)
     solved = {}
     for i in range(iterations):
@@ -308,8 +304,6 @@ def calibrate(
 def main() -> None:
     """`python -m cmi_assets.synthetic.calibration [tune|outcomes] [scale] [iterations]`:
     re-derive the calibrated values and write them into profiles/default/world.yaml."""
-    from cmi_assets.synthetic.profile import PROFILES_DIR, load_profile
-
     mode = sys.argv[1] if len(sys.argv) > 1 else "outcomes"
     scale = float(sys.argv[2]) if len(sys.argv) > 2 else 0.3
     iterations = int(sys.argv[3]) if len(sys.argv) > 3 else 4

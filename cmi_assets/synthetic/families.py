@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from cmi_assets.synthetic.dates import MISSING_DAY, day_number, years_to_days
-from cmi_assets.synthetic.population import Mothers
+from cmi_assets.synthetic.population import Mothers, draw_ethnicity_labels, draw_home_postcodes, partner_z
 
 
 def expit(x: np.ndarray) -> np.ndarray:
@@ -241,8 +241,6 @@ def build_families(
     """Persons (mothers, partners, children, caregivers who are not parents), births (one
     row per child) and the caregivers' birth-related benefit spells for one block of
     families. `events` are this block's birth events with `mother_index` into `mothers`."""
-    from cmi_assets.synthetic.population import draw_ethnicity_labels, draw_home_postcodes, partner_z
-
     part, pop = params["partnerships"], params["population"]
     used = np.unique(events["mother_index"].to_numpy())
     mothers = mothers.take(used)

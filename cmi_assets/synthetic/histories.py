@@ -10,6 +10,7 @@ import polars as pl
 
 from cmi_assets.synthetic.dates import MISSING_DAY, day_number, year_of, year_start, years_to_days
 from cmi_assets.synthetic.families import expit
+from cmi_assets.synthetic.population import draw_postcode_in_decile
 
 STREET_TYPES = np.array(["Street", "Avenue", "Road", "Lane", "Drive", "Court", "Place", "Way"])
 BENEFIT_PRIORITY = {"IB": 0, "SB": 1, "SPB": 2, "UB": 3, "OTH": 4}
@@ -154,8 +155,6 @@ def draw_addresses(
     each move while on benefit (Poisson, more moves for disadvantaged families) and for
     some returns to benefit after a move off benefit. Moves stay within the deprivation
     decile of the home postcode. Box 1 address-change marker."""
-    from cmi_assets.synthetic.population import draw_postcode_in_decile
-
     ben = params["benefits"]
     end_day = day_number(params["timeline"]["observation_end"])
     info = adults.select("true_person_id", "z", "home_postcode").join(

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from cmi_assets.synthetic.outcomes import INVESTIGATED
+
 LOOKBACK_5Y_DAYS = 1826
 LAST_YEAR_DAYS = 365
 AT_3_MONTHS_DAYS = 91
@@ -132,8 +134,6 @@ def marker_other_children_cp_history_5y(
     """Any other child with a CP record in the five years before the birth: a notification
     other than a police FV referral / contact record, or any notification that led to an
     investigation or assessment (footnote 8: FV records alone do not count)."""
-    from cmi_assets.synthetic.outcomes import INVESTIGATED
-
     cp = reports.filter((pl.col("source") != "POLICE_FV") | pl.col("category").is_in(INVESTIGATED)).select(
         pl.col("person_id").alias("sibling_id"), "notification_day"
     )

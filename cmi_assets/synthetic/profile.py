@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,4 @@ def _deep_merge(base: dict, override: dict) -> dict:
 
 def load_profile(name: str = "default") -> dict[str, Any]:
     """The merged profile (a fresh copy: callers may modify it)."""
-    import copy
-
     return copy.deepcopy(_load(name))

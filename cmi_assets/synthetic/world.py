@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from cmi_assets.reference.names import load_name_pools
 from cmi_assets.reference.random_streams import component_rng
 from cmi_assets.synthetic.families import draw_birth_events, restrict_to_birth_years
 from cmi_assets.synthetic.outcomes import draw_office_effects
 from cmi_assets.synthetic.population import Mothers, draw_mothers, make_areas
 from cmi_assets.synthetic.profile import load_profile
 from cmi_assets.synthetic.simulate import Block, simulate_block
+from cmi_assets.synthetic.writer import WorldWriter
 
 # Peak memory follows the block, not the world: blocks of 15,000 mothers keep it near
 # 0.5 GB (benchmarks/bench_synthetic.py), and worlds up to scale 0.01 stay one block.
@@ -101,8 +103,6 @@ def simulate_plan_block(
 def simulate_world(profile: dict, scale: float, seed: int, birth_years: tuple[int, int] | None = None) -> World:
     """The whole true world in memory (one block): persons, families, events, the
     children's markers and outcomes. No files."""
-    from cmi_assets.reference.names import load_name_pools
-
     plan = plan_world(profile, scale, seed, birth_years)
     used = np.unique(plan.events["mother_index"].to_numpy())
     block = simulate_plan_block(plan, seed, 0, used, 1, 1, load_name_pools())
@@ -111,8 +111,6 @@ def simulate_world(profile: dict, scale: float, seed: int, birth_years: tuple[in
 
 def write_world(world: World, out: Path) -> dict:
     """Agency extracts to out/landing/<agency>/ and truth to out/truth/ (Parquet)."""
-    from cmi_assets.synthetic.writer import WorldWriter
-
     writer = WorldWriter(Path(out), world.profile, world.scale, world.seed, world.areas)
     writer.write_block(world)
     return writer.finish()
@@ -121,9 +119,6 @@ def write_world(world: World, out: Path) -> dict:
 def generate_world(out: Path, profile: str = "default", scale: float = 1.0, seed: int = 0) -> dict:
     """Simulate and write, block by block (families never span blocks), so memory stays
     bounded by the block size. Returns {"births", "files", "rows", "seconds"}."""
-    from cmi_assets.reference.names import load_name_pools
-    from cmi_assets.synthetic.writer import WorldWriter
-
     started = time.perf_counter()
     prof = load_profile(profile)
     plan = plan_world(prof, scale, seed)

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 import yaml
 
+from cmi_assets.reference.names import load_name_pools
 from cmi_assets.synthetic.agencies.benefits import write_benefits
 from cmi_assets.synthetic.agencies.births import write_births
 from cmi_assets.synthetic.agencies.child_protection import write_child_protection
@@ -24,6 +25,7 @@ from cmi_assets.synthetic.agencies.health import write_health
 from cmi_assets.synthetic.agencies.reference import write_reference
 from cmi_assets.synthetic.dates import day_number
 from cmi_assets.synthetic.episodes import episodes_truth
+from cmi_assets.synthetic.ncands import fiscal_years_of, rows_for_child_files, write_ncands
 
 SPECS_DIR = Path(__file__).resolve().parents[1] / "sources" / "specs"
 FILE_PREFIX = {"child_protection": "cp"}
@@ -68,8 +70,6 @@ def truth_persons(world) -> pl.DataFrame:
 
 class WorldWriter:
     def __init__(self, out: Path, profile: dict, scale: float, seed: int, areas: pl.DataFrame):
-        from cmi_assets.reference.names import load_name_pools
-
         self.out, self.profile, self.scale, self.seed = Path(out), profile, scale, seed
         self.landing, self.truth = self.out / "landing", self.out / "truth"
         self.parts = self.truth / "_parts"
@@ -171,21 +171,13 @@ class WorldWriter:
     def _ncands_rows(self, home_reports: pl.DataFrame) -> pl.DataFrame:
         """Only the rows the home state's Child Files can use: the home state's frame is the
         one NCANDS input that must be held whole."""
-        try:
-            from cmi_assets.synthetic.ncands import fiscal_years_of, rows_for_child_files
-        except ImportError:
-            return home_reports
         if "ncands" not in self.profile:
             return home_reports
         return rows_for_child_files(home_reports, fiscal_years_of(self.profile["ncands"]))
 
-    def _write_ncands(self) -> dict | str:
+    def _write_ncands(self) -> dict:
         """Hand the home state's report-child rows to ncands.py (which writes every state's
         child files and adds its own record_persons truth)."""
-        try:
-            from cmi_assets.synthetic.ncands import write_ncands
-        except ImportError:
-            return "ncands.py not available"
         parts = sorted(self.parts.glob("home_reports_*.parquet"))
         home = pl.read_parquet(parts) if parts else None
         return write_ncands(self.landing, self.truth, self.profile, self.scale, self.seed, home)
