@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
 
-PROFILES_DIR = Path(__file__).resolve().parent / "synthetic" / "profiles"
+# Only light modules here, so `cmi --help` answers at once: each command imports what it
+# runs (polars, DuckDB, Dagster, the linkage engine, the generator) inside its function.
+from cmi_assets.linkage.tables import CLUSTERS_TABLE, LEVELS, PAIRS_TABLE
+from cmi_assets.synthetic.profile import available_profiles, load_profile
+
 # A world's size: 0.02 is the demo's (about 1,200 births a year, a few minutes); 1.0 the
 # NZ study's cohort (about 60,000 births a year; README "The synthetic world" gives costs).
 SCALE = click.FloatRange(min=0, min_open=True)
-
-
-def profile_names() -> list[str]:
-    return sorted(p.name for p in PROFILES_DIR.iterdir() if p.is_dir() and not p.name.startswith("_"))
 
 
 class OneLineErrors(click.Group):
@@ -51,7 +52,7 @@ def main() -> None:
     "--profile",
     default="default",
     show_default=True,
-    type=click.Choice(profile_names()),
+    type=click.Choice(available_profiles()),
     help="World profile (cmi_assets/synthetic/profiles/<name>/).",
 )
 @click.option(
@@ -80,7 +81,6 @@ def synth(profile: str, scale: float, seed: int, out: Path, only: str) -> None:
     """Generate a synthetic world: agency extracts with identity noise, and the hidden truth."""
     if only == "ncands":
         from cmi_assets.synthetic.ncands import write_ncands
-        from cmi_assets.synthetic.profile import load_profile
 
         (out / "truth").mkdir(parents=True, exist_ok=True)
         summary = write_ncands(out / "landing", out / "truth", load_profile(profile), scale, seed, None)
@@ -105,7 +105,7 @@ def synth(profile: str, scale: float, seed: int, out: Path, only: str) -> None:
     "--profile",
     default="demo",
     show_default=True,
-    type=click.Choice(profile_names()),
+    type=click.Choice(available_profiles()),
     help="demo = the calibrated default world with NCANDS states sized for a small run.",
 )
 @click.option("--fresh", is_flag=True, help="Regenerate the world and rebuild the zones from scratch.")
@@ -240,7 +240,6 @@ def link(
 
 # --- cmi review: the clerical review loop (linkage/review.py, docs/clerical_review.md) ----------
 
-REVIEW_LEVELS = ("conservative", "less_conservative")  # linkage.tables.LEVELS, without loading linkage
 DATA_DIR_OPTION = click.option(
     "--data-dir",
     envvar="CMI_DATA_DIR",
@@ -258,7 +257,7 @@ def review() -> None:
 
 @review.command("export")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
-@click.option("--level", type=click.Choice(REVIEW_LEVELS), default="less_conservative", show_default=True)
+@click.option("--level", type=click.Choice(LEVELS), default="less_conservative", show_default=True)
 @click.option("--format", "file_format", type=click.Choice(["csv", "html"]), default="csv", show_default=True)
 @click.option("--children", default=100, show_default=True, type=click.IntRange(min=1), help="Children sampled.")
 @click.option(
@@ -273,7 +272,6 @@ def review_export_command(
     people: keep it in the identified zone)."""
     from cmi_assets.defs.resources import StorageResource
     from cmi_assets.linkage.review import review_export, threshold_for, write_review_csv
-    from cmi_assets.linkage.tables import CLUSTERS_TABLE, PAIRS_TABLE
     from cmi_assets.storage import IDENTIFIED
     from cmi_assets.tables import table_exists
 
@@ -334,8 +332,6 @@ def _observe_review_decisions(version: str, counts: dict) -> str:
     """Record the decisions table's new data version as an observation of review_decisions
     on the Dagster instance of DAGSTER_HOME, so person_spine shows as stale; without one,
     say how to observe it."""
-    import os
-
     if not os.environ.get("DAGSTER_HOME"):
         return "DAGSTER_HOME is not set: observe review_decisions in Dagster to mark person_spine stale"
     import dagster as dg

@@ -20,7 +20,12 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import click
+
 from cmi_assets import progress
+
+# Dagster, polars, DuckDB and the pipeline's modules are imported inside the functions that
+# run the pipeline, so its report and progress types load without them.
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -404,7 +409,6 @@ def materialize_everything(
     its own run; partitions whose upstream partitions do not exist yet are left for later
     (and counted). With only_stale, a run whose assets are all fresh (Staleness) is not
     launched. Stops before the next run once `stop` has received a signal."""
-    import click
     import dagster as dg
 
     from cmi_assets.defs.resources import LAUNCHED_BY_USER_TAG, os_user
