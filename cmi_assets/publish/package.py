@@ -225,56 +225,52 @@ def published_frames(con, threshold: int = SUPPRESS_BELOW) -> dict[str, pl.DataF
     return protect_together(community, cfsr, incidence, threshold=threshold)
 
 
+# What the dictionary says of each table published_frames may give (keyed as it keys them).
+_DESCRIBED = {
+    "community": dict(
+        name="community_indicators",
+        title="Community indicators by state, county and postcode",
+        description="Counts, populations and rates per 1,000 children of each community indicator by "
+        "period, geography and group (sex, ethnicity, deprivation decile), with exact Poisson intervals, an "
+        "empirical-Bayes smoothed rate, a reliability flag and disclosure control.",
+        source=f"{INDICATORS_TABLE} (asset community_indicators)",
+        unit="children; rates per 1,000 children of the population",
+        columns=PUBLISHED_COLUMNS,
+        hidden=COMMUNITY_HIDE,
+    ),
+    "cfsr": dict(
+        name="cfsr_recurrence",
+        title="Recurrence of maltreatment within 12 months (CFSR Round 4), by state and pooled",
+        description="Per 12-month period and state: children with a substantiated or indicated report "
+        "(denominator), of them children with another within 12 months (numerator) and the observed "
+        "proportion; the pooled rows sum the DQ-passing states and all states.",
+        source=f"{', '.join(CFSR_TABLES)} (asset cfsr_recurrence)",
+        unit="children; observed as a proportion 0-1",
+        columns=CFSR_PUBLISHED_COLUMNS,
+        hidden=CFSR_HIDE,
+    ),
+    "incidence": dict(
+        name="incidence_rates",
+        title="Incidence of a first maltreatment record per 1,000 children, by birth cohort",
+        description="Per birth cohort and linkage level: children first recorded by each source and by any "
+        "(each child once), by age 1-5 and in each year of age, overall and by sex, ethnicity, deprivation "
+        "decile and county, with exact Poisson intervals and disclosure control.",
+        source=f"{INCIDENCE_RATES_TABLE} (asset incidence_rates)",
+        unit="children; rates per 1,000 children of the population",
+        columns=INCIDENCE_PUBLISHED_COLUMNS,
+        hidden=INCIDENCE_HIDE,
+    ),
+}
+
+
 def warehouse_tables(con, threshold: int = SUPPRESS_BELOW) -> list[PublishedTable]:
     """The disclosure-controlled tables of the warehouse that exist now, protected together."""
     frames = published_frames(con, threshold)
-    tables = []
-    if "community" in frames:
-        tables.append(
-            PublishedTable(
-                name="community_indicators",
-                title="Community indicators by state, county and postcode",
-                description="Counts, populations and rates per 1,000 children of each community indicator by "
-                "period, geography and group (sex, ethnicity, deprivation decile), with exact Poisson intervals, an "
-                "empirical-Bayes smoothed rate, a reliability flag and disclosure control.",
-                source=f"{INDICATORS_TABLE} (asset community_indicators)",
-                unit="children; rates per 1,000 children of the population",
-                columns=PUBLISHED_COLUMNS,
-                frame=frames["community"].select(c[0] for c in PUBLISHED_COLUMNS),
-                hidden=COMMUNITY_HIDE,
-            )
-        )
-    if "cfsr" in frames:
-        tables.append(
-            PublishedTable(
-                name="cfsr_recurrence",
-                title="Recurrence of maltreatment within 12 months (CFSR Round 4), by state and pooled",
-                description="Per 12-month period and state: children with a substantiated or indicated report "
-                "(denominator), of them children with another within 12 months (numerator) and the observed "
-                "proportion; the pooled rows sum the DQ-passing states and all states.",
-                source=f"{', '.join(CFSR_TABLES)} (asset cfsr_recurrence)",
-                unit="children; observed as a proportion 0-1",
-                columns=CFSR_PUBLISHED_COLUMNS,
-                frame=frames["cfsr"].select(c[0] for c in CFSR_PUBLISHED_COLUMNS),
-                hidden=CFSR_HIDE,
-            )
-        )
-    if "incidence" in frames:
-        tables.append(
-            PublishedTable(
-                name="incidence_rates",
-                title="Incidence of a first maltreatment record per 1,000 children, by birth cohort",
-                description="Per birth cohort and linkage level: children first recorded by each source and by any "
-                "(each child once), by age 1-5 and in each year of age, overall and by sex, ethnicity, deprivation "
-                "decile and county, with exact Poisson intervals and disclosure control.",
-                source=f"{INCIDENCE_RATES_TABLE} (asset incidence_rates)",
-                unit="children; rates per 1,000 children of the population",
-                columns=INCIDENCE_PUBLISHED_COLUMNS,
-                frame=frames["incidence"].select(c[0] for c in INCIDENCE_PUBLISHED_COLUMNS),
-                hidden=INCIDENCE_HIDE,
-            )
-        )
-    return tables
+    return [
+        PublishedTable(**described, frame=frames[key].select(c[0] for c in described["columns"]))
+        for key, described in _DESCRIBED.items()
+        if key in frames
+    ]
 
 
 def publish_warehouse(con, out_dir: Path, **options) -> dict[str, int]:
