@@ -10,7 +10,7 @@ import dagster as dg
 from cmi_assets.cohorts import cohort_features, cohort_outcomes, cohort_population
 from cmi_assets.defs.cohorts import assets as cohort_assets
 from cmi_assets.defs.cohorts.partitions import BIRTH_YEARS, parse_cohort_years
-from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.defs.resources import StorageResource
 from cmi_assets.storage import WAREHOUSE
 from cmi_assets_tests.cohorts.conftest import build_world
 
@@ -23,13 +23,10 @@ def test_parse_cohort_years():
     assert "2004" in BIRTH_YEARS.get_partition_keys() and "2016" in BIRTH_YEARS.get_partition_keys()
 
 
-def test_assets_carry_group_pool_and_automation():
+def test_assets_are_partitioned_by_birth_year():
+    # group, owners, kinds, pool and automation: test_asset_policy.py, for every asset
     for asset in cohort_assets.COHORT_ASSETS:
-        spec = next(iter(asset.specs))
-        assert spec.group_name == "cohorts" and spec.owners and spec.kinds
         assert asset.partitions_def == BIRTH_YEARS
-        assert spec.automation_condition is not None
-        assert DUCKDB_WRITE_POOL in {n.pool for n in asset.node_def.iterate_node_defs()}
 
 
 def test_cohort_tables_per_level_match_the_library(storage_env):

@@ -16,8 +16,7 @@ import pytest
 
 from cmi_assets.defs.linkage.assets import LINKAGE_ASSETS, staged_person_models
 from cmi_assets.defs.linkage.checks import LINKAGE_CHECKS
-from cmi_assets.defs.linkage.preset import OWNERS
-from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.defs.resources import StorageResource
 from cmi_assets.storage import IDENTIFIED, WAREHOUSE, Storage
 from cmi_assets_tests.linkage.test_events import stage_world
 
@@ -67,12 +66,8 @@ def _metadata(result, key: str) -> dict:
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
-def test_assets_carry_group_kinds_owners_pool_and_deps():
-    for asset in LINKAGE_ASSETS:
-        spec = asset.specs_by_key[asset.key]
-        assert spec.group_name == "linkage" and spec.kinds and spec.owners == OWNERS and spec.description
-        assert asset.op.pool == DUCKDB_WRITE_POOL
-        assert spec.automation_condition is not None
+def test_person_records_read_every_staged_model_with_person_slots():
+    # group, owners, kinds, pool and automation: test_asset_policy.py, for every asset
     person_records = next(a for a in LINKAGE_ASSETS if a.key == dg.AssetKey("person_records"))
     deps = {d.asset_key for d in person_records.specs_by_key[person_records.key].deps}
     assert deps == set(staged_person_models())
