@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from cmi_assets.cfsr.report import png_data_uri
+from cmi_assets.charts import png_bytes, png_data_uri
 from cmi_assets.community.maps import (
     COLOURMAP,
     STRENGTH_COLOURMAP,
@@ -24,7 +24,6 @@ from cmi_assets.community.maps import (
     Boundary,
     choropleth_figure,
     drawn_counts,
-    figure_png,
     map_values,
 )
 
@@ -118,7 +117,7 @@ def build_atlas(
                         level,
                         geography_level,
                         period,
-                        figure_png(figure),
+                        png_bytes(figure),
                         counts,
                         definition=info.get("definition") or "",
                         unit=info.get("unit") or "",

@@ -13,7 +13,7 @@ import math
 
 import polars as pl
 
-from cmi_assets.community.maps import figure_png, pyplot
+from cmi_assets.charts import png_bytes, pyplot
 
 GRADIENT_INDICATORS = ("reports", "substantiations")
 DECILE, COUNTY = "deprivation decile", "county"
@@ -163,4 +163,4 @@ def gradient_figure(gradient: pl.DataFrame, title: str):
 
 
 def gradient_chart(gradient: pl.DataFrame, title: str) -> bytes:
-    return figure_png(gradient_figure(gradient, title))
+    return png_bytes(gradient_figure(gradient, title))

@@ -7,7 +7,7 @@ coloured, so a map shows no more than the published table does.
     boundaries = county_boundaries(["09001", "09003"])       # the packaged Census shapes
     values = map_values(table, "reports", "conservative")    # one indicator's county rows
     figure = choropleth_figure(values, boundaries, "Reports, 2012")
-    png = figure_png(figure)
+    png = png_bytes(figure)
 
 A user's own boundaries (postcodes, or whatever level the table holds codes for):
 `CMI_AREA_BOUNDARIES` names a GeoJSON file (a FeatureCollection of Polygon or
@@ -25,7 +25,6 @@ great-circle ones (tested), and it needs no projection library.
 from __future__ import annotations
 
 import importlib.util
-import io
 import json
 import math
 import os
@@ -37,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+from cmi_assets.charts import pyplot
 
 COUNTY_SHAPEFILE = "cb_2016_us_county_500k"
 COUNTY_SOURCE = "US Census Bureau, 2016 cartographic boundary file of counties (1:500,000), as shipped by plotly-geo"
@@ -396,16 +397,6 @@ def map_values(
 # --- drawing ------------------------------------------------------------------------------
 
 
-def pyplot():
-    """matplotlib's pyplot on the Agg backend (no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _area_path(boundary: Boundary):
     """One compound path per area: exteriors counter-clockwise and holes clockwise, so the
     non-zero fill rule leaves the holes (an enclosed county) open whatever the file's
@@ -494,14 +485,6 @@ def choropleth_figure(
     axes.set_title(title, fontsize=10)
     figure.tight_layout()
     return figure
-
-
-def figure_png(figure) -> bytes:
-    """The figure as PNG bytes; the figure is closed."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    pyplot().close(figure)
-    return buffer.getvalue()
 
 
 def drawn_counts(figure) -> dict[str, int]:

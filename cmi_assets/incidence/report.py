@@ -7,9 +7,7 @@ been through the suppression rule (rates.published_*): a hidden cell reads "<11"
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,31 +15,12 @@ from pathlib import Path
 import polars as pl
 
 from cmi_assets.cfsr.suppression import SUPPRESS_BELOW
+from cmi_assets.charts import png_bytes, png_data_uri, pyplot
 from cmi_assets.incidence.sources import ANY, LISTS, SOURCE_LABELS, SOURCES
 from cmi_assets.markdown import frame_markdown
 
 LIST_LABELS = {"cp": "CP", "police_fv": "Police FV", "hospital": "Hospital"}
 LEVEL_LABELS = {"conservative": "conservative", "less_conservative": "less conservative", "truth": "truth"}
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    _plt().close(figure)
-    return buffer.getvalue()
-
-
-def png_data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _fmt(value, digits: int = 1) -> str:
@@ -68,7 +47,7 @@ def quotable_sentence(birth_year: int, headline: dict) -> str:
 def curves_chart(curves: pl.DataFrame, title: str) -> bytes:
     """Two panels: cumulative incidence by source (all children), and of any agency by sex
     and by deprivation decile band. Suppressed points are not drawn."""
-    plt = _plt()
+    plt = pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.4), dpi=90, sharey=True)
     overall = curves.filter(pl.col("group_type") == "all")
     for source in (*SOURCES, ANY):
@@ -99,14 +78,13 @@ def curves_chart(curves: pl.DataFrame, title: str) -> bytes:
         axes.tick_params(labelsize=8)
     left.set_ylabel("children per 1,000 (Kaplan-Meier)", fontsize=8)
     figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def upset_chart(overlap: pl.DataFrame, title: str) -> bytes:
     """UpSet-style: one bar per combination of lists (largest first) above a dot matrix of
     the lists in it; small cells drawn as "<11" without a bar."""
-    plt = _plt()
+    plt = pyplot()
     lists = list(LISTS)
     cells = overlap.filter(pl.col("lists") > 0).sort("children", descending=True, nulls_last=True)
     figure, (bars, matrix) = plt.subplots(
@@ -135,15 +113,14 @@ def upset_chart(overlap: pl.DataFrame, title: str) -> bytes:
         axes.set_xlim(-0.6, cells.height - 0.4)
         for side in ("top", "right"):
             axes.spines[side].set_visible(False)
-    figure.tight_layout()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def estimate_chart(comparison: pl.DataFrame, title: str) -> bytes:
     """Per linkage level (and the truth): known, the headline (model-averaged) total with
     its interval, and the selected model's and the independence model's totals beside it,
     per 1,000 children."""
-    plt = _plt()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6.5, 3.0), dpi=90)
     for y, row in enumerate(comparison.iter_rows(named=True)):
         per = 1000 / row["population"] if row["population"] else math.nan
@@ -167,8 +144,7 @@ def estimate_chart(comparison: pl.DataFrame, title: str) -> bytes:
     axes.set_ylim(-0.7, comparison.height - 0.3)
     axes.legend(fontsize=7, frameon=False, loc="lower right")
     axes.set_title(title, fontsize=9)
-    figure.tight_layout()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 @dataclass

@@ -42,13 +42,14 @@ except OSError:
 
 DRAW = """
 import json, sys
+from cmi_assets.charts import png_bytes
 from cmi_assets.community import maps
 from cmi_assets_tests.community.map_fixtures import long_table
 table = long_table()
 values = maps.map_values(table, "reports", "conservative")
 figure = maps.choropleth_figure(values, maps.county_boundaries(values["geography_code"]), "Reports")
 counts = maps.drawn_counts(figure)
-open(sys.argv[1], "wb").write(maps.figure_png(figure))
+open(sys.argv[1], "wb").write(png_bytes(figure))
 print(json.dumps(counts))
 """
 
