@@ -319,11 +319,7 @@ def linkage_clerical_sample(
         "year and month only, ages at events in days from the spine's best DOB, areas (deprivation decile, office, "
         "county) instead of addresses."
     ),
-    metadata={
-        "dagster/table_name": f"{WAREHOUSE}.events.*",
-        "zone": WAREHOUSE,
-        "dagster/column_schema": event_tables_schema(),
-    },
+    metadata={**table_metadata(WAREHOUSE, "events.*"), "dagster/column_schema": event_tables_schema()},
 )
 def event_tables(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     with storage.identified() as con:
