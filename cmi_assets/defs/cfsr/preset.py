@@ -1,21 +1,9 @@
-"""The CFSR group's shared asset attributes, set once: group, owners, the DuckDB write pool
-and the eager automation (a period asset passes its own)."""
+"""The CFSR group's shared asset attributes (cmi_assets/defs/preset.py); a period asset
+passes its own automation."""
 
-import dagster as dg
-
-from cmi_assets.defs.automation import follow_upstream
-from cmi_assets.defs.resources import DUCKDB_WRITE_POOL
+from cmi_assets.defs.preset import group_asset
 
 GROUP = "cfsr"
 OWNERS = ["team:cfsr-analysts"]
 
-
-def cfsr_asset(automation_condition: dg.AutomationCondition | None = None, **kwargs):
-    """dg.asset with the group's attributes; kinds, deps, description and metadata per asset."""
-    return dg.asset(
-        group_name=GROUP,
-        owners=OWNERS,
-        pool=DUCKDB_WRITE_POOL,
-        automation_condition=automation_condition or follow_upstream(),
-        **kwargs,
-    )
+cfsr_asset = group_asset(GROUP, OWNERS)

@@ -18,9 +18,9 @@ from cmi_assets.cohorts import FEATURE_CATEGORIES, OUTCOME_AGES, RISK_MARKERS, f
 from cmi_assets.cohorts import cohort_features as build_features
 from cmi_assets.cohorts import cohort_outcomes as build_outcomes
 from cmi_assets.cohorts.schema import feature_columns, outcome_columns, population_columns
-from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cohorts.partitions import BIRTH_YEARS
-from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.defs.preset import group_asset
+from cmi_assets.defs.resources import StorageResource
 from cmi_assets.linkage.tables import LEVELS
 from cmi_assets.metadata import frame_table, number, table_metadata, transposed
 from cmi_assets.storage import WAREHOUSE
@@ -28,6 +28,7 @@ from cmi_assets.tables import replace_partition_rows, table_exists
 
 GROUP = "cohorts"
 OWNERS = ["team:prm-analytics"]
+cohort_asset = group_asset(GROUP, OWNERS, partitions_def=BIRTH_YEARS)
 SCHEMA = "cohorts"
 POPULATION_TABLE = f"{SCHEMA}.population"
 FEATURES_TABLE = f"{SCHEMA}.features"
@@ -54,20 +55,14 @@ def read_cohort_table(con, table: str, linkage_level: str, birth_years: list[int
 # --- cohort_population ---------------------------------------------------------------------
 
 
-@dg.asset(
-    name="cohort_population",
+@cohort_asset(
     deps=["event_tables"],
-    partitions_def=BIRTH_YEARS,
-    group_name=GROUP,
     kinds={"duckdb", "polars"},
-    owners=OWNERS,
     description=(
         "The study population of one birth cohort at both linkage levels (NZ study para 39): children whose "
         "birth was registered or who were included in a caregiver's benefit by 3 months of age, with the source "
         "and weeks to first observation. Analysis zone, cohorts.population."
     ),
-    pool=DUCKDB_WRITE_POOL,
-    automation_condition=follow_upstream(),
     metadata=table_metadata(WAREHOUSE, POPULATION_TABLE, population_columns()),
 )
 def cohort_population(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
@@ -107,21 +102,15 @@ def cohort_population(context: dg.AssetExecutionContext, storage: StorageResourc
 # --- cohort_features -----------------------------------------------------------------------
 
 
-@dg.asset(
-    name="cohort_features",
+@cohort_asset(
     deps=["cohort_population"],
-    partitions_def=BIRTH_YEARS,
-    group_name=GROUP,
     kinds={"duckdb", "polars"},
-    owners=OWNERS,
     description=(
         "The cohort feature table at both linkage levels: every Box 1 variable as categories (NZ study, Box 1), "
         "the Box 2 Ministry of Health variables (moh_*, for the Table 11 model with health data), the 11 risk "
         "markers of Figure 4, the Table 8 flags and the group columns used for proportionality (Tables 7-9). One "
         "row per child of cohort_population. Analysis zone, cohorts.features."
     ),
-    pool=DUCKDB_WRITE_POOL,
-    automation_condition=follow_upstream(),
     metadata=table_metadata(WAREHOUSE, FEATURES_TABLE, feature_columns()),
 )
 def cohort_features(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
@@ -159,20 +148,14 @@ def cohort_features(context: dg.AssetExecutionContext, storage: StorageResource)
 # --- cohort_outcomes -----------------------------------------------------------------------
 
 
-@dg.asset(
-    name="cohort_outcomes",
+@cohort_asset(
     deps=["cohort_population", "cohort_features"],
-    partitions_def=BIRTH_YEARS,
-    group_name=GROUP,
     kinds={"duckdb", "polars"},
-    owners=OWNERS,
     description=(
         "Care-and-protection outcomes of the cohort by age 1..5 at both linkage levels (NZ study para 41, "
         "Table 10 targets A-E): flags and event counts, null where an age is not yet observable. Metadata "
         "holds the Table 8 profile of the conservative level. Analysis zone, cohorts.outcomes."
     ),
-    pool=DUCKDB_WRITE_POOL,
-    automation_condition=follow_upstream(),
     metadata=table_metadata(WAREHOUSE, OUTCOMES_TABLE, outcome_columns()),
 )
 def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:

@@ -24,10 +24,10 @@ from cmi_assets.community.schema import (
     conform,
 )
 from cmi_assets.community.table import indicator_table, published_table
-from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cohorts.partitions import BIRTH_YEARS
 from cmi_assets.defs.community.checks import margins_check, rates_in_interval_check, small_counts_check
-from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.defs.community.preset import community_asset
+from cmi_assets.defs.resources import StorageResource
 from cmi_assets.linkage.tables import LEVELS
 from cmi_assets.markdown import markdown_table
 from cmi_assets.metadata import frame_table, number, table_metadata
@@ -35,8 +35,6 @@ from cmi_assets.publish.disclosure import SUPPRESS_BELOW
 from cmi_assets.storage import WAREHOUSE
 from cmi_assets.tables import read_table, replace_table, table_exists, transaction
 
-GROUP = "community"
-OWNERS = ["team:prm-analytics"]
 FEATURES_TABLE = "cohorts.features"
 RECURRENCE_TABLE = "cfsr.recurrence_by_state"
 
@@ -91,14 +89,9 @@ def _headline(published: pl.DataFrame, state: str) -> pl.DataFrame:
     )
 
 
-@dg.asset(
-    name="community_indicators",
+@community_asset(
     deps=["event_tables", "cohort_features", "cfsr_recurrence"],
-    group_name=GROUP,
-    owners=OWNERS,
     kinds={"duckdb", "polars"},
-    pool=DUCKDB_WRITE_POOL,
-    automation_condition=follow_upstream(),
     description=DESCRIPTION,
     metadata={
         **table_metadata(WAREHOUSE, INDICATORS_TABLE, INDICATOR_COLUMNS),

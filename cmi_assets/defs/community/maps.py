@@ -19,13 +19,11 @@ from cmi_assets.community.atlas import build_atlas, write_atlas_html
 from cmi_assets.community.gradient import GRADIENT_INDICATORS, decile_ratios, gradient_chart, gradient_table
 from cmi_assets.community.maps import COUNTY_SOURCE, SUPPRESSED_LABEL, boundary_source, county_boundaries
 from cmi_assets.community.schema import DEFINITIONS_TABLE, INDICATORS_TABLE
-from cmi_assets.defs.automation import follow_upstream
-from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.defs.community.preset import community_asset
+from cmi_assets.defs.resources import StorageResource
 from cmi_assets.metadata import frame_table, short_key
 from cmi_assets.tables import read_table
 
-GROUP = "community"
-OWNERS = ["team:prm-analytics"]
 REPORT_SUBDIR = ("reports", "community")
 # Shown inline in the UI at the conservative level (the atlas has every indicator at both):
 # the two the gradient reads, the union across agencies, and a strength-based one.
@@ -46,29 +44,17 @@ def _county_codes(table: pl.DataFrame) -> list[str]:
     return sorted(table.filter(pl.col("geography_level") == "county")["geography_code"].unique().to_list())
 
 
-def _common(description: str, kinds: set[str]) -> dict:
-    return dict(
-        deps=["community_indicators"],
-        group_name=GROUP,
-        owners=OWNERS,
-        kinds=kinds,
-        pool=DUCKDB_WRITE_POOL,
-        automation_condition=follow_upstream(),
-        description=description,
-    )
-
-
-@dg.asset(
-    name="community_atlas",
-    **_common(
+@community_asset(
+    deps=["community_indicators"],
+    description=(
         "County choropleths of every community indicator at both linkage levels (the newest period), drawn with "
         "no network from the Census county boundaries the plotly-geo package ships; suppressed counties hatched, "
         f"never coloured. The main indicators ({', '.join(MAIN_INDICATORS)}, {UI_LEVEL} linkage) are shown here; "
         "every map, with its indicator's definition and the suppression note, is in one self-contained HTML atlas "
         "under $CMI_DATA_DIR/reports/community/. Postcode maps too where CMI_AREA_BOUNDARIES names a boundary file "
-        "(GeoJSON, shapefile or GeoParquet) and the table has rows at that level.",
-        {"html", "matplotlib"},
+        "(GeoJSON, shapefile or GeoParquet) and the table has rows at that level."
     ),
+    kinds={"html", "matplotlib"},
 )
 def community_atlas(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     table, definitions = _read_published(storage)
@@ -114,15 +100,15 @@ def community_atlas(context: dg.AssetExecutionContext, storage: StorageResource)
     )
 
 
-@dg.asset(
-    name="community_gradient",
-    **_common(
+@community_asset(
+    deps=["community_indicators"],
+    description=(
         "The deprivation gradient, as Philadelphia DHS drew it: report and substantiation rates per 1,000 children by "
         "deprivation decile (state) and by county, with exact 95% intervals, from the published indicator table "
         f"({UI_LEVEL} linkage, newest period); the most deprived decile's rate over the least deprived's with its "
-        "exact conditional interval. Suppressed cells are listed, not drawn.",
-        {"matplotlib", "polars"},
+        "exact conditional interval. Suppressed cells are listed, not drawn."
     ),
+    kinds={"matplotlib", "polars"},
 )
 def community_gradient(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     table, _ = _read_published(storage)

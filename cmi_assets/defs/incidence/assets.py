@@ -17,10 +17,10 @@ import dagster as dg
 import polars as pl
 
 from cmi_assets.cohorts.outcomes import latest_notification_date
-from cmi_assets.defs.automation import follow_upstream
 from cmi_assets.defs.cohorts.partitions import BIRTH_YEARS
 from cmi_assets.defs.incidence.checks import estimate_check, overlap_check
-from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.defs.preset import group_asset
+from cmi_assets.defs.resources import StorageResource
 from cmi_assets.incidence import (
     ANY,
     LISTS,
@@ -49,6 +49,7 @@ from cmi_assets.tables import read_table, replace_partition_rows
 
 GROUP = "incidence"
 OWNERS = ["team:prm-analytics"]
+incidence_asset = group_asset(GROUP, OWNERS, partitions_def=BIRTH_YEARS)
 CHILDREN_TABLE = "incidence.children"
 RATES_TABLE = "incidence.rates"
 CURVES_TABLE = "incidence.cumulative"
@@ -57,19 +58,6 @@ MODELS_TABLE = "incidence.models"
 ESTIMATE_TABLE = "incidence.estimate"
 COMPARISON_TABLE = "incidence.linkage_comparison"
 REPORT_SUBDIR = ("reports", "incidence")
-
-
-def _common(description: str, deps: list[str], **extra) -> dict:
-    return dict(
-        deps=deps,
-        partitions_def=BIRTH_YEARS,
-        group_name=GROUP,
-        owners=OWNERS,
-        description=description,
-        pool=DUCKDB_WRITE_POOL,
-        automation_condition=follow_upstream(),
-        **extra,
-    )
 
 
 def _read_year(con, table: str, birth_year: int) -> pl.DataFrame:
@@ -82,19 +70,18 @@ def _write_year(con, table: str, frame: pl.DataFrame, birth_year: int) -> int:
     )
 
 
-@dg.asset(
-    name="incidence_rates",
+@incidence_asset(
     kinds={"duckdb", "polars"},
     metadata=table_metadata(WAREHOUSE, RATES_TABLE, RATES_COLUMNS),
-    **_common(
+    description=(
         "Incidence of a first record per 1,000 children of the birth cohort's study population, at both linkage "
         "levels: by source (CP finding, CP notification, police FV contact, hospital maltreatment injury) and for "
         "the unduplicated union (each child once), by age 1-5 (cumulative and in the year of age), overall and by "
         "sex, ethnicity, deprivation decile and county, with exact Poisson intervals; Kaplan-Meier cumulative "
         "incidence by age in months. Small cells suppressed (under 11). Tables incidence.rates, "
-        "incidence.cumulative and the child-level incidence.children (person_key only).",
-        ["event_tables"],
+        "incidence.cumulative and the child-level incidence.children (person_key only)."
     ),
+    deps=["event_tables"],
 )
 def incidence_rates(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
 
@@ -129,18 +116,17 @@ def _sources() -> tuple[str, ...]:
     return (*SOURCES, ANY)
 
 
-@dg.asset(
-    name="incidence_overlap",
+@incidence_asset(
     kinds={"duckdb", "polars"},
     check_specs=[dg.AssetCheckSpec("overlap_cells_sum_to_union", asset="incidence_overlap")],
     metadata=table_metadata(WAREHOUSE, OVERLAP_TABLE, OVERLAP_COLUMNS),
-    **_common(
+    description=(
         "The 2^k inclusion table of the cohort's children followed up to age 5, at both linkage levels: how many "
         "children each combination of lists (CP, police FV, hospital) recorded by age 5; the all-none cell is "
         "unknown. The input of incidence_estimate; the check confirms its cells sum to the union count. Table "
-        "incidence.overlap (counts; the metadata shows cells under 11 as suppressed).",
-        ["incidence_rates"],
+        "incidence.overlap (counts; the metadata shows cells under 11 as suppressed)."
     ),
+    deps=["incidence_rates"],
 )
 def incidence_overlap(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
 
@@ -166,12 +152,11 @@ def incidence_overlap(context: dg.AssetExecutionContext, storage: StorageResourc
     )
 
 
-@dg.asset(
-    name="incidence_estimate",
+@incidence_asset(
     kinds={"duckdb", "numpy", "scipy"},
     check_specs=[dg.AssetCheckSpec("estimate_identifiable_and_finite", asset="incidence_estimate")],
     metadata=table_metadata(WAREHOUSE, ESTIMATE_TABLE, ESTIMATE_COLUMNS),
-    **_common(
+    description=(
         "Multiple-systems estimate of the cohort's children maltreated by age 5 whom no agency recorded, at both "
         "linkage levels: every hierarchical log-linear Poisson model up to two-way interactions on the inclusion "
         "table and the heterogeneity models of Rcapture's closedp (Darroch, Poisson2 and Gamma3.5 terms beside "
@@ -183,9 +168,9 @@ def incidence_overlap(context: dg.AssetExecutionContext, storage: StorageResourc
         "selection-aware interval (the selection rerun on bootstrap tables drawn from the averaged fit, Buckland, "
         "Burnham and Augustin 1997; percentile interval widened to hold the model's own profile interval, which is "
         "shown too), and the independence model with its own interval. Also an identifiability flag for sparse "
-        "overlaps, each list's completeness, known and estimated undetected per 1,000. Tables incidence.models and incidence.estimate.",
-        ["incidence_overlap"],
+        "overlaps, each list's completeness, known and estimated undetected per 1,000. Tables incidence.models and incidence.estimate."
     ),
+    deps=["incidence_overlap"],
 )
 def incidence_estimate(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
 
@@ -253,19 +238,18 @@ def _pattern_order(overlap: pl.DataFrame) -> pl.DataFrame:
     return overlap.with_columns(code.alias("_code")).sort("_code").drop("_code")
 
 
-@dg.asset(
-    name="incidence_linkage_comparison",
+@incidence_asset(
     kinds={"duckdb", "polars"},
     metadata=table_metadata(WAREHOUSE, COMPARISON_TABLE, HEADLINE_COLUMNS),
-    **_common(
+    description=(
         "Each headline figure at the conservative and the less conservative linkage level, and the synthetic "
         "world's truth where there is one (Storage.truth_dir: children.parquet and maltreatment_episodes.parquet): "
         "population followed to age 5, children known to an agency, the estimated total and undetected, per 1,000. "
         "A restrictive linkage splits children and so changes both the union and the overlaps (in Alaska's "
         "ALCANLink, overly restrictive linkage biased the incidence down; Parrish et al. 2017). Table "
-        "incidence.linkage_comparison.",
-        ["incidence_estimate", "incidence_rates"],
+        "incidence.linkage_comparison."
     ),
+    deps=["incidence_estimate", "incidence_rates"],
 )
 def incidence_linkage_comparison(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
 
@@ -293,16 +277,15 @@ def incidence_linkage_comparison(context: dg.AssetExecutionContext, storage: Sto
     )
 
 
-@dg.asset(
-    name="incidence_report",
+@incidence_asset(
     kinds={"html", "matplotlib"},
-    **_common(
+    description=(
         "The cohort's incidence report: one sentence a reader can quote (known per 1,000 by age 5 and the estimated "
         "undetected), cumulative incidence curves by source and group, an UpSet-style chart of the overlap, the "
         "estimate with its interval beside the independence model and the truth; markdown and PNGs here, one HTML "
-        "file per cohort under $CMI_DATA_DIR/reports/incidence/. Published (suppressed) tables only.",
-        ["incidence_linkage_comparison", "incidence_rates", "incidence_overlap"],
+        "file per cohort under $CMI_DATA_DIR/reports/incidence/. Published (suppressed) tables only."
     ),
+    deps=["incidence_linkage_comparison", "incidence_rates", "incidence_overlap"],
 )
 def incidence_report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
 

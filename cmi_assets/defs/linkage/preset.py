@@ -1,17 +1,8 @@
-"""The linkage group's shared asset attributes, set once: group, owners, the DuckDB write
-pool and the eager automation."""
+"""The linkage group's shared asset attributes (cmi_assets/defs/preset.py)."""
 
-import dagster as dg
-
-from cmi_assets.defs.automation import follow_upstream
-from cmi_assets.defs.resources import DUCKDB_WRITE_POOL
+from cmi_assets.defs.preset import group_asset
 
 GROUP = "linkage"
 OWNERS = ["team:data-linkage"]
 
-
-def linkage_asset(**kwargs):
-    """dg.asset with the group's attributes; kinds, deps, description and metadata per asset."""
-    return dg.asset(
-        group_name=GROUP, owners=OWNERS, pool=DUCKDB_WRITE_POOL, automation_condition=follow_upstream(), **kwargs
-    )
+linkage_asset = group_asset(GROUP, OWNERS)

@@ -5,8 +5,8 @@ written under the data folder's reports/open_data."""
 import dagster as dg
 import polars as pl
 
-from cmi_assets.defs.automation import follow_upstream
-from cmi_assets.defs.resources import DUCKDB_WRITE_POOL, StorageResource
+from cmi_assets.defs.preset import group_asset
+from cmi_assets.defs.resources import StorageResource
 from cmi_assets.metadata import column_schema, frame_table
 from cmi_assets.publish.package import (
     CFSR_PUBLISHED_COLUMNS,
@@ -17,6 +17,7 @@ from cmi_assets.publish.package import (
 
 GROUP = "open_data"
 OWNERS = ["team:prm-analytics"]
+open_data_asset = group_asset(GROUP, OWNERS)
 PACKAGE_SUBDIR = ("reports", "open_data")
 
 
@@ -29,18 +30,13 @@ CSV_SCHEMAS = {
 }
 
 
-@dg.asset(
-    name="open_data_package",
+@open_data_asset(
     deps=["community_indicators", "cfsr_recurrence", "incidence_rates"],
-    group_name=GROUP,
-    owners=OWNERS,
     kinds={"csv", "json"},
     metadata={
         "dagster/column_schema": CSV_SCHEMA,
         **{name.removesuffix(".csv"): dg.MetadataValue.table_schema(schema) for name, schema in CSV_SCHEMAS.items()},
     },
-    pool=DUCKDB_WRITE_POOL,
-    automation_condition=follow_upstream(),
     description="The open data package: the community indicators, CFSR recurrence by state and pooled, and "
     "incidence rates as CSV, protected together by the project's one disclosure control (a count two tables "
     "both publish is hidden in both, and every table's margins count), with a Frictionless datapackage.json "
