@@ -1,7 +1,8 @@
 """What every asset of a group shares, set once per group: `group_asset` makes the group's
 decorator (group, owners, the DuckDB write pool, the eager automation, and any default of
-the group's own such as its partitions); each asset adds its kinds, deps, description and
-metadata, and may override a default."""
+the group's own such as its partitions); each asset adds its kinds, deps and metadata, and
+may override a default. An asset's description is its function's docstring, so it is read
+beside the code that makes the asset."""
 
 import dagster as dg
 

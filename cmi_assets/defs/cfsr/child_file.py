@@ -34,18 +34,16 @@ STAGED_KEY = dg.AssetKey("stg_child_protection_ncands_child")
     partitions_def=FILE_YEARS,
     deps=[STAGED_KEY],
     kinds={"duckdb"},
-    description=(
-        "NCANDS Child File of one submission year (partition FYt = SUBYR t), every state, from the staged table; "
-        "checked for the CFSR elements and codes and for states missing since the previous year. Identified zone "
-        "(agency IDs, dates of birth). Partitions run to the newest FY whose file is due (1 February after the FY "
-        "ends; CMI_CFSR_LAST_FY overrides). A due year with no rows is not materialized and its checks warn that "
-        "no Child File was delivered; a year whose extracts are unchanged is not rematerialized."
-    ),
     check_specs=child_file_check_specs("ncands_child_file"),
     output_required=False,
     metadata=table_metadata(IDENTIFIED, CHILD_FILE_TABLE, CHILD_FILE_COLUMNS),
 )
 def ncands_child_file(context: dg.AssetExecutionContext, storage: StorageResource):
+    """NCANDS Child File of one submission year (partition FYt = SUBYR t), every state, from the staged table;
+    checked for the CFSR elements and codes and for states missing since the previous year. Identified zone
+    (agency IDs, dates of birth). Partitions run to the newest FY whose file is due (1 February after the FY
+    ends; CMI_CFSR_LAST_FY overrides). A due year with no rows is not materialized and its checks warn that no
+    Child File was delivered; a year whose extracts are unchanged is not rematerialized."""
     fy = fy_of_key(context.partition_key)
     with storage.identified() as con:
         if not table_exists(con, STAGED_TABLE):

@@ -38,13 +38,11 @@ from cmi_assets.tables import read_table, replace_table
 @cfsr_asset(
     deps=["cfsr_rsp", "cfsr_recurrence"],
     kinds={"duckdb", "polars"},
-    description=(
-        "Recurrence over every period computed so far: per state observed rate, RSP, interval and status by "
-        "period with the change since the previous published period, and the pooled rate with status counts."
-    ),
     metadata=table_metadata(WAREHOUSE, TREND_TABLE, TREND_TABLE_COLUMNS),
 )
 def cfsr_trend(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """Recurrence over every period computed so far: per state observed rate, RSP, interval and status by
+    period with the change since the previous published period, and the pooled rate with status counts."""
     with storage.warehouse() as con:
         rsp = read_table(con, RSP_TABLE)
         national = read_table(con, NATIONAL_TABLE)
@@ -76,18 +74,16 @@ def cfsr_trend(context: dg.AssetExecutionContext, storage: StorageResource) -> d
 @cfsr_asset(
     deps=["cfsr_trend", "cfsr_recurrence"],
     kinds={"html", "matplotlib"},
-    description=(
-        "The recurrence data profile: per state, RSP with interval against national performance for each period, "
-        "observed numerator and denominator, and the DQ page; a national chart of every state's RSP interval. "
-        "HTML files under $CMI_DATA_DIR/reports/cfsr/ (one per state plus national.html). The metadata leads with "
-        "the newest period's headline: pooled observed recurrence (a proportion), national performance, the status "
-        "counts, and the median state's RSP / observed ratio with why it is above 1 (CFSR R4 rules, section 4.1: "
-        "E is the typical state's expected count, u = 0, which lies below the pooled rate). `chart` opens the "
-        "national chart (the UI folds any markdown over 1,000 characters, so an image takes one click), `states` "
-        "is the table behind it."
-    ),
 )
 def cfsr_report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """The recurrence data profile: per state, RSP with interval against national performance for each period,
+    observed numerator and denominator, and the DQ page; a national chart of every state's RSP interval. HTML
+    files under $CMI_DATA_DIR/reports/cfsr/ (one per state plus national.html). The metadata leads with the
+    newest period's headline: pooled observed recurrence (a proportion), national performance, the status
+    counts, and the median state's RSP / observed ratio with why it is above 1 (CFSR R4 rules, section 4.1: E
+    is the typical state's expected count, u = 0, which lies below the pooled rate). `chart` opens the
+    national chart (the UI folds any markdown over 1,000 characters, so an image takes one click), `states` is
+    the table behind it."""
     paths = storage.storage()
     with storage.warehouse(read_only=True) as con:
         trend, pooled = read_table(con, TREND_TABLE), read_table(con, NATIONAL_TREND_TABLE)

@@ -58,14 +58,12 @@ def read_cohort_table(con, table: str, linkage_level: str, birth_years: list[int
 @cohort_asset(
     deps=["event_tables"],
     kinds={"duckdb", "polars"},
-    description=(
-        "The study population of one birth cohort at both linkage levels (NZ study para 39): children whose "
-        "birth was registered or who were included in a caregiver's benefit by 3 months of age, with the source "
-        "and weeks to first observation. Analysis zone, cohorts.population."
-    ),
     metadata=table_metadata(WAREHOUSE, POPULATION_TABLE, population_columns()),
 )
 def cohort_population(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """The study population of one birth cohort at both linkage levels (NZ study para 39): children whose
+    birth was registered or who were included in a caregiver's benefit by 3 months of age, with the source and
+    weeks to first observation. Analysis zone, cohorts.population."""
     birth_year = int(context.partition_key)
     frames, rows = [], []
     with storage.warehouse() as con:
@@ -105,15 +103,13 @@ def cohort_population(context: dg.AssetExecutionContext, storage: StorageResourc
 @cohort_asset(
     deps=["cohort_population"],
     kinds={"duckdb", "polars"},
-    description=(
-        "The cohort feature table at both linkage levels: every Box 1 variable as categories (NZ study, Box 1), "
-        "the Box 2 Ministry of Health variables (moh_*, for the Table 11 model with health data), the 11 risk "
-        "markers of Figure 4, the Table 8 flags and the group columns used for proportionality (Tables 7-9). One "
-        "row per child of cohort_population. Analysis zone, cohorts.features."
-    ),
     metadata=table_metadata(WAREHOUSE, FEATURES_TABLE, feature_columns()),
 )
 def cohort_features(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """The cohort feature table at both linkage levels: every Box 1 variable as categories (NZ study, Box 1),
+    the Box 2 Ministry of Health variables (moh_*, for the Table 11 model with health data), the 11 risk
+    markers of Figure 4, the Table 8 flags and the group columns used for proportionality (Tables 7-9). One
+    row per child of cohort_population. Analysis zone, cohorts.features."""
     birth_year = int(context.partition_key)
     with storage.warehouse() as con:
         # with the Box 2 health variables: the Table 11 model with health data (prm_study_models) needs them
@@ -151,14 +147,12 @@ def cohort_features(context: dg.AssetExecutionContext, storage: StorageResource)
 @cohort_asset(
     deps=["cohort_population", "cohort_features"],
     kinds={"duckdb", "polars"},
-    description=(
-        "Care-and-protection outcomes of the cohort by age 1..5 at both linkage levels (NZ study para 41, "
-        "Table 10 targets A-E): flags and event counts, null where an age is not yet observable. Metadata "
-        "holds the Table 8 profile of the conservative level. Analysis zone, cohorts.outcomes."
-    ),
     metadata=table_metadata(WAREHOUSE, OUTCOMES_TABLE, outcome_columns()),
 )
 def cohort_outcomes(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """Care-and-protection outcomes of the cohort by age 1..5 at both linkage levels (NZ study para 41,
+    Table 10 targets A-E): flags and event counts, null where an age is not yet observable. Metadata holds
+    the Table 8 profile of the conservative level. Analysis zone, cohorts.outcomes."""
     birth_year = int(context.partition_key)
     with storage.warehouse() as con:
         frames = {

@@ -73,17 +73,15 @@ def _write_year(con, table: str, frame: pl.DataFrame, birth_year: int) -> int:
 @incidence_asset(
     kinds={"duckdb", "polars"},
     metadata=table_metadata(WAREHOUSE, RATES_TABLE, RATES_COLUMNS),
-    description=(
-        "Incidence of a first record per 1,000 children of the birth cohort's study population, at both linkage "
-        "levels: by source (CP finding, CP notification, police FV contact, hospital maltreatment injury) and for "
-        "the unduplicated union (each child once), by age 1-5 (cumulative and in the year of age), overall and by "
-        "sex, ethnicity, deprivation decile and county, with exact Poisson intervals; Kaplan-Meier cumulative "
-        "incidence by age in months. Small cells suppressed (under 11). Tables incidence.rates, "
-        "incidence.cumulative and the child-level incidence.children (person_key only)."
-    ),
     deps=["event_tables"],
 )
 def incidence_rates(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """Incidence of a first record per 1,000 children of the birth cohort's study population, at both linkage
+    levels: by source (CP finding, CP notification, police FV contact, hospital maltreatment injury) and for
+    the unduplicated union (each child once), by age 1-5 (cumulative and in the year of age), overall and by
+    sex, ethnicity, deprivation decile and county, with exact Poisson intervals; Kaplan-Meier cumulative
+    incidence by age in months. Small cells suppressed (under 11). Tables incidence.rates,
+    incidence.cumulative and the child-level incidence.children (person_key only)."""
 
     birth_year = int(context.partition_key)
     children, rates, curves, headlines = [], [], [], {}
@@ -120,15 +118,13 @@ def _sources() -> tuple[str, ...]:
     kinds={"duckdb", "polars"},
     check_specs=[dg.AssetCheckSpec("overlap_cells_sum_to_union", asset="incidence_overlap")],
     metadata=table_metadata(WAREHOUSE, OVERLAP_TABLE, OVERLAP_COLUMNS),
-    description=(
-        "The 2^k inclusion table of the cohort's children followed up to age 5, at both linkage levels: how many "
-        "children each combination of lists (CP, police FV, hospital) recorded by age 5; the all-none cell is "
-        "unknown. The input of incidence_estimate; the check confirms its cells sum to the union count. Table "
-        "incidence.overlap (counts; the metadata shows cells under 11 as suppressed)."
-    ),
     deps=["incidence_rates"],
 )
 def incidence_overlap(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """The 2^k inclusion table of the cohort's children followed up to age 5, at both linkage levels: how many
+    children each combination of lists (CP, police FV, hospital) recorded by age 5; the all-none cell is
+    unknown. The input of incidence_estimate; the check confirms its cells sum to the union count. Table
+    incidence.overlap (counts; the metadata shows cells under 11 as suppressed)."""
 
     birth_year = int(context.partition_key)
 
@@ -156,23 +152,21 @@ def incidence_overlap(context: dg.AssetExecutionContext, storage: StorageResourc
     kinds={"duckdb", "numpy", "scipy"},
     check_specs=[dg.AssetCheckSpec("estimate_identifiable_and_finite", asset="incidence_estimate")],
     metadata=table_metadata(WAREHOUSE, ESTIMATE_TABLE, ESTIMATE_COLUMNS),
-    description=(
-        "Multiple-systems estimate of the cohort's children maltreated by age 5 whom no agency recorded, at both "
-        "linkage levels: every hierarchical log-linear Poisson model up to two-way interactions on the inclusion "
-        "table and the heterogeneity models of Rcapture's closedp (Darroch, Poisson2 and Gamma3.5 terms beside "
-        "the main effects and the two-way terms that stay identifiable), as Poisson GLMs, with AIC, BIC, AIC weight "
-        "and profile-likelihood 95% interval. The headline total "
-        "is the AIC-weighted average of the identifiable models with the model-averaged tail-area profile "
-        "interval (Fletcher and Turek 2012), which carries the uncertainty of choosing the model; the selected "
-        "model (least AIC among identifiable ones that leave a degree of freedom) is shown beside it with a "
-        "selection-aware interval (the selection rerun on bootstrap tables drawn from the averaged fit, Buckland, "
-        "Burnham and Augustin 1997; percentile interval widened to hold the model's own profile interval, which is "
-        "shown too), and the independence model with its own interval. Also an identifiability flag for sparse "
-        "overlaps, each list's completeness, known and estimated undetected per 1,000. Tables incidence.models and incidence.estimate."
-    ),
     deps=["incidence_overlap"],
 )
 def incidence_estimate(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """Multiple-systems estimate of the cohort's children maltreated by age 5 whom no agency recorded, at both
+    linkage levels: every hierarchical log-linear Poisson model up to two-way interactions on the inclusion
+    table and the heterogeneity models of Rcapture's closedp (Darroch, Poisson2 and Gamma3.5 terms beside the
+    main effects and the two-way terms that stay identifiable), as Poisson GLMs, with AIC, BIC, AIC weight and
+    profile-likelihood 95% interval. The headline total is the AIC-weighted average of the identifiable models
+    with the model-averaged tail-area profile interval (Fletcher and Turek 2012), which carries the
+    uncertainty of choosing the model; the selected model (least AIC among identifiable ones that leave a
+    degree of freedom) is shown beside it with a selection-aware interval (the selection rerun on bootstrap
+    tables drawn from the averaged fit, Buckland, Burnham and Augustin 1997; percentile interval widened to
+    hold the model's own profile interval, which is shown too), and the independence model with its own
+    interval. Also an identifiability flag for sparse overlaps, each list's completeness, known and estimated
+    undetected per 1,000. Tables incidence.models and incidence.estimate."""
 
     birth_year = int(context.partition_key)
 
@@ -241,17 +235,15 @@ def _pattern_order(overlap: pl.DataFrame) -> pl.DataFrame:
 @incidence_asset(
     kinds={"duckdb", "polars"},
     metadata=table_metadata(WAREHOUSE, COMPARISON_TABLE, HEADLINE_COLUMNS),
-    description=(
-        "Each headline figure at the conservative and the less conservative linkage level, and the synthetic "
-        "world's truth where there is one (Storage.truth_dir: children.parquet and maltreatment_episodes.parquet): "
-        "population followed to age 5, children known to an agency, the estimated total and undetected, per 1,000. "
-        "A restrictive linkage splits children and so changes both the union and the overlaps (in Alaska's "
-        "ALCANLink, overly restrictive linkage biased the incidence down; Parrish et al. 2017). Table "
-        "incidence.linkage_comparison."
-    ),
     deps=["incidence_estimate", "incidence_rates"],
 )
 def incidence_linkage_comparison(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """Each headline figure at the conservative and the less conservative linkage level, and the synthetic
+    world's truth where there is one (Storage.truth_dir: children.parquet and maltreatment_episodes.parquet):
+    population followed to age 5, children known to an agency, the estimated total and undetected, per 1,000.
+    A restrictive linkage splits children and so changes both the union and the overlaps (in Alaska's
+    ALCANLink, overly restrictive linkage biased the incidence down; Parrish et al. 2017). Table
+    incidence.linkage_comparison."""
 
     birth_year = int(context.partition_key)
     columns = [name for name, _, _ in HEADLINE_COLUMNS[1:-1]]
@@ -279,15 +271,14 @@ def incidence_linkage_comparison(context: dg.AssetExecutionContext, storage: Sto
 
 @incidence_asset(
     kinds={"html", "matplotlib"},
-    description=(
-        "The cohort's incidence report: one sentence a reader can quote (known per 1,000 by age 5 and the estimated "
-        "undetected), cumulative incidence curves by source and group, an UpSet-style chart of the overlap, the "
-        "estimate with its interval beside the independence model and the truth; markdown and PNGs here, one HTML "
-        "file per cohort under $CMI_DATA_DIR/reports/incidence/. Published (suppressed) tables only."
-    ),
     deps=["incidence_linkage_comparison", "incidence_rates", "incidence_overlap"],
 )
 def incidence_report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """The cohort's incidence report: one sentence a reader can quote (known per 1,000 by age 5 and the
+    estimated undetected), cumulative incidence curves by source and group, an UpSet-style chart of the
+    overlap, the estimate with its interval beside the independence model and the truth; markdown and PNGs
+    here, one HTML file per cohort under $CMI_DATA_DIR/reports/incidence/. Published (suppressed) tables
+    only."""
 
     birth_year = int(context.partition_key)
     level = pl.col("linkage_level") == "conservative"

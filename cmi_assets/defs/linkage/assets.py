@@ -60,14 +60,12 @@ from cmi_assets.storage import IDENTIFIED, WAREHOUSE
 @linkage_asset(
     deps=staged_person_models(),
     kinds={"duckdb", "polars"},
-    description=(
-        "One standardised person record per person slot of every staged record whose spec lists persons "
-        "(a birth registration gives the child, the mother and a listed father), and the person identities "
-        "(records equal on every compared field) that Splink scores. Identified zone."
-    ),
     metadata=table_metadata(IDENTIFIED, PERSON_RECORDS_TABLE, PERSON_RECORDS_COLUMNS),
 )
 def person_records(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """One standardised person record per person slot of every staged record whose spec lists persons (a birth
+    registration gives the child, the mother and a listed father), and the person identities (records equal on
+    every compared field) that Splink scores. Identified zone."""
     with storage.identified() as con:
         counts = build_person_records(con)
     context.log.info(f"{counts['records']} person records, {counts['identities']} identities")
@@ -91,16 +89,15 @@ class LinkageModelConfig(dg.Config):
 @linkage_asset(
     deps=["person_records"],
     kinds={"splink", "duckdb"},
-    description=(
-        "The Splink person-linkage model trained on the person identities (prior from deterministic rules, u by "
-        "random sampling, m by EM over several blocking passes), saved as one JSON artefact with its sha256 under "
-        "$CMI_DATA_DIR/linkage/models/<sha12>.json (it holds name frequencies: identified zone); with review_labels, "
-        "m from enough reviewed matches too, and precision and recall against the reviewers' decisions."
-    ),
 )
 def linkage_model(
     context: dg.AssetExecutionContext, config: LinkageModelConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
+    """The Splink person-linkage model trained on the person identities (prior from deterministic rules, u by
+    random sampling, m by EM over several blocking passes), saved as one JSON artefact with its sha256 under
+    $CMI_DATA_DIR/linkage/models/<sha12>.json (it holds name frequencies: identified zone); with
+    review_labels, m from enough reviewed matches too, and precision and recall against the reviewers'
+    decisions."""
     from cmi_assets.linkage.train import model_summary, train_with_review
 
     with storage.identified() as con:
@@ -132,14 +129,12 @@ def linkage_model(
 @linkage_asset(
     deps=["linkage_model"],
     kinds={"splink", "duckdb"},
-    description=(
-        "Every blocked identity pair scored with the current model (linkage.person_pairs) and the pairs linked at "
-        "either level with both flags: conservative (very high probability and, for two children, a parent's "
-        "given name in common; NZ para 88) and less conservative (threshold of maximal expected F1; NZ para 90)."
-    ),
     metadata=table_metadata(IDENTIFIED, LINKS_TABLE, LINKS_COLUMNS),
 )
 def person_links(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """Every blocked identity pair scored with the current model (linkage.person_pairs) and the pairs linked
+    at either level with both flags: conservative (very high probability and, for two children, a parent's
+    given name in common; NZ para 88) and less conservative (threshold of maximal expected F1; NZ para 90)."""
     from cmi_assets.linkage.spine import score_and_flag
     from cmi_assets.linkage.train import load_artefact
 
@@ -170,13 +165,13 @@ def person_links(context: dg.AssetExecutionContext, storage: StorageResource) ->
             group_name="linkage",
             owners=OWNERS,
             kinds={"duckdb"},
-            description="The reviewers' decisions (`cmi review import`); its data version hashes the table.",
             metadata=table_metadata(IDENTIFIED, REVIEW_DECISIONS_TABLE, REVIEW_DECISIONS_COLUMNS),
         )
     ],
     required_resource_keys={"storage"},
 )
 def review_decisions(context: dg.AssetExecutionContext):
+    """The reviewers' decisions (`cmi review import`); its data version hashes the table."""
     from cmi_assets.linkage.review import decision_counts, decisions_data_version
 
     with context.resources.storage.identified(read_only=True) as con:
@@ -187,16 +182,14 @@ def review_decisions(context: dg.AssetExecutionContext):
 @linkage_asset(
     deps=["person_links", "review_decisions"],
     kinds={"duckdb", "polars"},
-    description=(
-        "Record clusters at both linkage levels (constrained: two birth registrations never merge) and the "
-        "persistent pseudonymous person_key of every record (HMAC with the secret from CMI_PSEUDONYM_KEY or "
-        "CMI_PSEUDONYM_KEY_FILE); keys carry over from the previous spine by overlap, with splits, merges, new "
-        "and retired keys recorded in linkage.person_key_events. Reviewers' decisions (review_decisions) join "
-        "(match) or part (non_match) two records' persons; the key events they explain carry the decision_id."
-    ),
     metadata=table_metadata(IDENTIFIED, SPINE_TABLE, SPINE_COLUMNS),
 )
 def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """Record clusters at both linkage levels (constrained: two birth registrations never merge) and the
+    persistent pseudonymous person_key of every record (HMAC with the secret from CMI_PSEUDONYM_KEY or
+    CMI_PSEUDONYM_KEY_FILE); keys carry over from the previous spine by overlap, with splits, merges, new and
+    retired keys recorded in linkage.person_key_events. Reviewers' decisions (review_decisions) join (match)
+    or part (non_match) two records' persons; the key events they explain carry the decision_id."""
     with storage.identified() as con:
         summary, rows = replace_spine(con, pseudonym_secret(), context.run_id)
     metadata: dict = {"dagster/row_count": rows}
@@ -212,15 +205,13 @@ def person_spine(context: dg.AssetExecutionContext, storage: StorageResource) ->
 @linkage_asset(
     deps=["person_spine", "linkage_model"],
     kinds={"polars"},
-    description=(
-        "Linkage quality against the synthetic world's truth (Storage.truth_dir): pairwise precision, recall and F1 "
-        "for children's, adults' and child-adult pairs at each level, by source pair; cluster precision and recall; "
-        "agreement by sex, age band, ethnicity and agency; blocking recall; cluster sizes. Counts and rates only. "
-        "Skipped (not materialized) where no truth exists, as in production."
-    ),
     output_required=False,
 )
 def linkage_quality(context: dg.AssetExecutionContext, storage: StorageResource):
+    """Linkage quality against the synthetic world's truth (Storage.truth_dir): pairwise precision, recall and
+    F1 for children's, adults' and child-adult pairs at each level, by source pair; cluster precision and
+    recall; agreement by sex, age band, ethnicity and agency; blocking recall; cluster sizes. Counts and rates
+    only. Skipped (not materialized) where no truth exists, as in production."""
     truth = read_linkage_truth(storage.storage().truth_dir)
     if truth is None:
         context.log.info(
@@ -272,18 +263,16 @@ class ClericalSampleConfig(dg.Config):
 @linkage_asset(
     deps=["person_spine"],
     kinds={"polars", "csv"},
-    description=(
-        "The clerical review sample (NZ study, paras 92-100): cohort children (one per birth registration) sampled "
-        "by outcome group (any child-protection record) and weakest-link weight band, about one in five with their "
-        "associated adults; review files of the pairs side by side under $CMI_DATA_DIR/linkage/review/ (identified: "
-        "names and DOBs, never in metadata). Where the synthetic truth exists it plays the reviewer, giving weighted "
-        "agreement with 95% CIs (stratified, Korn-Graubard)."
-    ),
     metadata={"dagster/column_schema": column_schema(review_file_columns()), "zone": IDENTIFIED},
 )
 def linkage_clerical_sample(
     context: dg.AssetExecutionContext, config: ClericalSampleConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
+    """The clerical review sample (NZ study, paras 92-100): cohort children (one per birth registration)
+    sampled by outcome group (any child-protection record) and weakest-link weight band, about one in five
+    with their associated adults; review files of the pairs side by side under $CMI_DATA_DIR/linkage/review/
+    (identified: names and DOBs, never in metadata). Where the synthetic truth exists it plays the reviewer,
+    giving weighted agreement with 95% CIs (stratified, Korn-Graubard)."""
     from cmi_assets.linkage.clerical_sample import REVIEW_SUBDIR, sample_levels
 
     truth_file = record_truth_file(storage.storage().truth_dir)
@@ -313,15 +302,13 @@ def linkage_clerical_sample(
 @linkage_asset(
     deps=event_table_deps(),
     kinds={"duckdb", "polars"},
-    description=(
-        "The analysis zone's de-identified event tables (warehouse schema events, cohorts.events.EVENT_TABLES) at "
-        "both linkage levels, keyed by person_key: no names, no agency IDs (event keys are HMACs), dates of birth as "
-        "year and month only, ages at events in days from the spine's best DOB, areas (deprivation decile, office, "
-        "county) instead of addresses."
-    ),
     metadata={**table_metadata(WAREHOUSE, "events.*"), "dagster/column_schema": event_tables_schema()},
 )
 def event_tables(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """The analysis zone's de-identified event tables (warehouse schema events, cohorts.events.EVENT_TABLES)
+    at both linkage levels, keyed by person_key: no names, no agency IDs (event keys are HMACs), dates of
+    birth as year and month only, ages at events in days from the spine's best DOB, areas (deprivation decile,
+    office, county) instead of addresses."""
     with storage.identified() as con:
         tables = build_event_tables(con, pseudonym_secret())
     with storage.warehouse() as con:

@@ -34,16 +34,6 @@ class LinkageReportConfig(dg.Config):
 @linkage_asset(
     deps=["person_spine", "event_tables"],
     kinds={"duckdb", "polars"},
-    description=(
-        "A linkage report in the GUILD style (Gilbert et al. 2018): link rates overall and by source, role, sex, "
-        "age band, ethnicity and deprivation decile at both levels with Clopper-Pearson intervals; match-weight "
-        "histograms of pairs linked and not linked; false- and missed-link rates per weight band from a clerical "
-        "sample of pairs (reviewers' decisions from linkage.review_decisions, else the synthetic truth as the "
-        "reviewer), with the estimated precision per level and its stratified interval; the effect of each level "
-        "on children with a substantiated finding by age 5 per 1,000 and children recorded by more than one "
-        "incidence list; subgroup gaps over 5 points flagged. Counts and rates only, small cells suppressed, in "
-        "the analysis zone's linkage_report schema."
-    ),
     metadata=table_metadata(
         WAREHOUSE,
         f"{REPORT_SCHEMA}.*",
@@ -60,6 +50,14 @@ class LinkageReportConfig(dg.Config):
 def linkage_report(
     context: dg.AssetExecutionContext, config: LinkageReportConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
+    """A linkage report in the GUILD style (Gilbert et al. 2018): link rates overall and by source, role, sex,
+    age band, ethnicity and deprivation decile at both levels with Clopper-Pearson intervals; match-weight
+    histograms of pairs linked and not linked; false- and missed-link rates per weight band from a clerical
+    sample of pairs (reviewers' decisions from linkage.review_decisions, else the synthetic truth as the
+    reviewer), with the estimated precision per level and its stratified interval; the effect of each level on
+    children with a substantiated finding by age 5 per 1,000 and children recorded by more than one incidence
+    list; subgroup gaps over 5 points flagged. Counts and rates only, small cells suppressed, in the analysis
+    zone's linkage_report schema."""
     truth_file = record_truth_file(storage.storage().truth_dir)
     with storage.warehouse() as warehouse:
         with storage.identified(read_only=True) as identified:

@@ -91,19 +91,17 @@ def notes_md(notes: list[str]) -> dg.MetadataValue:
 @prm_asset(
     deps=["cohort_features", "cohort_outcomes", "prm_oracle_risk"],
     kinds={"python", "duckdb", "json"},
-    description=(
-        "The predictive risk model of the NZ study (paras 58-62): SAS-style stepwise logistic regression of "
-        "substantiated findings by age 2 on the Box 1 variables, trained on the newest birth cohort with outcomes to "
-        "age 2 at the conservative linkage (earlier cohorts pooled when positives are too few), with negatives "
-        "under-sampled 4:1, a 70/30 split and King-Zeng prior correction; a second model family compared on the same "
-        "validation set; where a synthetic truth exists, the oracle's AUC on the same validation children. Calibration "
-        "slope and intercept after prior correction are measured on the whole training cohort population. Artefact: "
-        "$CMI_DATA_DIR/prm/models/<sha12>.json; the model card is in the metadata."
-    ),
 )
 def prm_model(
     context: dg.AssetExecutionContext, config: PrmModelConfig, storage: StorageResource
 ) -> dg.MaterializeResult:
+    """The predictive risk model of the NZ study (paras 58-62): SAS-style stepwise logistic regression of
+    substantiated findings by age 2 on the Box 1 variables, trained on the newest birth cohort with outcomes
+    to age 2 at the conservative linkage (earlier cohorts pooled when positives are too few), with negatives
+    under-sampled 4:1, a 70/30 split and King-Zeng prior correction; a second model family compared on the
+    same validation set; where a synthetic truth exists, the oracle's AUC on the same validation children.
+    Calibration slope and intercept after prior correction are measured on the whole training cohort
+    population. Artefact: $CMI_DATA_DIR/prm/models/<sha12>.json; the model card is in the metadata."""
     from cmi_assets.prm.artefact import model_card_markdown, model_to_json
     from cmi_assets.prm.evaluation import threshold_table
     from cmi_assets.prm.recipe import (
@@ -187,14 +185,12 @@ def prm_model(
 @prm_asset(
     deps=["prm_model", "cohort_features", "cohort_outcomes"],
     kinds={"python", "duckdb"},
-    description=(
-        "The current PRM scores of an earlier birth cohort with outcomes to age 5, at both linkage levels (NZ study "
-        "section 4 and Table 6): one row per child with the prior-corrected probability and referral rank "
-        "(1 = highest; ties by person_key). Analysis zone, prm.scores."
-    ),
     metadata=table_metadata(WAREHOUSE, SCORES_TABLE, SCORES_COLUMNS),
 )
 def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """The current PRM scores of an earlier birth cohort with outcomes to age 5, at both linkage levels (NZ
+    study section 4 and Table 6): one row per child with the prior-corrected probability and referral rank
+    (1 = highest; ties by person_key). Analysis zone, prm.scores."""
     from cmi_assets.prm.cohort_evaluation import SCORES_SCHEMA, score_cohort
 
     artefact, path = registry(storage).current()
@@ -238,17 +234,15 @@ def prm_scores(context: dg.AssetExecutionContext, storage: StorageResource) -> d
 @prm_asset(
     deps=["prm_scores", "prm_model", "prm_oracle_risk"],
     kinds={"python", "duckdb"},
-    description=(
-        "The NZ study's evaluation of the scored cohort: Table 1 (base model), Table 2 (top 1-20%), Figure 1 (PPV "
-        "and sensitivity by age 1-5 at the top 5%), Table 6 (conservative vs less conservative linkage), Tables 7 and "
-        "8 (composition of the top 5%), Figure 4 (risk markers by score band), calibration, and the oracle's AUC beside "
-        "the model's on the same children where a synthetic truth exists. Analysis zone, schema prm (one table each, "
-        "with a linkage_level column); markdown in the metadata; a summary beside the model artefact for the report's "
-        "commentary."
-    ),
     metadata=table_metadata(WAREHOUSE, f"{SCHEMA}.*", EVALUATION_COLUMNS),
 )
 def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """The NZ study's evaluation of the scored cohort: Table 1 (base model), Table 2 (top 1-20%), Figure 1
+    (PPV and sensitivity by age 1-5 at the top 5%), Table 6 (conservative vs less conservative linkage),
+    Tables 7 and 8 (composition of the top 5%), Figure 4 (risk markers by score band), calibration, and the
+    oracle's AUC beside the model's on the same children where a synthetic truth exists. Analysis zone, schema
+    prm (one table each, with a linkage_level column); markdown in the metadata; a summary beside the model
+    artefact for the report's commentary."""
     from cmi_assets.prm.cohort_evaluation import (
         evaluate_scored_cohorts,
         evaluation_summary,
@@ -296,13 +290,12 @@ def prm_evaluation(context: dg.AssetExecutionContext, storage: StorageResource) 
 @prm_asset(
     deps=["prm_evaluation", "prm_model", "prm_study_models"],
     kinds={"html", "markdown"},
-    description=(
-        "The PRM feasibility report: what changed since the previous model, the NZ study's tables and figures rebuilt "
-        "on our cohorts (Tables 1-2, 6-11, Figures 1 and 3-5, calibration, oracle), the model card and every note on "
-        "what could not be computed, as markdown and self-contained HTML under $CMI_DATA_DIR/reports/prm/."
-    ),
 )
 def feasibility_report(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """The PRM feasibility report: what changed since the previous model, the NZ study's tables and figures
+    rebuilt on our cohorts (Tables 1-2, 6-11, Figures 1 and 3-5, calibration, oracle), the model card and
+    every note on what could not be computed, as markdown and self-contained HTML under
+    $CMI_DATA_DIR/reports/prm/."""
     from cmi_assets.prm.feasibility import feasibility_report as build_report
     from cmi_assets.prm.recipe import notes_markdown
 

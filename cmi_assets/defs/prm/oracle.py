@@ -38,12 +38,6 @@ def truth_files(storage: StorageResource):
 @prm_asset(
     deps=["person_records", "person_spine"],
     kinds={"polars", "duckdb"},
-    description=(
-        "The synthetic world's true risk of each child (truth children.parquet: p_finding_by_age_2 and _5), keyed by "
-        "the person_key of the child's birth-registration record (else benefit-inclusion record) at each linkage "
-        "level, for the oracle AUC beside the model's. Analysis zone, prm.oracle_risk: person_key, linkage_level, "
-        "birth_year and the risks only. Empty, with a note, where there is no synthetic truth (production)."
-    ),
     metadata=table_metadata(
         WAREHOUSE,
         ORACLE_TABLE,
@@ -57,6 +51,11 @@ def truth_files(storage: StorageResource):
     ),
 )
 def prm_oracle_risk(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """The synthetic world's true risk of each child (truth children.parquet: p_finding_by_age_2 and _5),
+    keyed by the person_key of the child's birth-registration record (else benefit-inclusion record) at each
+    linkage level, for the oracle AUC beside the model's. Analysis zone, prm.oracle_risk: person_key,
+    linkage_level, birth_year and the risks only. Empty, with a note, where there is no synthetic truth
+    (production)."""
     files = truth_files(storage)
     counts: dict = {}
     if files is None:

@@ -36,17 +36,15 @@ from cmi_assets.tables import replace_table
 @prm_asset(
     deps=["prm_model", "prm_scores", "cohort_features", "cohort_outcomes", "event_tables"],
     kinds={"python", "duckdb"},
-    description=(
-        "The NZ study's further models, fitted like the base model on its training cohorts and evaluated on the scored "
-        "cohort: Table 9 (separate models per group, AIAN / other children with CP history / on benefit, combined in "
-        "proportion to known maltreatment), Table 10 (a model per target A-E), Table 11 (with health data, and without "
-        "births and corrections data), Figure 3 (how often and at which rank each variable enters across all these "
-        "models) and Figure 5 (children observed by weeks since birth, less conservative linkage). Analysis zone, "
-        "prm.table9/table10/table11/figure3/figure5; markdown and charts in the metadata."
-    ),
     metadata=table_metadata(WAREHOUSE, f"{SCHEMA}.*", STUDY_COLUMNS),
 )
 def prm_study_models(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """The NZ study's further models, fitted like the base model on its training cohorts and evaluated on the
+    scored cohort: Table 9 (separate models per group, AIAN / other children with CP history / on benefit,
+    combined in proportion to known maltreatment), Table 10 (a model per target A-E), Table 11 (with health
+    data, and without births and corrections data), Figure 3 (how often and at which rank each variable enters
+    across all these models) and Figure 5 (children observed by weeks since birth, less conservative linkage).
+    Analysis zone, prm.table9/table10/table11/figure3/figure5; markdown and charts in the metadata."""
     from cmi_assets.prm.feasibility import STUDY_TABLE_KEYS
     from cmi_assets.prm.study_tables import figure5_table, fit_study_tables
 

@@ -37,14 +37,14 @@ CSV_SCHEMAS = {
         "dagster/column_schema": CSV_SCHEMA,
         **{name.removesuffix(".csv"): dg.MetadataValue.table_schema(schema) for name, schema in CSV_SCHEMAS.items()},
     },
-    description="The open data package: the community indicators, CFSR recurrence by state and pooled, and "
-    "incidence rates as CSV, protected together by the project's one disclosure control (a count two tables "
-    "both publish is hidden in both, and every table's margins count), with a Frictionless datapackage.json "
-    "(Table Schema per file), a DCAT-US 1.1 data.json catalog and a data dictionary (every column's name, type, "
-    "definition, source, unit and suppression rule), under reports/open_data of the data folder. Nothing from "
-    "the identified zone, no person_key.",
 )
 def open_data_package(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    """The open data package: the community indicators, CFSR recurrence by state and pooled, and incidence
+    rates as CSV, protected together by the project's one disclosure control (a count two tables both publish
+    is hidden in both, and every table's margins count), with a Frictionless datapackage.json (Table Schema
+    per file), a DCAT-US 1.1 data.json catalog and a data dictionary (every column's name, type, definition,
+    source, unit and suppression rule), under reports/open_data of the data folder. Nothing from the
+    identified zone, no person_key."""
     out = storage.storage().data_dir.joinpath(*PACKAGE_SUBDIR)
     with storage.warehouse(read_only=True) as con:
         files = publish_warehouse(con, out)
