@@ -21,7 +21,9 @@ Published cells go through the project's one disclosure function (publish/disclo
 
 A pair is linked at a level when the spine kept it: person_links flags it at that level,
 the clustering guards did not separate it, and its two identities sit in one cluster. Functions take a DuckDB
-connection or frames and return frames or dicts; nothing here imports Dagster.
+connection or frames and return frames or dicts; nothing here imports Dagster. Whatever grows with the
+records and the pairs is counted, drawn and joined in DuckDB (which spills past its memory limit), and
+only counts and the clerical sample come into polars.
 """
 
 from __future__ import annotations
@@ -240,12 +242,19 @@ def _record_sql(con: duckdb.DuckDBPyConnection, records: str, clusters: str) -> 
         FROM m JOIN r USING (unique_id) JOIN per_cluster p USING (level, cluster_id) {areas} {ethnicity}"""
 
 
+def _outcome_counts_sql(con: duckdb.DuckDBPyConnection, records: str, clusters: str) -> str:
+    """The per-record outcomes (_record_sql) counted per distinct row: `n` members."""
+    return f"SELECT *, count(*) AS n FROM ({_record_sql(con, records, clusters)}) GROUP BY ALL"
+
+
 def link_outcomes(
     con: duckdb.DuckDBPyConnection, records: str = PERSON_RECORDS_TABLE, clusters: str = CLUSTERS_TABLE
 ) -> pl.DataFrame:
-    """One row per level, unit and member (no identifier): `linked` and the subgroup columns
-    (UNITS). Age is the age in whole years at the record's event."""
-    rows = con.sql(_record_sql(con, records, clusters)).pl()
+    """One row per level, unit, `linked` and combination of the subgroup columns (UNITS), with
+    `n`, the members of the unit it stands for (no identifier). Counted in DuckDB, so the frame
+    grows with the subgroups, not with the records. Age is the age in whole years at the
+    record's event."""
+    rows = con.sql(_outcome_counts_sql(con, records, clusters)).pl()
     rows = rows.with_columns(
         pl.when(pl.col("age_years") >= 0)
         .then(age_band(pl.col("age_years")))
@@ -262,23 +271,31 @@ def link_outcomes(
         ),
     }
     group_columns = sorted({g for _, _, groups in UNITS.values() for g in groups})
-    return pl.concat(
-        [
-            frame.select(
-                "level",
-                pl.lit(unit).alias("unit"),
-                pl.col("linked").fill_null(False),
-                *[pl.col(g).cast(pl.String) for g in group_columns],
-            )
-            for unit, frame in units.items()
-        ]
+    keys = ["level", "unit", "linked", *group_columns]
+    return (
+        pl.concat(
+            [
+                frame.select(
+                    "level",
+                    pl.lit(unit).alias("unit"),
+                    pl.col("linked").fill_null(False),
+                    *[pl.col(g).cast(pl.String) for g in group_columns],
+                    "n",
+                )
+                for unit, frame in units.items()
+            ]
+        )
+        .group_by(keys)
+        .agg(pl.col("n").sum().cast(pl.Int64))
+        .sort(keys, nulls_last=True)
     )
 
 
 def link_rates(outcomes: pl.DataFrame, confidence: float = CONFIDENCE) -> pl.DataFrame:
-    """Per level, unit and subgroup (group_type `all` and each of the unit's UNITS groups,
-    ethnicity split into its codes, a missing value as `unknown`): population, linked, the
-    share linked and its Clopper-Pearson interval. Before suppression."""
+    """From the counted outcomes (link_outcomes), per level, unit and subgroup (group_type
+    `all` and each of the unit's UNITS groups, ethnicity split into its codes, a missing value
+    as `unknown`): population, linked, the share linked and its Clopper-Pearson interval.
+    Before suppression."""
     parts = []
     for unit, (_, _, groups) in UNITS.items():
         mine = outcomes.filter(pl.col("unit") == unit)
@@ -293,9 +310,9 @@ def link_rates(outcomes: pl.DataFrame, confidence: float = CONFIDENCE) -> pl.Dat
             parts.append(grouped.with_columns(pl.lit(group).alias("group_type")))
     keys = ["level", "unit", "group_type", "group_value"]
     counted = (
-        pl.concat([p.select(*keys, "linked") for p in parts])
+        pl.concat([p.select(*keys, "linked", "n") for p in parts])
         .group_by(keys)
-        .agg(pl.len().alias("population"), pl.col("linked").sum().alias("linked"))
+        .agg(pl.col("n").sum().alias("population"), pl.col("n").filter(pl.col("linked")).sum().alias("linked"))
         .with_columns(pl.col("population").cast(pl.Int64), pl.col("linked").cast(pl.Int64))
     )
     order = {unit: i for i, unit in enumerate(UNITS)}
@@ -372,7 +389,46 @@ def subgroup_gaps(rates: pl.DataFrame, gap_points: float = GAP_POINTS) -> pl.Dat
     ).sort(["flagged", pl.col("gap_points").abs()], descending=[True, True], nulls_last=True)  # fmt: skip
 
 
-# --- 2. match-weight histograms -------------------------------------------------------------
+# --- 2. scored pairs and match-weight histograms ---------------------------------------------
+
+
+# Pairs are a polars frame or a DuckDB relation of the connection given: every function on
+# pairs runs its SQL in DuckDB over them and gives back a frame for a frame and a relation
+# for a relation, so the report can keep the scored pairs in DuckDB and fetch only counts
+# and samples.
+Pairs = pl.DataFrame | duckdb.DuckDBPyRelation
+SCORED_PAIRS = "_guild_scored_pairs"  # temporary tables of the identified connection
+TRUE_PERSONS = "_guild_true_persons"
+TRUTH_VOTES = "_guild_truth_votes"
+TRUTH_CHUNK_RECORDS = 1_000_000  # records mapped to the truth in polars at a time
+PAIR_KEY = "unique_id_l, unique_id_r"
+
+
+def _connection(con: duckdb.DuckDBPyConnection | None) -> duckdb.DuckDBPyConnection:
+    """The connection whose relations the inputs are, else an in-memory one for frames."""
+    return con if con is not None else duckdb.connect()
+
+
+def _like(result: duckdb.DuckDBPyRelation, pairs: Pairs, order: str | None = PAIR_KEY) -> Pairs:
+    """A frame (in `order`) when the input was a frame, the relation itself otherwise."""
+    if isinstance(pairs, pl.DataFrame):
+        return (result.order(order) if order else result).pl()
+    return result
+
+
+def _scored_pairs_sql(pairs: str, links: str, clusters: str, levels) -> str:
+    kept = " ".join(
+        f"""LEFT JOIN (SELECT DISTINCT k.unique_id_l, k.unique_id_r, TRUE AS kept FROM {links} k
+                       JOIN _ids a ON a.level = '{lv}' AND a.identity_id = k.unique_id_l
+                       JOIN _ids b ON b.level = '{lv}' AND b.identity_id = k.unique_id_r AND b.cluster_id = a.cluster_id
+                       WHERE k.is_link_{lv} AND k.separated_by IS NULL) kept_{lv} USING (unique_id_l, unique_id_r)"""
+        for lv in levels
+    )
+    flags = ", ".join(f"coalesce(kept_{lv}.kept, FALSE) AS linked_{lv}" for lv in levels)
+    flagged = ", ".join(f"coalesce(f.is_link_{lv} AND f.separated_by IS NULL, FALSE) AS flagged_{lv}" for lv in levels)
+    return f"""WITH _ids AS (SELECT DISTINCT level, identity_id, cluster_id FROM {clusters})
+            SELECT p.unique_id_l, p.unique_id_r, p.match_weight, {flags}, {flagged}
+            FROM {pairs} p {kept} LEFT JOIN {links} f USING (unique_id_l, unique_id_r)"""
 
 
 def scored_pairs(
@@ -386,52 +442,64 @@ def scored_pairs(
     kept it at the level (flagged at the level, not separated by the clustering guards, and
     its two identities in one cluster: the constrained clustering drops a link that would
     merge two birth registrations), and `flagged_<level>`: flagged and not separated.
-    Identified: not for publishing."""
-    kept = " ".join(
-        f"""LEFT JOIN (SELECT DISTINCT k.unique_id_l, k.unique_id_r, TRUE AS kept FROM {links} k
-                       JOIN _ids a ON a.level = '{lv}' AND a.identity_id = k.unique_id_l
-                       JOIN _ids b ON b.level = '{lv}' AND b.identity_id = k.unique_id_r AND b.cluster_id = a.cluster_id
-                       WHERE k.is_link_{lv} AND k.separated_by IS NULL) kept_{lv} USING (unique_id_l, unique_id_r)"""
-        for lv in levels
-    )
-    flags = ", ".join(f"coalesce(kept_{lv}.kept, FALSE) AS linked_{lv}" for lv in levels)
-    flagged = ", ".join(f"coalesce(f.is_link_{lv} AND f.separated_by IS NULL, FALSE) AS flagged_{lv}" for lv in levels)
-    return con.sql(
-        f"""WITH _ids AS (SELECT DISTINCT level, identity_id, cluster_id FROM {clusters})
-            SELECT p.unique_id_l, p.unique_id_r, p.match_weight, {flags}, {flagged}
-            FROM {pairs} p {kept} LEFT JOIN {links} f USING (unique_id_l, unique_id_r)
-            ORDER BY p.unique_id_l, p.unique_id_r"""
-    ).pl()
+    Identified: not for publishing. A frame of every pair: the report keeps them in DuckDB
+    (scored_pairs_table)."""
+    return con.sql(_scored_pairs_sql(pairs, links, clusters, levels) + f" ORDER BY {PAIR_KEY}").pl()
 
 
-def before_review(pairs: pl.DataFrame, levels=LEVELS) -> pl.DataFrame:
+def scored_pairs_table(
+    con: duckdb.DuckDBPyConnection,
+    pairs: str = PAIRS_TABLE,
+    links: str = LINKS_TABLE,
+    clusters: str = CLUSTERS_TABLE,
+    levels=LEVELS,
+    name: str = SCORED_PAIRS,
+) -> duckdb.DuckDBPyRelation:
+    """The scored pairs (scored_pairs' columns) as a temporary table of `con`, made once
+    for the report's several passes over them; DuckDB spills it past its memory limit."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {_scored_pairs_sql(pairs, links, clusters, levels)}")
+    return con.table(name)
+
+
+def before_review(pairs: Pairs, levels=LEVELS, con: duckdb.DuckDBPyConnection | None = None) -> Pairs:
     """`pairs` with each level's status as the model and the guards set it (`flagged_<level>`),
     before the reviewers' decisions force links or non-links in the clustering: the status to
     estimate from reviewed pairs, which the review itself has set right in the spine."""
-    return pairs.with_columns([pl.col(f"flagged_{lv}").alias(f"linked_{lv}") for lv in levels])
+    replaced = ", ".join(f"flagged_{lv} AS linked_{lv}" for lv in levels)
+    return _like(_connection(con).sql(f"SELECT * REPLACE ({replaced}) FROM pairs"), pairs)
+
+
+def _status_sql(level: str) -> str:
+    return f"CASE WHEN linked_{level} THEN '{LINKED}' ELSE '{NOT_LINKED}' END"
 
 
 def weight_histogram(
-    pairs: pl.DataFrame,
+    pairs: Pairs,
     levels=LEVELS,
     weight_range: tuple[float, float] = HISTOGRAM_RANGE,
     bin_width: float = HISTOGRAM_BIN_WIDTH,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> pl.DataFrame:
     """Pairs per weight bin, linked and not linked, at each level: level, status, bin_low,
     bin_high (weights outside the range fall in the end bins, whose outer edge is null),
-    pairs; a row of status totals (bin_low null) per level and status."""
+    pairs; a row of status totals (bin_low null) per level and status. Counted in DuckDB."""
     low, high = weight_range
     edges = np.arange(low, high + bin_width / 2, bin_width).tolist()
-    index = pl.col("match_weight").sub(low).truediv(bin_width).floor().clip(-1, len(edges) - 1).cast(pl.Int64)
+    index = (
+        f"CASE WHEN match_weight IS NOT NULL THEN CAST(least(greatest(floor((match_weight - {low}) / {bin_width}), -1),"
+        f" {len(edges) - 1}) AS BIGINT) END"
+    )
     bins = pl.DataFrame(
         {"bin": list(range(-1, len(edges))), "bin_low": [None, *edges], "bin_high": [*edges, None]},
         schema={"bin": pl.Int64, "bin_low": pl.Float64, "bin_high": pl.Float64},
     )
     grid = pl.DataFrame({"status": [LINKED, NOT_LINKED]}).join(bins, how="cross")
+    db = _connection(con)
     frames = []
     for level in levels:
-        status = pl.when(pl.col(f"linked_{level}")).then(pl.lit(LINKED)).otherwise(pl.lit(NOT_LINKED))
-        counted = pairs.select(status.alias("status"), index.alias("bin")).group_by("status", "bin").len("pairs")
+        counted = db.sql(
+            f"SELECT {_status_sql(level)} AS status, {index} AS bin, count(*) AS pairs FROM pairs GROUP BY ALL"
+        ).pl()
         full = (
             grid.join(counted, on=["status", "bin"], how="left")
             .with_columns(pl.col("pairs").fill_null(0), pl.lit("bin").alias("row"))
@@ -461,77 +529,156 @@ def published_histogram(histogram: pl.DataFrame) -> pl.DataFrame:
 # --- 3. linkage error from the clerical sample -----------------------------------------------
 
 
-def error_band(weight: pl.Expr) -> pl.Expr:
-    from cmi_assets.linkage.clerical import band_of
+def _band_sql(weight: str, bands=ERROR_BANDS) -> str:
+    """The label of the [low, high) band (None: unbounded) a weight falls in, null for a
+    null weight, as SQL."""
+    whens = []
+    for low, high, label in bands:
+        tests = [f"{weight} >= {low}"] * (low is not None) + [f"{weight} < {high}"] * (high is not None)
+        whens.append(f"WHEN {' AND '.join(tests) or 'TRUE'} THEN '{label}'")
+    return f"CASE WHEN {weight} IS NULL THEN NULL {' '.join(whens)} END"
 
-    return band_of(weight, ERROR_BANDS, None)
 
-
-def level_pairs(pairs: pl.DataFrame, level: str) -> pl.DataFrame:
-    """One level's scored pairs with their status, weight band and stratum (status|band),
-    and a unit_id (the pair's place in key order) for clerical.stratified_sample."""
-    status = pl.when(pl.col(f"linked_{level}")).then(pl.lit(LINKED)).otherwise(pl.lit(NOT_LINKED))
-    return (
-        pairs.select("unique_id_l", "unique_id_r", "match_weight", status.alias("status"))
-        .sort("unique_id_l", "unique_id_r")
-        .with_row_index("unit_id")
-        .with_columns(pl.col("unit_id").cast(pl.Int64), error_band(pl.col("match_weight")).alias("band"))
+def level_pairs(pairs: Pairs, level: str, con: duckdb.DuckDBPyConnection | None = None) -> Pairs:
+    """One level's scored pairs with their status, weight band (ERROR_BANDS) and stratum
+    (status|band)."""
+    band = _band_sql("match_weight")
+    return _like(
+        _connection(con).sql(
+            f"""SELECT unique_id_l, unique_id_r, match_weight, {_status_sql(level)} AS status, {band} AS band,
+                       {_status_sql(level)} || '|' || coalesce({band}, '') AS stratum
+                FROM pairs"""
+        ),
+        pairs,
     )
+
+
+def stratum_sizes(pairs: Pairs, level: str, con: duckdb.DuckDBPyConnection | None = None) -> pl.DataFrame:
+    """Scored pairs per stratum (status and weight band) of one level: status, band,
+    stratum, pairs; counted in DuckDB."""
+    db = _connection(con)
+    strata = level_pairs(pairs, level, db)  # noqa: F841 (read by the SQL)
+    return db.sql("SELECT status, band, stratum, count(*) AS pairs FROM strata GROUP BY ALL ORDER BY stratum").pl()
+
+
+def sample_allocation(sizes: pl.DataFrame, n_total: int) -> pl.DataFrame:
+    """`sizes` (stratum_sizes) with n, the pairs to draw per stratum: n_total shared in
+    proportion to sqrt(stratum size), at least 2 and at most the stratum (the allocation of
+    clerical.stratified_sample)."""
+    shares = np.sqrt(sizes["pairs"].to_numpy().astype(float))
+    shares = shares / shares.sum()
+    wanted = np.minimum(np.maximum(np.round(shares * n_total).astype(int), 2), sizes["pairs"].to_numpy())
+    return sizes.with_columns(pl.Series("n", wanted, dtype=pl.Int64))
+
+
+def empty_sample(level: str) -> pl.DataFrame:
+    """A sample of no pairs, with a drawn sample's columns."""
+    return pl.DataFrame(
+        schema={
+            "unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "match_weight": pl.Float64, "status": pl.String,
+            "band": pl.String, "stratum": pl.String, "stratum_size": pl.Int64, "weight": pl.Float64,
+            "level": pl.String,
+        }
+    )  # fmt: skip
 
 
 def draw_pair_sample(
-    pairs: pl.DataFrame, level: str, links_per_level: int, non_links_per_level: int, seed: int
+    pairs: Pairs,
+    level: str,
+    links_per_level: int,
+    non_links_per_level: int,
+    seed: int,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> pl.DataFrame:
     """A stratified random sample of one level's pairs: `links_per_level` links and
     `non_links_per_level` pairs not linked, each allocated over weight bands by
-    clerical.stratified_sample (sqrt(size), at least 2 a band). Each sampled pair carries its
-    stratum, stratum_size (N_h) and weight (N_h / n_h)."""
-    from cmi_assets.linkage.clerical import stratified_sample
+    sample_allocation (sqrt(size), at least 2 a band). Drawn in DuckDB: within each stratum
+    the pairs first in the order of a hash of their ids and the seed, so one seed gives one
+    sample and only the sampled pairs are fetched. Each carries its stratum, stratum_size
+    (N_h) and weight (N_h / n_h)."""
+    db = _connection(con)
+    sizes = stratum_sizes(pairs, level, db)
+    parts = [
+        sample_allocation(sizes.filter(pl.col("status") == status), n)
+        for status, n in ((LINKED, links_per_level), (NOT_LINKED, non_links_per_level))
+        if n > 0 and not sizes.filter(pl.col("status") == status).is_empty()
+    ]
+    if not parts:
+        return empty_sample(level)
+    wanted = pl.concat(parts).select("stratum", "pairs", "n")
+    strata = level_pairs(pairs, level, db)  # noqa: F841 (read by the SQL)
+    most = int(wanted["n"].max())
+    drawn = db.sql(
+        f"""WITH firsts AS (
+                SELECT stratum, arg_min(struct_pack(unique_id_l, unique_id_r, match_weight, status, band),
+                                        hash(unique_id_l, unique_id_r, {int(seed)}), {most}) AS firsts
+                FROM strata WHERE stratum IN (SELECT stratum FROM wanted) GROUP BY stratum)
+            SELECT * FROM (
+                SELECT unnest(list_slice(f.firsts, 1, w.n), recursive := true), w.stratum,
+                       w.pairs AS stratum_size, w.pairs / w.n AS weight, '{level}' AS level
+                FROM firsts f JOIN wanted w USING (stratum))
+            ORDER BY stratum, unique_id_l, unique_id_r"""
+    ).pl()
+    return drawn.select(empty_sample(level).columns)
 
-    frame = level_pairs(pairs, level)
-    drawn = []
-    for status, n in ((LINKED, links_per_level), (NOT_LINKED, non_links_per_level)):
-        mine = frame.filter(pl.col("status") == status)
-        if mine.height and n > 0:
-            drawn.append(stratified_sample(mine, ["status", "band"], n, seed))
-    if not drawn:
-        return frame.clear().with_columns(
-            pl.lit(None, pl.String).alias("stratum"),
-            pl.lit(None, pl.Int64).alias("stratum_size"),
-            pl.lit(None, pl.Float64).alias("weight"),
+
+def identity_true_persons_table(
+    con: duckdb.DuckDBPyConnection,
+    truth: pl.DataFrame | Path,
+    records: str = PERSON_RECORDS_TABLE,
+    name: str = TRUE_PERSONS,
+    chunk_records: int = TRUTH_CHUNK_RECORDS,
+) -> duckdb.DuckDBPyRelation:
+    """identity_id -> true_person_id as a temporary table of `con`: the true person most of
+    the identity's records belong to (quality.attach_truth maps records to the truth, the
+    truth a frame or its parquet file), the smallest id on a tie. Records are mapped a share
+    of record keys at a time (attach_truth works within a key), so polars holds one share;
+    the votes are counted in DuckDB."""
+    source = con.read_parquet(str(truth)) if isinstance(truth, Path) else truth  # noqa: F841 (read by the SQL)
+    n_records = con.sql(f"SELECT count(*) FROM {records}").fetchone()[0]
+    shares = max(1, -(-n_records // chunk_records))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {TRUTH_VOTES} (identity_id BIGINT, true_person_id BIGINT, n BIGINT)")
+    for share in range(shares):
+        mine = f"hash(CAST(record_key AS VARCHAR)) % {shares} = {share}"
+        frame = con.sql(f"SELECT identity_id, agency, record_type, record_key, slot FROM {records} WHERE {mine}").pl()
+        truth_share = con.sql(f"SELECT * FROM source WHERE {mine}").pl()
+        votes = (  # noqa: F841 (read by the SQL)
+            attach_truth(frame, truth_share)
+            .filter(pl.col("true_person_id").is_not_null())
+            .group_by("identity_id", "true_person_id")
+            .len("n")
         )
-    return pl.concat(drawn).with_columns(pl.lit(level).alias("level"))
-
-
-def identity_true_persons(con: duckdb.DuckDBPyConnection, truth: pl.DataFrame, records: str = PERSON_RECORDS_TABLE):
-    """identity_id -> true_person_id: the true person most of the identity's records belong
-    to (quality.attach_truth maps records to the truth), the smallest id on a tie."""
-    frame = con.sql(f"SELECT identity_id, agency, record_type, record_key, slot FROM {records}").pl()
-    labelled = attach_truth(frame, truth).filter(pl.col("true_person_id").is_not_null())
-    return (
-        labelled.group_by("identity_id", "true_person_id")
-        .len()
-        .sort(["identity_id", "len", "true_person_id"], descending=[False, True, False])
-        .unique("identity_id", keep="first")
-        .select("identity_id", "true_person_id")
+        con.execute(f"INSERT INTO {TRUTH_VOTES} SELECT identity_id, true_person_id, n FROM votes")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {name} AS
+            SELECT identity_id, true_person_id FROM (
+                SELECT identity_id, true_person_id, sum(n) AS n FROM {TRUTH_VOTES} GROUP BY ALL)
+            QUALIFY row_number() OVER (PARTITION BY identity_id ORDER BY n DESC, true_person_id) = 1"""
     )
+    con.execute(f"DROP TABLE {TRUTH_VOTES}")
+    return con.table(name)
 
 
-def truth_pair_labels(pairs: pl.DataFrame, persons: pl.DataFrame) -> pl.DataFrame:
+def identity_true_persons(
+    con: duckdb.DuckDBPyConnection, truth: pl.DataFrame | Path, records: str = PERSON_RECORDS_TABLE
+) -> pl.DataFrame:
+    """identity_true_persons_table as a frame (identity_id, true_person_id), by identity."""
+    return identity_true_persons_table(con, truth, records).order("identity_id").pl()
+
+
+def truth_pair_labels(
+    pairs: Pairs, persons: pl.DataFrame | duckdb.DuckDBPyRelation, con: duckdb.DuckDBPyConnection | None = None
+) -> Pairs:
     """`pairs` with is_match from the truth: both identities' true persons known and equal
     (null where either is unknown)."""
-    left = persons.rename({"identity_id": "unique_id_l", "true_person_id": "_tl"})
-    right = persons.rename({"identity_id": "unique_id_r", "true_person_id": "_tr"})
-    return (
-        pairs.join(left, on="unique_id_l", how="left")
-        .join(right, on="unique_id_r", how="left")
-        .with_columns(
-            pl.when(pl.col("_tl").is_not_null() & pl.col("_tr").is_not_null())
-            .then(pl.col("_tl") == pl.col("_tr"))
-            .otherwise(pl.lit(None, pl.Boolean))
-            .alias("is_match")
-        )
-        .drop("_tl", "_tr")
+    return _like(
+        _connection(con).sql(
+            """SELECT p.*, CASE WHEN tl.true_person_id IS NOT NULL AND tr.true_person_id IS NOT NULL
+                                THEN tl.true_person_id = tr.true_person_id END AS is_match
+               FROM pairs p LEFT JOIN persons tl ON tl.identity_id = p.unique_id_l
+               LEFT JOIN persons tr ON tr.identity_id = p.unique_id_r"""
+        ),
+        pairs,
     )
 
 
@@ -557,10 +704,15 @@ def review_decisions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     )
 
 
-def label_sample(sample: pl.DataFrame, decisions: pl.DataFrame | None, persons: pl.DataFrame | None) -> pl.DataFrame:
+def label_sample(
+    sample: pl.DataFrame,
+    decisions: pl.DataFrame | None,
+    persons: pl.DataFrame | duckdb.DuckDBPyRelation | None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pl.DataFrame:
     """The sample with is_match and label_source: a reviewer's decision where there is one,
-    else the truth (where given); pairs left without a label are dropped from the
-    estimates (unsure, or not reviewed yet)."""
+    else the truth (where given; a relation of `con` or a frame); pairs left without a label
+    are dropped from the estimates (unsure, or not reviewed yet)."""
     out = sample.with_columns(pl.lit(None, pl.Boolean).alias("is_match"), pl.lit(None, pl.String).alias("label_source"))
     if decisions is not None:
         out = (
@@ -575,7 +727,7 @@ def label_sample(sample: pl.DataFrame, decisions: pl.DataFrame | None, persons: 
             )
         )
     if persons is not None:
-        truth = truth_pair_labels(out.select("unique_id_l", "unique_id_r"), persons).rename({"is_match": "_truth"})
+        truth = truth_pair_labels(out.select("unique_id_l", "unique_id_r"), persons, con).rename({"is_match": "_truth"})
         out = (
             out.join(truth, on=["unique_id_l", "unique_id_r"], how="left")
             .with_columns(
@@ -587,15 +739,17 @@ def label_sample(sample: pl.DataFrame, decisions: pl.DataFrame | None, persons: 
     return out
 
 
-def reviewed_as_sample(pairs: pl.DataFrame, decisions: pl.DataFrame, level: str) -> pl.DataFrame:
+def reviewed_as_sample(
+    pairs: Pairs, decisions: pl.DataFrame, level: str, con: duckdb.DuckDBPyConnection | None = None
+) -> pl.DataFrame:
     """Without a drawn sample's truth (production): every pair a reviewer decided, as the
     sample of its level's status and band (post-stratified: within a band, reviewed pairs
-    stand for the band's pairs)."""
-    frame = level_pairs(pairs, level).with_columns(
-        pl.concat_str([pl.col("status"), pl.col("band").fill_null("")], separator="|").alias("stratum")
-    )
-    sizes = frame.group_by("stratum").len("stratum_size")
-    decided = frame.join(decisions.select("unique_id_l", "unique_id_r"), on=["unique_id_l", "unique_id_r"])
+    stand for the band's pairs). Only the decided pairs are fetched."""
+    db = _connection(con)
+    sizes = stratum_sizes(pairs, level, db).select("stratum", pl.col("pairs").alias("stratum_size"))
+    strata = level_pairs(pairs, level, db)  # noqa: F841 (read by the SQL)
+    keys = decisions.select("unique_id_l", "unique_id_r")  # noqa: F841 (read by the SQL)
+    decided = db.sql(f"SELECT s.* FROM strata s JOIN keys USING ({PAIR_KEY}) ORDER BY {PAIR_KEY}").pl()
     n = decided.group_by("stratum").len("_n")
     return (
         decided.join(sizes, on="stratum")
@@ -619,14 +773,12 @@ def _estimate(labelled: pl.DataFrame, outcome: pl.Expr, confidence: float) -> di
 
 
 def error_by_band(
-    pairs: pl.DataFrame, labelled: pl.DataFrame, level: str, confidence: float = CONFIDENCE
+    sizes: pl.DataFrame, labelled: pl.DataFrame, level: str, confidence: float = CONFIDENCE
 ) -> pl.DataFrame:
-    """Per status and weight band of one level (and `all` per status): pairs in the band,
-    sampled and labelled, the estimated error rate (links: share false; pairs not linked:
-    share true, i.e. missed) with its interval (clerical.weighted_agreement, Korn-Graubard),
-    and the estimated number of false or missed links."""
-    frame = level_pairs(pairs, level)
-    sizes = frame.group_by("status", "band").len("pairs")
+    """Per status and weight band of one level (and `all` per status): pairs in the band
+    (`sizes`, stratum_sizes), sampled and labelled, the estimated error rate (links: share
+    false; pairs not linked: share true, i.e. missed) with its interval
+    (clerical.weighted_agreement, Korn-Graubard), and the estimated number of false or missed links."""
     rows = []
     for status in (LINKED, NOT_LINKED):
         wrong = ~pl.col("is_match") if status == LINKED else pl.col("is_match")
@@ -690,10 +842,24 @@ def estimated_precision(labelled: pl.DataFrame, level: str, confidence: float = 
     }
 
 
-def truth_precision(pairs: pl.DataFrame, persons: pl.DataFrame, level: str) -> float | None:
-    """The truth over every link of the level: the share whose identities are one true person."""
-    links = truth_pair_labels(pairs.filter(pl.col(f"linked_{level}")), persons).filter(pl.col("is_match").is_not_null())
-    return float(links["is_match"].mean()) if links.height else None
+def truth_precision(
+    pairs: Pairs,
+    persons: pl.DataFrame | duckdb.DuckDBPyRelation,
+    level: str,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> float | None:
+    """The truth over every link of the level: the share whose identities are one true
+    person (joined in DuckDB)."""
+    db = _connection(con)
+    links = db.sql(f"SELECT {PAIR_KEY} FROM pairs WHERE linked_{level}")
+    labelled = truth_pair_labels(links, persons, db)  # noqa: F841 (read by the SQL)
+    (share,) = db.sql("SELECT avg(CAST(is_match AS DOUBLE)) FROM labelled WHERE is_match IS NOT NULL").fetchone()
+    return float(share) if share is not None else None
+
+
+def level_links(sizes: pl.DataFrame) -> int:
+    """Links at a level, from its stratum_sizes."""
+    return int(sizes.filter(pl.col("status") == LINKED)["pairs"].sum())
 
 
 def estimated_recall(errors: pl.DataFrame, precision: dict, links: int) -> float | None:
@@ -815,6 +981,27 @@ class GuildReport:
         return out
 
 
+def _sample_for_level(
+    con: duckdb.DuckDBPyConnection,
+    status: duckdb.DuckDBPyRelation,
+    decisions: pl.DataFrame | None,
+    persons: duckdb.DuckDBPyRelation | None,
+    level: str,
+    links_per_level: int,
+    non_links_per_level: int,
+    seed: int,
+) -> pl.DataFrame:
+    """The level's labelled sample: drawn where the truth can label it, else the reviewed
+    pairs, else none."""
+    if persons is not None:
+        sample = draw_pair_sample(status, level, links_per_level, non_links_per_level, seed, con)
+    elif decisions is not None:
+        sample = reviewed_as_sample(status, decisions, level, con)
+    else:
+        sample = empty_sample(level)
+    return label_sample(sample, decisions, persons, con)
+
+
 def build_report(
     identified: duckdb.DuckDBPyConnection,
     warehouse: duckdb.DuckDBPyConnection | None,
@@ -825,40 +1012,36 @@ def build_report(
 ) -> GuildReport:
     """Every table of the report, published (suppressed): link rates and gaps from the
     identified zone's records and clusters, histograms and error rates from its scored pairs
-    and the labelled sample, indicators from the warehouse's event tables (when given)."""
+    and the labelled sample, indicators from the warehouse's event tables (when given).
+    The pairs and the truth stay in DuckDB (temporary tables of `identified`, dropped at the
+    end): what is fetched is counts and the sample, whatever the number of records and pairs."""
     rates = published_link_rates(link_rates(link_outcomes(identified)))
-    pairs = scored_pairs(identified)
-    decisions = review_decisions(identified)
-    persons = identity_true_persons(identified, pl.read_parquet(truth_file)) if truth_file else None
-    # without the truth the sample is the reviewed pairs, whose spine status the review set
-    status = pairs if persons is not None or decisions is None else before_review(pairs)
-    labelled_parts, errors, precision = [], [], []
-    for level in LEVELS:
-        if persons is not None:
-            sample = draw_pair_sample(status, level, links_per_level, non_links_per_level, seed)
-        elif decisions is not None:
-            sample = reviewed_as_sample(status, decisions, level)
-        else:
-            sample = (
-                level_pairs(status, level)
-                .clear()
-                .with_columns(
-                    pl.lit(None, pl.String).alias("stratum"),
-                    pl.lit(None, pl.Int64).alias("stratum_size"),
-                    pl.lit(None, pl.Float64).alias("weight"),
-                    pl.lit(level).alias("level"),
-                )
+    try:
+        pairs = scored_pairs_table(identified)
+        decisions = review_decisions(identified)
+        persons = identity_true_persons_table(identified, truth_file) if truth_file else None
+        # without the truth the sample is the reviewed pairs, whose spine status the review set
+        status = pairs if persons is not None or decisions is None else before_review(pairs, con=identified)
+        labelled_parts, errors, precision = [], [], []
+        for level in LEVELS:
+            labelled = _sample_for_level(
+                identified, status, decisions, persons, level, links_per_level, non_links_per_level, seed
             )
-        labelled = label_sample(sample, decisions, persons)
-        labelled_parts.append(labelled)
-        level_errors = error_by_band(status, labelled, level)
-        errors.append(level_errors)
-        est = estimated_precision(labelled, level)
-        links = int(status[f"linked_{level}"].sum())
-        est["links"] = links
-        est["estimated_recall_scored"] = estimated_recall(level_errors, est, links)
-        est["truth_precision"] = truth_precision(status, persons, level) if persons is not None else None
-        precision.append(est)
+            labelled_parts.append(labelled)
+            sizes = stratum_sizes(status, level, identified)
+            level_errors = error_by_band(sizes, labelled, level)
+            errors.append(level_errors)
+            est = estimated_precision(labelled, level)
+            est["links"] = level_links(sizes)
+            est["estimated_recall_scored"] = estimated_recall(level_errors, est, est["links"])
+            est["truth_precision"] = (
+                truth_precision(status, persons, level, identified) if persons is not None else None
+            )
+            precision.append(est)
+        histogram = weight_histogram(pairs, con=identified)
+    finally:
+        for table in (SCORED_PAIRS, TRUE_PERSONS):
+            identified.execute(f"DROP TABLE IF EXISTS temp.{table}")
     all_labelled = pl.concat(labelled_parts, how="diagonal_relaxed")
     labels = dict(all_labelled.group_by(pl.col("label_source").fill_null("none")).len().iter_rows())
     design = (
@@ -876,7 +1059,7 @@ def build_report(
     return GuildReport(
         link_rates=rates,
         subgroup_gaps=subgroup_gaps(rates),
-        weight_histogram=published_histogram(weight_histogram(pairs)),
+        weight_histogram=published_histogram(histogram),
         linkage_error=published_errors(pl.concat(errors)),
         precision=pl.DataFrame(precision),
         indicators=indicators,

@@ -426,3 +426,33 @@ def test_without_truth_the_reviewed_pairs_are_the_sample(linked_mini, truth_file
     expected = sum(sizes[b] * (sum(v) / len(v)) for b, v in decided.items()) / sum(sizes[b] for b in decided)
     assert row["precision"] == pytest.approx(expected)
     copy.close()
+
+
+def test_the_report_fetches_counts_and_samples_not_a_row_per_record_or_pair(linked_mini):
+    """What build_report takes out of DuckDB does not grow with the records and the pairs:
+    the outcomes are counted per subgroup combination (n members each), the pairs stay in a
+    temporary table, and only stratum counts, histogram bins and the drawn pairs come out."""
+    con = linked_mini["con"]
+    (records,) = con.execute(f"SELECT count(*) FROM {g.PERSON_RECORDS_TABLE}").fetchone()
+    (n_pairs,) = con.execute(f"SELECT count(*) FROM {g.PAIRS_TABLE}").fetchone()
+    outcomes = g.link_outcomes(con)
+    assert outcomes.height < records / 2
+    for level in ("conservative", "less_conservative"):
+        mine = outcomes.filter((pl.col("level") == level) & (pl.col("unit") == "records"))
+        assert mine["n"].sum() == records
+    pairs = g.scored_pairs_table(con, name="_test_scored_pairs")
+    try:
+        assert isinstance(pairs, duckdb.DuckDBPyRelation)
+        sizes = g.stratum_sizes(pairs, "conservative", con)
+        assert sizes.height <= 2 * len(g.ERROR_BANDS) and sizes["pairs"].sum() == n_pairs
+        histogram = g.weight_histogram(pairs, con=con)
+        assert histogram.height < n_pairs / 10
+        sample = g.draw_pair_sample(pairs, "conservative", 40, 40, seed=1, con=con)
+        assert sample.height <= 80 + 2 * len(g.ERROR_BANDS)  # at least 2 a band
+        # one draw for a seed, from the table or from the frame of the same pairs
+        frame = g.draw_pair_sample(g.scored_pairs(con), "conservative", 40, 40, seed=1)
+        assert sample.equals(frame)
+        other = g.draw_pair_sample(pairs, "conservative", 40, 40, seed=2, con=con)
+        assert not sample.select("unique_id_l", "unique_id_r").equals(other.select("unique_id_l", "unique_id_r"))
+    finally:
+        con.execute("DROP TABLE temp._test_scored_pairs")
