@@ -212,7 +212,7 @@ def measure(args) -> dict:
     # SIGINT/SIGTERM stops before the next run and the figures of the runs done are kept
     with StopRequests() as stop:
         done = materialize_everything(
-            defs, instance, stop=stop, landing_dir=Storage.from_env().landing_dir, only_stale=False
+            defs, instance, stop=stop, landing_dir=Storage.from_env().landing_dir, only_stale=args.resume
         )
     ended = time.time()
     sampler.stopping.set()
@@ -221,6 +221,8 @@ def measure(args) -> dict:
 
     per_step: dict[str, dict] = {}
     for step in step_windows(instance):
+        if step["start"] < started:  # a step of the run that --resume continues
+            continue
         inside = [s for s in samples if step["start"] <= s[0] <= step["end"]]
         before = [s for s in samples if s[0] <= step["start"]]
         after = [s for s in samples if s[0] >= step["end"]]
@@ -336,6 +338,12 @@ def main() -> None:
         "--temp-dir", type=Path, default=None, help="DuckDB's spill folder (default <work-dir>/duckdb_tmp)"
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a run that stopped: keep the work dir's world, zones and instance and materialize only "
+        "what is stale; the figures are those of the steps this run executes",
+    )
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between memory samples")
     parser.add_argument("--out", type=Path, default=None, help="default /tmp/cmi_pipeline_s<scale>.json")
     parser.add_argument("--table", type=Path, nargs="+", help="print the markdown table of these results")

@@ -28,6 +28,7 @@ from cmi_assets.linkage.engine import duckdb_api, register_input
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE, PERSON_RECORDS_TABLE
 from cmi_assets.linkage.predict import register_tf_tables
 from cmi_assets.linkage.review_fields import REVIEW_FIELDS
+from cmi_assets.linkage.sampling import stratum_allocation
 
 COHORT_SLOT = ("births", "registrations", "child")
 WEIGHT_BANDS = ((None, 10.0, "<10"), (10.0, 15.0, "10-15"), (15.0, 20.0, "15-20"), (20.0, None, ">=20"))
@@ -92,9 +93,8 @@ def stratified_sample(
         pl.concat_str([pl.col(s).cast(pl.String).fill_null("") for s in strata], separator="|").alias("stratum")
     )
     sizes = frame.group_by("stratum").len("stratum_size").sort("stratum")
-    shares = np.array([allocation.get(s, 0.0) if allocation else np.sqrt(n) for s, n in sizes.iter_rows()], dtype=float)
-    shares = shares / shares.sum()
-    wanted = np.minimum(np.maximum(np.round(shares * n_total).astype(int), 2), sizes["stratum_size"].to_numpy())
+    shares = [allocation.get(s, 0.0) for s in sizes["stratum"]] if allocation else None
+    wanted = stratum_allocation(sizes["stratum_size"].to_numpy(), n_total, shares)
     picked = []
     for (stratum, size), n in zip(sizes.iter_rows(), wanted):
         members = frame.filter(pl.col("stratum") == stratum).sort("unit_id")

@@ -36,6 +36,7 @@ import numpy as np
 import polars as pl
 
 from cmi_assets.linkage.quality import age_band, attach_truth
+from cmi_assets.linkage.sampling import stratum_allocation
 from cmi_assets.linkage.tables import (
     CLUSTERS_TABLE,
     LEVELS,
@@ -565,9 +566,7 @@ def sample_allocation(sizes: pl.DataFrame, n_total: int) -> pl.DataFrame:
     """`sizes` (stratum_sizes) with n, the pairs to draw per stratum: n_total shared in
     proportion to sqrt(stratum size), at least 2 and at most the stratum (the allocation of
     clerical.stratified_sample)."""
-    shares = np.sqrt(sizes["pairs"].to_numpy().astype(float))
-    shares = shares / shares.sum()
-    wanted = np.minimum(np.maximum(np.round(shares * n_total).astype(int), 2), sizes["pairs"].to_numpy())
+    wanted = stratum_allocation(sizes["pairs"].to_numpy(), n_total)
     return sizes.with_columns(pl.Series("n", wanted, dtype=pl.Int64))
 
 
