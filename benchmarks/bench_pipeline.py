@@ -196,6 +196,7 @@ def measure(args) -> dict:
     import dagster as dg
 
     from cmi_assets.definitions import defs as load_defs
+    from cmi_assets.defs.run_recovery import fail_abandoned_runs
     from cmi_assets.storage import Storage
 
     logging.getLogger("splink").setLevel(logging.ERROR)
@@ -204,6 +205,10 @@ def measure(args) -> dict:
     groups = sorted({graph.get(k).group_name or "default" for k in graph.materializable_asset_keys})
     instance = dg.DagsterInstance.get()
     register_landed_partitions(instance, Storage.from_env().landing_dir)
+    # as `cmi demo` does: a run killed earlier (--resume) would hold the duckdb_write slot for ever
+    abandoned = fail_abandoned_runs(instance)
+    if abandoned:
+        print(f"marked {len(abandoned)} abandoned run(s) failed and freed their slots", flush=True)
 
     sampler = Sampler(args.interval)
     sampler.sample()
