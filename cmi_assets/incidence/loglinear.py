@@ -198,7 +198,7 @@ def poisson_fits(y: np.ndarray, x: np.ndarray, maxiter: int = 200, tol: float = 
         w = np.maximum(mu[rows], SMALLEST_MEAN)
         z = eta[rows] + (y[rows] - mu[rows]) / w
         params[rows] = _weighted_least_squares(x, w, z)
-        # a fit running off to a boundary may go non-finite: it stops below, not converged
+        # a fit running off to a boundary may overflow here
         with np.errstate(over="ignore", invalid="ignore"):
             eta[rows] = params[rows] @ x.T
             mu[rows] = np.exp(eta[rows])
