@@ -1,8 +1,9 @@
 """Charts as PNG, drawn with matplotlib's Agg backend (no display) and embedded as base64 so a
 report page or a metadata entry stands alone.
 
-matplotlib is imported here, when the first chart is drawn, and by no other module of the
-reports: they are imported when the code location loads, which matplotlib would slow down.
+pyplot is imported here, when the first chart is drawn, and by no other module (the maps
+import only the drawing classes they need, in the functions that draw): the report modules are
+imported when the code location loads, which matplotlib would slow down.
 """
 
 from __future__ import annotations
