@@ -24,6 +24,9 @@ from cmi_assets.markdown import markdown_table
 from cmi_assets.metadata import number
 from cmi_assets.tables import table_exists
 
+# every check here reads the spine's identified tables, inside the one-writer pool
+spine_check = dg.asset_check(asset="person_spine", pool=DUCKDB_WRITE_POOL)
+
 
 class LinkRateConfig(dg.Config):
     # measured on the small and demo worlds: 0.21 (hospitalisations, conservative) to 1.0
@@ -40,13 +43,9 @@ class KeyStabilityConfig(dg.Config):
     min_unchanged_share: float = 0.9
 
 
-@dg.asset_check(
-    asset="person_spine",
-    name="link_rate_per_source",
-    description="At each level, every source's share of records linked to another record lies within bounds.",
-    pool=DUCKDB_WRITE_POOL,
-)
+@spine_check
 def link_rate_per_source(config: LinkRateConfig, storage: StorageResource) -> dg.AssetCheckResult:
+    """At each level, every source's share of records linked to another record lies within bounds."""
     with storage.identified(read_only=True) as con:
         rows = con.execute(
             f"""WITH c AS (SELECT c.level, c.cluster_id, r.source_dataset FROM {CLUSTERS_TABLE} c JOIN {RECORDS_TABLE} r USING (unique_id)),
@@ -79,13 +78,9 @@ def link_rate_per_source(config: LinkRateConfig, storage: StorageResource) -> dg
     )
 
 
-@dg.asset_check(
-    asset="person_spine",
-    name="max_cluster_size",
-    description="No cluster at either level holds more records than a configured maximum.",
-    pool=DUCKDB_WRITE_POOL,
-)
+@spine_check
 def max_cluster_size(config: ClusterSizeConfig, storage: StorageResource) -> dg.AssetCheckResult:
+    """No cluster at either level holds more records than a configured maximum."""
     with storage.identified(read_only=True) as con:
         rows = con.execute(
             f"""SELECT level, count(*) AS clusters, max(n) AS largest, count(*) FILTER (WHERE n > ?) AS too_large
@@ -126,13 +121,9 @@ def largest_persons(con, per_level: int = 5) -> list[tuple]:
     ).fetchall()
 
 
-@dg.asset_check(
-    asset="person_spine",
-    name="key_stability",
-    description="The share of records whose person_key is unchanged since the previous spine, at each level.",
-    pool=DUCKDB_WRITE_POOL,
-)
+@spine_check
 def key_stability(config: KeyStabilityConfig, storage: StorageResource) -> dg.AssetCheckResult:
+    """The share of records whose person_key is unchanged since the previous spine, at each level."""
     with storage.identified(read_only=True) as con:
         if not table_exists(con, PREVIOUS_SPINE_TABLE):
             return dg.AssetCheckResult(
@@ -178,13 +169,9 @@ def key_stability(config: KeyStabilityConfig, storage: StorageResource) -> dg.As
     )
 
 
-@dg.asset_check(
-    asset="person_spine",
-    name="review_decisions_honoured",
-    description="Every current clerical match joins its two records at both levels and every non_match parts them.",
-    pool=DUCKDB_WRITE_POOL,
-)
+@spine_check
 def review_decisions_honoured(storage: StorageResource) -> dg.AssetCheckResult:
+    """Every current clerical match joins its two records at both levels and every non_match parts them."""
     from cmi_assets.linkage.review import decisions_honoured
 
     with storage.identified(read_only=True) as con:

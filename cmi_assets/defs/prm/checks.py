@@ -90,25 +90,18 @@ def share_shift_result(current: dict | None, previous: dict | None, max_shift: f
     )
 
 
-@dg.asset_check(
-    asset="prm_model",
-    name="validation_auc_not_dropped",
-    description="The new model's validation AUC is at most CMI_PRM_MAX_AUC_DROP (default 0.05) below the previous model's.",
-)
+@dg.asset_check(asset="prm_model")
 def validation_auc_not_dropped(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    """The new model's validation AUC is at most CMI_PRM_MAX_AUC_DROP (default 0.05) below the previous
+    model's."""
     current, previous = _latest_two(context.instance, "prm_model", "validation_auc")
     return auc_drop_result(current, previous, _tolerance(MAX_AUC_DROP_ENV, DEFAULT_MAX_AUC_DROP))
 
 
-@dg.asset_check(
-    asset="prm_evaluation",
-    name="top_share_composition_stable",
-    description=(
-        "No group's share of the top 5% of scores (Table 7, conservative linkage) moved more than "
-        "CMI_PRM_MAX_GROUP_SHARE_SHIFT (default 0.10) since the previous evaluation."
-    ),
-)
+@dg.asset_check(asset="prm_evaluation")
 def top_share_composition_stable(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    """No group's share of the top 5% of scores (Table 7, conservative linkage) moved more than
+    CMI_PRM_MAX_GROUP_SHARE_SHIFT (default 0.10) since the previous evaluation."""
     current, previous = _latest_two(context.instance, "prm_evaluation", "top_share_by_group")
     return share_shift_result(current, previous, _tolerance(MAX_SHARE_SHIFT_ENV, DEFAULT_MAX_SHARE_SHIFT))
 
