@@ -161,8 +161,34 @@ def equation(cells: Sequence[int], coefs: Sequence[int]) -> Equation:
 
 
 def margin_equations(margins: Sequence[Margin]) -> list[Equation]:
-    """total = sum(parts) as -total + parts = 0."""
-    return [equation((m.total, *m.parts), (-1, *([1] * len(m.parts)))) for m in margins]
+    """total = sum(parts) as -total + parts = 0, in one order whatever the margins' order (they
+    are often built by a group_by, whose order varies from run to run)."""
+    return canonical_equations(equation((m.total, *m.parts), (-1, *([1] * len(m.parts)))) for m in margins)
+
+
+def canonical_equations(equations) -> list[Equation]:
+    """Each equation's cells in ascending order and the equations sorted: which cell
+    complementary suppression hides among equal choices follows the order it meets them in,
+    so the same table must give the same order on every run."""
+    ordered = []
+    for cells, coefs in equations:
+        pairs = sorted(zip(cells, coefs))
+        ordered.append((tuple(c for c, _ in pairs), tuple(a for _, a in pairs)))
+    return sorted(ordered)
+
+
+def canonical_order(frame: pl.DataFrame) -> np.ndarray:
+    """Row positions of `frame` in one order that does not depend on how it was built or read
+    (sorted by every column that is not a float or a list), for the same reason."""
+    columns = [c for c, t in frame.schema.items() if t.is_integer() or t.is_temporal() or t in (pl.String, pl.Boolean)]
+    return frame.with_row_index("_row").sort(columns, nulls_last=True, maintain_order=True)["_row"].to_numpy()
+
+
+def in_order(order: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """Values computed on frame[order] put back in the frame's own row order."""
+    out = np.empty_like(sorted_values)
+    out[order] = sorted_values
+    return out
 
 
 def protect_cells(
@@ -400,6 +426,7 @@ def protect_tables(
             eq = equation([var_of[offsets[t] + c] for c in cells], coefs)
             if eq[0]:
                 equations.append(eq)
+    equations = canonical_equations(equations)
     primary = primary_mask(v_count, v_pop, threshold)
     v_reason = np.where(primary, 1, v_reason)
     groups = _Sets(m)
@@ -500,6 +527,7 @@ def protect_indicator_table(frame: pl.DataFrame, *, threshold: int = SUPPRESS_BE
         return frame.with_columns(
             pl.lit(None, pl.Boolean).alias("suppressed"), pl.lit(None, pl.String).alias("suppression_reason")
         )
-    cells = indicator_cells(frame.with_columns(pl.lit(None, pl.String).alias("suppression_reason")))
+    order = canonical_order(frame)
+    cells = indicator_cells(frame[order].with_columns(pl.lit(None, pl.String).alias("suppression_reason")))
     (reason,) = protect_tables([cells], threshold=threshold)
-    return apply_reasons(frame, reason, ("count", *RATE_COLUMNS), reliability="reliability")
+    return apply_reasons(frame, in_order(order, reason), ("count", *RATE_COLUMNS), reliability="reliability")

@@ -38,6 +38,8 @@ from cmi_assets.publish.disclosure import (
     CellTable,
     Margin,
     apply_reasons,
+    canonical_order,
+    in_order,
     indicator_cells,
     protect_tables,
 )
@@ -245,15 +247,17 @@ def protect_together(
         for name, frame in (("community", community), ("cfsr", cfsr), ("incidence", incidence))
         if frame is not None and not frame.is_empty()
     }
+    orders = {name: canonical_order(frame) for name, frame in present.items()}
+    ordered = {name: frame[orders[name]] for name, frame in present.items()}
     cells = []
-    for name, frame in present.items():
+    for name, frame in ordered.items():
         if name == "community":
-            cells.append(indicator_cells(frame, community_keys(frame, present.get("incidence"))))
+            cells.append(indicator_cells(frame, community_keys(frame, ordered.get("incidence"))))
         elif name == "cfsr":
             cells.append(cfsr_cells(frame))
         else:
             cells.append(incidence_cells(frame))
-    reasons = protect_tables(cells, threshold=threshold)
+    reasons = [in_order(orders[name], r) for name, r in zip(present, protect_tables(cells, threshold=threshold))]
     out = {}
     for (name, frame), reason in zip(present.items(), reasons):
         if name == "community":
