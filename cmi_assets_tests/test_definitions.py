@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 # Assets that are models or reports rather than tables: no column schema, no row count.
 # Each entry says what the asset is instead; anything else that materializes must
@@ -59,20 +58,18 @@ def test_code_location_loads_with_groups_kinds_owners_descriptions():
 def test_code_location_imports_without_heavy_libraries():
     """Definitions must not import Splink, GX, scikit-learn, statsmodels, scipy or matplotlib
     (charts.py defers pyplot to the first chart): loading the code location has to stay fast
-    for the webserver and the daemon."""
+    for the webserver and the daemon. How fast is measured by benchmarks/bench_load_time.py
+    (BENCHMARKS.md), not here, where the machine's other work would decide it."""
     code = (
-        "import sys, time; t=time.monotonic(); "
+        "import sys; "
         "from cmi_assets.definitions import defs; defs(); "
         "heavy=[m for m in ('splink','great_expectations','sklearn','statsmodels','scipy','matplotlib') "
         "if m in sys.modules]; "
-        "print(round(time.monotonic()-t,2), ','.join(heavy))"
+        "print('loaded', ','.join(heavy))"
     )
-    started = time.monotonic()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "loaded"
     assert len(out) == 1, f"heavy modules imported at definition time: {out[1:]}"
-    # Loose guard (the benchmark records the real number): well under 10 s even on a busy CI box.
-    assert float(out[0]) < 10, out
-    assert time.monotonic() - started < 30
 
 
 def test_every_table_asset_declares_its_column_schema():

@@ -11,12 +11,14 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import math
 from typing import Any
 
 import duckdb
 import polars as pl
 from splink import Linker
 
+from cmi_assets.linkage.blocking import rule_pair_count
 from cmi_assets.linkage.engine import LinkageEngine, duckdb_api, register_input
 from cmi_assets.linkage.person_records import IDENTITIES_TABLE
 from cmi_assets.linkage.tables import PAIRS_TABLE
@@ -24,6 +26,10 @@ from cmi_assets.linkage.tables import PAIRS_TABLE
 # Pairs below this are not kept: they add nothing to clustering and almost nothing to the
 # expected-F1 sums, but keeping a floor above zero keeps the table small.
 MIN_MATCH_PROBABILITY = 0.001
+# Blocked pairs scored in one pass. Above this the left side is split into chunks, each scored
+# and written before the next, so that DuckDB's temporary storage holds one chunk's
+# comparisons rather than every pair's (at a state's volume those outgrow the disk).
+PAIRS_PER_CHUNK = 25_000_000
 
 _tf_numbers = itertools.count(1)
 
@@ -71,11 +77,13 @@ def predict_pairs(
     out_table: str = PAIRS_TABLE,
     min_match_probability: float = MIN_MATCH_PROBABILITY,
     engine: LinkageEngine | None = None,
+    pairs_per_chunk: int = PAIRS_PER_CHUNK,
 ) -> dict[str, int]:
     """Score every blocked pair of person identities; write them (ids, weight,
     probability, comparison levels) to out_table. Returns counts. engine: which engine
     scores (engine.py; None: LinkageEngine.from_env()); the pairs land in out_table on
-    this connection either way."""
+    this connection either way. On DuckDB the pairs are scored in chunks of the left side
+    (prediction_chunks)."""
     engine = engine or LinkageEngine.from_env()
     if engine.name == "spark":
         from cmi_assets.linkage.spark_engine import predict_pairs_on_spark  # pyspark: only when configured
@@ -83,10 +91,30 @@ def predict_pairs(
         write = functools.partial(_write_pairs, con, out_table=out_table)
         return {"pairs": predict_pairs_on_spark(con, artefact, table, min_match_probability, engine, write)}
     linker = linker_for(con, artefact, [table])
-    predictions = linker.inference.predict(threshold_match_probability=min_match_probability, warning_mode="never")
-    n = _write_pairs(con, predictions.physical_name, out_table)
-    linker.table_management.delete_tables_created_by_splink_from_db()  # the predictions and blocked pairs
-    return {"pairs": n}
+    chunks = prediction_chunks(con, artefact, table, pairs_per_chunk)
+    n = 0
+    for chunk in range(1, chunks + 1):
+        predictions = linker.inference.predict_chunk(
+            left_chunk=(chunk, chunks),
+            right_chunk=(1, 1),
+            threshold_match_probability=min_match_probability,
+            warning_mode="never",
+        )
+        n += _write_pairs(con, predictions.physical_name, out_table, append=chunk > 1)
+        predictions.drop_table_from_database_and_remove_from_cache()
+    linker.table_management.delete_tables_created_by_splink_from_db()  # the blocked pairs
+    return {"pairs": n, "prediction_chunks": chunks}
+
+
+def prediction_chunks(
+    con: duckdb.DuckDBPyConnection, artefact: dict[str, Any], table: str, pairs_per_chunk: int = PAIRS_PER_CHUNK
+) -> int:
+    """How many chunks scoring takes: the pairs the artefact's equi-join prediction rules
+    generate, each rule alone (a rule of another form, such as swapped names, counts none),
+    over pairs_per_chunk."""
+    rules = artefact.get("blocking_rules") or {}
+    pairs = sum(rule_pair_count(con, table, rule) or 0 for rule in rules.values())
+    return max(1, math.ceil(pairs / pairs_per_chunk))
 
 
 def predict_new_pairs(

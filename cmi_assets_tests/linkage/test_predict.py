@@ -1,5 +1,7 @@
 import copy
 
+from cmi_assets.linkage.blocking import rule_pair_count
+from cmi_assets.linkage.person_records import IDENTITIES_TABLE
 from cmi_assets.linkage.predict import MIN_MATCH_PROBABILITY, predict_pairs
 
 
@@ -27,3 +29,21 @@ def test_stored_tf_tables_drive_the_scores(linked_mini):
         WHERE l.family_name = r.family_name AND l.family_name = '{name}'""").fetchone()[0]
     assert diff is not None and diff < -1  # well below the original weights
     con.execute("DROP TABLE linkage.pairs_tf_test")
+
+
+def test_scoring_in_chunks_gives_the_same_pairs_and_weights(linked_mini):
+    """A state's volume is scored a chunk of the left side at a time (the temporary storage
+    holds one chunk); the pairs and their weights are those of one pass."""
+    con, artefact = linked_mini["con"], linked_mini["artefact"]
+    whole = predict_pairs(con, artefact, out_table="linkage.pairs_one_pass")
+    blocked = sum(rule_pair_count(con, IDENTITIES_TABLE, rule) or 0 for rule in artefact["blocking_rules"].values())
+    chunked = predict_pairs(con, artefact, out_table="linkage.pairs_chunked", pairs_per_chunk=blocked // 4)
+    assert whole["prediction_chunks"] == 1 and chunked["prediction_chunks"] in (4, 5)
+    assert chunked["pairs"] == whole["pairs"] > 0
+    differ = con.execute("""
+        SELECT count(*) FILTER (WHERE c.unique_id_l IS NULL OR o.unique_id_l IS NULL),
+               max(abs(c.match_weight - o.match_weight)), max(abs(c.match_probability - o.match_probability))
+        FROM linkage.pairs_chunked c FULL JOIN linkage.pairs_one_pass o USING (unique_id_l, unique_id_r)""").fetchone()
+    assert differ[0] == 0 and differ[1] < 1e-9 and differ[2] < 1e-12
+    con.execute("DROP TABLE linkage.pairs_one_pass")
+    con.execute("DROP TABLE linkage.pairs_chunked")
