@@ -12,13 +12,17 @@ Complementary: every margin (a total and the parts that sum to it) is an equatio
 must not be determined by them. `protect_cells` adds hidden cells until (1) no equation holds
 exactly one hidden cell, (2) no hidden cell is fixed by the equations alone (its unit vector is
 not in the row space of the equations restricted to the hidden cells: a linear-algebra check
-over all equations at once), and (3) interval propagation over the equations, with the bounds a
+over all equations at once), (3) interval propagation over the equations, with the bounds a
 reader knows (a primary cell of a large population holds 1 to SUPPRESS_BELOW - 1, a
 complementary one 0 or SUPPRESS_BELOW and more, none more than its population when the count
-is a count of children), fixes no hidden cell. A fixed cell is freed by hiding the nearest
+is a count of children), fixes no hidden cell, and (4) integer programming over each connected
+group of hidden cells (publish/audit.py) finds no hidden cell that every whole-number solution
+within those bounds gives one value: propagation reasons one equation at a time and misses a
+cell pinned by several together. A fixed cell is freed by hiding the nearest
 shown cell, through the equations and the hidden cells between, that can move the way the fixed
 cell needs (a total shown as 0 pins its parts from above: only hiding that total, or a cell
-above it, frees them). A cell published in two tables is one cell
+above it, frees them); where no such cell is reachable, the nearest shown cell is hidden whatever
+it can do, and the walk goes on past it. A cell published in two tables is one cell
 (one variable): it is hidden in both or shown in both. `protect_tables` protects several tables
 together (each a CellTable: counts, populations, margins, and a key per cell naming the cells
 it shares with another table); `protect_cells` and `protect_indicator_table` are the one-table
@@ -194,6 +198,7 @@ def protect_cells(
     *,
     threshold: int = SUPPRESS_BELOW,
     already: Sequence[bool] | None = None,
+    exact: bool = True,
 ) -> np.ndarray:
     """Reason per cell: 0 shown, 1 primary, 2 complementary. `margins` are the published
     equations; `already` marks cells hidden by an earlier pass (kept hidden, as complementary
@@ -204,13 +209,36 @@ def protect_cells(
     if already is not None:
         reason = np.where((np.asarray(already, dtype=bool)) & (reason == 0), 2, reason)
     bounded = np.full(len(count), bool(np.all(np.nan_to_num(count) <= np.nan_to_num(population))))
-    return _protect(count, population, margin_equations(margins), reason, bounded, threshold)
+    return _protect(count, population, margin_equations(margins), reason, bounded, threshold, exact)
 
 
-def _protect(count, population, equations: list[Equation], reason, bounded, threshold) -> np.ndarray:
+def _pins(equations, hidden, count, population, reason, bounded, threshold, exact) -> dict[int, tuple[int, ...]]:
+    """Hidden cells a reader fixes, each with the ways it is pinned (1: cannot rise, -1: cannot
+    fall, 0: either way): by the equations alone; else by interval propagation within the
+    reader's bounds; else, when `exact`, by integer programming (publish/audit.py), which
+    finds what propagation one equation at a time misses."""
+    n = len(count)
+    pins = {int(c): (0,) for c in np.flatnonzero(_determined(equations, hidden, n))}
+    if pins:
+        return pins
+    lo, hi = _bounds(count, population, reason, threshold, bounded)
+    lo2, hi2 = _propagate(equations, hidden, count, lo, hi)
+    for c in np.flatnonzero(hidden & (lo2 >= hi2)):
+        # pinned from above (cannot rise), from below (cannot fall), or both
+        pins[int(c)] = tuple(d for d, pinned in ((1, hi2[c] < hi[c]), (-1, lo2[c] > lo[c])) if pinned) or (0,)
+    if pins or not exact:
+        return pins
+    # scipy loads only here, when a table is protected, not when the code location loads
+    from cmi_assets.publish.audit import pinned_cells
+
+    return {c: (0,) for c in pinned_cells(equations, hidden, count, lo2, hi2)}
+
+
+def _protect(count, population, equations: list[Equation], reason, bounded, threshold, exact=True) -> np.ndarray:
     """Complementary suppression: `reason` (0 shown, 1 primary, 2 hidden by an earlier pass or
     complementary) grown until no hidden cell is fixed by `equations` (module docstring). A
-    hidden cell's count may be NaN (hidden upstream, not at hand): only shown counts are read."""
+    hidden cell's count may be NaN (hidden upstream, not at hand): only shown counts are read.
+    `exact=False` leaves out the integer-programming audit (to measure what it adds)."""
     n = len(count)
     reason = np.asarray(reason).copy()
     by_cell: dict[int, list[int]] = {}
@@ -274,6 +302,22 @@ def _protect(count, population, equations: list[Equation], reason, bounded, thre
             frontier = following
         return False
 
+    def hide_nearest(c: int) -> bool:
+        """Hide the nearest shown cell to hidden cell c through the equations, whether or not
+        it can move itself: no shown cell that can move the needed way is reachable (a shown
+        total whose count is the sum of its parts' populations pins them, and so may its own
+        total), so the walk goes on past the cell hidden now on the next round."""
+        frontier, seen = [c], {c}
+        while frontier:
+            shown = {j for cell in frontier for e in by_cell.get(cell, []) for j in equations[e][0] if reason[j] == 0}
+            if shown:
+                reason[min(shown, key=cost)] = 2
+                return True
+            following = {j for cell in frontier for e in by_cell.get(cell, []) for j in equations[e][0]} - seen
+            seen |= following
+            frontier = list(following)
+        return False
+
     def cost(c):
         # Prefer a part over a total (a hidden total spreads to its own margins), a count of
         # threshold + 1 or more (movable both ways), then the smallest count (least lost).
@@ -289,21 +333,14 @@ def _protect(count, population, equations: list[Equation], reason, bounded, thre
                     grew = hide_one_more(e) or grew
             if grew:
                 continue
-        fixed = _determined(equations, hidden, n)
-        pins = {int(c): (0,) for c in np.flatnonzero(fixed)}
-        if not pins:
-            lo, hi = _bounds(count, population, reason, threshold, bounded)
-            lo2, hi2 = _propagate(equations, hidden, count, lo, hi)
-            for c in np.flatnonzero(hidden & (lo2 >= hi2)):
-                # pinned from above (cannot rise), from below (cannot fall), or both
-                pins[int(c)] = tuple(d for d, pinned in ((1, hi2[c] < hi[c]), (-1, lo2[c] > lo[c])) if pinned) or (0,)
+        pins = _pins(equations, hidden, count, population, reason, bounded, threshold, exact)
         if not pins:
             break
         helped: set[int] = set()
         progressed = False
         for c, directions in pins.items():
             progressed = relax(c, directions, helped) or progressed
-        if not progressed:
+        if not progressed and not any(hide_nearest(c) for c in pins):
             break
     return reason
 
@@ -341,7 +378,9 @@ class _Sets:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def protect_tables(tables: Sequence[CellTable], *, threshold: int = SUPPRESS_BELOW) -> list[np.ndarray]:
+def protect_tables(
+    tables: Sequence[CellTable], *, threshold: int = SUPPRESS_BELOW, exact: bool = True
+) -> list[np.ndarray]:
     """Reason per row of each table (0 shown, 1 primary, 2 complementary), every table
     protected together: a cell published in several tables is one variable, and every
     table's margins constrain it. Independent groups of cells (no margin or key joins them)
@@ -403,7 +442,7 @@ def protect_tables(tables: Sequence[CellTable], *, threshold: int = SUPPRESS_BEL
         cells = np.flatnonzero(group_of == g)
         local = {int(c): k for k, c in enumerate(cells)}
         sub = [(tuple(local[c] for c in cs), coefs) for cs, coefs in (equations[e] for e in by_group.get(int(g), []))]
-        reason[cells] = _protect(v_count[cells], v_pop[cells], sub, v_reason[cells], v_bounded[cells], threshold)
+        reason[cells] = _protect(v_count[cells], v_pop[cells], sub, v_reason[cells], v_bounded[cells], threshold, exact)
     out = reason[var_of]
     return [out[offsets[t] : offsets[t + 1]] for t in range(len(tables))]
 
