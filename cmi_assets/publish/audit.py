@@ -7,8 +7,8 @@ programming over each connected group of hidden cells does not.
 
 A cell is cleared as soon as two integer solutions give it different values: the true counts
 are one solution, and the integral vertices of linear programs with random objectives clear
-most cells at once (the margins of a hierarchical table form a network matrix, whose vertices
-are integral); a mixed-integer program decides each cell still open, its maximum then its
+most cells at once (for the margins of a hierarchical table they are mostly integral); a
+mixed-integer program decides each cell still open, its maximum then its
 minimum, and every solution it finds clears other cells too.
 """
 
